@@ -1,0 +1,1 @@
+"""The one canonical model: pure, typed, no I/O."""

@@ -1,0 +1,129 @@
+"""Capability patterns: the one pattern language of charters, roles and org policy.
+
+Semantics (the same as Cedar's ``like`` operator, so the Cedar export agrees):
+
+* A pattern is matched against the *whole* action name (``tickets.read``) or the
+  whole resource (``zendesk:tickets/4711``).
+* ``*`` matches any run of characters, including none and including the
+  separators ``.``, ``:`` and ``/``. ``zendesk:tickets/*`` matches
+  ``zendesk:tickets/4711`` and ``zendesk:tickets/4711/comments``.
+* Every other character matches itself. Matching is case-sensitive.
+* ``\\*`` is a literal star; ``\\\\`` a literal backslash. No other escapes exist.
+* Patterns are printable, without white space, at most 256 characters and at most
+  8 wildcards, so matching stays linear and cannot be made to blow up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from charter.errors import InvalidInput
+
+MAX_PATTERN_LENGTH = 256
+MAX_WILDCARDS = 8
+
+_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Pattern:
+    """A parsed pattern: literal pieces between wildcards."""
+
+    text: str
+    pieces: tuple[str, ...]  # literal parts; wildcards sit between consecutive pieces
+
+    @property
+    def is_exact(self) -> bool:
+        return len(self.pieces) == 1
+
+    @property
+    def literal_prefix(self) -> str:
+        return self.pieces[0]
+
+    def matches(self, value: str) -> bool:
+        pieces = self.pieces
+        if len(pieces) == 1:
+            return value == pieces[0]
+        first, last = pieces[0], pieces[-1]
+        if len(value) < len(first) + len(last):
+            return False
+        if not value.startswith(first) or not value.endswith(last):
+            return False
+        position = len(first)
+        end = len(value) - len(last)
+        for middle in pieces[1:-1]:
+            found = value.find(middle, position, end)
+            if found < 0:
+                return False
+            position = found + len(middle)
+        return True
+
+
+def _split(text: str, field: str) -> tuple[str, ...]:
+    pieces: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for char in text:
+        if escaped:
+            if char not in "*\\":
+                raise InvalidInput(
+                    f"invalid escape '\\{char}' in pattern {text!r}: only \\* and \\\\ exist",
+                    field=field,
+                )
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "*":
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if escaped:
+        raise InvalidInput(f"pattern {text!r} ends with a lone backslash", field=field)
+    pieces.append("".join(current))
+    return tuple(pieces)
+
+
+def parse_pattern(text: str, field: str = "pattern") -> Pattern:
+    """Validate and parse ``text``; raise :class:`InvalidInput` naming ``field``."""
+    if not isinstance(text, str) or not text:
+        raise InvalidInput("a pattern must be a non-empty string", field=field)
+    if len(text) > MAX_PATTERN_LENGTH:
+        raise InvalidInput(
+            f"pattern is {len(text)} characters long; the limit is {MAX_PATTERN_LENGTH}",
+            field=field,
+        )
+    if _FORBIDDEN.search(text):
+        raise InvalidInput(
+            f"pattern {text!r} contains white space or control characters", field=field
+        )
+    pieces = _split(text, field)
+    if len(pieces) - 1 > MAX_WILDCARDS:
+        raise InvalidInput(
+            f"pattern {text!r} has {len(pieces) - 1} wildcards; the limit is {MAX_WILDCARDS}",
+            field=field,
+        )
+    if len(pieces) > 2:  # '**' means the same as '*': drop empty middle pieces
+        pieces = (pieces[0], *(p for p in pieces[1:-1] if p), pieces[-1])
+    return _parsed(text, pieces)
+
+
+@lru_cache(maxsize=65536)
+def _parsed(text: str, pieces: tuple[str, ...]) -> Pattern:
+    return Pattern(text=text, pieces=pieces)
+
+
+def matches(pattern: str, value: str) -> bool:
+    """Match one pattern text against a value (parses through a cache)."""
+    return parse_pattern(pattern).matches(value)
+
+
+def split_resource(resource: str) -> tuple[str, str]:
+    """``zendesk:tickets/4711`` → (``zendesk``, ``tickets/4711``). No colon: (resource, "")."""
+    system, sep, path = resource.partition(":")
+    if not sep:
+        return resource, ""
+    return system, path
