@@ -29,6 +29,7 @@ from pydantic import (
 from charter.domain.durations import format_duration, parse_duration
 from charter.domain.enums import ConditionOp, Weekday
 from charter.domain.patterns import parse_pattern
+from charter.errors import InvalidInput
 
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 ATTRIBUTE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$"
@@ -163,7 +164,10 @@ class Capability(_Strict):
     @field_validator("action", "resource")
     @classmethod
     def _pattern(cls, value: str) -> str:
-        parse_pattern(value)  # raises InvalidInput, surfaced by pydantic as a ValueError
+        try:
+            parse_pattern(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
         return value
 
 
@@ -218,7 +222,9 @@ class CharterSpec(_Strict):
     delegation: Delegation = Field(default_factory=Delegation)
     credentials: CredentialLimits = Field(default_factory=CredentialLimits)
     review: Review = Field(default_factory=Review)
-    expires: dt.date | None = Field(default=None, description="ISO date; after it, nothing is allowed")
+    expires: dt.date | None = Field(
+        default=None, description="ISO date; after it, nothing is allowed"
+    )
     identities: list[str] = Field(
         default_factory=list,
         max_length=256,

@@ -75,8 +75,12 @@ charter_versions = sa.Table(
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=False),
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
     sa.Column("time", sa.String(32), nullable=False),
     sa.Column("actor", sa.String(320), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
@@ -169,8 +173,12 @@ grants = sa.Table(
 activities = sa.Table(
     "activities",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
-              autoincrement=True),
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     sa.Column("time", Time, nullable=False),
     sa.Column("agent", sa.String(128), nullable=False),
     sa.Column("identity", sa.String(512)),

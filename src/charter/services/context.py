@@ -1,0 +1,47 @@
+"""The service container: one per process, built from settings, handed to every interface.
+
+The CLI, the API, the gateway and the worker all call these services; none of
+them talks to the store directly.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from charter.config import Settings
+from charter.services.audit import AuditService
+from charter.services.clock import Clock, SystemClock
+from charter.services.people import PeopleService
+from charter.services.registry import RegistryService
+from charter.store.database import Database, open_database
+
+
+class Services:
+    def __init__(self, database: Database, settings: Settings, clock: Clock | None = None) -> None:
+        self.db = database
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, clock: Clock | None = None
+    ) -> Services:
+        settings = settings or Settings.from_env()
+        return cls(open_database(settings.database_url), settings, clock)
+
+    @cached_property
+    def audit(self) -> AuditService:
+        return AuditService(self.db, self.clock)
+
+    @cached_property
+    def registry(self) -> RegistryService:
+        return RegistryService(self.db, self.audit, self.clock)
+
+    @cached_property
+    def people(self) -> PeopleService:
+        return PeopleService(self.db, self.audit, self.clock)
+
+    # Capabilities add their services below as cached properties (one line each).
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,242 @@
+"""The directory: people who own, sponsor and delegate to agents.
+
+Imports JSON (a list, ``{"people": [...]}``, or a SCIM 2.0 ListResponse with
+``Resources``) or CSV (``email,name,status,manager,groups`` with groups split on
+``;``). An import is an upsert: one transaction, one audit event per person
+created or changed, nothing written if any record is bad.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+
+from charter.domain.audit import EventDraft
+from charter.domain.charter_parsing import validation_error
+from charter.domain.enums import PersonStatus
+from charter.domain.people import Person
+from charter.errors import InputTooLarge, InvalidInput, NotFound
+from charter.services.audit import AuditService
+from charter.services.clock import Clock
+from charter.store import schema
+from charter.store.database import Database
+from charter.store.versions import bump_version
+
+_P = schema.people
+MAX_DIRECTORY_BYTES = 64 * 1024 * 1024
+SCIM_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+
+class PersonRecord(BaseModel):
+    """One person as accepted on import (and by the API)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    status: PersonStatus = PersonStatus.ACTIVE
+    manager: EmailStr | None = None
+    groups: list[str] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("email", "manager")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    @field_validator("manager", mode="before")
+    @classmethod
+    def _empty_manager(cls, value: Any) -> Any:
+        return value or None
+
+    def to_person(self) -> Person:
+        return Person(self.email, self.name, self.status, self.manager, tuple(self.groups))
+
+
+def _scim_user(resource: dict[str, Any], emails_by_id: dict[str, str]) -> dict[str, Any]:
+    emails = resource.get("emails") or []
+    primary = next((e.get("value") for e in emails if e.get("primary")), None)
+    email = primary or (emails[0].get("value") if emails else None) or resource.get("userName")
+    name = resource.get("displayName") or (resource.get("name") or {}).get("formatted")
+    if not name:
+        given = (resource.get("name") or {}).get("givenName", "")
+        family = (resource.get("name") or {}).get("familyName", "")
+        name = f"{given} {family}".strip() or email
+    manager = (resource.get(SCIM_ENTERPRISE) or {}).get("manager") or {}
+    manager_value = manager.get("value")
+    manager_email = None
+    if manager_value:  # SCIM names the manager by id; map it to that user's e-mail
+        fallback = manager_value if "@" in manager_value else None
+        manager_email = emails_by_id.get(manager_value, fallback)
+    groups = [g.get("display") or g.get("value") for g in resource.get("groups") or []]
+    return {
+        "email": email,
+        "name": name,
+        "status": "active" if resource.get("active", True) else "departed",
+        "manager": manager_email,
+        "groups": [g for g in groups if g],
+    }
+
+
+def parse_directory(data: bytes, *, filename: str) -> list[PersonRecord]:
+    """Parse a directory export (JSON, SCIM JSON or CSV) into validated records."""
+    if len(data) > MAX_DIRECTORY_BYTES:
+        raise InputTooLarge(f"{filename} is larger than {MAX_DIRECTORY_BYTES} bytes", field="file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{filename} is not UTF-8 text", field="file") from exc
+    raw: list[dict[str, Any]]
+    if filename.lower().endswith(".csv") or not text.lstrip().startswith(("[", "{")):
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or "email" not in reader.fieldnames:
+            raise InvalidInput(
+                f"{filename}: a CSV directory needs an 'email' column", field="email"
+            )
+        raw = [
+            {
+                **row,
+                "groups": [g.strip() for g in (row.get("groups") or "").split(";") if g.strip()],
+            }
+            for row in reader
+        ]
+    else:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"{filename} is not valid JSON: {exc}", field="file") from exc
+        if isinstance(document, dict) and "Resources" in document:
+            resources = document["Resources"] or []
+            ids: dict[str, str] = {}
+            for r in resources:
+                if isinstance(r, dict) and r.get("id"):
+                    email = (r.get("emails") or [{}])[0].get("value") or r.get("userName")
+                    ids[str(r["id"])] = str(email)
+            raw = [_scim_user(r, ids) for r in resources if isinstance(r, dict)]
+        elif isinstance(document, dict) and isinstance(document.get("people"), list):
+            raw = document["people"]
+        elif isinstance(document, list):
+            raw = document
+        else:
+            raise InvalidInput(
+                f"{filename}: expected a list of people, {{'people': [...]}} or a SCIM ListResponse",
+                field="file",
+            )
+    records = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{filename}: record {index} is not an object", field=f"[{index}]")
+        try:
+            record = PersonRecord.model_validate(item)
+        except ValidationError as exc:
+            error = validation_error(exc, what=f"person record {index} in {filename}")
+            raise InvalidInput(error.message, field=f"[{index}].{error.field}") from exc
+        if record.email in seen:
+            raise InvalidInput(
+                f"{filename}: {record.email} appears twice", field=f"[{index}].email"
+            )
+        seen.add(record.email)
+        records.append(record)
+    return records
+
+
+class PeopleService:
+    def __init__(self, database: Database, audit: AuditService, clock: Clock) -> None:
+        self._db = database
+        self._audit = audit
+        self._clock = clock
+
+    def import_records(self, records: Iterable[PersonRecord], *, actor: str) -> dict[str, int]:
+        """Upsert people; returns counts of created, changed and unchanged."""
+        now = self._clock.now()
+        counts = {"created": 0, "changed": 0, "unchanged": 0}
+        records = list(records)
+        with self._db.write() as connection:
+            existing = {
+                row.email: row
+                for row in connection.execute(
+                    sa.select(_P).where(_P.c.email.in_([r.email for r in records]))
+                )
+            }
+            drafts: list[EventDraft] = []
+            for record in records:
+                values = {
+                    "name": record.name,
+                    "status": record.status.value,
+                    "manager": record.manager,
+                    "groups": record.groups,
+                }
+                old = existing.get(record.email)
+                if old is None:
+                    connection.execute(
+                        sa.insert(_P).values(email=record.email, updated_at=now, **values)
+                    )
+                    counts["created"] += 1
+                    drafts.append(
+                        EventDraft(actor, "person.import", "person", record.email, None, values)
+                    )
+                    continue
+                before = {
+                    "name": old.name,
+                    "status": old.status,
+                    "manager": old.manager,
+                    "groups": list(old.groups or []),
+                }
+                if before == values:
+                    counts["unchanged"] += 1
+                    continue
+                connection.execute(
+                    sa.update(_P).where(_P.c.email == record.email).values(updated_at=now, **values)
+                )
+                counts["changed"] += 1
+                changed = {k: v for k, v in values.items() if before[k] != v}
+                drafts.append(
+                    EventDraft(
+                        actor,
+                        "person.update",
+                        "person",
+                        record.email,
+                        {k: before[k] for k in changed},
+                        changed,
+                    )
+                )
+            self._audit.record_many(connection, drafts)
+            if drafts:
+                bump_version(connection, "people")
+        return counts
+
+    def get(self, email: str) -> Person:
+        with self._db.read() as connection:
+            row = connection.execute(sa.select(_P).where(_P.c.email == email.lower())).first()
+        if row is None:
+            raise NotFound(f"no person {email!r} in the directory", field="email")
+        return _person(row)
+
+    def list(
+        self, *, status: PersonStatus | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[list[Person], int]:
+        if not 1 <= limit <= 1000:
+            raise InvalidInput("limit must be between 1 and 1000", field="limit")
+        query = sa.select(_P)
+        count = sa.select(sa.func.count()).select_from(_P)
+        if status:
+            query, count = (
+                query.where(_P.c.status == status.value),
+                count.where(_P.c.status == status.value),
+            )
+        with self._db.read() as connection:
+            total = int(connection.execute(count).scalar_one())
+            rows = connection.execute(query.order_by(_P.c.email).limit(limit).offset(offset))
+            return [_person(r) for r in rows], total
+
+
+def _person(row: Any) -> Person:
+    return Person(
+        row.email, row.name, PersonStatus(row.status), row.manager, tuple(row.groups or ())
+    )
