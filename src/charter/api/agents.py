@@ -1,0 +1,134 @@
+"""``/v1/agents``: the registry over HTTP (the same service functions as the CLI)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from charter.api.deps import actor_dep, services_dep
+from charter.api.models import AgentOut, CharterVersionOut, Page
+from charter.domain.charter import CharterSpec, charter_json_schema
+from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
+from charter.domain.enums import AgentState
+from charter.domain.lifecycle import Transition
+from charter.errors import InputTooLarge, InvalidInput
+from charter.services.context import Services
+from charter.services.registry import version_diff
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+ServicesDep = Annotated[Services, Depends(services_dep)]
+ActorDep = Annotated[str, Depends(actor_dep)]
+
+_CHARTER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": charter_json_schema()},
+            "application/yaml": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+async def _charter_from(request: Request) -> CharterSpec:
+    body = await request.body()
+    if len(body) > MAX_CHARTER_BYTES:
+        raise InputTooLarge(f"a charter may be at most {MAX_CHARTER_BYTES} bytes", field="body")
+    return parse_charter(load_document(body, source="request body"))
+
+
+class TransitionIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class TransferIn(BaseModel):
+    to: str = Field(min_length=3, max_length=320)
+    reason: str = Field(default="transferred", max_length=2000)
+
+
+@router.post("", status_code=201, response_model=AgentOut, openapi_extra=_CHARTER_BODY)
+async def register_agent(request: Request, services: ServicesDep, actor: ActorDep) -> AgentOut:
+    """Register an agent from a charter (JSON, or YAML with ``Content-Type: application/yaml``)."""
+    spec = await _charter_from(request)
+    result = services.registry.register(spec, actor=actor)
+    return AgentOut.of(result.agent, result.warnings)
+
+
+@router.get("", response_model=Page[AgentOut])
+def list_agents(
+    services: ServicesDep,
+    owner: str | None = None,
+    state: AgentState | None = None,
+    label: Annotated[list[str] | None, Query(description="key=value; repeatable")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[AgentOut]:
+    labels: dict[str, str] = {}
+    for item in label or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"label filter {item!r} must look like key=value", field="label")
+        labels[key] = value
+    page = services.registry.list(
+        owner=owner, state=state, labels=labels, limit=limit, offset=offset
+    )
+    return Page[AgentOut](
+        items=[AgentOut.of(a) for a in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{name}", response_model=AgentOut)
+def get_agent(name: str, services: ServicesDep) -> AgentOut:
+    return AgentOut.of(services.registry.get(name))
+
+
+@router.put("/{name}/charter", response_model=AgentOut, openapi_extra=_CHARTER_BODY)
+async def update_charter(
+    name: str, request: Request, services: ServicesDep, actor: ActorDep, reason: str = "updated"
+) -> AgentOut:
+    """A new charter version (the body's ``name`` must match the path)."""
+    spec = await _charter_from(request)
+    if spec.name != name:
+        raise InvalidInput(f"the charter names {spec.name!r}, the path {name!r}", field="name")
+    result = services.registry.update(spec, actor=actor, reason=reason)
+    return AgentOut.of(result.agent, result.warnings)
+
+
+@router.get("/{name}/versions", response_model=list[CharterVersionOut])
+def charter_versions(name: str, services: ServicesDep) -> list[CharterVersionOut]:
+    versions = services.registry.history(name)
+    return [
+        CharterVersionOut(
+            version=v.version,
+            created_at=v.created_at,
+            created_by=v.created_by,
+            reason=v.reason,
+            document=v.document,
+            diff=version_diff(versions[i - 1] if i else None, v),
+        )
+        for i, v in enumerate(versions)
+    ]
+
+
+def _transition_route(transition: Transition) -> None:
+    def route(name: str, body: TransitionIn, services: ServicesDep, actor: ActorDep) -> AgentOut:
+        agent = services.registry.transition(name, transition, actor=actor, reason=body.reason)
+        return AgentOut.of(agent)
+
+    route.__name__ = f"{transition.value}_agent"
+    router.post(f"/{{name}}/{transition.value}", response_model=AgentOut)(route)
+
+
+for _transition in Transition:
+    _transition_route(_transition)
+
+
+@router.post("/{name}/transfer", response_model=AgentOut)
+def transfer_agent(name: str, body: TransferIn, services: ServicesDep, actor: ActorDep) -> AgentOut:
+    return AgentOut.of(services.registry.transfer(name, body.to, actor=actor, reason=body.reason))

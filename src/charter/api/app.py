@@ -1,0 +1,51 @@
+"""The HTTP application: management API under ``/v1`` plus the standard endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from charter import __version__
+from charter.api import agents, audit, people
+from charter.api.limits import BodySizeLimit
+from charter.api.problems import install_problem_handlers
+from charter.services.context import Services
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    owned = services is None
+    services = services or Services.from_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for hook in app.state.shutdown_hooks:
+            hook()
+        if owned:
+            services.close()
+
+    app = FastAPI(
+        title="Charter",
+        version=__version__,
+        description="Identity and access control plane for AI agents.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit)
+
+    app.include_router(agents.router)
+    app.include_router(people.router)
+    app.include_router(audit.router)
+    # Capabilities include their routers here, one line each.
+    # -- routers --
+    # -- end routers --
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,113 @@
+"""Pydantic response models for the management API (``/v1``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from charter.domain.agent import Agent
+from charter.domain.audit import Event
+from charter.domain.people import Person
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class AgentOut(BaseModel):
+    name: str
+    owner: str
+    state: str
+    purpose: str
+    labels: dict[str, str]
+    charter_version: int
+    pending_owner: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    charter: dict[str, Any] | None
+    warnings: list[str] = []
+
+    @classmethod
+    def of(cls, agent: Agent, warnings: list[str] | None = None) -> AgentOut:
+        return cls(
+            name=agent.name,
+            owner=agent.owner,
+            state=agent.state.value,
+            purpose=agent.purpose,
+            labels=agent.labels,
+            charter_version=agent.charter_version,
+            pending_owner=agent.pending_owner,
+            created_at=agent.created_at,
+            updated_at=agent.updated_at,
+            charter=agent.charter.document() if agent.charter else None,
+            warnings=warnings or [],
+        )
+
+
+class CharterVersionOut(BaseModel):
+    version: int
+    created_at: dt.datetime
+    created_by: str
+    reason: str
+    document: dict[str, Any]
+    diff: str
+
+
+class PersonOut(BaseModel):
+    email: str
+    name: str
+    status: str
+    manager: str | None
+    groups: list[str]
+
+    @classmethod
+    def of(cls, person: Person) -> PersonOut:
+        return cls(
+            email=person.email,
+            name=person.name,
+            status=person.status.value,
+            manager=person.manager,
+            groups=list(person.groups),
+        )
+
+
+class EventOut(BaseModel):
+    seq: int
+    time: str
+    actor: str
+    action: str
+    target_type: str
+    target: str
+    before: Any
+    after: Any
+    prev_hash: str
+    hash: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls(
+            seq=event.seq,
+            time=event.time,
+            actor=event.actor,
+            action=event.action,
+            target_type=event.target_type,
+            target=event.target,
+            before=event.before,
+            after=event.after,
+            prev_hash=event.prev_hash,
+            hash=event.hash,
+        )
+
+
+class ChainOut(BaseModel):
+    ok: bool
+    events: int
+    first_broken_seq: int | None
+    problem: str | None

@@ -1,0 +1,259 @@
+"""``charter agent …``: register, inspect and move agents through their lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+
+from charter.cli.runtime import (
+    actor,
+    cli_errors,
+    console,
+    emit_json,
+    err_console,
+    get_services,
+    read_input_file,
+)
+from charter.domain.agent import Agent
+from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
+from charter.domain.enums import AgentState
+from charter.domain.lifecycle import Transition
+from charter.errors import InvalidInput
+from charter.services.registry import render_yaml, version_diff
+
+app = typer.Typer(help="Register agents, inspect them and move them through their lifecycle.")
+
+STATE_STYLE = {
+    AgentState.ACTIVE: "green",
+    AgentState.PROPOSED: "cyan",
+    AgentState.DISCOVERED: "magenta",
+    AgentState.SUSPENDED: "yellow",
+    AgentState.DECOMMISSIONED: "dim",
+}
+
+
+def agent_json(agent: Agent) -> dict[str, Any]:
+    return {
+        "name": agent.name,
+        "owner": agent.owner,
+        "state": agent.state.value,
+        "purpose": agent.purpose,
+        "labels": agent.labels,
+        "charter_version": agent.charter_version,
+        "pending_owner": agent.pending_owner,
+        "created_at": agent.created_at.isoformat(),
+        "updated_at": agent.updated_at.isoformat(),
+        "charter": agent.charter.document() if agent.charter else None,
+    }
+
+
+def _load(path: Path) -> Any:
+    data = read_input_file(path, limit=MAX_CHARTER_BYTES, field="file")
+    return parse_charter_text(data, source=str(path))
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}")
+
+
+@app.command()
+def register(
+    file: Annotated[Path, typer.Argument(help="charter file (YAML or JSON)")],
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Register a new agent from its charter file (it starts as 'proposed')."""
+    with cli_errors():
+        result = get_services().registry.register(_load(file), actor=actor())
+    _warn(result.warnings)
+    if json_out:
+        emit_json({**agent_json(result.agent), "warnings": result.warnings})
+        return
+    console.print(
+        f"registered [bold]{result.agent.name}[/] (owner {result.agent.owner}, "
+        f"state {result.agent.state}, charter v{result.agent.charter_version})"
+    )
+
+
+@app.command()
+def update(
+    file: Annotated[Path, typer.Argument(help="the new charter file")],
+    reason: Annotated[str, typer.Option(help="why the charter changes")] = "updated",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Record a new charter version for an existing agent (old versions are kept)."""
+    with cli_errors():
+        result = get_services().registry.update(_load(file), actor=actor(), reason=reason)
+    _warn(result.warnings)
+    if json_out:
+        emit_json({**agent_json(result.agent), "warnings": result.warnings})
+        return
+    console.print(f"{result.agent.name} is now at charter v{result.agent.charter_version}")
+
+
+def _parse_labels(labels: list[str]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"label filter {item!r} must look like key=value", field="label")
+        parsed[key] = value
+    return parsed
+
+
+@app.command("list")
+def list_agents(
+    owner: Annotated[str | None, typer.Option(help="only agents owned by this e-mail")] = None,
+    state: Annotated[AgentState | None, typer.Option(help="only agents in this state")] = None,
+    label: Annotated[list[str] | None, typer.Option(help="key=value; repeatable")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List agents as a table (or JSON)."""
+    with cli_errors():
+        page = get_services().registry.list(
+            owner=owner, state=state, labels=_parse_labels(label or []), limit=limit, offset=offset
+        )
+    if json_out:
+        emit_json(
+            {
+                "items": [agent_json(a) for a in page.items],
+                "total": page.total,
+                "limit": page.limit,
+                "offset": page.offset,
+            }
+        )
+        return
+    table = Table(title=f"Agents ({page.total})", title_justify="left")
+    for column in ("name", "state", "owner", "charter"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("purpose", no_wrap=True, overflow="ellipsis", max_width=60)
+    for agent in page.items:
+        style = STATE_STYLE.get(agent.state, "")
+        table.add_row(
+            agent.name,
+            f"[{style}]{agent.state}[/]",
+            agent.owner,
+            f"v{agent.charter_version}",
+            agent.purpose[:80],
+        )
+    console.print(table)
+    if page.total > page.offset + len(page.items):
+        console.print(f"[dim]… {page.total - page.offset - len(page.items)} more (--offset)[/]")
+
+
+@app.command()
+def show(
+    name: str,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one agent: charter, state, owner, credentials and history."""
+    services = get_services()
+    with cli_errors():
+        agent = services.registry.get(name)
+        events = services.audit.list(target_type="agent", target=name, limit=20)
+    if json_out:
+        emit_json(
+            {
+                **agent_json(agent),
+                "history": [
+                    {"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action,
+                     "before": e.before, "after": e.after}
+                    for e in events
+                ],
+            }
+        )  # fmt: skip
+        return
+    style = STATE_STYLE.get(agent.state, "")
+    console.print(
+        Panel.fit(
+            f"[bold]{agent.name}[/]  [{style}]{agent.state}[/]\n"
+            f"owner: {agent.owner}"
+            + (f"  (pending: {agent.pending_owner})" if agent.pending_owner else "")
+            + f"\ncharter: v{agent.charter_version}\npurpose: {agent.purpose}",
+            title="agent",
+        )
+    )
+    if agent.charter:
+        console.print(Syntax(render_yaml(agent.charter.document()), "yaml", theme="ansi_dark"))
+    table = Table(title="history", title_justify="left")
+    for column in ("#", "time", "actor", "action", "change"):
+        table.add_column(column)
+    for event in events:
+        table.add_row(str(event.seq), event.time[:19], event.actor, event.action,
+                      str(event.after)[:80])  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def history(
+    name: str,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Every charter version of an agent, with the diff from the one before."""
+    with cli_errors():
+        versions = get_services().registry.history(name)
+    if json_out:
+        emit_json(
+            [
+                {"version": v.version, "created_at": v.created_at.isoformat(),
+                 "created_by": v.created_by, "reason": v.reason, "document": v.document,
+                 "diff": version_diff(versions[i - 1] if i else None, v)}
+                for i, v in enumerate(versions)
+            ]
+        )  # fmt: skip
+        return
+    for index, version in enumerate(versions):
+        console.print(
+            f"[bold]v{version.version}[/] {version.created_at:%Y-%m-%d %H:%M} "
+            f"by {version.created_by}: {version.reason}"
+        )
+        if index:
+            console.print(Syntax(version_diff(versions[index - 1], version), "diff"))
+
+
+def _transition_command(transition: Transition, help_text: str) -> None:
+    def command(
+        name: str,
+        reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
+        json_out: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        with cli_errors():
+            agent = get_services().registry.transition(
+                name, transition, actor=actor(), reason=reason
+            )
+        if json_out:
+            emit_json(agent_json(agent))
+            return
+        console.print(f"{agent.name} is now [bold]{agent.state}[/]")
+
+    command.__doc__ = help_text
+    app.command(transition.value)(command)
+
+
+_transition_command(Transition.ACTIVATE, "Activate a proposed agent (its owner must be active).")
+_transition_command(Transition.SUSPEND, "Suspend an active agent: every decision denies.")
+_transition_command(Transition.RESUME, "Resume a suspended agent.")
+_transition_command(Transition.DECOMMISSION, "Decommission an agent. This is final.")
+
+
+@app.command()
+def transfer(
+    name: str,
+    to: Annotated[str, typer.Option("--to", help="the new owner's e-mail")],
+    reason: Annotated[str, typer.Option(help="why")] = "transferred",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Give an agent a new owner (an active person in the directory)."""
+    with cli_errors():
+        agent = get_services().registry.transfer(name, to, actor=actor(), reason=reason)
+    if json_out:
+        emit_json(agent_json(agent))
+        return
+    console.print(f"{agent.name} is now owned by {agent.owner}")

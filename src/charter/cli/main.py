@@ -1,0 +1,82 @@
+"""The ``charter`` command: a root Typer app that mounts one sub-app per capability."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from charter import __version__
+from charter.cli import agent, audit, discover, people
+from charter.cli.runtime import cli_errors, console, get_services
+from charter.domain.charter import charter_json_schema
+
+app = typer.Typer(
+    name="charter",
+    help="Charter: identity and access control for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(agent.app, name="agent")
+app.add_typer(people.app, name="people")
+app.add_typer(audit.app, name="audit")
+app.add_typer(discover.app, name="discover")
+
+# Capabilities register their commands here, one line each: module.register(app)
+# -- registrations --
+# -- end registrations --
+
+
+@app.command()
+def version() -> None:
+    """Print Charter's version."""
+    console.print(__version__)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the charter file format."""
+    sys.stdout.write(json.dumps(charter_json_schema(), indent=2) + "\n")
+
+
+@app.command()
+def init() -> None:
+    """Create (or migrate) the store; safe to run again."""
+    with cli_errors():
+        services = get_services()
+    console.print(f"store ready: {services.settings.database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes", min=1)] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve the API (and the standard endpoints) over HTTP."""
+    import uvicorn
+
+    with cli_errors():
+        get_services()  # migrate before the first request, and fail loudly here
+    console.print(f"Charter API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "charter.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

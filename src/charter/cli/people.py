@@ -1,0 +1,67 @@
+"""``charter people …``: load and list the directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
+from charter.domain.enums import PersonStatus
+from charter.services.people import MAX_DIRECTORY_BYTES, parse_directory
+
+app = typer.Typer(help="The directory of people who own and delegate to agents.")
+
+
+@app.command("import")
+def import_people(
+    file: Annotated[Path, typer.Argument(help="JSON, SCIM 2.0 ListResponse JSON, or CSV")],
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import (upsert) people: email, name, status, manager, groups."""
+    with cli_errors():
+        records = parse_directory(
+            read_input_file(file, limit=MAX_DIRECTORY_BYTES), filename=file.name
+        )
+        counts = get_services().people.import_records(records, actor=actor())
+    if json_out:
+        emit_json(counts)
+        return
+    console.print(
+        f"imported {len(records)} people from {file}: {counts['created']} new, "
+        f"{counts['changed']} changed, {counts['unchanged']} unchanged"
+    )
+
+
+@app.command("list")
+def list_people(
+    status: Annotated[PersonStatus | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List people in the directory."""
+    with cli_errors():
+        people, total = get_services().people.list(status=status, limit=limit, offset=offset)
+    if json_out:
+        emit_json(
+            {
+                "items": [
+                    {"email": p.email, "name": p.name, "status": p.status.value,
+                     "manager": p.manager, "groups": list(p.groups)}
+                    for p in people
+                ],
+                "total": total,
+            }
+        )  # fmt: skip
+        return
+    table = Table(title=f"People ({total})", title_justify="left")
+    for column in ("email", "name", "status", "manager", "groups"):
+        table.add_column(column)
+    for person in people:
+        status_text = person.status.value if person.is_active else f"[red]{person.status}[/]"
+        table.add_row(person.email, person.name, status_text, person.manager or "",
+                      ", ".join(person.groups))  # fmt: skip
+    console.print(table)

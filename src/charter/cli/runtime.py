@@ -1,0 +1,80 @@
+"""What every CLI command shares: the services, the console, JSON output, errors.
+
+Commands parse, call a service, format — nothing else. A ``CharterError`` becomes
+a red message that names the field, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from charter.errors import CharterError, InputTooLarge, InvalidInput
+from charter.services.context import Services
+
+# Piped output (make demo, CI logs) gets a readable width instead of Rich's 80 columns.
+_WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
+console = Console(highlight=False, width=_WIDTH)
+err_console = Console(stderr=True, highlight=False, width=_WIDTH)
+
+MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    return Services.from_settings()
+
+
+def actor() -> str:
+    """Who the audit log names for CLI actions."""
+    explicit = os.environ.get("CHARTER_ACTOR")
+    if explicit:
+        return explicit
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{user}"
+
+
+def emit_json(value: Any) -> None:
+    """Machine output on stdout: plain JSON, nothing else."""
+    typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False))
+
+
+def fail(message: str, *, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn typed errors into a clear message and exit code 2."""
+    try:
+        yield
+    except CharterError as exc:
+        raise fail(str(exc)) from None
+
+
+def read_input_file(path: Path, *, limit: int = MAX_INPUT_FILE_BYTES, field: str = "file") -> bytes:
+    """Read a user-supplied file with a size limit and a clear error."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field=field) from exc
+    if size > limit:
+        raise InputTooLarge(f"{path} is {size} bytes; the limit is {limit} bytes", field=field)
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}", field=field) from exc
