@@ -43,7 +43,7 @@ def _postgres_base_url() -> str | None:
     return url
 
 
-_PG_URL: str | None | bool = False  # False: not probed yet
+_PG_URL: str | bool | None = False  # False: not probed yet
 
 
 def postgres_url() -> str | None:

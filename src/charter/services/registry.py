@@ -376,7 +376,19 @@ class RegistryService:
 
 
 def render_yaml(document: dict[str, Any]) -> str:
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    """The charter as a person would write it: the model's field order, defaults left out.
+
+    (PostgreSQL's JSONB does not keep key order, so the order comes from the model.)
+    """
+    try:
+        spec = CharterSpec.model_validate(document)
+        document = spec.model_dump(
+            mode="json", by_alias=True, exclude_none=True, exclude_defaults=True
+        )
+        document = {"name": spec.name, "owner": spec.owner, "purpose": spec.purpose, **document}
+    except ValueError:
+        pass  # a document from an older format: show it as stored
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
 
 
 def version_diff(old: CharterVersion | None, new: CharterVersion) -> str:
