@@ -127,3 +127,46 @@ def split_resource(resource: str) -> tuple[str, str]:
     if not sep:
         return resource, ""
     return system, path
+
+
+_STAR = object()  # a wildcard position inside a pattern, when patterns are compared
+
+
+def _tokens(pattern: Pattern) -> list[object]:
+    out: list[object] = []
+    for index, piece in enumerate(pattern.pieces):
+        if index:
+            out.append(_STAR)
+        out.extend(piece)
+    return out
+
+
+def covers(outer: Pattern, inner: Pattern) -> bool:
+    """Whether every value ``inner`` matches is also matched by ``outer`` (L(inner) ⊆ L(outer)).
+
+    Decided by matching ``outer`` against ``inner`` read as text in which each of
+    ``inner``'s wildcards is a character no literal can equal: only a wildcard of
+    ``outer`` may absorb it. That is exact, because a wildcard of ``inner`` can
+    always produce a character that ``outer`` does not spell out. Used to
+    intersect a charter with a person's roles (delegation) without enumerating values.
+    """
+    if outer.pieces == ("", ""):
+        return True
+    text = _tokens(inner)
+    pattern = _tokens(outer)
+    # reachable[j]: outer's prefix consumed so far can match text[:j]
+    reachable = [False] * (len(text) + 1)
+    reachable[0] = True
+    for token in pattern:
+        if token is _STAR:
+            seen = False
+            for j in range(len(text) + 1):
+                seen = seen or reachable[j]
+                reachable[j] = seen
+        else:
+            for j in range(len(text), 0, -1):
+                reachable[j] = (
+                    reachable[j - 1] and text[j - 1] is not _STAR and text[j - 1] == token
+                )
+            reachable[0] = False
+    return reachable[len(text)]

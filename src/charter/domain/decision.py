@@ -1,0 +1,119 @@
+"""Access requests and the decisions Charter gives them.
+
+A :class:`Decision` explains itself (STYLE: "decisions explain themselves"):
+an allow names the charter rule that allowed it (and, on behalf of a person,
+the role that gave that person the same access); a deny lists *every* reason,
+each as a stable machine code plus words a person can read. Codes are part of
+the public contract (AuthZEN response ``context``, activity records, the CLI's
+``--json``): add new ones, never rename old ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+EMPTY_CONTEXT: Mapping[str, Any] = {}
+
+
+class ReasonCode(StrEnum):
+    """Why a request was denied. Stable: clients switch on these strings."""
+
+    NO_MATCHING_CAPABILITY = "no_matching_capability"
+    EXPLICITLY_DENIED = "explicitly_denied"
+    ORG_POLICY_DENIED = "org_policy_denied"
+    #: rendered as ``condition_failed:<attribute>``
+    CONDITION_FAILED = "condition_failed"
+    OUTSIDE_SCHEDULE = "outside_schedule"
+    OUTSIDE_VALIDITY = "outside_validity"
+    UNKNOWN_AGENT = "unknown_agent"
+    AGENT_NOT_ACTIVE = "agent_not_active"
+    CHARTER_EXPIRED = "charter_expired"
+    DELEGATION_NOT_ALLOWED = "delegation_not_allowed"
+    UNKNOWN_DELEGATOR = "unknown_delegator"
+    DELEGATOR_DEPARTED = "delegator_departed"
+    DELEGATOR_LACKS_ACCESS = "delegator_lacks_access"
+    INVALID_REQUEST = "invalid_request"
+    EVALUATION_ERROR = "evaluation_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason a request was denied."""
+
+    code: ReasonCode
+    message: str
+    rule: str | None = None
+    attribute: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The stable code, with the attribute for condition failures."""
+        if self.code == ReasonCode.CONDITION_FAILED and self.attribute:
+            return f"{self.code.value}:{self.attribute}"
+        return self.code.value
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.id, "message": self.message}
+        if self.rule:
+            out["rule"] = self.rule
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to one access request.
+
+    ``rule`` is the charter rule that allowed it; ``role`` the role rule that
+    gave the delegating person the same access (only on behalf of a person).
+    ``reasons`` is empty exactly when ``allowed`` is true.
+    """
+
+    allowed: bool
+    rule: str | None = None
+    role: str | None = None
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason.id for reason in self.reasons]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"allowed": self.allowed}
+        if self.allowed:
+            out["rule"] = self.rule
+            if self.role:
+                out["role"] = self.role
+        else:
+            out["reasons"] = [reason.to_dict() for reason in self.reasons]
+        return out
+
+    def summary(self) -> str:
+        """One line for people: what allowed it, or every reason it was denied."""
+        if self.allowed:
+            via = f" (delegator's access via {self.role})" if self.role else ""
+            return f"allowed by {self.rule}{via}"
+        return "denied: " + "; ".join(f"{r.id}: {r.message}" for r in self.reasons)
+
+
+def deny(code: ReasonCode, message: str, *, rule: str | None = None) -> Decision:
+    return Decision(False, reasons=(Reason(code, message, rule),))
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """May ``agent`` do ``action`` on ``resource`` (``system:path``), now, in this context?
+
+    ``on_behalf_of`` is the e-mail of the person the agent acts for, if any.
+    ``time`` defaults to the moment of evaluation.
+    """
+
+    agent: str
+    action: str
+    resource: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    on_behalf_of: str | None = None
+    time: dt.datetime | None = None
