@@ -12,6 +12,7 @@ from charter.config import Settings
 from charter.services.audit import AuditService
 from charter.services.clock import Clock, SystemClock
 from charter.services.people import PeopleService
+from charter.services.reconcile import ReconcileService
 from charter.services.registry import RegistryService
 from charter.store.database import Database, open_database
 
@@ -42,6 +43,10 @@ class Services:
         return PeopleService(self.db, self.audit, self.clock)
 
     # Capabilities add their services below as cached properties (one line each).
+
+    @cached_property
+    def reconcile(self) -> ReconcileService:  # estate ingest (issue 6)
+        return ReconcileService(self.db, self.audit, self.clock)
 
     def close(self) -> None:
         self.db.dispose()
