@@ -11,6 +11,7 @@ from functools import cached_property
 from charter.config import Settings
 from charter.services.audit import AuditService
 from charter.services.clock import Clock, SystemClock
+from charter.services.decisions import DecisionService
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
 from charter.services.registry import RegistryService
@@ -47,6 +48,10 @@ class Services:
     @cached_property
     def reconcile(self) -> ReconcileService:  # estate ingest (issue 6)
         return ReconcileService(self.db, self.audit, self.clock)
+
+    @cached_property
+    def decisions(self) -> DecisionService:  # the decision point (issue 3)
+        return DecisionService(self.db, self.audit, self.clock)
 
     def close(self) -> None:
         self.db.dispose()

@@ -1,0 +1,368 @@
+"""Charters, org policy and roles compiled into an index, so a decision does not scan policy.
+
+Compilation happens once per change (the decision service recompiles what
+changed and swaps the result in); a decision then costs a few dictionary
+lookups:
+
+* every rule set (an agent's allow rules, its deny rules, the org policy, a
+  person's role rules) is a :class:`RuleIndex`: rules whose action is exact
+  are found by a dictionary lookup on the action (each entry already merged
+  with the wildcard rules that match that action, in rule order); only for
+  actions no rule names exactly are the wildcard rules scanned, and that
+  result is memoised (bounded);
+* resource patterns are pre-classified (any / exact / prefix / general), so the
+  common shapes cost one string comparison;
+* an allow rule carries its ready-made :class:`Decision`, so an allow allocates
+  nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from charter.domain.agent import Agent
+from charter.domain.charter import Capability, Delegation
+from charter.domain.conditions import (
+    CompiledCondition,
+    CompiledSchedule,
+    CompiledValidity,
+    Tri,
+    compile_condition,
+    epoch_micros,
+)
+from charter.domain.decision import Decision
+from charter.domain.enums import AgentState
+from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy
+from charter.domain.patterns import Pattern, parse_pattern
+from charter.domain.people import Person
+from charter.domain.roles import EMPTY_ROLES, RolesFile
+
+NEVER_US = 2**63  # "no expiry"
+MEMO_LIMIT = 4096
+
+ANY, EXACT, PREFIX, GENERAL = 0, 1, 2, 3
+
+
+class RuleKind(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+
+
+class Rule:
+    """One compiled allow or deny rule."""
+
+    __slots__ = (
+        "action",
+        "capability",
+        "conditions",
+        "decision",
+        "id",
+        "kind",
+        "order",
+        "plain",
+        "res_mode",
+        "res_text",
+        "resource",
+        "schedule",
+        "validity",
+    )
+
+    def __init__(self, capability: Capability, rule_id: str, kind: RuleKind, order: int) -> None:
+        self.capability = capability
+        self.id = rule_id
+        self.kind = kind
+        self.order = order
+        self.action: Pattern = parse_pattern(capability.action)
+        self.resource: Pattern = parse_pattern(capability.resource)
+        pieces = self.resource.pieces
+        if pieces == ("", ""):
+            self.res_mode, self.res_text = ANY, ""
+        elif len(pieces) == 1:
+            self.res_mode, self.res_text = EXACT, pieces[0]
+        elif len(pieces) == 2 and pieces[1] == "":
+            self.res_mode, self.res_text = PREFIX, pieces[0]
+        else:
+            self.res_mode, self.res_text = GENERAL, ""
+        self.conditions: tuple[CompiledCondition, ...] = tuple(
+            compile_condition(c) for c in capability.when
+        )
+        self.schedule = CompiledSchedule.of(capability.schedule) if capability.schedule else None
+        self.validity = CompiledValidity.of(capability.valid) if capability.valid else None
+        self.plain = not (self.conditions or self.schedule or self.validity)
+        self.decision = Decision(True, rule=rule_id) if kind == RuleKind.ALLOW else None
+
+    def __repr__(self) -> str:
+        return f"Rule({self.id}: {self.capability.action} on {self.capability.resource})"
+
+    def resource_matches(self, resource: str) -> bool:
+        mode = self.res_mode
+        if mode == ANY:
+            return True
+        if mode == EXACT:
+            return resource == self.res_text
+        if mode == PREFIX:
+            return resource.startswith(self.res_text)
+        return self.resource.matches(resource)
+
+    def gates_hold(self, now_us: int) -> bool:
+        """Schedule and validity window (both always evaluable)."""
+        if self.validity is not None and not self.validity.holds(now_us):
+            return False
+        return self.schedule is None or self.schedule.holds(now_us)
+
+    def condition_results(self, context: Mapping[str, Any]) -> list[Tri]:
+        return [condition.test(context) for condition in self.conditions]
+
+    def applies_as_allow(self, resource: str, context: Mapping[str, Any], now_us: int) -> bool:
+        if not self.resource_matches(resource):
+            return False
+        if self.plain:
+            return True
+        if not self.gates_hold(now_us):
+            return False
+        return all(condition.test(context) is True for condition in self.conditions)
+
+    def applies_as_deny(self, resource: str, context: Mapping[str, Any], now_us: int) -> bool:
+        """A deny applies unless something rules it out: unknown conditions count as met."""
+        if not self.resource_matches(resource):
+            return False
+        if self.plain:
+            return True
+        if not self.gates_hold(now_us):
+            return False
+        return all(condition.test(context) is not False for condition in self.conditions)
+
+
+class RuleIndex:
+    """Rules of one kind, found by action without scanning (see the module docstring)."""
+
+    __slots__ = ("by_action", "memo", "rules", "wild")
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.order))
+        self.wild: tuple[Rule, ...] = tuple(r for r in self.rules if not r.action.is_exact)
+        exact: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.action.is_exact:
+                exact.setdefault(rule.action.pieces[0], []).append(rule)
+        self.by_action: dict[str, tuple[Rule, ...]] = {
+            action: tuple(
+                sorted(
+                    [*named, *(w for w in self.wild if w.action.matches(action))],
+                    key=lambda r: r.order,
+                )
+            )
+            for action, named in exact.items()
+        }
+        self.memo: dict[str, tuple[Rule, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def candidates(self, action: str) -> tuple[Rule, ...]:
+        """Every rule whose action pattern matches ``action``, in rule order."""
+        found = self.by_action.get(action)
+        if found is not None:
+            return found
+        if not self.wild:
+            return ()
+        found = self.memo.get(action)
+        if found is None:
+            found = tuple(rule for rule in self.wild if rule.action.matches(action))
+            if len(self.memo) >= MEMO_LIMIT:
+                self.memo.clear()
+            self.memo[action] = found
+        return found
+
+
+EMPTY_INDEX = RuleIndex(())
+
+
+def compile_rules(capabilities: Iterable[tuple[str, Capability]], kind: RuleKind) -> RuleIndex:
+    return RuleIndex(
+        Rule(capability, rule_id, kind, order)
+        for order, (rule_id, capability) in enumerate(capabilities)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledAgent:
+    """An agent as the engine sees it."""
+
+    name: str
+    owner: str
+    state: AgentState
+    charter_version: int
+    expires_us: int  # the first moment the charter is expired (epoch µs)
+    allows: RuleIndex = EMPTY_INDEX
+    denies: RuleIndex = EMPTY_INDEX
+    delegation: Delegation = field(default_factory=Delegation)
+    #: None: any person's groups may delegate; else the groups that may
+    delegation_groups: frozenset[str] | None = frozenset()
+
+    @property
+    def active(self) -> bool:
+        return self.state == AgentState.ACTIVE
+
+    def delegates_from(self, groups: tuple[str, ...]) -> bool:
+        allowed = self.delegation_groups
+        if allowed is None:
+            return True
+        return not allowed.isdisjoint(groups)
+
+
+def compile_agent(agent: Agent) -> CompiledAgent:
+    """Compile an agent's current charter. Only active agents get rules: nothing else may be allowed."""
+    spec = agent.charter
+    expires_us = NEVER_US
+    if spec is not None and spec.expires is not None:
+        # valid through the whole expiry date (UTC): expired from the next midnight
+        expires_us = epoch_micros(
+            dt.datetime.combine(spec.expires, dt.time(), dt.UTC) + dt.timedelta(days=1)
+        )
+    if spec is None or agent.state != AgentState.ACTIVE:
+        return CompiledAgent(
+            agent.name, agent.owner, agent.state, agent.charter_version, expires_us
+        )
+    prefix = f"charter/{spec.name}"
+    delegation = spec.delegation
+    groups: frozenset[str] | None
+    if not delegation.allowed:
+        groups = frozenset()
+    elif not delegation.groups:
+        groups = None
+    else:
+        groups = frozenset(delegation.groups)
+    return CompiledAgent(
+        name=agent.name,
+        owner=agent.owner,
+        state=agent.state,
+        charter_version=agent.charter_version,
+        expires_us=expires_us,
+        allows=compile_rules(
+            ((f"{prefix}/allow/{i}", c) for i, c in enumerate(spec.allow)), RuleKind.ALLOW
+        ),
+        denies=compile_rules(
+            ((f"{prefix}/deny/{i}", c) for i, c in enumerate(spec.deny)), RuleKind.DENY
+        ),
+        delegation=delegation,
+        delegation_groups=groups,
+    )
+
+
+def compile_org_policy(policy: OrgPolicy) -> RuleIndex:
+    return compile_rules(
+        ((rule.rule_id, rule.as_capability()) for rule in policy.deny), RuleKind.DENY
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PersonEntry:
+    email: str
+    active: bool
+    groups: tuple[str, ...]
+
+    @classmethod
+    def of(cls, person: Person) -> PersonEntry:
+        return cls(person.email, person.is_active, tuple(sorted(set(person.groups))))
+
+
+class Snapshot:
+    """Everything a decision needs, compiled; immutable once published (memos aside)."""
+
+    __slots__ = (
+        "_access",
+        "_delegated",
+        "agents",
+        "org",
+        "org_policy",
+        "people",
+        "roles",
+        "versions",
+    )
+
+    def __init__(
+        self,
+        agents: Mapping[str, CompiledAgent],
+        people: Mapping[str, PersonEntry],
+        org_policy: OrgPolicy = EMPTY_ORG_POLICY,
+        roles: RolesFile = EMPTY_ROLES,
+        versions: Mapping[str, int] | None = None,
+        org: RuleIndex | None = None,
+    ) -> None:
+        self.agents = dict(agents)
+        self.people = dict(people)
+        self.org_policy = org_policy
+        self.org = org if org is not None else compile_org_policy(org_policy)
+        self.roles = roles
+        self.versions = dict(versions or {})
+        self._access: dict[tuple[str, ...], RuleIndex] = {}
+        self._delegated: dict[tuple[str, str], Decision] = {}
+
+    def access(self, groups: tuple[str, ...]) -> RuleIndex:
+        """The role rules a member of ``groups`` holds (memoised per group set)."""
+        found = self._access.get(groups)
+        if found is None:
+            found = compile_rules(self.roles.capabilities_for(groups), RuleKind.ALLOW)
+            if len(self._access) >= MEMO_LIMIT:
+                self._access.clear()
+            self._access[groups] = found
+        return found
+
+    def delegated_decision(self, charter_rule: Rule, role_rule: Rule) -> Decision:
+        key = (charter_rule.id, role_rule.id)
+        found = self._delegated.get(key)
+        if found is None:
+            found = Decision(True, rule=charter_rule.id, role=role_rule.id)
+            if len(self._delegated) >= MEMO_LIMIT:
+                self._delegated.clear()
+            self._delegated[key] = found
+        return found
+
+    def with_changes(
+        self,
+        *,
+        agents: Mapping[str, CompiledAgent | None] | None = None,
+        people: Mapping[str, PersonEntry] | None = None,
+        org_policy: OrgPolicy | None = None,
+        roles: RolesFile | None = None,
+        versions: Mapping[str, int] | None = None,
+    ) -> Snapshot:
+        """A new snapshot with some parts replaced (``None`` in ``agents`` removes one)."""
+        merged = self.agents
+        if agents:
+            merged = dict(self.agents)
+            for name, compiled in agents.items():
+                if compiled is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = compiled
+        return Snapshot(
+            merged,
+            self.people if people is None else people,
+            self.org_policy if org_policy is None else org_policy,
+            self.roles if roles is None else roles,
+            self.versions if versions is None else versions,
+            org=self.org if org_policy is None else None,
+        )
+
+
+def build_snapshot(
+    agents: Iterable[Agent],
+    people: Iterable[Person],
+    org_policy: OrgPolicy = EMPTY_ORG_POLICY,
+    roles: RolesFile = EMPTY_ROLES,
+    versions: Mapping[str, int] | None = None,
+) -> Snapshot:
+    """Compile everything (the pure entry point; the service does it incrementally)."""
+    return Snapshot(
+        {agent.name: compile_agent(agent) for agent in agents},
+        {person.email: PersonEntry.of(person) for person in people},
+        org_policy,
+        roles,
+        versions,
+    )

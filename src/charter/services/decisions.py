@@ -1,0 +1,336 @@
+"""The decision point (PDP): decide, record, explain, apply org policy and roles, export.
+
+``decide`` evaluates against the current compiled snapshot (see
+:mod:`charter.domain.evaluation`), records the decision as Activity through a
+background writer, and returns. Snapshots follow the store within a second
+(:mod:`charter.services.decision_snapshot`). Org policy and roles are applied
+from files as new versions, each with an audit event and a change counter bump.
+
+``charter.decide(...)`` (this module's :func:`decide`) is the in-process entry
+point for SDKs and gateways.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from charter.domain.access_map import AccessMap, access_map
+from charter.domain.audit import EventDraft
+from charter.domain.cedar_export import CedarExport, export_cedar
+from charter.domain.conditions import epoch_micros
+from charter.domain.decision import Decision
+from charter.domain.evaluation import evaluate
+from charter.domain.org_policy import OrgPolicy
+from charter.domain.roles import RolesFile
+from charter.errors import NotFound
+from charter.services.activity import ActivityRecorder
+from charter.services.audit import AuditService
+from charter.services.clock import Clock, SystemClock
+from charter.services.decision_snapshot import ChangeWatcher, SnapshotLoader, latest_document
+from charter.store.database import Database
+from charter.store.decisions_schema import policy_documents
+from charter.store.versions import bump_version
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from charter.domain.compiled import Snapshot
+    from charter.services.context import Services
+
+_D = policy_documents
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The outcome of ``charter policy apply`` / ``charter roles apply``."""
+
+    kind: str
+    changed: bool
+    version: int
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "changed": self.changed,
+            "version": self.version,
+            "added": self.added,
+            "removed": self.removed,
+            "modified": self.modified,
+            "warnings": self.warnings,
+        }
+
+
+def _digest(document: dict[str, Any]) -> str:
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _by_id(items: list[tuple[str, Any]]) -> dict[str, str]:
+    return {key: json.dumps(value, sort_keys=True, default=str) for key, value in items}
+
+
+def _sample_rate() -> float:
+    try:
+        return min(1.0, max(0.0, float(os.environ.get("CHARTER_ACTIVITY_ALLOW_SAMPLE", "1"))))
+    except ValueError:
+        return 1.0
+
+
+class DecisionService:
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        *,
+        watch: bool = True,
+        recorder: ActivityRecorder | None = None,
+    ) -> None:
+        self._db = database
+        self._audit = audit
+        self._clock = clock
+        self._watch = watch
+        self._loader = SnapshotLoader(database)
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._watcher: ChangeWatcher | None = None
+        self.recorder = recorder or ActivityRecorder(database, allow_sample=_sample_rate())
+        self._system_clock = isinstance(clock, SystemClock)
+
+    # -- the compiled policy -----------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The current compiled policy (loaded on first use; then kept current by a watcher)."""
+        current = self._snapshot
+        if current is not None:
+            return current
+        with self._lock:
+            if self._snapshot is None:
+                self._snapshot = self._loader.load(None)
+                if self._watch and self._watcher is None:
+                    self._watcher = ChangeWatcher(self._db, self._reload)
+                    self._watcher.start()
+            return self._snapshot
+
+    def _reload(self) -> None:
+        with self._lock:
+            self._snapshot = self._loader.load(self._snapshot)
+
+    def refresh(self) -> Snapshot:
+        """Bring the snapshot up to date now (the watcher does this on its own)."""
+        self.snapshot()
+        self._reload()
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def now_us(self) -> int:
+        if self._system_clock:
+            return time.time_ns() // 1000
+        return epoch_micros(self._clock.now())
+
+    # -- deciding ----------------------------------------------------------------------
+    def decide(
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        on_behalf_of: str | None = None,
+        at: dt.datetime | None = None,
+        source: str = "sdk",
+        record: bool = True,
+    ) -> Decision:
+        """Decide one request and record it as Activity (unless ``record`` is false)."""
+        snapshot = self._snapshot or self.snapshot()
+        now_us = epoch_micros(at) if at is not None else self.now_us()
+        started = time.perf_counter_ns()
+        decision = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
+        if record:
+            self.recorder.record(
+                now_us,
+                str(agent),
+                str(action),
+                str(resource),
+                on_behalf_of if isinstance(on_behalf_of, str) else None,
+                decision,
+                source,
+                (time.perf_counter_ns() - started) / 1000,
+            )
+        return decision
+
+    # -- org policy and roles ------------------------------------------------------------
+    def _apply(
+        self,
+        kind: str,
+        document: dict[str, Any],
+        items: list[tuple[str, Any]],
+        *,
+        actor: str,
+        source: str,
+        warnings: list[str],
+    ) -> Applied:
+        now = self._clock.now()
+        digest = _digest(document)
+        with self._db.write() as connection:
+            current = latest_document(connection, kind)
+            if current is not None and current.digest == digest:
+                return Applied(kind, False, current.version, warnings=warnings)
+            before: dict[str, str] = {}
+            if current is not None:
+                before = _by_id(self._items(kind, dict(current.document)))
+            after = _by_id(items)
+            version = (current.version if current is not None else 0) + 1
+            connection.execute(
+                sa.insert(_D).values(
+                    kind=kind,
+                    version=version,
+                    document=document,
+                    digest=digest,
+                    source=source[:1024],
+                    applied_at=now,
+                    applied_by=actor,
+                )
+            )
+            applied = Applied(
+                kind,
+                True,
+                version,
+                added=sorted(set(after) - set(before)),
+                removed=sorted(set(before) - set(after)),
+                modified=sorted(k for k in set(after) & set(before) if after[k] != before[k]),
+                warnings=warnings,
+            )
+            self._audit.record(
+                connection,
+                EventDraft(
+                    actor,
+                    f"{kind}.apply",
+                    kind,
+                    "org-policy" if kind == "policy" else "roles",
+                    {"version": current.version, "digest": current.digest} if current else None,
+                    {
+                        "version": version,
+                        "digest": digest,
+                        "source": source,
+                        "added": applied.added,
+                        "removed": applied.removed,
+                        "modified": applied.modified,
+                    },
+                ),
+            )
+            bump_version(connection, kind)
+        return applied
+
+    @staticmethod
+    def _items(kind: str, document: dict[str, Any]) -> list[tuple[str, Any]]:
+        if kind == "policy":
+            return [(rule.get("id", ""), rule) for rule in document.get("deny", [])]
+        return [(role.get("name", ""), role) for role in document.get("roles", [])]
+
+    def apply_policy(self, policy: OrgPolicy, *, actor: str, source: str) -> Applied:
+        """Make ``policy`` the organisation policy in force (a new version, audited)."""
+        document = policy.document()
+        return self._apply(
+            "policy",
+            document,
+            self._items("policy", document),
+            actor=actor,
+            source=source,
+            warnings=[],
+        )
+
+    def apply_roles(self, roles: RolesFile, *, actor: str, source: str) -> Applied:
+        """Make ``roles`` the role mapping in force; warns about groups nobody is in."""
+        document = roles.document()
+        known = {group for person in self.snapshot().people.values() for group in person.groups}
+        warnings = [
+            f"role {role.name!r}: group {group!r} has no members in the directory"
+            for role in roles.roles
+            for group in role.groups
+            if group not in known
+        ]
+        return self._apply(
+            "roles", document, self._items("roles", document), actor=actor, source=source,
+            warnings=warnings,
+        )  # fmt: skip
+
+    def current(self, kind: str) -> tuple[dict[str, Any], int]:
+        """The document in force for ``kind`` ("policy" or "roles") and its version (0: none)."""
+        with self._db.read() as connection:
+            row = latest_document(connection, kind)
+        if row is None:
+            return (
+                {"version": 1, "deny": []} if kind == "policy" else {"version": 1, "roles": []}
+            ), 0
+        return dict(row.document), int(row.version)
+
+    # -- views ---------------------------------------------------------------------------
+    def explain_agent(self, name: str) -> AccessMap:
+        snapshot = self.refresh()
+        compiled = snapshot.agents.get(name)
+        if compiled is None:
+            raise NotFound(f"no agent named {name!r}", field="agent")
+        return access_map(snapshot, compiled, self.now_us())
+
+    def export_cedar(self) -> CedarExport:
+        return export_cedar(self.refresh(), generated_at=self._clock.now())
+
+    def close(self) -> None:
+        """Stop watching and write every recorded decision (clean shutdown)."""
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        self.recorder.close()
+
+
+_default: DecisionService | None = None
+_default_services: Services | None = None
+_default_lock = threading.Lock()
+
+
+def decide(
+    agent: str,
+    action: str,
+    resource: str,
+    *,
+    context: Mapping[str, Any] | None = None,
+    on_behalf_of: str | None = None,
+    at: dt.datetime | None = None,
+    services: Services | None = None,
+) -> Decision:
+    """Decide in-process: may ``agent`` do ``action`` on ``resource`` (``system:path``)?
+
+    Uses ``services`` if given, else one process-wide decision point built from
+    the environment (``CHARTER_HOME`` / ``CHARTER_DATABASE_URL``), which follows
+    charter, policy and role changes within a second. The decision is recorded
+    as Activity. Never raises for a request: a failure is a deny.
+    """
+    global _default, _default_services
+    if services is not None:
+        service = services.decisions
+    else:
+        service = _default  # type: ignore[assignment]
+        if service is None:
+            with _default_lock:
+                if _default is None:
+                    from charter.services.context import Services as _Services
+
+                    _default_services = _Services.from_settings()
+                    _default = _default_services.decisions
+                service = _default
+    return service.decide(
+        agent, action, resource, context=context, on_behalf_of=on_behalf_of, at=at
+    )
