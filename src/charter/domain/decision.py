@@ -38,6 +38,10 @@ class ReasonCode(StrEnum):
     DELEGATOR_LACKS_ACCESS = "delegator_lacks_access"
     INVALID_REQUEST = "invalid_request"
     EVALUATION_ERROR = "evaluation_error"
+    #: enforcement points (gateway, SDK guard): the call was allowed but over a rate limit,
+    #: or outside the access token's scope (a token's scope is a ceiling, RFC 6749 §3.3)
+    RATE_LIMITED = "rate_limited"
+    SCOPE_EXCEEDED = "scope_exceeded"
 
 
 @dataclass(frozen=True, slots=True)
