@@ -1,0 +1,204 @@
+"""The connector contract: self-describing, ``fetch()`` does I/O, ``normalize()`` is pure.
+
+A connector declares what it is (``id``, ``title``), which real export formats
+it reads (each with the exact command that produces it), what access it needs,
+and, where the system has one, its live API. ``fetch()`` turns files (or the
+live API) into *raw* records — lazily, so a multi-gigabyte export is streamed —
+and ``normalize()`` maps raw records to canonical ``charter.domain.estate``
+records grouped into :class:`~charter.connectors.batch.Batch` objects, one per
+source and account, without touching files, the network or the store.
+``tests/unit/connectors/test_contract.py`` lints every registered connector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import httpx
+
+from charter.connectors.batch import Batch
+from charter.connectors.streaming import Head, Rec, read_json_records
+from charter.errors import CharterError, InvalidInput
+
+RawT = TypeVar("RawT")
+_T = TypeVar("_T")
+
+
+class UpstreamError(CharterError):
+    """The live API answered with an error or could not be reached."""
+
+    status = 502
+    code = "upstream-error"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFormat:
+    """One real export a connector reads, and how a person produces it."""
+
+    id: str  # "<source>.<name>", e.g. "aws.authorization-details"
+    title: str
+    command: str  # the exact command that writes this export
+    filename: str  # the file name the docs suggest (``discover all`` does not rely on it)
+    media: str = "json"  # "json" | "csv"
+    required: bool = False  # the connector cannot run without this one
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    path: Path
+    format: ExportFormat
+
+
+@dataclass(frozen=True, slots=True)
+class LiveApi:
+    """How ``charter discover <source> --live TARGET`` reaches the system."""
+
+    base_url: str
+    target: str  # what TARGET means, e.g. "the organisation login"
+    credential_env: str  # environment variable holding the bearer token
+    docs: str  # the API reference this follows
+
+
+class Stream(Generic[_T]):
+    """A re-iterable lazy sequence: each ``iter()`` calls the factory again.
+
+    Lets ``normalize()`` make two passes over an export (AWS: policies first,
+    then principals) without holding it in memory, while tests pass lists.
+    """
+
+    def __init__(self, factory: Callable[[], Iterator[_T]]) -> None:
+        self._factory = factory
+
+    @classmethod
+    def of(cls, items: Iterable[_T]) -> Stream[_T]:
+        kept = list(items)
+        return cls(lambda: iter(kept))
+
+    @classmethod
+    def chain(cls, streams: Sequence[Stream[_T]]) -> Stream[_T]:
+        def run() -> Iterator[_T]:
+            for stream in streams:
+                yield from stream
+
+        return cls(run)
+
+    def __iter__(self) -> Iterator[_T]:
+        return self._factory()
+
+
+def json_members(path: Path, members: Sequence[str] | None) -> Stream[tuple[str | None, Rec]]:
+    """Stream ``(member, record)`` of array members of a JSON export (all arrays if None)."""
+
+    def run() -> Iterator[tuple[str | None, Rec]]:
+        for member, index, rec in read_json_records(path, arrays=members):
+            if index >= 0:
+                yield member, rec
+
+    return Stream(run)
+
+
+def json_records(path: Path, member: str | None = None) -> Stream[Rec]:
+    """Stream the records of one array: the top-level array, or ``member``'s."""
+
+    def run() -> Iterator[Rec]:
+        for found, index, rec in read_json_records(path, arrays=[member] if member else []):
+            if index >= 0 and found == member:
+                yield rec
+
+    return Stream(run)
+
+
+def fingerprint(value: str | bytes) -> str:
+    """SHA-256 hex: how every credential is stored and matched across sources."""
+    return hashlib.sha256(value.encode() if isinstance(value, str) else value).hexdigest()
+
+
+def preview(value: str, *, keep: int = 4) -> str:
+    """A recognisable but useless form: the provider prefix and the last characters."""
+    if len(value) <= keep * 2:
+        return "…" + value[-min(keep, len(value) // 2) :] if value else ""
+    head = value[: min(4, len(value) - keep)]
+    return f"{head}…{value[-keep:]}"
+
+
+def text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def require(rec: Rec, key: str) -> Any:
+    """A required field of a raw record, or an error naming the record and the field."""
+    if not isinstance(rec.data, dict):
+        raise rec.fail(f"expected an object, found {type(rec.data).__name__}")
+    value = rec.data.get(key)
+    if value is None or value == "":
+        raise rec.fail(f"the record has no {key!r}", field=f"{rec.where}.{key}")
+    return value
+
+
+class Connector(ABC, Generic[RawT]):
+    """A source of non-human identities. Subclasses register in ``registry``."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    formats: ClassVar[tuple[ExportFormat, ...]]
+    #: The read-only access the export (or live fetch) needs, in the system's own terms.
+    needs: ClassVar[tuple[str, ...]]
+    live_api: ClassVar[LiveApi | None] = None
+
+    @abstractmethod
+    def sniff(self, head: Head) -> ExportFormat | None:
+        """Which of this connector's formats the file is, from a cheap look at its start."""
+
+    @abstractmethod
+    def fetch(self, files: Sequence[ExportFile]) -> RawT:
+        """Open the export files (lazily) as raw records: all the I/O."""
+
+    @abstractmethod
+    def normalize(self, raw: RawT) -> list[Batch]:
+        """Map raw records to canonical records, one batch per account. Pure."""
+
+    def fetch_live(self, client: httpx.Client, target: str) -> RawT:
+        """Read the same raw records from the live API (where the system has one)."""
+        raise InvalidInput(f"{self.id} has no live API; export the files instead", field="live")
+
+    def format(self, format_id: str) -> ExportFormat:
+        for candidate in self.formats:
+            if candidate.id == format_id:
+                return candidate
+        raise KeyError(format_id)
+
+
+# -- live API helpers -----------------------------------------------------------------------
+def get_json(client: httpx.Client, url: str, **params: Any) -> tuple[Any, httpx.Response]:
+    """GET JSON, turning HTTP and transport failures into :class:`UpstreamError`."""
+    try:
+        response = client.get(url, params=params or None)
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"cannot reach {url}: {exc}", field="live") from exc
+    if response.status_code >= 400:
+        detail = response.text[:300].replace("\n", " ")
+        raise UpstreamError(f"{url} answered HTTP {response.status_code}: {detail}", field="live")
+    try:
+        return response.json(), response
+    except ValueError as exc:
+        raise UpstreamError(f"{url} did not answer JSON", field="live") from exc
+
+
+def live_records(
+    pages: Callable[[], Iterator[tuple[str, Any]]], pick: Callable[[Any], Iterable[Any]]
+) -> Stream[Rec]:
+    """Records from a paginated API: ``pages`` yields (url, body); ``pick`` the items."""
+
+    def run() -> Iterator[Rec]:
+        index = 0
+        for url, body in pages():
+            for item in pick(body):
+                yield Rec(f"{url} [{index}]", item)
+                index += 1
+
+    return Stream(run)
