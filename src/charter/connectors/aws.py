@@ -139,7 +139,8 @@ class _Context:
     report: dict[str, Rec] = field(default_factory=dict)  # user ARN → report row
     keys: dict[str, list[Rec]] = field(default_factory=dict)  # user name → key metadata
     functions: list[Rec] = field(default_factory=list)
-    tools: dict[str, str] = field(default_factory=dict)  # function ARN → invoking AI role
+    #: function ARN → (name, identity id) of the AI role that invokes it as a tool
+    tools: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _tags(record: dict[str, Any]) -> dict[str, str]:
@@ -213,7 +214,8 @@ def _first_pass(export: AccountExport) -> _Context:
                     if fnmatch.fnmatchcase(arn, access.resource) or fnmatch.fnmatchcase(
                         arn, access.resource + ":*"
                     ):
-                        ctx.tools.setdefault(arn, str(rec.data.get("RoleName")))
+                        role_id = _identity_id(ctx.account, str(rec.data.get("Arn")))
+                        ctx.tools.setdefault(arn, (str(rec.data.get("RoleName")), role_id))
     return ctx
 
 
@@ -439,10 +441,12 @@ def _principal(rec: Rec, kind: str, ctx: _Context) -> tuple[Identity, list[Grant
             if function.data.get("Role") == arn:
                 fn_arn = str(function.data.get("FunctionArn"))
                 if fn_arn in ctx.tools:
+                    tool_of, tool_of_id = ctx.tools[fn_arn]
                     ai.append(
                         f"execution role of Lambda {function.data.get('FunctionName')}, "
-                        f"a tool invoked by AI role {ctx.tools[fn_arn]}"
+                        f"a tool invoked by AI role {tool_of}"
                     )
+                    properties["links"] = {"agent-tool-of": tool_of_id}
     boundary_doc = None
     boundary = data.get("PermissionsBoundary") or {}
     if boundary.get("PermissionsBoundaryArn"):
@@ -588,8 +592,13 @@ def _function(rec: Rec, ctx: _Context) -> tuple[Identity, list[Grant]]:
     role = str(data.get("Role", ""))
     env_names = sorted((data.get("Environment") or {}).get("Variables", {}) or {})
     ai: list[str] = []
+    links: dict[str, str] = {}
     if arn in ctx.tools:
-        ai.append(f"a tool invoked by AI role {ctx.tools[arn]}")
+        tool_of, tool_of_id = ctx.tools[arn]
+        ai.append(f"a tool invoked by AI role {tool_of}")
+        links["agent-tool-of"] = tool_of_id
+    elif role:
+        links["runs-as"] = _identity_id(account_of(role) or ctx.account, role)
     ai_env = [n for n in env_names if ai_signals.name_signal(n.replace("_", "-"))]
     if ai_env:
         ai.append(f"environment names {', '.join(ai_env)}")
@@ -613,6 +622,7 @@ def _function(rec: Rec, ctx: _Context) -> tuple[Identity, list[Grant]]:
             "role": role,
             "env_names": env_names,
             "agent_tool": arn in ctx.tools,
+            "links": links,
             "last_modified": data.get("LastModified"),
         },
     )

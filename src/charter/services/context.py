@@ -9,12 +9,15 @@ from __future__ import annotations
 from functools import cached_property
 
 from charter.config import Settings
+from charter.services.attribution import AttributionService
 from charter.services.audit import AuditService
+from charter.services.auth import AuthService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
 from charter.services.registry import RegistryService
+from charter.services.tokens import TokenService
 from charter.store.database import Database, open_database
 
 
@@ -46,12 +49,21 @@ class Services:
     # Capabilities add their services below as cached properties (one line each).
 
     @cached_property
-    def reconcile(self) -> ReconcileService:  # estate ingest (issue 6)
-        return ReconcileService(self.db, self.audit, self.clock)
+    def reconcile(self) -> ReconcileService:  # estate ingest with attribution (issue 6)
+        attribution = AttributionService(self.db, self.audit, self.clock)
+        return ReconcileService(self.db, self.audit, self.clock, attribution.begin)
 
     @cached_property
     def decisions(self) -> DecisionService:  # the decision point (issue 3)
         return DecisionService(self.db, self.audit, self.clock)
+
+    @cached_property
+    def auth(self) -> AuthService:  # console users, sessions, API tokens, PEP keys (issue 9)
+        return AuthService(self.db, self.audit, self.clock)
+
+    @cached_property
+    def tokens(self) -> TokenService:  # security token service (issue 4)
+        return TokenService(self.db, self.audit, self.clock, self.settings)
 
     def close(self) -> None:
         self.db.dispose()
