@@ -14,6 +14,7 @@ from charter.services.audit import AuditService
 from charter.services.auth import AuthService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
+from charter.services.estate import EstateServices
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
 from charter.services.registry import RegistryService
@@ -52,6 +53,10 @@ class Services:
     def reconcile(self) -> ReconcileService:  # estate ingest with attribution (issue 6)
         attribution = AttributionService(self.db, self.audit, self.clock)
         return ReconcileService(self.db, self.audit, self.clock, attribution.begin)
+
+    @cached_property
+    def estate(self) -> EstateServices:  # inventory, map, shadow agents (issue 6)
+        return EstateServices(self.db, self.audit, self.clock)
 
     @cached_property
     def decisions(self) -> DecisionService:  # the decision point (issue 3)
