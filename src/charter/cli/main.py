@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from charter import __version__
-from charter.cli import agent, audit, discover, people
+from charter.cli import access_keys, agent, audit, discover, estate, people, tokens, users
 from charter.cli.runtime import cli_errors, console, get_services
 from charter.domain.charter import charter_json_schema
 
@@ -27,6 +27,10 @@ app.add_typer(discover.app, name="discover")
 
 # Capabilities register their commands here, one line each: module.register(app)
 # -- registrations --
+users.register(app)  # console users (issue 9)
+tokens.register(app)  # agent credentials: enroll, keys, tokens, idp (issue 4)
+access_keys.register(app)  # personal API tokens, PEP keys (issue 9; keep last: yields 'tokens')
+estate.register(app)  # discover <source>/all, shadow, map (issue 6)
 # -- end registrations --
 
 

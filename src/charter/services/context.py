@@ -56,7 +56,7 @@ class Services:
 
     @cached_property
     def estate(self) -> EstateServices:  # inventory, map, shadow agents (issue 6)
-        return EstateServices(self.db, self.audit, self.clock)
+        return EstateServices(self.db, self.audit, self.clock, self.reconcile)
 
     @cached_property
     def decisions(self) -> DecisionService:  # the decision point (issue 3)
