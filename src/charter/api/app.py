@@ -8,10 +8,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from charter import __version__
-from charter.api import agents, audit, people
+from charter.api import agents, audit, estate, oauth, people
 from charter.api.limits import BodySizeLimit
 from charter.api.problems import install_problem_handlers
+from charter.api.security import SecurityMiddleware
 from charter.services.context import Services
+from charter.web import router as web_router
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -36,12 +38,17 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimit)
+    # Outermost: who is calling, and may they (sign-in, roles, PEP keys; issue 9).
+    app.add_middleware(SecurityMiddleware, services=services)
 
     app.include_router(agents.router)
     app.include_router(people.router)
     app.include_router(audit.router)
     # Capabilities include their routers here, one line each.
     # -- routers --
+    app.include_router(oauth.router)
+    app.include_router(web_router)  # the console at / (issue 9)
+    app.include_router(estate.router)  # identities, credentials, map, shadow (issue 6)
     # -- end routers --
 
     @app.get("/healthz", tags=["meta"])
