@@ -251,7 +251,17 @@ class Project:
     secrets: set[str] = field(default_factory=set)  # fingerprints found in its files
     secret_systems: set[str] = field(default_factory=set)
     mcp_servers: set[str] = field(default_factory=set)
-    evidence: list[str] = field(default_factory=list)
+    #: what → the first place (in path order) it was seen: stable whatever order files come in
+    _evidence: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def evidence(self) -> list[str]:
+        return sorted(f"{where}: {what}" for what, where in self._evidence.items())
+
+    def _note(self, what: str, where: str) -> None:
+        known = self._evidence.get(what)
+        if known is None or _place_key(where) < _place_key(known):
+            self._evidence[what] = where
 
     def add_package(self, package: Package, where: str) -> None:
         target = {
@@ -260,8 +270,7 @@ class Project:
             PackageRole.MODEL_SDK: self.model_sdks,
             PackageRole.SYSTEM_SDK: self.system_sdks,
         }[package.role]
-        if package.label not in target and len(self.evidence) < 50:
-            self.evidence.append(f"{where}: {package.label} ({package.role})")
+        self._note(f"{package.label} ({package.role})", where)
         target.add(package.label)
         if package.system:
             self.systems.add(package.system)
@@ -269,8 +278,7 @@ class Project:
     def add_env(self, name: str, where: str) -> None:
         if not is_credential_name(name):
             return
-        if name not in self.credential_env and len(self.evidence) < 50:
-            self.evidence.append(f"{where}: credential {name}")
+        self._note(f"credential {name}", where)
         self.credential_env.add(name)
         self.systems |= systems_in(name)
 
@@ -292,6 +300,11 @@ class Project:
     @property
     def candidate_agent(self) -> bool:
         return self.runs_agent and self.holds_credentials
+
+
+def _place_key(where: str) -> tuple[str, int]:
+    path, _, line = where.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (where, 0)
 
 
 def package_for_import(signal: str, value: str) -> Package | None:

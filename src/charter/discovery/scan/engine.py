@@ -251,8 +251,6 @@ def _scan_paths(paths: list[str], options: ScanOptions, progress: Progress | Non
         ),
         key=lambda p: (p.root, p.path),
     )
-    for project in report.projects:
-        project.evidence.sort()
     report.servers.sort(key=lambda s: (s[0], s[1].config, s[1].line, s[1].name))
     return report
 

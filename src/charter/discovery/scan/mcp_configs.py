@@ -228,7 +228,9 @@ class _Reader:
         for key, value in headers.items():
             self._value(f"header {key}", key, value, start, references, secrets, flagged)
         for index, arg in enumerate(args):
-            flag = args[index - 1] if index else ""
+            # "--api-key=VALUE", or "--api-key VALUE": the flag names what the value is
+            previous = args[index - 1] if index else ""
+            flag = previous if previous.startswith("--") else "arg"
             key = arg.split("=", 1)[0] if arg.startswith("--") and "=" in arg else flag
             value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
             self._value(f"arg {index + 1}", key, value, start, references, secrets, flagged)

@@ -285,4 +285,3 @@ def batches(report: ScanReport) -> list[Batch]:
         findings = [f for f in report.findings if f.root == root.index]
         out.append(_Builder(report, root).batch(findings))
     return out
-

@@ -152,13 +152,15 @@ class Walker:
         ignores = result.ignores[root.index]
         visited = {(info.st_dev, info.st_ino)}
         seen_files: set[tuple[int, int]] = set()
+        linked: list[tuple[str, str, os.stat_result]] = []
         stack: list[tuple[str, str]] = [(str(top), "")]
         while stack:
             directory, relative = stack.pop()
             self._load_ignore(root, directory, relative, ignores, result)
             try:
                 with os.scandir(directory) as iterator:
-                    entries = sorted(iterator, key=lambda e: e.name)
+                    # real entries before symlinks, so a file is reported under its own name
+                    entries = sorted(iterator, key=lambda e: (e.is_symlink(), e.name))
             except OSError as exc:
                 result.problems.append(
                     Problem(root.index, relative or ".", _problem_kind(exc), exc.strerror or "")
@@ -203,14 +205,19 @@ class Walker:
                 if ignores.ignored(child, is_dir=False):
                     result.skipped.append(Skipped(root.index, child, SkipReason.IGNORED))
                     continue
-                if is_link:
-                    key = (entry_stat.st_dev, entry_stat.st_ino)
-                    if key in seen_files:
-                        result.skipped.append(Skipped(root.index, child, SkipReason.DUPLICATE))
-                        continue
-                    seen_files.add(key)
+                if is_link:  # after every real file, so files keep their own names
+                    linked.append((entry.path, child, entry_stat))
+                    continue
+                seen_files.add((entry_stat.st_dev, entry_stat.st_ino))
                 self._add_file(root, entry.path, child, entry_stat, result)
             stack.extend(reversed(subdirs))
+        for path, child, entry_stat in linked:
+            key = (entry_stat.st_dev, entry_stat.st_ino)
+            if key in seen_files:  # a link to a file already listed
+                result.skipped.append(Skipped(root.index, child, SkipReason.DUPLICATE))
+                continue
+            seen_files.add(key)
+            self._add_file(root, path, child, entry_stat, result)
 
     @staticmethod
     def _skip_dir(entry: os.DirEntry[str], child: str, ignores: Ignores) -> SkipReason | None:
