@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.server import ROOT, LiveServer, charter_env, live_server
+from tests.support.server import ROOT, TEST_ADMIN_EMAIL, LiveServer, charter_env, live_server
 
 AGENTS = ROOT / "examples" / "agents"
 PROBLEM = "application/problem+json"
@@ -66,7 +66,7 @@ def test_agent_lifecycle_over_http(server: LiveServer) -> None:
             "agent.activate",
             "agent.register",
         ]
-        assert events[0]["actor"].startswith("api:")
+        assert events[0]["actor"] == TEST_ADMIN_EMAIL  # the signed-in person (issue 9)
         assert client.get("/v1/audit/verify").json()["ok"] is True
         assert client.get("/v1/people/maria.garcia@acme.example").json()["groups"] == [
             "support",

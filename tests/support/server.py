@@ -14,6 +14,10 @@ from pathlib import Path
 
 import httpx
 
+from charter.config import Settings
+from charter.services.auth import Role
+from charter.services.context import Services
+
 ROOT = Path(__file__).resolve().parents[2]
 CHARTER = str(Path(sys.executable).parent / "charter")
 
@@ -49,19 +53,90 @@ def run_cli(
     )
 
 
+#: The console user every live server's store gets, and whose API token ``client()`` sends.
+TEST_ADMIN_EMAIL = "test-admin@charter.example"
+TEST_ADMIN_PASSWORD = "test-admin-password-1"
+TEST_PEP_NAME = "test-pep"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    admin_token: str
+    pep_key: str
+
+
+def seed_credentials(env: dict[str, str]) -> Credentials:
+    """Create (once per store) a test admin with an API token, and a test PEP key.
+
+    Runs in the test process against the server's store before the server starts.
+    """
+    settings = Settings.from_env(env)
+    services = Services.from_settings(settings)
+    try:
+        auth = services.auth
+        if not any(u.email == TEST_ADMIN_EMAIL for u in auth.list_users()):
+            auth.add_user(TEST_ADMIN_EMAIL, role=Role.ADMIN, password=TEST_ADMIN_PASSWORD,
+                          name="Test Admin", actor="test:setup")  # fmt: skip
+        token = auth.keys.create_api_token(
+            TEST_ADMIN_EMAIL, name="live-server", expires_in=None, actor="test:setup"
+        ).secret
+        pep_name = TEST_PEP_NAME
+        taken = {k.name for k in auth.keys.list_pep_keys()}
+        suffix = 1
+        while pep_name in taken:
+            suffix += 1
+            pep_name = f"{TEST_PEP_NAME}-{suffix}"
+        pep = auth.keys.add_pep_key(pep_name, actor="test:setup").secret
+    finally:
+        services.close()
+    return Credentials(token, pep)
+
+
+class CharterAuth(httpx.Auth):
+    """The PEP key on ``/access/`` paths, the admin API token everywhere else."""
+
+    def __init__(self, admin_token: str, pep_key: str) -> None:
+        self.admin_token = admin_token
+        self.pep_key = pep_key
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        if "authorization" not in request.headers:
+            path = request.url.path
+            secret = self.pep_key if path == "/access" or path.startswith("/access/") else (
+                self.admin_token)  # fmt: skip
+            request.headers["authorization"] = f"Bearer {secret}"
+        yield request
+
+
 @dataclass
 class LiveServer:
     url: str
     process: subprocess.Popen[bytes]
     env: dict[str, str]
+    admin_token: str = ""
+    pep_key: str = ""
+
+    @property
+    def auth(self) -> CharterAuth:
+        return CharterAuth(self.admin_token, self.pep_key)
 
     def client(self, **kwargs: object) -> httpx.Client:
+        """An HTTP client signed in as the test admin (PEP key on /access/)."""
+        kwargs.setdefault("auth", self.auth)
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def anonymous_client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
 
 
 @contextmanager
 def live_server(env: dict[str, str], *extra_args: str) -> Iterator[LiveServer]:
-    """``charter serve`` on a free port; waits for /healthz, stops it cleanly after."""
+    """``charter serve`` on a free port; waits for /healthz, stops it cleanly after.
+
+    The store first gets a test admin with an API token and a test PEP key, which
+    :meth:`LiveServer.client` sends (``admin_token``/``pep_key`` hold them).
+    """
+    credentials = seed_credentials(env)
     port = free_port()
     log = open(Path(env["CHARTER_HOME"]) / f"server-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
@@ -88,7 +163,7 @@ def live_server(env: dict[str, str], *extra_args: str) -> Iterator[LiveServer]:
             if time.monotonic() > deadline:
                 raise RuntimeError("charter serve did not answer within 60 s")
             time.sleep(0.1)
-        yield LiveServer(url, process, env)
+        yield LiveServer(url, process, env, credentials.admin_token, credentials.pep_key)
     finally:
         process.terminate()
         try:

@@ -1,4 +1,9 @@
-"""``/v1/agents``: the registry over HTTP (the same service functions as the CLI)."""
+"""``/v1/agents``: the registry over HTTP (the same service functions as the CLI).
+
+Who may do what (see ``api/security.py``): admins everything; auditors read;
+owners only their own agents — another owner's agent answers 404, exactly as
+a name that does not exist, so ids cannot be probed.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from pydantic import BaseModel, Field
 
 from charter.api.deps import actor_dep, services_dep
 from charter.api.models import AgentOut, CharterVersionOut, Page
+from charter.api.security import PrincipalDep, require_owns, require_writer, visible_owner
 from charter.domain.charter import CharterSpec, charter_json_schema
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
-from charter.errors import InputTooLarge, InvalidInput
+from charter.errors import InputTooLarge, InvalidInput, PermissionDenied
 from charter.services.context import Services
 from charter.services.registry import version_diff
 
@@ -50,9 +56,19 @@ class TransferIn(BaseModel):
 
 
 @router.post("", status_code=201, response_model=AgentOut, openapi_extra=_CHARTER_BODY)
-async def register_agent(request: Request, services: ServicesDep, actor: ActorDep) -> AgentOut:
-    """Register an agent from a charter (JSON, or YAML with ``Content-Type: application/yaml``)."""
+async def register_agent(
+    request: Request, services: ServicesDep, actor: ActorDep, principal: PrincipalDep
+) -> AgentOut:
+    """Register an agent from a charter (JSON, or YAML with ``Content-Type: application/yaml``).
+
+    An owner may register only agents whose charter names them as the owner.
+    """
+    require_writer(principal)
     spec = await _charter_from(request)
+    scope = visible_owner(principal)
+    if scope is not None and spec.owner != scope:
+        raise PermissionDenied(f"owners register only their own agents, not {spec.owner}'s",
+                               field="owner")  # fmt: skip
     result = services.registry.register(spec, actor=actor)
     return AgentOut.of(result.agent, result.warnings)
 
@@ -60,12 +76,18 @@ async def register_agent(request: Request, services: ServicesDep, actor: ActorDe
 @router.get("", response_model=Page[AgentOut])
 def list_agents(
     services: ServicesDep,
+    principal: PrincipalDep,
     owner: str | None = None,
     state: AgentState | None = None,
     label: Annotated[list[str] | None, Query(description="key=value; repeatable")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[AgentOut]:
+    scope = visible_owner(principal)
+    if scope is not None:  # an owner sees only their own agents
+        if owner and owner.lower() != scope:
+            raise PermissionDenied("owners see only their own agents", field="owner")
+        owner = scope
     labels: dict[str, str] = {}
     for item in label or []:
         key, sep, value = item.partition("=")
@@ -84,15 +106,24 @@ def list_agents(
 
 
 @router.get("/{name}", response_model=AgentOut)
-def get_agent(name: str, services: ServicesDep) -> AgentOut:
-    return AgentOut.of(services.registry.get(name))
+def get_agent(name: str, services: ServicesDep, principal: PrincipalDep) -> AgentOut:
+    agent = services.registry.get(name)
+    require_owns(principal, agent.owner, name=name)
+    return AgentOut.of(agent)
 
 
 @router.put("/{name}/charter", response_model=AgentOut, openapi_extra=_CHARTER_BODY)
 async def update_charter(
-    name: str, request: Request, services: ServicesDep, actor: ActorDep, reason: str = "updated"
+    name: str,
+    request: Request,
+    services: ServicesDep,
+    actor: ActorDep,
+    principal: PrincipalDep,
+    reason: str = "updated",
 ) -> AgentOut:
     """A new charter version (the body's ``name`` must match the path)."""
+    require_writer(principal)
+    require_owns(principal, services.registry.get(name).owner, name=name)
     spec = await _charter_from(request)
     if spec.name != name:
         raise InvalidInput(f"the charter names {spec.name!r}, the path {name!r}", field="name")
@@ -101,7 +132,10 @@ async def update_charter(
 
 
 @router.get("/{name}/versions", response_model=list[CharterVersionOut])
-def charter_versions(name: str, services: ServicesDep) -> list[CharterVersionOut]:
+def charter_versions(
+    name: str, services: ServicesDep, principal: PrincipalDep
+) -> list[CharterVersionOut]:
+    require_owns(principal, services.registry.get(name).owner, name=name)
     versions = services.registry.history(name)
     return [
         CharterVersionOut(
@@ -117,7 +151,15 @@ def charter_versions(name: str, services: ServicesDep) -> list[CharterVersionOut
 
 
 def _transition_route(transition: Transition) -> None:
-    def route(name: str, body: TransitionIn, services: ServicesDep, actor: ActorDep) -> AgentOut:
+    def route(
+        name: str,
+        body: TransitionIn,
+        services: ServicesDep,
+        actor: ActorDep,
+        principal: PrincipalDep,
+    ) -> AgentOut:
+        require_writer(principal)
+        require_owns(principal, services.registry.get(name).owner, name=name)
         agent = services.registry.transition(name, transition, actor=actor, reason=body.reason)
         return AgentOut.of(agent)
 
@@ -130,5 +172,9 @@ for _transition in Transition:
 
 
 @router.post("/{name}/transfer", response_model=AgentOut)
-def transfer_agent(name: str, body: TransferIn, services: ServicesDep, actor: ActorDep) -> AgentOut:
+def transfer_agent(
+    name: str, body: TransferIn, services: ServicesDep, actor: ActorDep, principal: PrincipalDep
+) -> AgentOut:
+    require_writer(principal)
+    require_owns(principal, services.registry.get(name).owner, name=name)
     return AgentOut.of(services.registry.transfer(name, body.to, actor=actor, reason=body.reason))

@@ -15,6 +15,7 @@ from charter.services.auth import AuthService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
 from charter.services.estate import EstateServices
+from charter.services.governance import GovernanceService
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
 from charter.services.registry import RegistryService
@@ -69,6 +70,12 @@ class Services:
     @cached_property
     def tokens(self) -> TokenService:  # security token service (issue 4)
         return TokenService(self.db, self.audit, self.clock, self.settings)
+
+    @cached_property
+    def governance(self) -> GovernanceService:  # findings, posture, lifecycle workflows (issue 7)
+        return GovernanceService(
+            self.db, self.audit, self.clock, self.registry, home=self.settings.home
+        )
 
     def close(self) -> None:
         self.db.dispose()

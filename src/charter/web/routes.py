@@ -1,0 +1,30 @@
+"""The console's routes, assembled: sign-in, then one module per page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, Response
+
+from charter.web import overview, signin
+
+STATIC = Path(__file__).parent / "static"
+
+router = APIRouter(include_in_schema=False)
+router.include_router(signin.router)
+router.include_router(overview.router)
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """The console's own CSS, JS and icons (a flat folder: no path tricks possible)."""
+    path = STATIC / name
+    if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(path, headers={"cache-control": "public, max-age=3600"})
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
