@@ -1,0 +1,195 @@
+"""Compact JWS (RFC 7515 §7.1): a lean verifier, and signing through PyJWT.
+
+Verification is the hot path of every gateway and decision that takes a
+token, so it is written against ``cryptography`` directly: split, decode, one
+signature check with a pre-built key object, ``json.loads``. Nothing here
+trusts the header to choose an algorithm: the *key* fixes the algorithm
+(RFC 8725 §3.1), and a header naming another one is refused. ``none`` and
+MAC algorithms do not exist here. ``crit`` is refused (RFC 7515 §4.1.11:
+we understand no extensions).
+
+Signing goes through PyJWT, a widely used implementation, so what we issue is
+not only checked by our own reading of the RFCs; the tests verify our tokens
+with a third library (joserfc).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jwt as pyjwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from charter.tokens.jwk import Alg, PrivateKey, PublicKey, alg_for_key
+
+MAX_TOKEN_LENGTH = 16 * 1024
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_SHA256 = hashes.SHA256()
+_PKCS1 = padding.PKCS1v15()
+
+
+class JoseError(Exception):
+    """A JWS that cannot be accepted; ``reason`` is a stable code for callers to map."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _b64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+@dataclass(frozen=True, slots=True)
+class Compact:
+    """A parsed, *unverified* compact JWS."""
+
+    header: Mapping[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def kid(self) -> str | None:
+        kid = self.header.get("kid")
+        return kid if isinstance(kid, str) else None
+
+    @property
+    def alg(self) -> str:
+        return str(self.header.get("alg"))
+
+
+@lru_cache(maxsize=4096)
+def _header(segment: str) -> Mapping[str, Any]:
+    """Decode a header segment; cached, as every token from one key shares its header."""
+    try:
+        header = json.loads(_b64(segment))
+    except (ValueError, binascii.Error) as exc:
+        raise JoseError("malformed", "the JWS header is not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise JoseError("malformed", "the JWS header is not a JSON object")
+    if "crit" in header:
+        raise JoseError("malformed", "the JWS uses 'crit' extensions, which are not supported")
+    if not isinstance(header.get("alg"), str):
+        raise JoseError("malformed", "the JWS header has no 'alg'")
+    return header
+
+
+def parse_compact(token: str) -> Compact:
+    """Split and decode a compact JWS without verifying it (callers then pick the key)."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise JoseError("malformed", "the token is not a compact JWS of a sensible size")
+    if _COMPACT.fullmatch(token) is None:
+        raise JoseError("malformed", "the token is not three base64url segments")
+    head, payload, signature = token.split(".")
+    header = _header(head)
+    try:
+        raw_signature = _b64(signature)
+        claims = json.loads(_b64(payload))
+    except (ValueError, binascii.Error) as exc:
+        raise JoseError("malformed", "the JWS payload is not base64url JSON") from exc
+    if base64.urlsafe_b64encode(raw_signature).rstrip(b"=").decode() != signature:
+        raise JoseError("bad_signature", "the signature is not canonical base64url")
+    if not isinstance(claims, dict):
+        raise JoseError("malformed", "the JWT claims are not a JSON object")
+    signing_input = token[: len(head) + 1 + len(payload)].encode("ascii")
+    return Compact(header, claims, signing_input, raw_signature)
+
+
+SignatureCheck = Callable[[bytes, bytes], bool]
+
+
+def signature_check(key: PublicKey, alg: Alg) -> SignatureCheck:
+    """A function ``(signature, signing_input) -> bool`` for one key and its one algorithm."""
+    if alg != alg_for_key(key):
+        raise ValueError(f"key is not a {alg} key")
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        verify_ed = key.verify
+
+        def check_eddsa(signature: bytes, message: bytes) -> bool:
+            try:
+                verify_ed(signature, message)
+            except InvalidSignature:
+                return False
+            return True
+
+        return check_eddsa
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        verify_ec = key.verify
+        from_bytes = int.from_bytes
+
+        def check_es256(signature: bytes, message: bytes) -> bool:
+            if len(signature) != 64:  # RFC 7518 §3.4: R || S, 32 octets each
+                return False
+            der = encode_dss_signature(from_bytes(signature[:32]), from_bytes(signature[32:]))
+            try:
+                verify_ec(der, message, _ECDSA_SHA256)
+            except InvalidSignature:
+                return False
+            return True
+
+        return check_es256
+    assert isinstance(key, rsa.RSAPublicKey)
+    verify_rsa = key.verify
+
+    def check_rs256(signature: bytes, message: bytes) -> bool:
+        try:
+            verify_rsa(signature, message, _PKCS1, _SHA256)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check_rs256
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """A public key bound to its one algorithm and its ``kid``."""
+
+    kid: str
+    alg: Alg
+    key: PublicKey
+    check: SignatureCheck
+
+    @classmethod
+    def of(cls, key: PublicKey, kid: str) -> VerificationKey:
+        alg = alg_for_key(key)
+        return cls(kid, alg, key, signature_check(key, alg))
+
+    def accepts_alg(self, alg: str) -> bool:
+        return alg == self.alg or (alg == "Ed25519" and self.alg == Alg.EDDSA)
+
+    def verify(self, compact: Compact) -> bool:
+        """True when ``compact`` names this key's algorithm and its signature verifies."""
+        return self.accepts_alg(compact.alg) and self.check(
+            compact.signature, compact.signing_input
+        )
+
+
+def sign(
+    claims: Mapping[str, Any],
+    key: PrivateKey,
+    *,
+    kid: str | None,
+    typ: str | None = "JWT",
+    extra_headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign ``claims`` as a compact JWS with ``key``'s one algorithm (PyJWT does the encoding)."""
+    headers: dict[str, Any] = dict(extra_headers or {})
+    if kid is not None:
+        headers["kid"] = kid
+    if typ is not None:
+        headers["typ"] = typ
+    return pyjwt.encode(dict(claims), key, algorithm=alg_for_key(key).value, headers=headers)

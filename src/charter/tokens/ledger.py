@@ -1,0 +1,181 @@
+"""The issuance ledger: single-use ``jti``s and audit Events, written by group commit.
+
+Every token request must, before its answer leaves, durably (1) consume the
+``jti`` of its client assertion and DPoP proof, so a replay is refused by every
+replica (RFC 7523 §3 item 7, RFC 9449 §11.1), and (2) append its audit Event.
+One transaction per request would cap issuance at the store's commit rate, so
+requests hand their writes to one writer thread that commits whatever has
+queued up in a single transaction (group commit): the answer still waits for
+*its* commit, so nothing is acknowledged that is not written, and a request
+whose ``jti`` was already used gets its refusal recorded in the same
+transaction instead of its issuance.
+
+Uniqueness is the store's: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on
+the ``(namespace, issuer, jti)`` primary key, so two replicas racing on one
+assertion cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from charter.domain.audit import EventDraft
+from charter.services.audit import AuditService
+from charter.services.clock import Clock
+from charter.store.database import Database
+from charter.store.tokens_schema import used_jtis
+
+MAX_BATCH = 128
+PRUNE_EVERY_SECONDS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class OneTimeUse:
+    """A ``jti`` that must not have been seen before, kept until ``expires_at`` (epoch s)."""
+
+    namespace: str
+    issuer: str
+    jti: str
+    expires_at: int
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.namespace, self.issuer, self.jti)
+
+
+@dataclass(slots=True)
+class Entry:
+    """One request's writes. ``event`` is recorded when every use was fresh; otherwise
+    ``on_replay(use)`` names the refusal to record instead, and the future says which."""
+
+    uses: Sequence[OneTimeUse]
+    event: EventDraft | None
+    on_replay: Callable[[OneTimeUse], EventDraft] | None = None
+    future: Future[OneTimeUse | None] = field(default_factory=Future)
+
+
+class Ledger:
+    def __init__(self, database: Database, audit: AuditService, clock: Clock) -> None:
+        self._db = database
+        self._audit = audit
+        self._clock = clock
+        self._queue: queue.SimpleQueue[Entry | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._last_prune = 0.0
+        self._closed = False
+
+    def submit(self, entry: Entry) -> Future[OneTimeUse | None]:
+        """Queue ``entry``; its future resolves after the commit (``None``: all uses fresh)."""
+        if self._closed:
+            raise RuntimeError("the token ledger is closed")
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="charter-token-ledger", daemon=True
+                    )
+                    self._thread.start()
+        self._queue.put(entry)
+        return entry.future
+
+    def write(self, entry: Entry, timeout: float = 60) -> OneTimeUse | None:
+        """Submit and wait (for synchronous callers)."""
+        return self.submit(entry).result(timeout=timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            self._commit(batch)
+            if stop:
+                return
+
+    def _insert(
+        self, connection: sa.Connection, uses: list[OneTimeUse]
+    ) -> set[tuple[str, str, str]]:
+        if not uses:
+            return set()
+        dialect = postgresql if self._db.is_postgres else sqlite
+        rows = [
+            {"namespace": u.namespace, "issuer": u.issuer, "jti": u.jti, "expires_at": u.expires_at}
+            for u in uses
+        ]
+        statement = (
+            dialect.insert(used_jtis)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(used_jtis.c.namespace, used_jtis.c.issuer, used_jtis.c.jti)
+        )
+        return {(r.namespace, r.issuer, r.jti) for r in connection.execute(statement)}
+
+    def _commit(self, batch: list[Entry]) -> None:
+        try:
+            results: list[OneTimeUse | None] = []
+            with self._db.write() as connection:
+                fresh_uses: list[OneTimeUse] = []
+                seen: set[tuple[str, str, str]] = set()
+                for entry in batch:  # a jti used twice within one batch: the first wins
+                    for use in entry.uses:
+                        if use.key not in seen:
+                            seen.add(use.key)
+                            fresh_uses.append(use)
+                inserted = self._insert(connection, fresh_uses)
+                events: list[EventDraft] = []
+                for entry in batch:
+                    replayed = None
+                    for use in entry.uses:
+                        if use.key in inserted:
+                            inserted.discard(use.key)  # consumed by this entry
+                        else:
+                            replayed = use
+                            break
+                    results.append(replayed)
+                    if replayed is None and entry.event is not None:
+                        events.append(entry.event)
+                    elif replayed is not None and entry.on_replay is not None:
+                        events.append(entry.on_replay(replayed))
+                self._audit.record_many(connection, events)
+                self._maybe_prune(connection)
+        except Exception as exc:
+            for entry in batch:
+                if not entry.future.done():
+                    entry.future.set_exception(exc)
+            return
+        for entry, result in zip(batch, results, strict=True):
+            entry.future.set_result(result)
+
+    def _maybe_prune(self, connection: sa.Connection) -> None:
+        now = self._clock.now().timestamp()
+        if now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        connection.execute(sa.delete(used_jtis).where(used_jtis.c.expires_at < int(now) - 60))
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer."""
+        self._closed = True
+        if self._thread is not None:
+            self._queue.put(None)
+            with contextlib.suppress(RuntimeError):
+                self._thread.join(timeout=30)
