@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import itertools
 import json
 import math
 import re
@@ -47,9 +46,17 @@ _SEQUENCES = (
     "zyxwvutsrqponmlkjihgfedcba",
     "9876543210987654",
 )
-_SEQUENCE_WINDOWS: frozenset[bytes] = frozenset(
-    seq[i : i + 8].encode() for seq in _SEQUENCES for i in range(len(seq) - 7)
+#: Eight characters of a keyboard or alphabet run, in any case: "abcdefgh", "12345678".
+_SEQUENCE_RUN = re.compile(
+    (
+        "(?i)"
+        + "|".join(
+            sorted({re.escape(seq[i : i + 8]) for seq in _SEQUENCES for i in range(len(seq) - 7)})
+        )
+    ).encode()
 )
+#: One character six times in a row.
+_REPEAT_RUN = re.compile(rb"(.)\1{5}", re.DOTALL)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -65,14 +72,6 @@ def shannon_entropy(data: bytes) -> float:
     return -sum(n / total * math.log2(n / total) for n in Counter(data).values())
 
 
-def _longest_run(data: bytes) -> int:
-    best = run = 1 if data else 0
-    for previous, current in itertools.pairwise(data):
-        run = run + 1 if current == previous else 1
-        best = max(best, run)
-    return best
-
-
 def looks_placeholder(token: bytes) -> bool:
     """True for documentation and template values that are not real secrets.
 
@@ -80,12 +79,9 @@ def looks_placeholder(token: bytes) -> bool:
     characters in 40 base62 characters has odds near 1e-8), so rejecting them
     costs no recall and removes most false positives in docs and samples.
     """
-    if _PLACEHOLDER_WORDS.search(token):
-        return True
-    if _longest_run(token) >= 6:
-        return True
-    lowered = token.lower()
-    return any(lowered[i : i + 8] in _SEQUENCE_WINDOWS for i in range(len(lowered) - 7))
+    return bool(
+        _PLACEHOLDER_WORDS.search(token) or _REPEAT_RUN.search(token) or _SEQUENCE_RUN.search(token)
+    )
 
 
 def is_documented_example(secret: bytes) -> bool:

@@ -156,14 +156,18 @@ REGISTRY = Registry()
 LEFT = r"(?<![A-Za-z0-9_-])"
 #: …nor to the right.
 RIGHT = r"(?![A-Za-z0-9_-])"
-_ASSIGN = r"[\s\w.(\-\[\]\"']{0,30}?[\s'\"]{0,3}(?:=|:=|:|=>|,|\(|\|\||\?=)[\x60'\"\s=]{0,8}"
+_ASSIGN = (
+    r"(?:[ \t\w.\-\[\]\"']|\(\s*){0,30}?[ \t'\"]{0,3}(?:=|:=|:|=>|,|\(|\|\||\?=)"
+    r"[\x60'\"\s=]{0,8}"
+)
 
 
 def keyword_pattern(keywords: Iterable[str], value: str) -> str:
     """``KEYWORD…= "VALUE"`` for formats without a prefix (gitleaks' "semi-generic" shape).
 
-    The keyword, up to 30 identifier characters or spaces (``_API_KEY``,
-    ``.Client(api_key``, a line break inside a call), an assignment or call operator, optional quotes, then the value with a right
+    The keyword, up to 30 identifier characters (``_API_KEY``, ``.Client(api_key``;
+    a line break only right after an opening parenthesis, so a keyword never reaches
+    into the next statement), an assignment or call operator, optional quotes, then the value with a right
     boundary. Case-insensitive on the keyword only.
     """
     alternatives = "|".join(re.escape(k) for k in keywords)

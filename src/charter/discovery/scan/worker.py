@@ -17,7 +17,12 @@ from charter.discovery.scan.agent_code import SIGNALS, ManifestError
 from charter.discovery.scan.content import CHUNK, ContentScanner, SecretHit, SignalHit
 from charter.discovery.scan.detectors import all_detectors
 from charter.discovery.scan.kinds import Ecosystem, ProblemKind, SkipReason
-from charter.discovery.scan.mcp_configs import McpConfigError, McpServer, parse_config
+from charter.discovery.scan.mcp_configs import (
+    McpConfigError,
+    McpServer,
+    client_for,
+    parse_config,
+)
 from charter.discovery.scan.walker import FileTask
 
 _BINARY_PROBE = 8192
@@ -97,18 +102,13 @@ def scan_file(content: ContentScanner, task: FileTask) -> FileOutcome:
 def _read_structured(
     content: ContentScanner, task: FileTask, name: str, data: bytes, outcome: FileOutcome
 ) -> None:
-    try:
-        outcome.servers.extend(
-            parse_config(
-                task.relative,
-                data,
-                content,
-                in_home=os.path.dirname(os.path.dirname(task.path)) == _HOME
-                or os.path.dirname(task.path) == _HOME,
-            )
-        )
-    except McpConfigError as exc:
-        outcome.problems.append((ProblemKind.MALFORMED_CONFIG, f"MCP config: {exc}"))
+    if client_for(task.relative) is not None:
+        parent = os.path.dirname(task.path)
+        in_home = _HOME in (parent, os.path.dirname(parent))
+        try:
+            outcome.servers.extend(parse_config(task.relative, data, content, in_home=in_home))
+        except McpConfigError as exc:
+            outcome.problems.append((ProblemKind.MALFORMED_CONFIG, f"MCP config: {exc}"))
     ecosystem = agent_code.manifest_kind(name, task.relative)
     if ecosystem is not None:
         try:
