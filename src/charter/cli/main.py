@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from charter import __version__
-from charter.cli import access_keys, agent, audit, discover, estate, people, tokens, users
+from charter.cli import (
+    access_keys,
+    agent,
+    audit,
+    decisions,
+    discover,
+    estate,
+    people,
+    tokens,
+    users,
+)
 from charter.cli.runtime import cli_errors, console, get_services
 from charter.domain.charter import charter_json_schema
 
@@ -31,6 +41,7 @@ users.register(app)  # console users (issue 9)
 tokens.register(app)  # agent credentials: enroll, keys, tokens, idp (issue 4)
 access_keys.register(app)  # personal API tokens, PEP keys (issue 9; keep last: yields 'tokens')
 estate.register(app)  # discover <source>/all, shadow, map (issue 6)
+decisions.register(app)  # check, explain, policy, roles, export cedar (issue 3)
 # -- end registrations --
 
 

@@ -91,9 +91,18 @@ def _any(parts: Iterable[str]) -> str:
 
 
 def _group(expression: str) -> str:
-    if expression in ("true", "false") or expression.startswith("("):
+    """Parenthesise (always, unless a constant): precedence must never depend on the caller."""
+    if expression in ("true", "false"):
         return expression
     return f"({expression})"
+
+
+def _not(expression: str) -> str:
+    if expression == "true":
+        return "false"
+    if expression == "false":
+        return "true"
+    return f"!{_group(expression)}"
 
 
 _MAP = {STR: "context.str", NUM: "context.num", BOOL: "context.bool"}
@@ -135,7 +144,7 @@ def _condition(compiled: CompiledCondition, *, deny: bool) -> str:
             tests.append(f"({_MAP[kind]} has {key} && {test})")
         equal = _any(tests)
         present = "(" + " || ".join(f"{_MAP[k]} has {key}" for k in (STR, NUM, BOOL)) + ")"
-        outcome = equal if op in (ConditionOp.EQ, ConditionOp.IN) else f"!{_group(equal)}"
+        outcome = equal if op in (ConditionOp.EQ, ConditionOp.IN) else _not(equal)
         if deny:
             return f"(if {present} then {outcome} else true)"
         return _all([present, outcome])
@@ -333,7 +342,7 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
     )  # fmt: skip
     blocks.append(
         _policy("forbid", "delegation/roles", "principal", None,
-                [on_behalf, f"!{_group(_role_expression(snapshot))}"],
+                [on_behalf, _not(_role_expression(snapshot))],
                 ReasonCode.DELEGATOR_LACKS_ACCESS.value)
     )  # fmt: skip
     groups: set[str] = set()
@@ -371,7 +380,7 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
             )
             blocks.append(
                 _policy("forbid", f"charter/{name}/delegation", principal, None,
-                        [on_behalf, f"!{_group(accepted)}"],
+                        [on_behalf, _not(accepted)],
                         ReasonCode.DELEGATION_NOT_ALLOWED.value)
             )  # fmt: skip
     for role in snapshot.roles.roles:

@@ -1,0 +1,301 @@
+"""OpenID AuthZEN Authorization API 1.0: Charter as a policy decision point over HTTP.
+
+Endpoints (spec sections in brackets):
+
+* ``POST /access/v1/evaluation`` — one decision [§6, Access Evaluation API];
+* ``POST /access/v1/evaluations`` — many [§7, Access Evaluations API]: top-level
+  ``subject``/``action``/``resource``/``context`` are defaults each item may
+  replace; ``options.evaluations_semantic`` is ``execute_all`` (default),
+  ``deny_on_first_deny`` or ``permit_on_first_permit`` (the response then ends
+  at the deciding item); an item that cannot be evaluated gets
+  ``{"decision": false, "context": {"error": {"status", "message"}}}``;
+* ``GET /.well-known/authzen-configuration`` — PDP metadata [§9].
+
+Mapping to Charter: subject ``{"type": "agent", "id": <agent name>}``, with the
+delegating person in ``subject.properties.on_behalf_of`` (an e-mail, or an
+object with an ``id``); action ``{"name": …}``; resource ``{"type": <system>,
+"id": <path>}`` is the Charter resource ``<system>:<path>``; ``context`` is the
+Charter context (``subject``, ``action`` and ``resource`` ``properties`` are also
+reachable as ``subject.*``, ``action.*`` and ``resource.*`` unless the context
+has those keys).
+
+A deny is HTTP 200 with ``"decision": false`` and the reasons in ``context``
+(reason objects per §6.2: ``id``, ``reason_admin``; plus our stable ``code`` and
+the ``rule``). Malformed requests are 400 (413 when too large), never an allow.
+``X-Request-ID`` is echoed [§10.1]. The ``/access`` paths need a PEP key
+(``api/security.py``); the metadata is public.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from charter.api.problems import problem
+from charter.domain.decision import Decision
+from charter.domain.evaluation import evaluate
+from charter.services.decisions import DecisionService
+
+logger = logging.getLogger("charter.authzen")
+
+router = APIRouter(tags=["authzen"])
+
+MAX_EVALUATION_BYTES = 1024 * 1024
+MAX_EVALUATIONS = 10_000
+MAX_CONTEXT_BYTES = 64 * 1024
+MAX_REQUEST_ID = 256
+SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
+SOURCE = "authzen"
+JSON = "application/json"
+
+
+class BadRequest(Exception):
+    """An evaluation that cannot be decided: becomes a 400/413 (or a per-item error)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+Parsed = tuple[str, str, str, dict[str, Any], str | None]
+
+
+def _string(value: Any, where: str, limit: int) -> str:
+    if type(value) is not str or not value:
+        raise BadRequest(f"{where} must be a non-empty string")
+    if len(value) > limit:
+        raise BadRequest(f"{where} is longer than {limit} characters", 413)
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise BadRequest(f"{where} must be a JSON object")
+    return value
+
+
+def parse_tuple(subject: Any, action: Any, resource: Any, context: Any) -> Parsed:
+    """The AuthZEN 4-tuple as a Charter request, or :class:`BadRequest` naming the field."""
+    if subject is None or action is None or resource is None:
+        missing = [
+            n
+            for n, v in (("subject", subject), ("action", action), ("resource", resource))
+            if v is None
+        ]
+        raise BadRequest(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+    subject = _object(subject, "subject")
+    if subject.get("type") != "agent":
+        raise BadRequest("subject.type must be 'agent' (Charter decides for agents)")
+    agent = _string(subject.get("id"), "subject.id", 320)
+    on_behalf_of: str | None = None
+    properties = subject.get("properties")
+    if properties is not None:
+        properties = _object(properties, "subject.properties")
+        delegator = properties.get("on_behalf_of")
+        if type(delegator) is dict:
+            delegator = delegator.get("id")
+        if delegator is not None:
+            on_behalf_of = _string(delegator, "subject.properties.on_behalf_of", 320)
+    action = _object(action, "action")
+    name = _string(action.get("name"), "action.name", 256)
+    resource = _object(resource, "resource")
+    system = _string(resource.get("type"), "resource.type", 256)
+    path = resource.get("id")
+    if type(path) is not str:
+        raise BadRequest("resource.id must be a string")
+    if len(path) > 1792:
+        raise BadRequest("resource.id is longer than 1792 characters", 413)
+    if context is None:
+        context = {}
+    else:
+        context = _object(context, "context")
+        if context and len(orjson.dumps(context)) > MAX_CONTEXT_BYTES:
+            raise BadRequest(f"the context is larger than {MAX_CONTEXT_BYTES} bytes", 413)
+    extra = None
+    for key, holder in (("subject", properties), ("action", action.get("properties")),
+                        ("resource", resource.get("properties"))):  # fmt: skip
+        if holder is not None and type(holder) is dict and key not in context:
+            extra = extra or dict(context)
+            extra[key] = holder
+    return agent, name, f"{system}:{path}", extra if extra is not None else context, on_behalf_of
+
+
+def decision_context(decision: Decision) -> dict[str, Any]:
+    """The response ``context``: the allowing rule, or every reason as AuthZEN reason objects."""
+    if decision.allowed:
+        out: dict[str, Any] = {"rule": decision.rule}
+        if decision.role:
+            out["role"] = decision.role
+        return out
+    return {
+        "reason_codes": decision.codes,
+        "reasons": [
+            {
+                "id": str(index),
+                "code": reason.id,
+                **({"rule": reason.rule} if reason.rule else {}),
+                "reason_admin": {"en": reason.message},
+            }
+            for index, reason in enumerate(decision.reasons)
+        ],
+    }
+
+
+_ALLOW_BYTES: dict[int, tuple[Decision, bytes]] = {}
+
+
+def decision_bytes(decision: Decision) -> bytes:
+    """``{"decision": …, "context": …}`` as JSON; allows are shared objects, so cached."""
+    if decision.allowed:
+        hit = _ALLOW_BYTES.get(id(decision))
+        if hit is not None and hit[0] is decision:
+            return hit[1]
+    body = orjson.dumps({"decision": decision.allowed, "context": decision_context(decision)})
+    if decision.allowed:
+        if len(_ALLOW_BYTES) > 65536:
+            _ALLOW_BYTES.clear()
+        _ALLOW_BYTES[id(decision)] = (decision, body)
+    return body
+
+
+def _error_bytes(error: BadRequest) -> bytes:
+    return orjson.dumps(
+        {
+            "decision": False,
+            "context": {"error": {"status": error.status, "message": error.message}},
+        }
+    )
+
+
+def _headers(request: Request) -> dict[str, str]:
+    request_id = request.headers.get("x-request-id")
+    if request_id and len(request_id) <= MAX_REQUEST_ID and request_id.isprintable():
+        return {"X-Request-ID": request_id}
+    return {}
+
+
+def _service(request: Request) -> DecisionService:
+    app = request.app
+    service: DecisionService = app.state.services.decisions
+    if not getattr(app.state, "authzen_hook", False):
+        app.state.authzen_hook = True
+        app.state.shutdown_hooks.append(service.close)  # flush activity on clean shutdown
+    return service
+
+
+def _bad(request: Request, error: BadRequest) -> Response:
+    response = problem(
+        error.status,
+        "InvalidRequest" if error.status == 400 else "InputTooLarge",
+        error.message,
+        code="invalid-request" if error.status == 400 else "input-too-large",
+        instance=request.url.path,
+    )
+    response.headers.update(_headers(request))
+    return response
+
+
+async def _document(request: Request, limit: int) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > limit:
+        raise BadRequest(f"the request body is larger than {limit} bytes", 413)
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from exc
+    return _object(document, "the request body")
+
+
+def _decide_one(service: DecisionService, parsed: Parsed, now_us: int) -> Decision:
+    agent, action, resource, context, on_behalf_of = parsed
+    decision = evaluate(service.snapshot(), agent, action, resource, context, on_behalf_of, now_us)
+    service.recorder.record(now_us, agent, action, resource, on_behalf_of, decision, SOURCE)
+    return decision
+
+
+@router.post("/access/v1/evaluation", summary="AuthZEN Access Evaluation (one decision)")
+async def evaluation(request: Request) -> Response:
+    """May the subject (an agent) do the action on the resource? Deny is 200 with ``decision: false``."""
+    try:
+        document = await _document(request, MAX_EVALUATION_BYTES)
+        parsed = parse_tuple(
+            document.get("subject"), document.get("action"), document.get("resource"),
+            document.get("context"),
+        )  # fmt: skip
+    except BadRequest as error:
+        return _bad(request, error)
+    service = _service(request)
+    decision = _decide_one(service, parsed, service.now_us())
+    return Response(decision_bytes(decision), media_type=JSON, headers=_headers(request))
+
+
+@router.post("/access/v1/evaluations", summary="AuthZEN Access Evaluations (boxcarred)")
+async def evaluations(request: Request) -> Response:
+    """Many decisions in one request, with defaults and one of the three evaluation semantics."""
+    try:
+        document = await _document(request, 16 * 1024 * 1024)
+        items = document.get("evaluations")
+        if items is not None and type(items) is not list:
+            raise BadRequest("evaluations must be an array")
+        if items is not None and len(items) > MAX_EVALUATIONS:
+            raise BadRequest(f"at most {MAX_EVALUATIONS} evaluations per request", 413)
+        options = _object(document.get("options") or {}, "options")
+        semantic = options.get("evaluations_semantic", "execute_all")
+        if semantic not in SEMANTICS:
+            raise BadRequest(f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}")
+        defaults = (
+            document.get("subject"), document.get("action"), document.get("resource"),
+            document.get("context"),
+        )  # fmt: skip
+        single = parse_tuple(*defaults) if not items else None
+    except BadRequest as error:
+        return _bad(request, error)
+    service = _service(request)
+    now_us = service.now_us()
+    headers = _headers(request)
+    if single is not None:  # no evaluations array: behaves as one evaluation (§7.1)
+        decision = _decide_one(service, single, now_us)
+        return Response(decision_bytes(decision), media_type=JSON, headers=headers)
+    snapshot = service.snapshot()
+    record = service.recorder.record
+    stop_on = {"deny_on_first_deny": False, "permit_on_first_permit": True}.get(semantic)
+    parts: list[bytes] = []
+    for index, item in enumerate(items or ()):
+        try:
+            if type(item) is not dict:
+                raise BadRequest(f"evaluations[{index}] must be a JSON object")
+            agent, action, resource, context, on_behalf_of = parse_tuple(
+                item.get("subject", defaults[0]), item.get("action", defaults[1]),
+                item.get("resource", defaults[2]), item.get("context", defaults[3]),
+            )  # fmt: skip
+        except BadRequest as error:
+            parts.append(_error_bytes(error))
+            if stop_on is False:
+                break
+            continue
+        decision = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
+        record(now_us, agent, action, resource, on_behalf_of, decision, SOURCE)
+        parts.append(decision_bytes(decision))
+        if stop_on is not None and decision.allowed is stop_on:
+            break
+    body = b'{"evaluations":[' + b",".join(parts) + b"]}"
+    return Response(body, media_type=JSON, headers=headers)
+
+
+@router.get("/.well-known/authzen-configuration", summary="AuthZEN PDP metadata")
+async def configuration(request: Request) -> Response:
+    """Where the evaluation endpoints are (AuthZEN §9). ``CHARTER_PUBLIC_URL`` names this PDP."""
+    base = os.environ.get("CHARTER_PUBLIC_URL") or str(request.base_url)
+    base = base.rstrip("/")
+    body = {
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
+        "access_evaluations_endpoint": f"{base}/access/v1/evaluations",
+    }
+    return Response(orjson.dumps(body), media_type=JSON, headers={"Cache-Control": "max-age=300"})
