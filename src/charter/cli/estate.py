@@ -331,20 +331,26 @@ def map_command(
         _print_reach(reach, title)
         return
     table = Table(title=title, title_justify="left")
-    for column in ("agent", "risk", "acts as", "reaches"):
+    for column in ("agent", "risk", "identities", "reaches"):
         table.add_column(column, overflow="fold")
     for node in graph.nodes.values():
         if node.kind.value != "agent":
             continue
-        targets = [e.target for e in graph.edges if e.source == node.id]
+        targets = {e.target for e in graph.edges if e.source == node.id}
+        targets |= {
+            e.source for e in graph.edges if e.kind.value == "authenticates" and e.target in targets
+        }
         reached = sorted(
             {e.target for e in graph.edges if e.source in targets and e.kind.value == "grant"}
+        )
+        acts_as = sum(
+            1 for t in targets if t in graph.nodes and graph.nodes[t].kind.value == "identity"
         )
         name = f"[magenta]{node.id}[/] (shadow)" if node.detail.get("shadow") else node.id
         table.add_row(
             name,
             f"[{RISK_STYLE[node.risk.value]}]{node.risk.value}[/]",
-            str(len(targets)),
+            str(acts_as),
             ", ".join(reached),
         )
     console.print(table)

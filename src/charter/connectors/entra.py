@@ -368,7 +368,7 @@ def _identity(app_id: str, sp: Rec | None, app: Rec | None, c: _Ctx) -> Identity
             "owners": owners,
             "publisher": (sp.data if sp else {}).get("publisherName"),
             "enabled": (sp.data if sp else {}).get("accountEnabled", True),
-            "tags": tags,
+            "sp_tags": tags,
         },
     )
 

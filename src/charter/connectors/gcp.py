@@ -369,7 +369,8 @@ def _member_only(email: str, project: str, ctx: _Seen) -> Identity:
         name=email,
         system=f"gcp:{project}",
         native_id=email,
-        ai_related=bool(evidence),
+        ai_related=bool(evidence)
+        and not managed,  # Google's own service agents are platform, not AI agents
         evidence=tuple(evidence),
         properties={"roles": roles, "google_managed": managed, "listed": False},
     )

@@ -67,11 +67,28 @@ def _shadow_evidence(agent: str) -> str:
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_GENERATED_PREFIXES = (
+    "AmazonBedrockExecutionRoleForAgents_",
+    "AmazonBedrockExecutionRoleForKnowledgeBase_",
+    "AmazonSageMaker-ExecutionRole-",
+    "AWSServiceRoleFor",
+)
+_PRODUCT_WORDS = ("SageMaker", "OpenAI", "GitHub", "ChatGPT", "DynamoDB", "PagerDuty")
 
 
 def shadow_name(identity_name: str) -> str:
-    """A charter-valid slug for a discovered agent: ``ClaimsTriageAgentRole`` → ``claims-triage-agent-role``."""
-    base = _CAMEL.sub(r"\1-\2", identity_name.rsplit("/", 1)[-1].split("@", 1)[0])
+    """A charter-valid slug for a discovered agent: ``ClaimsTriageAgentRole`` → ``claims-triage-agent``.
+
+    Product words are kept whole (``SageMaker`` → ``sagemaker``) and AWS's
+    generated prefixes are dropped (``AmazonBedrockExecutionRoleForAgents_SupportBot`` → ``support-bot``).
+    """
+    base = identity_name.rsplit("/", 1)[-1].split("@", 1)[0]
+    for prefix in _GENERATED_PREFIXES:
+        if base.startswith(prefix) and len(base) > len(prefix):
+            base = base[len(prefix) :]
+    for word in _PRODUCT_WORDS:
+        base = base.replace(word, word.capitalize() if base.startswith(word) else word.lower())
+    base = _CAMEL.sub(r"\1-\2", base)
     slug = _SUFFIX.sub("", _SLUG.sub("-", base.lower()).strip("-"))[:54].strip("-")
     return slug or "discovered-agent"
 
@@ -220,10 +237,15 @@ class AttributionRun:
     ) -> list[Identity]:
         out: list[Identity] = []
         for identity in records:
-            out.append(self._identity(connection, identity))
+            stored = existing.get(identity.id)
+            out.append(
+                self._identity(connection, identity, stored.agent if stored is not None else None)
+            )
         return out
 
-    def _identity(self, connection: Connection, identity: Identity) -> Identity:
+    def _identity(
+        self, connection: Connection, identity: Identity, stored_agent: str | None = None
+    ) -> Identity:
         props = identity.properties
         keys = [
             identity.id,
@@ -243,7 +265,13 @@ class AttributionRun:
             agent, key, confidence = hit
             agent_evidence.append(f"{key} is named in the charter of {agent}")
         if agent is None:
-            labels = {**(props.get("tags") or {}), **(props.get("labels") or {})}
+            labels: dict[str, Any] = {}
+            for key in (
+                "tags",
+                "labels",
+            ):  # AWS tags and Kubernetes labels are maps; some sources list
+                if isinstance(props.get(key), dict):
+                    labels.update(props[key])
             for label in _LABEL_KEYS:
                 value = str(labels.get(label) or "")
                 if value and value in self._claims.owners:
@@ -260,9 +288,21 @@ class AttributionRun:
         owner, owner_confidence, owner_evidence, departed = self._owner(
             identity.owner, identity.owner_confidence
         )
+        if owner is None:
+            named = self._by_local.get(_squash(identity.name.rsplit("/", 1)[-1]))
+            if named:
+                owner, owner_confidence, owner_evidence, departed = self._owner(named, 0.6)
+                owner_evidence.insert(0, f"named after {named}")
+
         if owner is None and agent and agent not in self._claims.discovered:
             owner, owner_confidence = self._claims.owners.get(agent), 0.7
             owner_evidence.append(f"owner of agent {agent}")
+        if agent is None and identity.ai_related and stored_agent in self._claims.discovered:
+            agent, confidence = (
+                stored_agent,
+                _SHADOW_CONFIDENCE,
+            )  # joined an existing shadow agent earlier
+            agent_evidence = [_shadow_evidence(stored_agent)]
         if agent is None and identity.ai_related:
             agent, confidence, agent_evidence = self._shadow(connection, identity, owner, departed)
         if agent:
@@ -330,8 +370,30 @@ class AttributionRun:
     def _shadow(
         self, connection: Connection, identity: Identity, owner: str | None, departed: bool
     ) -> tuple[str, float, list[str]]:
-        """Create a discovered agent for an AI identity nobody claims (inside the ingest)."""
+        """Create a discovered agent for an AI identity nobody claims (inside the ingest).
+
+        An identity whose name gives the same slug as an existing *shadow* agent
+        joins it (the same product seen in several sources: ChatGPT in Workspace
+        and in Slack); a registered agent's name is never joined, only avoided.
+        """
         name = base = shadow_name(identity.name)
+        if base in self._claims.discovered:
+            self._drafts.append(
+                EventDraft(
+                    self._actor,
+                    "agent.discover",
+                    "agent",
+                    base,
+                    None,
+                    {
+                        "identity": identity.id,
+                        "source": identity.source,
+                        "joined": True,
+                        "evidence": list(identity.evidence[:5]),
+                    },
+                )
+            )
+            return base, _SHADOW_CONFIDENCE, [_shadow_evidence(base)]
         counter = 2
         while name in self._taken:
             name = f"{base}-{counter}"

@@ -305,7 +305,13 @@ class ReconcileService:
                 if batch.complete:
                     self._cleanup(connection, batch, kind, table, now, counts)
             drafts = hook.finish(connection) if hook else []
-            result.shadow_agents = [d.target for d in drafts if d.action == "agent.discover"]
+            result.shadow_agents = list(
+                dict.fromkeys(
+                    d.target
+                    for d in drafts
+                    if d.action == "agent.discover" and not (d.after or {}).get("joined")
+                )
+            )
             if result.changed or drafts:
                 drafts.insert(
                     0,

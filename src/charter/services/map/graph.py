@@ -14,6 +14,8 @@ from typing import Any
 
 STALE_AFTER = dt.timedelta(days=90)
 ROTATE_AFTER = dt.timedelta(days=365)
+#: Sources whose exports say when an identity was last used: only there does "no date" mean "never".
+REPORTS_USE = frozenset({"aws", "entra", "github"})
 
 
 class NodeKind(StrEnum):
@@ -143,7 +145,7 @@ def identity_risk(
     created = _aware(row.created_at)
     if last and now - last > STALE_AFTER:
         reasons.append((Risk.MEDIUM, f"unused since {last:%Y-%m-%d}"))
-    elif last is None and created and now - created > STALE_AFTER:
+    elif last is None and created and now - created > STALE_AFTER and row.source in REPORTS_USE:
         reasons.append((Risk.MEDIUM, "never used"))
     if not row.owner:
         reasons.append((Risk.LOW, "no owner"))

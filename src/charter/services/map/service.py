@@ -50,6 +50,8 @@ _A, _I, _C, _G, _S = (
     schema.grants,
     schema.systems,
 )
+#: In the overview, an identity with more credentials than this shows them as one box.
+_GROUP_OVER = 3
 _IN = 900  # bound parameters per IN list (SQLite's limit is generous; PostgreSQL's is 65535)
 
 
@@ -475,22 +477,29 @@ class EstateMapService:
                     Edge(i.agent, i.id, EdgeKind.ACTS_AS, _why_agent(i.properties, i.agent))
                 )
             known = {i.id for i in identities}
+            per_identity: dict[str, int] = {}
+            for c in creds:
+                if c.identity in known:
+                    per_identity[c.identity] = per_identity.get(c.identity, 0) + 1
+            group_of: dict[str, str] = {}  # credential → the aggregate node standing for it
             for c in creds:
                 risk, reasons = credential_risk(c, now, copies=copies.get(c.fingerprint, 1))
+                node_id, label = c.id, c.preview or c.id
+                if c.identity in known and per_identity[c.identity] > _GROUP_OVER:
+                    # many per-user grants of one app: one box, so the picture stays readable
+                    node_id = group_of[c.id] = f"{c.identity}#credentials"
+                    label = f"{per_identity[c.identity]} {c.kind.replace('_', ' ')}s"
+                    reasons = [
+                        f"{per_identity[c.identity]} credentials of {c.identity}: {r}"
+                        for r in reasons[:1]
+                    ]
                 graph.add(
-                    Node(
-                        c.id,
-                        NodeKind.CREDENTIAL,
-                        c.preview or c.id,
-                        risk,
-                        reasons,
-                        {"kind": c.kind},
-                    )
+                    Node(node_id, NodeKind.CREDENTIAL, label, risk, reasons, {"kind": c.kind})
                 )
                 if c.identity in known:
                     graph.connect(
                         Edge(
-                            c.id,
+                            node_id,
                             c.identity,
                             EdgeKind.AUTHENTICATES,
                             f"authenticates as {c.identity}",
@@ -498,13 +507,13 @@ class EstateMapService:
                     )
                 elif c.agent:
                     graph.connect(
-                        Edge(c.agent, c.id, EdgeKind.ACTS_AS, _why_agent(c.properties, c.agent))
+                        Edge(c.agent, node_id, EdgeKind.ACTS_AS, _why_agent(c.properties, c.agent))
                     )
             for g in grants:
                 graph.add(Node(g.system, NodeKind.SYSTEM, g.system))
                 graph.connect(
                     Edge(
-                        g.subject,
+                        group_of.get(g.subject, g.subject),
                         g.system,
                         EdgeKind.GRANT,
                         g.reason,

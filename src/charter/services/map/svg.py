@@ -50,17 +50,21 @@ def _order(graph: Graph) -> list[list[Node]]:
         spots = [placed[m] for m in neighbours.get(node.id, ()) if m in placed]
         return sum(spots) / len(spots) if spots else float(fallback)
 
-    def sweep(order: range) -> None:
+    def sweep(order: range, *, down: bool) -> None:
         for index in order:
             placed = {
-                n.id: i for c, col in enumerate(columns) if c != index for i, n in enumerate(col)
+                n.id: i
+                for c, col in enumerate(columns)
+                if (c < index if down else c > index)
+                for i, n in enumerate(col)
             }
             keyed = [(centre(n, placed, i), n.id, n) for i, n in enumerate(columns[index])]
             columns[index] = [n for _, _, n in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
-    sweep(range(1, len(COLUMNS)))
-    sweep(range(len(COLUMNS) - 2, -1, -1))
-    sweep(range(1, len(COLUMNS)))
+    for _ in range(2):
+        sweep(range(1, len(COLUMNS)), down=True)
+        sweep(range(len(COLUMNS) - 2, -1, -1), down=False)
+    sweep(range(1, len(COLUMNS)), down=True)
     return [col[:MAX_PER_COLUMN] for col in columns]
 
 
@@ -152,7 +156,10 @@ def _subtitle(node: Node) -> str:
     detail = node.detail
     if node.kind == NodeKind.AGENT:
         state = "shadow · " if detail.get("shadow") else f"{detail.get('state', '')} · "
-        return state + str(detail.get("owner") or "no owner")
+        owner = detail.get("owner")
+        return state + (
+            str(owner) if owner and not str(owner).startswith("unowned@") else "no owner"
+        )
     if node.kind == NodeKind.IDENTITY:
         return (
             f"{detail.get('source', '')} {str(detail.get('kind', '')).replace('_', ' ')}".strip()
