@@ -189,13 +189,13 @@ def effective_access(
 ) -> list[Access]:
     """Allowed actions per resource pattern: allows, minus unconditional denies, within the boundary."""
     by_resource: dict[str, Access] = {}
-    denies: list[tuple[Statement, frozenset[str]]] = []
+    denies: list[tuple[Statement, frozenset[str], str]] = []
     for policy in policies:
         for statement in statements(policy.document, where=f"{where} {policy.describe()}"):
             expanded = _expand_statement(statement, catalog)
             if statement.effect == "Deny":
                 if not statement.conditional:
-                    denies.append((statement, expanded))
+                    denies.append((statement, expanded, policy.describe()))
                 continue
             for resource in statement.resources:
                 access = by_resource.setdefault(resource, Access(resource))
@@ -217,10 +217,13 @@ def effective_access(
             if not bounded_all:
                 access.actions &= bounded
             access.via.append("limited by its permissions boundary")
-    for statement, expanded in denies:
+    for statement, expanded, source in denies:
         for access in by_resource.values():
             if any(_covers(r, access.resource) for r in statement.resources):
-                access.actions -= expanded
+                removed = access.actions & expanded
+                if removed:
+                    access.actions -= removed
+                    access.via.append(f"minus {len(removed)} action(s) denied by {source}")
     return [a for _, a in sorted(by_resource.items()) if a.actions]
 
 
@@ -241,9 +244,7 @@ def trust_principals(document: dict[str, Any] | None, *, where: str) -> list[str
     if not document:
         return []
     found: list[str] = []
-    for statement in statements(document, where=f"{where} trust policy"):
-        if statement.effect != "Allow":
-            continue
+    statements(document, where=f"{where} trust policy")  # validates the shape, naming the role
     raw = document.get("Statement", [])
     for item in [raw] if isinstance(raw, dict) else raw:
         if not isinstance(item, dict) or item.get("Effect") != "Allow":
