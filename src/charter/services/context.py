@@ -73,9 +73,8 @@ class Services:
 
     @cached_property
     def governance(self) -> GovernanceService:  # findings, posture, lifecycle workflows (issue 7)
-        return GovernanceService(
-            self.db, self.audit, self.clock, self.registry, home=self.settings.home
-        )
+        return GovernanceService(self.db, self.audit, self.clock, self.registry,
+                                 home=self.settings.home, tokens=lambda: self.tokens)  # fmt: skip
 
     def close(self) -> None:
         self.db.dispose()

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from charter.domain.agent import Agent
-from charter.domain.charter import CharterSpec
+from charter.domain.charter import Capability, CharterSpec
 from charter.domain.compiled import (
     NEVER_US,
     CompiledAgent,
@@ -40,6 +40,7 @@ from charter.domain.conditions import epoch_micros
 from charter.domain.enums import AgentState
 from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy, parse_org_policy
 from charter.domain.roles import EMPTY_ROLES, RolesFile, parse_roles
+from charter.governance.jit import active_capabilities
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.decisions_schema import policy_documents
@@ -47,13 +48,18 @@ from charter.store.versions import NOTIFY_CHANNEL, read_versions
 
 logger = logging.getLogger("charter.decisions")
 
-WATCHED = ("charters", "people", "policy", "roles")
+WATCHED = ("charters", "people", "policy", "roles", "jit")  # jit: governance JIT grants
 _A, _V, _P, _D = schema.agents, schema.charter_versions, schema.people, policy_documents
 _CHUNK = 500
 
 
 def _watched(versions: Mapping[str, int]) -> dict[str, int]:
     return {key: versions.get(key, 0) for key in WATCHED}
+
+
+def _with_jit(charter: CharterSpec, jit: Mapping[str, list[Capability]]) -> CharterSpec:
+    extra = jit.get(charter.name)
+    return charter.model_copy(update={"allow": [*charter.allow, *extra]}) if extra else charter
 
 
 def latest_document(connection: Connection, kind: str) -> Any:
@@ -71,7 +77,7 @@ class SnapshotLoader:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._agent_keys: dict[str, tuple[str, int, str]] = {}
+        self._agent_keys: dict[str, tuple[str, int, str, str]] = {}
 
     def load(self, previous: Snapshot | None = None) -> Snapshot:
         if previous is None:
@@ -83,7 +89,9 @@ class SnapshotLoader:
             old = _watched(previous.versions) if previous is not None else {}
             agents = (
                 self._agents(connection)
-                if previous is None or versions["charters"] != old["charters"]
+                if previous is None
+                or versions["charters"] != old["charters"]
+                or versions["jit"] != old["jit"]
                 else None
             )
             people = (
@@ -117,7 +125,13 @@ class SnapshotLoader:
         rows = connection.execute(
             sa.select(_A.c.name, _A.c.state, _A.c.charter_version, _A.c.owner, _A.c.expires)
         ).all()
-        keys = {row.name: (row.state, row.charter_version, row.owner) for row in rows}
+        # governance (issue 7): approved just-in-time grants join the agent's allow rules;
+        # each carries its own validity window, so it stops allowing at its end by itself.
+        jit = active_capabilities(connection)
+        keys = {
+            row.name: (row.state, row.charter_version, row.owner, repr(jit.get(row.name, [])))
+            for row in rows
+        }
         changed: dict[str, CompiledAgent | None] = {
             name: None for name in self._agent_keys if name not in keys
         }
@@ -146,7 +160,7 @@ class SnapshotLoader:
                         name=row.name,
                         owner=row.owner,
                         state=AgentState(row.state),
-                        charter=CharterSpec.model_validate(row.document),
+                        charter=_with_jit(CharterSpec.model_validate(row.document), jit),
                         charter_version=row.charter_version,
                         created_at=_aware(row.created_at),
                         updated_at=_aware(row.updated_at),

@@ -1,0 +1,162 @@
+"""Run the rules over facts: pure, so it is the same on the store, on fixtures and in tests.
+
+Each hit becomes a :class:`FindingDraft` about one entity, carrying what the
+JSON output promises: the rule id, its OWASP ids, the entity's name and
+identifiers, and the agent, owner and system it is charged to (posture sums by
+those). A finding's id is a hash of (rule, entity type, entity id), so the
+same problem on the same entity is the same finding on every evaluation;
+its digest changes only when what it says changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from charter.domain.enums import Severity
+from charter.governance.facts import AgentFacts, CredentialFacts, IdentityFacts, RuleContext
+from charter.governance.policy import GovernancePolicy
+from charter.governance.registry import EntityType, Hit, Rule, all_rules
+
+logger = logging.getLogger("charter.governance")
+
+
+def finding_id(rule: str, entity_type: str, entity_id: str) -> str:
+    material = "\x1f".join((rule, entity_type, entity_id)).encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who or what a finding is about, and who it is charged to."""
+
+    type: EntityType
+    id: str
+    name: str
+    identifiers: Mapping[str, Any]
+    agent: str | None
+    owner: str | None
+    system: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FindingDraft:
+    id: str
+    rule: str
+    severity: Severity
+    subject: Subject
+    message: str
+    evidence: Mapping[str, Any]
+    suggestion: Mapping[str, Any] | None
+    digest: str
+
+
+def _digest(severity: Severity, subject: Subject, hit: Hit) -> str:
+    text = json.dumps(
+        [severity.value, subject.name, subject.identifiers, subject.agent, subject.owner,
+         subject.system, hit.message, hit.evidence, hit.suggestion],
+        sort_keys=True, separators=(",", ":"), default=str,
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def agent_subject(agent: AgentFacts, ctx: RuleContext) -> Subject:
+    return Subject(
+        EntityType.AGENT, agent.name, agent.name,
+        {"name": agent.name, "charter_version": agent.charter_version, "origin": agent.origin},
+        agent.name, agent.owner, None,
+    )  # fmt: skip
+
+
+def identity_subject(identity: IdentityFacts, ctx: RuleContext) -> Subject:
+    brief = ctx.agents.get(identity.agent) if identity.agent else None
+    return Subject(
+        EntityType.IDENTITY, identity.id, identity.name,
+        {"id": identity.id, "native_id": identity.native_id, "source": identity.source,
+         "account": identity.account, "kind": identity.kind},
+        identity.agent, brief.owner if brief else identity.owner, identity.system,
+    )  # fmt: skip
+
+
+def credential_subject(credential: CredentialFacts, ctx: RuleContext) -> Subject:
+    brief = ctx.agents.get(credential.agent) if credential.agent else None
+    return Subject(
+        EntityType.CREDENTIAL, credential.id, credential.preview,
+        {"id": credential.id, "fingerprint": credential.fingerprint,
+         "preview": credential.preview, "provider": credential.provider, "kind": credential.kind,
+         "identity": credential.identity, "location": credential.location},
+        credential.agent,
+        brief.owner if brief else credential.identity_owner,
+        credential.identity_system or f"{credential.source}:{credential.account}",
+    )  # fmt: skip
+
+
+class Evaluator:
+    """The enabled rules, split by entity type, with the policy's severity overrides."""
+
+    def __init__(self, policy: GovernancePolicy, rules: Iterable[Rule] | None = None) -> None:
+        chosen = list(rules) if rules is not None else all_rules()
+        policy.check_rules(r.id for r in (all_rules() if rules is None else chosen))
+        self.policy = policy
+        self.rules = [r for r in chosen if policy.setting(r.id).enabled]
+        self._by_entity: dict[EntityType, list[Rule]] = {t: [] for t in EntityType}
+        for rule in self.rules:
+            self._by_entity[rule.meta.entity].append(rule)
+        self.errors: list[str] = []
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [r.id for r in self.rules]
+
+    def _run(
+        self,
+        entity: EntityType,
+        fact: Any,
+        describe: Callable[[Any, RuleContext], Subject],
+        ctx: RuleContext,
+    ) -> Iterator[FindingDraft]:
+        subject: Subject | None = None  # described only when something hits (most facts pass)
+        for rule in self._by_entity[entity]:
+            try:
+                hit = rule.check(fact, ctx)
+            except Exception as exc:  # a broken rule must not hide the others' findings
+                what = getattr(fact, "id", None) or getattr(fact, "name", "?")
+                logger.exception("rule %s failed on %s %s", rule.id, entity, what)
+                if len(self.errors) < 100:
+                    self.errors.append(f"{rule.id} on {entity} {what}: {exc!r}")
+                continue
+            if hit is None:
+                continue
+            if subject is None:
+                subject = describe(fact, ctx)
+            severity = self.policy.setting(rule.id).severity or hit.severity or rule.meta.severity
+            yield FindingDraft(
+                finding_id(rule.id, entity.value, subject.id),
+                rule.id,
+                severity,
+                subject,
+                hit.message,
+                dict(hit.evidence),
+                dict(hit.suggestion) if hit.suggestion is not None else None,
+                _digest(severity, subject, hit),
+            )
+
+    def agents(self, facts: Iterable[AgentFacts], ctx: RuleContext) -> Iterator[FindingDraft]:
+        for agent in facts:
+            yield from self._run(EntityType.AGENT, agent, agent_subject, ctx)
+
+    def identities(
+        self, facts: Iterable[IdentityFacts], ctx: RuleContext
+    ) -> Iterator[FindingDraft]:
+        for identity in facts:
+            yield from self._run(EntityType.IDENTITY, identity, identity_subject, ctx)
+
+    def credentials(
+        self, facts: Iterable[CredentialFacts], ctx: RuleContext
+    ) -> Iterator[FindingDraft]:
+        for credential in facts:
+            yield from self._run(EntityType.CREDENTIAL, credential, credential_subject, ctx)

@@ -1,0 +1,375 @@
+"""Read the estate once, as facts for the rules (the only part of evaluation that queries).
+
+Sized for large estates: people, agents and identities are held in memory
+(hundreds of thousands of small records); credentials are streamed in chunks;
+activity arrives pre-aggregated from the rollup (:mod:`.rollup`); rates for
+runaway detection come from two time-bounded index scans. Gone rows (``gone_at``
+set by reconciliation) are never evaluated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from charter.domain.charter import CharterSpec
+from charter.domain.enums import AgentState, PersonStatus
+from charter.governance.facts import (
+    AgentBrief,
+    AgentFacts,
+    CredentialBrief,
+    CredentialFacts,
+    GrantFacts,
+    IdentityFacts,
+    PersonFacts,
+    RateWindow,
+    Usage,
+)
+from charter.governance.policy import GovernancePolicy
+from charter.governance.rollup import Group, Key, utc
+from charter.store import schema
+from charter.store.governance_schema import review_items
+
+logger = logging.getLogger("charter.governance")
+
+_A, _V, _P = schema.agents, schema.charter_versions, schema.people
+_I, _C, _G, _ACT = schema.identities, schema.credentials, schema.grants, schema.activities
+CREDENTIAL_CHUNK = 20000
+#: the identity kind that may be a person's own account (an IAM user named after them)
+PERSONAL_KIND = "cloud_user"
+_REVIEWED = ("kept", "reduced", "revoked")
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return utc(moment) if moment is not None else None
+
+
+def _usage(key: Key, group: Group) -> Usage:
+    flag = key[4]
+    allowed = None if flag < 0 else bool(flag)
+    return Usage(key[2], key[3], allowed, key[5], group.count, group.first, group.last)
+
+
+@dataclass(slots=True)
+class ActivityIndex:
+    """Usage per agent and per identity, within the activity window."""
+
+    by_agent: dict[str, list[Usage]] = field(default_factory=lambda: defaultdict(list))
+    by_identity: dict[str, list[Usage]] = field(default_factory=lambda: defaultdict(list))
+    last_by_agent: dict[str, dt.datetime] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, groups: Mapping[Key, Group], since: dt.datetime) -> ActivityIndex:
+        index = cls()
+        for key, group in groups.items():
+            agent, identity = key[0], key[1]
+            last = index.last_by_agent.get(agent)
+            if last is None or group.last > last:
+                index.last_by_agent[agent] = group.last
+            if group.last < since:
+                continue
+            usage = _usage(key, group)
+            index.by_agent[agent].append(usage)
+            if identity:
+                index.by_identity[identity].append(usage)
+        return index
+
+
+class EstateReader:
+    """Builds facts from one read transaction."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        now: dt.datetime,
+        policy: GovernancePolicy,
+        activity: ActivityIndex,
+    ) -> None:
+        self.c = connection
+        self.now = now
+        self.policy = policy
+        self.activity = activity
+        self.agent_briefs: dict[str, AgentBrief] = {}
+        self.identity_index: dict[str, tuple[str, str, str | None, str, str | None]] = {}
+
+    # -- people ----------------------------------------------------------------------------
+    def people(self) -> dict[str, PersonFacts]:
+        rows = self.c.execute(sa.select(_P.c.email, _P.c.name, _P.c.status, _P.c.manager))
+        return {
+            row.email: PersonFacts(
+                row.email, row.name, row.status == PersonStatus.ACTIVE.value, row.manager
+            )
+            for row in rows
+        }
+
+    # -- agents ----------------------------------------------------------------------------
+    def rates(self) -> dict[str, RateWindow]:
+        """Per agent: requests and denials in the recent window and in the baseline before it."""
+        t = self.policy.thresholds
+        end = self.now
+        start = end - dt.timedelta(seconds=t.runaway_window)
+        base = start - dt.timedelta(seconds=t.runaway_baseline)
+        recent = _ACT.c.time >= start
+        denied = _ACT.c.allowed.is_(False)
+        one = sa.literal(1)
+        query = (
+            sa.select(
+                _ACT.c.agent,
+                sa.func.sum(sa.case((recent, one), else_=0)),
+                sa.func.sum(sa.case((sa.and_(recent, denied), one), else_=0)),
+                sa.func.sum(sa.case((recent, 0), else_=1)),
+                sa.func.sum(sa.case((sa.and_(~recent, denied), one), else_=0)),
+            )
+            .where(_ACT.c.time >= base, _ACT.c.time <= end)
+            .group_by(_ACT.c.agent)
+        )
+        return {
+            agent: RateWindow(
+                start, end, int(r or 0), int(rd or 0), base, int(b or 0), int(bd or 0)
+            )
+            for agent, r, rd, b, bd in self.c.execute(query)
+        }
+
+    def agents(self) -> list[AgentFacts]:
+        reviewed = dict(
+            self.c.execute(
+                sa.select(review_items.c.agent, sa.func.max(review_items.c.decided_at))
+                .where(review_items.c.status.in_(_REVIEWED))
+                .group_by(review_items.c.agent)
+            ).all()
+        )
+        credentials: dict[str, int] = dict(
+            self.c.execute(
+                sa.select(_C.c.agent, sa.func.count())
+                .where(_C.c.gone_at.is_(None), _C.c.agent.is_not(None))
+                .group_by(_C.c.agent)
+            ).all()
+        )
+        identities: dict[str, list[str]] = defaultdict(list)
+        for agent, identity in self.c.execute(
+            sa.select(_I.c.agent, _I.c.id)
+            .where(_I.c.gone_at.is_(None), _I.c.agent.is_not(None))
+            .order_by(_I.c.id)
+        ):
+            if len(identities[agent]) < 50:
+                identities[agent].append(identity)
+        rates = self.rates()
+        rows = self.c.execute(
+            sa.select(_A, _V.c.document).join(
+                _V, sa.and_(_V.c.agent == _A.c.name, _V.c.version == _A.c.charter_version)
+            )
+        )
+        out: list[AgentFacts] = []
+        for row in rows:
+            charter: CharterSpec | None
+            try:
+                charter = CharterSpec.model_validate(row.document)
+            except ValueError:
+                logger.warning("charter of %s does not validate; evaluated without it", row.name)
+                charter = None
+            state = AgentState(row.state)
+            self.agent_briefs[row.name] = AgentBrief(
+                row.name, row.owner, state, row.environment,
+                charter.credentials.rotate_every if charter else None,
+            )  # fmt: skip
+            out.append(
+                AgentFacts(
+                    name=row.name,
+                    owner=row.owner,
+                    state=state,
+                    origin=row.origin,
+                    environment=row.environment,
+                    created_at=utc(row.created_at),
+                    updated_at=utc(row.updated_at),
+                    expires=row.expires,
+                    charter=charter,
+                    charter_version=row.charter_version,
+                    pending_owner=row.pending_owner,
+                    pending_owner_since=_aware(row.pending_owner_since),
+                    usage=tuple(self.activity.by_agent.get(row.name, ())),
+                    rate=rates.get(row.name),
+                    last_activity=self.activity.last_by_agent.get(row.name),
+                    last_review=_aware(reviewed.get(row.name)),
+                    credential_count=int(credentials.get(row.name, 0)),
+                    identity_ids=tuple(identities.get(row.name, ())),
+                )
+            )
+        return out
+
+    # -- identities ------------------------------------------------------------------------
+    def _grants(self) -> dict[str, list[GrantFacts]]:
+        grants: dict[str, list[GrantFacts]] = defaultdict(list)
+        rows = self.c.execute(
+            sa.select(_G.c.subject, _G.c.id, _G.c.system, _G.c.resource, _G.c.permissions,
+                      _G.c.reason, _G.c.properties)
+            .where(_G.c.gone_at.is_(None), _G.c.subject_type == "identity")
+        )  # fmt: skip
+        for subject, gid, system, resource, permissions, reason, properties in rows:
+            grants[subject].append(
+                GrantFacts(
+                    gid, system, resource, tuple(permissions or ()), reason, properties or {}
+                )
+            )
+        return grants
+
+    def _passwords(self) -> dict[str, list[CredentialBrief]]:
+        out: dict[str, list[CredentialBrief]] = defaultdict(list)
+        rows = self.c.execute(
+            sa.select(_C.c.id, _C.c.source, _C.c.account, _C.c.identity, _C.c.last_used_at)
+            .where(_C.c.gone_at.is_(None), _C.c.kind == "password", _C.c.identity.is_not(None))
+        )  # fmt: skip
+        for cid, source, account, identity, last_used in rows:
+            out[identity].append(
+                CredentialBrief(
+                    cid,
+                    source,
+                    account,
+                    "password",
+                    identity=identity,
+                    last_used_at=_aware(last_used),
+                )
+            )
+        return out
+
+    def _tracked(self, table: sa.Table) -> set[tuple[str, str]]:
+        """(source, kind) pairs for which some live record has a last use: usage is tracked."""
+        return {
+            (source, kind)
+            for source, kind in self.c.execute(
+                sa.select(table.c.source, table.c.kind)
+                .where(table.c.last_used_at.is_not(None), table.c.gone_at.is_(None))
+                .distinct()
+            )
+        }
+
+    def _handles(self) -> dict[str, str]:
+        """Account names that are a person: their e-mail and its local part."""
+        handles: dict[str, str] = {}
+        for (email,) in self.c.execute(sa.select(_P.c.email)):
+            handles[email] = email
+            handles.setdefault(email.split("@", 1)[0], email)
+        return handles
+
+    def identities(self) -> list[IdentityFacts]:
+        grants = self._grants()
+        passwords = self._passwords()
+        tracked = self._tracked(_I)
+        handles = self._handles()
+        rows = self.c.execute(sa.select(_I).where(_I.c.gone_at.is_(None)))
+        out: list[IdentityFacts] = []
+        for row in rows:
+            self.identity_index[row.id] = (row.kind, row.name, row.owner, row.system, row.agent)
+            out.append(
+                IdentityFacts(
+                    id=row.id,
+                    source=row.source,
+                    account=row.account,
+                    kind=row.kind,
+                    name=row.name,
+                    system=row.system,
+                    native_id=row.native_id,
+                    owner=row.owner,
+                    agent=row.agent,
+                    ai_related=bool(row.ai_related),
+                    created_at=_aware(row.created_at),
+                    last_used_at=_aware(row.last_used_at),
+                    first_seen=_aware(row.first_seen),
+                    properties=row.properties or {},
+                    evidence=tuple(row.evidence or ()),
+                    grants=tuple(grants.get(row.id, ())),
+                    usage=tuple(self.activity.by_identity.get(row.id, ())),
+                    passwords=tuple(passwords.get(row.id, ())),
+                    usage_tracked=(row.source, row.kind) in tracked,
+                    person=handles.get(row.name.lower()) if row.kind == PERSONAL_KIND else None,
+                )
+            )
+        return out
+
+    # -- credentials -----------------------------------------------------------------------
+    def shared_secrets(self) -> dict[str, tuple[CredentialBrief, ...]]:
+        """Every fingerprint held by more than one live credential, with all its holders."""
+        shared = (
+            sa.select(_C.c.fingerprint)
+            .where(_C.c.gone_at.is_(None))
+            .group_by(_C.c.fingerprint)
+            .having(sa.func.count() > 1)
+        )
+        rows = self.c.execute(
+            sa.select(_C.c.fingerprint, _C.c.id, _C.c.source, _C.c.account, _C.c.kind,
+                      _C.c.agent, _C.c.identity, _C.c.last_used_at, _C.c.location)
+            .where(_C.c.gone_at.is_(None), _C.c.fingerprint.in_(shared))
+            .order_by(_C.c.fingerprint, _C.c.id)
+        )  # fmt: skip
+        out: dict[str, list[CredentialBrief]] = defaultdict(list)
+        for fp, cid, source, account, kind, agent, identity, last_used, location in rows:
+            agent = agent or self._identity_agent(identity)
+            brief = self.agent_briefs.get(agent) if agent else None
+            out[fp].append(
+                CredentialBrief(
+                    cid,
+                    source,
+                    account,
+                    kind,
+                    agent,
+                    identity,
+                    brief.environment if brief else None,
+                    _aware(last_used),
+                    location,
+                )
+            )
+        return {fp: tuple(holders) for fp, holders in out.items()}
+
+    def _identity_agent(self, identity: str | None) -> str | None:
+        known = self.identity_index.get(identity) if identity else None
+        return known[4] if known else None
+
+    def credentials(self) -> Iterator[list[CredentialFacts]]:
+        """All live credentials, in chunks (call after :meth:`identities`)."""
+        shared = self.shared_secrets()
+        tracked = self._tracked(_C)
+        rows = self.c.execution_options(yield_per=CREDENTIAL_CHUNK).execute(
+            sa.select(_C).where(_C.c.gone_at.is_(None))
+        )
+        for chunk in rows.partitions():
+            out: list[CredentialFacts] = []
+            for row in chunk:
+                known = self.identity_index.get(row.identity) if row.identity else None
+                out.append(
+                    CredentialFacts(
+                        id=row.id,
+                        source=row.source,
+                        account=row.account,
+                        kind=row.kind,
+                        provider=row.provider,
+                        fingerprint=row.fingerprint,
+                        preview=row.preview,
+                        identity=row.identity,
+                        agent=row.agent or (known[4] if known else None),
+                        created_at=_aware(row.created_at),
+                        expires_at=_aware(row.expires_at),
+                        last_used_at=_aware(row.last_used_at),
+                        last_rotated_at=_aware(row.last_rotated_at),
+                        first_seen=_aware(row.first_seen),
+                        location=row.location,
+                        properties=_props(row.properties),
+                        identity_kind=known[0] if known else None,
+                        identity_name=known[1] if known else None,
+                        identity_owner=known[2] if known else None,
+                        identity_system=known[3] if known else None,
+                        same_secret=shared.get(row.fingerprint, ()),
+                        usage_tracked=(row.source, row.kind) in tracked,
+                    )
+                )
+            yield out
+
+
+def _props(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

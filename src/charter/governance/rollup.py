@@ -1,0 +1,184 @@
+"""The activity rollup: activities aggregated per (agent, identity, action, resource,
+allowed, source), so an evaluation reads a few hundred thousand groups instead of
+rescanning tens of millions of activity rows.
+
+Activities are append-only with increasing ids. The rollup covers ids up to a
+*settled* watermark (``meta`` key ``gov_rollup_settled``); rows above it (the
+*tail*) are aggregated fresh by each evaluation and merged in memory.
+
+Why "settled": on PostgreSQL, ids come from a sequence and transactions may
+commit out of id order, so "the highest id I can see" does not mean every lower
+id is visible yet. The watermark therefore only advances to the highest id an
+evaluation saw at least ``evaluation.activity_settle`` seconds earlier (kept in
+``finding_runs.max_activity_id``): by then every transaction that took a lower
+id has long committed. SQLite has one writer at a time, so what a reader sees
+is already settled and the watermark advances to the current maximum.
+
+Counts are since the group was first seen; ``first``/``last`` bound them in time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from charter.store import schema
+from charter.store.governance_schema import activity_rollup, finding_runs
+
+_A = schema.activities
+_R = activity_rollup
+WATERMARK = "gov_rollup_settled"
+_CHUNK = 2000
+
+#: (agent, identity or "", action, resource, allowed as 1/0/-1, source)
+Key = tuple[str, str, str, str, int, str]
+
+
+@dataclass(slots=True)
+class Group:
+    count: int
+    first: dt.datetime
+    last: dt.datetime
+
+    def add(self, other: Group) -> None:
+        self.count += other.count
+        self.first = min(self.first, other.first)
+        self.last = max(self.last, other.last)
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """Aware UTC (SQLite hands back naive datetimes, which the store writes in UTC)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def max_activity_id(connection: Connection) -> int:
+    return int(connection.execute(sa.select(sa.func.max(_A.c.id))).scalar() or 0)
+
+
+def watermark(connection: Connection) -> int:
+    value = connection.execute(
+        sa.select(schema.meta.c.value).where(schema.meta.c.key == WATERMARK)
+    ).scalar()
+    return int(value or 0)
+
+
+def settle_target(connection: Connection, *, now: dt.datetime, settle: int, current: int) -> int:
+    """The highest activity id known to have no uncommitted id below it (see module doc)."""
+    if connection.dialect.name == "sqlite" or settle == 0:
+        return current
+    cutoff = now - dt.timedelta(seconds=settle)
+    value = connection.execute(
+        sa.select(sa.func.max(finding_runs.c.max_activity_id)).where(
+            finding_runs.c.started_at <= cutoff
+        )
+    ).scalar()
+    return min(int(value or 0), current)
+
+
+def aggregate(
+    connection: Connection, low: int, high: int, *, agent: str | None = None
+) -> dict[Key, Group]:
+    """Activities with ``low < id <= high`` (of one agent if given), grouped in one pass."""
+    if high <= low:
+        return {}
+    allowed = sa.case((_A.c.allowed.is_(None), -1), (_A.c.allowed, 1), else_=0)
+    identity = sa.func.coalesce(_A.c.identity, "")
+    query = (
+        sa.select(
+            _A.c.agent, identity, _A.c.action, _A.c.resource, allowed, _A.c.source,
+            sa.func.count(), sa.func.min(_A.c.time), sa.func.max(_A.c.time),
+        )
+        .where(_A.c.id > low, _A.c.id <= high, *([_A.c.agent == agent] if agent else []))
+        .group_by(_A.c.agent, identity, _A.c.action, _A.c.resource, allowed, _A.c.source)
+    )  # fmt: skip
+    groups: dict[Key, Group] = {}
+    for agent, ident, action, resource, flag, source, count, first, last in connection.execute(
+        query
+    ):
+        groups[(agent, ident, action, resource, int(flag), source)] = Group(
+            int(count), utc(first), utc(last)
+        )
+    return groups
+
+
+def stored(
+    connection: Connection, since: dt.datetime, *, agent: str | None = None
+) -> Iterator[tuple[Key, Group]]:
+    """Rollup groups last seen at or after ``since`` (of one agent if given)."""
+    query = sa.select(_R).where(_R.c.last_time >= since)
+    if agent:
+        query = query.where(_R.c.agent == agent)
+    rows = connection.execute(query)
+    for row in rows.mappings():  # ("count" is also a method of Row: use the mapping)
+        yield (
+            (row["agent"], row["identity"], row["action"], row["resource"], int(row["allowed"]),
+             row["source"]),
+            Group(int(row["count"]), utc(row["first_time"]), utc(row["last_time"])),
+        )  # fmt: skip
+
+
+def combine(*sources: Iterable[tuple[Key, Group]]) -> dict[Key, Group]:
+    out: dict[Key, Group] = {}
+    for source in sources:
+        for key, group in source:
+            known = out.get(key)
+            if known is None:
+                out[key] = Group(group.count, group.first, group.last)
+            else:
+                known.add(group)
+    return out
+
+
+def merge(connection: Connection, groups: dict[Key, Group], *, old: int, new: int) -> bool:
+    """Add ``groups`` (activities ``old < id <= new``) to the rollup and move the watermark.
+
+    Compare-and-set on the watermark: if another evaluation already moved it,
+    nothing is added (it added the same rows) and False is returned.
+    """
+    if new <= old:
+        return False
+    meta = schema.meta
+    if old == 0 and watermark(connection) == 0:
+        exists = connection.execute(sa.select(meta.c.key).where(meta.c.key == WATERMARK)).first()
+        if exists is None:
+            connection.execute(sa.insert(meta).values(key=WATERMARK, value=0))
+    moved = connection.execute(
+        sa.update(meta).where(meta.c.key == WATERMARK, meta.c.value == old).values(value=new)
+    )
+    if moved.rowcount != 1:
+        return False
+    rows = [
+        {"agent": k[0][:128], "identity": k[1][:512], "action": k[2][:256], "resource": k[3][:1024],
+         "allowed": k[4], "source": k[5][:32], "count": g.count, "first_time": g.first,
+         "last_time": g.last}
+        for k, g in groups.items()
+    ]  # fmt: skip
+    postgres = connection.dialect.name == "postgresql"
+    insert = postgresql.insert(_R) if postgres else sqlite.insert(_R)
+    least, greatest = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
+    statement = insert.on_conflict_do_update(
+        index_elements=[_R.c.agent, _R.c.identity, _R.c.action, _R.c.resource, _R.c.allowed,
+                        _R.c.source],
+        set_={
+            "count": _R.c.count + insert.excluded.count,
+            "first_time": least(_R.c.first_time, insert.excluded.first_time),
+            "last_time": greatest(_R.c.last_time, insert.excluded.last_time),
+        },
+    )  # fmt: skip
+    for start in range(0, len(rows), _CHUNK):
+        connection.execute(statement, rows[start : start + _CHUNK])
+    return True
+
+
+def agent_usage(connection: Connection, agent: str, since: dt.datetime) -> dict[Key, Group]:
+    """One agent's activity groups since ``since``: the rollup plus what it has not covered yet."""
+    low = watermark(connection)
+    return combine(
+        stored(connection, since, agent=agent),
+        aggregate(connection, low, max_activity_id(connection), agent=agent).items(),
+    )
