@@ -1,0 +1,238 @@
+"""The gateway as an OAuth resource server, per the MCP authorization spec.
+
+Every request to ``/mcp`` must carry an access token from Charter's token
+service, as ``Authorization: Bearer <token>`` (RFC 6750 §2.1) or
+``Authorization: DPoP <token>`` with a ``DPoP`` proof header (RFC 9449 §7.1).
+The token must name this gateway in its audience (RFC 8707; the MCP spec:
+"servers MUST only accept tokens specifically intended for themselves") and
+the store must still back it (not revoked, agent active, charter unchanged).
+
+Refusals follow RFC 6750 §3 / RFC 9449 §7.1: ``401`` with
+``WWW-Authenticate`` naming the error and, as the MCP spec requires, the
+``resource_metadata`` URL of this gateway's RFC 9728 document, so an MCP
+client can find the authorization server; ``400`` for a malformed request.
+The token is never passed on to any upstream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from starlette.authentication import AuthCredentials
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from charter.gateway.authority import (
+    AuthError,
+    AuthFailure,
+    Authority,
+    Presented,
+    Principal,
+    Scheme,
+)
+from charter.gateway.sessions import Sessions
+
+logger = logging.getLogger("charter.gateway.auth")
+
+PRINCIPAL_KEY = "charter.principal"
+DPOP_ALGS = ("EdDSA", "ES256", "RS256")
+MAX_TOKEN_LENGTH = 16 * 1024
+SESSION_HEADER = "mcp-session-id"
+
+#: Tokens whose refusal means the agent itself may no longer act: cut its sessions.
+AGENT_GONE = frozenset({"agent_not_active", "agent_unknown", "charter_expired"})
+
+
+def metadata_url(resource: str) -> str:
+    """RFC 9728 §3.1: the well-known segment goes between host and the resource's path."""
+    parts = urlsplit(resource)
+    path = parts.path if parts.path not in ("", "/") else ""
+    return f"{parts.scheme}://{parts.netloc}/.well-known/oauth-protected-resource{path}"
+
+
+def resource_metadata(
+    resource: str, authorization_servers: list[str], scopes: list[str] | None
+) -> dict[str, Any]:
+    """This gateway's RFC 9728 §2 protected resource metadata.
+
+    Built as plain data (URLs exactly as configured: an issuer identifier is
+    compared as a string, RFC 8414 §3.3, so no normalising trailing slash).
+    """
+    document: dict[str, Any] = {
+        "resource": resource,
+        "authorization_servers": list(authorization_servers),
+        "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),
+        "resource_name": "Charter MCP gateway",
+    }
+    if scopes:
+        document["scopes_supported"] = scopes
+    return document
+
+
+def _quoted(text: str) -> str:
+    """A quoted-string for an auth-param (RFC 9110 §11.2): printable ASCII, no quotes."""
+    clean = "".join(c for c in text if 0x20 <= ord(c) < 0x7F and c not in '"\\')
+    return f'"{clean[:300]}"'
+
+
+def challenge(failure: AuthFailure | None, resource_metadata_url: str) -> str:
+    """The ``WWW-Authenticate`` value for a refusal (or for a request without a token)."""
+    params = []
+    scheme = failure.scheme if failure is not None else Scheme.BEARER
+    if failure is not None:
+        params.append(f"error={_quoted(failure.error.value)}")
+        params.append(f"error_description={_quoted(failure.description)}")
+    if scheme == Scheme.DPOP:
+        params.append(f"algs={_quoted(' '.join(DPOP_ALGS))}")
+    params.append(f"resource_metadata={_quoted(resource_metadata_url)}")
+    return f"{scheme.value} " + ", ".join(params)
+
+
+def refusal(failure: AuthFailure | None, resource_metadata_url: str) -> Response:
+    status = failure.status if failure is not None else 401
+    body: dict[str, str] = {
+        "error": "invalid_token",
+        "error_description": "an access token is required",
+    }
+    if failure is not None:
+        body = {"error": failure.error.value, "error_description": failure.description}
+    headers = {
+        "WWW-Authenticate": challenge(failure, resource_metadata_url),
+        "Cache-Control": "no-store",
+    }
+    if failure is not None and failure.nonce:
+        headers["DPoP-Nonce"] = failure.nonce
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def presented(headers: Headers, method: str, url: str) -> Presented | None:
+    """The credentials in a request, or ``None`` without an Authorization header."""
+    values = headers.getlist("authorization")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise AuthFailure(
+            AuthError.INVALID_REQUEST, "send one Authorization header", reason="malformed"
+        )
+    scheme_text, _, token = values[0].strip().partition(" ")
+    token = token.strip()
+    lowered = scheme_text.lower()
+    if lowered not in ("bearer", "dpop"):
+        raise AuthFailure(
+            AuthError.INVALID_REQUEST,
+            f"unsupported authorization scheme {scheme_text[:20]!r}: use Bearer or DPoP",
+            reason="malformed",
+        )
+    scheme = Scheme.DPOP if lowered == "dpop" else Scheme.BEARER
+    if not token or len(token) > MAX_TOKEN_LENGTH or " " in token:
+        raise AuthFailure(AuthError.INVALID_REQUEST, "the access token is missing or malformed",
+                          reason="malformed", scheme=scheme)  # fmt: skip
+    proofs = headers.getlist("dpop")
+    if len(proofs) > 1:
+        raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "send exactly one DPoP proof",
+                          reason="dpop_malformed", scheme=Scheme.DPOP)  # fmt: skip
+    proof = proofs[0] if proofs else None
+    if scheme == Scheme.DPOP and proof is None:
+        raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "a DPoP token needs a DPoP proof header",
+                          reason="dpop_missing", scheme=Scheme.DPOP)  # fmt: skip
+    return Presented(scheme, token, proof, method, url)
+
+
+def _request_url(scope: Scope) -> str:
+    request = Request(scope)
+    return str(request.url.replace(query="", fragment=""))
+
+
+class ResourceServer:
+    """ASGI middleware in front of the MCP endpoint: authenticate, then hand the principal on."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authority: Authority,
+        resource: str,
+        sessions: Sessions,
+        on_agent_gone: Callable[[str, str], Awaitable[None]],
+    ) -> None:
+        self.app = app
+        self.authority = authority
+        self.resource = resource
+        self.metadata_url = metadata_url(resource)
+        self.sessions = sessions
+        self.on_agent_gone = on_agent_gone
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        try:
+            credentials = presented(headers, scope["method"], _request_url(scope))
+            if credentials is None:
+                await refusal(None, self.metadata_url)(scope, receive, send)
+                return
+            principal = await self.authority.authenticate(credentials, self.resource)
+        except AuthFailure as failure:
+            if failure.agent and failure.reason in AGENT_GONE:
+                await self.on_agent_gone(
+                    failure.agent, f"its token was refused: {failure.description}"
+                )
+            await refusal(failure, self.metadata_url)(scope, receive, send)
+            return
+        if self.sessions.cut_reason(principal.agent) is not None:
+            self.sessions.restore(principal.agent)  # the store backs it again
+        session_id = headers.get(SESSION_HEADER)
+        if session_id is not None:
+            owner = self.sessions.owner(session_id)
+            if owner is not None and owner != principal.agent:
+                await _not_found(scope, receive, send)
+                return
+        scope[PRINCIPAL_KEY] = principal
+        scope["user"] = AuthenticatedUser(_sdk_token(principal, credentials.token))
+        scope["auth"] = AuthCredentials(sorted(principal.scopes))
+        if scope["method"] == "DELETE" and session_id is not None:
+            await self.app(scope, receive, send)
+            self.sessions.closed(session_id)
+            return
+        await self.app(scope, receive, self._watch_session(principal.agent, send))
+
+    def _watch_session(self, agent: str, send: Send) -> Send:
+        """Note the session id the SDK assigns on the response that opens a session."""
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start" and message.get("status", 500) < 400:
+                for name, value in message.get("headers", []):
+                    if name.lower() == SESSION_HEADER.encode():
+                        self.sessions.opened(agent, value.decode("latin-1"))
+            await send(message)
+
+        return watched
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Session not found"}}
+    await Response(json.dumps(body), status_code=404, media_type="application/json")(
+        scope, receive, send
+    )
+
+
+def _sdk_token(principal: Principal, token: str) -> AccessToken:
+    """What the SDK's session manager compares to bind a session to the credential that opened it."""
+    return AccessToken(
+        token=token,
+        client_id=principal.agent,
+        scopes=sorted(principal.scopes),
+        expires_at=principal.expires_at or None,
+        subject=principal.on_behalf_of or principal.agent,
+        claims={"iss": principal.issuer},
+    )

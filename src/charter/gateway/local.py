@@ -1,0 +1,170 @@
+"""The gateway's authority in-process: the same store, the token and decision services.
+
+Used when ``CHARTER_URL`` is not set. Token checks go through
+:meth:`~charter.services.tokens.TokenService.verify_access_token` (signature,
+audience, expiry, revocation, agent standing, DPoP proof and replay); decisions
+through :meth:`~charter.services.decisions.DecisionService.decide` on its
+compiled snapshot, which follows the store within a second — and is what the
+kill switch watches. Activity goes to the decision service's batched recorder,
+so a call costs no store write on the request path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import anyio
+
+from charter.domain.audit import EventDraft
+from charter.domain.compiled import CompiledAgent
+from charter.domain.decision import Decision
+from charter.gateway.authority import (
+    AgentView,
+    AuthError,
+    AuthFailure,
+    Presented,
+    Principal,
+    Scheme,
+)
+from charter.services.context import Services
+from charter.tokens.errors import InvalidToken
+
+SOURCE = "gateway"
+
+
+def view_of(compiled: CompiledAgent, now_us: int) -> AgentView:
+    """An agent's listing and limits from its compiled charter (only active agents have rules)."""
+    return AgentView.build(
+        compiled.name,
+        active=compiled.active,
+        version=compiled.charter_version,
+        allow=tuple((rule.id, rule.capability) for rule in compiled.allows.rules),
+        deny=tuple(rule.capability for rule in compiled.denies.rules),
+        expired=now_us >= compiled.expires_us,
+    )
+
+
+def failure_of(error: InvalidToken, scheme: Scheme) -> AuthFailure:
+    """The RFC 6750 / RFC 9449 refusal for a token the token service did not accept."""
+    reason = error.reason
+    if reason == "dpop_required":
+        return AuthFailure(
+            AuthError.INVALID_TOKEN, error.message, reason=reason, scheme=Scheme.DPOP
+        )
+    if reason.startswith("dpop_"):
+        return AuthFailure(
+            AuthError.INVALID_DPOP_PROOF, error.message, reason=reason, scheme=Scheme.DPOP
+        )
+    return AuthFailure(AuthError.INVALID_TOKEN, error.message, reason=reason, scheme=scheme)
+
+
+def principal_of(verified: Any) -> Principal:
+    return Principal(
+        agent=verified.agent,
+        on_behalf_of=verified.on_behalf_of,
+        chain=verified.delegation_chain,
+        token_id=verified.jti,
+        issuer=verified.issuer,
+        expires_at=verified.expires_at,
+        scopes=frozenset(verified.scopes),
+        key_thumbprint=verified.jkt,
+    )
+
+
+def check_scheme(principal: Principal, scheme: Scheme) -> None:
+    """RFC 9449 §7.1: a bound token only with the DPoP scheme, the DPoP scheme only with one."""
+    if principal.key_thumbprint is not None and scheme != Scheme.DPOP:
+        raise AuthFailure(
+            AuthError.INVALID_TOKEN, "a DPoP-bound token must be sent with the DPoP scheme",
+            reason="dpop_required", scheme=Scheme.DPOP,
+        )  # fmt: skip
+    if principal.key_thumbprint is None and scheme == Scheme.DPOP:
+        raise AuthFailure(
+            AuthError.INVALID_TOKEN, "the token is not DPoP-bound; send it as a Bearer token",
+            reason="not_dpop_bound", scheme=Scheme.DPOP,
+        )  # fmt: skip
+
+
+class LocalAuthority:
+    """Charter in the gateway's own process."""
+
+    def __init__(
+        self, services: Services, *, authorization_servers: list[str] | None = None
+    ) -> None:
+        self.services = services
+        self.tokens = services.tokens
+        self.decisions = services.decisions
+        self.authorization_servers = authorization_servers or [self.tokens.issuer]
+
+    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+        try:
+            verified = self.tokens.verify_access_token(
+                presented.token,
+                audience=audience,
+                dpop_proof=presented.proof,
+                htm=presented.method,
+                htu=presented.url,
+            )
+        except InvalidToken as error:
+            raise failure_of(error, presented.scheme) from None
+        principal = principal_of(verified)
+        check_scheme(principal, presented.scheme)
+        return principal
+
+    async def decide(
+        self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
+    ) -> Decision:
+        return self.decisions.decide(
+            principal.agent,
+            action,
+            resource,
+            context=context,
+            on_behalf_of=principal.on_behalf_of,
+            source=SOURCE,
+            record=False,
+        )
+
+    def record(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        decision: Decision,
+        latency_us: float,
+    ) -> None:
+        self.decisions.recorder.record(
+            time.time_ns() // 1000,
+            principal.agent,
+            action,
+            resource,
+            principal.on_behalf_of,
+            decision,
+            SOURCE,
+            latency_us,
+        )
+
+    async def agent(self, name: str) -> AgentView | None:
+        compiled = self.decisions.snapshot().agents.get(name)
+        return view_of(compiled, self.decisions.now_us()) if compiled is not None else None
+
+    async def inactive(self, names: Collection[str]) -> set[str]:
+        agents = self.decisions.snapshot().agents
+        now_us = self.decisions.now_us()
+        gone = set()
+        for name in names:
+            compiled = agents.get(name)
+            if compiled is None or not compiled.active or now_us >= compiled.expires_us:
+                gone.add(name)
+        return gone
+
+    async def note_cut(self, agent: str, sessions: int, calls: int, reason: str) -> None:
+        draft = EventDraft(
+            "gateway", "gateway.cut", "agent", agent, None,
+            {"sessions": sessions, "calls": calls, "reason": reason},
+        )  # fmt: skip
+        await anyio.to_thread.run_sync(self.services.audit.append, [draft])
+
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self.decisions.recorder.flush)

@@ -1,0 +1,280 @@
+"""The gateway's authority over HTTP: a Charter server at ``CHARTER_URL``.
+
+* **Decisions**: OpenID AuthZEN 1.0 ``POST /access/v1/evaluation`` with the
+  gateway's PEP key (``CHARTER_PEP_KEY``). The PDP records each decision as
+  Activity itself (source ``authzen``); refusals the gateway makes on its own
+  (unknown names, token scope, rate limits) are logged by the gateway.
+* **Tokens**: checked offline against the server's JWKS with the SDK's
+  :class:`~charter.sdk.credentials.TokenVerifier` (signature, ``typ``, issuer,
+  audience = this gateway, expiry), DPoP proofs with
+  :func:`charter.tokens.dpop.check_proof` and a replay cache, and the agent's
+  standing from ``GET /v1/agents/{name}`` (state, and the charter version the
+  token was issued under) with an auditor API token (``CHARTER_API_TOKEN``),
+  refreshed every second. A single revoked token (RFC 7009) without any change
+  to its agent stays usable here until it expires (minutes); use the
+  in-process mode where that matters.
+* **Listing, limits, kill switch**: from the same agent document.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+import anyio
+import httpx
+
+from charter.domain.charter import CharterSpec
+from charter.domain.decision import Decision, Reason, ReasonCode
+from charter.domain.patterns import split_resource
+from charter.gateway.authority import (
+    AgentView,
+    AuthError,
+    AuthFailure,
+    Presented,
+    Principal,
+    Scheme,
+)
+from charter.gateway.local import check_scheme
+from charter.sdk.credentials import TokenError, TokenVerifier
+from charter.tokens import dpop
+
+logger = logging.getLogger("charter.gateway.remote")
+
+VIEW_TTL = 1.0
+MAX_CACHED_TOKENS = 100_000
+
+
+def _reason(item: Mapping[str, Any]) -> Reason:
+    code_text = str(item.get("code", "evaluation_error"))
+    base, _, attribute = code_text.partition(":")
+    try:
+        code = ReasonCode(base)
+    except ValueError:
+        code = ReasonCode.EVALUATION_ERROR
+    admin = item.get("reason_admin")
+    message = str(admin.get("en", code_text)) if isinstance(admin, dict) else code_text
+    rule = item.get("rule")
+    return Reason(code, message, str(rule) if rule else None, attribute or None)
+
+
+def decision_from_authzen(body: Any) -> Decision:
+    """An AuthZEN response as a :class:`Decision`; anything unexpected is a deny."""
+    if not isinstance(body, dict) or body.get("decision") is not True:
+        context = body.get("context") if isinstance(body, dict) else None
+        reasons = context.get("reasons") if isinstance(context, dict) else None
+        parsed = (
+            tuple(_reason(r) for r in reasons if isinstance(r, dict))
+            if isinstance(reasons, list)
+            else ()
+        )
+        return Decision(
+            False, reasons=parsed or (Reason(ReasonCode.EVALUATION_ERROR, "the PDP denied"),)
+        )
+    context = body.get("context") or {}
+    return Decision(True, rule=context.get("rule"), role=context.get("role"))
+
+
+class RemoteAuthority:
+    """Charter on another host."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        pep_key: str | None,
+        api_token: str | None = None,
+        authorization_servers: list[str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.authorization_servers = authorization_servers or [self.base_url]
+        self._pep = {"Authorization": f"Bearer {pep_key}"} if pep_key else {}
+        self._api = {"Authorization": f"Bearer {api_token}"} if api_token else {}
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=10, transport=transport)
+        self._verifiers: dict[str, TokenVerifier] = {}
+        self._claims: dict[str, dict[str, Any]] = {}
+        self._views: dict[str, tuple[float, AgentView | None]] = {}
+        self._replays = dpop.ReplayCache()
+
+    # -- tokens -------------------------------------------------------------------------------
+    def _verifier(self, audience: str) -> TokenVerifier:
+        verifier = self._verifiers.get(audience)
+        if verifier is None:
+            verifier = self._verifiers[audience] = TokenVerifier(self.base_url, audience=audience)
+        return verifier
+
+    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+        claims = self._claims.get(presented.token)
+        if claims is None or claims.get("exp", 0) <= time.time():
+            try:
+                claims = await anyio.to_thread.run_sync(
+                    self._verifier(audience).verify, presented.token
+                )
+            except TokenError as error:
+                raise AuthFailure(
+                    AuthError.INVALID_TOKEN, error.description, reason=error.reason or "invalid",
+                    scheme=presented.scheme,
+                ) from None  # fmt: skip
+            except httpx.HTTPError as error:
+                raise AuthFailure(
+                    AuthError.INVALID_TOKEN, f"cannot reach Charter to check the token ({error})",
+                    reason="unavailable", scheme=presented.scheme,
+                ) from None  # fmt: skip
+            if len(self._claims) >= MAX_CACHED_TOKENS:
+                self._claims.clear()
+            self._claims[presented.token] = claims
+        principal = _principal(claims)
+        check_scheme(principal, presented.scheme)
+        if principal.key_thumbprint is not None:
+            self._check_proof(presented, principal)
+        view = await self.agent(principal.agent, fresh=False)
+        if view is None or not view.active or view.expired:
+            raise AuthFailure(
+                AuthError.INVALID_TOKEN, f"agent {principal.agent} may not act now",
+                reason="agent_not_active", scheme=presented.scheme, agent=principal.agent,
+            )  # fmt: skip
+        if view.version != claims.get("charter_version"):
+            raise AuthFailure(
+                AuthError.INVALID_TOKEN, "the agent's charter changed after the token was issued",
+                reason="charter_changed", scheme=presented.scheme,
+            )  # fmt: skip
+        return principal
+
+    def _check_proof(self, presented: Presented, principal: Principal) -> None:
+        if presented.proof is None:
+            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "a DPoP proof is required",
+                              reason="dpop_missing", scheme=Scheme.DPOP)  # fmt: skip
+        now = time.time()
+        try:
+            proof = dpop.check_proof(
+                presented.proof, htm=presented.method, htu=[presented.url], now=now,
+                access_token=presented.token,
+            )  # fmt: skip
+        except dpop.DPoPError as error:
+            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, error.message, reason=error.reason,
+                              scheme=Scheme.DPOP) from None  # fmt: skip
+        if proof.jkt != principal.key_thumbprint:
+            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "the DPoP proof is signed by another key",
+                              reason="dpop_wrong_key", scheme=Scheme.DPOP)  # fmt: skip
+        if not self._replays.consume(proof.use, now):
+            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "the DPoP proof was used before",
+                              reason="dpop_replayed", scheme=Scheme.DPOP)  # fmt: skip
+
+    # -- decisions ----------------------------------------------------------------------------
+    async def decide(
+        self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
+    ) -> Decision:
+        system, path = split_resource(resource)
+        subject: dict[str, Any] = {"type": "agent", "id": principal.agent}
+        if principal.on_behalf_of:
+            subject["properties"] = {"on_behalf_of": principal.on_behalf_of}
+        body = {
+            "subject": subject,
+            "action": {"name": action},
+            "resource": {"type": system, "id": path},
+            "context": dict(context),
+        }
+        try:
+            response = await self._http.post("/access/v1/evaluation", json=body, headers=self._pep)
+        except httpx.HTTPError as error:
+            return _error(f"the PDP at {self.base_url} did not answer ({type(error).__name__})")
+        if response.status_code != 200:
+            return _error(f"the PDP answered HTTP {response.status_code}: {response.text[:200]}")
+        try:
+            return decision_from_authzen(response.json())
+        except ValueError:
+            return _error("the PDP's answer is not JSON")
+
+    def record(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        decision: Decision,
+        latency_us: float,
+    ) -> None:
+        if not decision.allowed:
+            logger.info(
+                "refused %s %s on %s: %s", principal.agent, action, resource, decision.summary()
+            )
+
+    # -- agents -------------------------------------------------------------------------------
+    async def agent(self, name: str, *, fresh: bool = False) -> AgentView | None:
+        now = time.monotonic()
+        cached = self._views.get(name)
+        if cached is not None and not fresh and now - cached[0] < VIEW_TTL:
+            return cached[1]
+        try:
+            response = await self._http.get(f"/v1/agents/{name}", headers=self._api)
+        except httpx.HTTPError:
+            logger.warning("cannot read agent %s from %s", name, self.base_url)
+            return cached[1] if cached is not None else None
+        view = _view(name, response.json()) if response.status_code == 200 else None
+        if response.status_code not in (200, 404):
+            logger.warning(
+                "reading agent %s: HTTP %s (is CHARTER_API_TOKEN set?)", name, response.status_code
+            )
+        self._views[name] = (now, view)
+        return view
+
+    async def inactive(self, names: Collection[str]) -> set[str]:
+        gone = set()
+        for name in names:
+            view = await self.agent(name, fresh=True)
+            if view is None or not view.active or view.expired:
+                gone.add(name)
+        return gone
+
+    async def note_cut(self, agent: str, sessions: int, calls: int, reason: str) -> None:
+        logger.warning(
+            "kill switch: %s cut off (%d sessions, %d calls): %s", agent, sessions, calls, reason
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _error(message: str) -> Decision:
+    return Decision(False, reasons=(Reason(ReasonCode.EVALUATION_ERROR, message + "; denied"),))
+
+
+def _principal(claims: Mapping[str, Any]) -> Principal:
+    actors: list[str] = []
+    act = claims.get("act")
+    while isinstance(act, dict) and len(actors) < 5:
+        actors.append(str(act.get("sub")))
+        act = act.get("act")
+    cnf = claims.get("cnf")
+    return Principal(
+        agent=str(claims.get("client_id")),
+        on_behalf_of=str(claims["sub"]) if actors else None,
+        chain=tuple(actors),
+        token_id=str(claims.get("jti", "")),
+        issuer=str(claims.get("iss", "")),
+        expires_at=int(claims.get("exp", 0)),
+        scopes=frozenset(str(claims.get("scope", "")).split()),
+        key_thumbprint=str(cnf["jkt"]) if isinstance(cnf, dict) and "jkt" in cnf else None,
+    )
+
+
+def _view(name: str, body: Any) -> AgentView | None:
+    if not isinstance(body, dict):
+        return None
+    document = body.get("charter")
+    spec = CharterSpec.model_validate(document) if isinstance(document, dict) else None
+    active = body.get("state") == "active" and spec is not None
+    allow = (
+        tuple((f"charter/{name}/allow/{i}", rule) for i, rule in enumerate(spec.allow))
+        if active and spec
+        else ()
+    )
+    deny = tuple(spec.deny) if active and spec else ()
+    expired = bool(spec and spec.expires and spec.expires < dt.datetime.now(dt.UTC).date())
+    return AgentView.build(
+        name, active=active, version=int(body.get("charter_version", 0)), allow=allow, deny=deny,
+        expired=expired,
+    )  # fmt: skip

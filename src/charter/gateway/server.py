@@ -1,0 +1,509 @@
+"""The MCP gateway: an MCP server to agents, an MCP client to upstreams, Charter in between.
+
+Built on the official SDK's low-level :class:`mcp.server.Server` (handlers per
+method) and its streamable HTTP session manager; the gateway adds only what
+the SDK does not know: who the agent is (:mod:`.auth`), whether it may
+(:class:`~charter.gateway.authority.Authority`), how often (:mod:`.ratelimit`),
+where a name goes (:mod:`.directory`), and how to stop it (:mod:`.sessions`).
+
+For every ``tools/call``, ``resources/read`` and ``prompts/get`` the order is
+fixed: look the name up (unknown → refused, nothing decided or forwarded) →
+decide → rate-limit → forward under a cancellable scope → record Activity.
+Nothing reaches an upstream without an allow decision; a deny, a limit, a cut
+or an upstream failure is a clear MCP error, never a result. Listings show an
+agent only what its charter could ever allow (and its token's scope covers).
+Methods the gateway does not implement (completion, subscriptions, logging)
+are answered "method not found" by the SDK, never forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import anyio
+import mcp_types as types
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.server.stdio import stdio_server
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from charter import __version__
+from charter.domain.decision import Decision, Reason, ReasonCode
+from charter.domain.patterns import parse_pattern
+from charter.gateway.auth import PRINCIPAL_KEY, ResourceServer, metadata_url, resource_metadata
+from charter.gateway.authority import AgentView, Authority, Principal
+from charter.gateway.config import GatewayConfig
+from charter.gateway.directory import GET_PROMPT, READ_RESOURCE, Directory, resource_of
+from charter.gateway.ratelimit import RateLimiter
+from charter.gateway.refusals import (
+    cut_off,
+    denied,
+    rate_limited,
+    safe_name,
+    unknown,
+    upstream_failure,
+)
+from charter.gateway.secrets import Secrets
+from charter.gateway.sessions import Sessions
+from charter.gateway.upstream import Upstream, UpstreamError
+from charter.gateway.visibility import Visibility
+
+logger = logging.getLogger("charter.gateway")
+
+#: How long the gateway waits at start for upstreams' first connection attempts.
+STARTUP_WAIT = 20.0
+VIEW_TTL = 1.0
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+Ctx = ServerRequestContext[dict[str, Any], Any]
+
+
+class Gateway:
+    """One gateway process: its upstreams, its agents' sessions, and the MCP server."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        authority: Authority,
+        *,
+        resource: str,
+        secrets: Secrets | None = None,
+        errlog: TextIO | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.gateway
+        self.authority = authority
+        self.resource = resource
+        self.secrets = secrets or Secrets.load(config)
+        self.sessions = Sessions()
+        self.limiter = RateLimiter()
+        self.directory = Directory()
+        self.upstreams: dict[str, Upstream] = {}
+        self._errlog = errlog
+        self._views: dict[str, tuple[float, AgentView | None, Visibility]] = {}
+        self._manager: StreamableHTTPSessionManager | None = None
+        self._stdio_auth: Callable[[], Awaitable[Principal]] | None = None
+        self.server: Server[dict[str, Any]] = Server(
+            "charter-gateway",
+            version=__version__,
+            title="Charter MCP gateway",
+            instructions="Every call is decided by Charter against the calling agent's charter.",
+            lifespan=self._lifespan,
+            get_tool_input_schema=self._input_schema,
+            on_list_tools=self._list_tools,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_templates,
+            on_list_prompts=self._list_prompts,
+        )
+        # Forwarding handlers return the upstream's result as a mapping, unchanged.
+        self.server.add_request_handler("tools/call", types.CallToolRequestParams, self._call_tool)
+        self.server.add_request_handler(
+            "resources/read", types.ReadResourceRequestParams, self._read_resource
+        )
+        self.server.add_request_handler(
+            "prompts/get", types.GetPromptRequestParams, self._get_prompt
+        )
+
+    # -- lifecycle -------------------------------------------------------------------
+    @asynccontextmanager
+    async def _lifespan(self, _server: Server[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+        async with anyio.create_task_group() as group:
+            for upstream_config in self.config.upstreams:
+                upstream = Upstream(
+                    upstream_config, self.secrets,
+                    call_timeout=self.settings.call_timeout, errlog=self._errlog,
+                )  # fmt: skip
+                upstream.listeners.append(self._catalogue_changed)
+                self.upstreams[upstream.name] = upstream
+                group.start_soon(upstream.run)
+            with anyio.move_on_after(STARTUP_WAIT):
+                for upstream in self.upstreams.values():
+                    await upstream.wait_attempted(STARTUP_WAIT)
+            group.start_soon(self._watch)
+            try:
+                yield {}
+            finally:
+                for upstream in self.upstreams.values():
+                    upstream.close()
+                with anyio.move_on_after(5, shield=True):
+                    await anyio.sleep(0.05)
+                group.cancel_scope.cancel()
+
+    def _catalogue_changed(self, _upstream: Upstream) -> None:
+        self.directory.rebuild(
+            self.upstreams[c.name] for c in self.config.upstreams if c.name in self.upstreams
+        )
+
+    async def _watch(self) -> None:
+        """The kill switch's eyes: cut agents that may no longer act, within ``watch_interval``."""
+        while True:
+            await anyio.sleep(self.settings.watch_interval)
+            live = self.sessions.agents()
+            if not live:
+                continue
+            try:
+                gone = await self.authority.inactive(live)
+            except Exception:
+                logger.exception("checking agent states failed; will retry")
+                continue
+            for agent in gone:
+                await self.cut(
+                    agent, "the agent is no longer active in Charter (suspended or decommissioned)"
+                )
+
+    async def cut(self, agent: str, reason: str) -> None:
+        """Cut ``agent`` off now: cancel its in-flight calls, terminate its sessions, audit it."""
+        report = self.sessions.cut(agent, reason)
+        for session_id in report.sessions:
+            await self._terminate(session_id)
+        if report.calls or report.sessions:
+            logger.warning(
+                "cut off agent %s: %d in-flight calls, %d sessions (%s)",
+                agent, report.calls, len(report.sessions), reason,
+            )  # fmt: skip
+            try:
+                await self.authority.note_cut(agent, len(report.sessions), report.calls, reason)
+            except Exception:
+                logger.exception("recording the cut of %s failed", agent)
+
+    async def _terminate(self, session_id: str) -> None:
+        manager = self._manager
+        # The SDK keeps live transports by session id; terminating one closes its
+        # streams and makes the id answer 404, exactly as a client DELETE would.
+        transports = getattr(manager, "_server_instances", None) if manager else None
+        transport = transports.get(session_id) if isinstance(transports, dict) else None
+        if transport is not None:
+            with anyio.CancelScope(shield=True):
+                await transport.terminate()
+
+    # -- who, may they, how often ------------------------------------------------------
+    async def _principal(self, ctx: Ctx) -> Principal:
+        request = ctx.request
+        if isinstance(request, Request):
+            principal = request.scope.get(PRINCIPAL_KEY)
+            if isinstance(principal, Principal):
+                return principal
+        if self._stdio_auth is not None:
+            return await self._stdio_auth()
+        raise MCPError(code=types.INVALID_REQUEST, message="not authenticated")  # fail closed
+
+    async def _view(self, agent: str) -> tuple[AgentView | None, Visibility]:
+        now = time.monotonic()
+        cached = self._views.get(agent)
+        if cached is not None and now - cached[0] < VIEW_TTL:
+            return cached[1], cached[2]
+        view = await self.authority.agent(agent)
+        if cached is not None and cached[1] == view:
+            visibility = cached[2]
+        elif view is None or not view.active or view.expired:
+            visibility = Visibility((), ())
+        else:
+            visibility = Visibility.of_rules([rule for _, rule in view.allow], view.deny)
+        if len(self._views) > 10_000:
+            self._views.clear()
+        self._views[agent] = (now, view, visibility)
+        return view, visibility
+
+    async def _visible(self, principal: Principal, action: str, resource: str) -> bool:
+        if self.sessions.cut_reason(principal.agent) is not None or not principal.in_scope(action):
+            return False
+        _, visibility = await self._view(principal.agent)
+        return visibility.may_allow(action, resource)
+
+    def _context(
+        self, ctx: Ctx, method: str, upstream: str, name: str, arguments: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """What a charter's conditions can see: ``args.*``, ``source_ip``, ``mcp.*``."""
+        mcp: dict[str, Any] = {"method": method, "server": upstream, "name": name}
+        context: dict[str, Any] = {"args": dict(arguments or {}), "mcp": mcp}
+        request = ctx.request
+        if isinstance(request, Request):
+            if request.client is not None:
+                context["source_ip"] = request.client.host
+            session = request.headers.get("mcp-session-id")
+            if session:
+                mcp["session"] = session
+        return context
+
+    async def _decide(
+        self,
+        ctx: Ctx,
+        principal: Principal,
+        what: str,
+        action: str,
+        resource: str,
+        context: dict[str, Any],
+    ) -> tuple[Decision, float]:
+        """Decide, refuse out-of-scope and rate-limited calls; raise the MCP error on a deny."""
+        started = time.perf_counter()
+        reason = self.sessions.cut_reason(principal.agent)
+        if reason is not None:
+            raise cut_off(principal.agent, reason)
+        decision = await self.authority.decide(principal, action, resource, context)
+        if not principal.in_scope(action):  # a token's scope is a ceiling (RFC 6749 §3.3)
+            beyond = Reason(
+                ReasonCode.SCOPE_EXCEEDED,
+                f"the access token's scope does not include {action!r}; request a token with it",
+            )
+            kept = decision.reasons if not decision.allowed else ()
+            decision = Decision(False, reasons=(*kept, beyond))
+        if not decision.allowed:
+            self._record(principal, action, resource, decision, started)
+            raise denied(principal.agent, what, decision, action=action, resource=resource)
+        limited = await self._limit(principal, action, decision)
+        if limited is not None:
+            limit, retry, scope = limited
+            refused = _refused(
+                ReasonCode.RATE_LIMITED, f"{principal.agent} exceeded {limit} {scope} per minute"
+            )
+            self._record(principal, action, resource, refused, started)
+            raise rate_limited(principal.agent, what, limit, retry, scope=scope)
+        return decision, started
+
+    async def _limit(
+        self, principal: Principal, action: str, decision: Decision
+    ) -> tuple[int, float, str] | None:
+        view, _ = await self._view(principal.agent)
+        per_rule = view.limits.get(decision.rule or "") if view is not None else None
+        if per_rule is not None:
+            verdict = self.limiter.check(("tool", principal.agent, action), per_rule)
+            if not verdict.allowed:
+                return per_rule, verdict.retry_after, f"calls of {action}"
+        overall = self.settings.agent_calls_per_minute
+        if overall is not None:
+            verdict = self.limiter.check(("agent", principal.agent), overall)
+            if not verdict.allowed:
+                return overall, verdict.retry_after, "calls"
+        return None
+
+    def _record(
+        self, principal: Principal, action: str, resource: str, decision: Decision, started: float
+    ) -> None:
+        latency_us = (time.perf_counter() - started) * 1e6
+        try:
+            self.authority.record(principal, action, resource, decision, latency_us)
+        except Exception:
+            logger.exception("recording activity failed")
+
+    async def _forward(
+        self, principal: Principal, upstream_name: str, request: Any
+    ) -> dict[str, Any]:
+        upstream = self.upstreams.get(upstream_name)
+        if upstream is None:  # pragma: no cover - the directory only names configured upstreams
+            raise unknown("upstream", upstream_name)
+        result: dict[str, Any] | None = None
+        with self.sessions.call(principal.agent) as scope:
+            try:
+                result = await upstream.request(request)
+            except UpstreamError as error:
+                raise upstream_failure(error) from None
+        if scope.cancelled_caught or result is None:
+            raise cut_off(principal.agent, self.sessions.cut_reason(principal.agent) or "cut off")
+        return result
+
+    # -- tools -----------------------------------------------------------------------------
+    def _input_schema(self, name: str) -> Mapping[str, Any] | None:
+        entry = self.directory.tool(name)
+        return entry.tool.input_schema if entry is not None else None
+
+    async def _list_tools(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        principal = await self._principal(ctx)
+        tools = [
+            entry.tool
+            for entry in self.directory.tools.values()
+            if await self._visible(principal, entry.name, entry.resource)
+        ]
+        return types.ListToolsResult(tools=tools)
+
+    async def _call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
+        principal = await self._principal(ctx)
+        entry = self.directory.tool(params.name)
+        if entry is None:
+            self._refuse_unknown(principal, "tool", params.name)
+        assert entry is not None
+        what = f"calling {entry.visible} on {entry.upstream}"
+        context = self._context(ctx, "tools/call", entry.upstream, entry.name, params.arguments)
+        decision, started = await self._decide(
+            ctx, principal, what, entry.name, entry.resource, context
+        )
+        request = types.CallToolRequest(
+            params=types.CallToolRequestParams(name=entry.name, arguments=params.arguments)
+        )
+        try:
+            return await self._forward(principal, entry.upstream, request)
+        finally:
+            self._record(principal, entry.name, entry.resource, decision, started)
+
+    def _refuse_unknown(self, principal: Principal, kind: str, name: object) -> None:
+        """Record and refuse a name nobody offers: nothing is decided upstream or forwarded."""
+        shown = safe_name(name, 200)
+        decision = _refused(
+            ReasonCode.INVALID_REQUEST, f"no {kind} named {shown!r} is offered through this gateway"
+        )
+        self._record(
+            principal, shown or "?", f"gateway:{kind}s/{shown}", decision, time.perf_counter()
+        )
+        raise unknown(kind, name)
+
+    # -- resources -------------------------------------------------------------------------
+    async def _list_resources(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        principal = await self._principal(ctx)
+        resources = [
+            resource
+            for uri, (upstream, resource) in self.directory.resources.items()
+            if await self._visible(principal, READ_RESOURCE, resource_of(upstream, uri))
+        ]
+        return types.ListResourcesResult(resources=resources)
+
+    async def _list_templates(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        principal = await self._principal(ctx)
+        shown: list[types.ResourceTemplate] = []
+        if principal.in_scope(READ_RESOURCE) and self.sessions.cut_reason(principal.agent) is None:
+            _, visibility = await self._view(principal.agent)
+            for entry in self.directory.templates:
+                target = f"{entry.upstream}:resources/{entry.pattern.text}"
+                if visibility.may_allow_some(READ_RESOURCE, parse_pattern(target)):
+                    shown.append(entry.template)
+        return types.ListResourceTemplatesResult(resource_templates=shown)
+
+    async def _read_resource(
+        self, ctx: Ctx, params: types.ReadResourceRequestParams
+    ) -> dict[str, Any]:
+        principal = await self._principal(ctx)
+        uri = str(params.uri)
+        upstream = self.directory.resource_owner(uri)
+        if upstream is None:
+            self._refuse_unknown(principal, "resource", uri)
+        assert upstream is not None
+        resource = resource_of(upstream, uri)
+        context = self._context(ctx, "resources/read", upstream, uri, {"uri": uri})
+        decision, started = await self._decide(
+            ctx,
+            principal,
+            f"reading {safe_name(uri)} on {upstream}",
+            READ_RESOURCE,
+            resource,
+            context,
+        )
+        request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
+        try:
+            return await self._forward(principal, upstream, request)
+        finally:
+            self._record(principal, READ_RESOURCE, resource, decision, started)
+
+    # -- prompts ---------------------------------------------------------------------------
+    async def _list_prompts(
+        self, ctx: Ctx, params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        principal = await self._principal(ctx)
+        prompts = [
+            entry.prompt
+            for entry in self.directory.prompts.values()
+            if await self._visible(principal, GET_PROMPT, entry.resource)
+        ]
+        return types.ListPromptsResult(prompts=prompts)
+
+    async def _get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> dict[str, Any]:
+        principal = await self._principal(ctx)
+        entry = self.directory.prompt(params.name)
+        if entry is None:
+            self._refuse_unknown(principal, "prompt", params.name)
+        assert entry is not None
+        context = self._context(ctx, "prompts/get", entry.upstream, entry.name, params.arguments)
+        what = f"getting prompt {entry.visible} on {entry.upstream}"
+        decision, started = await self._decide(
+            ctx, principal, what, GET_PROMPT, entry.resource, context
+        )
+        request = types.GetPromptRequest(
+            params=types.GetPromptRequestParams(name=entry.name, arguments=params.arguments)
+        )
+        try:
+            return await self._forward(principal, entry.upstream, request)
+        finally:
+            self._record(principal, GET_PROMPT, entry.resource, decision, started)
+
+    # -- transports --------------------------------------------------------------------------
+    def http_app(self, host: str = "127.0.0.1") -> Starlette:
+        """The ASGI app: ``/mcp`` (streamable HTTP, authenticated), RFC 9728 metadata, ``/healthz``."""
+        security = None
+        if host in LOCAL_HOSTS:  # DNS-rebinding protection, as the SDK applies for loopback
+            security = TransportSecuritySettings(
+                enable_dns_rebinding_protection=True,
+                allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+                allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+            )
+        manager = StreamableHTTPSessionManager(
+            app=self.server,
+            json_response=True,
+            security_settings=security,
+            max_request_body_size=self.settings.max_message_bytes,
+            session_idle_timeout=self.settings.session_idle_timeout,
+            max_sessions=self.settings.max_sessions,
+        )
+        self._manager = manager
+        endpoint = ResourceServer(
+            StreamableHTTPASGIApp(manager),
+            authority=self.authority,
+            resource=self.resource,
+            sessions=self.sessions,
+            on_agent_gone=self.cut,
+        )
+        document = resource_metadata(self.resource, self.authority.authorization_servers, None)
+
+        async def metadata(_: Request) -> Response:
+            return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+        async def health(_: Request) -> Response:
+            states = [upstream.state.value for upstream in self.upstreams.values()]
+            return JSONResponse(
+                {
+                    "status": "ok",
+                    "version": __version__,
+                    "upstreams": len(states),
+                    "ready": states.count("ready"),
+                }
+            )
+
+        well_known = {
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-protected-resource/mcp",
+            urlsplit(metadata_url(self.resource)).path,
+        }
+        routes = [Route("/mcp", endpoint=endpoint), Route("/healthz", health, methods=["GET"])]
+        routes += [Route(path, metadata, methods=["GET"]) for path in sorted(well_known)]
+        return Starlette(routes=routes, lifespan=lambda _app: manager.run())
+
+    async def serve_stdio(self, authenticate: Callable[[], Awaitable[Principal]]) -> None:
+        """Serve one agent over stdin/stdout; ``authenticate`` says who it is on every request.
+
+        The MCP authorization spec leaves stdio to "credentials from the
+        environment": the token comes from the environment (or a file kept
+        fresh), and is re-checked on every request, so expiry, revocation and
+        suspension apply here too.
+        """
+        self._stdio_auth = authenticate
+        async with stdio_server() as (read_stream, write_stream):
+            await self.server.run(
+                read_stream, write_stream, self.server.create_initialization_options()
+            )
+
+
+def _refused(code: ReasonCode, message: str) -> Decision:
+    return Decision(False, reasons=(Reason(code, message),))
