@@ -16,6 +16,7 @@ from charter.cli import (
     decisions,
     discover,
     estate,
+    gateway,
     people,
     tokens,
     users,
@@ -42,6 +43,7 @@ tokens.register(app)  # agent credentials: enroll, keys, tokens, idp (issue 4)
 access_keys.register(app)  # personal API tokens, PEP keys (issue 9; keep last: yields 'tokens')
 estate.register(app)  # discover <source>/all, shadow, map (issue 6)
 decisions.register(app)  # check, explain, policy, roles, export cedar (issue 3)
+gateway.register(app)  # the MCP gateway (issue 8)
 # -- end registrations --
 
 
