@@ -81,9 +81,7 @@ def test_pep_keys_open_authzen_and_nothing_else(server: LiveServer) -> None:
         assert response.status_code != 401  # past authentication (the PDP judges the body)
         assert client.get("/v1/agents", headers=_bearer(server.pep_key)).status_code == 401
         # and an admin's API token is not a PEP key
-        denied = client.post(
-            "/access/v1/evaluation", json={}, headers=_bearer(server.admin_token)
-        )
+        denied = client.post("/access/v1/evaluation", json={}, headers=_bearer(server.admin_token))
         assert denied.status_code == 401
 
 
@@ -110,12 +108,19 @@ def test_owners_see_and_change_only_their_own_agents(server: LiveServer) -> None
         assert client.get("/v1/audit").status_code == 403  # not scoped by owner: closed
         assert client.get("/v1/people").status_code == 200
         assert client.post("/v1/people/import", content=b"[]").status_code == 403
+        # approving their own agent is an admin's job
+        approve = client.post("/v1/agents/support-summarizer/activate", json={"reason": "go"})
+        assert approve.status_code == 403
+    with server.client() as admin:
+        assert admin.post("/v1/agents/support-summarizer/activate",
+                          json={"reason": "approved"}).status_code == 200  # fmt: skip
+    with server.anonymous_client(headers=_bearer(maria)) as client:
         # their own agent: allowed, and the audit log names the person
-        mine = client.post("/v1/agents/support-summarizer/activate", json={"reason": "go"})
+        mine = client.post("/v1/agents/support-summarizer/suspend", json={"reason": "pause"})
         assert mine.status_code == 200, mine.text
     with server.client() as admin:
         events = admin.get("/v1/audit", params={"target": "support-summarizer"}).json()
-        assert events[0]["action"] == "agent.activate" and events[0]["actor"] == MARIA
+        assert events[0]["action"] == "agent.suspend" and events[0]["actor"] == MARIA
         assert admin.get("/v1/agents/finance-reconciler").json()["state"] == "proposed"
 
 
@@ -192,7 +197,10 @@ def test_console_session_cookie_and_csrf(server: LiveServer) -> None:
         # cookie-authenticated API writes need the CSRF header and our own origin
         path = "/v1/agents/support-summarizer/suspend"
         assert client.post(path, json={"reason": "x"}).status_code == 403
-        assert client.post(path, json={"reason": "x"}, headers={"x-csrf-token": "forged"}).status_code == 403
+        assert (
+            client.post(path, json={"reason": "x"}, headers={"x-csrf-token": "forged"}).status_code
+            == 403
+        )
         foreign = client.post(path, json={"reason": "x"},
                               headers={"x-csrf-token": csrf, "origin": "http://evil.example"})  # fmt: skip
         assert foreign.status_code == 403

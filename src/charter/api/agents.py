@@ -2,7 +2,8 @@
 
 Who may do what (see ``api/security.py``): admins everything; auditors read;
 owners only their own agents — another owner's agent answers 404, exactly as
-a name that does not exist, so ids cannot be probed.
+a name that does not exist, so ids cannot be probed — and an owner may
+suspend, resume or decommission but not activate (approve) their own agent.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from pydantic import BaseModel, Field
 
 from charter.api.deps import actor_dep, services_dep
 from charter.api.models import AgentOut, CharterVersionOut, Page
-from charter.api.security import PrincipalDep, require_owns, require_writer, visible_owner
+from charter.api.security import (
+    PrincipalDep,
+    require_owns,
+    require_transition,
+    require_writer,
+    visible_owner,
+)
 from charter.domain.charter import CharterSpec, charter_json_schema
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
 from charter.domain.enums import AgentState
@@ -160,6 +167,7 @@ def _transition_route(transition: Transition) -> None:
     ) -> AgentOut:
         require_writer(principal)
         require_owns(principal, services.registry.get(name).owner, name=name)
+        require_transition(principal, transition.value)
         agent = services.registry.transition(name, transition, actor=actor, reason=body.reason)
         return AgentOut.of(agent)
 

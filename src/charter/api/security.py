@@ -62,8 +62,10 @@ __all__ = [
     "SecurityMiddleware",
     "Zone",
     "api_refusal",
+    "may_transition",
     "principal_dep",
     "require_owns",
+    "require_transition",
     "visible_owner",
     "zone_of",
 ]
@@ -307,3 +309,22 @@ def require_owns(principal: Principal, owner: str, *, name: str, what: str = "ag
 def require_writer(principal: Principal) -> None:
     if not principal.may_write:
         raise PermissionDenied("auditors have read-only access", field="role")
+
+
+#: Lifecycle moves an owner may make on their own agents. Activating (and
+#: proposing) is an approval, so it stays with admins: nobody approves themselves.
+OWNER_TRANSITIONS = frozenset({"suspend", "resume", "decommission"})
+
+
+def may_transition(principal: Principal, transition: str) -> bool:
+    if principal.is_admin:
+        return True
+    return principal.role == Role.OWNER and transition in OWNER_TRANSITIONS
+
+
+def require_transition(principal: Principal, transition: str) -> None:
+    if not may_transition(principal, transition):
+        raise PermissionDenied(
+            f"only an admin may {transition} an agent (an owner cannot approve their own)",
+            field="transition",
+        )

@@ -1,16 +1,84 @@
-"""The overview page (placeholder while the page is built)."""
+"""``/``: the estate at a glance — every number links to the list behind it."""
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.web.forms import ConsoleRoute
-from charter.web.templating import render
+from charter.api.deps import services_dep
+from charter.domain.enums import AgentState, Severity
+from charter.web import queries
+from charter.web.charts import PALETTE, Bar, bar_chart, day_columns, stacked_bar
+from charter.web.findings_meta import owasp_counts
+from charter.web.forms import ConsoleRoute, PrincipalDep
+from charter.web.templating import render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
+def _href(path: str, **params: str) -> str:
+    return f"{path}?{urlencode(params)}" if params else path
+
+
 @router.get("/")
-def overview(request: Request) -> Response:
-    return render(request, "overview.html", {}, title="Overview")
+def overview(request: Request, principal: PrincipalDep) -> Response:
+    services = services_dep(request)
+    owner = principal.owner_scope
+    now = services.clock.now()
+    data = queries.overview(services.db, now=now, owner=owner)
+    states = [
+        Bar(s.value, data.states.get(s.value, 0), _href("/agents", state=s.value))
+        for s in AgentState
+    ]
+    severities = [
+        Bar(s.value, data.findings_by_severity.get(s.value, 0),
+            _href("/findings", severity=s.value), PALETTE[s.value])
+        for s in reversed(Severity)
+    ]  # fmt: skip
+    owasp = owasp_counts(data.findings_by_rule)
+    owasp_bars = [
+        Bar(f"{oid} {title}", n, _href("/findings", owasp=oid)) for oid, title, n in owasp
+    ]
+    systems = [Bar(s, n, _href("/map", system=s)) for s, n in data.identities_by_system]
+    open_findings = sum(data.findings_by_severity.values())
+    severe = sum(data.findings_by_severity.get(s, 0) for s in ("critical", "high"))
+    cards = [
+        ("Agents", sum(data.states.values()), "/agents", ""),
+        ("Active agents", data.states.get("active", 0), "/agents?state=active", ""),
+        ("Suspended", data.states.get("suspended", 0), "/agents?state=suspended",
+         "warn" if data.states.get("suspended") else ""),
+    ]  # fmt: skip
+    if owner is None:
+        cards.append(("Shadow agents awaiting adoption", data.shadow, "/shadow",
+                      "bad" if data.shadow else ""))  # fmt: skip
+    cards += [
+        ("Open findings", open_findings, "/findings", ""),
+        ("Critical and high", severe, "/findings?severity=high", "bad" if severe else ""),
+        ("Secrets found this week", data.secrets_this_week, "/credentials?found=7d",
+         "bad" if data.secrets_this_week else ""),
+        ("Reviews due", data.reviews_due, "/reviews", "warn" if data.reviews_due else ""),
+        ("Credentials expiring in 30 days", data.credentials_expiring,
+         "/credentials?expiring=30d", "warn" if data.credentials_expiring else ""),
+    ]  # fmt: skip
+    return render(
+        request,
+        "overview.html",
+        {
+            "cards": cards,
+            "scoped": owner is not None,
+            "states_chart": svg(stacked_bar(states, label="agents by lifecycle state")),
+            "severity_chart": svg(bar_chart(severities, label="open findings by severity")),
+            "owasp_chart": svg(bar_chart(owasp_bars[:10], label="open findings by OWASP risk")),
+            "trend_chart": svg(
+                day_columns(
+                    data.findings_per_day,
+                    label="findings opened per day, last 30 days",
+                    href="/findings",
+                )
+            ),
+            "systems_chart": svg(bar_chart(systems, label="identities by system", width=1100)),
+        },
+        title="Overview",
+    )

@@ -7,13 +7,25 @@ from pathlib import Path
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 
-from charter.web import overview, signin
+from charter.web import (
+    agents,
+    audit_log,
+    decisions,
+    estate_map,
+    findings,
+    inventory,
+    overview,
+    reviews,
+    shadow,
+    signin,
+)
 
 STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-router.include_router(signin.router)
-router.include_router(overview.router)
+for module in (signin, overview, agents, shadow, findings, estate_map, reviews, audit_log,
+               decisions, inventory):  # fmt: skip
+    router.include_router(module.router)
 
 
 @router.get("/static/{name}")

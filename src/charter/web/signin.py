@@ -180,9 +180,7 @@ def oidc_start(request: Request, next: str = "/") -> Response:
 
 
 @router.get("/login/oidc/callback", name="oidc_callback")
-def oidc_callback(
-    request: Request, code: str = "", state: str = "", error: str = ""
-) -> Response:
+def oidc_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
     client = oidc_client(request)
     if client is None:
         return _login_page(request, next_url="/", status=404,

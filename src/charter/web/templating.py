@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from charter import __version__
+from charter.domain.durations import format_duration
 from charter.services.auth import Principal, Role
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -101,8 +102,10 @@ def _environment() -> Environment:
     env.filters["ago"] = _ago
     env.filters["pretty_json"] = _pretty_json
     env.filters["urlq"] = lambda v: quote(str(v), safe="")
+    env.filters["duration"] = lambda v: format_duration(int(v)) if v else "—"
     env.globals["version"] = __version__
     env.globals["query"] = _query
+    env.globals["zip"] = zip
     return env
 
 

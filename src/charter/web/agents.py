@@ -1,0 +1,274 @@
+"""``/agents``: the table of agents, each agent's page, and its lifecycle actions.
+
+Owners see and act on their own agents only (another owner's agent is "not
+found", exactly like a missing one); auditors read; admins do everything.
+Decommissioning shows the plan first (``GET …/decommission``) and applies it
+only when confirmed (``POST``). Every action names the signed-in person in
+the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData, UploadFile
+
+from charter.api.deps import services_dep
+from charter.api.security import may_transition, require_owns, require_transition
+from charter.domain.charter import CharterSpec
+from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
+from charter.domain.enums import AgentState
+from charter.domain.lifecycle import Transition, allowed_transitions
+from charter.errors import CharterError, InputTooLarge, InvalidInput, NotFound, PermissionDenied
+from charter.governance.findings import FindingFilter
+from charter.services.auth import Principal, Role
+from charter.services.registry import version_diff
+from charter.web import queries
+from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
+from charter.web.mapview import render_map
+from charter.web.templating import redirect, render, svg
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+
+def agent_url(name: str, anchor: str = "") -> str:
+    return f"/agents/{quote(name, safe='')}" + (f"#{anchor}" if anchor else "")
+
+
+async def charter_from_form(form: FormData) -> CharterSpec:
+    """A charter from an uploaded file, or else from the text area (YAML or JSON)."""
+    upload = form.get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        data = await upload.read(MAX_CHARTER_BYTES + 1)
+        if len(data) > MAX_CHARTER_BYTES:
+            raise InputTooLarge(
+                f"{upload.filename} is larger than {MAX_CHARTER_BYTES} bytes", field="file"
+            )
+        if data.strip():
+            return parse_charter_text(data, source=upload.filename[:200])
+    text = form.get("charter")
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("upload a charter file or write one in the text box", field="charter")
+    return parse_charter_text(text, source="the charter text")
+
+
+# -- the table ----------------------------------------------------------------------------------
+@router.get("/agents")
+def agents(
+    request: Request,
+    principal: PrincipalDep,
+    q: str = "",
+    state: AgentState | None = None,
+    owner: str = "",
+    sort: str = "name",
+    dir: str = "asc",
+    page: int = 1,
+) -> Response:
+    services = services_dep(request)
+    scope = principal.owner_scope
+    result = queries.agents_page(
+        services.db,
+        q=q[:200],
+        state=state,
+        owner=scope or (owner.strip().lower() or None),
+        sort=sort,
+        descending=dir == "desc",
+        page=page,
+    )
+    return render(
+        request,
+        "agents.html",
+        {
+            "page": result,
+            "q": q,
+            "state": state.value if state else "",
+            "owner": owner if scope is None else "",
+            "sort": sort,
+            "descending": dir == "desc",
+            "states": [s.value for s in AgentState],
+            "scoped": scope is not None,
+            "may_register": principal.may_write,
+        },
+        title="Agents",
+    )
+
+
+# -- registering a new agent -------------------------------------------------------------------
+@router.get("/agents/new")
+def new_agent(request: Request, principal: PrincipalDep) -> Response:
+    require_role(principal, Role.ADMIN, Role.OWNER)
+    return render(request, "agent_new.html", {"error": None, "text": ""}, title="Register an agent")
+
+
+@router.post("/agents/new")
+async def register_agent(request: Request, principal: PrincipalDep, form: FormDep) -> Response:
+    require_role(principal, Role.ADMIN, Role.OWNER)
+    services = services_dep(request)
+    try:
+        spec = await charter_from_form(form)
+        if principal.owner_scope is not None and spec.owner != principal.owner_scope:
+            raise PermissionDenied(
+                f"you can register only agents you own; this charter names {spec.owner}",
+                field="owner",
+            )
+        result = services.registry.register(spec, actor=str(principal))
+    except CharterError as exc:
+        text = form.get("charter")
+        return render(request, "agent_new.html",
+                      {"error": str(exc), "text": text if isinstance(text, str) else ""},
+                      status=exc.status, title="Register an agent")  # fmt: skip
+    note = f"registered {result.agent.name} (proposed: an admin activates it)"
+    if result.warnings:
+        note += "; " + "; ".join(result.warnings)
+    return redirect(agent_url(result.agent.name), message=note)
+
+
+# -- one agent ----------------------------------------------------------------------------------
+def _visible_agent(request: Request, principal: Principal, name: str) -> Any:
+    agent = services_dep(request).registry.get(name)
+    require_owns(principal, agent.owner, name=name)
+    return agent
+
+
+def _diff_lines(diff: str) -> list[tuple[str, str]]:
+    out = []
+    for line in diff.splitlines()[2:]:  # skip the ---/+++ header
+        kind = "add" if line.startswith("+") else "del" if line.startswith("-") else (
+            "hunk" if line.startswith("@@") else "")  # fmt: skip
+        out.append((kind, line))
+    return out
+
+
+def _reach(request: Request, name: str) -> dict[str, Any]:
+    services = services_dep(request)
+    try:
+        reach = services.estate.map.blast_radius(agent=name, limit=400)
+    except (CharterError, AttributeError):
+        return {"svg": None, "paths": [], "hidden": 0, "truncated": False}
+    picture = render_map(reach.graph, label=f"what {name} can reach", cap=25)
+    return {
+        "svg": svg(picture.svg) if reach.graph.edges else None,
+        "paths": reach.paths[:100],
+        "hidden": picture.hidden,
+        "truncated": reach.truncated,
+    }
+
+
+@router.get("/agents/{name}")
+def agent_page(request: Request, name: str, principal: PrincipalDep) -> Response:
+    services = services_dep(request)
+    agent = _visible_agent(request, principal, name)
+    history = services.registry.history(name)
+    versions = [
+        {
+            "version": v,
+            "diff": _diff_lines(version_diff(history[i - 1] if i else None, v)) if i else [],
+        }
+        for i, v in enumerate(history)
+    ][::-1]
+    events, _ = queries.events_page(services.db, target=name, limit=30)
+    credentials = queries.credentials_page(services.db, agent=name, per_page=25)
+    try:
+        keys = services.tokens.agent_keys(name)
+    except (CharterError, AttributeError):
+        keys = []
+    findings, findings_total = services.governance.findings.list(
+        FindingFilter(agent=name), limit=50
+    )
+    transitions = [
+        t.value for t in allowed_transitions(agent.state)
+        if t != Transition.DECOMMISSION and may_transition(principal, t.value)
+    ]  # fmt: skip
+    return render(
+        request,
+        "agent.html",
+        {
+            "agent": agent,
+            "spec": agent.charter,
+            "versions": versions,
+            "events": events,
+            "credentials": credentials,
+            "keys": keys,
+            "now": services.clock.now(),
+            "reach": _reach(request, name),
+            "decisions": queries.recent_decisions(services.db, name),
+            "findings": findings,
+            "findings_total": findings_total,
+            "transitions": transitions,
+            "may_transfer": principal.may_write and agent.state != AgentState.DECOMMISSIONED,
+            "may_decommission": agent.state != AgentState.DECOMMISSIONED
+            and may_transition(principal, "decommission"),
+            "may_test": principal.may_write,
+        },
+        title=agent.name,
+    )
+
+
+@router.post("/agents/{name}/transition")
+def transition_agent(
+    request: Request, name: str, principal: PrincipalDep, form: FormDep
+) -> Response:
+    agent = _visible_agent(request, principal, name)
+    value = field(form, "transition", limit=32)
+    try:
+        transition = Transition(value)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown lifecycle action {value!r}", field="transition") from exc
+    if transition == Transition.DECOMMISSION:
+        return redirect(agent_url(name) + "/decommission")
+    require_transition(principal, transition.value)
+    reason = field(form, "reason")
+    try:
+        updated = services_dep(request).registry.transition(
+            agent.name, transition, actor=str(principal), reason=reason
+        )
+    except CharterError as exc:
+        return redirect(agent_url(name), message=str(exc), error=True)
+    return redirect(agent_url(name), message=f"{name} is now {updated.state.value}")
+
+
+@router.post("/agents/{name}/transfer")
+def transfer_agent(request: Request, name: str, principal: PrincipalDep, form: FormDep) -> Response:
+    require_role(principal, Role.ADMIN, Role.OWNER)
+    _visible_agent(request, principal, name)
+    to = field(form, "to", limit=320)
+    reason = field(form, "reason", required=False) or "transferred in the console"
+    try:
+        agent = services_dep(request).registry.transfer(name, to, actor=str(principal),
+                                                        reason=reason)  # fmt: skip
+    except CharterError as exc:
+        return redirect(agent_url(name), message=str(exc), error=True)
+    return redirect(
+        agent_url(name) if principal.owner_scope is None else "/agents",
+        message=f"{name} now belongs to {agent.owner}",
+    )
+
+
+@router.get("/agents/{name}/decommission")
+def decommission_plan(request: Request, name: str, principal: PrincipalDep) -> Response:
+    agent = _visible_agent(request, principal, name)
+    require_transition(principal, "decommission")
+    plan = services_dep(request).governance.decommission.plan(agent.name)
+    return render(request, "decommission.html", {"agent": agent, "plan": plan},
+                  title=f"Decommission {name}")  # fmt: skip
+
+
+@router.post("/agents/{name}/decommission")
+def decommission(request: Request, name: str, principal: PrincipalDep, form: FormDep) -> Response:
+    agent = _visible_agent(request, principal, name)
+    require_transition(principal, "decommission")
+    reason = field(form, "reason")
+    try:
+        result = services_dep(request).governance.decommission.apply(
+            agent.name, actor=str(principal), reason=reason
+        )
+    except NotFound:
+        raise
+    except CharterError as exc:
+        return redirect(agent_url(name) + "/decommission", message=str(exc), error=True)
+    tasks = len(result.tasks)
+    return redirect(agent_url(name), message=f"{name} is decommissioned; {tasks} task(s) filed "
+                                              "for what Charter cannot revoke itself")  # fmt: skip

@@ -1,0 +1,94 @@
+"""``/audit``: the hash-chained event log, filterable, with the chain's verification status.
+
+Verifying re-hashes the whole chain, which is linear in its length; the page
+verifies at once when the log is small and otherwise on request
+(``?verify=1``), remembering the last result in the process with its time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from charter.api.deps import services_dep
+from charter.services.audit import ChainReport
+from charter.services.auth import Role
+from charter.web import queries
+from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
+from charter.web.templating import render
+
+router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+
+#: Verify on every visit up to this many events; beyond, on request.
+VERIFY_INLINE_UP_TO = 20_000
+_last: dict[int, tuple[Any, ChainReport]] = {}
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    seq: int
+    time: str
+    actor: str
+    action: str
+    target_type: str
+    target: str
+    before: Any
+    after: Any
+
+
+def _shown(row: queries.EventRow) -> Shown:
+    try:
+        summary = json.loads(row.summary)
+    except ValueError:
+        summary = {}
+    return Shown(row.seq, row.time, row.actor, row.action, row.target_type, row.target,
+                 summary.get("before"), summary.get("after"))  # fmt: skip
+
+
+@router.get("/audit")
+def audit(
+    request: Request,
+    principal: PrincipalDep,
+    actor: str = "",
+    action: str = "",
+    target: str = "",
+    before: int | None = None,
+    verify: bool = False,
+) -> Response:
+    require_role(principal, Role.ADMIN, Role.AUDITOR)
+    services = services_dep(request)
+    rows, cursor = queries.events_page(
+        services.db, actor=actor or None, action=action or None, target=target or None,
+        before=before,
+    )  # fmt: skip
+    count = services.audit.count()
+    key = id(services)
+    report: ChainReport | None = None
+    checked_at = None
+    if verify or count <= VERIFY_INLINE_UP_TO:
+        report = services.audit.verify()
+        checked_at = services.clock.now()
+        with _lock:
+            _last[key] = (checked_at, report)
+    elif key in _last:
+        checked_at, report = _last[key]
+    return render(
+        request,
+        "audit.html",
+        {
+            "events": [_shown(r) for r in rows],
+            "cursor": cursor,
+            "count": count,
+            "report": report,
+            "checked_at": checked_at,
+            "actions": queries.event_actions(services.db),
+            "filters": {"actor": actor, "action": action, "target": target},
+        },
+        title="Audit",
+    )
