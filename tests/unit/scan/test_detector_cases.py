@@ -69,6 +69,8 @@ NEGATIVES: dict[str, list[str]] = {
     "mistral-api-key": [
         "API_KEY=" + _t("mistral-api-key"),
         "MISTRAL_MODEL=mistral-large-latest",
+        # the keyword must not reach into the next statement
+        "MISTRAL_MODEL=mistral-large-latest\ncache_key = '" + _t("mistral-api-key") + "'",
         'mistral_key = "' + "a" * 32 + '"',
     ],
     "cohere-api-key": [

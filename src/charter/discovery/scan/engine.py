@@ -255,9 +255,12 @@ def _scan_paths(paths: list[str], options: ScanOptions, progress: Progress | Non
     return report
 
 
-def _history_path_skipped(relative: str) -> bool:
+def _history_skip(relative: str) -> SkipReason | None:
+    """The walker's name rules, for paths that come from git rather than the disk."""
     parts = relative.split("/")
-    return any(p in VENDORED_DIRS for p in parts[:-1]) or skip_by_name(parts[-1]) is not None
+    if any(p in VENDORED_DIRS for p in parts[:-1]):
+        return SkipReason.VENDORED
+    return skip_by_name(parts[-1])
 
 
 def _add_history(aggregate: _Aggregate, root: Root) -> None:
@@ -272,7 +275,7 @@ def _add_history(aggregate: _Aggregate, root: Root) -> None:
     oldest: dict[tuple[str, str], Finding] = {}
     ignores = aggregate.ignores[root.index]
     for item in history.hits:
-        if _history_path_skipped(item.path) or ignores.ignored(item.path, is_dir=False):
+        if _history_skip(item.path) or ignores.ignored(item.path, is_dir=False):
             continue
         if item.hit.fingerprint in present:
             continue  # still in the working tree: reported there
@@ -304,11 +307,14 @@ def _scan_staged(path: str, options: ScanOptions) -> ScanReport:
         pass
     aggregate = _Aggregate(report, {0: ignores})
     for item in staged.hits:
-        if _history_path_skipped(item.path) or ignores.ignored(item.path, is_dir=False):
-            report.skipped.append(Skipped(0, item.path, SkipReason.IGNORED))
+        reason = _history_skip(item.path) or (
+            SkipReason.IGNORED if ignores.ignored(item.path, is_dir=False) else None
+        )
+        if reason is not None:
+            report.skipped.append(Skipped(0, item.path, reason))
             continue
         finding = aggregate.secret(0, item.path, item.hit, origin="staged", line=item.line)
         if finding is not None:
             report.findings.append(finding)
-    report.files_scanned = len({h.path for h in staged.hits})
+    report.files_scanned = staged.blocks
     return report

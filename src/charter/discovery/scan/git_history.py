@@ -39,6 +39,7 @@ class HistoryHit:
 class HistoryResult:
     hits: list[HistoryHit] = field(default_factory=list)
     commits: int = 0
+    blocks: int = 0  # (commit, file) pairs with added lines that were scanned
 
 
 def _git(*args: str) -> list[str]:
@@ -108,6 +109,7 @@ def _run(command: list[str], scanner: ContentScanner) -> HistoryResult:
         if process.stdout is None or process.stderr is None:  # pragma: no cover
             raise GitError("git produced no output stream")
         for path, commit, data, lines in _added_blocks(process.stdout, result):
+            result.blocks += 1
             found = scanner.scan_buffer(data)
             for hit in found.secrets:
                 line = lines[hit.line - 1] if 0 < hit.line <= len(lines) else 0
