@@ -19,6 +19,7 @@ lookups:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -117,6 +118,18 @@ class Rule:
     def condition_results(self, context: Mapping[str, Any]) -> list[Tri]:
         return [condition.test(context) for condition in self.conditions]
 
+    def allow_holds(self, context: Mapping[str, Any], now_us: int) -> bool:
+        """Schedule, validity and every condition true (the resource already matched)."""
+        if not self.gates_hold(now_us):
+            return False
+        return all(condition.test(context) is True for condition in self.conditions)
+
+    def deny_holds(self, context: Mapping[str, Any], now_us: int) -> bool:
+        """Schedule and validity hold and no condition is false (unknown counts as met)."""
+        if not self.gates_hold(now_us):
+            return False
+        return all(condition.test(context) is not False for condition in self.conditions)
+
     def applies_as_allow(self, resource: str, context: Mapping[str, Any], now_us: int) -> bool:
         if not self.resource_matches(resource):
             return False
@@ -143,7 +156,10 @@ class RuleIndex:
     __slots__ = ("by_action", "memo", "rules", "wild")
 
     def __init__(self, rules: Iterable[Rule]) -> None:
-        self.rules: tuple[Rule, ...] = tuple(sorted(rules, key=lambda r: r.order))
+        ordered = tuple(rules)
+        if any(a.order > b.order for a, b in itertools.pairwise(ordered)):
+            ordered = tuple(sorted(ordered, key=lambda r: r.order))
+        self.rules: tuple[Rule, ...] = ordered
         self.wild: tuple[Rule, ...] = tuple(r for r in self.rules if not r.action.is_exact)
         exact: dict[str, list[Rule]] = {}
         for rule in self.rules:
@@ -182,6 +198,79 @@ class RuleIndex:
 EMPTY_INDEX = RuleIndex(())
 
 
+def first_deny(
+    rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
+) -> Rule | None:
+    """The first deny rule (of rules already matched on action) that applies.
+
+    Resource matching is inlined: this loop is the hot path of every decision.
+    """
+    for rule in rules:
+        mode = rule.res_mode
+        if mode == EXACT:
+            if resource != rule.res_text:
+                continue
+        elif mode == PREFIX:
+            if not resource.startswith(rule.res_text):
+                continue
+        elif mode == GENERAL and not rule.resource.matches(resource):
+            continue
+        if rule.plain or rule.deny_holds(context, now_us):
+            return rule
+    return None
+
+
+def first_allow(
+    rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
+) -> Rule | None:
+    """The first allow rule (of rules already matched on action) that applies."""
+    for rule in rules:
+        mode = rule.res_mode
+        if mode == EXACT:
+            if resource != rule.res_text:
+                continue
+        elif mode == PREFIX:
+            if not resource.startswith(rule.res_text):
+                continue
+        elif mode == GENERAL and not rule.resource.matches(resource):
+            continue
+        if rule.plain or rule.allow_holds(context, now_us):
+            return rule
+    return None
+
+
+Pair = tuple[tuple[Rule, ...], tuple[Rule, ...]]
+
+
+class ActionIndex:
+    """An agent's deny and allow rules for an action, in one lookup (the fast path's index)."""
+
+    __slots__ = ("allows", "by_action", "denies", "memo")
+
+    def __init__(self, allows: RuleIndex, denies: RuleIndex) -> None:
+        self.allows = allows
+        self.denies = denies
+        named = set(allows.by_action) | set(denies.by_action)
+        self.by_action: dict[str, Pair] = {
+            action: (denies.candidates(action), allows.candidates(action)) for action in named
+        }
+        self.memo: dict[str, Pair] = {}
+
+    def get(self, action: str) -> Pair:
+        found = self.by_action.get(action)
+        if found is None:
+            found = self.memo.get(action)
+            if found is None:
+                found = (self.denies.candidates(action), self.allows.candidates(action))
+                if len(self.memo) >= MEMO_LIMIT:
+                    self.memo.clear()
+                self.memo[action] = found
+        return found
+
+
+EMPTY_ACTIONS = ActionIndex(EMPTY_INDEX, EMPTY_INDEX)
+
+
 def compile_rules(capabilities: Iterable[tuple[str, Capability]], kind: RuleKind) -> RuleIndex:
     return RuleIndex(
         Rule(capability, rule_id, kind, order)
@@ -203,10 +292,12 @@ class CompiledAgent:
     delegation: Delegation = field(default_factory=Delegation)
     #: None: any person's groups may delegate; else the groups that may
     delegation_groups: frozenset[str] | None = frozenset()
+    index: ActionIndex = field(default_factory=lambda: EMPTY_ACTIONS)
+    #: derived from ``state``; a plain attribute because every decision reads it
+    active: bool = field(init=False, default=False)
 
-    @property
-    def active(self) -> bool:
-        return self.state == AgentState.ACTIVE
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "active", self.state == AgentState.ACTIVE)
 
     def delegates_from(self, groups: tuple[str, ...]) -> bool:
         allowed = self.delegation_groups
@@ -237,20 +328,23 @@ def compile_agent(agent: Agent) -> CompiledAgent:
         groups = None
     else:
         groups = frozenset(delegation.groups)
+    allows = compile_rules(
+        ((f"{prefix}/allow/{i}", c) for i, c in enumerate(spec.allow)), RuleKind.ALLOW
+    )
+    denies = compile_rules(
+        ((f"{prefix}/deny/{i}", c) for i, c in enumerate(spec.deny)), RuleKind.DENY
+    )
     return CompiledAgent(
         name=agent.name,
         owner=agent.owner,
         state=agent.state,
         charter_version=agent.charter_version,
         expires_us=expires_us,
-        allows=compile_rules(
-            ((f"{prefix}/allow/{i}", c) for i, c in enumerate(spec.allow)), RuleKind.ALLOW
-        ),
-        denies=compile_rules(
-            ((f"{prefix}/deny/{i}", c) for i, c in enumerate(spec.deny)), RuleKind.DENY
-        ),
+        allows=allows,
+        denies=denies,
         delegation=delegation,
         delegation_groups=groups,
+        index=ActionIndex(allows, denies),
     )
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 EMPTY_CONTEXT: Mapping[str, Any] = {}
 
@@ -44,9 +44,8 @@ class ReasonCode(StrEnum):
     SCOPE_EXCEEDED = "scope_exceeded"
 
 
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """One reason a request was denied."""
+class Reason(NamedTuple):
+    """One reason a request was denied (an immutable tuple: cheap on the deny path)."""
 
     code: ReasonCode
     message: str
@@ -67,19 +66,25 @@ class Reason:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """The answer to one access request.
 
     ``rule`` is the charter rule that allowed it; ``role`` the role rule that
     gave the delegating person the same access (only on behalf of a person).
     ``reasons`` is empty exactly when ``allowed`` is true.
+
+    An immutable tuple, because decisions are made millions of times; it
+    refuses to be used as a truth value (``if decision:`` would be true for a
+    deny): test ``decision.allowed``.
     """
 
     allowed: bool
     rule: str | None = None
     role: str | None = None
     reasons: tuple[Reason, ...] = ()
+
+    def __bool__(self) -> bool:
+        raise TypeError("a Decision is not a truth value: test decision.allowed")
 
     @property
     def codes(self) -> list[str]:

@@ -27,7 +27,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from charter.domain.compiled import NEVER_US, CompiledAgent, Rule, Snapshot
+from charter.domain.compiled import (
+    CompiledAgent,
+    Rule,
+    Snapshot,
+    first_allow,
+    first_deny,
+)
 from charter.domain.conditions import (
     KIND_NAMES,
     MISSING,
@@ -89,7 +95,6 @@ def _fast(
     if (
         compiled is None
         or now_us >= compiled.expires_us
-        or not compiled.allows.rules
         or type(action) is not str
         or type(resource) is not str
         or type(context) is not dict
@@ -97,33 +102,34 @@ def _fast(
         or len(resource) > MAX_RESOURCE_LENGTH
     ):
         return None
-    for rule in snapshot.org.candidates(action):
-        if rule.applies_as_deny(resource, context, now_us):
-            return None
-    for rule in compiled.denies.candidates(action):
-        if rule.applies_as_deny(resource, context, now_us):
-            return None
-    if on_behalf_of is None:
-        for rule in compiled.allows.candidates(action):
-            if rule.applies_as_allow(resource, context, now_us):
-                return rule.decision
+    index = compiled.index
+    pair = index.by_action.get(action) or index.get(action)
+    denies, allows = pair
+    if not allows:  # also every agent that is not active: it has no rules
         return None
+    org = snapshot.org
+    org_rules = org.by_action.get(action)
+    if org_rules is None:
+        org_rules = org.memo.get(action)
+        if org_rules is None:
+            org_rules = org.candidates(action)
+    if org_rules and first_deny(org_rules, resource, context, now_us) is not None:
+        return None
+    if denies and first_deny(denies, resource, context, now_us) is not None:
+        return None
+    if on_behalf_of is None:
+        rule = first_allow(allows, resource, context, now_us)
+        return rule.decision if rule is not None else None
     if type(on_behalf_of) is not str:
         return None
     person = snapshot.people.get(on_behalf_of.lower())
     if person is None or not person.active or not compiled.delegates_from(person.groups):
         return None
-    role = None
-    for rule in snapshot.access(person.groups).candidates(action):
-        if rule.applies_as_allow(resource, context, now_us):
-            role = rule
-            break
+    role = first_allow(snapshot.access(person.groups).candidates(action), resource, context, now_us)
     if role is None:
         return None
-    for rule in compiled.allows.candidates(action):
-        if rule.applies_as_allow(resource, context, now_us):
-            return snapshot.delegated_decision(rule, role)
-    return None
+    rule = first_allow(allows, resource, context, now_us)
+    return snapshot.delegated_decision(rule, role) if rule is not None else None
 
 
 def _invalid(agent: Any, action: Any, resource: Any, context: Any, on_behalf_of: Any) -> str | None:
@@ -155,22 +161,34 @@ def _describe_value(context: Mapping[str, Any], parts: tuple[str, ...]) -> str:
     return f"{name} is {raw!r} ({KIND_NAMES[value[0]]})"
 
 
+_UNKNOWN_AGENT = ReasonCode.UNKNOWN_AGENT
+_NOT_ACTIVE = ReasonCode.AGENT_NOT_ACTIVE
+_EXPIRED = ReasonCode.CHARTER_EXPIRED
+_ORG = ReasonCode.ORG_POLICY_DENIED
+_EXPLICIT = ReasonCode.EXPLICITLY_DENIED
+_UNKNOWN_DELEGATOR = ReasonCode.UNKNOWN_DELEGATOR
+_DEPARTED = ReasonCode.DELEGATOR_DEPARTED
+_NO_DELEGATION = ReasonCode.DELEGATION_NOT_ALLOWED
+_LACKS = ReasonCode.DELEGATOR_LACKS_ACCESS
+_NO_MATCH = ReasonCode.NO_MATCHING_CAPABILITY
+_CONDITION = ReasonCode.CONDITION_FAILED
+_SCHEDULE = ReasonCode.OUTSIDE_SCHEDULE
+_VALIDITY = ReasonCode.OUTSIDE_VALIDITY
+
+
 def _why_not(rule: Rule, context: Mapping[str, Any], now_us: int) -> list[Reason]:
     """Why an allow rule whose action and resource match does not apply."""
     reasons: list[Reason] = []
     if rule.validity is not None and not rule.validity.holds(now_us):
+        moment = from_epoch_micros(now_us).isoformat()
         reasons.append(
-            Reason(
-                ReasonCode.OUTSIDE_VALIDITY,
-                f"{rule.id} is {rule.validity.describe()}; it is {from_epoch_micros(now_us).isoformat()}",
-                rule.id,
-            )
+            Reason(_VALIDITY, f"{rule.id} is {rule.validity.describe()}; it is {moment}", rule.id)
         )
     if rule.schedule is not None and not rule.schedule.holds(now_us):
         weekday, minute = local_clock(rule.schedule.zone, now_us)
         reasons.append(
             Reason(
-                ReasonCode.OUTSIDE_SCHEDULE,
+                _SCHEDULE,
                 f"{rule.id} applies {rule.schedule.describe()}; it is "
                 f"{WEEKDAYS[weekday].value} {minute // 60:02d}:{minute % 60:02d} there",
                 rule.id,
@@ -180,7 +198,7 @@ def _why_not(rule: Rule, context: Mapping[str, Any], now_us: int) -> list[Reason
         if condition.test(context) is not True:
             reasons.append(
                 Reason(
-                    ReasonCode.CONDITION_FAILED,
+                    _CONDITION,
                     f"{rule.id} requires {condition.describe()}; "
                     f"{_describe_value(context, condition.parts)}",
                     rule.id,
@@ -190,23 +208,64 @@ def _why_not(rule: Rule, context: Mapping[str, Any], now_us: int) -> list[Reason
     return reasons
 
 
-def _agent_reasons(compiled: CompiledAgent | None, agent: str, now_us: int) -> list[Reason]:
-    if compiled is None:
-        return [Reason(ReasonCode.UNKNOWN_AGENT, f"no agent named {agent!r} is registered")]
-    reasons = []
-    if not compiled.active:
+def _well_formed(agent: Any, action: Any, resource: Any, context: Any, on_behalf_of: Any) -> bool:
+    """The cheap test that lets a normal request skip :func:`_invalid`'s messages."""
+    return (
+        type(agent) is str
+        and type(action) is str
+        and type(resource) is str
+        and 0 < len(agent) <= MAX_PRINCIPAL_LENGTH
+        and 0 < len(action) <= MAX_ACTION_LENGTH
+        and 0 < len(resource) <= MAX_RESOURCE_LENGTH
+        and (type(context) is dict or isinstance(context, Mapping))
+        and (
+            on_behalf_of is None
+            or (type(on_behalf_of) is str and 0 < len(on_behalf_of) <= MAX_PRINCIPAL_LENGTH)
+        )
+    )
+
+
+def _delegation_reasons(
+    snapshot: Snapshot,
+    compiled: CompiledAgent | None,
+    agent: str,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    on_behalf_of: str,
+    now_us: int,
+    reasons: list[Reason],
+) -> Rule | None:
+    """Add the delegation reasons; return the role rule that gives the person this access."""
+    email = on_behalf_of.lower()
+    person = snapshot.people.get(email)
+    if person is None:
+        reasons.append(Reason(_UNKNOWN_DELEGATOR, f"{email} is not in the directory"))
+    elif not person.active:
+        reasons.append(
+            Reason(_DEPARTED, f"{email} has departed; a departed person delegates nothing")
+        )
+    groups = person.groups if person is not None else ()
+    if compiled is not None and compiled.active and not compiled.delegates_from(groups):
+        delegation = compiled.delegation
+        if not delegation.allowed:
+            words = f"the charter of {agent!r} does not accept delegation"
+        else:
+            words = (
+                f"the charter of {agent!r} accepts delegation only from "
+                f"{', '.join(delegation.groups)}; {email} is in {', '.join(groups) or 'no group'}"
+            )
+        reasons.append(Reason(_NO_DELEGATION, words))
+    role = first_allow(snapshot.access(groups).candidates(action), resource, context, now_us)
+    if role is None:
         reasons.append(
             Reason(
-                ReasonCode.AGENT_NOT_ACTIVE,
-                f"agent {agent!r} is {compiled.state.value}; only active agents are allowed anything",
+                _LACKS,
+                f"no role of {email} allows {action} on {resource}; an agent never gets more "
+                "than the person it acts for",
             )
         )
-    if compiled.expires_us != NEVER_US and now_us >= compiled.expires_us:
-        last_day = from_epoch_micros(compiled.expires_us - 1).date()
-        reasons.append(
-            Reason(ReasonCode.CHARTER_EXPIRED, f"the charter of {agent!r} expired after {last_day}")
-        )
-    return reasons
+    return role
 
 
 def explain(
@@ -219,93 +278,86 @@ def explain(
     now_us: int,
 ) -> Decision:
     """Decide with every reason: the slow path, taken for every request not plainly allowed."""
-    problem = _invalid(agent, action, resource, context, on_behalf_of)
-    if problem:
-        return deny(ReasonCode.INVALID_REQUEST, problem)
+    if not _well_formed(agent, action, resource, context, on_behalf_of):
+        problem = _invalid(agent, action, resource, context, on_behalf_of)
+        if problem:
+            return deny(ReasonCode.INVALID_REQUEST, problem)
+    reasons: list[Reason] = []
     compiled = snapshot.agents.get(agent)
-    reasons = _agent_reasons(compiled, agent, now_us)
-    target = f"{action} on {resource}"
-    for rule in snapshot.org.candidates(action):
+    active = False
+    if compiled is None:
+        reasons.append(Reason(_UNKNOWN_AGENT, f"no agent named {agent!r} is registered"))
+    else:
+        active = compiled.active
+        if not active:
+            reasons.append(
+                Reason(
+                    _NOT_ACTIVE,
+                    f"agent {agent!r} is {compiled.state.value}; only active agents are "
+                    "allowed anything",
+                )
+            )
+        if now_us >= compiled.expires_us:
+            last_day = from_epoch_micros(compiled.expires_us - 1).date()
+            reasons.append(Reason(_EXPIRED, f"the charter of {agent!r} expired after {last_day}"))
+    org = snapshot.org
+    org_rules = org.by_action.get(action)
+    if org_rules is None:
+        org_rules = org.candidates(action)
+    for rule in org_rules:
         if rule.applies_as_deny(resource, context, now_us):
             description = rule.capability.description or "no description"
             reasons.append(
                 Reason(
-                    ReasonCode.ORG_POLICY_DENIED,
-                    f"organisation policy {rule.id} forbids {target}: {description}",
+                    _ORG,
+                    f"organisation policy {rule.id} forbids {action} on {resource}: {description}",
                     rule.id,
                 )
             )
-    active = compiled is not None and compiled.active
+    allows: tuple[Rule, ...] = ()
     if compiled is not None:
-        for rule in compiled.denies.candidates(action):
+        denies, allows = compiled.index.get(action)
+        for rule in denies:
             if rule.applies_as_deny(resource, context, now_us):
+                capability = rule.capability
                 reasons.append(
                     Reason(
-                        ReasonCode.EXPLICITLY_DENIED,
-                        f"the charter of {agent!r} denies {rule.capability.action} on "
-                        f"{rule.capability.resource} ({rule.id})",
+                        _EXPLICIT,
+                        f"the charter of {agent!r} denies {capability.action} on "
+                        f"{capability.resource} ({rule.id})",
                         rule.id,
                     )
                 )
     role: Rule | None = None
     if on_behalf_of is not None:
-        email = on_behalf_of.lower()
-        person = snapshot.people.get(email)
-        if person is None:
-            reasons.append(Reason(ReasonCode.UNKNOWN_DELEGATOR, f"{email} is not in the directory"))
-        elif not person.active:
-            reasons.append(
-                Reason(
-                    ReasonCode.DELEGATOR_DEPARTED,
-                    f"{email} has departed; a departed person delegates nothing",
-                )
-            )
-        groups = person.groups if person is not None else ()
-        if compiled is not None and active and not compiled.delegates_from(groups):
-            delegation = compiled.delegation
-            if not delegation.allowed:
-                words = f"the charter of {agent!r} does not accept delegation"
-            else:
-                words = (
-                    f"the charter of {agent!r} accepts delegation only from "
-                    f"{', '.join(delegation.groups)}; {email} is in "
-                    f"{', '.join(groups) or 'no group'}"
-                )
-            reasons.append(Reason(ReasonCode.DELEGATION_NOT_ALLOWED, words))
-        for rule in snapshot.access(groups).candidates(action):
-            if rule.applies_as_allow(resource, context, now_us):
-                role = rule
-                break
-        if role is None:
-            reasons.append(
-                Reason(
-                    ReasonCode.DELEGATOR_LACKS_ACCESS,
-                    f"no role of {email} allows {target}; an agent never gets more than "
-                    "the person it acts for",
-                )
-            )
+        role = _delegation_reasons(
+            snapshot, compiled, agent, action, resource, context, on_behalf_of, now_us, reasons
+        )
     allow: Rule | None = None
-    if active and compiled is not None:
-        matched = [r for r in compiled.allows.candidates(action) if r.resource_matches(resource)]
-        allow = next((r for r in matched if r.applies_as_allow(resource, context, now_us)), None)
+    if active:
+        matched = [r for r in allows if r.resource_matches(resource)]
         if not matched:
             reasons.append(
                 Reason(
-                    ReasonCode.NO_MATCHING_CAPABILITY,
-                    f"no allow rule in the charter of {agent!r} covers {target}",
+                    _NO_MATCH,
+                    f"no allow rule in the charter of {agent!r} covers {action} on {resource}",
                 )
             )
-        elif allow is None:
-            for rule in matched:
-                reasons.extend(_why_not(rule, context, now_us))
+        else:
+            allow = first_allow(tuple(matched), resource, context, now_us)
+            if allow is None:
+                for rule in matched:
+                    reasons.extend(_why_not(rule, context, now_us))
     if not reasons and allow is not None:
         if role is not None:
             return snapshot.delegated_decision(allow, role)
         assert allow.decision is not None
         return allow.decision
     if not reasons:  # unreachable by construction; fail closed all the same
-        reasons.append(Reason(ReasonCode.NO_MATCHING_CAPABILITY, f"nothing allows {target}"))
-    unique: dict[tuple[str, str | None], Reason] = {}
-    for reason in reasons:
-        unique.setdefault((reason.id, reason.rule), reason)
-    return Decision(False, reasons=tuple(unique.values()))
+        reasons.append(Reason(_NO_MATCH, f"nothing allows {action} on {resource}"))
+    if len(reasons) > 1:
+        unique: dict[tuple[str, str | None], Reason] = {}
+        for reason in reasons:
+            unique.setdefault((reason.id, reason.rule), reason)
+        return Decision(False, None, None, tuple(unique.values()))
+    return Decision(False, None, None, (reasons[0],))

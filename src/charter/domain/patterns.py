@@ -61,16 +61,21 @@ class Pattern:
         return True
 
 
-def _split(text: str, field: str) -> tuple[str, ...]:
+class _PatternError(ValueError):
+    """A bad pattern; :func:`parse_pattern` re-raises it as InvalidInput naming the field."""
+
+
+def _split(text: str) -> tuple[str, ...]:
+    if "\\" not in text:  # the common case: no escapes, split in C
+        return tuple(text.split("*"))
     pieces: list[str] = []
     current: list[str] = []
     escaped = False
     for char in text:
         if escaped:
             if char not in "*\\":
-                raise InvalidInput(
-                    f"invalid escape '\\{char}' in pattern {text!r}: only \\* and \\\\ exist",
-                    field=field,
+                raise _PatternError(
+                    f"invalid escape '\\{char}' in pattern {text!r}: only \\* and \\\\ exist"
                 )
             current.append(char)
             escaped = False
@@ -82,38 +87,41 @@ def _split(text: str, field: str) -> tuple[str, ...]:
         else:
             current.append(char)
     if escaped:
-        raise InvalidInput(f"pattern {text!r} ends with a lone backslash", field=field)
+        raise _PatternError(f"pattern {text!r} ends with a lone backslash")
     pieces.append("".join(current))
     return tuple(pieces)
 
 
-def parse_pattern(text: str, field: str = "pattern") -> Pattern:
-    """Validate and parse ``text``; raise :class:`InvalidInput` naming ``field``."""
-    if not isinstance(text, str) or not text:
-        raise InvalidInput("a pattern must be a non-empty string", field=field)
+@lru_cache(maxsize=65536)
+def _parse(text: str) -> Pattern:
     if len(text) > MAX_PATTERN_LENGTH:
-        raise InvalidInput(
-            f"pattern is {len(text)} characters long; the limit is {MAX_PATTERN_LENGTH}",
-            field=field,
+        raise _PatternError(
+            f"pattern is {len(text)} characters long; the limit is {MAX_PATTERN_LENGTH}"
         )
     if _FORBIDDEN.search(text):
-        raise InvalidInput(
-            f"pattern {text!r} contains white space or control characters", field=field
-        )
-    pieces = _split(text, field)
+        raise _PatternError(f"pattern {text!r} contains white space or control characters")
+    pieces = _split(text)
     if len(pieces) - 1 > MAX_WILDCARDS:
-        raise InvalidInput(
-            f"pattern {text!r} has {len(pieces) - 1} wildcards; the limit is {MAX_WILDCARDS}",
-            field=field,
+        raise _PatternError(
+            f"pattern {text!r} has {len(pieces) - 1} wildcards; the limit is {MAX_WILDCARDS}"
         )
     if len(pieces) > 2:  # '**' means the same as '*': drop empty middle pieces
         pieces = (pieces[0], *(p for p in pieces[1:-1] if p), pieces[-1])
-    return _parsed(text, pieces)
-
-
-@lru_cache(maxsize=65536)
-def _parsed(text: str, pieces: tuple[str, ...]) -> Pattern:
     return Pattern(text=text, pieces=pieces)
+
+
+def parse_pattern(text: str, field: str = "pattern") -> Pattern:
+    """Validate and parse ``text``; raise :class:`InvalidInput` naming ``field``.
+
+    Parsed patterns are cached (charters repeat the same few patterns), so
+    loading thousands of charters parses each distinct pattern once.
+    """
+    if not isinstance(text, str) or not text:
+        raise InvalidInput("a pattern must be a non-empty string", field=field)
+    try:
+        return _parse(text)
+    except _PatternError as exc:
+        raise InvalidInput(str(exc), field=field) from None
 
 
 def matches(pattern: str, value: str) -> bool:
