@@ -39,6 +39,7 @@ SUMMARIZER = {
     ],
     "deny": [{"action": "tickets.delete", "resource": "*"}],
     "expires": "2027-06-30",
+    "identities": [f"arn:aws:iam::{ACCOUNT}:user/etl"],
 }
 TOMS = {
     "name": "release-notes",

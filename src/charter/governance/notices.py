@@ -56,12 +56,12 @@ def send(
     """Record a notice unless one with ``key`` exists; True when this call recorded it."""
     insert = postgresql.insert(_N) if connection.dialect.name == "postgresql" else sqlite.insert(_N)
     result = connection.execute(
-        insert.on_conflict_do_nothing(index_elements=[_N.c.key]).values(
-            key=key[:400], recipient=recipient, kind=kind, agent=agent, subject=subject,
-            body=body, created_at=now,
-        )
+        insert.on_conflict_do_nothing(index_elements=[_N.c.key])
+        .values(key=key[:400], recipient=recipient, kind=kind, agent=agent, subject=subject,
+                body=body, created_at=now)
+        .returning(_N.c.id)  # a row back only when inserted (rowcount is not reliable here)
     )  # fmt: skip
-    return bool(result.rowcount == 1)
+    return result.first() is not None
 
 
 class NoticeService:
