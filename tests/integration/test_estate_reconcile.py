@@ -97,7 +97,8 @@ def test_first_ingest_creates_and_records_one_event(services: Services) -> None:
     assert events[0].after["identities"]["created"] == 3
     row = _rows(services, schema.identities)["aws:111122223333:role/app-0"]
     assert row.first_seen is not None and row.gone_at is None
-    assert row.properties == {"tags": {"team": "platform"}, "path": "/"}
+    assert row.properties["tags"] == {"team": "platform"} and row.properties["path"] == "/"
+    assert row.properties["attribution"]["agent"] is None  # attribution ran in the same transaction
 
 
 def test_reingesting_the_same_export_changes_nothing(services: Services, clock: FixedClock) -> None:
