@@ -183,6 +183,27 @@ def test_introspection_and_revocation_need_client_authentication(
     )
 
 
+def test_resource_servers_and_operators_introspect_with_console_credentials(
+    client: TestClient, estate: Estate
+) -> None:
+    token = estate.issue(AGENT, estate.enrol(AGENT)).access_token
+    auth = estate.services.auth
+    pep = auth.keys.add_pep_key("gateway", actor="test").secret
+    answer = client.post(
+        "/oauth/introspect", data={"token": token}, headers={"Authorization": f"Bearer {pep}"}
+    )
+    assert answer.status_code == 200 and answer.json()["client_id"] == AGENT
+    wrong = client.post(
+        "/oauth/introspect", data={"token": token}, headers={"Authorization": "Bearer chpep_nope"}
+    )
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    refused = client.post(
+        "/oauth/revoke", data={"token": token}, headers={"Authorization": f"Bearer {pep}"}
+    )
+    assert refused.status_code == 403
+    assert estate.tokens.introspect(token)["active"] is True
+
+
 def test_enrolment_codes_over_rfc7591(client: TestClient, estate: Estate) -> None:
     code = estate.tokens.issue_enrolment_code(AGENT, actor="ops").code
     creds = AgentCredentials.enroll(

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from charter.api.deps import actor_dep, services_dep
+from charter.services.auth import Role, Via
 from charter.services.context import Services
 from charter.tokens.errors import OAuthError, OAuthErrorCode, invalid_request
 from charter.tokens.metadata import (
@@ -77,11 +78,18 @@ async def _form(request: Request) -> TokenRequest:
     )
 
 
+def _services(request: Request) -> Services:
+    """The services, without a dependency: FastAPI runs sync dependencies in a thread pool,
+    a hop the token endpoint cannot afford on every request."""
+    services: Services = request.app.state.services
+    return services
+
+
 @router.post(TOKEN_PATH, openapi_extra=_FORM_BODY, response_model=None)
-async def token(request: Request, services: ServicesDep) -> Response:
+async def token(request: Request) -> Response:
     """Issue an access token (client credentials or token exchange)."""
     try:
-        pending = services.tokens.token(await _form(request))
+        pending = _services(request).tokens.token(await _form(request))
         issued = await pending.wait()
     except OAuthError as error:
         return oauth_error(error)
@@ -91,12 +99,42 @@ async def token(request: Request, services: ServicesDep) -> Response:
     return JSONResponse(issued.body(), headers=headers)
 
 
+def _operator(request: Request, services: Services, *, roles: frozenset[Role]) -> str | None:
+    """A PEP key or a personal API token in ``Authorization: Bearer`` (the console's
+    credentials): resource servers and operators introspect and revoke with these.
+    ``None`` when the request carries none (then the client authenticates itself)."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    principal = services.auth.keys.authenticate(secret.strip())
+    if principal is None:
+        raise OAuthError(
+            OAuthErrorCode.INVALID_CLIENT,
+            "the bearer credential is unknown, expired or revoked",
+            reason="unknown_bearer",
+        )
+    if principal.via != Via.PEP_KEY and principal.role not in roles:
+        raise OAuthError(
+            OAuthErrorCode.UNAUTHORIZED_CLIENT,
+            f"{principal} may not do this",
+            reason="forbidden",
+            status=403,
+        )
+    return str(principal)
+
+
 @router.post(INTROSPECTION_PATH, openapi_extra=_FORM_BODY, response_model=None)
 async def introspect(request: Request, services: ServicesDep) -> Response:
-    """RFC 7662: is this token active, and what does it say? (Clients authenticate.)"""
+    """RFC 7662: is this token active, and what does it say?
+
+    Callers authenticate (§2.1): an agent with a client assertion, a resource
+    server with its PEP key, or an admin or auditor with a personal API token.
+    """
     try:
         form = await _form(request)
-        await run_in_threadpool(services.tokens.authenticate_caller, form)
+        operator = _operator(request, services, roles=frozenset({Role.ADMIN, Role.AUDITOR}))
+        if operator is None:
+            await run_in_threadpool(services.tokens.authenticate_caller, form)
         token_value = form.single().get("token")
         if not token_value:
             raise invalid_request("the 'token' parameter is required", field="token")
@@ -108,10 +146,21 @@ async def introspect(request: Request, services: ServicesDep) -> Response:
 
 @router.post(REVOCATION_PATH, openapi_extra=_FORM_BODY, response_model=None)
 async def revoke(request: Request, services: ServicesDep) -> Response:
-    """RFC 7009: revoke a token this client holds. Unknown or invalid tokens are no error."""
+    """RFC 7009: revoke a token. A client revokes tokens it holds; an admin (personal API
+    token) any token. Unknown or invalid tokens are no error (§2.2)."""
     try:
         form = await _form(request)
-        client = await run_in_threadpool(services.tokens.authenticate_caller, form)
+        admin = _operator(request, services, roles=frozenset({Role.ADMIN}))
+        if admin is not None and admin.startswith("pep:"):
+            raise OAuthError(
+                OAuthErrorCode.UNAUTHORIZED_CLIENT,
+                "PEP keys do not revoke",
+                reason="forbidden",
+                status=403,
+            )
+        client = None
+        if admin is None:
+            client = await run_in_threadpool(services.tokens.authenticate_caller, form)
         params = form.single()
         token_value = params.get("token")
         if not token_value:
@@ -123,7 +172,9 @@ async def revoke(request: Request, services: ServicesDep) -> Response:
                 "Charter issues access tokens only",
                 reason="unsupported_token_type",
             )
-        await run_in_threadpool(services.tokens.revoke, token_value, client_id=client, actor=client)
+        await run_in_threadpool(
+            services.tokens.revoke, token_value, client_id=client, actor=client or admin or "api"
+        )
     except OAuthError as error:
         return oauth_error(error)
     return Response(status_code=200, headers=NO_STORE)

@@ -181,7 +181,6 @@ class TokenService:
             self._keyring,
             lambda fresh: self.state.current(fresh=fresh),
             lambda: self._clock.now().timestamp(),
-            lambda: self._clock.now().date().isoformat(),
         )
 
     # -- caches over the store ------------------------------------------------------------

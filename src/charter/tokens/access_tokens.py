@@ -19,14 +19,14 @@ token dies with its agent exactly like a new one.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from charter.domain.enums import AgentState, PersonStatus
 from charter.tokens.errors import InvalidToken
-from charter.tokens.jws import JoseError, parse_compact
+from charter.tokens.jws import JoseError, decode_claims, split_compact
 from charter.tokens.keys import KeyRing
 from charter.tokens.state import Snapshot
 
@@ -37,17 +37,19 @@ MAX_ACT_DEPTH = 5
 CACHE_SIZE = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
+class Actor(NamedTuple):
     """One agent in a token's ``act`` chain (outermost — the current actor — first)."""
 
     sub: str
     charter_version: int
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedToken:
-    """An active access token, as the PDP and the gateway need it."""
+class VerifiedToken(NamedTuple):
+    """An active access token, as the PDP and the gateway need it.
+
+    A named tuple rather than a frozen dataclass: one is built per verification,
+    and immutability should not cost microseconds on the hot path.
+    """
 
     jti: str
     issuer: str
@@ -141,20 +143,6 @@ def access_token_claims(
     return claims
 
 
-def _int_claim(claims: Mapping[str, Any], name: str) -> int:
-    value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidToken("malformed", f"the token's '{name}' is missing or not an integer")
-    return value
-
-
-def _str_claim(claims: Mapping[str, Any], name: str) -> str:
-    value = claims.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidToken("malformed", f"the token's '{name}' is missing or not a string")
-    return value
-
-
 def parse_act(act: Any, depth: int = 0) -> tuple[Actor, ...]:
     """Flatten a nested RFC 8693 ``act`` claim, current actor first."""
     if act is None:
@@ -169,38 +157,38 @@ def parse_act(act: Any, depth: int = 0) -> tuple[Actor, ...]:
 
 
 def _structure(claims: Mapping[str, Any], kid: str, issuer: str) -> VerifiedToken:
+    """RFC 9068 §4 checks that need no clock or store: issuer, types of the required claims."""
     if claims.get("iss") != issuer:
         raise InvalidToken("wrong_issuer", "the token was not issued by this server")
     aud = claims.get("aud")
-    audience = (aud,) if isinstance(aud, str) else tuple(aud) if isinstance(aud, list) else ()
-    if not audience or not all(isinstance(a, str) for a in audience):
+    if type(aud) is str:
+        audience: tuple[str, ...] = (aud,)
+    elif type(aud) is list and aud and all(type(a) is str for a in aud):
+        audience = tuple(aud)
+    else:
         raise InvalidToken("malformed", "the token's 'aud' is missing")
     scope = claims.get("scope", "")
-    if not isinstance(scope, str):
-        raise InvalidToken("malformed", "the token's 'scope' is not a string")
     cnf = claims.get("cnf")
-    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
-    if cnf is not None and not isinstance(jkt, str):
-        raise InvalidToken("malformed", "the token's 'cnf' has no 'jkt'")
-    actors = parse_act(claims.get("act"))
-    client_id = _str_claim(claims, "client_id")
+    jkt = None
+    if cnf is not None:
+        jkt = cnf.get("jkt") if type(cnf) is dict else None
+        if type(jkt) is not str:
+            raise InvalidToken("malformed", "the token's 'cnf' has no 'jkt'")
+    act = claims.get("act")
+    actors = parse_act(act) if act is not None else ()
+    jti, sub, client_id = claims.get("jti"), claims.get("sub"), claims.get("client_id")
+    iat, exp, version = claims.get("iat"), claims.get("exp"), claims.get("charter_version")
+    if not (type(jti) is str and jti and type(sub) is str and sub and type(client_id) is str
+            and client_id and type(scope) is str):  # fmt: skip
+        raise InvalidToken("malformed", "the token lacks a string jti, sub, client_id or scope")
+    if not (type(iat) is int and type(exp) is int and type(version) is int):
+        raise InvalidToken("malformed", "the token's iat, exp and charter_version must be integers")
     if actors and actors[0].sub != client_id:
         raise InvalidToken("malformed", "the token's current actor is not its client")
     return VerifiedToken(
-        jti=_str_claim(claims, "jti"),
-        issuer=issuer,
-        subject=_str_claim(claims, "sub"),
-        client_id=client_id,
-        audience=audience,
-        scopes=frozenset(s for s in scope.split(" ") if s),
-        issued_at=_int_claim(claims, "iat"),
-        expires_at=_int_claim(claims, "exp"),
-        charter_version=_int_claim(claims, "charter_version"),
-        actors=actors,
-        jkt=jkt,
-        kid=kid,
-        claims=claims,
-    )
+        jti, issuer, sub, client_id, audience, frozenset(scope.split()), iat, exp, version,
+        actors, jkt, kid, claims,
+    )  # fmt: skip
 
 
 def check_standing(token: VerifiedToken, snapshot: Snapshot, today: str) -> None:
@@ -246,32 +234,33 @@ class AccessTokenVerifier:
         keyring: Callable[[Snapshot], KeyRing],
         snapshot: Callable[[bool], Snapshot],
         now: Callable[[], float],
-        today: Callable[[], str],
         cache_size: int = CACHE_SIZE,
     ) -> None:
         self.issuer = issuer
         self._keyring = keyring
         self._snapshot = snapshot
         self._now = now
-        self._today = today
+        self._day = (-1, "")
         self._cache: dict[str, VerifiedToken] = {}
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
     def _decode(self, token: str, ring: KeyRing) -> VerifiedToken:
         try:
-            compact = parse_compact(token)
+            header, signing_input, signature, payload = split_compact(token)
+            if header.get("typ") not in _ACCEPTED_TYPS:
+                raise InvalidToken("wrong_type", "not an access token (typ must be at+jwt)")
+            kid = header.get("kid")
+            key = ring.keys.get(kid) if type(kid) is str else None
+            if key is None:
+                raise InvalidToken("unknown_key", f"no current signing key {kid!r}")
+            check = key.verification
+            if not (check.accepts_alg(header["alg"]) and check.check(signature, signing_input)):
+                raise InvalidToken("bad_signature", "the token's signature does not verify")
+            claims = decode_claims(payload)
         except JoseError as exc:
             raise InvalidToken(exc.reason, exc.message) from exc
-        if compact.header.get("typ") not in _ACCEPTED_TYPS:
-            raise InvalidToken("wrong_type", "not an access token (typ must be at+jwt)")
-        kid = compact.kid
-        key = ring.verification_key(kid)
-        if key is None or kid is None:
-            raise InvalidToken("unknown_key", f"no current signing key {kid!r}")
-        if not key.verify(compact):
-            raise InvalidToken("bad_signature", "the token's signature does not verify")
-        return _structure(compact.claims, kid, self.issuer)
+        return _structure(claims, key.kid, self.issuer)
 
     def verify(
         self, token: str, *, audience: str | None = None, fresh: bool = False
@@ -282,10 +271,9 @@ class AccessTokenVerifier:
         verified = self._cache.get(token)
         if verified is None or verified.kid not in ring.keys:
             verified = self._decode(token, ring)
-            with self._lock:
-                if len(self._cache) >= self._cache_size:
-                    self._cache.clear()
-                self._cache[token] = verified
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()  # dict operations are atomic under the GIL: no lock needed
+            self._cache[token] = verified
         now = self._now()
         if verified.expires_at <= now:
             raise InvalidToken("expired", "the token has expired")
@@ -293,8 +281,15 @@ class AccessTokenVerifier:
             raise InvalidToken("not_yet_valid", "the token was issued in the future")
         if audience is not None and audience not in verified.audience:
             raise InvalidToken("wrong_audience", f"the token is not meant for {audience}")
-        check_standing(verified, snapshot, self._today())
+        check_standing(verified, snapshot, self._today(now))
         return verified
+
+    def _today(self, now: float) -> str:
+        """The UTC date of ``now`` as ISO text (charter expiry), computed once a day."""
+        day = int(now // 86400)
+        if self._day[0] != day:
+            self._day = (day, (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat())
+        return self._day[1]
 
     def decode(self, token: str) -> VerifiedToken:
         """Signature and claim structure only — no expiry, no standing (for revocation)."""

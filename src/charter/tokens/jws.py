@@ -18,11 +18,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt as pyjwt
 from cryptography.exceptions import InvalidSignature
@@ -33,7 +32,6 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from charter.tokens.jwk import Alg, PrivateKey, PublicKey, alg_for_key
 
 MAX_TOKEN_LENGTH = 16 * 1024
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _SHA256 = hashes.SHA256()
 _PKCS1 = padding.PKCS1v15()
@@ -52,9 +50,8 @@ def _b64(segment: str) -> bytes:
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
-@dataclass(frozen=True, slots=True)
-class Compact:
-    """A parsed, *unverified* compact JWS."""
+class Compact(NamedTuple):
+    """A parsed, *unverified* compact JWS (a tuple: built on every verification, so cheap)."""
 
     header: Mapping[str, Any]
     claims: dict[str, Any]
@@ -87,25 +84,56 @@ def _header(segment: str) -> Mapping[str, Any]:
     return header
 
 
-def parse_compact(token: str) -> Compact:
-    """Split and decode a compact JWS without verifying it (callers then pick the key)."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+#: base64url characters that can end a canonical encoding of n bytes, by n % 3
+_CANONICAL_TAIL = ("", "AQgw", "AEIMQUYcgkosw048")
+
+
+def split_compact(token: str) -> tuple[Mapping[str, Any], bytes, bytes, str]:
+    """``(header, signing_input, signature, payload_segment)`` — everything but the claims.
+
+    Verifiers check the signature before they spend anything on the payload. The
+    header and payload need no character check of their own: they are the
+    signing input, so any change to them fails the signature. The signature
+    segment must be the one canonical base64url spelling of its bytes, so a
+    token has exactly one valid text (what the verified-token cache keys on).
+    """
+    if type(token) is not str or len(token) > MAX_TOKEN_LENGTH:
         raise JoseError("malformed", "the token is not a compact JWS of a sensible size")
-    if _COMPACT.fullmatch(token) is None:
+    parts = token.split(".")
+    if len(parts) != 3 or not (parts[0] and parts[1] and parts[2]):
         raise JoseError("malformed", "the token is not three base64url segments")
-    head, payload, signature = token.split(".")
+    head, payload, signature = parts
     header = _header(head)
     try:
         raw_signature = _b64(signature)
+        signing_input = token[: len(head) + 1 + len(payload)].encode("ascii")
+    except (ValueError, binascii.Error) as exc:
+        raise JoseError("malformed", "the token is not base64url ASCII") from exc
+    size = len(raw_signature)
+    if (
+        len(signature) != (size * 4 + 2) // 3
+        or (size % 3 and signature[-1] not in _CANONICAL_TAIL[size % 3])
+        or "+" in signature
+        or "/" in signature
+    ):
+        raise JoseError("bad_signature", "the signature is not canonical base64url")
+    return header, signing_input, raw_signature, payload
+
+
+def decode_claims(payload: str) -> dict[str, Any]:
+    try:
         claims = json.loads(_b64(payload))
     except (ValueError, binascii.Error) as exc:
         raise JoseError("malformed", "the JWS payload is not base64url JSON") from exc
-    if base64.urlsafe_b64encode(raw_signature).rstrip(b"=").decode() != signature:
-        raise JoseError("bad_signature", "the signature is not canonical base64url")
-    if not isinstance(claims, dict):
+    if type(claims) is not dict:
         raise JoseError("malformed", "the JWT claims are not a JSON object")
-    signing_input = token[: len(head) + 1 + len(payload)].encode("ascii")
-    return Compact(header, claims, signing_input, raw_signature)
+    return claims
+
+
+def parse_compact(token: str) -> Compact:
+    """Split and decode a compact JWS without verifying it (callers then pick the key)."""
+    header, signing_input, signature, payload = split_compact(token)
+    return Compact(header, decode_claims(payload), signing_input, signature)
 
 
 SignatureCheck = Callable[[bytes, bytes], bool]

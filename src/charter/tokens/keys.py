@@ -293,6 +293,7 @@ class SigningKeys:
         """A new signer now; the old ones verify until ``now + overlap`` (or stop now)."""
         if overlap < 0:
             raise InvalidInput("the overlap cannot be negative", field="overlap")
+        self.ensure()  # a rotation on a fresh store rotates out the first-start key
         now = self._clock.now()
         retire_at = now if immediately else now + dt.timedelta(seconds=overlap)
         with self._db.write() as connection:

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -114,20 +115,23 @@ class Ledger:
     def _insert(
         self, connection: sa.Connection, uses: list[OneTimeUse]
     ) -> set[tuple[str, str, str]]:
+        """Insert the uses; return the keys that were new (one compiled statement, cached)."""
         if not uses:
             return set()
+        rows = [{"namespace": u.namespace, "issuer": u.issuer, "jti": u.jti,
+                 "expires_at": u.expires_at} for u in uses]  # fmt: skip
+        result = connection.execute(self._statement, rows)
+        return {(r.namespace, r.issuer, r.jti) for r in result}
+
+    @cached_property
+    def _statement(self) -> sa.Insert:
         dialect = postgresql if self._db.is_postgres else sqlite
-        rows = [
-            {"namespace": u.namespace, "issuer": u.issuer, "jti": u.jti, "expires_at": u.expires_at}
-            for u in uses
-        ]
-        statement = (
+        statement: sa.Insert = (
             dialect.insert(used_jtis)
-            .values(rows)
             .on_conflict_do_nothing()
             .returning(used_jtis.c.namespace, used_jtis.c.issuer, used_jtis.c.jti)
         )
-        return {(r.namespace, r.issuer, r.jti) for r in connection.execute(statement)}
+        return statement
 
     def _commit(self, batch: list[Entry]) -> None:
         try:

@@ -73,6 +73,9 @@ class Snapshot:
 class ChangeWatch(Protocol):
     """Cheaply says whether the store may have changed since it was last asked."""
 
+    #: whether ``changed()`` never misses a commit (then ``fresh`` needs no extra read)
+    exact: bool
+
     def changed(self) -> bool: ...
 
     def counters(self) -> dict[str, int] | None:
@@ -82,32 +85,38 @@ class ChangeWatch(Protocol):
 
 
 class SqliteWatch:
-    """``PRAGMA data_version`` on a private read connection (see module docstring)."""
+    """``PRAGMA data_version`` on a private read connection (see module docstring).
+
+    Not thread-safe on its own: :class:`StateView` calls it under its lock.
+    """
+
+    exact = True
 
     def __init__(self, path: str) -> None:
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
+        self._cursor = self._connection.cursor()
         self._last = -1
 
     def changed(self) -> bool:
-        with self._lock:
-            version = int(self._connection.execute("PRAGMA data_version").fetchone()[0])
-            moved = version != self._last
-            self._last = version
-            return moved
+        cursor = self._cursor
+        cursor.execute("PRAGMA data_version")
+        version = int(cursor.fetchone()[0])
+        moved = version != self._last
+        self._last = version
+        return moved
 
     def counters(self) -> dict[str, int] | None:
-        with self._lock:
-            rows = self._connection.execute("SELECT key, value FROM meta").fetchall()
+        rows = self._cursor.execute("SELECT key, value FROM meta").fetchall()
         return {str(key): int(value) for key, value in rows}
 
     def close(self) -> None:
-        with self._lock:
-            self._connection.close()
+        self._connection.close()
 
 
 class PostgresWatch:
     """A ``LISTEN`` thread that flags changes; re-checks at least every second regardless."""
+
+    exact = False
 
     def __init__(self, url: str) -> None:
         self._conninfo = (
@@ -202,7 +211,8 @@ class StateView:
     def current(self, *, fresh: bool = False) -> Snapshot:
         with self._lock:  # the check and the reload are one step, or a thread could miss a change
             watch = self._ensure_watch()
-            if not (fresh or self._stale or watch is None or watch.changed()):
+            forced = fresh and (watch is None or not watch.exact)
+            if not (forced or self._stale or watch is None or watch.changed()):
                 return self._snapshot
             self._stale = False
             counters = watch.counters() if watch is not None else None
@@ -267,7 +277,8 @@ class StateView:
         }
 
     def close(self) -> None:
-        if self._watch is not None:
-            with contextlib.suppress(Exception):
-                self._watch.close()
-        self._watch = None
+        with self._lock:
+            if self._watch is not None:
+                with contextlib.suppress(Exception):
+                    self._watch.close()
+            self._watch = None

@@ -42,9 +42,7 @@ def _issue(key: SigningKey, claims: dict[str, Any], typ: str = "at+jwt") -> str:
 
 
 def _verifier(keyring: KeyRing, state: Snapshot, now: float = NOW + 10) -> AccessTokenVerifier:
-    return AccessTokenVerifier(
-        ISSUER, lambda _s: keyring, lambda _fresh: state, lambda: now, lambda: "2027-01-15"
-    )
+    return AccessTokenVerifier(ISSUER, lambda _s: keyring, lambda _fresh: state, lambda: now)
 
 
 def _segments(token: str) -> list[str]:
@@ -217,7 +215,7 @@ def test_a_retired_signing_key_no_longer_verifies_even_from_the_cache() -> None:
     token = _issue(old, base_claims())
     current: list[KeyRing] = [ring(old, new)]
     verifier = AccessTokenVerifier(
-        ISSUER, lambda _s: current[0], lambda _f: snapshot(), lambda: NOW + 10, lambda: "2027-01-15"
+        ISSUER, lambda _s: current[0], lambda _f: snapshot(), lambda: NOW + 10
     )
     assert verifier.verify(token).kid == old.kid  # overlap: still verifies, now cached
     current[0] = ring(new)
@@ -248,7 +246,7 @@ def test_the_store_must_still_back_the_token_and_the_cache_does_not_hide_it(
     token = _issue(key, base_claims())
     current = [snapshot()]
     verifier = AccessTokenVerifier(
-        ISSUER, lambda _s: ring(key), lambda _f: current[0], lambda: NOW + 10, lambda: "2027-01-15"
+        ISSUER, lambda _s: ring(key), lambda _f: current[0], lambda: NOW + 10
     )
     assert verifier.verify(token).jti == "jti-1"  # verified once: in the cache now
     current[0] = state
