@@ -46,10 +46,10 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(audit.router)
     # Capabilities include their routers here, one line each.
     # -- routers --
+    app.include_router(authzen.router)  # AuthZEN PDP (issue 3); first: the hot path, routing is linear
     app.include_router(oauth.router)
     app.include_router(web_router)  # the console at / (issue 9)
     app.include_router(estate.router)  # identities, credentials, map, shadow (issue 6)
-    app.include_router(authzen.router)  # AuthZEN PDP: /access/v1/*, metadata (issue 3)
     # -- end routers --
 
     @app.get("/healthz", tags=["meta"])

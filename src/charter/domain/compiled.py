@@ -151,9 +151,17 @@ class Rule:
 
 
 class RuleIndex:
-    """Rules of one kind, found by action without scanning (see the module docstring)."""
+    """Rules of one kind, found by action without scanning (see the module docstring).
 
-    __slots__ = ("by_action", "memo", "rules", "wild")
+    Wildcard action patterns are bucketed by a segment they spell out: the first
+    segment when their literal head ends one (``zendesk.*.export`` → ``zendesk``),
+    else the last segment when their literal tail starts one (``*.read`` → ``read``);
+    only patterns with neither (``*``, ``t*s.read``) are tried for every action.
+    A lookup tries one bucket of each kind, so a miss costs a few matches, not one
+    per rule; results are memoised (bounded).
+    """
+
+    __slots__ = ("by_action", "by_first", "by_last", "memo", "rules", "unbucketed", "wild")
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         ordered = tuple(rules)
@@ -161,23 +169,42 @@ class RuleIndex:
             ordered = tuple(sorted(ordered, key=lambda r: r.order))
         self.rules: tuple[Rule, ...] = ordered
         self.wild: tuple[Rule, ...] = tuple(r for r in self.rules if not r.action.is_exact)
+        by_first: dict[str, list[Rule]] = {}
+        by_last: dict[str, list[Rule]] = {}
+        unbucketed: list[Rule] = []
+        for rule in self.wild:
+            head, tail = rule.action.pieces[0], rule.action.pieces[-1]
+            if "." in head:
+                by_first.setdefault(head.split(".", 1)[0], []).append(rule)
+            elif "." in tail:
+                by_last.setdefault(tail.rsplit(".", 1)[1], []).append(rule)
+            else:
+                unbucketed.append(rule)
+        self.by_first = {k: tuple(v) for k, v in by_first.items()}
+        self.by_last = {k: tuple(v) for k, v in by_last.items()}
+        self.unbucketed = tuple(unbucketed)
         exact: dict[str, list[Rule]] = {}
         for rule in self.rules:
             if rule.action.is_exact:
                 exact.setdefault(rule.action.pieces[0], []).append(rule)
         self.by_action: dict[str, tuple[Rule, ...]] = {
-            action: tuple(
-                sorted(
-                    [*named, *(w for w in self.wild if w.action.matches(action))],
-                    key=lambda r: r.order,
-                )
-            )
+            action: tuple(sorted([*named, *self._wild_matching(action)], key=lambda r: r.order))
             for action, named in exact.items()
         }
         self.memo: dict[str, tuple[Rule, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
+
+    def _wild_matching(self, action: str) -> list[Rule]:
+        first = self.by_first.get(action.split(".", 1)[0], ())
+        last = self.by_last.get(action.rsplit(".", 1)[-1], ())
+        found = [
+            r for group in (first, last, self.unbucketed) for r in group if r.action.matches(action)
+        ]
+        if len(found) > 1:
+            found.sort(key=lambda r: r.order)
+        return found
 
     def candidates(self, action: str) -> tuple[Rule, ...]:
         """Every rule whose action pattern matches ``action``, in rule order."""
@@ -188,7 +215,7 @@ class RuleIndex:
             return ()
         found = self.memo.get(action)
         if found is None:
-            found = tuple(rule for rule in self.wild if rule.action.matches(action))
+            found = tuple(self._wild_matching(action))
             if len(self.memo) >= MEMO_LIMIT:
                 self.memo.clear()
             self.memo[action] = found

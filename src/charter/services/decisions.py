@@ -12,6 +12,7 @@ point for SDKs and gateways.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -82,6 +83,19 @@ def _by_id(items: list[tuple[str, Any]]) -> dict[str, str]:
     return {key: json.dumps(value, sort_keys=True, default=str) for key, value in items}
 
 
+def _freeze_heap() -> None:
+    """Move what is alive now — above all the compiled snapshot — out of the cyclic GC's sight.
+
+    A compiled estate is millions of long-lived objects; every full collection
+    would walk them all, which made decisions 2-3× slower and gave them 100 ms
+    pauses. The snapshot holds no reference cycles, so when a newer one replaces
+    it, reference counting still frees it. ``CHARTER_GC_FREEZE=0`` turns this off
+    (e.g. in a host process that relies on collecting cycles created before).
+    """
+    if os.environ.get("CHARTER_GC_FREEZE", "1") != "0":
+        gc.freeze()
+
+
 def _sample_rate() -> float:
     try:
         return min(1.0, max(0.0, float(os.environ.get("CHARTER_ACTIVITY_ALLOW_SAMPLE", "1"))))
@@ -119,6 +133,7 @@ class DecisionService:
         with self._lock:
             if self._snapshot is None:
                 self._snapshot = self._loader.load(None)
+                _freeze_heap()
                 if self._watch and self._watcher is None:
                     self._watcher = ChangeWatcher(self._db, self._reload)
                     self._watcher.start()
@@ -126,7 +141,10 @@ class DecisionService:
 
     def _reload(self) -> None:
         with self._lock:
-            self._snapshot = self._loader.load(self._snapshot)
+            previous = self._snapshot
+            self._snapshot = self._loader.load(previous)
+            if self._snapshot is not previous:
+                _freeze_heap()
 
     def refresh(self) -> Snapshot:
         """Bring the snapshot up to date now (the watcher does this on its own)."""

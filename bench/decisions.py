@@ -1,0 +1,327 @@
+"""Decision benchmark: Charter's PDP in-process, over AuthZEN HTTP, and cedarpy, on one estate.
+
+One generated estate (default: 10,000 agents × 20 rules, 50 org deny rules,
+1,000 delegating people, 20 roles) and one list of 100,000 requests (about
+half allowed; 20 % on behalf of a person), measured in one run:
+
+1. compile: charters parsed, then compiled into the index (time, memory);
+2. in-process: ``evaluate`` on the compiled snapshot — p50/p99 and decisions/s;
+   and ``DecisionService.decide`` (what ``charter.decide`` calls) with activity
+   recording on, from a SQLite store;
+3. cedarpy on ``charter export cedar`` of the same estate, with a pre-parsed
+   PolicySet and Entities. Cedar evaluates every policy per request, so it gets
+   a sample of the requests (``--cedar-sample``, evenly spread); its decisions
+   are checked against ours;
+4. the AuthZEN endpoint: ``charter serve`` (one uvicorn worker) on loopback,
+   load from a separate process (``bench/http_load.py``): single evaluations,
+   then batches of ``--batch`` evaluations. Decisions are checked against ours,
+   and the activity log is counted after a clean shutdown (none may be lost).
+
+    .venv/bin/python bench/decisions.py            # full size
+    .venv/bin/python bench/decisions.py --agents 1000 --requests 20000 --http-single 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).parent))
+from decision_estate import Estate, generate  # noqa: E402
+
+from charter.config import Settings  # noqa: E402
+from charter.domain.agent import Agent  # noqa: E402
+from charter.domain.cedar_export import export_cedar  # noqa: E402
+from charter.domain.charter import CharterSpec  # noqa: E402
+from charter.domain.compiled import Snapshot, build_snapshot  # noqa: E402
+from charter.domain.conditions import epoch_micros  # noqa: E402
+from charter.domain.enums import AgentState, PersonStatus  # noqa: E402
+from charter.domain.evaluation import evaluate  # noqa: E402
+from charter.domain.org_policy import parse_org_policy  # noqa: E402
+from charter.domain.people import Person  # noqa: E402
+from charter.domain.roles import parse_roles  # noqa: E402
+from charter.services.context import Services  # noqa: E402
+from charter.services.people import PersonRecord  # noqa: E402
+from charter.store import schema  # noqa: E402
+from charter.store.versions import bump_version  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CHARTER = str(Path(sys.executable).parent / "charter")
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
+
+
+def line(label: str, value: str) -> None:
+    print(f"  {label:<46} {value}")
+
+
+def compile_estate(estate: Estate, now: dt.datetime) -> tuple[Snapshot, list[CharterSpec], dict[str, Any]]:
+    started = time.perf_counter()
+    specs = [CharterSpec.model_validate(c) for c in estate.charters]
+    parsed = time.perf_counter() - started
+    agents = [Agent(s.name, s.owner, AgentState.ACTIVE, s, 1, now, now) for s in specs]
+    people = [
+        Person(p["email"], p["name"], PersonStatus(p["status"]), groups=tuple(p["groups"]))
+        for p in estate.people
+    ]
+    org, roles = parse_org_policy(estate.org_policy), parse_roles(estate.roles)
+    gc.collect()
+    started = time.perf_counter()
+    snapshot = build_snapshot(agents, people, org, roles)
+    compiled = time.perf_counter() - started
+    tracemalloc.start()
+    build_snapshot(agents, people, org, roles)  # again, under tracemalloc, for its size
+    memory, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return snapshot, specs, {"parse_s": parsed, "compile_s": compiled, "compile_mb": memory / 1e6,
+                             "compile_peak_mb": peak / 1e6}  # fmt: skip
+
+
+def in_process(snapshot: Snapshot, requests: list[Any], now_us: int) -> dict[str, Any]:
+    gc.freeze()  # as DecisionService does after publishing a snapshot (see services/decisions.py)
+    for request in requests[:2000]:
+        evaluate(snapshot, *request, now_us)
+    started = time.process_time()
+    allowed = [evaluate(snapshot, *request, now_us).allowed for request in requests]
+    cpu = time.process_time() - started
+    clock = time.perf_counter_ns
+    latencies = []
+    for agent, action, resource, context, on_behalf_of in requests:
+        begin = clock()
+        evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
+        latencies.append((clock() - begin) / 1000)
+    latencies.sort()
+    return {
+        "p50_us": percentile(latencies, 0.5), "p99_us": percentile(latencies, 0.99),
+        "p999_us": percentile(latencies, 0.999), "per_s": len(requests) / cpu,
+        "allowed_share": sum(allowed) / len(allowed), "decisions": allowed,
+    }  # fmt: skip
+
+
+def load_store(home: Path, estate: Estate, specs: list[CharterSpec], now: dt.datetime) -> Services:
+    """A SQLite store holding the estate: people and policy through the services, agents in bulk."""
+    services = Services.from_settings(Settings(home=home, database_url=f"sqlite:///{home}/charter.db"))
+    services.people.import_records([PersonRecord.model_validate(p) for p in estate.people], actor="bench")
+    with services.db.write() as connection:  # bulk: 10,000 registrations one by one take minutes
+        connection.execute(sa.insert(schema.agents), [
+            {"name": s.name, "owner": s.owner, "state": "active", "charter_version": 1,
+             "purpose": s.purpose, "environment": s.environment, "labels": {}, "expires": s.expires,
+             "origin": "registered", "created_at": now, "updated_at": now} for s in specs])  # fmt: skip
+        connection.execute(sa.insert(schema.charter_versions), [
+            {"agent": s.name, "version": 1, "document": s.document(), "created_at": now,
+             "created_by": "bench", "reason": "bench"} for s in specs])  # fmt: skip
+        bump_version(connection, "charters")
+    services.decisions.apply_policy(parse_org_policy(estate.org_policy), actor="bench", source="bench")
+    services.decisions.apply_roles(parse_roles(estate.roles), actor="bench", source="bench")
+    services.decisions.close()  # this process only loads; the measured services are separate
+    return services
+
+
+def service_level(home: Path, requests: list[Any]) -> dict[str, Any]:
+    services = Services.from_settings(Settings(home=home, database_url=f"sqlite:///{home}/charter.db"))
+    decisions = services.decisions
+    started = time.perf_counter()
+    decisions.snapshot()
+    load = time.perf_counter() - started
+    clock = time.perf_counter_ns
+    latencies = []
+    started = time.perf_counter()
+    for agent, action, resource, context, on_behalf_of in requests:
+        begin = clock()
+        decisions.decide(agent, action, resource, context=context, on_behalf_of=on_behalf_of)
+        latencies.append((clock() - begin) / 1000)
+    elapsed = time.perf_counter() - started
+    flush_started = time.perf_counter()
+    decisions.close()
+    flush = time.perf_counter() - flush_started
+    with services.db.read() as connection:
+        rows = connection.execute(sa.text("SELECT count(*) FROM activities")).scalar_one()
+    services.close()
+    latencies.sort()
+    return {"load_s": load, "p50_us": percentile(latencies, 0.5), "p99_us": percentile(latencies, 0.99),
+            "per_s": len(requests) / elapsed, "flush_s": flush, "recorded": rows}  # fmt: skip
+
+
+def cedar(
+    snapshot: Snapshot, requests: list[Any], ours: list[bool], sample: int, budget: float, now_us: int
+) -> dict[str, Any]:
+    import cedarpy
+
+    started = time.perf_counter()
+    export = export_cedar(snapshot)
+    exported = time.perf_counter() - started
+    started = time.perf_counter()
+    policies = cedarpy.PolicySet.from_str(export.policies)
+    entities = cedarpy.Entities.from_json_str(json.dumps(export.entities))
+    parsed = time.perf_counter() - started
+    step = max(1, len(requests) // sample)
+    picked = list(range(0, len(requests), step))[:sample]
+    cedar_requests = [export.request(*requests[i], now_us) for i in picked]
+    cedarpy.is_authorized(cedar_requests[0], policies, entities)
+    latencies, disagree, errors = [], 0, 0
+    deadline = time.monotonic() + budget
+    for index, request in zip(picked, cedar_requests, strict=True):
+        if latencies and time.monotonic() > deadline:
+            break
+        begin = time.perf_counter_ns()
+        result = cedarpy.is_authorized(request, policies, entities)
+        latencies.append((time.perf_counter_ns() - begin) / 1000)
+        disagree += result.allowed != ours[index]
+        errors += bool(result.diagnostics.errors)
+    latencies.sort()
+    return {"policies": export.policies.count("\n@id("), "export_s": exported, "parse_s": parsed,
+            "sample": len(latencies), "p50_us": percentile(latencies, 0.5),
+            "p99_us": percentile(latencies, 0.99), "per_s": len(latencies) / (sum(latencies) / 1e6),
+            "disagree": disagree, "errors": errors}  # fmt: skip
+
+
+def authzen_body(agent: str, action: str, resource: str, context: dict[str, Any], on_behalf_of: str | None) -> dict[str, Any]:
+    system, _, path = resource.partition(":")
+    subject: dict[str, Any] = {"type": "agent", "id": agent}
+    if on_behalf_of:
+        subject["properties"] = {"on_behalf_of": on_behalf_of}
+    return {"subject": subject, "action": {"name": action}, "resource": {"type": system, "id": path},
+            "context": context}  # fmt: skip
+
+
+def run_load(port: int, bearer: str, bodies: list[bytes], concurrency: int, path: str, work: Path) -> dict[str, Any]:
+    requests_file, out_file = work / "bodies.jsonl", work / "out.json"
+    requests_file.write_bytes(b"\n".join(bodies) + b"\n")
+    subprocess.run([sys.executable, str(Path(__file__).parent / "http_load.py"), str(port), bearer,
+                    str(requests_file), str(concurrency), path, str(out_file)], check=True)  # fmt: skip
+    result: dict[str, Any] = json.loads(out_file.read_text())
+    return result
+
+
+def http(home: Path, services: Services, requests: list[Any], ours: list[bool], args: argparse.Namespace) -> dict[str, Any]:
+    from tests.support.server import charter_env, free_port
+
+    bearer = services.auth.keys.add_pep_key("bench", actor="bench").secret
+    port = free_port()
+    env = charter_env(home)
+    log = open(home / "server.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen([CHARTER, "serve", "--port", str(port), "--log-level", "warning"],
+                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)  # fmt: skip
+    out: dict[str, Any] = {}
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError((home / "server.log").read_text()[-2000:])
+            time.sleep(0.2)
+        warm = httpx.post(f"http://127.0.0.1:{port}/access/v1/evaluation",
+                          headers={"Authorization": f"Bearer {bearer}"},
+                          json=authzen_body(*requests[0]), timeout=120)  # fmt: skip
+        assert warm.status_code == 200, warm.text
+        singles = requests[: args.http_single]
+        bodies = [json.dumps(authzen_body(*r)).encode() for r in singles]
+        result = run_load(port, bearer, bodies, args.concurrency, "/access/v1/evaluation", home)
+        out["single_per_s"] = len(singles) / result["elapsed"]
+        out["single_statuses"] = result["statuses"]
+        out["single_disagree"] = sum(a != b for a, b in zip(result["decisions"], ours, strict=False))
+        batches = [
+            json.dumps({"evaluations": [authzen_body(*r) for r in requests[i : i + args.batch]]}).encode()
+            for i in range(0, len(requests), args.batch)
+        ]
+        result = run_load(port, bearer, batches, 2, "/access/v1/evaluations", home)
+        out["batched_per_s"] = len(requests) / result["elapsed"]
+        out["batched_statuses"] = result["statuses"]
+        out["batched_disagree"] = sum(a != b for a, b in zip(result["decisions"], ours, strict=True))
+        out["http_decisions"] = len(singles) + len(requests) + 1
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=120)
+        log.close()
+    with services.db.read() as connection:
+        out["recorded"] = connection.execute(
+            sa.text("SELECT count(*) FROM activities WHERE source = 'authzen'")
+        ).scalar_one()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--cedar-sample", type=int, default=200, help="requests for cedarpy (at most)")
+    parser.add_argument("--cedar-seconds", type=float, default=90, help="time budget for cedarpy")
+    parser.add_argument("--http-single", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-cedar", action="store_true")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    now = dt.datetime.now(dt.UTC)
+    now_us = epoch_micros(now)
+    print(f"Charter decision benchmark — {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at start, Python {sys.version.split()[0]}")  # fmt: skip
+    estate = generate(agents=args.agents, requests=args.requests)
+    snapshot, specs, compiled = compile_estate(estate, now)
+    rules = sum(len(a.allows) + len(a.denies) for a in snapshot.agents.values())
+    print(f"\nestate: {args.agents:,} agents ({rules:,} rules), {len(estate.org_policy['deny'])} org "
+          f"deny rules, {len(estate.people):,} people, {len(estate.roles['roles'])} roles; "
+          f"{len(estate.requests):,} requests")  # fmt: skip
+    print("\ncompile")
+    line("parse charters (pydantic, from documents)", f"{compiled['parse_s']:.2f} s")
+    line("compile into the index", f"{compiled['compile_s']:.2f} s   (target < 2 s)")
+    line("index size (tracemalloc)", f"{compiled['compile_mb']:.0f} MB (peak {compiled['compile_peak_mb']:.0f} MB; target < 300 MB)")
+    ours = in_process(snapshot, estate.requests, now_us)
+    print("\nin-process: evaluate(snapshot, …)")
+    line("p50 / p99 / p99.9", f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs   (target p50 ≤ 5 µs)")
+    line("decisions/s (one thread, CPU time)", f"{ours['per_s']:,.0f}")
+    line("allowed", f"{ours['allowed_share']:.1%}")
+    with tempfile.TemporaryDirectory(prefix="charter-bench-") as work:
+        home = Path(work)
+        services = load_store(home, estate, specs, now)
+        service = service_level(home, estate.requests)
+        print("\nin-process: DecisionService.decide (charter.decide), recording activity to SQLite")
+        line("cold load of the store into a snapshot", f"{service['load_s']:.2f} s")
+        line("p50 / p99", f"{service['p50_us']:.2f} / {service['p99_us']:.2f} µs")
+        line("decisions/s", f"{service['per_s']:,.0f}")
+        line("activity rows after close()", f"{service['recorded']:,} of {len(estate.requests):,} (flush {service['flush_s']:.2f} s)")
+        if not args.skip_cedar:
+            theirs = cedar(snapshot, estate.requests, ours["decisions"], args.cedar_sample,
+                           args.cedar_seconds, now_us)  # fmt: skip
+            print("\ncedarpy on the export (pre-parsed PolicySet and Entities; sampled: it is slow)")
+            line("policies exported / export / parse", f"{theirs['policies']:,} / {theirs['export_s']:.1f} s / {theirs['parse_s']:.1f} s")
+            line(f"sample of {theirs['sample']} requests: p50 / p99", f"{theirs['p50_us']:,.0f} / {theirs['p99_us']:,.0f} µs")
+            line("decisions/s", f"{theirs['per_s']:,.1f}")
+            line("disagreements with Charter / Cedar errors", f"{theirs['disagree']} / {theirs['errors']}")
+            line("ratio: Charter p50 vs Cedar p50", f"{theirs['p50_us'] / ours['p50_us']:,.0f}× faster   (target ≥ 50×)")
+        if not args.skip_http:
+            web = http(home, services, estate.requests, ours["decisions"], args)
+            print(f"\nAuthZEN over HTTP (one uvicorn worker, loopback, load from another process)")
+            line(f"single evaluations ({args.http_single:,}, {args.concurrency} connections)", f"{web['single_per_s']:,.0f}/s   (target ≥ 2,000/s)  statuses {web['single_statuses']}")
+            line(f"batched ({args.batch:,} per request)", f"{web['batched_per_s']:,.0f} decisions/s   (target ≥ 100,000/s)  statuses {web['batched_statuses']}")
+            line("disagreements with in-process", f"{web['single_disagree']} single, {web['batched_disagree']} batched")
+            line("activity rows after clean shutdown", f"{web['recorded']:,} of {web['http_decisions']:,} decisions")
+            line("ratio: in-process vs HTTP single", f"{ours['per_s'] / web['single_per_s']:,.0f}×")
+            line("ratio: in-process vs HTTP batched", f"{ours['per_s'] / web['batched_per_s']:,.1f}×")
+        services.close()
+    print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
