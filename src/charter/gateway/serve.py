@@ -103,7 +103,7 @@ def run_http(gateway: Gateway, host: str, port: int, log_level: str = "warning")
         finally:
             await _close(gateway.authority)
 
-    anyio.run(main)
+    anyio.run(main, backend_options={"use_uvloop": True})
 
 
 def token_source(

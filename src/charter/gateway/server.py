@@ -56,7 +56,7 @@ from charter.gateway.refusals import (
 )
 from charter.gateway.secrets import Secrets
 from charter.gateway.sessions import Sessions
-from charter.gateway.upstream import Upstream, UpstreamError
+from charter.gateway.upstream import ResultT, Upstream, UpstreamError
 from charter.gateway.visibility import Visibility
 
 logger = logging.getLogger("charter.gateway")
@@ -102,18 +102,17 @@ class Gateway:
             lifespan=self._lifespan,
             get_tool_input_schema=self._input_schema,
             on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
             on_list_resources=self._list_resources,
             on_list_resource_templates=self._list_templates,
+            on_read_resource=self._read_resource,
             on_list_prompts=self._list_prompts,
+            on_get_prompt=self._get_prompt,
         )
-        # Forwarding handlers return the upstream's result as a mapping, unchanged.
-        self.server.add_request_handler("tools/call", types.CallToolRequestParams, self._call_tool)
-        self.server.add_request_handler(
-            "resources/read", types.ReadResourceRequestParams, self._read_resource
-        )
-        self.server.add_request_handler(
-            "prompts/get", types.GetPromptRequestParams, self._get_prompt
-        )
+        # A no-op until an OpenTelemetry exporter is installed, but not free on every call.
+        self.server.middleware = [
+            m for m in self.server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
+        ]
 
     # -- lifecycle -------------------------------------------------------------------
     @asynccontextmanager
@@ -297,15 +296,15 @@ class Gateway:
             logger.exception("recording activity failed")
 
     async def _forward(
-        self, principal: Principal, upstream_name: str, request: Any
-    ) -> dict[str, Any]:
+        self, principal: Principal, upstream_name: str, request: Any, result_type: type[ResultT]
+    ) -> ResultT:
         upstream = self.upstreams.get(upstream_name)
         if upstream is None:  # pragma: no cover - the directory only names configured upstreams
             raise unknown("upstream", upstream_name)
-        result: dict[str, Any] | None = None
+        result: ResultT | None = None
         with self.sessions.call(principal.agent) as scope:
             try:
-                result = await upstream.request(request)
+                result = await upstream.request(request, result_type)
             except UpstreamError as error:
                 raise upstream_failure(error) from None
         if scope.cancelled_caught or result is None:
@@ -328,7 +327,9 @@ class Gateway:
         ]
         return types.ListToolsResult(tools=tools)
 
-    async def _call_tool(self, ctx: Ctx, params: types.CallToolRequestParams) -> dict[str, Any]:
+    async def _call_tool(
+        self, ctx: Ctx, params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         principal = await self._principal(ctx)
         entry = self.directory.tool(params.name)
         if entry is None:
@@ -343,7 +344,7 @@ class Gateway:
             params=types.CallToolRequestParams(name=entry.name, arguments=params.arguments)
         )
         try:
-            return await self._forward(principal, entry.upstream, request)
+            return await self._forward(principal, entry.upstream, request, types.CallToolResult)
         finally:
             self._record(principal, entry.name, entry.resource, decision, started)
 
@@ -385,7 +386,7 @@ class Gateway:
 
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
-    ) -> dict[str, Any]:
+    ) -> types.ReadResourceResult:
         principal = await self._principal(ctx)
         uri = str(params.uri)
         upstream = self.directory.resource_owner(uri)
@@ -404,7 +405,7 @@ class Gateway:
         )
         request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
         try:
-            return await self._forward(principal, upstream, request)
+            return await self._forward(principal, upstream, request, types.ReadResourceResult)
         finally:
             self._record(principal, READ_RESOURCE, resource, decision, started)
 
@@ -420,7 +421,9 @@ class Gateway:
         ]
         return types.ListPromptsResult(prompts=prompts)
 
-    async def _get_prompt(self, ctx: Ctx, params: types.GetPromptRequestParams) -> dict[str, Any]:
+    async def _get_prompt(
+        self, ctx: Ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
         principal = await self._principal(ctx)
         entry = self.directory.prompt(params.name)
         if entry is None:
@@ -435,7 +438,7 @@ class Gateway:
             params=types.GetPromptRequestParams(name=entry.name, arguments=params.arguments)
         )
         try:
-            return await self._forward(principal, entry.upstream, request)
+            return await self._forward(principal, entry.upstream, request, types.GetPromptResult)
         finally:
             self._record(principal, GET_PROMPT, entry.resource, decision, started)
 

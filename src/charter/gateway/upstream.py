@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TextIO, cast
+from typing import Any, TextIO, TypeVar
 
 import anyio
 import httpx2
@@ -33,19 +33,20 @@ from mcp.client.stdio import get_default_environment
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from charter.gateway.config import UpstreamConfig
 from charter.gateway.secrets import Secrets
 
 logger = logging.getLogger("charter.gateway.upstream")
 
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
 #: Pages of a listing read from one upstream, and items kept, at most.
 MAX_PAGES = 50
 MAX_ITEMS = 5000
 HEALTH_INTERVAL = 15.0
 MAX_BACKOFF = 30.0
-_RAW = TypeAdapter(dict[str, Any])
 
 
 class UpstreamState(StrEnum):
@@ -263,10 +264,14 @@ class Upstream:
             await self._attempted.wait()
 
     # -- forwarding ------------------------------------------------------------------
-    async def request(
-        self, request: types.ClientRequest | types.Request[Any, Any]
-    ) -> dict[str, Any]:
-        """Forward one request; the raw result, or a typed :class:`UpstreamError`."""
+    async def request(self, request: Any, result_type: type[ResultT]) -> ResultT:
+        """Forward one request; the upstream's result as the SDK's typed model, or a typed
+        :class:`UpstreamError`.
+
+        The result is parsed as the MCP result type (the SDK's version-spanning
+        model) so the gateway's server hands it to each agent in the protocol
+        version *that* agent negotiated; its content is not touched.
+        """
         client = self._client
         if client is None or self.state != UpstreamState.READY:
             self._wake.set()
@@ -275,11 +280,9 @@ class Upstream:
         timeout = self.call_timeout
         try:
             with anyio.fail_after(timeout + 1):
-                # A TypeAdapter of dict keeps the upstream's result as it was sent.
-                result = await client.session.send_request(
-                    request, cast(Any, _RAW), request_read_timeout_seconds=timeout
+                return await client.session.send_request(
+                    request, result_type, request_read_timeout_seconds=timeout
                 )
-                return cast(dict[str, Any], result)
         except MCPError as exc:
             if exc.error.code == types.REQUEST_TIMEOUT:
                 raise UpstreamTimeout(
