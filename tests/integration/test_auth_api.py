@@ -86,7 +86,7 @@ def test_pep_keys_open_authzen_and_nothing_else(server: LiveServer) -> None:
 
 
 def test_owners_see_and_change_only_their_own_agents(server: LiveServer) -> None:
-    maria = api_token(server, MARIA)
+    maria = api_token(server, MARIA, cli=True)
     with server.anonymous_client(headers=_bearer(maria)) as client:
         page = client.get("/v1/agents").json()
         assert [a["name"] for a in page["items"]] == ["support-summarizer"]
@@ -142,15 +142,17 @@ def test_auditors_read_but_change_nothing(server: LiveServer) -> None:
 
 
 def test_revoked_token_stops_working_within_a_second(server: LiveServer) -> None:
-    result = run_cli("api-tokens", "create", "--user", TEST_ADMIN_EMAIL, "--name", "short",
-                     "--json", env=server.env)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    import json
-
-    issued = json.loads(result.stdout)
-    with server.anonymous_client(headers=_bearer(issued["token"])) as client:
+    services = Services.from_settings(Settings.from_env(server.env))
+    try:
+        issued = services.auth.keys.create_api_token(
+            TEST_ADMIN_EMAIL, name="short", expires_in=None, actor="test"
+        )
+    finally:
+        services.close()
+    with server.anonymous_client(headers=_bearer(issued.secret)) as client:
         assert client.get("/v1/agents").status_code == 200
-        assert run_cli("api-tokens", "revoke", issued["id"], env=server.env).returncode == 0
+        # revoked by another process (the CLI): the server notices within a second
+        assert run_cli("api-tokens", "revoke", issued.token.id, env=server.env).returncode == 0
         time.sleep(1.2)
         assert client.get("/v1/agents").status_code == 401
     listed = run_cli("api-tokens", "list", "--json", env=server.env)
@@ -167,6 +169,8 @@ def test_users_add_prompts_for_the_password(server: LiveServer) -> None:
     bad = run_cli("users", "add", "x@acme.example", "--role", "root", "--password", "p" * 12,
                   env=server.env)  # fmt: skip
     assert bad.returncode == 2 and "role" in bad.stderr
+    listed = run_cli("users", "list", "--json", env=server.env)
+    assert "noah.smith@acme.example" in listed.stdout and "argon2" not in listed.stdout
 
 
 def test_console_session_cookie_and_csrf(server: LiveServer) -> None:

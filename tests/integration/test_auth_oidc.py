@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from tests.support.console import add_user
-from tests.support.server import LiveServer, charter_env, free_port, live_server, run_cli
+from tests.support.server import LiveServer, charter_env, free_port, live_server
 
 from charter.web.oidc import pkce_challenge
 
@@ -151,8 +151,7 @@ def server(
     env = charter_env(home, CHARTER_OIDC_ISSUER=provider.url, CHARTER_OIDC_CLIENT_ID=CLIENT_ID,
                       CHARTER_OIDC_NAME="Acme SSO")  # fmt: skip
     with live_server(env) as running:
-        result = run_cli("users", "add", MARIA, "--role", "owner", "--oidc", env=running.env)
-        assert result.returncode == 0, result.stderr
+        add_user(running, MARIA, "owner", password=None)  # OpenID Connect only
         add_user(running, "priya.nair@acme.example", "owner")
         yield running
 

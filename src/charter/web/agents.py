@@ -27,7 +27,14 @@ from charter.governance.findings import FindingFilter
 from charter.services.auth import Principal, Role
 from charter.services.registry import version_diff
 from charter.web import queries
-from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
+from charter.web.forms import (
+    ConsoleRoute,
+    FormDep,
+    PrincipalDep,
+    choice,
+    field,
+    require_role,
+)
 from charter.web.mapview import render_map
 from charter.web.templating import redirect, render, svg
 
@@ -61,7 +68,7 @@ def agents(
     request: Request,
     principal: PrincipalDep,
     q: str = "",
-    state: AgentState | None = None,
+    state: str = "",
     owner: str = "",
     sort: str = "name",
     dir: str = "asc",
@@ -69,10 +76,11 @@ def agents(
 ) -> Response:
     services = services_dep(request)
     scope = principal.owner_scope
+    wanted = choice(AgentState, state, name="state")
     result = queries.agents_page(
         services.db,
         q=q[:200],
-        state=state,
+        state=wanted,
         owner=scope or (owner.strip().lower() or None),
         sort=sort,
         descending=dir == "desc",
@@ -84,7 +92,7 @@ def agents(
         {
             "page": result,
             "q": q,
-            "state": state.value if state else "",
+            "state": wanted.value if wanted else "",
             "owner": owner if scope is None else "",
             "sort": sort,
             "descending": dir == "desc",

@@ -31,16 +31,20 @@ MAX_OWNER_AGENTS = 25
 
 
 def at_least(graph: Graph, risk: Risk) -> Graph:
-    """The nodes at least as risky as ``risk``, the agents above them, and the edges between."""
-    keep = {n.id for n in graph.nodes.values() if n.risk.rank >= risk.rank}
-    # keep what leads to a risky node, so the picture says whose it is
-    changed = True
-    while changed:
-        changed = False
-        for edge in graph.edges:
-            if edge.target in keep and edge.source not in keep:
-                keep.add(edge.source)
-                changed = True
+    """The nodes at least as risky as ``risk``, with what leads to them (whose they are)
+    and what they reach (the damage), and the edges between."""
+    risky = {n.id for n in graph.nodes.values() if n.risk.rank >= risk.rank}
+    keep = set(risky)
+    for forward in (False, True):
+        frontier = set(risky)
+        while frontier:
+            step = set()
+            for edge in graph.edges:
+                near, far = (edge.source, edge.target) if forward else (edge.target, edge.source)
+                if near in frontier and far not in keep:
+                    step.add(far)
+            keep |= step
+            frontier = step
     out = Graph()
     for node_id in keep:
         out.add(graph.nodes[node_id])

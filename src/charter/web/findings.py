@@ -23,7 +23,14 @@ from charter.governance.findings import Finding
 from charter.services.auth import Principal, Role
 from charter.web import queries
 from charter.web.findings_meta import owasp_ids, rules, rules_for_owasp
-from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
+from charter.web.forms import (
+    ConsoleRoute,
+    FormDep,
+    PrincipalDep,
+    choice,
+    field,
+    require_role,
+)
 from charter.web.templating import redirect, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -56,15 +63,17 @@ def findings(
     request: Request,
     principal: PrincipalDep,
     rule: str = "",
-    severity: Severity | None = None,
+    severity: str = "",
     owasp: str = "",
     owner: str = "",
     system: str = "",
     agent: str = "",
-    status: FindingStatus | None = None,
+    status: str = "",
     page: int = 1,
 ) -> Response:
     services = services_dep(request)
+    wanted_severity = choice(Severity, severity, name="severity")
+    wanted_status = choice(FindingStatus, status, name="status")
     scope = principal.owner_scope
     chosen: tuple[str, ...] = (rule,) if rule else ()
     if owasp:
@@ -73,7 +82,7 @@ def findings(
             raise InvalidInput(f"no rule maps to OWASP id {owasp!r}", field="owasp")
         chosen = tuple(r for r in mapped if not rule or r == rule) or ("-none-",)
     query = queries.FindingQuery(
-        rules=chosen, severity=severity, status=status, owner=scope or (owner or None),
+        rules=chosen, severity=wanted_severity, status=wanted_status, owner=scope or (owner or None),
         system=system or None, agent=agent or None,
     )  # fmt: skip
     result = queries.finding_ids_page(services.db, query, page=page)
@@ -92,12 +101,12 @@ def findings(
             "statuses": [s.value for s in FindingStatus],
             "filters": {
                 "rule": rule,
-                "severity": severity.value if severity else "",
+                "severity": severity,
                 "owasp": owasp.upper(),
                 "owner": owner,
                 "system": system,
                 "agent": agent,
-                "status": status.value if status else "",
+                "status": status,
             },
             "scoped": scope is not None,
             "may_act": principal.may_write,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -71,6 +72,20 @@ def field(form: FormData, name: str, *, required: bool = True, limit: int = 2000
     if len(value) > limit:
         raise InvalidInput(f"{name} may be at most {limit} characters", field=name)
     return value
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+def choice(kind: type[E], value: str, *, name: str) -> E | None:
+    """An optional enum from a query string: "" (a filter's "any") means None."""
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError as exc:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidInput(f"{name} is one of: {allowed}", field=name) from exc
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

@@ -54,7 +54,7 @@ def credentials(
         page=page,
     )
     if found_window:
-        heading = f"Secrets found in code and configs in the last {found}"
+        heading = f"Secrets and credentials first found in the last {found}"
     elif expiring_window:
         heading = f"Credentials expiring in the next {expiring}"
     else:

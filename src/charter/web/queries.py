@@ -272,8 +272,7 @@ def overview(db: Database, *, now: dt.datetime, owner: str | None, days: int = 3
             connection.execute(
                 sa.select(sa.func.count())
                 .select_from(_C)
-                .where(_C.c.first_seen >= week_ago, _C.c.location.is_not(None), creds,
-                       *owned_creds)
+                .where(_C.c.first_seen >= week_ago, creds, *owned_creds)
             ).scalar_one()
         )  # fmt: skip
         expiring = int(
@@ -346,7 +345,7 @@ def credentials_page(
         conditions.append(_C.c.agent.in_(sa.select(_A.c.name).where(_A.c.owner == owner)))
     order: sa.ColumnElement[Any] = _C.c.id
     if found_since is not None:
-        conditions += [_C.c.first_seen >= found_since, _C.c.location.is_not(None)]
+        conditions.append(_C.c.first_seen >= found_since)
         order = _C.c.first_seen.desc()
     if expiring is not None:
         conditions += [_C.c.expires_at >= expiring[0], _C.c.expires_at <= expiring[1]]

@@ -63,7 +63,9 @@ def test_auditor_reads_only() -> None:
     assert api_refusal(AUDITOR, "GET", "/v1/audit") is None
     assert api_refusal(AUDITOR, "GET", "/v1/findings") is None
     for method in ("POST", "PUT", "PATCH", "DELETE"):
-        assert api_refusal(AUDITOR, method, "/v1/agents/x/suspend") == "auditors have read-only access"
+        assert (
+            api_refusal(AUDITOR, method, "/v1/agents/x/suspend") == "auditors have read-only access"
+        )
 
 
 def test_owner_is_limited_to_scoped_prefixes() -> None:
