@@ -47,7 +47,7 @@ from charter.config import Settings  # noqa: E402
 from charter.domain.agent import Agent  # noqa: E402
 from charter.domain.cedar_export import export_cedar  # noqa: E402
 from charter.domain.charter import CharterSpec  # noqa: E402
-from charter.domain.compiled import Snapshot, build_snapshot  # noqa: E402
+from charter.domain.compiled import Snapshot, build_snapshot, gc_paused  # noqa: E402
 from charter.domain.conditions import epoch_micros  # noqa: E402
 from charter.domain.enums import AgentState, PersonStatus  # noqa: E402
 from charter.domain.evaluation import evaluate  # noqa: E402
@@ -73,7 +73,8 @@ def line(label: str, value: str) -> None:
 
 def compile_estate(estate: Estate, now: dt.datetime) -> tuple[Snapshot, list[CharterSpec], dict[str, Any]]:
     started = time.perf_counter()
-    specs = [CharterSpec.model_validate(c) for c in estate.charters]
+    with gc_paused():  # as the decision service loads (see domain/compiled.py)
+        specs = [CharterSpec.model_validate(c) for c in estate.charters]
     parsed = time.perf_counter() - started
     agents = [Agent(s.name, s.owner, AgentState.ACTIVE, s, 1, now, now) for s in specs]
     people = [
@@ -85,10 +86,14 @@ def compile_estate(estate: Estate, now: dt.datetime) -> tuple[Snapshot, list[Cha
     started = time.perf_counter()
     snapshot = build_snapshot(agents, people, org, roles)
     compiled = time.perf_counter() - started
-    tracemalloc.start()
-    build_snapshot(agents, people, org, roles)  # again, under tracemalloc, for its size
+    tracemalloc.start()  # again, under tracemalloc: what parsed charters plus the index hold
+    with gc_paused():
+        again_specs = [CharterSpec.model_validate(c) for c in estate.charters]
+    again_agents = [Agent(s.name, s.owner, AgentState.ACTIVE, s, 1, now, now) for s in again_specs]
+    again = build_snapshot(again_agents, people, org, roles)
     memory, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    del again, again_agents, again_specs
     return snapshot, specs, {"parse_s": parsed, "compile_s": compiled, "compile_mb": memory / 1e6,
                              "compile_peak_mb": peak / 1e6}  # fmt: skip
 
@@ -286,7 +291,7 @@ def main() -> None:
     print("\ncompile")
     line("parse charters (pydantic, from documents)", f"{compiled['parse_s']:.2f} s")
     line("compile into the index", f"{compiled['compile_s']:.2f} s   (target < 2 s)")
-    line("index size (tracemalloc)", f"{compiled['compile_mb']:.0f} MB (peak {compiled['compile_peak_mb']:.0f} MB; target < 300 MB)")
+    line("memory: parsed charters + index (tracemalloc)", f"{compiled['compile_mb']:.0f} MB (peak {compiled['compile_peak_mb']:.0f} MB; target < 300 MB)")
     ours = in_process(snapshot, estate.requests, now_us)
     print("\nin-process: evaluate(snapshot, …)")
     line("p50 / p99 / p99.9", f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs   (target p50 ≤ 5 µs)")

@@ -19,10 +19,13 @@ lookups:
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from charter.domain.agent import Agent
@@ -53,6 +56,20 @@ class RuleKind(StrEnum):
     DENY = "deny"
 
 
+@lru_cache(maxsize=65536)
+def _resource_shape(text: str) -> tuple[Pattern, int, str]:
+    """A resource pattern and its shape: any, exact text, a prefix, or general (cached)."""
+    pattern = parse_pattern(text)
+    pieces = pattern.pieces
+    if pieces == ("", ""):
+        return pattern, ANY, ""
+    if len(pieces) == 1:
+        return pattern, EXACT, pieces[0]
+    if len(pieces) == 2 and pieces[1] == "":
+        return pattern, PREFIX, pieces[0]
+    return pattern, GENERAL, ""
+
+
 class Rule:
     """One compiled allow or deny rule."""
 
@@ -78,23 +95,16 @@ class Rule:
         self.kind = kind
         self.order = order
         self.action: Pattern = parse_pattern(capability.action)
-        self.resource: Pattern = parse_pattern(capability.resource)
-        pieces = self.resource.pieces
-        if pieces == ("", ""):
-            self.res_mode, self.res_text = ANY, ""
-        elif len(pieces) == 1:
-            self.res_mode, self.res_text = EXACT, pieces[0]
-        elif len(pieces) == 2 and pieces[1] == "":
-            self.res_mode, self.res_text = PREFIX, pieces[0]
-        else:
-            self.res_mode, self.res_text = GENERAL, ""
-        self.conditions: tuple[CompiledCondition, ...] = tuple(
-            compile_condition(c) for c in capability.when
+        self.resource: Pattern
+        self.resource, self.res_mode, self.res_text = _resource_shape(capability.resource)
+        when, schedule, valid = capability.when, capability.schedule, capability.valid
+        self.conditions: tuple[CompiledCondition, ...] = (
+            tuple(compile_condition(c) for c in when) if when else ()
         )
-        self.schedule = CompiledSchedule.of(capability.schedule) if capability.schedule else None
-        self.validity = CompiledValidity.of(capability.valid) if capability.valid else None
-        self.plain = not (self.conditions or self.schedule or self.validity)
-        self.decision = Decision(True, rule=rule_id) if kind == RuleKind.ALLOW else None
+        self.schedule = CompiledSchedule.of(schedule) if schedule else None
+        self.validity = CompiledValidity.of(valid) if valid else None
+        self.plain = not (when or schedule or valid)
+        self.decision = Decision(True, rule_id, None, ()) if kind == RuleKind.ALLOW else None
 
     def __repr__(self) -> str:
         return f"Rule({self.id}: {self.capability.action} on {self.capability.resource})"
@@ -150,6 +160,10 @@ class Rule:
         return all(condition.test(context) is not False for condition in self.conditions)
 
 
+def _order(rule: Rule) -> int:
+    return rule.order
+
+
 class RuleIndex:
     """Rules of one kind, found by action without scanning (see the module docstring).
 
@@ -166,7 +180,7 @@ class RuleIndex:
     def __init__(self, rules: Iterable[Rule]) -> None:
         ordered = tuple(rules)
         if any(a.order > b.order for a, b in itertools.pairwise(ordered)):
-            ordered = tuple(sorted(ordered, key=lambda r: r.order))
+            ordered = tuple(sorted(ordered, key=_order))
         self.rules: tuple[Rule, ...] = ordered
         self.wild: tuple[Rule, ...] = tuple(r for r in self.rules if not r.action.is_exact)
         by_first: dict[str, list[Rule]] = {}
@@ -187,10 +201,16 @@ class RuleIndex:
         for rule in self.rules:
             if rule.action.is_exact:
                 exact.setdefault(rule.action.pieces[0], []).append(rule)
-        self.by_action: dict[str, tuple[Rule, ...]] = {
-            action: tuple(sorted([*named, *self._wild_matching(action)], key=lambda r: r.order))
-            for action, named in exact.items()
-        }
+        if self.wild:
+            self.by_action: dict[str, tuple[Rule, ...]] = {}
+            for action, named in exact.items():
+                wild = self._wild_matching(action)
+                merged = [*named, *wild]
+                if wild:
+                    merged.sort(key=_order)
+                self.by_action[action] = tuple(merged)
+        else:
+            self.by_action = {action: tuple(named) for action, named in exact.items()}
         self.memo: dict[str, tuple[Rule, ...]] = {}
 
     def __len__(self) -> int:
@@ -203,7 +223,7 @@ class RuleIndex:
             r for group in (first, last, self.unbucketed) for r in group if r.action.matches(action)
         ]
         if len(found) > 1:
-            found.sort(key=lambda r: r.order)
+            found.sort(key=_order)
         return found
 
     def candidates(self, action: str) -> tuple[Rule, ...]:
@@ -402,6 +422,7 @@ class Snapshot:
         "org",
         "org_policy",
         "people",
+        "role_indexes",
         "roles",
         "versions",
     )
@@ -421,18 +442,45 @@ class Snapshot:
         self.org = org if org is not None else compile_org_policy(org_policy)
         self.roles = roles
         self.versions = dict(versions or {})
-        self._access: dict[tuple[str, ...], RuleIndex] = {}
+        #: each role compiled once, in file order: (its groups, its rules)
+        self.role_indexes: tuple[tuple[frozenset[str], RuleIndex], ...] = tuple(
+            (
+                frozenset(role.groups),
+                compile_rules(
+                    ((role.rule_id(i), c) for i, c in enumerate(role.allow)), RuleKind.ALLOW
+                ),
+            )
+            for role in roles.roles
+        )
+        self._access: dict[tuple[str, ...], tuple[RuleIndex, ...]] = {}
         self._delegated: dict[tuple[str, str], Decision] = {}
 
-    def access(self, groups: tuple[str, ...]) -> RuleIndex:
-        """The role rules a member of ``groups`` holds (memoised per group set)."""
+    def access(self, groups: tuple[str, ...]) -> tuple[RuleIndex, ...]:
+        """The compiled roles a member of ``groups`` holds, in file order (memoised per group set)."""
         found = self._access.get(groups)
         if found is None:
-            found = compile_rules(self.roles.capabilities_for(groups), RuleKind.ALLOW)
+            found = tuple(
+                index for members, index in self.role_indexes if not members.isdisjoint(groups)
+            )
             if len(self._access) >= MEMO_LIMIT:
                 self._access.clear()
             self._access[groups] = found
         return found
+
+    def role_allowing(
+        self,
+        groups: tuple[str, ...],
+        action: str,
+        resource: str,
+        context: Mapping[str, Any],
+        now_us: int,
+    ) -> Rule | None:
+        """The first role rule (file order) that gives a member of ``groups`` this access."""
+        for index in self.access(groups):
+            rule = first_allow(index.candidates(action), resource, context, now_us)
+            if rule is not None:
+                return rule
+        return None
 
     def delegated_decision(self, charter_rule: Rule, role_rule: Rule) -> Decision:
         key = (charter_rule.id, role_rule.id)
@@ -470,6 +518,25 @@ class Snapshot:
             self.versions if versions is None else versions,
             org=self.org if org_policy is None else None,
         )
+        # (role indexes are rebuilt: a few dozen rules, and they must follow ``roles``)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while compiling in bulk.
+
+    Compiling an estate creates millions of long-lived objects; the collector,
+    triggered by the allocations, re-scans the growing heap again and again
+    (measured: 6× slower for 2,000 charters). Nothing compiled here forms a
+    reference cycle, so nothing is lost by pausing it.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build_snapshot(
@@ -480,10 +547,11 @@ def build_snapshot(
     versions: Mapping[str, int] | None = None,
 ) -> Snapshot:
     """Compile everything (the pure entry point; the service does it incrementally)."""
-    return Snapshot(
-        {agent.name: compile_agent(agent) for agent in agents},
-        {person.email: PersonEntry.of(person) for person in people},
-        org_policy,
-        roles,
-        versions,
-    )
+    with gc_paused():
+        return Snapshot(
+            {agent.name: compile_agent(agent) for agent in agents},
+            {person.email: PersonEntry.of(person) for person in people},
+            org_policy,
+            roles,
+            versions,
+        )

@@ -125,7 +125,7 @@ def _fast(
     person = snapshot.people.get(on_behalf_of.lower())
     if person is None or not person.active or not compiled.delegates_from(person.groups):
         return None
-    role = first_allow(snapshot.access(person.groups).candidates(action), resource, context, now_us)
+    role = snapshot.role_allowing(person.groups, action, resource, context, now_us)
     if role is None:
         return None
     rule = first_allow(allows, resource, context, now_us)
@@ -256,7 +256,7 @@ def _delegation_reasons(
                 f"{', '.join(delegation.groups)}; {email} is in {', '.join(groups) or 'no group'}"
             )
         reasons.append(Reason(_NO_DELEGATION, words))
-    role = first_allow(snapshot.access(groups).candidates(action), resource, context, now_us)
+    role = snapshot.role_allowing(groups, action, resource, context, now_us)
     if role is None:
         reasons.append(
             Reason(

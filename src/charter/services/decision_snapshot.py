@@ -35,11 +35,13 @@ from charter.domain.compiled import (
     PersonEntry,
     Snapshot,
     compile_agent,
+    gc_paused,
 )
 from charter.domain.conditions import epoch_micros
 from charter.domain.enums import AgentState
 from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy, parse_org_policy
 from charter.domain.roles import EMPTY_ROLES, RolesFile, parse_roles
+from charter.domain.stored_charter import stored_charter
 from charter.governance.jit import active_capabilities
 from charter.store import schema
 from charter.store.database import Database
@@ -82,7 +84,7 @@ class SnapshotLoader:
     def load(self, previous: Snapshot | None = None) -> Snapshot:
         if previous is None:
             self._agent_keys = {}
-        with self._db.read() as connection:
+        with gc_paused(), self._db.read() as connection:
             versions = _watched(read_versions(connection))
             if previous is not None and versions == _watched(previous.versions):
                 return previous
@@ -160,7 +162,7 @@ class SnapshotLoader:
                         name=row.name,
                         owner=row.owner,
                         state=AgentState(row.state),
-                        charter=_with_jit(CharterSpec.model_validate(row.document), jit),
+                        charter=_with_jit(stored_charter(dict(row.document)), jit),
                         charter_version=row.charter_version,
                         created_at=_aware(row.created_at),
                         updated_at=_aware(row.updated_at),
