@@ -29,7 +29,6 @@ import httpx
 
 from charter.domain.charter import CharterSpec
 from charter.domain.decision import Decision, Reason, ReasonCode
-from charter.domain.patterns import split_resource
 from charter.gateway.authority import (
     AgentView,
     AuthError,
@@ -40,42 +39,13 @@ from charter.gateway.authority import (
 )
 from charter.gateway.local import check_scheme
 from charter.sdk.credentials import TokenError, TokenVerifier
+from charter.sdk.guard import authzen_request, decision_from_authzen
 from charter.tokens import dpop
 
 logger = logging.getLogger("charter.gateway.remote")
 
 VIEW_TTL = 1.0
 MAX_CACHED_TOKENS = 100_000
-
-
-def _reason(item: Mapping[str, Any]) -> Reason:
-    code_text = str(item.get("code", "evaluation_error"))
-    base, _, attribute = code_text.partition(":")
-    try:
-        code = ReasonCode(base)
-    except ValueError:
-        code = ReasonCode.EVALUATION_ERROR
-    admin = item.get("reason_admin")
-    message = str(admin.get("en", code_text)) if isinstance(admin, dict) else code_text
-    rule = item.get("rule")
-    return Reason(code, message, str(rule) if rule else None, attribute or None)
-
-
-def decision_from_authzen(body: Any) -> Decision:
-    """An AuthZEN response as a :class:`Decision`; anything unexpected is a deny."""
-    if not isinstance(body, dict) or body.get("decision") is not True:
-        context = body.get("context") if isinstance(body, dict) else None
-        reasons = context.get("reasons") if isinstance(context, dict) else None
-        parsed = (
-            tuple(_reason(r) for r in reasons if isinstance(r, dict))
-            if isinstance(reasons, list)
-            else ()
-        )
-        return Decision(
-            False, reasons=parsed or (Reason(ReasonCode.EVALUATION_ERROR, "the PDP denied"),)
-        )
-    context = body.get("context") or {}
-    return Decision(True, rule=context.get("rule"), role=context.get("role"))
 
 
 class RemoteAuthority:
@@ -168,16 +138,7 @@ class RemoteAuthority:
     async def decide(
         self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
     ) -> Decision:
-        system, path = split_resource(resource)
-        subject: dict[str, Any] = {"type": "agent", "id": principal.agent}
-        if principal.on_behalf_of:
-            subject["properties"] = {"on_behalf_of": principal.on_behalf_of}
-        body = {
-            "subject": subject,
-            "action": {"name": action},
-            "resource": {"type": system, "id": path},
-            "context": dict(context),
-        }
+        body = authzen_request(principal.agent, action, resource, context, principal.on_behalf_of)
         try:
             response = await self._http.post("/access/v1/evaluation", json=body, headers=self._pep)
         except httpx.HTTPError as error:
