@@ -9,3 +9,4 @@ from __future__ import annotations
 from charter.sdk.credentials import AccessToken, AgentCredentials, TokenError, TokenVerifier
 
 __all__ = ["AccessToken", "AgentCredentials", "TokenError", "TokenVerifier"]
+from charter.sdk.guard import AccessDenied, Guard, acting_for, configure, guard  # noqa: F401 (issue 8: the guard)
