@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -75,6 +76,7 @@ async def _form(request: Request) -> TokenRequest:
         dpop=dpop_headers[0] if dpop_headers else None,
         url=str(request.url),
         actor=actor_dep(request),
+        loop=asyncio.get_running_loop(),
     )
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -94,29 +93,34 @@ class PendingToken:
 
     def __init__(
         self,
-        future: Future[OneTimeUse | None],
+        entry: Entry,
         response: TokenResponse | None,
         error: OAuthError | None,
         replay_error: Callable[[OneTimeUse], OAuthError],
     ) -> None:
-        self._future = future
+        self._entry = entry
         self._response = response
         self._error = error
-        self.replay_error = replay_error
+        self._replay_error = replay_error
 
     def _finish(self, replayed: OneTimeUse | None) -> TokenResponse:
         if self._error is not None:
             raise self._error
         if replayed is not None:
-            raise self.replay_error(replayed)
+            raise self._replay_error(replayed)
         assert self._response is not None
         return self._response
 
     def result(self, timeout: float = 60) -> TokenResponse:
-        return self._finish(self._future.result(timeout=timeout))
+        """Wait in this thread (synchronous callers)."""
+        return self._finish(self._entry.future.result(timeout=timeout))
 
     async def wait(self) -> TokenResponse:
-        return self._finish(await asyncio.wrap_future(self._future))
+        """Wait on the event loop (the HTTP endpoint)."""
+        waiter = self._entry.waiter
+        if waiter is not None:
+            return self._finish(await waiter)
+        return self._finish(await asyncio.wrap_future(self._entry.future))
 
 
 def replay_error(use: OneTimeUse) -> OAuthError:
@@ -449,7 +453,8 @@ class TokenEndpoint:
             )
 
         entry = Entry(uses, EventDraft(client, action, "agent", client, None, summary), on_replay)
-        return PendingToken(self._ctx.ledger.submit(entry), response, None, replay_error)
+        self._ctx.ledger.submit(entry, request.loop)
+        return PendingToken(entry, response, None, replay_error)
 
     def _refuse(self, request: TokenRequest, error: OAuthError, client: str | None) -> PendingToken:
         target = client or _claimed_client(request)
@@ -466,7 +471,9 @@ class TokenEndpoint:
                 "authenticated": client is not None,
             },
         )
-        return PendingToken(self._ctx.ledger.submit(Entry((), event)), None, error, replay_error)
+        entry = Entry((), event)
+        self._ctx.ledger.submit(entry, request.loop)
+        return PendingToken(entry, None, error, replay_error)
 
     def authenticate_caller(self, request: TokenRequest) -> str:
         """Client authentication for introspection and revocation (private_key_jwt, single use)."""

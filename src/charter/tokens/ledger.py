@@ -17,6 +17,7 @@ assertion cannot both win.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import queue
 import threading
@@ -61,6 +62,40 @@ class Entry:
     event: EventDraft | None
     on_replay: Callable[[OneTimeUse], EventDraft] | None = None
     future: Future[OneTimeUse | None] = field(default_factory=Future)
+    #: for a caller on an event loop: resolved on that loop, one wake-up per batch
+    waiter: asyncio.Future[OneTimeUse | None] | None = None
+
+
+Settlement = tuple["asyncio.Future[OneTimeUse | None]", "OneTimeUse | None", "BaseException | None"]
+
+
+def _settle(items: list[Settlement]) -> None:
+    for waiter, result, error in items:
+        if waiter.done():  # the request was cancelled (client gone)
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(result)
+
+
+def _deliver(
+    batch: list[Entry], results: list[OneTimeUse | None], error: BaseException | None
+) -> None:
+    """Hand each entry its result: thread futures directly, loop futures one call per loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Settlement]] = {}
+    for entry, result in zip(batch, results, strict=True):
+        waiter = entry.waiter
+        if waiter is None:
+            if error is not None:
+                entry.future.set_exception(error)
+            else:
+                entry.future.set_result(result)
+        else:
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, result, error))
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle, items)
 
 
 class Ledger:
@@ -74,8 +109,17 @@ class Ledger:
         self._last_prune = 0.0
         self._closed = False
 
-    def submit(self, entry: Entry) -> Future[OneTimeUse | None]:
-        """Queue ``entry``; its future resolves after the commit (``None``: all uses fresh)."""
+    def submit(
+        self, entry: Entry, loop: asyncio.AbstractEventLoop | None = None
+    ) -> Future[OneTimeUse | None]:
+        """Queue ``entry``; its future resolves after the commit (``None``: all uses fresh).
+
+        With ``loop``, ``entry.waiter`` is an asyncio future on that loop instead: the
+        writer settles a whole batch of them with one ``call_soon_threadsafe``, not one
+        wake-up (and one self-pipe write) per request.
+        """
+        if loop is not None:
+            entry.waiter = loop.create_future()
         if self._closed:
             raise RuntimeError("the token ledger is closed")
         if self._thread is None:
@@ -161,13 +205,10 @@ class Ledger:
                         events.append(entry.on_replay(replayed))
                 self._audit.record_many(connection, events)
                 self._maybe_prune(connection)
-        except Exception as exc:
-            for entry in batch:
-                if not entry.future.done():
-                    entry.future.set_exception(exc)
+        except Exception as exc:  # every waiting request must hear of it
+            _deliver(batch, [None] * len(batch), exc)
             return
-        for entry, result in zip(batch, results, strict=True):
-            entry.future.set_result(result)
+        _deliver(batch, results, None)
 
     def _maybe_prune(self, connection: sa.Connection) -> None:
         now = self._clock.now().timestamp()

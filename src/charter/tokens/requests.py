@@ -8,6 +8,7 @@ absolute URI without a fragment; anything else is ``invalid_target``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus, urlsplit
@@ -52,10 +53,19 @@ class TokenRequest:
     dpop: str | None = None
     url: str | None = None
     actor: str = "api"
-    extra: Mapping[str, str] = field(default_factory=dict)
+    #: the caller's event loop, if it awaits the answer there (see Ledger.submit)
+    loop: asyncio.AbstractEventLoop | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def form(cls, body: bytes, **kwargs: str | None) -> TokenRequest:
+    def form(
+        cls,
+        body: bytes,
+        *,
+        dpop: str | None = None,
+        url: str | None = None,
+        actor: str = "api",
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> TokenRequest:
         """Parse a form body (size-limited, strict UTF-8)."""
         if len(body) > MAX_BODY:
             raise invalid_request(f"the request body is larger than {MAX_BODY} bytes")
@@ -63,7 +73,7 @@ class TokenRequest:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise invalid_request("the request body is not UTF-8") from exc
-        return cls(parse_form(text), **{k: v for k, v in kwargs.items() if v is not None})  # type: ignore[arg-type]
+        return cls(parse_form(text), dpop, url, actor, loop)
 
     def single(self) -> dict[str, str]:
         """Every non-repeatable parameter once; a repeated one is ``invalid_request``."""
