@@ -15,6 +15,10 @@ recall and precision for each.
 Matching is by (file, line): a finding on a planted line (or inside a planted
 multi-line block) is a true positive, once per planted secret; any other
 reported (file, line) is a false positive. Both tools are judged the same way.
+
+Throughput is printed twice: per wall-clock second, and per CPU second (user +
+system time of the scanner's processes, from ``getrusage``), which stays
+meaningful on a shared machine where other work competes for the cores.
 """
 
 from __future__ import annotations
@@ -305,10 +309,15 @@ class Score:
     reported: int
     false_positives: int
     note: str = ""
+    cpu_seconds: float = 0.0
 
     @property
     def mb_per_s(self) -> float:
         return self.megabytes / self.seconds if self.seconds else 0.0
+
+    @property
+    def mb_per_cpu_s(self) -> float:
+        return self.megabytes / self.cpu_seconds if self.cpu_seconds else 0.0
 
     @property
     def recall(self) -> float:
@@ -320,7 +329,7 @@ class Score:
 
 
 def score(tool: str, seconds: float, size: int, planted: list[Planted],
-          reported: set[tuple[str, int]], note: str = "") -> Score:  # fmt: skip
+          reported: set[tuple[str, int]], note: str = "", cpu: float = 0.0) -> Score:  # fmt: skip
     by_file: dict[str, list[int]] = {}
     for index, p in enumerate(planted):
         by_file.setdefault(p.path, []).append(index)
@@ -335,7 +344,12 @@ def score(tool: str, seconds: float, size: int, planted: list[Planted],
         else:
             false_positives += 1
     return Score(tool, seconds, size / 1e6, len(matched), len(planted), len(reported),
-                 false_positives, note)  # fmt: skip
+                 false_positives, note, cpu)  # fmt: skip
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_charter(
@@ -418,31 +432,37 @@ def main() -> None:
     )
     scores: list[Score] = []
     for jobs in args.jobs:
+        cpu = _children_cpu()
         seconds, reported, engine = run_charter(args.out, jobs, args.engine)
+        cpu = _children_cpu() - cpu
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         scores.append(score(f"charter --jobs {jobs}", seconds, size, planted, reported,
-                            f"{engine}; peak RSS {peak:.0f} MB"))  # fmt: skip
+                            f"{engine}; peak RSS {peak:.0f} MB", cpu))  # fmt: skip
     if not args.skip_peer:
         corpus, peer_planted, peer_size = args.out, planted, size
         if args.peer_size_mb and args.peer_size_mb * 1e6 < size:
             corpus, peer_planted, peer_size = _subset(args.out, planted, args.peer_size_mb)
+        cpu = _children_cpu()
         seconds, reported = run_detect_secrets(corpus)
+        cpu = _children_cpu() - cpu
         note = "detect-secrets 1.5, all plugins, its default processes"
-        scores.append(score("detect-secrets", seconds, peer_size, peer_planted, reported, note))
-    print(
-        f"\n{'tool':<20} {'MB':>8} {'seconds':>9} {'MB/s':>8} {'recall':>8} {'precision':>10}  "
-        f"{'found/planted':>14} {'FP':>6}  note"
-    )
-    for s in scores:
-        print(
-            f"{s.tool:<20} {s.megabytes:>8.1f} {s.seconds:>9.2f} {s.mb_per_s:>8.1f} "
-            f"{s.recall:>8.2%} {s.precision:>10.2%}  {s.found:>6}/{s.planted:<7} "
-            f"{s.false_positives:>6}  {s.note}"
+        scores.append(
+            score("detect-secrets", seconds, peer_size, peer_planted, reported, note, cpu)
         )
-    print(f"\ncpus: {os.cpu_count()}; python {sys.version.split()[0]}")
+    print(f"\n{'tool':<20} {'MB':>7} {'wall s':>8} {'MB/s':>7} {'cpu s':>8} {'MB/cpu-s':>9} "
+          f"{'recall':>8} {'precision':>10} {'found/planted':>14} {'FP':>6}  note")  # fmt: skip
+    for s in scores:
+        print(f"{s.tool:<20} {s.megabytes:>7.1f} {s.seconds:>8.2f} {s.mb_per_s:>7.1f} "
+              f"{s.cpu_seconds:>8.2f} {s.mb_per_cpu_s:>9.1f} {s.recall:>8.2%} {s.precision:>10.2%} "
+              f"{s.found:>6}/{s.planted:<7} {s.false_positives:>6}  {s.note}")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(
+        f"\ncpus: {os.cpu_count()}; load average at the end: {load:.1f}; "
+        f"python {sys.version.split()[0]}"
+    )
     if args.json:
-        print(json.dumps([{**asdict(s), "mb_per_s": s.mb_per_s, "recall": s.recall,
-                           "precision": s.precision} for s in scores]))  # fmt: skip
+        print(json.dumps([{**asdict(s), "mb_per_s": s.mb_per_s, "mb_per_cpu_s": s.mb_per_cpu_s,
+                           "recall": s.recall, "precision": s.precision} for s in scores]))  # fmt: skip
 
 
 if __name__ == "__main__":
