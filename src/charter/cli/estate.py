@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from charter.cli import discover
@@ -30,6 +32,20 @@ from charter.connectors.registry import CONNECTORS
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.services.estate_ingest import IngestEvent, IngestReport
 from charter.services.map import Reach, render_graphml, render_svg
+
+
+def _t(markup: str) -> Text:
+    """Rich text from markup we wrote, with dynamic parts escaped: no emoji codes.
+
+    ARNs contain ``:secret:`` and other words Rich would turn into emoji.
+    """
+    return Text.from_markup(markup, emoji=False)
+
+
+def _e(value: object) -> str:
+    """A dynamic value, safe inside our markup."""
+    return escape(str(value))
+
 
 shadow_app = typer.Typer(help="Shadow AI: agents discovery found that nobody registered.")
 RISK_STYLE = {"high": "bold red", "medium": "yellow", "low": "green", "none": "blue"}
@@ -52,19 +68,19 @@ def _print_report(report: IngestReport) -> None:
         table.add_column(column, no_wrap=column != "new shadow agents")
     for result in report.results:
         table.add_row(
-            result.source,
-            result.account,
+            Text(result.source),
+            Text(result.account),
             _counts(result.identities),
             _counts(result.credentials),
             _counts(result.grants),
-            ", ".join(result.shadow_agents) or "-",
+            Text(", ".join(result.shadow_agents) or "-"),
         )
     console.print(table)
     console.print(
         "[dim]counts: seen (+new ~changed -gone); an unchanged re-ingest writes no events[/]"
     )
     for source, message in report.failures:
-        err_console.print(f"[bold red]error:[/] {source}: {message}", soft_wrap=True)
+        err_console.print(_t(f"[bold red]error:[/] {_e(source)}: {_e(message)}"), soft_wrap=True)
 
 
 def _discover_command(source: str) -> None:
@@ -169,10 +185,10 @@ def shadow_list(
             (e for i in agent.identities for e in i.evidence if not e.startswith("agent ")), ""
         )
         table.add_row(
-            f"[magenta]{agent.name}[/]",
-            summary["suggested_owner"] or "[red]none[/]",
-            identities,
-            evidence,
+            _t(f"[magenta]{_e(agent.name)}[/]"),
+            Text(summary["suggested_owner"]) if summary["suggested_owner"] else _t("[red]none[/]"),
+            Text(identities),
+            Text(evidence),
         )
     console.print(table)
     console.print("[dim]adopt one with: charter shadow adopt NAME --charter FILE[/]")
@@ -192,7 +208,7 @@ def shadow_adopt(
         )
         adopted = services.estate.shadow.adopt(name, spec, actor=actor())
     for warning in adopted.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}")
+        err_console.print(_t(f"[yellow]warning:[/] {_e(warning)}"))
     if json_out:
         emit_json(
             {
@@ -208,8 +224,11 @@ def shadow_adopt(
         return
     renamed = f" (was {adopted.previous_name})" if adopted.previous_name != adopted.name else ""
     console.print(
-        f"adopted [bold]{adopted.name}[/]{renamed}: owner {adopted.owner}, state {adopted.state}, "
-        f"charter v{adopted.charter_version}, {len(adopted.identities)} identities kept"
+        _t(
+            f"adopted [bold]{_e(adopted.name)}[/]{_e(renamed)}: owner {_e(adopted.owner)}, "
+            f"state {adopted.state}, charter v{adopted.charter_version}, "
+            f"{len(adopted.identities)} identities kept"
+        )
     )
 
 
@@ -219,11 +238,11 @@ def _write(path: Path, text: str, what: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise fail(f"cannot write {path}: {exc.strerror}") from exc
-    err_console.print(f"wrote {what} to {path}")
+    err_console.print(Text(f"wrote {what} to {path}"))
 
 
 def _print_reach(reach: Reach, title: str) -> None:
-    tree = Tree(f"[bold]{title}[/]")
+    tree = Tree(_t(f"[bold]{_e(title)}[/]"))
     graph = reach.graph
     by_through: dict[str, list[dict[str, Any]]] = {}
     for path in reach.paths:
@@ -231,16 +250,21 @@ def _print_reach(reach: Reach, title: str) -> None:
     for subject, paths in by_through.items():
         node = graph.nodes.get(subject)
         risk = node.risk.value if node else "none"
-        label = f"[{RISK_STYLE[risk]}]{node.label if node else subject}[/] [dim]{subject}[/]"
+        label = (
+            f"[{RISK_STYLE[risk]}]{_e(node.label if node else subject)}[/] [dim]{_e(subject)}[/]"
+        )
         if node and node.reasons:
-            label += f"  [dim]({'; '.join(node.reasons[:2])})[/]"
-        branch = tree.add(label)
+            label += f"  [dim]({_e('; '.join(node.reasons[:2]))})[/]"
+        branch = tree.add(_t(label))
         for path in paths[:12]:
             perms = path["permissions"]
             shown = ", ".join(perms[:4]) + (f" (+{len(perms) - 4})" if len(perms) > 4 else "")
             admin = " [bold red]ADMIN[/]" if path.get("admin") else ""
             branch.add(
-                f"{path.get('system', '')} [cyan]{path['resource']}[/]: {shown}{admin}\n[dim]why: {path['reason']}[/]"
+                _t(
+                    f"{_e(path.get('system', ''))} [cyan]{_e(path['resource'])}[/]: {_e(shown)}{admin}"
+                    f"\n[dim]why: {_e(path['reason'])}[/]"
+                )
             )
         if len(paths) > 12:
             branch.add(f"[dim]… {len(paths) - 12} more grants[/]")
@@ -281,7 +305,9 @@ def map_command(
             for column in ("id", "kind", "name", "grants"):
                 table.add_column(column)
             for row in rows:
-                table.add_row(row["id"], row["kind"], row["name"], str(row["grants"]))
+                table.add_row(
+                    Text(row["id"]), Text(row["kind"]), Text(row["name"]), str(row["grants"])
+                )
             console.print(table)
             return
         if shared:
@@ -301,10 +327,10 @@ def map_command(
                 agents = ", ".join(item["agents"]) or "-"
                 style = "bold red" if item["shared_by_agents"] else ""
                 table.add_row(
-                    item["places"][0]["preview"],
+                    Text(item["places"][0]["preview"]),
                     str(item["copies"]),
-                    f"[{style}]{agents}[/]" if style else agents,
-                    places,
+                    Text(agents, style=style),
+                    Text(places),
                 )
             console.print(table)
             return
@@ -346,12 +372,16 @@ def map_command(
         acts_as = sum(
             1 for t in targets if t in graph.nodes and graph.nodes[t].kind.value == "identity"
         )
-        name = f"[magenta]{node.id}[/] (shadow)" if node.detail.get("shadow") else node.id
+        name = (
+            _t(f"[magenta]{_e(node.id)}[/] (shadow)")
+            if node.detail.get("shadow")
+            else Text(node.id)
+        )
         table.add_row(
             name,
-            f"[{RISK_STYLE[node.risk.value]}]{node.risk.value}[/]",
+            _t(f"[{RISK_STYLE[node.risk.value]}]{node.risk.value}[/]"),
             str(acts_as),
-            ", ".join(reached),
+            Text(", ".join(reached)),
         )
     console.print(table)
     if svg is None:

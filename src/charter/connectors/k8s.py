@@ -119,7 +119,7 @@ class K8sConnector(Connector[K8sRaw]):
     )
     live_api = LiveApi(
         base_url="https://<api-server>",
-        target="the API server URL (https://…:6443); the file stem becomes the cluster name",
+        target="the API server URL (https://…:6443); its first host label names the cluster",
         credential_env="CHARTER_K8S_TOKEN",
         docs="https://kubernetes.io/docs/reference/kubernetes-api/",
     )

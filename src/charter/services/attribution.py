@@ -233,14 +233,14 @@ class AttributionRun:
 
     # -- identities ---------------------------------------------------------------------
     def identities(
-        self, connection: Connection, records: Sequence[Identity], existing: Mapping[str, Any]
+        self,
+        connection: Connection,
+        records: Sequence[Identity],
+        existing: Mapping[str, str | None],
     ) -> list[Identity]:
         out: list[Identity] = []
         for identity in records:
-            stored = existing.get(identity.id)
-            out.append(
-                self._identity(connection, identity, stored.agent if stored is not None else None)
-            )
+            out.append(self._identity(connection, identity, existing.get(identity.id)))
         return out
 
     def _identity(
@@ -465,7 +465,10 @@ class AttributionRun:
 
     # -- credentials --------------------------------------------------------------------
     def credentials(
-        self, connection: Connection, records: Sequence[Credential], existing: Mapping[str, Any]
+        self,
+        connection: Connection,
+        records: Sequence[Credential],
+        existing: Mapping[str, str | None],
     ) -> list[Credential]:
         fingerprints = sorted({c.fingerprint for c in records})
         creds, ids = schema.credentials, schema.identities
