@@ -181,17 +181,22 @@ def private_key_pem(key: PrivateKey) -> bytes:
     )
 
 
-def load_private_key_pem(data: bytes, *, field: str = "key") -> PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"not an unencrypted PEM private key: {exc}", field=field) from exc
+def checked_private_key(key: object, *, field: str = "key") -> PrivateKey:
+    """``key`` if it is an Ed25519, P-256 or RSA (>= 2048 bit) private key."""
     if not isinstance(
         key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
     ):
         raise InvalidInput("unsupported key type: use Ed25519 or P-256", field=field)
     alg_for_key(key)
     return key
+
+
+def load_private_key_pem(data: bytes, *, field: str = "key") -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"not an unencrypted PEM private key: {exc}", field=field) from exc
+    return checked_private_key(key, field=field)
 
 
 def load_public_key(data: bytes, *, field: str = "public_key") -> tuple[PublicKey, Alg]:

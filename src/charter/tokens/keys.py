@@ -44,9 +44,9 @@ from charter.store.versions import bump_version
 from charter.tokens.jwk import (
     Alg,
     PrivateKey,
+    checked_private_key,
     generate_private_key,
     jwk_from_public_key,
-    load_private_key_pem,
     public_key_from_jwk,
 )
 from charter.tokens.jws import VerificationKey
@@ -261,12 +261,7 @@ class SigningKeys:
                 f"{MASTER_KEY_ENV} on every process that shares this store"
             )
         der = self.master.open(signer_row.sealed_private_key, context=signer_row.kid)
-        private = serialization.load_der_private_key(der, password=None)
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        private = checked_private_key(serialization.load_der_private_key(der, password=None))
         keys = {row.kid: _row_key(row) for row in live}
         signer = keys[signer_row.kid]
         signer = SigningKey(
@@ -276,7 +271,7 @@ class SigningKeys:
             signer.verification,
             signer.created_at,
             None,
-            load_private_key_pem(pem),
+            private,
         )
         keys[signer.kid] = signer
         retiring = [k.retires_at.timestamp() for k in keys.values() if k.retires_at is not None]
