@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ from charter.domain.charter import CharterSpec
 from charter.domain.roles import EMPTY_ROLES, RolesFile, parse_roles
 from charter.errors import NotFound
 from charter.services.audit import AuditService
-from charter.services.clock import Clock
+from charter.services.clock import Clock, SystemClock
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.tokens_schema import agent_keys
@@ -87,6 +88,10 @@ class TokenService:
         if require_dpop_nonce is None:
             require_dpop_nonce = os.environ.get(DPOP_NONCE_ENV, "0") == "1"
         self.require_dpop_nonce = require_dpop_nonce
+        #: epoch seconds; the system clock is read directly (it is on every verification)
+        self._now: Callable[[], float] = (
+            time.time if isinstance(clock, SystemClock) else lambda: clock.now().timestamp()
+        )
         self.state = StateView(database, clock)
         self.ledger = Ledger(database, audit, clock)
         self.signing_keys = SigningKeys(database, audit, clock, settings.home)
@@ -104,7 +109,7 @@ class TokenService:
             self.issuer,
             self.keyring,
             lambda fresh: self.state.current(fresh=fresh),
-            lambda: self._clock.now().timestamp(),
+            self._now,
         )
 
     # -- caches over the store ------------------------------------------------------------
@@ -124,7 +129,7 @@ class TokenService:
         return self._nonces
 
     def now(self) -> float:
-        return self._clock.now().timestamp()
+        return self._now()
 
     def today(self) -> str:
         return self._clock.now().date().isoformat()
