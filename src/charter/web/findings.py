@@ -21,7 +21,7 @@ from charter.domain.enums import FindingStatus, Severity
 from charter.errors import CharterError, InvalidInput
 from charter.governance.findings import Finding
 from charter.services.auth import Principal, Role
-from charter.web import queries
+from charter.web import governance_queries, queries
 from charter.web.findings_meta import owasp_ids, rules, rules_for_owasp
 from charter.web.forms import (
     ConsoleRoute,
@@ -81,11 +81,11 @@ def findings(
         if not mapped:
             raise InvalidInput(f"no rule maps to OWASP id {owasp!r}", field="owasp")
         chosen = tuple(r for r in mapped if not rule or r == rule) or ("-none-",)
-    query = queries.FindingQuery(
+    query = governance_queries.FindingQuery(
         rules=chosen, severity=wanted_severity, status=wanted_status, owner=scope or (owner or None),
         system=system or None, agent=agent or None,
     )  # fmt: skip
-    result = queries.finding_ids_page(services.db, query, page=page)
+    result = governance_queries.finding_ids_page(services.db, query, page=page)
     store = services.governance.findings
     items = [store.get(finding_id) for finding_id in result.items]
     return render(
@@ -95,7 +95,7 @@ def findings(
             "page": result,
             "items": [(f, entity_link(f)) for f in items],
             "rules": rules(),
-            "facets": queries.finding_facets(services.db, owner=scope),
+            "facets": governance_queries.finding_facets(services.db, owner=scope),
             "owasp_ids": owasp_ids(),
             "severities": [s.value for s in reversed(Severity)],
             "statuses": [s.value for s in FindingStatus],

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from charter.api.deps import services_dep
 from charter.domain.enums import AgentState, Severity
-from charter.web import queries
+from charter.web import governance_queries
 from charter.web.charts import PALETTE, Bar, bar_chart, day_columns, stacked_bar
 from charter.web.findings_meta import owasp_counts
 from charter.web.forms import ConsoleRoute, PrincipalDep
@@ -27,7 +27,7 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
     services = services_dep(request)
     owner = principal.owner_scope
     now = services.clock.now()
-    data = queries.overview(services.db, now=now, owner=owner)
+    data = governance_queries.overview(services.db, now=now, owner=owner)
     states = [
         Bar(s.value, data.states.get(s.value, 0), _href("/agents", state=s.value))
         for s in AgentState

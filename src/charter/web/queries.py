@@ -20,13 +20,12 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from charter.domain.enums import AgentState, FindingStatus, Severity
+from charter.domain.enums import AgentState, FindingStatus
 from charter.errors import InvalidInput
+from charter.store import console_schema as _indexes  # noqa: F401 - its indexes
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.governance_schema import findings as _F
-from charter.store.governance_schema import review_campaigns as _RC
-from charter.store.governance_schema import review_items as _RI
 
 _A, _I, _C, _G = schema.agents, schema.identities, schema.credentials, schema.grants
 _ACT, _E = schema.activities, schema.events
@@ -68,7 +67,7 @@ def page_number(value: int) -> int:
     return value
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+def aware(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
@@ -79,7 +78,7 @@ def _like(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-def _owned(owner: str | None) -> list[sa.ColumnElement[bool]]:
+def owned(owner: str | None) -> list[sa.ColumnElement[bool]]:
     return [_A.c.owner == owner] if owner else []
 
 
@@ -111,7 +110,7 @@ def agents_page(
     """A searchable, sortable page of agents with what each reaches and how it is doing."""
     if sort not in AGENT_SORTS:
         raise InvalidInput(f"sort by one of: {', '.join(AGENT_SORTS)}", field="sort")
-    conditions = _owned(owner)
+    conditions = owned(owner)
     if state is not None:
         conditions.append(_A.c.state == state.value)
     if q.strip():
@@ -139,7 +138,7 @@ def agents_page(
             ).scalar_one()
         )
         rows = [
-            AgentRow(r.name, r.owner, r.state, r.purpose, r.origin, _aware(r.updated_at))
+            AgentRow(r.name, r.owner, r.state, r.purpose, r.origin, aware(r.updated_at))
             for r in connection.execute(query)
         ]
         names = [r.name for r in rows]
@@ -187,7 +186,7 @@ def last_activity(connection: Connection, agents: Sequence[str]) -> dict[str, dt
         .where(_ACT.c.agent.in_(agents))
         .group_by(_ACT.c.agent)
     )
-    return {agent: moment for agent, raw in rows if (moment := _aware(raw)) is not None}
+    return {agent: moment for agent, raw in rows if (moment := aware(raw)) is not None}
 
 
 def open_findings_by_agent(connection: Connection, agents: Sequence[str]) -> dict[str, int]:
@@ -199,117 +198,6 @@ def open_findings_by_agent(connection: Connection, agents: Sequence[str]) -> dic
         .group_by(_F.c.agent)
     )
     return {agent: int(n) for agent, n in rows}
-
-
-# -- the overview ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Overview:
-    states: dict[str, int]
-    shadow: int
-    findings_by_severity: dict[str, int]
-    findings_by_rule: dict[str, int]
-    findings_per_day: list[tuple[dt.date, int]]
-    secrets_this_week: int
-    credentials_expiring: int
-    reviews_due: int
-    identities_by_system: list[tuple[str, int]]
-
-
-def overview(db: Database, *, now: dt.datetime, owner: str | None, days: int = 30) -> Overview:
-    """Every number on the overview page, owner-scoped when ``owner`` is given."""
-    week_ago = now - dt.timedelta(days=7)
-    soon = now + dt.timedelta(days=30)
-    since = (now - dt.timedelta(days=days - 1)).date()
-    with db.read() as connection:
-        states: dict[Any, Any] = dict(
-            connection.execute(
-                sa.select(_A.c.state, sa.func.count()).where(*_owned(owner)).group_by(_A.c.state)
-            ).all()
-        )
-        shadow = 0
-        if owner is None:
-            shadow = int(
-                connection.execute(
-                    sa.select(sa.func.count())
-                    .select_from(_A)
-                    .where(_A.c.origin == "discovered", _A.c.state == AgentState.DISCOVERED.value)
-                ).scalar_one()
-            )
-        finding_scope: list[sa.ColumnElement[bool]] = [_F.c.status.in_(OPEN_STATUSES)]
-        if owner:
-            finding_scope.append(_F.c.owner == owner)
-        by_severity: dict[Any, Any] = dict(
-            connection.execute(
-                sa.select(_F.c.severity, sa.func.count())
-                .where(*finding_scope)
-                .group_by(_F.c.severity)
-            ).all()
-        )
-        by_rule: dict[Any, Any] = dict(
-            connection.execute(
-                sa.select(_F.c.rule, sa.func.count()).where(*finding_scope).group_by(_F.c.rule)
-            ).all()
-        )
-        day = sa.func.date(_F.c.first_seen)
-        opened = (
-            sa.select(day, sa.func.count())
-            .where(_F.c.first_seen >= dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC))
-            .group_by(day)
-        )
-        if owner:
-            opened = opened.where(_F.c.owner == owner)
-        per_day: dict[dt.date, int] = {}
-        for raw_day, n in connection.execute(opened):
-            parsed = (
-                raw_day if isinstance(raw_day, dt.date) else dt.date.fromisoformat(str(raw_day))
-            )
-            per_day[parsed] = per_day.get(parsed, 0) + int(n)
-        creds = _C.c.gone_at.is_(None)
-        owned_creds = (
-            [_C.c.agent.in_(sa.select(_A.c.name).where(_A.c.owner == owner))] if owner else []
-        )
-        secrets = int(
-            connection.execute(
-                sa.select(sa.func.count())
-                .select_from(_C)
-                .where(_C.c.first_seen >= week_ago, creds, *owned_creds)
-            ).scalar_one()
-        )  # fmt: skip
-        expiring = int(
-            connection.execute(
-                sa.select(sa.func.count())
-                .select_from(_C)
-                .where(_C.c.expires_at >= now, _C.c.expires_at <= soon, creds, *owned_creds)
-            ).scalar_one()
-        )
-        due = sa.select(sa.func.count()).select_from(_RI.join(_RC, _RC.c.id == _RI.c.campaign))
-        due = due.where(_RI.c.status == "pending", _RC.c.status == "open")
-        if owner:
-            due = due.where(_RI.c.reviewer == owner)
-        reviews_due = int(connection.execute(due).scalar_one())
-        systems_query = sa.select(_I.c.system, sa.func.count()).where(_I.c.gone_at.is_(None))
-        if owner:
-            systems_query = systems_query.where(
-                _I.c.agent.in_(sa.select(_A.c.name).where(_A.c.owner == owner))
-            )
-        by_system = sorted(
-            ((str(s), int(n)) for s, n in connection.execute(systems_query.group_by(_I.c.system))),
-            key=lambda item: (-item[1], item[0]),
-        )[:10]
-    return Overview(
-        states={str(k): int(v) for k, v in states.items()},
-        shadow=shadow,
-        findings_by_severity={str(k): int(v) for k, v in by_severity.items()},
-        findings_by_rule={str(k): int(v) for k, v in by_rule.items()},
-        findings_per_day=[
-            (since + dt.timedelta(days=i), per_day.get(since + dt.timedelta(days=i), 0))
-            for i in range(days)
-        ],
-        secrets_this_week=secrets,
-        credentials_expiring=expiring,
-        reviews_due=reviews_due,
-        identities_by_system=by_system,
-    )
 
 
 # -- credentials -------------------------------------------------------------------------------
@@ -367,8 +255,8 @@ def credentials_page(
         ).all()  # fmt: skip
     items = [
         CredentialRow(r.id, r.kind, r.provider, r.preview, r.agent, r.identity, r.location,
-                      r.source, _aware(r.first_seen), _aware(r.expires_at),
-                      _aware(r.last_used_at))
+                      r.source, aware(r.first_seen), aware(r.expires_at),
+                      aware(r.last_used_at))
         for r in rows
     ]  # fmt: skip
     return Page(items, total, page, per_page)
@@ -398,72 +286,9 @@ def recent_decisions(db: Database, agent: str, *, limit: int = 20) -> list[Decis
     out = []
     for r in rows:
         reasons = r.reasons if isinstance(r.reasons, list) else []
-        out.append(DecisionRow(_aware(r.time), r.action, r.resource, r.allowed, r.on_behalf_of,
+        out.append(DecisionRow(aware(r.time), r.action, r.resource, r.allowed, r.on_behalf_of,
                                [x for x in reasons if isinstance(x, dict)], r.source))  # fmt: skip
     return out
-
-
-# -- findings ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class FindingQuery:
-    rules: tuple[str, ...] = ()  # any of these rule ids (an OWASP id expands to its rules)
-    severity: Severity | None = None
-    status: FindingStatus | None = None  # None: open and acknowledged
-    owner: str | None = None
-    system: str | None = None
-    agent: str | None = None
-
-
-def finding_ids_page(
-    db: Database, query: FindingQuery, *, page: int = 1, per_page: int = PER_PAGE
-) -> Page[str]:
-    """The ids of one page of findings, worst first (the service loads each by id)."""
-    conditions: list[sa.ColumnElement[bool]] = []
-    if query.status is None:
-        conditions.append(_F.c.status.in_(OPEN_STATUSES))
-    else:
-        conditions.append(_F.c.status == query.status.value)
-    if query.rules:
-        conditions.append(_F.c.rule.in_(query.rules))
-    for column, value in ((_F.c.severity, query.severity), (_F.c.owner, query.owner),
-                          (_F.c.system, query.system), (_F.c.agent, query.agent)):  # fmt: skip
-        if value:
-            conditions.append(column == str(value))
-    rank = sa.case(*((_F.c.severity == s.value, i) for i, s in enumerate(Severity)), else_=-1)
-    with db.read() as connection:
-        total = int(
-            connection.execute(
-                sa.select(sa.func.count()).select_from(_F).where(*conditions)
-            ).scalar_one()
-        )
-        ids = list(
-            connection.execute(
-                sa.select(_F.c.id)
-                .where(*conditions)
-                .order_by(rank.desc(), _F.c.last_changed.desc(), _F.c.id)
-                .limit(per_page)
-                .offset((page_number(page) - 1) * per_page)
-            ).scalars()
-        )
-    return Page(ids, total, page, per_page)
-
-
-def finding_facets(db: Database, *, owner: str | None) -> dict[str, list[str]]:
-    """The values a findings filter can take (for the drop-downs)."""
-    scope = [_F.c.owner == owner] if owner else []
-    with db.read() as connection:
-        rules = list(connection.execute(sa.select(_F.c.rule).where(*scope).distinct()).scalars())
-        systems = list(
-            connection.execute(
-                sa.select(_F.c.system).where(_F.c.system.is_not(None), *scope).distinct().limit(200)
-            ).scalars()
-        )
-        owners = [] if owner else list(
-            connection.execute(
-                sa.select(_F.c.owner).where(_F.c.owner.is_not(None)).distinct().limit(500)
-            ).scalars()
-        )  # fmt: skip
-    return {"rules": sorted(rules), "systems": sorted(systems), "owners": sorted(owners)}
 
 
 # -- audit -------------------------------------------------------------------------------------
@@ -573,13 +398,12 @@ def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[Shad
                         r.kind,
                         r.name,
                         r.system,
-                        _aware(r.last_used_at),
+                        aware(r.last_used_at),
                         tuple(r.evidence or ()),
                     )
                 )
     rows = [
-        ShadowRow(a.name, a.owner, a.purpose, _aware(a.created_at), by_agent[a.name])
-        for a in agents
+        ShadowRow(a.name, a.owner, a.purpose, aware(a.created_at), by_agent[a.name]) for a in agents
     ]
     return Page(rows, total, page, per_page)
 
@@ -602,49 +426,10 @@ def unclaimed_ai_credentials(
         ).all()  # fmt: skip
     return [
         CredentialRow(r.id, r.kind, r.provider, r.preview, r.agent, r.identity, r.location,
-                      r.source, _aware(r.first_seen), _aware(r.expires_at),
-                      _aware(r.last_used_at))
+                      r.source, aware(r.first_seen), aware(r.expires_at),
+                      aware(r.last_used_at))
         for r in rows
     ]  # fmt: skip
-
-
-# -- reviews -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class QueueItem:
-    campaign: str
-    agent: str
-    reviewer: str
-    due_at: dt.datetime | None
-    snapshot: dict[str, Any]
-
-
-def review_queue(
-    db: Database, *, reviewer: str | None, page: int = 1, per_page: int = PER_PAGE
-) -> Page[QueueItem]:
-    """Pending review items in open campaigns, soonest due first (all, or one reviewer's)."""
-    conditions = [_RI.c.status == "pending", _RC.c.status == "open"]
-    if reviewer:
-        conditions.append(_RI.c.reviewer == reviewer)
-    joined = _RI.join(_RC, _RC.c.id == _RI.c.campaign)
-    with db.read() as connection:
-        total = int(
-            connection.execute(
-                sa.select(sa.func.count()).select_from(joined).where(*conditions)
-            ).scalar_one()
-        )
-        rows = connection.execute(
-            sa.select(_RI.c.campaign, _RI.c.agent, _RI.c.reviewer, _RC.c.due_at, _RI.c.snapshot)
-            .select_from(joined)
-            .where(*conditions)
-            .order_by(_RC.c.due_at, _RI.c.agent)
-            .limit(per_page)
-            .offset((page_number(page) - 1) * per_page)
-        ).all()
-    items = [
-        QueueItem(r.campaign, r.agent, r.reviewer, _aware(r.due_at), dict(r.snapshot or {}))
-        for r in rows
-    ]
-    return Page(items, total, page, per_page)
 
 
 def allowed_activity(
@@ -668,69 +453,3 @@ def agent_names(db: Database, *, owner: str | None, limit: int = 500) -> list[st
         query = query.where(_A.c.owner == owner)
     with db.read() as connection:
         return list(connection.execute(query.order_by(_A.c.name).limit(limit)).scalars())
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignRow:
-    id: str
-    scope: str
-    status: str
-    created_at: dt.datetime | None
-    created_by: str
-    due_at: dt.datetime | None
-    progress: dict[str, int]
-
-    @property
-    def total(self) -> int:
-        return sum(self.progress.values())
-
-    @property
-    def done(self) -> int:
-        return self.total - self.progress.get("pending", 0)
-
-
-def campaigns(db: Database, *, limit: int = 20) -> list[CampaignRow]:
-    """Recent review campaigns with their progress (2 queries, however many items)."""
-    with db.read() as connection:
-        rows = connection.execute(
-            sa.select(_RC).order_by(_RC.c.created_at.desc(), _RC.c.id).limit(limit)
-        ).all()
-        ids = [r.id for r in rows]
-        progress: dict[str, dict[str, int]] = {i: {} for i in ids}
-        if ids:
-            for campaign, status, n in connection.execute(
-                sa.select(_RI.c.campaign, _RI.c.status, sa.func.count())
-                .where(_RI.c.campaign.in_(ids))
-                .group_by(_RI.c.campaign, _RI.c.status)
-            ):
-                progress[campaign][status] = int(n)
-    return [
-        CampaignRow(r.id, r.scope, r.status, _aware(r.created_at), r.created_by,
-                    _aware(r.due_at), progress[r.id])
-        for r in rows
-    ]  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    campaign: str
-    agent: str
-    reviewer: str
-    status: str
-    snapshot: dict[str, Any]
-    due_at: dt.datetime | None
-    decided_by: str | None
-    reason: str | None
-
-
-def review_item(db: Database, campaign: str, agent: str) -> ItemRow | None:
-    with db.read() as connection:
-        row = connection.execute(
-            sa.select(_RI, _RC.c.due_at)
-            .select_from(_RI.join(_RC, _RC.c.id == _RI.c.campaign))
-            .where(_RI.c.campaign == campaign, _RI.c.agent == agent)
-        ).first()
-    if row is None:
-        return None
-    return ItemRow(row.campaign, row.agent, row.reviewer, row.status, dict(row.snapshot or {}),
-                   _aware(row.due_at), row.decided_by, row.reason)  # fmt: skip

@@ -22,7 +22,7 @@ from charter.domain.patterns import matches
 from charter.errors import CharterError, InvalidInput, NotFound
 from charter.governance.review_model import ReviewDecision
 from charter.services.auth import Principal, Role
-from charter.web import queries
+from charter.web import governance_queries, queries
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render
 
@@ -51,8 +51,10 @@ def would_deny(
     return out
 
 
-def _item(request: Request, principal: Principal, campaign: str, agent: str) -> queries.ItemRow:
-    item = queries.review_item(services_dep(request).db, campaign, agent)
+def _item(
+    request: Request, principal: Principal, campaign: str, agent: str
+) -> governance_queries.ItemRow:
+    item = governance_queries.review_item(services_dep(request).db, campaign, agent)
     if item is None:
         raise NotFound(f"agent {agent!r} is not in review {campaign!r}", field="agent")
     if principal.role == Role.OWNER:
@@ -66,17 +68,17 @@ def _item(request: Request, principal: Principal, campaign: str, agent: str) -> 
 def reviews(request: Request, principal: PrincipalDep, page: int = 1) -> Response:
     require_role(principal, Role.ADMIN, Role.OWNER)
     services = services_dep(request)
-    mine = queries.review_queue(services.db, reviewer=principal.subject, page=page)
+    mine = governance_queries.review_queue(services.db, reviewer=principal.subject, page=page)
     everyone = None
     if principal.is_admin:
-        everyone = queries.review_queue(services.db, reviewer=None, page=1, per_page=25)
+        everyone = governance_queries.review_queue(services.db, reviewer=None, page=1, per_page=25)
     return render(
         request,
         "reviews.html",
         {
             "mine": mine,
             "everyone": everyone,
-            "campaigns": queries.campaigns(services.db) if principal.is_admin else [],
+            "campaigns": governance_queries.campaigns(services.db) if principal.is_admin else [],
             "is_admin": principal.is_admin,
         },
         title="Reviews",
