@@ -41,7 +41,10 @@ class Risk(StrEnum):
 
     @property
     def rank(self) -> int:
-        return {"high": 3, "medium": 2, "low": 1, "none": 0}[self.value]
+        return _RANK[self.value]
+
+
+_RANK = {"high": 3, "medium": 2, "low": 1, "none": 0}
 
 
 def worst(*risks: Risk) -> Risk:

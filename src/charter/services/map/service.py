@@ -86,13 +86,17 @@ class EstateMapService:
 
     # -- shared look-ups ----------------------------------------------------------------
     def _rows(
-        self, connection: Connection, table: sa.Table, column: sa.Column[Any], values: Iterable[str]
+        self,
+        connection: Connection,
+        table: sa.Table,
+        column: sa.Column[Any],
+        values: Iterable[str],
+        also: sa.ColumnElement[bool] | None = None,
     ) -> list[Any]:
         out: list[Any] = []
         for chunk in _chunks(values):
-            out += connection.execute(
-                sa.select(table).where(column.in_(chunk), table.c.gone_at.is_(None))
-            ).all()
+            query = sa.select(table).where(column.in_(chunk), table.c.gone_at.is_(None))
+            out += connection.execute(query if also is None else query.where(also)).all()
         return out
 
     def _departed(self, connection: Connection) -> set[str]:
@@ -143,11 +147,7 @@ class EstateMapService:
                         sa.select(_I.c.id).where(_I.c.agent == agent, _I.c.gone_at.is_(None))
                     ).scalars()
                 )
-                start_creds = list(
-                    connection.execute(
-                        sa.select(_C.c.id).where(_C.c.agent == agent, _C.c.gone_at.is_(None))
-                    ).scalars()
-                )
+                start_creds: list[str] = []  # the walk reads them by the agent column
                 root = graph.add(_agent_node(row))
                 start = [root.id]
             else:
@@ -181,15 +181,39 @@ class EstateMapService:
         frontier_ids, frontier_creds = set(identity_ids), set(credential_ids)
         via: dict[str, str] = {}  # node → the start identity/credential it was reached through
         for hop in range(depth):
-            creds = self._rows(connection, _C, _C.c.id, frontier_creds - seen_creds)
-            creds += self._rows(connection, _C, _C.c.identity, frontier_ids - seen_ids)
-            fingerprints = {c.fingerprint for c in creds}
-            creds += [
-                c
-                for c in self._rows(connection, _C, _C.c.fingerprint, fingerprints)
-                if c.id not in seen_creds
-            ]
-            copies = self._copies(connection, fingerprints)
+            found: dict[str, Any] = {}
+            if hop == 0 and root is not None:  # the agent's own credentials, by the indexed column
+                for c in connection.execute(
+                    sa.select(_C).where(_C.c.agent == root.id, _C.c.gone_at.is_(None))
+                ):
+                    found[c.id] = c
+            not_yet = (
+                sa.or_(_C.c.agent.is_(None), _C.c.agent != root.id)
+                if hop == 0 and root is not None
+                else None
+            )
+            for c in self._rows(
+                connection, _C, _C.c.identity, frontier_ids - seen_ids, also=not_yet
+            ):
+                found.setdefault(c.id, c)
+            for c in self._rows(
+                connection, _C, _C.c.id, frontier_creds - seen_creds - found.keys()
+            ):
+                found.setdefault(c.id, c)
+            # the same secret elsewhere: ids only, then full rows for the copies not yet seen
+            places: dict[str, list[str]] = {}
+            for chunk in _chunks({c.fingerprint for c in found.values()}):
+                for row in connection.execute(
+                    sa.select(_C.c.id, _C.c.fingerprint).where(
+                        _C.c.fingerprint.in_(chunk), _C.c.gone_at.is_(None)
+                    )
+                ):
+                    places.setdefault(row.fingerprint, []).append(row.id)
+            others = {i for ids in places.values() for i in ids} - found.keys() - seen_creds
+            for c in self._rows(connection, _C, _C.c.id, others):
+                found[c.id] = c
+            creds = [c for c in found.values() if c.id not in seen_creds]
+            copies = {fp: len(ids) for fp, ids in places.items()}
             by_fp: dict[str, list[str]] = {}
             new_ids: set[str] = set()
             for c in creds:
@@ -213,7 +237,7 @@ class EstateMapService:
                     )
                 )
                 by_fp.setdefault(c.fingerprint, []).append(c.id)
-                if root is not None and hop == 0 and c.agent == root.id:
+                if root is not None and c.agent == root.id:
                     graph.connect(
                         Edge(root.id, c.id, EdgeKind.ACTS_AS, _why_agent(c.properties, root.id))
                     )
