@@ -204,7 +204,9 @@ class ResourceServer:
             await self.app(scope, receive, send)
             self.sessions.closed(session_id)
             return
-        await self.app(scope, receive, self._watch_session(principal.agent, send))
+        if session_id is None:  # a request that may open a session (initialize)
+            send = self._watch_session(principal.agent, send)
+        await self.app(scope, receive, send)
 
     def _watch_session(self, agent: str, send: Send) -> Send:
         """Note the session id the SDK assigns on the response that opens a session."""

@@ -64,6 +64,8 @@ logger = logging.getLogger("charter.gateway")
 #: How long the gateway waits at start for upstreams' first connection attempts.
 STARTUP_WAIT = 20.0
 VIEW_TTL = 1.0
+#: How long cut-off calls get to send their error before their sessions are terminated.
+CUT_GRACE = 1.0
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 Ctx = ServerRequestContext[dict[str, Any], Any]
@@ -164,6 +166,13 @@ class Gateway:
     async def cut(self, agent: str, reason: str) -> None:
         """Cut ``agent`` off now: cancel its in-flight calls, terminate its sessions, audit it."""
         report = self.sessions.cut(agent, reason)
+        if report.calls:
+            # Let the cancelled calls answer "cut off" on their own streams before the
+            # sessions go, so the agent learns why instead of seeing a dropped session.
+            with anyio.move_on_after(CUT_GRACE):
+                while self.sessions.in_flight(agent):
+                    await anyio.sleep(0.01)
+                await anyio.sleep(0.1)
         for session_id in report.sessions:
             await self._terminate(session_id)
         if report.calls or report.sessions:
