@@ -1,3 +1,17 @@
 """Charter: the identity and access control plane for AI agents."""
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # in-process decisions (issue 3): charter.decide(agent, action, resource, ...)
+    from charter.services.decisions import decide as decide
+
+
+def __getattr__(name: str) -> object:
+    """``charter.decide`` loads the decision point on first use, not on ``import charter``."""
+    if name == "decide":
+        from charter.services.decisions import decide
+
+        return decide
+    raise AttributeError(f"module 'charter' has no attribute {name!r}")

@@ -13,8 +13,24 @@ from typing import Any
 
 from charter.domain.compiled import NEVER_US, CompiledAgent, Rule, Snapshot
 from charter.domain.conditions import from_epoch_micros
+from charter.domain.patterns import Pattern
 
 ANY_SYSTEM = "*"
+
+
+def may_overlap(first: Pattern, second: Pattern) -> bool:
+    """Whether two patterns can match one value (a quick necessary test: heads and tails agree)."""
+    head_a, head_b = first.pieces[0], second.pieces[0]
+    tail_a, tail_b = first.pieces[-1], second.pieces[-1]
+    if first.is_exact and second.is_exact:
+        return head_a == head_b
+    if first.is_exact:
+        return second.matches(head_a)
+    if second.is_exact:
+        return first.matches(head_b)
+    heads = head_a.startswith(head_b) or head_b.startswith(head_a)
+    tails = tail_a.endswith(tail_b) or tail_b.endswith(tail_a)
+    return heads and tails
 
 
 def rule_system(rule: Rule) -> str:
@@ -120,14 +136,16 @@ def access_map(snapshot: Snapshot, compiled: CompiledAgent, now_us: int) -> Acce
     own = [*compiled.allows.rules, *compiled.denies.rules]
     for rule in own:
         systems.setdefault(rule_system(rule), []).append(RuleView.of(rule))
-    reached = set(systems)
-    for rule in snapshot.org.rules:
+    allowed_in: dict[str, list[Rule]] = {}
+    for rule in compiled.allows.rules:
+        allowed_in.setdefault(rule_system(rule), []).append(rule)
+    for rule in snapshot.org.rules:  # show an org rule where it can cut into an allow rule
         system = rule_system(rule)
-        if system == ANY_SYSTEM:
-            for name in reached:
+        for name, allows in allowed_in.items():
+            if (system in (ANY_SYSTEM, name) or name == ANY_SYSTEM) and any(
+                may_overlap(rule.action, allow.action) for allow in allows
+            ):
                 systems[name].append(RuleView.of(rule))
-        elif system in reached:
-            systems[system].append(RuleView.of(rule))
     for rule in own:
         if rule.schedule is not None and rule.schedule.start == rule.schedule.end:
             notes.append(f"{rule.id} has an empty schedule window (start = end): it never applies")
