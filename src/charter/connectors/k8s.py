@@ -254,7 +254,7 @@ def _service_account(rec: Rec, cluster: str) -> Identity:
     )
     if owner:
         evidence.append(f"owner from label/annotation: {owner}")
-    links = {k: annotations[k] for k in (IRSA, GKE_WI) if annotations.get(k)}
+    links = {k: _assumed(k, annotations[k]) for k in (IRSA, GKE_WI) if annotations.get(k)}
     return Identity(
         id=_sa_id(cluster, namespace, name),
         source="k8s",
@@ -280,6 +280,15 @@ def _service_account(rec: Rec, cluster: str) -> Identity:
             ],
         },
     )
+
+
+def _assumed(annotation: str, value: str) -> str:
+    """The id of the cloud identity an annotation names (what the ``assumes`` grant points at)."""
+    if annotation == IRSA:
+        parts = value.split(":")
+        return f"aws:{parts[4] if len(parts) > 5 else ''}:{value.split(':', 5)[-1]}"
+    project = value.split("@", 1)[-1].split(".", 1)[0]
+    return f"gcp:{project}:serviceaccount/{value}"
 
 
 def _decode(value: Any) -> str | None:
@@ -420,10 +429,7 @@ def _cloud_links(rec: Rec, cluster: str) -> Iterator[Grant]:
             permissions=("iam.serviceAccounts.getAccessToken",),
             reason=f"service account {namespace}/{name} acts as Google service account {gsa} "
             "(GKE Workload Identity annotation)",
-            properties={
-                "assumes": f"gcp:{project}:serviceaccount/{gsa}",
-                "link": "gke-workload-identity",
-            },
+            properties={"assumes": _assumed(GKE_WI, str(gsa)), "link": "gke-workload-identity"},
         )
 
 

@@ -47,6 +47,7 @@ from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.estate import Credential, Identity
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
+from charter.store import estate_schema as _estate_schema  # noqa: F401 - its index
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.versions import bump_version
@@ -348,15 +349,15 @@ class AttributionRun:
                     [f"linked ({kind}) to {target}, which belongs to {local[0]}"],
                 )
             ids = schema.identities
-            linked = connection.execute(
-                sa.select(ids.c.id, ids.c.agent, ids.c.properties)
-                .where(
-                    sa.or_(ids.c.native_id == target, ids.c.id == target, ids.c.name == target),
-                    ids.c.agent.is_not(None),
-                    ids.c.gone_at.is_(None),
-                )
-                .limit(1)
-            ).first()
+            linked = None
+            for column in (ids.c.id, ids.c.native_id):  # primary key, then ix_identities_native_id
+                linked = connection.execute(
+                    sa.select(ids.c.id, ids.c.agent, ids.c.properties)
+                    .where(column == target, ids.c.agent.is_not(None), ids.c.gone_at.is_(None))
+                    .limit(1)
+                ).first()
+                if linked is not None:
+                    break
             if linked is not None:
                 found = ((linked.properties or {}).get("attribution") or {}).get("agent") or {}
                 confidence = round(float(found.get("confidence") or 0.9) * 0.9, 2)
