@@ -39,20 +39,20 @@ _CURL = 'curl -s -H "Authorization: Bearer $SLACK_ADMIN_TOKEN" "https://slack.co
 APPS = ExportFormat(
     "slack.approved-apps",
     "Slack approved apps (admin.apps.approved.list)",
-    f"{_CURL}admin.apps.approved.list?limit=1000\" > approved-apps.json",
+    f'{_CURL}admin.apps.approved.list?limit=1000" > approved-apps.json',
     "approved-apps.json",
     required=True,
 )
 USERS = ExportFormat(
     "slack.users",
     "Slack users and bots (users.list)",
-    f"{_CURL}users.list?limit=1000\" > users.json",
+    f'{_CURL}users.list?limit=1000" > users.json',
     "users.json",
 )
 LOGS = ExportFormat(
     "slack.integration-logs",
     "Slack integration logs (team.integrationLogs)",
-    f"{_CURL}team.integrationLogs?count=1000\" > integration-logs.json",
+    f'{_CURL}team.integrationLogs?count=1000" > integration-logs.json',
     "integration-logs.json",
 )
 #: Scopes that read every conversation or act as an admin.
