@@ -12,129 +12,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import httpx2
 import pytest
-import sqlalchemy as sa
 from mcp.shared.exceptions import MCPError
-from tests.support.server import LiveServer, live_server, run_cli
-from tests.unit.gateway.stack import (
-    HELPDESK_CHARTER,
-    ISSUER,
-    REVIEWER_CHARTER,
-    env_for,
-    gateway_process,
-    mcp_session,
-    prepare_store,
-    stdio_upstream,
-    write_config,
-)
+from tests.support.server import run_cli
+from tests.unit.gateway.stack import ISSUER, Stack, mcp_session, running_stack
 
-from charter.config import Settings
-from charter.domain.roles import parse_roles
 from charter.gateway import refusals
-from charter.sdk.credentials import AgentCredentials, TokenError
-from charter.services.context import Services
-from charter.store import schema
-from charter.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import sign
-
-IDP = "https://idp.acme.test"
-ROLES = {
-    "version": 1,
-    "roles": [
-        {
-            "name": "support-staff",
-            "groups": ["support"],
-            "allow": [{"action": "read_ticket", "resource": "helpdesk:*"}],
-        }
-    ],
-}
-
-
-@dataclass
-class Stack:
-    env: dict[str, str]
-    home: Path
-    charter: LiveServer
-    gateway: str
-    keys: dict[str, PrivateKey]
-    idp_key: PrivateKey
-
-    def credentials(self, agent: str, **options: Any) -> AgentCredentials:
-        return AgentCredentials(agent, self.keys[agent], base_url=self.charter.url, **options)
-
-    def token(self, agent: str, scope: str, **options: Any) -> str:
-        return self.credentials(agent, **options).token(scope, resource=self.gateway).value
-
-    def person_token(self, email: str) -> str:
-        """An ID token from the company's identity provider (a trusted issuer)."""
-        now = int(time.time())
-        claims = {
-            "iss": IDP,
-            "sub": email,
-            "email": email,
-            "aud": ISSUER,
-            "iat": now,
-            "exp": now + 300,
-        }
-        return sign(claims, self.idp_key, kid="idp-1")
-
-    def read(self, query: Any) -> list[Any]:
-        services = Services.from_settings(Settings.from_env(self.env))
-        try:
-            with services.db.read() as connection:
-                return list(connection.execute(query))
-        finally:
-            services.close()
-
-    def activity(self, agent: str, at_least: int = 1) -> list[Any]:
-        table = schema.activities
-        deadline = time.monotonic() + 10  # the gateway writes activity in batches
-        while True:
-            rows = self.read(
-                sa.select(table.c.action, table.c.resource, table.c.allowed, table.c.on_behalf_of,
-                          table.c.source, table.c.latency_us, table.c.reasons)
-                .where(table.c.agent == agent, table.c.source == "gateway").order_by(table.c.id)
-            )  # fmt: skip
-            if len(rows) >= at_least or time.monotonic() > deadline:
-                return rows
-            time.sleep(0.2)
-
-    def audit(self, action: str) -> list[Any]:
-        events = schema.events
-        return self.read(
-            sa.select(events.c.actor, events.c.target, events.c.summary).where(
-                events.c.action == action
-            )
-        )
+from charter.sdk.credentials import TokenError
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    home = tmp_path_factory.mktemp("gateway-e2e")
-    env = env_for(home, TEST_HELPDESK_KEY="hk-live-0123456789")
-    keys = prepare_store(env, [HELPDESK_CHARTER, REVIEWER_CHARTER])
-    idp_key = generate_private_key(Alg.ES256)
-    services = Services.from_settings(Settings.from_env(env))
-    try:
-        services.decisions.apply_roles(parse_roles(ROLES), actor="test:setup", source="test")
-        services.tokens.trusted.add(
-            IDP, actor="test:setup",
-            jwks={"keys": [jwk_from_public_key(idp_key.public_key(), kid="idp-1")]},
-        )  # fmt: skip
-    finally:
-        services.decisions.close()
-        services.close()
-    upstream = stdio_upstream(env={"HELPDESK_API_KEY": {"env": "TEST_HELPDESK_KEY"}})
-    config = write_config(home, upstream, watch_interval=0.2, call_timeout="40s")
-    with live_server(env) as charter, gateway_process(env, config) as gateway:
-        yield Stack(env, home, charter, gateway, keys, idp_key)
+    with running_stack(
+        tmp_path_factory.mktemp("gateway-e2e"), watch_interval=0.2, call_timeout="40s"
+    ) as built:
+        yield built
 
 
 def run(coroutine: Any) -> Any:
@@ -216,6 +113,10 @@ def test_an_enrolled_agent_lists_calls_and_is_denied(stack: Stack) -> None:
     assert "condition_failed:args.to" in str(seen["send_email"].data)
     assert seen["../delete_table"].code == refusals.UNKNOWN_NAME
     assert seen["mail"] == "sent 'fixed' to customer@example.com"
+
+    forwarded = (stack.home / "calls.log").read_text().split()
+    assert "delete_table" not in forwarded  # denied: never reached the upstream
+    assert forwarded.count("send_email") == 1  # only the allowed e-mail went out
 
     rows = stack.activity("helpdesk-bot", at_least=6)
     summary = [(r.action, r.resource, r.allowed) for r in rows]

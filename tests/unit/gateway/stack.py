@@ -14,21 +14,27 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from tests.support.server import CHARTER, ROOT, free_port
+from tests.support.server import CHARTER, ROOT, LiveServer, free_port, live_server
 
 from charter.config import Settings
 from charter.domain.charter_parsing import load_document, parse_charter
 from charter.domain.lifecycle import Transition
+from charter.domain.roles import parse_roles
+from charter.sdk.credentials import AgentCredentials
 from charter.services.context import Services
 from charter.services.people import PersonRecord
-from charter.tokens.jwk import Alg, PrivateKey, generate_private_key
+from charter.store import schema
+from charter.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
+from charter.tokens.jws import sign
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM = HERE / "upstream_server.py"
@@ -199,3 +205,102 @@ async def mcp_session(
         Client(streamable_http_client(url, http_client=http), mode=mode, cache=None) as client,
     ):
         yield client
+
+
+IDP = "https://idp.acme.test"
+ROLES = {
+    "version": 1,
+    "roles": [
+        {
+            "name": "support-staff",
+            "groups": ["support"],
+            "allow": [{"action": "read_ticket", "resource": "helpdesk:*"}],
+        }
+    ],
+}
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    home: Path
+    charter: LiveServer
+    gateway: str
+    keys: dict[str, PrivateKey]
+    idp_key: PrivateKey
+
+    def credentials(self, agent: str, **options: Any) -> AgentCredentials:
+        return AgentCredentials(agent, self.keys[agent], base_url=self.charter.url, **options)
+
+    def token(self, agent: str, scope: str, **options: Any) -> str:
+        return self.credentials(agent, **options).token(scope, resource=self.gateway).value
+
+    def person_token(self, email: str) -> str:
+        """An ID token from the company's identity provider (a trusted issuer)."""
+        now = int(time.time())
+        claims = {
+            "iss": IDP,
+            "sub": email,
+            "email": email,
+            "aud": ISSUER,
+            "iat": now,
+            "exp": now + 300,
+        }
+        return sign(claims, self.idp_key, kid="idp-1")
+
+    def read(self, query: Any) -> list[Any]:
+        services = Services.from_settings(Settings.from_env(self.env))
+        try:
+            with services.db.read() as connection:
+                return list(connection.execute(query))
+        finally:
+            services.close()
+
+    def activity(self, agent: str, at_least: int = 1) -> list[Any]:
+        table = schema.activities
+        deadline = time.monotonic() + 10  # the gateway writes activity in batches
+        while True:
+            rows = self.read(
+                sa.select(table.c.action, table.c.resource, table.c.allowed, table.c.on_behalf_of,
+                          table.c.source, table.c.latency_us, table.c.reasons)
+                .where(table.c.agent == agent, table.c.source == "gateway").order_by(table.c.id)
+            )  # fmt: skip
+            if len(rows) >= at_least or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.2)
+
+    def audit(self, action: str) -> list[Any]:
+        events = schema.events
+        return self.read(
+            sa.select(events.c.actor, events.c.target, events.c.summary).where(
+                events.c.action == action
+            )
+        )
+
+
+@contextmanager
+def running_stack(home: Path, **gateway: Any) -> Iterator[Stack]:
+    """People, two enrolled agents, roles, a trusted IdP; the Charter server and the gateway
+    with the test upstream as its stdio child (credential injected from the environment)."""
+    env = env_for(
+        home, TEST_HELPDESK_KEY="hk-live-0123456789", UPSTREAM_CALL_LOG=str(home / "calls.log")
+    )
+    keys = prepare_store(env, [HELPDESK_CHARTER, REVIEWER_CHARTER])
+    idp_key = generate_private_key(Alg.ES256)
+    services = Services.from_settings(Settings.from_env(env))
+    try:
+        services.decisions.apply_roles(parse_roles(ROLES), actor="test:setup", source="test")
+        services.tokens.trusted.add(
+            IDP, actor="test:setup",
+            jwks={"keys": [jwk_from_public_key(idp_key.public_key(), kid="idp-1")]},
+        )  # fmt: skip
+    finally:
+        services.decisions.close()
+        services.close()
+    upstream = stdio_upstream(
+        env={"HELPDESK_API_KEY": {"env": "TEST_HELPDESK_KEY"}}, inherit_env=False
+    )
+    upstream["stdio"]["env"]["UPSTREAM_CALL_LOG"] = str(home / "calls.log")
+    config = write_config(home, upstream, **gateway)
+    with live_server(env) as charter, gateway_process(env, config) as url:
+        yield Stack(env, home, charter, url, keys, idp_key)

@@ -16,30 +16,41 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("test-helpdesk", instructions="tickets, mail and a database, for tests")
-CALLS: list[str] = []
+
+
+def ran(tool: str) -> None:
+    """Note that a tool really ran (tests read the file to prove what was forwarded)."""
+    path = os.environ.get("UPSTREAM_CALL_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(tool + "\n")
 
 
 @server.tool()
 def read_ticket(ticket_id: str) -> str:
     """Read one helpdesk ticket."""
+    ran("read_ticket")
     return f"ticket {ticket_id}: the printer on floor 3 is on fire"
 
 
 @server.tool()
 def send_email(to: str, subject: str, body: str = "") -> str:
     """Send an e-mail."""
+    ran("send_email")
     return f"sent {subject!r} to {to}"
 
 
 @server.tool()
 def delete_table(table: str) -> str:
     """Drop a database table (dangerous)."""
+    ran("delete_table")
     return f"dropped {table}"
 
 
 @server.tool()
 async def hang(seconds: float = 3600) -> str:
     """Never answers in time."""
+    ran("hang")
     await anyio.sleep(seconds)
     return "woke up"
 
@@ -47,6 +58,7 @@ async def hang(seconds: float = 3600) -> str:
 @server.tool()
 def crash() -> str:
     """Kills the server process mid-call."""
+    ran("crash")
     sys.stdout.flush()
     os._exit(3)
 
