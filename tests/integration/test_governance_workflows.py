@@ -235,7 +235,7 @@ def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Servic
     plan = service.plan("summarizer")
     by_kind = {i.kind: i for i in plan.items}
     assert by_kind["agent"].controlled and by_kind["jit"].id == grant.id
-    assert by_kind["tokens"].controlled  # outstanding tokens through the token service
+    assert "access token already issued is inactive" in by_kind["agent"].action
     tasks = {i.id for i in plan.task_items}
     assert f"aws:{seed.ACCOUNT}:access-key/{seed.LEAKED_KEY}" in tasks
     assert f"aws:{seed.ACCOUNT}:user/etl" in tasks  # the identity
@@ -246,6 +246,9 @@ def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Servic
     result = service.apply("summarizer", actor="cli:ada", reason="replaced by v2")
     assert estate.registry.get("summarizer").state == AgentState.DECOMMISSIONED
     assert result.revoked["jit_requests_denied"] == 1 and not result.problems
+    (event,) = estate.audit.list(action="agent.decommission")
+    assert event.after["tasks"] == len(plan.task_items) and event.after["reason"] == (
+        "replaced by v2")  # fmt: skip
     assert len(result.tasks) == len(plan.task_items)
     assert {t.target for t in estate.governance.tasks.list(agent="summarizer")} == tasks
     assert estate.governance.jit.get(grant.id).status == JitStatus.DENIED

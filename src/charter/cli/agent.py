@@ -240,7 +240,7 @@ def _transition_command(transition: Transition, help_text: str) -> None:
 _transition_command(Transition.ACTIVATE, "Activate a proposed agent (its owner must be active).")
 _transition_command(Transition.SUSPEND, "Suspend an active agent: every decision denies.")
 _transition_command(Transition.RESUME, "Resume a suspended agent.")
-_transition_command(Transition.DECOMMISSION, "Decommission an agent. This is final.")
+# decommission: registered by charter.cli.governance (plans first, revokes, files tasks)
 
 
 @app.command()

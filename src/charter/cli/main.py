@@ -17,6 +17,7 @@ from charter.cli import (
     discover,
     estate,
     gateway,
+    governance,
     people,
     tokens,
     users,
@@ -44,6 +45,7 @@ access_keys.register(app)  # personal API tokens, PEP keys (issue 9; keep last: 
 estate.register(app)  # discover <source>/all, shadow, map (issue 6)
 decisions.register(app)  # check, explain, policy, roles, export cedar (issue 3)
 gateway.register(app)  # the MCP gateway (issue 8)
+governance.register(app)  # findings, posture, review, access, rotation, worker (issue 7)
 # -- end registrations --
 
 

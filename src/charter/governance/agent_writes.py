@@ -56,11 +56,13 @@ def transition(
     reason: str,
     now: dt.datetime,
     expect: AgentState | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> bool:
     """Move ``name`` through ``to`` if it is (still) in a state that allows it.
 
     Returns False when the agent is not in ``expect`` (or not in a state ``to``
-    applies to): the action was already done, or no longer applies.
+    applies to): the action was already done, or no longer applies. ``detail`` is
+    added to the event (what else the workflow did, in the same transaction).
     """
     row = agent_row(connection, name)
     current = AgentState(row.state)
@@ -80,7 +82,7 @@ def transition(
     audit.record(
         connection,
         EventDraft(actor, f"agent.{to.value}", "agent", name, {"state": current.value},
-                   {"state": target.value, "reason": reason}),
+                   {"state": target.value, "reason": reason, **(detail or {})}),
     )  # fmt: skip
     bump_version(connection, "charters")
     return True

@@ -5,10 +5,11 @@ agent holds, each marked as *Charter revokes it* (the agent's state, its
 enrolled keys and outstanding tokens, JIT grants, scheduled rotations, pending
 reviews) or *a task is filed* (what lives in another system: an AWS key, a
 GitHub token, a role's grants, a secret still written in a file), with the
-exact steps. ``apply`` does the Charter part in one transaction with its audit
-events and files the tasks; the agent's enrolled keys and tokens are then
-revoked through the token service (the agent is already decommissioned by then,
-so every decision and every token check already denies it: fail closed).
+exact steps. ``apply`` does the Charter part in one transaction — one ``agent.decommission``
+event records what was revoked and which tasks were filed — and the agent's
+enrolled keys are then revoked through the token service. Outstanding access
+tokens need no call: the token service treats every token issued before an
+agent's last state change as inactive, so decommissioning ends them at once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from charter.domain.audit import EventDraft
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
 from charter.errors import CharterError, Conflict, InvalidInput
@@ -130,16 +130,15 @@ class DecommissionService:
             if key.usable(now):
                 items.append(PlanItem("charter-key", key.kid, "charter", True,
                                       f"revoke enrolled key {key.kid} ({key.alg})"))  # fmt: skip
-        items.append(PlanItem("tokens", name, "charter", True,
-                              "revoke every outstanding access token issued to the agent"))  # fmt: skip
         return items
 
     def _plan(self, connection: Connection, name: str) -> DecommissionPlan:
         agent = agent_writes.agent_row(connection, name)
         if agent.state == AgentState.DECOMMISSIONED.value:
             raise Conflict(f"agent {name} is already decommissioned", field="state")
-        items = [PlanItem("agent", name, None, True, f"state {agent.state} → decommissioned "
-                          "(every decision denies; no token is issued)")]  # fmt: skip
+        items = [PlanItem("agent", name, None, True, f"state {agent.state} → decommissioned: "
+                          "every decision denies, no token is issued, and every access token "
+                          "already issued is inactive at once")]  # fmt: skip
         for grant_id, status in connection.execute(
             sa.select(jit_grants.c.id, jit_grants.c.status).where(
                 jit_grants.c.agent == name,
@@ -204,11 +203,6 @@ class DecommissionService:
             plan = DecommissionPlan(base.agent, base.owner, base.state,
                                     base.items[:1] + token_items + base.items[1:])  # fmt: skip
             result = DecommissionResult(plan)
-            if not agent_writes.transition(
-                connection, self._audit, name=name, to=Transition.DECOMMISSION, actor=actor,
-                reason=reason.strip(), now=now,
-            ):  # fmt: skip
-                raise Conflict(f"agent {name} changed meanwhile; plan again", field="state")
             result.revoked = self._revoke_controlled(connection, name, actor, now)
             for item in plan.task_items:
                 result.tasks.append(file_task(
@@ -216,11 +210,13 @@ class DecommissionService:
                     title=f"Decommission {name}: {item.action}", steps=list(item.steps),
                     actor=actor, now=now, agent=name, system=item.system, assignee=plan.owner,
                 ))  # fmt: skip
-            self._audit.record(connection, EventDraft(
-                actor, "decommission.apply", "agent", name, {"state": plan.state},
-                {"state": "decommissioned", "reason": reason.strip(), "revoked": result.revoked,
-                 "tasks": len(result.tasks),
-                 "task_targets": [i.id for i in plan.task_items][:50]}))  # fmt: skip
+            if not agent_writes.transition(
+                connection, self._audit, name=name, to=Transition.DECOMMISSION, actor=actor,
+                reason=reason.strip(), now=now,
+                detail={"revoked": dict(result.revoked), "tasks": len(result.tasks),
+                        "task_targets": [i.id for i in plan.task_items][:50]},
+            ):  # fmt: skip
+                raise Conflict(f"agent {name} changed meanwhile; plan again", field="state")
         self._revoke_tokens(name, token_items, result, actor)
         return result
 
@@ -256,18 +252,15 @@ class DecommissionService:
     def _revoke_tokens(self, name: str, items: list[PlanItem], result: DecommissionResult,
                        actor: str) -> None:  # fmt: skip
         if self._tokens is None:
-            result.problems.append("the token service is not available: keys not revoked")
+            if items:
+                result.problems.append("the token service is not available: keys not revoked")
             return
         tokens = self._tokens()
         keys = 0
         for item in items:
             try:
-                if item.kind == "charter-key":
-                    tokens.revoke_agent_key(name, item.id, actor=actor, reason="decommissioned")
-                    keys += 1
-                elif item.kind == "tokens":
-                    tokens.revoke_agent_tokens(name, actor=actor, reason="decommissioned")
-                    result.revoked["tokens"] = 1
-            except CharterError as exc:  # the agent is already decommissioned: denied anyway
+                tokens.revoke_agent_key(name, item.id, actor=actor, reason="decommissioned")
+                keys += 1
+            except CharterError as exc:  # the agent is already decommissioned: refused anyway
                 result.problems.append(f"{item.kind} {item.id}: {exc}")
         result.revoked["charter_keys"] = keys

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from charter import __version__
 from charter.domain.audit import EventDraft
 from charter.domain.enums import FindingStatus
 from charter.errors import Conflict
@@ -93,7 +94,7 @@ def store_fingerprint(connection: Connection, policy: GovernancePolicy, rules: I
     newest = rollup.max_activity_id(connection)
     text = json.dumps(
         {"versions": versions, "activity": newest, "policy": policy.digest(),
-         "rules": sorted(rules)},
+         "rules": sorted(rules), "charter": __version__},
         sort_keys=True,
     )  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest(), newest

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from charter.domain.audit import EventDraft
 from charter.domain.enums import FindingStatus, Severity
@@ -149,6 +150,26 @@ class FindingFilter:
         return conditions
 
 
+MIN_PREFIX = 6
+
+
+def _row(connection: Connection, finding_id: str) -> Any:
+    """A finding by id, or by a unique prefix of at least six characters (as tables show it)."""
+    finding_id = (finding_id or "").strip().lower()
+    row = connection.execute(sa.select(_F).where(_F.c.id == finding_id)).first()
+    if row is None and MIN_PREFIX <= len(finding_id) < 32 and finding_id.isalnum():
+        rows = connection.execute(
+            sa.select(_F).where(_F.c.id.like(f"{finding_id}%")).limit(2)
+        ).all()
+        if len(rows) > 1:
+            raise InvalidInput(f"{finding_id!r} matches several findings; give more of the id",
+                               field="id")  # fmt: skip
+        row = rows[0] if rows else None
+    if row is None:
+        raise NotFound(f"no finding {finding_id!r}", field="id")
+    return row
+
+
 class FindingStore:
     """Queries and people's status changes (evaluation writes through :mod:`.evaluation`)."""
 
@@ -179,10 +200,7 @@ class FindingStore:
 
     def get(self, finding_id: str) -> Finding:
         with self._db.read() as connection:
-            row = connection.execute(sa.select(_F).where(_F.c.id == finding_id)).first()
-        if row is None:
-            raise NotFound(f"no finding {finding_id!r}", field="id")
-        return row_to_finding(row)
+            return row_to_finding(_row(connection, finding_id))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Findings by status and severity (for summaries)."""
@@ -208,9 +226,8 @@ class FindingStore:
         until: dt.datetime | None = None,
     ) -> Finding:
         with self._db.write() as connection:
-            row = connection.execute(sa.select(_F).where(_F.c.id == finding_id)).first()
-            if row is None:
-                raise NotFound(f"no finding {finding_id!r}", field="id")
+            row = _row(connection, finding_id)
+            finding_id = row.id
             current = FindingStatus(row.status)
             if current not in allowed_from:
                 allowed = ", ".join(s.value for s in allowed_from)

@@ -133,7 +133,7 @@ class RotationService:
         rows = connection.execute(
             sa.select(_A.c.name, _A.c.owner, _V.c.document)
             .join(_V, sa.and_(_V.c.agent == _A.c.name, _V.c.version == _A.c.charter_version))
-            .where(_A.c.state != "decommissioned")
+            .where(_A.c.state.in_(("active", "suspended", "proposed")))  # not shadow agents
         )  # fmt: skip
         for name, owner, document in rows:
             every = (document or {}).get("credentials", {}).get("rotate_every")

@@ -182,16 +182,14 @@ def _person_behind(identity: IdentityFacts) -> tuple[str, str] | None:
     props = identity.properties
     if identity.person is not None:
         return identity.person, "personal account"
+    email = identity.owner if identity.owner and "@" in identity.owner else None
     if "PAT" in str(props.get("kind", "")) or "personal access token" in str(props.get("kind")):
-        return str(
-            props.get("owner_login") or identity.owner or "a person"
-        ), "personal access token"
+        who = email or props.get("owner_login") or identity.owner or "a person"
+        return str(who), "personal access token"
     for grant in identity.grants:
         inherits = grant.properties.get("inherits_user")
         if inherits:
-            return str(
-                identity.owner or inherits
-            ), "API token that inherits its creator's permissions"
+            return str(email or inherits), "API token that inherits its creator's permissions"
     if identity.kind == "oauth_grant" and props.get("user"):
         return str(props["user"]), "OAuth grant of a person"
     if props.get("session_of") or props.get("acts_as_person"):

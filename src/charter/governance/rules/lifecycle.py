@@ -93,7 +93,8 @@ def shadow_agent_unadopted(agent: AgentFacts, ctx: RuleContext) -> Hit | None:
     after ``shadow_grace``. High when it holds credentials."""
     if agent.origin != "discovered" or agent.state != AgentState.DISCOVERED:
         return None
-    if not ctx.older_than(agent.created_at, ctx.thresholds.shadow_grace):
+    grace = ctx.thresholds.shadow_grace
+    if grace and not ctx.older_than(agent.created_at, grace):
         return None
     age = int(ctx.days_since(agent.created_at) or 0)
     return Hit(

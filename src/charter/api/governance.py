@@ -1,0 +1,384 @@
+"""Governance over HTTP: findings, posture, reviews, JIT access, decommissioning, rotation,
+ownership, tasks and notices — the same service calls as the CLI.
+
+Who decides (``by``): for a person signed in (session or personal token) it is
+that person, and a different ``by`` is refused unless they are an admin, who
+may record a decision an owner made elsewhere. The services then check that
+``by`` is the reviewer / the agent's owner / the pending owner. Every listing is
+scoped to the caller's own agents when the caller is an owner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from charter.api.deps import actor_dep, services_dep
+from charter.api.security import PrincipalDep, require_owns, require_writer, visible_owner
+from charter.domain.durations import parse_duration
+from charter.domain.enums import FindingStatus, Severity
+from charter.errors import InvalidInput, PermissionDenied
+from charter.governance.findings import FindingFilter
+from charter.governance.jit import JitStatus
+from charter.governance.ocsf import to_ocsf_events
+from charter.governance.posture import PostureBy
+from charter.governance.registry import all_rules
+from charter.governance.review_model import ReviewDecision
+from charter.governance.rotation import RotationStatus
+from charter.governance.sarif import to_sarif
+from charter.governance.tasks import TaskStatus
+from charter.services.auth import Principal
+from charter.services.context import Services
+
+router = APIRouter(prefix="/v1", tags=["governance"])
+ServicesDep = Annotated[Services, Depends(services_dep)]
+ActorDep = Annotated[str, Depends(actor_dep)]
+
+
+def _by(principal: Principal, given: str | None) -> str:
+    """Whose decision this is (see the module docstring)."""
+    own = principal.subject.lower() if principal.is_person else None
+    chosen = (given or own or "").strip().lower()
+    if not chosen:
+        raise InvalidInput("say who decides: 'by' (an e-mail)", field="by")
+    if own is not None and chosen != own and not principal.is_admin:
+        raise PermissionDenied("you may only record your own decisions", field="by")
+    return chosen
+
+
+def _seconds(value: str | int | None, field: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from exc
+
+
+# -- findings ---------------------------------------------------------------------------------
+class StatusChange(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class Suppression(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+    until: dt.datetime | None = None
+    for_: str | None = Field(default=None, alias="for", description="e.g. 30d")
+
+
+@router.get("/findings")
+def list_findings(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    actor: ActorDep,
+    status: Annotated[list[FindingStatus] | None, Query()] = None,
+    severity: Severity | None = None,
+    rule: str | None = None,
+    agent: str | None = None,
+    owner: str | None = None,
+    system: str | None = None,
+    format: Annotated[str, Query(pattern="^(json|sarif|ocsf)$")] = "json",
+    evaluate: bool = True,
+    limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Findings (open and acknowledged unless ``status`` says otherwise); evaluates first when
+    the store changed since the last evaluation. ``format=sarif|ocsf`` for other tools."""
+    scope = visible_owner(principal)
+    ran = services.governance.evaluation.ensure_current(actor=actor) if evaluate else None
+    where = FindingFilter(tuple(status) if status else FindingFilter().status, severity, rule,
+                          agent, scope or (owner.lower() if owner else None), system)  # fmt: skip
+    found, total = services.governance.findings.list(where, limit=limit, offset=offset)
+    if format == "sarif":
+        return to_sarif(found)
+    if format == "ocsf":
+        return to_ocsf_events(found)
+    return {"items": [f.to_dict() for f in found], "total": total, "limit": limit,
+            "offset": offset, "evaluation": ran.to_dict() if ran else None}  # fmt: skip
+
+
+@router.post("/findings/evaluate")
+def evaluate_findings(services: ServicesDep, principal: PrincipalDep, actor: ActorDep) -> Any:
+    require_writer(principal)
+    return services.governance.evaluation.evaluate(actor=actor).to_dict()
+
+
+@router.get("/findings/rules")
+def finding_rules() -> list[dict[str, Any]]:
+    return [{"id": r.id, "title": r.meta.title, "entity": r.meta.entity.value,
+             "severity": r.meta.severity.value, "owasp": list(r.meta.owasp),
+             "description": r.meta.description, "remediation": r.meta.remediation,
+             "evidence": list(r.meta.evidence), "thresholds": list(r.meta.thresholds)}
+            for r in all_rules()]  # fmt: skip
+
+
+def _owned_finding(services: Services, principal: Principal, finding_id: str) -> str:
+    finding = services.governance.findings.get(finding_id)
+    if visible_owner(principal) is not None:
+        require_owns(principal, finding.owner or "", name=finding_id, what="finding")
+    return finding.id
+
+
+@router.get("/findings/{finding_id}")
+def get_finding(finding_id: str, services: ServicesDep, principal: PrincipalDep) -> Any:
+    _owned_finding(services, principal, finding_id)
+    return services.governance.findings.get(finding_id).to_dict()
+
+
+@router.post("/findings/{finding_id}/acknowledge")
+def acknowledge_finding(finding_id: str, body: StatusChange, services: ServicesDep,
+                        principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    fid = _owned_finding(services, principal, finding_id)
+    return services.governance.findings.acknowledge(fid, actor=actor, reason=body.reason).to_dict()
+
+
+@router.post("/findings/{finding_id}/suppress")
+def suppress_finding(finding_id: str, body: Suppression, services: ServicesDep,
+                     principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    fid = _owned_finding(services, principal, finding_id)
+    until = body.until
+    if until is None:
+        seconds = _seconds(body.for_, "for")
+        if seconds is None:
+            raise InvalidInput("give 'until' (a time) or 'for' (a duration)", field="until")
+        until = services.clock.now() + dt.timedelta(seconds=seconds)
+    return services.governance.findings.suppress(fid, actor=actor, reason=body.reason,
+                                                 until=until).to_dict()  # fmt: skip
+
+
+@router.post("/findings/{finding_id}/reopen")
+def reopen_finding(finding_id: str, body: StatusChange, services: ServicesDep,
+                   principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    fid = _owned_finding(services, principal, finding_id)
+    return services.governance.findings.reopen(fid, actor=actor, reason=body.reason).to_dict()
+
+
+@router.get("/posture")
+def posture(services: ServicesDep, principal: PrincipalDep, actor: ActorDep,
+            by: PostureBy = PostureBy.AGENT, key: str | None = None,
+            limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+            evaluate: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    """Risk score per agent, owner or system, each with its explanation."""
+    if visible_owner(principal) is not None:
+        raise PermissionDenied("posture spans every owner: admins and auditors only", field="by")
+    if evaluate:
+        services.governance.evaluation.ensure_current(actor=actor)
+    return [e.to_dict() for e in services.governance.posture.summary(by, key=key, limit=limit)]
+
+
+# -- reviews ---------------------------------------------------------------------------------------
+class ReviewStart(BaseModel):
+    scope: str = Field(
+        min_length=3, max_length=400, description="all, owner:EMAIL, system:ID, agent:NAME"
+    )
+    due: str | None = Field(default=None, description="time to decide, e.g. 14d")
+
+
+class ReviewDecisionIn(BaseModel):
+    decision: ReviewDecision
+    by: str | None = Field(default=None, max_length=320)
+    reason: str = Field(default="", max_length=2000)
+    plan: bool = False
+
+
+@router.post("/reviews", status_code=201)
+def start_review(body: ReviewStart, services: ServicesDep, principal: PrincipalDep,
+                 actor: ActorDep, plan: bool = False) -> Any:  # fmt: skip
+    """Start a campaign (``?plan=true``: show it, create nothing)."""
+    reviews = services.governance.reviews
+    due = _seconds(body.due, "due")
+    if plan:
+        return reviews.plan_start(body.scope, due_in=due).to_dict()
+    require_writer(principal)
+    if not principal.is_admin:
+        raise PermissionDenied("only an admin starts an access review", field="scope")
+    return reviews.start(body.scope, actor=actor, due_in=due).to_dict()
+
+
+@router.get("/reviews")
+def list_reviews(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    scope = visible_owner(principal)
+    out = []
+    for campaign in services.governance.reviews.list():
+        body = campaign.to_dict()
+        if scope is not None:
+            body["items"] = [i for i in body["items"] if i["reviewer"] == scope]
+            if not body["items"]:
+                continue
+        out.append(body)
+    return out
+
+
+@router.get("/reviews/{campaign_id}")
+def get_review(campaign_id: str, services: ServicesDep, principal: PrincipalDep) -> Any:
+    body = services.governance.reviews.get(campaign_id).to_dict()
+    scope = visible_owner(principal)
+    if scope is not None:
+        body["items"] = [i for i in body["items"] if i["reviewer"] == scope]
+    return body
+
+
+@router.post("/reviews/{campaign_id}/items/{agent}")
+def decide_review(campaign_id: str, agent: str, body: ReviewDecisionIn, services: ServicesDep,
+                  principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    """Keep, reduce or revoke (``plan: true`` shows the exact change and applies nothing)."""
+    reviews = services.governance.reviews
+    if body.plan:
+        return reviews.plan_decision(campaign_id, agent, body.decision).to_dict()
+    require_writer(principal)
+    item = reviews.decide(campaign_id, agent, body.decision, by=_by(principal, body.by),
+                          actor=actor, reason=body.reason)  # fmt: skip
+    return item.to_dict()
+
+
+# -- just-in-time access ---------------------------------------------------------------------------
+class AccessRequestIn(BaseModel):
+    agent: str = Field(min_length=1, max_length=63)
+    action: str = Field(min_length=1, max_length=256)
+    resource: str = Field(min_length=1, max_length=256)
+    reason: str = Field(min_length=1, max_length=2000)
+    duration: str | None = Field(default=None, description="e.g. 1h (policy default and maximum)")
+
+
+class AccessDecisionIn(BaseModel):
+    by: str | None = Field(default=None, max_length=320)
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/access-requests", status_code=201)
+def request_access(body: AccessRequestIn, services: ServicesDep, principal: PrincipalDep,
+                   actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    agent = services.registry.get(body.agent)
+    require_owns(principal, agent.owner, name=body.agent)
+    return services.governance.jit.request(
+        body.agent, action=body.action, resource=body.resource, reason=body.reason, actor=actor,
+        duration=_seconds(body.duration, "duration"),
+    ).to_dict()  # fmt: skip
+
+
+@router.get("/access-requests")
+def list_access(services: ServicesDep, principal: PrincipalDep, agent: str | None = None,
+                status: JitStatus | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    grants = services.governance.jit.list(agent=agent, status=status)
+    scope = visible_owner(principal)
+    if scope is not None:
+        mine = {a.name for a in services.registry.list(owner=scope, limit=1000).items}
+        grants = [g for g in grants if g.agent in mine]
+    return [g.to_dict() for g in grants]
+
+
+def _access_decision(approve: bool) -> Any:
+    def route(grant_id: str, body: AccessDecisionIn, services: ServicesDep,
+              principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+        require_writer(principal)
+        jit = services.governance.jit
+        decide = jit.approve if approve else jit.deny
+        return decide(grant_id, by=_by(principal, body.by), actor=actor,
+                      reason=body.reason).to_dict()  # fmt: skip
+
+    route.__name__ = "approve_access" if approve else "deny_access"
+    return route
+
+
+router.post("/access-requests/{grant_id}/approve")(_access_decision(True))
+router.post("/access-requests/{grant_id}/deny")(_access_decision(False))
+
+
+@router.post("/access-requests/{grant_id}/revoke")
+def revoke_access(grant_id: str, body: StatusChange, services: ServicesDep,
+                  principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    grant = services.governance.jit.get(grant_id)
+    require_owns(principal, services.registry.get(grant.agent).owner, name=grant.agent)
+    return services.governance.jit.revoke(grant_id, actor=actor,
+                                          reason=body.reason or "revoked").to_dict()  # fmt: skip
+
+
+# -- decommissioning and ownership --------------------------------------------------------------
+class DecommissionIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AcceptIn(BaseModel):
+    by: str | None = Field(default=None, max_length=320)
+
+
+@router.get("/decommissions/{name}")
+def decommission_plan(name: str, services: ServicesDep, principal: PrincipalDep) -> Any:
+    """Everything the agent can still use, and who revokes it (Charter, or a task)."""
+    require_owns(principal, services.registry.get(name).owner, name=name)
+    return services.governance.decommission.plan(name).to_dict()
+
+
+@router.post("/decommissions/{name}")
+def decommission(name: str, body: DecommissionIn, services: ServicesDep,
+                 principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    require_owns(principal, services.registry.get(name).owner, name=name)
+    return services.governance.decommission.apply(name, actor=actor, reason=body.reason).to_dict()
+
+
+@router.post("/agents/{name}/accept")
+def accept_ownership(name: str, body: AcceptIn, services: ServicesDep, principal: PrincipalDep,
+                     actor: ActorDep) -> Any:  # fmt: skip
+    """The pending owner takes over an agent whose owner left."""
+    require_writer(principal)
+    agent = services.governance.departures.accept(name, by=_by(principal, body.by), actor=actor)
+    return {"name": agent.name, "owner": agent.owner, "state": agent.state.value,
+            "pending_owner": agent.pending_owner}  # fmt: skip
+
+
+# -- rotation, tasks, notices -------------------------------------------------------------------
+@router.get("/rotations")
+def list_rotations(services: ServicesDep, principal: PrincipalDep,
+                   status: RotationStatus | None = None,
+                   agent: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    scope = visible_owner(principal)
+    found = services.governance.rotation.list(status=status, agent=agent)
+    return [r.to_dict() for r in found if scope is None or r.owner == scope]
+
+
+@router.post("/rotations/{rotation_id}/start")
+def start_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
+                   actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    return services.governance.rotation.start(rotation_id, actor=actor).to_dict()
+
+
+@router.post("/rotations/{rotation_id}/verify")
+def verify_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
+                    actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    return services.governance.rotation.verify(rotation_id, actor=actor).to_dict()
+
+
+@router.get("/tasks")
+def list_tasks(services: ServicesDep, principal: PrincipalDep, agent: str | None = None,
+               status: TaskStatus | None = TaskStatus.OPEN) -> list[dict[str, Any]]:  # fmt: skip
+    scope = visible_owner(principal)
+    found = services.governance.tasks.list(status=status, agent=agent)
+    return [t.to_dict() for t in found if scope is None or t.assignee == scope]
+
+
+@router.post("/tasks/{task_id}/done")
+def complete_task(task_id: str, body: StatusChange, services: ServicesDep,
+                  principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+    require_writer(principal)
+    return services.governance.tasks.complete(task_id, actor=actor, note=body.reason).to_dict()
+
+
+@router.get("/notices")
+def list_notices(services: ServicesDep, principal: PrincipalDep, recipient: str | None = None,
+                 kind: str | None = None,
+                 limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:  # fmt: skip
+    scope = visible_owner(principal)
+    chosen = scope or recipient
+    return [n.to_dict() for n in services.governance.notices.list(recipient=chosen, kind=kind,
+                                                                  limit=limit)]  # fmt: skip

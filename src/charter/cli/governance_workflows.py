@@ -1,0 +1,391 @@
+"""``charter review``, ``charter access``, ``charter rotation``, ``charter tasks``,
+``charter notices``: the lifecycle workflows from the command line.
+
+Every change has a ``--plan`` (or a ``plan`` command) that shows exactly what it
+would do and changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.table import Table
+
+from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.domain.durations import parse_duration
+from charter.errors import InvalidInput
+from charter.governance.jit import JitGrant, JitStatus
+from charter.governance.review_model import Campaign, ReviewDecision
+from charter.governance.rotation import RotationStatus
+from charter.governance.tasks import TaskStatus
+
+review_app = typer.Typer(help="Access reviews: owners keep, reduce or revoke their agents' access.",
+                         no_args_is_help=True)  # fmt: skip
+access_app = typer.Typer(help="Just-in-time access: time-boxed extra capabilities for an agent.",
+                         no_args_is_help=True)  # fmt: skip
+rotation_app = typer.Typer(help="Credential rotation: schedule, exact steps, verification.",
+                           no_args_is_help=True)  # fmt: skip
+tasks_app = typer.Typer(help="Tasks Charter filed for what it cannot do itself.",
+                        invoke_without_command=True)  # fmt: skip
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def duration(value: str, field: str) -> int:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from exc
+
+
+def person(value: str | None, field: str = "by") -> str:
+    """Who acts, as a directory e-mail: ``--by``, else ``CHARTER_ACTOR`` when it is one."""
+    chosen = value or os.environ.get("CHARTER_ACTOR", "")
+    if "@" not in chosen:
+        raise InvalidInput("say who decides: --by EMAIL (a person in the directory)", field=field)
+    return chosen.strip().lower()
+
+
+# -- reviews ------------------------------------------------------------------------------------
+def _campaign(campaign: Campaign, reviewer: str | None = None) -> None:
+    progress = ", ".join(f"{n} {s}" for s, n in sorted(campaign.progress.items()))
+    console.print(f"[bold]{campaign.id}[/] scope {campaign.scope} — {campaign.status}, due "
+                  f"{campaign.due_at:%Y-%m-%d %H:%M} UTC ({progress})"
+                  + ("; unreviewed agents will be suspended" if campaign.suspend_unreviewed
+                     else ""))  # fmt: skip
+    table = Table(title_justify="left")
+    for column in ("agent", "reviewer", "status", "last used", "findings"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("access → suggested least privilege", overflow="fold", max_width=70)
+    for item in campaign.items:
+        if reviewer and item.reviewer != reviewer:
+            continue
+        snap = item.snapshot
+        suggestion = snap.get("suggestion", {})
+        change = []
+        if suggestion.get("remove"):
+            change.append("remove " + "; ".join(suggestion["remove"]))
+        for old, new in (suggestion.get("narrow") or {}).items():
+            change.append(f"narrow {old} → {', '.join(new)}")
+        table.add_row(item.agent, item.reviewer, item.status.value,
+                      (snap.get("last_activity") or "never")[:10],
+                      str(len(snap.get("findings", []))),
+                      escape("\n".join(snap.get("access", [])))
+                      + ("\n[yellow]" + escape("\n".join(change)) + "[/]" if change else ""))  # fmt: skip
+    console.print(table)
+
+
+@review_app.command("start")
+def review_start(
+    scope: Annotated[str, typer.Option(help="all, owner:EMAIL, system:ID or agent:NAME")],
+    due: Annotated[
+        str | None, typer.Option(help="time to decide, e.g. 14d (policy default)")
+    ] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="show the campaign; create nothing")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Start an access review campaign (each owner reviews their agents)."""
+    reviews = get_services().governance.reviews
+    with cli_errors():
+        due_in = duration(due, "due") if due else None
+        if plan:
+            shown = reviews.plan_start(scope, due_in=due_in)
+            if json_out:
+                emit_json(shown.to_dict())
+                return
+            console.print(f"[bold]plan[/]: review {len(shown.items)} agent(s) in {shown.scope}, "
+                          f"due {shown.due_at:%Y-%m-%d}")  # fmt: skip
+            for item in shown.items:
+                console.print(f"  {item.agent} → {item.reviewer}: {len(item.access)} capabilities,"
+                              f" suggested {len(item.least_privilege)}")  # fmt: skip
+            return
+        campaign = reviews.start(scope, actor=actor(), due_in=due_in)
+    if json_out:
+        emit_json(campaign.to_dict())
+        return
+    _campaign(campaign)
+
+
+@review_app.command("list")
+def review_list(json_out: JsonOpt = False) -> None:
+    """Review campaigns, newest first."""
+    with cli_errors():
+        campaigns = get_services().governance.reviews.list()
+    if json_out:
+        emit_json([c.to_dict() for c in campaigns])
+        return
+    for campaign in campaigns:
+        progress = ", ".join(f"{n} {s}" for s, n in sorted(campaign.progress.items()))
+        console.print(f"{campaign.id}  {campaign.status:6}  {campaign.scope}  due "
+                      f"{campaign.due_at:%Y-%m-%d}  ({progress})")  # fmt: skip
+
+
+@review_app.command("show")
+def review_show(
+    campaign: str,
+    reviewer: Annotated[str | None, typer.Option(help="only this reviewer's agents")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A campaign: each agent's access, last use, findings and suggested least privilege."""
+    with cli_errors():
+        found = get_services().governance.reviews.get(campaign)
+    if json_out:
+        emit_json(found.to_dict())
+        return
+    _campaign(found, reviewer.lower() if reviewer else None)
+
+
+@review_app.command("decide")
+def review_decide(
+    campaign: str,
+    agent: str,
+    decision: Annotated[ReviewDecision, typer.Argument(help="keep, reduce or revoke")],
+    by: Annotated[str | None, typer.Option(help="the reviewer's e-mail")] = None,
+    reason: Annotated[str, typer.Option(help="why (recorded)")] = "",
+    plan: Annotated[bool, typer.Option("--plan", help="show the change; apply nothing")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Keep, reduce (to the suggested least privilege) or revoke one agent's access."""
+    reviews = get_services().governance.reviews
+    with cli_errors():
+        shown = reviews.plan_decision(campaign, agent, decision)
+        if plan:
+            if json_out:
+                emit_json(shown.to_dict())
+                return
+            for change in shown.changes:
+                console.print(f"[bold]plan[/]: {change}")
+            if shown.diff:
+                console.print(Syntax(shown.diff, "diff"))
+            return
+        item = reviews.decide(campaign, agent, decision, by=person(by), actor=actor(),
+                              reason=reason)  # fmt: skip
+    if json_out:
+        emit_json(item.to_dict())
+        return
+    for change in shown.changes:
+        console.print(f"applied: {change}")
+    console.print(f"{agent}: [bold]{item.status}[/] by {item.decided_by}")
+
+
+# -- just-in-time access ----------------------------------------------------------------------------
+def _grant(grant: JitGrant) -> str:
+    window = (f" until {grant.ends_at:%Y-%m-%d %H:%M} UTC" if grant.ends_at else
+              f" for {grant.duration_s // 60} min once approved")  # fmt: skip
+    return (f"{grant.id}: {grant.agent} may {escape(grant.action)} on {escape(grant.resource)} — "
+            f"[bold]{grant.status}[/]{window}")  # fmt: skip
+
+
+@access_app.command("request")
+def access_request(
+    agent: str,
+    action: Annotated[str, typer.Option(help="action pattern, e.g. tickets.export")],
+    resource: Annotated[str, typer.Option(help="resource pattern, e.g. zendesk:tickets/*")],
+    reason: Annotated[str, typer.Option(help="why the agent needs it")],
+    for_: Annotated[
+        str | None, typer.Option("--for", help="how long, e.g. 2h (policy max)")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ask for a time-boxed extra capability; the agent's owner approves or denies it."""
+    with cli_errors():
+        grant = get_services().governance.jit.request(
+            agent, action=action, resource=resource, reason=reason, actor=actor(),
+            duration=duration(for_, "for") if for_ else None,
+        )  # fmt: skip
+    if json_out:
+        emit_json(grant.to_dict())
+        return
+    console.print(_grant(grant))
+
+
+def _decide_access(approve: bool):  # type: ignore[no-untyped-def]
+    def command(
+        grant_id: str,
+        by: Annotated[str | None, typer.Option(help="the agent owner's e-mail")] = None,
+        reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        jit = get_services().governance.jit
+        with cli_errors():
+            decide = jit.approve if approve else jit.deny
+            grant = decide(grant_id, by=person(by), actor=actor(), reason=reason)
+        if json_out:
+            emit_json(grant.to_dict())
+            return
+        console.print(_grant(grant))
+
+    command.__doc__ = ("Approve an access request: effective in decisions at once."
+                       if approve else "Refuse an access request.")  # fmt: skip
+    return command
+
+
+access_app.command("approve")(_decide_access(True))
+access_app.command("deny")(_decide_access(False))
+
+
+@access_app.command("revoke")
+def access_revoke(grant_id: str, reason: Annotated[str, typer.Option(help="why")],
+                  json_out: JsonOpt = False) -> None:  # fmt: skip
+    """End an approved grant now, before its window closes."""
+    with cli_errors():
+        grant = get_services().governance.jit.revoke(grant_id, actor=actor(), reason=reason)
+    if json_out:
+        emit_json(grant.to_dict())
+        return
+    console.print(_grant(grant))
+
+
+@access_app.command("list")
+def access_list(agent: Annotated[str | None, typer.Option()] = None,
+                status: Annotated[JitStatus | None, typer.Option()] = None,
+                json_out: JsonOpt = False) -> None:  # fmt: skip
+    """Access requests and grants, newest first."""
+    with cli_errors():
+        grants = get_services().governance.jit.list(agent=agent, status=status)
+    if json_out:
+        emit_json([g.to_dict() for g in grants])
+        return
+    for grant in grants:
+        console.print(_grant(grant))
+
+
+# -- rotation ---------------------------------------------------------------------------------------
+@rotation_app.command("list")
+def rotation_list(status: Annotated[RotationStatus | None, typer.Option()] = None,
+                  agent: Annotated[str | None, typer.Option()] = None,
+                  json_out: JsonOpt = False) -> None:  # fmt: skip
+    """Scheduled and running rotations."""
+    with cli_errors():
+        found = get_services().governance.rotation.list(status=status, agent=agent)
+    if json_out:
+        emit_json([r.to_dict() for r in found])
+        return
+    for r in found:
+        console.print(f"{r.id}  {r.status:11}  due {r.due_at:%Y-%m-%d}  {r.agent}  "
+                      f"{r.provider}  {r.credential}")  # fmt: skip
+
+
+@rotation_app.command("schedule")
+def rotation_schedule() -> None:
+    """Schedule rotations that are due now (the worker does this on its own)."""
+    with cli_errors():
+        created = get_services().governance.rotation.schedule(actor=actor())
+    console.print(f"scheduled {len(created)} rotation(s)" + (": " + ", ".join(created)
+                                                              if created else ""))  # fmt: skip
+
+
+@rotation_app.command("plan")
+def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
+    """The exact steps to rotate the credential."""
+    with cli_errors():
+        r = get_services().governance.rotation.get(rotation_id)
+    if json_out:
+        emit_json(r.to_dict())
+        return
+    console.print(f"[bold]{r.id}[/]: rotate {r.provider} credential {r.credential} of {r.agent} "
+                  f"(owner {r.owner}) by {r.due_at:%Y-%m-%d}")  # fmt: skip
+    for number, step in enumerate(r.steps, 1):
+        console.print(f"  {number}. {escape(step)}")
+
+
+@rotation_app.command("start")
+def rotation_start(rotation_id: str) -> None:
+    """Begin the rotation (files a task with the steps for the owner)."""
+    with cli_errors():
+        r = get_services().governance.rotation.start(rotation_id, actor=actor())
+    console.print(f"{r.id} is {r.status}: {r.note}")
+
+
+@rotation_app.command("verify")
+def rotation_verify(rotation_id: str, json_out: JsonOpt = False) -> None:
+    """Check the old secret is gone and a new one exists (after re-ingesting the source)."""
+    with cli_errors():
+        check = get_services().governance.rotation.verify(rotation_id, actor=actor())
+    if json_out:
+        emit_json(check.to_dict())
+        return
+    if check.verified:
+        console.print(f"[green]{rotation_id} verified[/]: the old secret is gone")
+        return
+    for reason in check.reasons:
+        console.print(f"[yellow]not yet:[/] {reason}")
+    raise typer.Exit(1)
+
+
+# -- tasks and notices ------------------------------------------------------------------------------
+@tasks_app.callback()
+def tasks(ctx: typer.Context, agent: Annotated[str | None, typer.Option()] = None,
+          all_: Annotated[bool, typer.Option("--all", help="include done tasks")] = False,
+          json_out: JsonOpt = False) -> None:  # fmt: skip
+    """Open tasks (``charter tasks done ID`` closes one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with cli_errors():
+        found = get_services().governance.tasks.list(
+            status=None if all_ else TaskStatus.OPEN, agent=agent)  # fmt: skip
+    if json_out:
+        emit_json([t.to_dict() for t in found])
+        return
+    for task in found:
+        console.print(f"[bold]{task.id}[/] ({task.status}) {escape(task.title)}  → "
+                      f"{task.assignee or '-'}")  # fmt: skip
+        for step in task.steps:
+            console.print(f"    - {escape(step)}")
+
+
+@tasks_app.command("done")
+def task_done(task_id: str, note: Annotated[str | None, typer.Option()] = None) -> None:
+    """Close a task you did."""
+    with cli_errors():
+        task = get_services().governance.tasks.complete(task_id, actor=actor(), note=note)
+    console.print(f"task {task.id} done")
+
+
+def notices(to: Annotated[str | None, typer.Option("--to", help="recipient e-mail")] = None,
+            kind: Annotated[str | None, typer.Option()] = None,
+            limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+            json_out: JsonOpt = False) -> None:  # fmt: skip
+    """Reminders and warnings Charter sent (review due, charter expiring, ownership …)."""
+    with cli_errors():
+        found = get_services().governance.notices.list(recipient=to, kind=kind, limit=limit)
+    if json_out:
+        emit_json([n.to_dict() for n in found])
+        return
+    for n in found:
+        console.print(
+            f"{n.created_at:%Y-%m-%d %H:%M}  {n.recipient:28} [bold]{escape(n.subject)}[/]"
+        )
+        console.print(f"    {escape(n.body)}")
+
+
+def print_decommission(body: dict[str, Any], *, applied: bool) -> None:
+    """The decommission plan (or what was done) as a person reads it."""
+    verb = "revoked by Charter" if applied else "Charter will revoke"
+    console.print(f"[bold]{body['agent']}[/] (owner {body['owner']}) — "
+                  + ("[red]decommissioned[/]" if applied else f"plan from state {body['state']}"))  # fmt: skip
+    console.print(f"[bold]{verb}:[/]")
+    for item in body["charter_revokes"]:
+        console.print(f"  ✓ {escape(item['action'])}" + (f"  [dim]{escape(item['id'])}[/]"
+                                                 if item["kind"] != "agent" else ""))  # fmt: skip
+    tasks_for = body["tasks"]
+    console.print(f"[bold]{'tasks filed' if applied else 'tasks to file'} ({len(tasks_for)}):[/]")
+    for item in tasks_for:
+        console.print(f"  • {escape(str(item['system']))}: {escape(item['action'])}")
+        for step in item["steps"]:
+            console.print(f"      {escape(step)}")
+    if applied and body.get("problems"):
+        for problem in body["problems"]:
+            console.print(f"[yellow]note:[/] {problem}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(review_app, name="review")
+    app.add_typer(access_app, name="access")
+    app.add_typer(rotation_app, name="rotation")
+    app.add_typer(tasks_app, name="tasks")
+    app.command("notices")(notices)
