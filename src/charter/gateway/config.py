@@ -92,8 +92,10 @@ Value = str | EnvRef | SecretRef
 class StdioUpstream(_Strict):
     """An MCP server the gateway starts as a child process and speaks to over stdin/stdout."""
 
+    #: ``python`` means the interpreter running the gateway (its virtualenv)
     command: str = Field(min_length=1, max_length=4096)
     args: list[str] = Field(default_factory=list, max_length=256)
+    #: the child's working directory; relative to the config file's directory (its default)
     cwd: str | None = None
     env: dict[str, Value] = Field(default_factory=dict, max_length=256)
     #: Pass the gateway's whole environment to the child (default: only the

@@ -122,8 +122,8 @@ class Gateway:
         async with anyio.create_task_group() as group:
             for upstream_config in self.config.upstreams:
                 upstream = Upstream(
-                    upstream_config, self.secrets,
-                    call_timeout=self.settings.call_timeout, errlog=self._errlog,
+                    upstream_config, self.secrets, call_timeout=self.settings.call_timeout,
+                    errlog=self._errlog, base_dir=self.config.base_dir.resolve(),
                 )  # fmt: skip
                 upstream.listeners.append(self._catalogue_changed)
                 self.upstreams[upstream.name] = upstream

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import anyio
@@ -115,8 +116,10 @@ class Upstream:
         call_timeout: float,
         errlog: TextIO | None = None,
         health_interval: float = HEALTH_INTERVAL,
+        base_dir: Path | None = None,
     ) -> None:
         self.config = config
+        self._base_dir = base_dir or Path.cwd()
         self.name = config.name
         self.call_timeout = config.call_timeout or call_timeout
         self.state = UpstreamState.STARTING
@@ -143,9 +146,11 @@ class Upstream:
             env = base | self._secrets.resolve_all(
                 stdio.env, field=f"upstreams.{self.name}.stdio.env"
             )
-            params = StdioServerParameters(
-                command=stdio.command, args=list(stdio.args), env=env, cwd=stdio.cwd
-            )
+            # "python" is the interpreter running the gateway (its venv, its mcp SDK);
+            # relative paths are relative to the config file's directory.
+            command = sys.executable if stdio.command == "python" else stdio.command
+            cwd = self._base_dir / stdio.cwd if stdio.cwd else self._base_dir
+            params = StdioServerParameters(command=command, args=list(stdio.args), env=env, cwd=cwd)
             return stdio_client(params, errlog=self._errlog or sys.stderr)
         assert config.http is not None
         headers = self._secrets.resolve_all(
