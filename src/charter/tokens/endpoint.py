@@ -27,7 +27,6 @@ from charter.domain.roles import RolesFile
 from charter.tokens import client_auth, dpop, token_exchange
 from charter.tokens.access_tokens import AccessTokenVerifier, access_token_claims, parse_act
 from charter.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode, invalid_request
-from charter.tokens.jws import sign
 from charter.tokens.keys import KeyRing
 from charter.tokens.ledger import Entry, Ledger, OneTimeUse
 from charter.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
@@ -141,6 +140,21 @@ def replay_error(use: OneTimeUse) -> OAuthError:
 class TokenEndpoint:
     def __init__(self, context: IssuerContext) -> None:
         self._ctx = context
+        #: granted scopes by (agent, charter version, requested scope): a charter version
+        #: never changes, so neither does the answer (refusals are not cached)
+        self._scopes: dict[tuple[str, int, str | None], tuple[str, ...]] = {}
+
+    def _granted(
+        self, client: str, status: AgentStatus, charter: CharterSpec, requested: str | None
+    ) -> tuple[str, ...]:
+        key = (client, status.charter_version, requested)
+        scopes = self._scopes.get(key)
+        if scopes is None:
+            scopes = require_within_charter(charter, parse_scope(requested))
+            if len(self._scopes) >= 10_000:
+                self._scopes.clear()
+            self._scopes[key] = scopes
+        return scopes
 
     def token(self, request: TokenRequest) -> PendingToken:
         """Answer a token request (RFC 6749 §4.4 client credentials, RFC 8693 exchange)."""
@@ -252,7 +266,7 @@ class TokenEndpoint:
         uses: list[OneTimeUse],
         proof: dpop.DPoPProof | None,
     ) -> PendingToken:
-        scopes = require_within_charter(charter, parse_scope(params.get("scope")))
+        scopes = self._granted(client, status, charter, params.get("scope"))
         return self._sign_and_record(
             request,
             client=client,
@@ -420,8 +434,8 @@ class TokenEndpoint:
             act=act,
             jkt=proof.jkt if proof else None,
         )
-        assert ring.signer.private is not None
-        token = sign(claims, ring.signer.private, kid=ring.signer.kid, typ="at+jwt")
+        assert ring.access_tokens is not None
+        token = ring.access_tokens.sign(claims)
         response = TokenResponse(
             access_token=token,
             token_type="DPoP" if proof else "Bearer",

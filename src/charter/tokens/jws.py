@@ -27,7 +27,10 @@ import jwt as pyjwt
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 
 from charter.tokens.jwk import Alg, PrivateKey, PublicKey, alg_for_key
 
@@ -206,6 +209,50 @@ class VerificationKey:
         )
 
 
+class Signer:
+    """Signs many JWTs with one key under one header (the header segment is encoded once).
+
+    The token endpoint's hot path: PyJWT rebuilds and re-encodes the header and
+    dispatches on the algorithm for every token; this does only the payload and
+    the signature. Output is the same compact JWS (joserfc verifies it in tests).
+    """
+
+    def __init__(self, key: PrivateKey, *, kid: str, typ: str) -> None:
+        alg = alg_for_key(key)
+        header = json.dumps({"alg": alg.value, "kid": kid, "typ": typ}, separators=(",", ":"))
+        self.kid = kid
+        self._head = base64.urlsafe_b64encode(header.encode()).rstrip(b"=") + b"."
+        self._raw: Callable[[bytes], bytes]
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            sign_ed = key.sign
+
+            def eddsa(message: bytes) -> bytes:
+                return sign_ed(message)
+
+            self._raw = eddsa
+        elif isinstance(key, ec.EllipticCurvePrivateKey):
+            sign_ec = key.sign
+
+            def es256(message: bytes) -> bytes:  # RFC 7518 §3.4: R || S, 32 octets each
+                r, s = decode_dss_signature(sign_ec(message, _ECDSA_SHA256))
+                return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+            self._raw = es256
+        else:
+            sign_rsa = key.sign
+
+            def rs256(message: bytes) -> bytes:
+                return sign_rsa(message, _PKCS1, _SHA256)
+
+            self._raw = rs256
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+        signing_input = self._head + base64.urlsafe_b64encode(payload).rstrip(b"=")
+        signature = base64.urlsafe_b64encode(self._raw(signing_input)).rstrip(b"=")
+        return (signing_input + b"." + signature).decode("ascii")
+
+
 def sign(
     claims: Mapping[str, Any],
     key: PrivateKey,
@@ -214,7 +261,10 @@ def sign(
     typ: str | None = "JWT",
     extra_headers: Mapping[str, Any] | None = None,
 ) -> str:
-    """Sign ``claims`` as a compact JWS with ``key``'s one algorithm (PyJWT does the encoding)."""
+    """Sign ``claims`` as a compact JWS with ``key``'s one algorithm (PyJWT does the encoding).
+
+    For assertions, proofs and tests; the token endpoint signs with :class:`Signer`.
+    """
     headers: dict[str, Any] = dict(extra_headers or {})
     if kid is not None:
         headers["kid"] = kid

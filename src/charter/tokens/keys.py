@@ -49,7 +49,7 @@ from charter.tokens.jwk import (
     jwk_from_public_key,
     public_key_from_jwk,
 )
-from charter.tokens.jws import VerificationKey
+from charter.tokens.jws import Signer, VerificationKey
 
 MASTER_KEY_ENV = "CHARTER_MASTER_KEY"
 MASTER_KEY_FILE = "master.key"
@@ -157,6 +157,8 @@ class KeyRing:
     keys: Mapping[str, SigningKey]
     #: epoch seconds when the next overlapping key retires (the ring must be reloaded then)
     next_change: float
+    #: signs access tokens (``typ: at+jwt``) with the signer
+    access_tokens: Signer | None = None
 
     def verification_key(self, kid: str | None) -> VerificationKey | None:
         key = self.keys.get(kid) if kid else None
@@ -275,7 +277,12 @@ class SigningKeys:
         )
         keys[signer.kid] = signer
         retiring = [k.retires_at.timestamp() for k in keys.values() if k.retires_at is not None]
-        return KeyRing(signer, keys, min(retiring, default=float("inf")))
+        return KeyRing(
+            signer,
+            keys,
+            min(retiring, default=float("inf")),
+            Signer(private, kid=signer.kid, typ="at+jwt"),
+        )
 
     def rotate(
         self,
