@@ -74,7 +74,7 @@ async def _form(request: Request) -> TokenRequest:
     return TokenRequest.form(
         await request.body(),
         dpop=dpop_headers[0] if dpop_headers else None,
-        url=str(request.url),
+        url=str(request.url) if dpop_headers else None,  # only DPoP's htu needs it
         actor=actor_dep(request),
         loop=asyncio.get_running_loop(),
     )
