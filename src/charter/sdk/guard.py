@@ -73,6 +73,9 @@ class AccessDenied(PermissionDenied):
         self.action = action
         self.resource = resource
 
+    def __str__(self) -> str:
+        return self.message  # the whole sentence, without a "field:" prefix
+
     @property
     def reasons(self) -> tuple[Reason, ...]:
         return self.decision.reasons
