@@ -1,19 +1,20 @@
 """The gateway's authority over HTTP: a Charter server at ``CHARTER_URL``.
 
-* **Decisions**: OpenID AuthZEN 1.0 ``POST /access/v1/evaluation`` with the
-  gateway's PEP key (``CHARTER_PEP_KEY``). The PDP records each decision as
-  Activity itself (source ``authzen``); refusals the gateway makes on its own
-  (unknown names, token scope, rate limits) are logged by the gateway.
-* **Tokens**: checked offline against the server's JWKS with the SDK's
-  :class:`~charter.sdk.credentials.TokenVerifier` (signature, ``typ``, issuer,
-  audience = this gateway, expiry), DPoP proofs with
-  :func:`charter.tokens.dpop.check_proof` and a replay cache, and the agent's
-  standing from ``GET /v1/agents/{name}`` (state, and the charter version the
-  token was issued under) with an auditor API token (``CHARTER_API_TOKEN``),
-  refreshed every second. A single revoked token (RFC 7009) without any change
-  to its agent stays usable here until it expires (minutes); use the
-  in-process mode where that matters.
-* **Listing, limits, kill switch**: from the same agent document.
+Two credentials, both from the environment: a PEP key (``CHARTER_PEP_KEY``:
+``charter pep add NAME``) for the enforcement-point endpoints, and an auditor
+API token (``CHARTER_API_TOKEN``) to read agents' charters and states.
+
+* **Tokens**: RFC 7662 introspection (``POST /oauth/introspect``, PEP key),
+  so revocation, suspension and charter changes count exactly as in-process;
+  an answer is reused for at most :data:`INTROSPECTION_TTL` seconds. The
+  audience must name this gateway (RFC 8707); a DPoP-bound token's proof is
+  checked here (:func:`charter.tokens.dpop.check_proof`, with a replay cache).
+* **Decisions**: OpenID AuthZEN 1.0 ``POST /access/v1/evaluation`` (PEP key).
+  The PDP records each decision as Activity itself (source ``authzen``);
+  refusals the gateway makes on its own (unknown names, token scope, rate
+  limits) are logged by the gateway.
+* **Listing, limits, kill switch**: ``GET /v1/agents/{name}`` (API token),
+  re-read every second for agents with live sessions.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-import anyio
 import httpx
 
 from charter.domain.charter import CharterSpec
@@ -38,13 +38,14 @@ from charter.gateway.authority import (
     Scheme,
 )
 from charter.gateway.local import check_scheme
-from charter.sdk.credentials import TokenError, TokenVerifier
 from charter.sdk.guard import authzen_request, decision_from_authzen
 from charter.tokens import dpop
 
 logger = logging.getLogger("charter.gateway.remote")
 
 VIEW_TTL = 1.0
+#: How long an introspection answer is reused (seconds): the window a revocation can lag.
+INTROSPECTION_TTL = 1.0
 MAX_CACHED_TOKENS = 100_000
 
 
@@ -65,53 +66,52 @@ class RemoteAuthority:
         self._pep = {"Authorization": f"Bearer {pep_key}"} if pep_key else {}
         self._api = {"Authorization": f"Bearer {api_token}"} if api_token else {}
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=10, transport=transport)
-        self._verifiers: dict[str, TokenVerifier] = {}
-        self._claims: dict[str, dict[str, Any]] = {}
+        self._introspected: dict[str, tuple[float, dict[str, Any]]] = {}
         self._views: dict[str, tuple[float, AgentView | None]] = {}
         self._replays = dpop.ReplayCache()
 
     # -- tokens -------------------------------------------------------------------------------
-    def _verifier(self, audience: str) -> TokenVerifier:
-        verifier = self._verifiers.get(audience)
-        if verifier is None:
-            verifier = self._verifiers[audience] = TokenVerifier(self.base_url, audience=audience)
-        return verifier
+    async def _introspect(self, token: str, scheme: Scheme) -> dict[str, Any]:
+        now = time.monotonic()
+        cached = self._introspected.get(token)
+        if cached is not None and now - cached[0] < INTROSPECTION_TTL:
+            return cached[1]
+        try:
+            response = await self._http.post(
+                "/oauth/introspect", data={"token": token}, headers=self._pep
+            )
+        except httpx.HTTPError as error:
+            raise AuthFailure(
+                AuthError.INVALID_TOKEN, f"cannot reach Charter to check the token ({type(error).__name__})",
+                reason="unavailable", scheme=scheme,
+            ) from None  # fmt: skip
+        if response.status_code != 200:
+            logger.warning(
+                "introspection answered HTTP %s (is CHARTER_PEP_KEY set?)", response.status_code
+            )
+            raise AuthFailure(AuthError.INVALID_TOKEN, "the token could not be checked",
+                              reason="unavailable", scheme=scheme)  # fmt: skip
+        answer = dict(response.json())
+        if len(self._introspected) >= MAX_CACHED_TOKENS:
+            self._introspected.clear()
+        self._introspected[token] = (now, answer)
+        return answer
 
     async def authenticate(self, presented: Presented, audience: str) -> Principal:
-        claims = self._claims.get(presented.token)
-        if claims is None or claims.get("exp", 0) <= time.time():
-            try:
-                claims = await anyio.to_thread.run_sync(
-                    self._verifier(audience).verify, presented.token
-                )
-            except TokenError as error:
-                raise AuthFailure(
-                    AuthError.INVALID_TOKEN, error.description, reason=error.reason or "invalid",
-                    scheme=presented.scheme,
-                ) from None  # fmt: skip
-            except httpx.HTTPError as error:
-                raise AuthFailure(
-                    AuthError.INVALID_TOKEN, f"cannot reach Charter to check the token ({error})",
-                    reason="unavailable", scheme=presented.scheme,
-                ) from None  # fmt: skip
-            if len(self._claims) >= MAX_CACHED_TOKENS:
-                self._claims.clear()
-            self._claims[presented.token] = claims
+        claims = await self._introspect(presented.token, presented.scheme)
+        if claims.get("active") is not True:
+            raise AuthFailure(AuthError.INVALID_TOKEN, "the token is not active (expired, revoked, "
+                              "or its agent may no longer act)", reason="inactive",
+                              scheme=presented.scheme)  # fmt: skip
+        aud = claims.get("aud")
+        audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if audience not in audiences:
+            raise AuthFailure(AuthError.INVALID_TOKEN, f"the token is not meant for {audience}",
+                              reason="wrong_audience", scheme=presented.scheme)  # fmt: skip
         principal = _principal(claims)
         check_scheme(principal, presented.scheme)
         if principal.key_thumbprint is not None:
             self._check_proof(presented, principal)
-        view = await self.agent(principal.agent, fresh=False)
-        if view is None or not view.active or view.expired:
-            raise AuthFailure(
-                AuthError.INVALID_TOKEN, f"agent {principal.agent} may not act now",
-                reason="agent_not_active", scheme=presented.scheme, agent=principal.agent,
-            )  # fmt: skip
-        if view.version != claims.get("charter_version"):
-            raise AuthFailure(
-                AuthError.INVALID_TOKEN, "the agent's charter changed after the token was issued",
-                reason="charter_changed", scheme=presented.scheme,
-            )  # fmt: skip
         return principal
 
     def _check_proof(self, presented: Presented, principal: Principal) -> None:
@@ -204,6 +204,7 @@ def _error(message: str) -> Decision:
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
+    """The caller, from an RFC 7662 introspection answer (RFC 9068 / RFC 8693 claims)."""
     actors: list[str] = []
     act = claims.get("act")
     while isinstance(act, dict) and len(actors) < 5:
