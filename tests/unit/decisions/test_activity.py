@@ -60,6 +60,11 @@ def test_when_far_behind_allows_are_shed_and_denies_kept(sqlite_services: Servic
     for _ in range(50):
         recorder.record(1, "a", "x", "s:1", None, DENY, "test")
         recorder.record(1, "a", "x", "s:1", None, ALLOW, "test")
-    assert recorder.stats.shed == 50  # the queue already held 10 or more
+    assert recorder.stats.shed == 45  # allows after the queue reached 10
     recorder.close()
-    assert recorder.stats.written == 50
+    assert recorder.stats.written == 55  # every deny, and the first 5 allows
+    with sqlite_services.db.read() as connection:
+        denies = connection.execute(
+            sa.text("SELECT count(*) FROM activities WHERE NOT allowed")
+        ).scalar()
+    assert denies == 50
