@@ -53,7 +53,9 @@ def _capability(rng: random.Random, system: str) -> dict[str, Any]:
         capability = {"action": f"{system}.{obj}.{rng.choice(VERBS)}", "resource": f"{system}:*"}
     extra = rng.random()
     if extra < 0.12:
-        capability["when"] = [{"attribute": "args.amount", "op": "le", "value": rng.choice([100, 500, 1000])}]
+        capability["when"] = [
+            {"attribute": "args.amount", "op": "le", "value": rng.choice([100, 500, 1000])}
+        ]
     elif extra < 0.18:
         capability["when"] = [{"attribute": "region", "op": "in", "value": REGIONS[:2]}]
     elif extra < 0.21:
@@ -118,7 +120,14 @@ def generate(
             for group in GROUPS
         ]
     }
-    deny_rules = [{"id": "no-iam", "description": "No agent changes IAM", "action": "aws.iam.*", "resource": "aws:*"}]
+    deny_rules = [
+        {
+            "id": "no-iam",
+            "description": "No agent changes IAM",
+            "action": "aws.iam.*",
+            "resource": "aws:*",
+        }
+    ]
     seen = set()
     index = 0
     while len(deny_rules) < org_rules:
@@ -129,7 +138,10 @@ def generate(
             rule = {"action": f"{system}.*.export", "resource": f"{system}:*",
                     "when": [{"attribute": "destination.region", "op": "not_in", "value": REGIONS[:2]}]}  # fmt: skip
         elif kind == 1:
-            rule = {"action": f"{system}.{rng.choice(OBJECTS)}.delete", "resource": f"{system}:prod/*"}
+            rule = {
+                "action": f"{system}.{rng.choice(OBJECTS)}.delete",
+                "resource": f"{system}:prod/*",
+            }
         else:
             rule = {"action": f"*.{rng.choice(VERBS)}", "resource": f"{system}:legal-hold/*"}
         key = (rule["action"], rule["resource"])
@@ -137,7 +149,9 @@ def generate(
             continue
         seen.add(key)
         number = len(deny_rules)
-        deny_rules.append({"id": f"org-rule-{number:02d}", "description": f"generated rule {number}", **rule})
+        deny_rules.append(
+            {"id": f"org-rule-{number:02d}", "description": f"generated rule {number}", **rule}
+        )
     request_list: list[tuple[str, str, str, dict[str, Any], str | None]] = []
     for _ in range(requests):
         charter = rng.choice(charters)
@@ -145,7 +159,9 @@ def generate(
             capability = rng.choice(charter["allow"])
             action = capability["action"].replace("*", rng.choice(VERBS))
             system = action.split(".")[0]
-            resource = capability["resource"].replace("*", f"{rng.choice(OBJECTS)}/{rng.randint(1, 99999)}")
+            resource = capability["resource"].replace(
+                "*", f"{rng.choice(OBJECTS)}/{rng.randint(1, 99999)}"
+            )
             if not resource.startswith(system):
                 resource = f"{system}:{rng.choice(OBJECTS)}/{rng.randint(1, 99999)}"
         else:
@@ -155,7 +171,9 @@ def generate(
         context: dict[str, Any] = {
             "args": {"amount": rng.choice([50, 250, 800, 5000])},
             "region": rng.choice(REGIONS),
-            "data": {"classification": rng.choice(["internal", "internal", "internal", "restricted"])},
+            "data": {
+                "classification": rng.choice(["internal", "internal", "internal", "restricted"])
+            },
         }
         on_behalf_of = rng.choice(emails) if rng.random() < 0.2 else None
         request_list.append((charter["name"], action, resource, context, on_behalf_of))

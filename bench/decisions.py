@@ -40,24 +40,22 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).parent))
-from decision_estate import Estate, generate  # noqa: E402
-
-from charter.config import Settings  # noqa: E402
-from charter.domain.agent import Agent  # noqa: E402
-from charter.domain.cedar_export import export_cedar  # noqa: E402
-from charter.domain.charter import CharterSpec  # noqa: E402
-from charter.domain.compiled import Snapshot, build_snapshot, gc_paused  # noqa: E402
-from charter.domain.conditions import epoch_micros  # noqa: E402
-from charter.domain.enums import AgentState, PersonStatus  # noqa: E402
-from charter.domain.evaluation import evaluate  # noqa: E402
-from charter.domain.org_policy import parse_org_policy  # noqa: E402
-from charter.domain.people import Person  # noqa: E402
-from charter.domain.roles import parse_roles  # noqa: E402
-from charter.services.context import Services  # noqa: E402
-from charter.services.people import PersonRecord  # noqa: E402
-from charter.store import schema  # noqa: E402
-from charter.store.versions import bump_version  # noqa: E402
+from charter.config import Settings
+from charter.domain.agent import Agent
+from charter.domain.cedar_export import export_cedar
+from charter.domain.charter import CharterSpec
+from charter.domain.compiled import Snapshot, build_snapshot, gc_paused
+from charter.domain.conditions import epoch_micros
+from charter.domain.enums import AgentState, PersonStatus
+from charter.domain.evaluation import evaluate
+from charter.domain.org_policy import parse_org_policy
+from charter.domain.people import Person
+from charter.domain.roles import parse_roles
+from charter.services.context import Services
+from charter.services.people import PersonRecord
+from charter.store import schema
+from charter.store.versions import bump_version
+from decision_estate import Estate, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARTER = str(Path(sys.executable).parent / "charter")
@@ -71,7 +69,9 @@ def line(label: str, value: str) -> None:
     print(f"  {label:<46} {value}")
 
 
-def compile_estate(estate: Estate, now: dt.datetime) -> tuple[Snapshot, list[CharterSpec], dict[str, Any]]:
+def compile_estate(
+    estate: Estate, now: dt.datetime
+) -> tuple[Snapshot, list[CharterSpec], dict[str, Any]]:
     started = time.perf_counter()
     with gc_paused():  # as the decision service loads (see domain/compiled.py)
         specs = [CharterSpec.model_validate(c) for c in estate.charters]
@@ -121,8 +121,12 @@ def in_process(snapshot: Snapshot, requests: list[Any], now_us: int) -> dict[str
 
 def load_store(home: Path, estate: Estate, specs: list[CharterSpec], now: dt.datetime) -> Services:
     """A SQLite store holding the estate: people and policy through the services, agents in bulk."""
-    services = Services.from_settings(Settings(home=home, database_url=f"sqlite:///{home}/charter.db"))
-    services.people.import_records([PersonRecord.model_validate(p) for p in estate.people], actor="bench")
+    services = Services.from_settings(
+        Settings(home=home, database_url=f"sqlite:///{home}/charter.db")
+    )
+    services.people.import_records(
+        [PersonRecord.model_validate(p) for p in estate.people], actor="bench"
+    )
     with services.db.write() as connection:  # bulk: 10,000 registrations one by one take minutes
         connection.execute(sa.insert(schema.agents), [
             {"name": s.name, "owner": s.owner, "state": "active", "charter_version": 1,
@@ -132,14 +136,18 @@ def load_store(home: Path, estate: Estate, specs: list[CharterSpec], now: dt.dat
             {"agent": s.name, "version": 1, "document": s.document(), "created_at": now,
              "created_by": "bench", "reason": "bench"} for s in specs])  # fmt: skip
         bump_version(connection, "charters")
-    services.decisions.apply_policy(parse_org_policy(estate.org_policy), actor="bench", source="bench")
+    services.decisions.apply_policy(
+        parse_org_policy(estate.org_policy), actor="bench", source="bench"
+    )
     services.decisions.apply_roles(parse_roles(estate.roles), actor="bench", source="bench")
     services.decisions.close()  # this process only loads; the measured services are separate
     return services
 
 
 def service_level(home: Path, requests: list[Any]) -> dict[str, Any]:
-    services = Services.from_settings(Settings(home=home, database_url=f"sqlite:///{home}/charter.db"))
+    services = Services.from_settings(
+        Settings(home=home, database_url=f"sqlite:///{home}/charter.db")
+    )
     decisions = services.decisions
     started = time.perf_counter()
     decisions.snapshot()
@@ -164,7 +172,12 @@ def service_level(home: Path, requests: list[Any]) -> dict[str, Any]:
 
 
 def cedar(
-    snapshot: Snapshot, requests: list[Any], ours: list[bool], sample: int, budget: float, now_us: int
+    snapshot: Snapshot,
+    requests: list[Any],
+    ours: list[bool],
+    sample: int,
+    budget: float,
+    now_us: int,
 ) -> dict[str, Any]:
     import cedarpy
 
@@ -196,7 +209,9 @@ def cedar(
             "disagree": disagree, "errors": errors}  # fmt: skip
 
 
-def authzen_body(agent: str, action: str, resource: str, context: dict[str, Any], on_behalf_of: str | None) -> dict[str, Any]:
+def authzen_body(
+    agent: str, action: str, resource: str, context: dict[str, Any], on_behalf_of: str | None
+) -> dict[str, Any]:
     system, _, path = resource.partition(":")
     subject: dict[str, Any] = {"type": "agent", "id": agent}
     if on_behalf_of:
@@ -205,7 +220,9 @@ def authzen_body(agent: str, action: str, resource: str, context: dict[str, Any]
             "context": context}  # fmt: skip
 
 
-def run_load(port: int, bearer: str, bodies: list[bytes], concurrency: int, path: str, work: Path) -> dict[str, Any]:
+def run_load(
+    port: int, bearer: str, bodies: list[bytes], concurrency: int, path: str, work: Path
+) -> dict[str, Any]:
     requests_file, out_file = work / "bodies.jsonl", work / "out.json"
     requests_file.write_bytes(b"\n".join(bodies) + b"\n")
     subprocess.run([sys.executable, str(Path(__file__).parent / "http_load.py"), str(port), bearer,
@@ -214,7 +231,9 @@ def run_load(port: int, bearer: str, bodies: list[bytes], concurrency: int, path
     return result
 
 
-def http(home: Path, services: Services, requests: list[Any], ours: list[bool], args: argparse.Namespace) -> dict[str, Any]:
+def http(
+    home: Path, services: Services, requests: list[Any], ours: list[bool], args: argparse.Namespace
+) -> dict[str, Any]:
     from tests.support.server import charter_env, free_port
 
     bearer = services.auth.keys.add_pep_key("bench", actor="bench").secret
@@ -244,15 +263,21 @@ def http(home: Path, services: Services, requests: list[Any], ours: list[bool], 
         result = run_load(port, bearer, bodies, args.concurrency, "/access/v1/evaluation", home)
         out["single_per_s"] = len(singles) / result["elapsed"]
         out["single_statuses"] = result["statuses"]
-        out["single_disagree"] = sum(a != b for a, b in zip(result["decisions"], ours, strict=False))
+        out["single_disagree"] = sum(
+            a != b for a, b in zip(result["decisions"], ours, strict=False)
+        )
         batches = [
-            json.dumps({"evaluations": [authzen_body(*r) for r in requests[i : i + args.batch]]}).encode()
+            json.dumps(
+                {"evaluations": [authzen_body(*r) for r in requests[i : i + args.batch]]}
+            ).encode()
             for i in range(0, len(requests), args.batch)
         ]
         result = run_load(port, bearer, batches, 2, "/access/v1/evaluations", home)
         out["batched_per_s"] = len(requests) / result["elapsed"]
         out["batched_statuses"] = result["statuses"]
-        out["batched_disagree"] = sum(a != b for a, b in zip(result["decisions"], ours, strict=True))
+        out["batched_disagree"] = sum(
+            a != b for a, b in zip(result["decisions"], ours, strict=True)
+        )
         out["http_decisions"] = len(singles) + len(requests) + 1
     finally:
         server.send_signal(signal.SIGTERM)
@@ -266,10 +291,14 @@ def http(home: Path, services: Services, requests: list[Any], ours: list[bool], 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=100_000)
-    parser.add_argument("--cedar-sample", type=int, default=200, help="requests for cedarpy (at most)")
+    parser.add_argument(
+        "--cedar-sample", type=int, default=200, help="requests for cedarpy (at most)"
+    )
     parser.add_argument("--cedar-seconds", type=float, default=90, help="time budget for cedarpy")
     parser.add_argument("--http-single", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1_000)
@@ -291,10 +320,16 @@ def main() -> None:
     print("\ncompile")
     line("parse charters (pydantic, from documents)", f"{compiled['parse_s']:.2f} s")
     line("compile into the index", f"{compiled['compile_s']:.2f} s   (target < 2 s)")
-    line("memory: parsed charters + index (tracemalloc)", f"{compiled['compile_mb']:.0f} MB (peak {compiled['compile_peak_mb']:.0f} MB; target < 300 MB)")
+    line(
+        "memory: parsed charters + index (tracemalloc)",
+        f"{compiled['compile_mb']:.0f} MB (peak {compiled['compile_peak_mb']:.0f} MB; target < 300 MB)",
+    )
     ours = in_process(snapshot, estate.requests, now_us)
     print("\nin-process: evaluate(snapshot, …)")
-    line("p50 / p99 / p99.9", f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs   (target p50 ≤ 5 µs)")
+    line(
+        "p50 / p99 / p99.9",
+        f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs   (target p50 ≤ 5 µs)",
+    )
     line("decisions/s (one thread, CPU time)", f"{ours['per_s']:,.0f}")
     line("allowed", f"{ours['allowed_share']:.1%}")
     with tempfile.TemporaryDirectory(prefix="charter-bench-") as work:
@@ -305,25 +340,56 @@ def main() -> None:
         line("cold load of the store into a snapshot", f"{service['load_s']:.2f} s")
         line("p50 / p99", f"{service['p50_us']:.2f} / {service['p99_us']:.2f} µs")
         line("decisions/s", f"{service['per_s']:,.0f}")
-        line("activity rows after close()", f"{service['recorded']:,} of {len(estate.requests):,} (flush {service['flush_s']:.2f} s)")
+        line(
+            "activity rows after close()",
+            f"{service['recorded']:,} of {len(estate.requests):,} (flush {service['flush_s']:.2f} s)",
+        )
         if not args.skip_cedar:
             theirs = cedar(snapshot, estate.requests, ours["decisions"], args.cedar_sample,
                            args.cedar_seconds, now_us)  # fmt: skip
-            print("\ncedarpy on the export (pre-parsed PolicySet and Entities; sampled: it is slow)")
-            line("policies exported / export / parse", f"{theirs['policies']:,} / {theirs['export_s']:.1f} s / {theirs['parse_s']:.1f} s")
-            line(f"sample of {theirs['sample']} requests: p50 / p99", f"{theirs['p50_us']:,.0f} / {theirs['p99_us']:,.0f} µs")
+            print(
+                "\ncedarpy on the export (pre-parsed PolicySet and Entities; sampled: it is slow)"
+            )
+            line(
+                "policies exported / export / parse",
+                f"{theirs['policies']:,} / {theirs['export_s']:.1f} s / {theirs['parse_s']:.1f} s",
+            )
+            line(
+                f"sample of {theirs['sample']} requests: p50 / p99",
+                f"{theirs['p50_us']:,.0f} / {theirs['p99_us']:,.0f} µs",
+            )
             line("decisions/s", f"{theirs['per_s']:,.1f}")
-            line("disagreements with Charter / Cedar errors", f"{theirs['disagree']} / {theirs['errors']}")
-            line("ratio: Charter p50 vs Cedar p50", f"{theirs['p50_us'] / ours['p50_us']:,.0f}× faster   (target ≥ 50×)")
+            line(
+                "disagreements with Charter / Cedar errors",
+                f"{theirs['disagree']} / {theirs['errors']}",
+            )
+            line(
+                "ratio: Charter p50 vs Cedar p50",
+                f"{theirs['p50_us'] / ours['p50_us']:,.0f}× faster   (target ≥ 50×)",
+            )
         if not args.skip_http:
             web = http(home, services, estate.requests, ours["decisions"], args)
-            print(f"\nAuthZEN over HTTP (one uvicorn worker, loopback, load from another process)")
-            line(f"single evaluations ({args.http_single:,}, {args.concurrency} connections)", f"{web['single_per_s']:,.0f}/s   (target ≥ 2,000/s)  statuses {web['single_statuses']}")
-            line(f"batched ({args.batch:,} per request)", f"{web['batched_per_s']:,.0f} decisions/s   (target ≥ 100,000/s)  statuses {web['batched_statuses']}")
-            line("disagreements with in-process", f"{web['single_disagree']} single, {web['batched_disagree']} batched")
-            line("activity rows after clean shutdown", f"{web['recorded']:,} of {web['http_decisions']:,} decisions")
+            print("\nAuthZEN over HTTP (one uvicorn worker, loopback, load from another process)")
+            line(
+                f"single evaluations ({args.http_single:,}, {args.concurrency} connections)",
+                f"{web['single_per_s']:,.0f}/s   (target ≥ 2,000/s)  statuses {web['single_statuses']}",
+            )
+            line(
+                f"batched ({args.batch:,} per request)",
+                f"{web['batched_per_s']:,.0f} decisions/s   (target ≥ 100,000/s)  statuses {web['batched_statuses']}",
+            )
+            line(
+                "disagreements with in-process",
+                f"{web['single_disagree']} single, {web['batched_disagree']} batched",
+            )
+            line(
+                "activity rows after clean shutdown",
+                f"{web['recorded']:,} of {web['http_decisions']:,} decisions",
+            )
             line("ratio: in-process vs HTTP single", f"{ours['per_s'] / web['single_per_s']:,.0f}×")
-            line("ratio: in-process vs HTTP batched", f"{ours['per_s'] / web['batched_per_s']:,.1f}×")
+            line(
+                "ratio: in-process vs HTTP batched", f"{ours['per_s'] / web['batched_per_s']:,.1f}×"
+            )
         services.close()
     print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
 

@@ -1,321 +1,69 @@
-"""Charters, org policy and roles compiled into an index, so a decision does not scan policy.
+"""Charters, org policy and roles compiled into a :class:`Snapshot`, so a decision does not scan policy.
 
 Compilation happens once per change (the decision service recompiles what
 changed and swaps the result in); a decision then costs a few dictionary
-lookups:
-
-* every rule set (an agent's allow rules, its deny rules, the org policy, a
-  person's role rules) is a :class:`RuleIndex`: rules whose action is exact
-  are found by a dictionary lookup on the action (each entry already merged
-  with the wildcard rules that match that action, in rule order); only for
-  actions no rule names exactly are the wildcard rules scanned, and that
-  result is memoised (bounded);
-* resource patterns are pre-classified (any / exact / prefix / general), so the
-  common shapes cost one string comparison;
-* an allow rule carries its ready-made :class:`Decision`, so an allow allocates
-  nothing.
+lookups in the indexes of :mod:`charter.domain.rule_index`: per agent one
+:class:`ActionIndex` (action → its deny and allow rules), the org policy's
+:class:`RuleIndex`, and each role's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
-import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from charter.domain.agent import Agent
 from charter.domain.charter import Capability, Delegation
-from charter.domain.conditions import (
-    CompiledCondition,
-    CompiledSchedule,
-    CompiledValidity,
-    Tri,
-    compile_condition,
-    epoch_micros,
-)
+from charter.domain.conditions import epoch_micros
 from charter.domain.decision import Decision
 from charter.domain.enums import AgentState
 from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy
-from charter.domain.patterns import Pattern, parse_pattern
 from charter.domain.people import Person
 from charter.domain.roles import EMPTY_ROLES, RolesFile
+from charter.domain.rule_index import (
+    ANY,
+    EMPTY_ACTIONS,
+    EMPTY_INDEX,
+    EXACT,
+    GENERAL,
+    MEMO_LIMIT,
+    PREFIX,
+    ActionIndex,
+    Rule,
+    RuleIndex,
+    RuleKind,
+    first_allow,
+    first_deny,
+)
+
+__all__ = [
+    "ANY",
+    "EXACT",
+    "GENERAL",
+    "MEMO_LIMIT",
+    "NEVER_US",
+    "PREFIX",
+    "ActionIndex",
+    "CompiledAgent",
+    "PersonEntry",
+    "Rule",
+    "RuleIndex",
+    "RuleKind",
+    "Snapshot",
+    "build_snapshot",
+    "compile_agent",
+    "compile_org_policy",
+    "compile_rules",
+    "first_allow",
+    "first_deny",
+    "gc_paused",
+]
 
 NEVER_US = 2**63  # "no expiry"
-MEMO_LIMIT = 4096
-
-ANY, EXACT, PREFIX, GENERAL = 0, 1, 2, 3
-
-
-class RuleKind(StrEnum):
-    ALLOW = "allow"
-    DENY = "deny"
-
-
-@lru_cache(maxsize=65536)
-def _resource_shape(text: str) -> tuple[Pattern, int, str]:
-    """A resource pattern and its shape: any, exact text, a prefix, or general (cached)."""
-    pattern = parse_pattern(text)
-    pieces = pattern.pieces
-    if pieces == ("", ""):
-        return pattern, ANY, ""
-    if len(pieces) == 1:
-        return pattern, EXACT, pieces[0]
-    if len(pieces) == 2 and pieces[1] == "":
-        return pattern, PREFIX, pieces[0]
-    return pattern, GENERAL, ""
-
-
-class Rule:
-    """One compiled allow or deny rule."""
-
-    __slots__ = (
-        "action",
-        "capability",
-        "conditions",
-        "decision",
-        "id",
-        "kind",
-        "order",
-        "plain",
-        "res_mode",
-        "res_text",
-        "resource",
-        "schedule",
-        "validity",
-    )
-
-    def __init__(self, capability: Capability, rule_id: str, kind: RuleKind, order: int) -> None:
-        self.capability = capability
-        self.id = rule_id
-        self.kind = kind
-        self.order = order
-        self.action: Pattern = parse_pattern(capability.action)
-        self.resource: Pattern
-        self.resource, self.res_mode, self.res_text = _resource_shape(capability.resource)
-        when, schedule, valid = capability.when, capability.schedule, capability.valid
-        self.conditions: tuple[CompiledCondition, ...] = (
-            tuple(compile_condition(c) for c in when) if when else ()
-        )
-        self.schedule = CompiledSchedule.of(schedule) if schedule else None
-        self.validity = CompiledValidity.of(valid) if valid else None
-        self.plain = not (when or schedule or valid)
-        self.decision = Decision(True, rule_id, None, ()) if kind == RuleKind.ALLOW else None
-
-    def __repr__(self) -> str:
-        return f"Rule({self.id}: {self.capability.action} on {self.capability.resource})"
-
-    def resource_matches(self, resource: str) -> bool:
-        mode = self.res_mode
-        if mode == ANY:
-            return True
-        if mode == EXACT:
-            return resource == self.res_text
-        if mode == PREFIX:
-            return resource.startswith(self.res_text)
-        return self.resource.matches(resource)
-
-    def gates_hold(self, now_us: int) -> bool:
-        """Schedule and validity window (both always evaluable)."""
-        if self.validity is not None and not self.validity.holds(now_us):
-            return False
-        return self.schedule is None or self.schedule.holds(now_us)
-
-    def condition_results(self, context: Mapping[str, Any]) -> list[Tri]:
-        return [condition.test(context) for condition in self.conditions]
-
-    def allow_holds(self, context: Mapping[str, Any], now_us: int) -> bool:
-        """Schedule, validity and every condition true (the resource already matched)."""
-        if not self.gates_hold(now_us):
-            return False
-        return all(condition.test(context) is True for condition in self.conditions)
-
-    def deny_holds(self, context: Mapping[str, Any], now_us: int) -> bool:
-        """Schedule and validity hold and no condition is false (unknown counts as met)."""
-        if not self.gates_hold(now_us):
-            return False
-        return all(condition.test(context) is not False for condition in self.conditions)
-
-    def applies_as_allow(self, resource: str, context: Mapping[str, Any], now_us: int) -> bool:
-        if not self.resource_matches(resource):
-            return False
-        if self.plain:
-            return True
-        if not self.gates_hold(now_us):
-            return False
-        return all(condition.test(context) is True for condition in self.conditions)
-
-    def applies_as_deny(self, resource: str, context: Mapping[str, Any], now_us: int) -> bool:
-        """A deny applies unless something rules it out: unknown conditions count as met."""
-        if not self.resource_matches(resource):
-            return False
-        if self.plain:
-            return True
-        if not self.gates_hold(now_us):
-            return False
-        return all(condition.test(context) is not False for condition in self.conditions)
-
-
-def _order(rule: Rule) -> int:
-    return rule.order
-
-
-class RuleIndex:
-    """Rules of one kind, found by action without scanning (see the module docstring).
-
-    Wildcard action patterns are bucketed by a segment they spell out: the first
-    segment when their literal head ends one (``zendesk.*.export`` → ``zendesk``),
-    else the last segment when their literal tail starts one (``*.read`` → ``read``);
-    only patterns with neither (``*``, ``t*s.read``) are tried for every action.
-    A lookup tries one bucket of each kind, so a miss costs a few matches, not one
-    per rule; results are memoised (bounded).
-    """
-
-    __slots__ = ("by_action", "by_first", "by_last", "memo", "rules", "unbucketed", "wild")
-
-    def __init__(self, rules: Iterable[Rule]) -> None:
-        ordered = tuple(rules)
-        if any(a.order > b.order for a, b in itertools.pairwise(ordered)):
-            ordered = tuple(sorted(ordered, key=_order))
-        self.rules: tuple[Rule, ...] = ordered
-        self.wild: tuple[Rule, ...] = tuple(r for r in self.rules if not r.action.is_exact)
-        by_first: dict[str, list[Rule]] = {}
-        by_last: dict[str, list[Rule]] = {}
-        unbucketed: list[Rule] = []
-        for rule in self.wild:
-            head, tail = rule.action.pieces[0], rule.action.pieces[-1]
-            if "." in head:
-                by_first.setdefault(head.split(".", 1)[0], []).append(rule)
-            elif "." in tail:
-                by_last.setdefault(tail.rsplit(".", 1)[1], []).append(rule)
-            else:
-                unbucketed.append(rule)
-        self.by_first = {k: tuple(v) for k, v in by_first.items()}
-        self.by_last = {k: tuple(v) for k, v in by_last.items()}
-        self.unbucketed = tuple(unbucketed)
-        exact: dict[str, list[Rule]] = {}
-        for rule in self.rules:
-            if rule.action.is_exact:
-                exact.setdefault(rule.action.pieces[0], []).append(rule)
-        if self.wild:
-            self.by_action: dict[str, tuple[Rule, ...]] = {}
-            for action, named in exact.items():
-                wild = self._wild_matching(action)
-                merged = [*named, *wild]
-                if wild:
-                    merged.sort(key=_order)
-                self.by_action[action] = tuple(merged)
-        else:
-            self.by_action = {action: tuple(named) for action, named in exact.items()}
-        self.memo: dict[str, tuple[Rule, ...]] = {}
-
-    def __len__(self) -> int:
-        return len(self.rules)
-
-    def _wild_matching(self, action: str) -> list[Rule]:
-        first = self.by_first.get(action.split(".", 1)[0], ())
-        last = self.by_last.get(action.rsplit(".", 1)[-1], ())
-        found = [
-            r for group in (first, last, self.unbucketed) for r in group if r.action.matches(action)
-        ]
-        if len(found) > 1:
-            found.sort(key=_order)
-        return found
-
-    def candidates(self, action: str) -> tuple[Rule, ...]:
-        """Every rule whose action pattern matches ``action``, in rule order."""
-        found = self.by_action.get(action)
-        if found is not None:
-            return found
-        if not self.wild:
-            return ()
-        found = self.memo.get(action)
-        if found is None:
-            found = tuple(self._wild_matching(action))
-            if len(self.memo) >= MEMO_LIMIT:
-                self.memo.clear()
-            self.memo[action] = found
-        return found
-
-
-EMPTY_INDEX = RuleIndex(())
-
-
-def first_deny(
-    rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
-) -> Rule | None:
-    """The first deny rule (of rules already matched on action) that applies.
-
-    Resource matching is inlined: this loop is the hot path of every decision.
-    """
-    for rule in rules:
-        mode = rule.res_mode
-        if mode == EXACT:
-            if resource != rule.res_text:
-                continue
-        elif mode == PREFIX:
-            if not resource.startswith(rule.res_text):
-                continue
-        elif mode == GENERAL and not rule.resource.matches(resource):
-            continue
-        if rule.plain or rule.deny_holds(context, now_us):
-            return rule
-    return None
-
-
-def first_allow(
-    rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
-) -> Rule | None:
-    """The first allow rule (of rules already matched on action) that applies."""
-    for rule in rules:
-        mode = rule.res_mode
-        if mode == EXACT:
-            if resource != rule.res_text:
-                continue
-        elif mode == PREFIX:
-            if not resource.startswith(rule.res_text):
-                continue
-        elif mode == GENERAL and not rule.resource.matches(resource):
-            continue
-        if rule.plain or rule.allow_holds(context, now_us):
-            return rule
-    return None
-
-
-Pair = tuple[tuple[Rule, ...], tuple[Rule, ...]]
-
-
-class ActionIndex:
-    """An agent's deny and allow rules for an action, in one lookup (the fast path's index)."""
-
-    __slots__ = ("allows", "by_action", "denies", "memo")
-
-    def __init__(self, allows: RuleIndex, denies: RuleIndex) -> None:
-        self.allows = allows
-        self.denies = denies
-        named = set(allows.by_action) | set(denies.by_action)
-        self.by_action: dict[str, Pair] = {
-            action: (denies.candidates(action), allows.candidates(action)) for action in named
-        }
-        self.memo: dict[str, Pair] = {}
-
-    def get(self, action: str) -> Pair:
-        found = self.by_action.get(action)
-        if found is None:
-            found = self.memo.get(action)
-            if found is None:
-                found = (self.denies.candidates(action), self.allows.candidates(action))
-                if len(self.memo) >= MEMO_LIMIT:
-                    self.memo.clear()
-                self.memo[action] = found
-        return found
-
-
-EMPTY_ACTIONS = ActionIndex(EMPTY_INDEX, EMPTY_INDEX)
 
 
 def compile_rules(capabilities: Iterable[tuple[str, Capability]], kind: RuleKind) -> RuleIndex:
