@@ -26,7 +26,6 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from starlette.authentication import AuthCredentials
 from starlette.datastructures import Headers
-from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -147,9 +146,10 @@ def presented(headers: Headers, method: str, url: str) -> Presented | None:
     return Presented(scheme, token, proof, method, url)
 
 
-def _request_url(scope: Scope) -> str:
-    request = Request(scope)
-    return str(request.url.replace(query="", fragment=""))
+def _request_url(scope: Scope, headers: Headers) -> str:
+    """The request's URL without query (RFC 9449 §4.3 ``htu``), from the scope without parsing."""
+    host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("localhost", 80)))
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope['path']}"
 
 
 class ResourceServer:
@@ -170,6 +170,7 @@ class ResourceServer:
         self.metadata_url = metadata_url(resource)
         self.sessions = sessions
         self.on_agent_gone = on_agent_gone
+        self._users: dict[str, AuthenticatedUser] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -177,7 +178,7 @@ class ResourceServer:
             return
         headers = Headers(scope=scope)
         try:
-            credentials = presented(headers, scope["method"], _request_url(scope))
+            credentials = presented(headers, scope["method"], _request_url(scope, headers))
             if credentials is None:
                 await refusal(None, self.metadata_url)(scope, receive, send)
                 return
@@ -198,7 +199,7 @@ class ResourceServer:
                 await _not_found(scope, receive, send)
                 return
         scope[PRINCIPAL_KEY] = principal
-        scope["user"] = AuthenticatedUser(_sdk_token(principal, credentials.token))
+        scope["user"] = self._user(principal, credentials.token)
         scope["auth"] = AuthCredentials(sorted(principal.scopes))
         if scope["method"] == "DELETE" and session_id is not None:
             await self.app(scope, receive, send)
@@ -207,6 +208,15 @@ class ResourceServer:
         if session_id is None:  # a request that may open a session (initialize)
             send = self._watch_session(principal.agent, send)
         await self.app(scope, receive, send)
+
+    def _user(self, principal: Principal, token: str) -> AuthenticatedUser:
+        """The SDK's view of the caller (cached per token: built once, not per request)."""
+        user = self._users.get(token)
+        if user is None or user.access_token.client_id != principal.agent:
+            if len(self._users) >= 10_000:
+                self._users.clear()
+            user = self._users[token] = AuthenticatedUser(_sdk_token(principal, token))
+        return user
 
     def _watch_session(self, agent: str, send: Send) -> Send:
         """Note the session id the SDK assigns on the response that opens a session."""

@@ -32,6 +32,8 @@ from charter.services.context import Services
 from charter.tokens.errors import InvalidToken
 
 SOURCE = "gateway"
+#: How long a verified bearer token is trusted without asking the token service again.
+VERIFIED_TTL = 0.25
 
 
 def view_of(compiled: CompiledAgent, now_us: int) -> AgentView:
@@ -97,8 +99,16 @@ class LocalAuthority:
         self.tokens = services.tokens
         self.decisions = services.decisions
         self.authorization_servers = authorization_servers or [self.tokens.issuer]
+        self._verified: dict[tuple[str, str], tuple[float, Principal]] = {}
 
     async def authenticate(self, presented: Presented, audience: str) -> Principal:
+        # A bearer token just verified is trusted again for VERIFIED_TTL (the kill switch
+        # and revocation act within that); a DPoP proof is checked on every request.
+        now = time.monotonic()
+        cached = self._verified.get((presented.token, audience))
+        if cached is not None and presented.proof is None and now - cached[0] < VERIFIED_TTL:
+            check_scheme(cached[1], presented.scheme)
+            return cached[1]
         try:
             verified = self.tokens.verify_access_token(
                 presented.token,
@@ -111,6 +121,10 @@ class LocalAuthority:
             raise failure_of(error, presented.scheme) from None
         principal = principal_of(verified)
         check_scheme(principal, presented.scheme)
+        if principal.key_thumbprint is None:
+            if len(self._verified) >= 100_000:
+                self._verified.clear()
+            self._verified[(presented.token, audience)] = (now, principal)
         return principal
 
     async def decide(

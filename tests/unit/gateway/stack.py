@@ -3,7 +3,7 @@
 ``prepare_store`` writes people, agents and enrolled keys into a fresh store in
 this process; ``upstream_http`` and ``gateway_process`` start the upstream MCP
 server and ``charter gateway`` as child processes and wait until they answer;
-``agent_client`` opens a real MCP client session with an agent's token.
+``mcp_session`` opens a real MCP client session; ``running_stack`` starts the whole set.
 """
 
 from __future__ import annotations
