@@ -213,6 +213,7 @@ class ChangeWatcher:
         self._thread = threading.Thread(target=self._run, name="charter-policy-watch", daemon=True)
         self.listening = threading.Event()  # set once PostgreSQL LISTEN is in place
         self._last_safety = 0.0
+        self._failures = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -225,8 +226,16 @@ class ChangeWatcher:
     def _notify(self) -> None:
         try:
             self._on_change()
+            self._failures = 0
         except Exception:
-            logger.exception("reloading the compiled policy failed; keeping the previous one")
+            self._failures += 1
+            if self._failures in (1, 10) or self._failures % 100 == 0:
+                logger.exception(
+                    "reloading the compiled policy failed (%d in a row); keeping the previous one",
+                    self._failures,
+                )
+            # back off while the store is unusable (up to 5 s), so a gone store is not hammered
+            self._stop.wait(min(5.0, 0.25 * 2 ** min(self._failures, 5)))
 
     def _run(self) -> None:
         if self._db.is_postgres:

@@ -83,16 +83,23 @@ def _by_id(items: list[tuple[str, Any]]) -> dict[str, str]:
     return {key: json.dumps(value, sort_keys=True, default=str) for key, value in items}
 
 
-def _freeze_heap() -> None:
+FREEZE_FROM_AGENTS = 1000  # smaller estates gain little, and a host process keeps its GC as is
+
+
+def _freeze_heap(snapshot: Snapshot) -> None:
     """Move what is alive now — above all the compiled snapshot — out of the cyclic GC's sight.
 
+    Only for estates of :data:`FREEZE_FROM_AGENTS` agents or more.
     A compiled estate is millions of long-lived objects; every full collection
     would walk them all, which made decisions 2-3× slower and gave them 100 ms
     pauses. The snapshot holds no reference cycles, so when a newer one replaces
     it, reference counting still frees it. ``CHARTER_GC_FREEZE=0`` turns this off
     (e.g. in a host process that relies on collecting cycles created before).
     """
-    if os.environ.get("CHARTER_GC_FREEZE", "1") != "0":
+    if (
+        len(snapshot.agents) >= FREEZE_FROM_AGENTS
+        and os.environ.get("CHARTER_GC_FREEZE", "1") != "0"
+    ):
         gc.freeze()
 
 
@@ -133,7 +140,7 @@ class DecisionService:
         with self._lock:
             if self._snapshot is None:
                 self._snapshot = self._loader.load(None)
-                _freeze_heap()
+                _freeze_heap(self._snapshot)
                 if self._watch and self._watcher is None:
                     self._watcher = ChangeWatcher(self._db, self._reload)
                     self._watcher.start()
@@ -144,7 +151,7 @@ class DecisionService:
             previous = self._snapshot
             self._snapshot = self._loader.load(previous)
             if self._snapshot is not previous:
-                _freeze_heap()
+                _freeze_heap(self._snapshot)
 
     def refresh(self) -> Snapshot:
         """Bring the snapshot up to date now (the watcher does this on its own)."""
