@@ -236,3 +236,30 @@ def test_suspending_the_agent_cuts_its_session_in_flight(stack: Stack) -> None:
     cuts = stack.audit("gateway.cut")
     assert len(cuts) == 1 and cuts[0].target == "helpdesk-bot"
     assert '"calls":1' in cuts[0].summary and '"sessions":1' in cuts[0].summary
+
+
+def test_stdio_mode_for_a_local_agent(stack: Stack) -> None:
+    """``charter gateway --stdio``: the agent's MCP host starts the gateway as its server."""
+    from mcp import Client, StdioServerParameters, stdio_client
+    from tests.support.server import CHARTER
+
+    token = stack.token("ticket-reviewer", "read_ticket")
+    config = stack.home / "gateway.yaml"
+    params = StdioServerParameters(
+        command=CHARTER, args=["gateway", "--config", str(config), "--stdio", "--resource", stack.gateway],
+        env={**stack.env, "CHARTER_ACCESS_TOKEN": token}, cwd=str(stack.home),
+    )  # fmt: skip
+
+    async def session() -> tuple[list[str], str, Any]:
+        async with Client(stdio_client(params), mode="legacy") as client:
+            tools = sorted(t.name for t in (await client.list_tools()).tools)
+            text = (await client.call_tool("read_ticket", {"ticket_id": "8"})).content[0].text
+            with pytest.raises(MCPError) as caught:
+                await client.call_tool("delete_table", {"table": "t"})
+            return tools, str(text), caught.value.error  # type: ignore[union-attr]
+
+    tools, text, denied = anyio.run(session)
+    assert tools == ["read_ticket"]  # the reviewer's charter and token: nothing else
+    assert text.startswith("ticket 8")
+    assert denied.code == refusals.ACCESS_DENIED
+    assert [r.allowed for r in stack.activity("ticket-reviewer", at_least=2)] == [True, False]
