@@ -198,3 +198,16 @@ def test_a_crashing_upstream_is_reported_and_restarted(stack: Stack) -> None:
         refusals.UPSTREAM_UNAVAILABLE
     }  # reported as unavailable, never as a result
     assert text.startswith("ticket 6")
+
+
+def test_a_session_belongs_to_the_agent_that_opened_it(
+    stack: Stack, raw: tuple[httpx.Client, dict[str, str]]
+) -> None:
+    client, headers = raw
+    other = {**headers, "Authorization": f"Bearer {stack.token('ticket-reviewer', 'read_ticket')}"}
+    answer = client.post(stack.gateway, headers=other, json={
+        "jsonrpc": "2.0", "id": 5, "method": "tools/call",
+        "params": {"name": "read_ticket", "arguments": {"ticket_id": "1"}},
+    })  # fmt: skip
+    assert answer.status_code == 404  # as if the session did not exist
+    still_serves(client, stack, headers)

@@ -258,3 +258,30 @@ async def test_suspending_the_agent_cuts_its_call_in_flight() -> None:
         assert authority.cuts == [("helpdesk-bot", 0, 1)]
         after = await call_error(client, "read_ticket", {"ticket_id": "1"})
         assert after.error.code in (refusals.AGENT_CUT_OFF, refusals.ACCESS_DENIED)
+
+
+async def test_http_upstreams_get_their_credentials_as_headers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from charter.gateway import upstream as upstream_module
+    from charter.gateway.config import parse_config as parse
+    from charter.gateway.secrets import Secrets
+
+    captured: dict[str, Any] = {}
+    real = upstream_module.create_mcp_http_client
+
+    def capture(headers: dict[str, str] | None = None, **options: Any) -> Any:
+        captured.update(headers or {})
+        return real(headers=headers, **options)
+
+    monkeypatch.setattr(upstream_module, "create_mcp_http_client", capture)
+    config = parse({"upstreams": [{"name": "mail", "http": {
+        "url": "http://127.0.0.1:9/mcp",
+        "headers": {"Authorization": {"env": "MAIL_TOKEN", "prefix": "Bearer "}, "X-Tenant": "acme"},
+    }}]})  # fmt: skip
+    upstream = Upstream(
+        config.upstreams[0], Secrets({}, {"MAIL_TOKEN": "tok-xyz-123"}), call_timeout=5
+    )
+    transport = upstream._transport()
+    assert captured == {"Authorization": "Bearer tok-xyz-123", "X-Tenant": "acme"}
+    del transport  # never entered: no connection is made
