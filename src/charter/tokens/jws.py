@@ -2,7 +2,7 @@
 
 Verification is the hot path of every gateway and decision that takes a
 token, so it is written against ``cryptography`` directly: split, decode, one
-signature check with a pre-built key object, ``json.loads``. Nothing here
+signature check with a pre-built key object, ``orjson.loads``. Nothing here
 trusts the header to choose an algorithm: the *key* fixes the algorithm
 (RFC 8725 §3.1), and a header naming another one is refused. ``none`` and
 MAC algorithms do not exist here. ``crit`` is refused (RFC 7515 §4.1.11:
@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import jwt as pyjwt
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -125,8 +126,8 @@ def split_compact(token: str) -> tuple[Mapping[str, Any], bytes, bytes, str]:
 
 def decode_claims(payload: str) -> dict[str, Any]:
     try:
-        claims = json.loads(_b64(payload))
-    except (ValueError, binascii.Error) as exc:
+        claims = orjson.loads(_b64(payload))
+    except (ValueError, binascii.Error, orjson.JSONDecodeError) as exc:
         raise JoseError("malformed", "the JWS payload is not base64url JSON") from exc
     if type(claims) is not dict:
         raise JoseError("malformed", "the JWT claims are not a JSON object")
@@ -247,7 +248,7 @@ class Signer:
             self._raw = rs256
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        payload = json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = orjson.dumps(claims)
         signing_input = self._head + base64.urlsafe_b64encode(payload).rstrip(b"=")
         signature = base64.urlsafe_b64encode(self._raw(signing_input)).rstrip(b"=")
         return (signing_input + b"." + signature).decode("ascii")
