@@ -14,8 +14,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from charter.domain.enums import Severity
 from charter.governance.facts import AgentFacts, CredentialFacts, IdentityFacts, RuleContext
@@ -27,11 +26,10 @@ logger = logging.getLogger("charter.governance")
 
 def finding_id(rule: str, entity_type: str, entity_id: str) -> str:
     material = "\x1f".join((rule, entity_type, entity_id)).encode()
-    return hashlib.sha256(material).hexdigest()[:32]
+    return hashlib.blake2b(material, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
+class Subject(NamedTuple):
     """Who or what a finding is about, and who it is charged to."""
 
     type: EntityType
@@ -43,8 +41,9 @@ class Subject:
     system: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class FindingDraft:
+class FindingDraft(NamedTuple):
+    """One hit, ready to store (named tuples: evaluations build hundreds of thousands)."""
+
     id: str
     rule: str
     severity: Severity
@@ -55,13 +54,18 @@ class FindingDraft:
     digest: str
 
 
+#: one encoder, built once: ``json.dumps`` with options builds a new encoder per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _digest(severity: Severity, subject: Subject, hit: Hit) -> str:
-    text = json.dumps(
-        [severity.value, subject.name, subject.identifiers, subject.agent, subject.owner,
-         subject.system, hit.message, hit.evidence, hit.suggestion],
-        sort_keys=True, separators=(",", ":"), default=str,
+    """What the finding says, hashed: a change of any of it rewrites the stored finding.
+    (The identifiers follow from the entity id, which is part of the finding's id.)"""
+    text = _CANONICAL.encode(
+        [severity.value, subject.name, subject.agent, subject.owner, subject.system,
+         hit.message, hit.evidence, hit.suggestion]
     )  # fmt: skip
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def agent_subject(agent: AgentFacts, ctx: RuleContext) -> Subject:
@@ -103,6 +107,7 @@ class Evaluator:
         policy.check_rules(r.id for r in (all_rules() if rules is None else chosen))
         self.policy = policy
         self.rules = [r for r in chosen if policy.setting(r.id).enabled]
+        self._severity = {r.id: policy.setting(r.id).severity for r in self.rules}
         self._by_entity: dict[EntityType, list[Rule]] = {t: [] for t in EntityType}
         for rule in self.rules:
             self._by_entity[rule.meta.entity].append(rule)
@@ -133,15 +138,15 @@ class Evaluator:
                 continue
             if subject is None:
                 subject = describe(fact, ctx)
-            severity = self.policy.setting(rule.id).severity or hit.severity or rule.meta.severity
+            severity = self._severity[rule.id] or hit.severity or rule.meta.severity
             yield FindingDraft(
                 finding_id(rule.id, entity.value, subject.id),
                 rule.id,
                 severity,
                 subject,
                 hit.message,
-                dict(hit.evidence),
-                dict(hit.suggestion) if hit.suggestion is not None else None,
+                hit.evidence,
+                hit.suggestion,
                 _digest(severity, subject, hit),
             )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from charter.domain.charter import CharterSpec
 from charter.domain.enums import AgentState
@@ -163,8 +163,10 @@ class CredentialBrief:
     location: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialFacts:
+class CredentialFacts(NamedTuple):
+    """A credential's facts. A named tuple, not a frozen dataclass: estates hold millions of
+    credentials and a tuple is built several times faster (it is just as immutable)."""
+
     id: str
     source: str
     account: str
@@ -180,7 +182,7 @@ class CredentialFacts:
     last_rotated_at: dt.datetime | None = None
     first_seen: dt.datetime | None = None
     location: str | None = None
-    properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    properties: Mapping[str, Any] = _EMPTY
     identity_kind: str | None = None
     identity_name: str | None = None
     identity_owner: str | None = None

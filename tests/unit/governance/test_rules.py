@@ -111,7 +111,7 @@ def test_leaked_secret_is_critical_when_live_elsewhere() -> None:
     live = CredentialBrief("aws:111122223333:access-key/AKIAEXAMPLE0001", "aws", "111122223333",
                            "access_key")  # fmt: skip
     same = CredentialBrief(leaked.id, "fs", "/repo", "access_key")
-    hit = check("secret-leaked", dataclasses.replace(leaked, same_secret=(same, live)))
+    hit = check("secret-leaked", leaked._replace(same_secret=(same, live)))
     assert hit is not None and hit.severity == Severity.CRITICAL
     assert "live in aws:111122223333" in hit.message
     assert check("secret-leaked", f.credential()) is None

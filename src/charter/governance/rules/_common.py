@@ -16,7 +16,7 @@ def days(seconds: int) -> int:
 
 def active(properties: object) -> bool:
     """False when a source says the credential or identity is disabled, inactive or expired."""
-    if not isinstance(properties, Mapping):
+    if type(properties) is not dict and not isinstance(properties, Mapping):  # dict: fast path
         return True
     if properties.get("active") is False or properties.get("enabled") is False:
         return False

@@ -48,12 +48,7 @@ def upgrade() -> None:
         sa.Column("status_until", TIME, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_findings")),
     )
-    op.create_index(op.f("ix_findings_owner"), "findings", ["owner"], unique=False)
     op.create_index(op.f("ix_findings_status"), "findings", ["status"], unique=False)
-    op.create_index(op.f("ix_findings_system"), "findings", ["system"], unique=False)
-    op.create_index(op.f("ix_findings_agent"), "findings", ["agent"], unique=False)
-    op.create_index("ix_findings_entity", "findings", ["entity_type", "entity_id"], unique=False)
-    op.create_index(op.f("ix_findings_rule"), "findings", ["rule"], unique=False)
     op.create_table(
         "finding_runs",
         sa.Column(
