@@ -100,7 +100,10 @@ class TokenService:
         self.trusted = TrustedIssuers(database, audit, clock, jwks_fetch)
         self._lock = threading.Lock()
         self._ring: tuple[int, KeyRing] | None = None
-        self._client_keys: tuple[int, dict[str, list[tuple[AgentKey, VerificationKey]]]] = (-1, {})
+        self._client_keys: tuple[int, dict[str, list[tuple[AgentKey, client_auth.ClientKey]]]] = (
+            -1,
+            {},
+        )
         self._charters: dict[tuple[str, int], CharterSpec] = {}
         self._nonces: dpop.Nonces | None = None
         self.resource_replays = dpop.ReplayCache()
@@ -146,11 +149,11 @@ class TokenService:
             if keys is None:
                 keys = self._load_client_keys(agent)
                 cache[agent] = keys
-            return [client_auth.ClientKey(agent, v) for k, v in keys if k.usable(now)]
+            return [client for key, client in keys if key.usable(now)]
 
         return keys_for
 
-    def _load_client_keys(self, agent: str) -> list[tuple[AgentKey, VerificationKey]]:
+    def _load_client_keys(self, agent: str) -> list[tuple[AgentKey, client_auth.ClientKey]]:
         with self._db.read() as connection:
             rows = connection.execute(
                 sa.select(agent_keys).where(
@@ -158,7 +161,7 @@ class TokenService:
                 )
             )
             keys = [agent_key(row) for row in rows]
-        return [(key, _verification(key)) for key in keys]
+        return [(key, client_auth.ClientKey(agent, _verification(key))) for key in keys]
 
     def charter(self, agent: str, version: int) -> CharterSpec:
         key = (agent, version)
