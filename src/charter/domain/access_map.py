@@ -64,10 +64,10 @@ class RuleView:
         return cls(
             rule.id,
             rule.kind.value,
-            rule.capability.action,
-            rule.capability.resource,
+            rule.action.text,
+            rule.resource.text,
             tuple(terms),
-            rule.capability.description,
+            rule.description,
         )
 
     def to_dict(self) -> dict[str, Any]:

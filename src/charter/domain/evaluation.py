@@ -306,7 +306,7 @@ def explain(
         org_rules = org.candidates(action)
     for rule in org_rules:
         if rule.applies_as_deny(resource, context, now_us):
-            description = rule.capability.description or "no description"
+            description = rule.description or "no description"
             reasons.append(
                 Reason(
                     _ORG,
@@ -319,12 +319,11 @@ def explain(
         denies, allows = compiled.index.get(action)
         for rule in denies:
             if rule.applies_as_deny(resource, context, now_us):
-                capability = rule.capability
                 reasons.append(
                     Reason(
                         _EXPLICIT,
-                        f"the charter of {agent!r} denies {capability.action} on "
-                        f"{capability.resource} ({rule.id})",
+                        f"the charter of {agent!r} denies {rule.action.text} on "
+                        f"{rule.resource.text} ({rule.id})",
                         rule.id,
                     )
                 )

@@ -57,13 +57,19 @@ def _resource_shape(text: str) -> tuple[Pattern, int, str]:
 
 
 class Rule:
-    """One compiled allow or deny rule."""
+    """One compiled allow or deny rule.
+
+    It keeps what deciding and explaining need, not the parsed :class:`Capability`
+    (pydantic models cost about as much memory as the whole index): the
+    :attr:`capability` property rebuilds that on demand, for views.
+    """
 
     __slots__ = (
+        "_extra",
         "action",
-        "capability",
         "conditions",
         "decision",
+        "description",
         "id",
         "kind",
         "order",
@@ -76,7 +82,7 @@ class Rule:
     )
 
     def __init__(self, capability: Capability, rule_id: str, kind: RuleKind, order: int) -> None:
-        self.capability = capability
+        self.description = capability.description
         self.id = rule_id
         self.kind = kind
         self.order = order
@@ -90,10 +96,27 @@ class Rule:
         self.schedule = CompiledSchedule.of(schedule) if schedule else None
         self.validity = CompiledValidity.of(valid) if valid else None
         self.plain = not (when or schedule or valid)
+        limit = capability.rate_limit_per_minute
+        #: the source parts that are not compiled elsewhere (rare: kept only when present)
+        self._extra = None if self.plain and limit is None else (schedule, valid, limit)
         self.decision = Decision(True, rule_id, None, ()) if kind == RuleKind.ALLOW else None
 
+    @property
+    def capability(self) -> Capability:
+        """The rule as a charter capability again (rebuilt on demand: views, not decisions)."""
+        schedule, valid, limit = self._extra if self._extra is not None else (None, None, None)
+        return Capability.model_construct(
+            action=self.action.text,
+            resource=self.resource.text,
+            when=[c.condition for c in self.conditions],
+            schedule=schedule,
+            valid=valid,
+            rate_limit_per_minute=limit,
+            description=self.description,
+        )
+
     def __repr__(self) -> str:
-        return f"Rule({self.id}: {self.capability.action} on {self.capability.resource})"
+        return f"Rule({self.id}: {self.action.text} on {self.resource.text})"
 
     def resource_matches(self, resource: str) -> bool:
         mode = self.res_mode
