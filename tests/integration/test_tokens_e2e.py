@@ -13,7 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from tests.support.server import ROOT, charter_env, live_server, run_cli
 
+from charter.config import Settings
+from charter.domain.charter_parsing import parse_charter_text
+from charter.domain.lifecycle import Transition
 from charter.sdk import AgentCredentials, TokenError
+from charter.services.context import Services
+from charter.services.people import parse_directory
 from charter.tokens.jwk import Alg, generate_private_key
 
 AGENT = "support-summarizer"
@@ -22,21 +27,19 @@ AGENTS = ROOT / "examples" / "agents"
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
+    """A store with the people and two agents (one active), seeded in-process: the CLI
+    commands under test run as real processes, the set-up need not."""
     environment = charter_env(tmp_path)
-    assert (
-        run_cli(
-            "people", "import", str(ROOT / "examples" / "people.json"), env=environment
-        ).returncode
-        == 0
-    )
-    for name in (AGENT, "release-notes-writer"):
-        assert (
-            run_cli("agent", "register", str(AGENTS / f"{name}.yaml"), env=environment).returncode
-            == 0
-        )
-    assert (
-        run_cli("agent", "activate", AGENT, "--reason", "approved", env=environment).returncode == 0
-    )
+    services = Services.from_settings(Settings.from_env(environment))
+    try:
+        data = (ROOT / "examples" / "people.json").read_bytes()
+        services.people.import_records(parse_directory(data, filename="people.json"), actor="test")
+        for name in (AGENT, "release-notes-writer"):
+            spec = parse_charter_text((AGENTS / f"{name}.yaml").read_text())
+            services.registry.register(spec, actor="test")
+        services.registry.transition(AGENT, Transition.ACTIVATE, actor="test", reason="approved")
+    finally:
+        services.close()
     return environment
 
 
@@ -92,9 +95,12 @@ def test_enrol_token_decide_suspend_inactive_deny(env: dict[str, str], tmp_path:
             and json.loads(inspected.stdout)["reason"] == "agent_not_active"
         )
         creds.close()
-    audit = json.loads(run_cli("audit", "list", "--json", "--limit", "50", env=env).stdout)
-    actions = [event["action"] for event in (audit["items"] if isinstance(audit, dict) else audit)]
-    assert {"agent.enroll", "token.issue", "token.refuse", "agent.suspend"} <= set(actions)
+    services = Services.from_settings(Settings.from_env(env))
+    try:
+        actions = {event.action for event in services.audit.list(limit=50)}
+    finally:
+        services.close()
+    assert {"agent.enroll", "token.issue", "token.refuse", "agent.suspend"} <= actions
 
 
 def test_the_credential_cli(env: dict[str, str], tmp_path: Path) -> None:
@@ -122,5 +128,3 @@ def test_the_credential_cli(env: dict[str, str], tmp_path: Path) -> None:
         "agent", "revoke-key", AGENT, keys[0]["kid"], "--reason", "rotated out", env=env
     )
     assert revoked.returncode == 0, revoked.stderr
-    bad = run_cli("agent", "enroll", AGENT, env=env)
-    assert bad.returncode == 2 and "exactly one of" in bad.stderr
