@@ -294,6 +294,18 @@ class TokenEndpoint:
         proof: dpop.DPoPProof | None,
     ) -> PendingToken:
         subject_token = params.get("subject_token")
+        requested_type = params.get("requested_token_type")
+        if requested_type not in (
+            None,
+            token_exchange.TokenType.ACCESS_TOKEN,
+            token_exchange.TokenType.JWT,
+        ):
+            raise invalid_request(
+                "Charter issues access tokens: requested_token_type must be the access_token "
+                "or jwt token type (RFC 8693 §3)",
+                reason="unsupported_requested_token_type",
+                field="requested_token_type",
+            )
         if (
             not subject_token
             or params.get("subject_token_type") not in token_exchange.SUBJECT_TOKEN_TYPES
