@@ -337,9 +337,12 @@ def accept(name: str, by: Annotated[str | None, typer.Option(help="the pending o
     if json_out:
         emit_json(agent_cli.agent_json(agent))
         return
-    console.print(f"{agent.name} is now owned by {agent.owner}"
-                  + (f" (it is {agent.state}: 'charter agent resume {agent.name}')"
-                     if agent.state != "active" else ""))  # fmt: skip
+    hint = ""
+    if agent.state == "suspended":
+        hint = f" — it is suspended: 'charter agent resume {agent.name}' when it should run again"
+    elif agent.state != "active":
+        hint = f" — it is {agent.state}"
+    console.print(f"{agent.name} is now owned by {agent.owner}{hint}")
 
 
 def register(app: typer.Typer) -> None:

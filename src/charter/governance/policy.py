@@ -114,6 +114,12 @@ class Thresholds(_Strict):
             "https://www.googleapis.com/auth/drive.readonly",
             "https://www.googleapis.com/auth/admin.directory.user",
             "https://www.googleapis.com/auth/cloud-platform",
+            "gmail.readonly",  # Google scopes as connectors shorten them
+            "gmail.modify",
+            "drive",
+            "drive.readonly",
+            "admin.directory.user",
+            "cloud-platform",
             "Mail.ReadWrite",
             "Mail.Read",
             "Files.ReadWrite.All",

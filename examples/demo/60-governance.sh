@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Governance: risk findings over everything discovered, posture, and the lifecycle workflows.
+set -euo pipefail
+say() { printf '\n'; for line in "$@"; do printf '\033[2m# %s\033[0m\n' "$line"; done; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+say "findings: every rule over the registry, the estate and the workstation scan (OWASP NHI / Agentic" \
+    "Top 10). The store changed since the last evaluation, so it evaluates first."
+run charter findings --severity high --limit 12
+run charter findings --format sarif --output "$CHARTER_HOME/findings.sarif"
+
+say "posture: a risk score per owner that explains itself"
+run charter posture --by owner --limit 5
+run charter posture --by owner --explain ada.osei@acme.example
+
+say "an access review: the owner sees current access, last use, findings and the least-privilege" \
+    "set computed from activity, and decides keep / reduce / revoke"
+CAMPAIGN=$(charter review start --scope agent:support-summarizer --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "\$ charter review start --scope agent:support-summarizer      # → $CAMPAIGN"
+run charter review decide "$CAMPAIGN" support-summarizer reduce --plan
+run charter review decide "$CAMPAIGN" support-summarizer reduce --by maria.garcia@acme.example \
+    --reason "the digest never reads comments"
+say "what the review removed is denied at once (and charter v1 is kept)"
+run charter check --agent support-summarizer --action tickets.comments.read \
+    --resource zendesk:tickets/4711 --context '{"data": {"classification": "internal"}}'
+
+say "just-in-time access: time-boxed, approved by the owner, effective at once, gone at its end"
+GRANT=$(charter access request finance-reconciler --action ledger.entries.write \
+  --resource ledger:books/acme-gmbh --for 30m --reason "month-end correction" --json \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+echo "\$ charter access request finance-reconciler --action ledger.entries.write … --for 30m   # → $GRANT"
+run charter access approve "$GRANT" --by priya.nair@acme.example
+run charter check --agent finance-reconciler --action ledger.entries.write --resource ledger:books/acme-gmbh
+
+say "the worker: Tom Keller left, so his agent goes to his manager as pending ownership"
+run charter worker --once
+run charter agent accept release-notes-writer --by ada.osei@acme.example
+
+say "decommissioning plans first: what Charter revokes, and a task for everything elsewhere"
+run charter agent decommission code-reviewer --plan
