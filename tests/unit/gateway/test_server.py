@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -285,3 +286,18 @@ async def test_http_upstreams_get_their_credentials_as_headers(
     transport = upstream._transport()
     assert captured == {"Authorization": "Bearer tok-xyz-123", "X-Tenant": "acme"}
     del transport  # never entered: no connection is made
+
+
+async def test_a_remote_http_upstream(tmp_path: Path) -> None:
+    from tests.unit.gateway.stack import upstream_http
+
+    with upstream_http(tmp_path) as url:
+        config = parse_config({"upstreams": [{"name": "helpdesk", "http": {"url": url}}]})
+        authority = FakeAuthority({"helpdesk-bot": parse_charter(load_document(HELPDESK_CHARTER))})
+        gateway = Gateway(config, authority, resource="http://gw.test/mcp")
+        async with session(gateway, BOT) as client:
+            assert "read_ticket" in {tool.name for tool in (await client.list_tools()).tools}
+            result = await client.call_tool("read_ticket", {"ticket_id": "77"})
+            assert result.content[0].text.startswith("ticket 77")  # type: ignore[union-attr]
+            denied = await call_error(client, "delete_table", {"table": "x"})
+            assert denied.error.code == refusals.ACCESS_DENIED
