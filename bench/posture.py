@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import io
 import json
 import random
+import shutil
 import tempfile
 import time
 import uuid
@@ -349,6 +349,7 @@ def bench(kind: str, scale: float) -> dict[str, Any]:
     finally:
         services.close()
         _drop(schema)
+        shutil.rmtree(home, ignore_errors=True)
     return out
 
 
@@ -381,8 +382,6 @@ def main() -> None:
                 "cold evaluation s", 60.0)  # fmt: skip
             verdict = "PASS" if cold < target else "MISS"
             print(f"  target cold evaluation < {target:.1f} s: {verdict}")
-    buffer = io.StringIO()
-    json.dump(figures, buffer, default=str)
 
 
 if __name__ == "__main__":

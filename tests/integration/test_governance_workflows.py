@@ -255,3 +255,29 @@ def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Servic
     assert not _decide(estate, "summarizer", "tickets.read", "zendesk:tickets/1")
     with pytest.raises(Conflict, match="already decommissioned"):
         service.plan("summarizer")
+
+
+def test_charter_issued_keys_rotate_on_the_charter_cadence(estate: Services,
+                                                           clock: FixedClock) -> None:  # fmt: skip
+    from charter.tokens.jwk import generate_private_key
+    from charter.tokens.keys import Alg
+
+    estate.tokens.enrol("summarizer", generate_private_key(Alg.EDDSA).public_key(), actor="test")
+    (old_key,) = estate.tokens.agent_keys("summarizer")
+    rotation = estate.governance.rotation
+    clock.advance(days=80)  # due at 90 days; scheduled two weeks ahead
+    scheduled = [rotation.get(r) for r in rotation.schedule(actor="worker")]
+    (mine,) = [r for r in scheduled if r.provider == "charter"]
+    assert mine.credential == f"charter:summarizer/key/{old_key.kid}"
+    assert mine.steps[0].startswith("charter agent enroll summarizer --generate")
+    assert mine.due_at == old_key.created_at + dt.timedelta(days=90)
+    rotation.start(mine.id, actor="cli:ada")
+    assert not rotation.verify(mine.id, actor="cli:ada").verified
+    clock.advance(minutes=1)
+    estate.tokens.enrol("summarizer", generate_private_key(Alg.EDDSA).public_key(), actor="test")
+    check = rotation.verify(mine.id, actor="cli:ada")
+    assert not check.verified and "still accepted" in check.reasons[0]  # the overlap
+    estate.tokens.revoke_agent_key("summarizer", old_key.kid, actor="test", reason="rotated")
+    assert rotation.verify(mine.id, actor="cli:ada").verified
+    plan = estate.governance.decommission.plan("summarizer")
+    assert [i.kind for i in plan.charter_items].count("charter-key") == 1  # the new key

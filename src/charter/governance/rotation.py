@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,10 +44,16 @@ from charter.services.clock import Clock
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.governance_schema import rotations
+from charter.store.tokens_schema import agent_keys as _K
 
 _R, _C, _I, _A, _V = (rotations, schema.credentials, schema.identities, schema.agents,
                       schema.charter_versions)  # fmt: skip
 SCHEDULE_LIMIT = 5000
+
+
+def charter_key_id(agent: str, kid: str) -> str:
+    """How a rotation names an agent's enrolled key (it is not an estate credential)."""
+    return f"charter:{agent}/key/{kid}"
 
 
 class RotationStatus(StrEnum):
@@ -198,6 +205,50 @@ class RotationService:
                     body=f"Steps: charter rotation plan {rotation_id}", now=now,
                 )  # fmt: skip
                 created.append(rotation_id)
+            created.extend(self._schedule_keys(connection, cadences, now, actor))
+        return created
+
+    def _schedule_keys(self, connection: Connection, cadences: dict[str, tuple[str, int]],
+                       now: dt.datetime, actor: str) -> builtins.list[str]:  # fmt: skip
+        """Charter's own credentials: agents' enrolled keys, on their charter's cadence.
+
+        The private key lives with the agent, so Charter cannot make the new one itself: the
+        steps enrol a new key (the old one keeps working during the overlap) and revoke the old.
+        """
+        ahead = self._policy().rotation.schedule_ahead
+        created = []
+        for agent, kid, created_at in connection.execute(
+            sa.select(_K.c.agent, _K.c.kid, _K.c.created_at).where(
+                _K.c.revoked_at.is_(None), _K.c.expires_at.is_(None))
+        ):  # fmt: skip
+            if agent not in cadences:
+                continue
+            owner, every = cadences[agent]
+            due = utc(created_at) + dt.timedelta(seconds=every)
+            credential = charter_key_id(agent, kid)
+            if due - dt.timedelta(seconds=ahead) > now or connection.execute(
+                sa.select(_R.c.id).where(_R.c.credential == credential, _R.c.status.in_(OPEN))
+            ).first():  # fmt: skip
+                continue
+            rotation_id = f"rot-{uuid.uuid4().hex[:10]}"
+            connection.execute(sa.insert(_R).values(
+                id=rotation_id, credential=credential,
+                fingerprint=hashlib.sha256(credential.encode()).hexdigest(), identity=None,
+                agent=agent, owner=owner, provider="charter", status=RotationStatus.SCHEDULED.value,
+                due_at=due, created_at=now,
+                steps=rotation_steps("charter", "public_key", credential, agent, None, None,
+                                     {"key_id": kid}),
+            ))  # fmt: skip
+            self._audit.record(connection, EventDraft(
+                actor, "rotation.schedule", "agent", agent, None,
+                {"rotation": rotation_id, "key": kid, "due_at": due.isoformat()}))  # fmt: skip
+            notices.send(
+                connection, key=f"rotation.due:{rotation_id}", recipient=owner,
+                kind="rotation.due", agent=agent,
+                subject=f"Rotate the enrolled key {kid} of {agent} by {due:%Y-%m-%d}",
+                body=f"Steps: charter rotation plan {rotation_id}", now=now,
+            )  # fmt: skip
+            created.append(rotation_id)
         return created
 
     # -- doing and verifying --------------------------------------------------------------------
@@ -251,6 +302,8 @@ class RotationService:
 
     def _check(self, connection: Connection, row: Any) -> builtins.list[str]:
         """Why the rotation is not verified yet (empty: it is)."""
+        if row.provider == "charter":
+            return self._check_key(connection, row)
         reasons: builtins.list[str] = []
         old_live = connection.execute(
             sa.select(_C.c.id).where(_C.c.fingerprint == row.fingerprint, _C.c.gone_at.is_(None),
@@ -270,6 +323,25 @@ class RotationService:
             if newer is None:
                 reasons.append(f"no new credential for {row.identity} has been seen since "
                                f"{since:%Y-%m-%d %H:%M}; ingest the source again")  # fmt: skip
+        return reasons
+
+    def _check_key(self, connection: Connection, row: Any) -> builtins.list[str]:
+        agent, _, kid = row.credential.removeprefix("charter:").partition("/key/")
+        now = self._clock.now()
+        keys = connection.execute(sa.select(_K).where(_K.c.agent == agent)).all()
+        old = next((k for k in keys if k.kid == kid), None)
+        reasons = []
+        if (
+            old is not None
+            and old.revoked_at is None
+            and (old.expires_at is None or utc(old.expires_at) > now)
+        ):
+            reasons.append(f"key {kid} is still accepted; revoke it "
+                           f"(charter agent revoke-key {agent} {kid})")  # fmt: skip
+        since = utc(row.started_at or row.created_at)
+        if not any(k.kid != kid and k.revoked_at is None and utc(k.created_at) >= since
+                   for k in keys):  # fmt: skip
+            reasons.append(f"{agent} has enrolled no new key since {since:%Y-%m-%d %H:%M}")
         return reasons
 
     def verify(self, rotation_id: str, *, actor: str) -> Verification:

@@ -93,6 +93,7 @@ def rotation_steps(
             f"charter agent enroll {who} --generate --out new-key.pem  # the old key overlaps",
             "Deploy new-key.pem to the agent; its next token request uses it.",
             f"charter agent revoke-key {who} {key_id} --reason rotated",
+            "charter rotation verify ROTATION",
         ]
     return [
         f"Issue a new {kind.replace('_', ' ')} for {who} at {provider}.",
