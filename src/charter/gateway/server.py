@@ -23,25 +23,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import anyio
 import mcp_types as types
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from charter import __version__
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.patterns import parse_pattern
-from charter.gateway.auth import PRINCIPAL_KEY, ResourceServer, metadata_url, resource_metadata
+from charter.gateway.auth import PRINCIPAL_KEY
 from charter.gateway.authority import AgentView, Authority, Principal
 from charter.gateway.config import GatewayConfig
 from charter.gateway.directory import GET_PROMPT, READ_RESOURCE, Directory, resource_of
@@ -66,7 +62,6 @@ STARTUP_WAIT = 20.0
 VIEW_TTL = 1.0
 #: How long cut-off calls get to send their error before their sessions are terminated.
 CUT_GRACE = 1.0
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 Ctx = ServerRequestContext[dict[str, Any], Any]
 
@@ -454,53 +449,10 @@ class Gateway:
     # -- transports --------------------------------------------------------------------------
     def http_app(self, host: str = "127.0.0.1") -> Starlette:
         """The ASGI app: ``/mcp`` (streamable HTTP, authenticated), RFC 9728 metadata, ``/healthz``."""
-        security = None
-        if host in LOCAL_HOSTS:  # DNS-rebinding protection, as the SDK applies for loopback
-            security = TransportSecuritySettings(
-                enable_dns_rebinding_protection=True,
-                allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-                allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-            )
-        manager = StreamableHTTPSessionManager(
-            app=self.server,
-            json_response=True,
-            security_settings=security,
-            max_request_body_size=self.settings.max_message_bytes,
-            session_idle_timeout=self.settings.session_idle_timeout,
-            max_sessions=self.settings.max_sessions,
-        )
-        self._manager = manager
-        endpoint = ResourceServer(
-            StreamableHTTPASGIApp(manager),
-            authority=self.authority,
-            resource=self.resource,
-            sessions=self.sessions,
-            on_agent_gone=self.cut,
-        )
-        document = resource_metadata(self.resource, self.authority.authorization_servers, None)
+        from charter.gateway.http import build_app
 
-        async def metadata(_: Request) -> Response:
-            return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
-
-        async def health(_: Request) -> Response:
-            states = [upstream.state.value for upstream in self.upstreams.values()]
-            return JSONResponse(
-                {
-                    "status": "ok",
-                    "version": __version__,
-                    "upstreams": len(states),
-                    "ready": states.count("ready"),
-                }
-            )
-
-        well_known = {
-            "/.well-known/oauth-protected-resource",
-            "/.well-known/oauth-protected-resource/mcp",
-            urlsplit(metadata_url(self.resource)).path,
-        }
-        routes = [Route("/mcp", endpoint=endpoint), Route("/healthz", health, methods=["GET"])]
-        routes += [Route(path, metadata, methods=["GET"]) for path in sorted(well_known)]
-        return Starlette(routes=routes, lifespan=lambda _app: manager.run())
+        app, self._manager = build_app(self, host)
+        return app
 
     async def serve_stdio(self, authenticate: Callable[[], Awaitable[Principal]]) -> None:
         """Serve one agent over stdin/stdout; ``authenticate`` says who it is on every request.

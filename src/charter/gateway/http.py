@@ -1,0 +1,74 @@
+"""The gateway over HTTP: the MCP endpoint behind the resource server, and the well-known files.
+
+``/mcp`` is the SDK's streamable HTTP session manager (JSON responses, the
+configured body limit, session limits and idle timeout, DNS-rebinding
+protection on loopback) behind :class:`~charter.gateway.auth.ResourceServer`;
+``/.well-known/oauth-protected-resource[/mcp]`` is the RFC 9728 document;
+``/healthz`` says how many upstreams are ready (not which: names stay inside).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from charter import __version__
+from charter.gateway.auth import ResourceServer, metadata_url, resource_metadata
+
+if TYPE_CHECKING:
+    from charter.gateway.server import Gateway
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSessionManager]:
+    """The ASGI app for ``gateway`` bound on ``host``, and its session manager (for the kill switch)."""
+    security = None
+    if host in LOCAL_HOSTS:  # DNS-rebinding protection, as the SDK applies for loopback
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    settings = gateway.settings
+    manager = StreamableHTTPSessionManager(
+        app=gateway.server,
+        json_response=True,
+        security_settings=security,
+        max_request_body_size=settings.max_message_bytes,
+        session_idle_timeout=settings.session_idle_timeout,
+        max_sessions=settings.max_sessions,
+    )
+    endpoint = ResourceServer(
+        StreamableHTTPASGIApp(manager),
+        authority=gateway.authority,
+        resource=gateway.resource,
+        sessions=gateway.sessions,
+        on_agent_gone=gateway.cut,
+    )
+    document = resource_metadata(gateway.resource, gateway.authority.authorization_servers, None)
+
+    async def metadata(_: Request) -> Response:
+        return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
+
+    async def health(_: Request) -> Response:
+        states = [upstream.state.value for upstream in gateway.upstreams.values()]
+        body = {"status": "ok", "version": __version__, "upstreams": len(states),
+                "ready": states.count("ready")}  # fmt: skip
+        return JSONResponse(body)
+
+    well_known = {
+        "/.well-known/oauth-protected-resource",
+        "/.well-known/oauth-protected-resource/mcp",
+        urlsplit(metadata_url(gateway.resource)).path,
+    }
+    routes = [Route("/mcp", endpoint=endpoint), Route("/healthz", health, methods=["GET"])]
+    routes += [Route(path, metadata, methods=["GET"]) for path in sorted(well_known)]
+    return Starlette(routes=routes, lifespan=lambda _app: manager.run()), manager
