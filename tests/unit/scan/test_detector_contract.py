@@ -101,3 +101,12 @@ def test_has_negative_cases_and_none_fire(detector: Detector) -> None:
 def test_keyword_detectors_need_their_keyword(detector: Detector) -> None:
     token = fake(detector.id).token
     assert not [h for h in scan_text(f"value = '{token}'") if h.detector == detector.id]
+
+
+def test_docs_list_every_detector() -> None:
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "scanner.md").read_text()
+    missing = [d.id for d in DETECTORS if f"`{d.id}`" not in docs]
+    assert not missing, f"docs/scanner.md does not list {missing}"
+    assert f"`{MCP_INLINE_SECRET.id}`" in docs
