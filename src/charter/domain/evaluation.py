@@ -90,7 +90,8 @@ def _fast(
     on_behalf_of: str | None,
     now_us: int,
 ) -> Decision | None:
-    """The allowing decision, or ``None`` when anything (even a possible deny) needs a closer look."""
+    """The decision when it is plain — an allow, or "no rule covers this" with nothing else
+    to report — or ``None`` when anything needs a closer look (:func:`explain` then decides)."""
     compiled = snapshot.agents.get(agent)
     if (
         compiled is None
@@ -100,13 +101,14 @@ def _fast(
         or type(context) is not dict
         or len(action) > MAX_ACTION_LENGTH
         or len(resource) > MAX_RESOURCE_LENGTH
+        or not action
+        or not resource
+        or not compiled.active
     ):
         return None
     index = compiled.index
     pair = index.by_action.get(action) or index.get(action)
     denies, allows = pair
-    if not allows:  # also every agent that is not active: it has no rules
-        return None
     org = snapshot.org
     org_rules = org.by_action.get(action)
     if org_rules is None:
@@ -118,9 +120,16 @@ def _fast(
     if denies and first_deny(denies, resource, context, now_us) is not None:
         return None
     if on_behalf_of is None:
-        rule = first_allow(allows, resource, context, now_us)
-        return rule.decision if rule is not None else None
-    if type(on_behalf_of) is not str:
+        if allows:
+            rule = first_allow(allows, resource, context, now_us)
+            if rule is not None:
+                return rule.decision
+            if any(r.resource_matches(resource) for r in allows):
+                return None  # a rule matched but did not apply: explain says why
+        # the commonest deny, with exactly the one reason explain() would give
+        message = f"no allow rule in the charter of {agent!r} covers {action} on {resource}"
+        return Decision(False, None, None, (Reason(_NO_MATCH, message),))
+    if not allows or type(on_behalf_of) is not str:
         return None
     person = snapshot.people.get(on_behalf_of.lower())
     if person is None or not person.active or not compiled.delegates_from(person.groups):

@@ -212,3 +212,28 @@ def test_validity_window() -> None:
     assert decide("tickets.read", "x:y", snapshot=snapshot, now_us=later).codes == [
         "outside_validity"
     ]
+
+
+def test_the_fast_path_gives_exactly_the_explained_decision() -> None:
+    import random
+    import sys
+    from pathlib import Path
+
+    from charter.domain.evaluation import explain
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
+    from tests.unit.decisions.estate import PEOPLE
+
+    from decision_estate import generate
+
+    generated = generate(agents=60, requests=3000, people=40, seed=11)
+    agents = [agent(document) for document in generated.charters]
+    people = [*PEOPLE]
+    snapshot = estate(*agents)
+    rng = random.Random(5)
+    people_emails = [p.email for p in people] + [None, None, None]
+    for name, action, resource, context, _ in generated.requests:
+        person = rng.choice(people_emails)
+        assert evaluate(snapshot, name, action, resource, context, person, MONDAY_US) == explain(
+            snapshot, name, action, resource, context, person, MONDAY_US
+        )
