@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # Discovery I: scan a developer's workstation for keys, MCP servers and agent code.
 set -euo pipefail
-if charter discover fs --help >/dev/null 2>&1; then
-  scan=(charter discover fs)
-else  # until the command is mounted under `charter discover`
-  scan=(python -m charter.cli.discover_fs)
-fi
+scan=(charter discover fs)
 echo "\$ charter discover fs examples/workstation"
 # Exit status 1 means "new findings" — expected here: the folder is full of (fake) keys.
 "${scan[@]}" examples/workstation || [ $? -eq 1 ]

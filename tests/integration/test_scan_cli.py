@@ -16,16 +16,7 @@ WORKSTATION = ROOT / "examples" / "workstation"
 CHARTER = Path(sys.executable).with_name("charter")
 
 
-def _command() -> list[str]:
-    mounted = subprocess.run(
-        [str(CHARTER), "discover", "fs", "--help"], capture_output=True, check=False
-    )
-    if mounted.returncode == 0:
-        return [str(CHARTER), "discover", "fs"]
-    return [sys.executable, "-m", "charter.cli.discover_fs"]
-
-
-COMMAND = _command()
+COMMAND = [str(CHARTER), "discover", "fs"]
 
 
 @pytest.fixture
