@@ -212,6 +212,15 @@ class GatewayConfig(_Strict):
         return path if path.is_absolute() else (self.base_dir / path)
 
 
+_FORMS = {
+    "name": "a slug (lowercase letters, digits and '-', e.g. 'helpdesk')",
+    "tool_prefix": "a prefix of letters, digits, '.', '_' or '-' (at most 32)",
+    "url": "an http:// or https:// URL",
+    "resource": "an http:// or https:// URL",
+    "env": "an environment variable name",
+}
+
+
 def _field_path(location: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in location if not str(part).startswith("function-"))
 
@@ -225,7 +234,11 @@ def parse_config(document: Any, *, base_dir: Path = Path()) -> GatewayConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _field_path(first["loc"]) or "config"
-        raise InvalidInput(f"{first['msg']}", field=where) from exc
+        message = first["msg"]
+        if first["type"] == "string_pattern_mismatch":  # say what is expected, not the regex
+            last = str(first["loc"][-1]) if first["loc"] else ""
+            message = f"{first.get('input')!r} is not {_FORMS.get(last, 'in the expected form')}"
+        raise InvalidInput(message, field=where) from exc
 
 
 def load_config(path: Path) -> GatewayConfig:

@@ -71,6 +71,12 @@ def test_bad_configs_name_the_field(document: dict[str, object], field: str) -> 
     assert caught.value.field == field
 
 
+def test_pattern_errors_say_what_is_expected() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_config({"upstreams": [{**STDIO, "name": "Bad Name"}]})
+    assert "is not a slug" in caught.value.message and "^" not in caught.value.message
+
+
 def test_unreadable_and_malformed_files_are_clear(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
