@@ -36,6 +36,7 @@ from charter.web.forms import (
     require_role,
 )
 from charter.web.mapview import render_map
+from charter.web.summaries import summaries_of
 from charter.web.templating import redirect, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -77,6 +78,7 @@ def agents(
     services = services_dep(request)
     scope = principal.owner_scope
     wanted = choice(AgentState, state, name="state")
+    summary = summaries_of(request).findings()
     result = queries.agents_page(
         services.db,
         q=q[:200],
@@ -85,6 +87,7 @@ def agents(
         sort=sort,
         descending=dir == "desc",
         page=page,
+        open_findings=summary.by_agent if summary is not None else None,
     )
     return render(
         request,

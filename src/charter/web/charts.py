@@ -55,7 +55,7 @@ def bar_chart(bars: Sequence[Bar], *, label: str, width: int = 520, unit: str = 
     """Horizontal bars, longest first as given; each one a link."""
     longest = max((min(len(b.label), 34) for b in bars), default=8)
     row, gap, right = 24, 6, 60
-    left = int(min(width * 0.5, 7.0 * longest + 16))
+    left = int(min(width * 0.55, 7.8 * longest + 14))
     height = max(1, len(bars)) * (row + gap) + gap
     peak = max((b.value for b in bars), default=0) or 1
     scale = (width - left - right) / peak

@@ -1,6 +1,7 @@
 """``/map``: the access graph as a picture, filterable by agent, system or risk.
 
-- no filter: the estate overview (agents, what they act as, what they reach);
+- no filter: the estate's shape — a bounded sample of every agent's reach
+  (:mod:`charter.web.estate_sample`);
 - ``?agent=NAME``: that agent's blast radius — one click on any agent box;
 - ``?identity=ID``: what one identity can reach;
 - ``?system=ID``: who can reach that system (admins and auditors);
@@ -21,6 +22,7 @@ from charter.errors import InvalidInput
 from charter.services.auth import Role
 from charter.services.map.graph import Graph, NodeKind, Risk
 from charter.web import queries
+from charter.web.estate_sample import estate_sample
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.mapview import render_map
 from charter.web.templating import render, svg
@@ -96,8 +98,8 @@ def estate_map(
         graph = merge([estate.blast_radius(agent=n, limit=500).graph for n in names])
         heading = "Your agents and what they reach"
     else:
-        graph = estate.overview(max_agents=60)
-        heading = "The estate: agents, what they act as, and what they reach"
+        graph = estate_sample(services.db, now=services.clock.now())
+        heading = "The estate: agents, what they act as, and what they reach (a sample; select an agent for all of it)"
     if risk:
         graph = at_least(graph, Risk(risk))
     picture = render_map(graph, label=heading)

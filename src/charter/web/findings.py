@@ -31,6 +31,7 @@ from charter.web.forms import (
     field,
     require_role,
 )
+from charter.web.summaries import summaries_of
 from charter.web.templating import redirect, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -85,9 +86,9 @@ def findings(
         rules=chosen, severity=wanted_severity, status=wanted_status, owner=scope or (owner or None),
         system=system or None, agent=agent or None,
     )  # fmt: skip
-    result = governance_queries.finding_ids_page(services.db, query, page=page)
-    store = services.governance.findings
-    items = [store.get(finding_id) for finding_id in result.items]
+    summary = summaries_of(request).findings()
+    result = governance_queries.finding_ids_page(services.db, query, page=page, summary=summary)
+    items = governance_queries.load_findings(services.db, result.items)
     return render(
         request,
         "findings.html",
@@ -95,7 +96,7 @@ def findings(
             "page": result,
             "items": [(f, entity_link(f)) for f in items],
             "rules": rules(),
-            "facets": governance_queries.finding_facets(services.db, owner=scope),
+            "facets": governance_queries.finding_facets(summary, owner=scope),
             "owasp_ids": owasp_ids(),
             "severities": [s.value for s in reversed(Severity)],
             "statuses": [s.value for s in FindingStatus],

@@ -13,6 +13,7 @@ from charter.domain.durations import parse_duration
 from charter.errors import InvalidInput
 from charter.web import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep
+from charter.web.summaries import summaries_of
 from charter.web.templating import render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -45,6 +46,10 @@ def credentials(
     expiring_window = _window(expiring, "expiring")
     if agent and principal.owner_scope is not None:
         require_owns(principal, services.registry.get(agent).owner, name=agent)
+    known_total = None
+    if found_window == dt.timedelta(days=7) and not agent and principal.owner_scope is None:
+        estate = summaries_of(request).estate()  # the overview's number, counted once
+        known_total = estate.found_this_week if estate is not None else None
     result = queries.credentials_page(
         services.db,
         agent=agent or None,
@@ -52,6 +57,7 @@ def credentials(
         found_since=now - found_window if found_window else None,
         expiring=(now, now + expiring_window) if expiring_window else None,
         page=page,
+        known_total=known_total,
     )
     if found_window:
         heading = f"Secrets and credentials first found in the last {found}"

@@ -13,6 +13,7 @@ from charter.web import governance_queries
 from charter.web.charts import PALETTE, Bar, bar_chart, day_columns, stacked_bar
 from charter.web.findings_meta import owasp_counts
 from charter.web.forms import ConsoleRoute, PrincipalDep
+from charter.web.summaries import summaries_of
 from charter.web.templating import render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -27,7 +28,14 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
     services = services_dep(request)
     owner = principal.owner_scope
     now = services.clock.now()
-    data = governance_queries.overview(services.db, now=now, owner=owner)
+    summaries = summaries_of(request)
+    data = governance_queries.overview(
+        services.db,
+        summaries.findings(),
+        summaries.estate() if owner is None else None,
+        now=now,
+        owner=owner,
+    )
     states = [
         Bar(s.value, data.states.get(s.value, 0), _href("/agents", state=s.value))
         for s in AgentState
@@ -44,7 +52,7 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
     systems = [Bar(s, n, _href("/map", system=s)) for s, n in data.identities_by_system]
     open_findings = sum(data.findings_by_severity.values())
     severe = sum(data.findings_by_severity.get(s, 0) for s in ("critical", "high"))
-    cards = [
+    cards: list[tuple[str, int | None, str, str]] = [
         ("Agents", sum(data.states.values()), "/agents", ""),
         ("Active agents", data.states.get("active", 0), "/agents?state=active", ""),
         ("Suspended", data.states.get("suspended", 0), "/agents?state=suspended",
@@ -68,6 +76,8 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
         {
             "cards": cards,
             "scoped": owner is not None,
+            "findings_as_of": data.findings_as_of,
+            "findings_stale": data.findings_stale,
             "states_chart": svg(stacked_bar(states, label="agents by lifecycle state")),
             "severity_chart": svg(bar_chart(severities, label="open findings by severity")),
             "owasp_chart": svg(bar_chart(owasp_bars[:10], label="open findings by OWASP risk")),

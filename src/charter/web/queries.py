@@ -32,6 +32,8 @@ _ACT, _E = schema.activities, schema.events
 T = TypeVar("T")
 
 PER_PAGE = 50
+#: Count exactly up to here; beyond, a list says "10,000+" (and pages that far).
+COUNT_CAP = 10_000
 OPEN_STATUSES = (FindingStatus.OPEN.value, FindingStatus.ACKNOWLEDGED.value)
 AGENT_SORTS = {
     "name": _A.c.name,
@@ -47,6 +49,7 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
+    capped: bool = False  # ``total`` is a lower bound ("10,000+")
 
     @property
     def pages(self) -> int:
@@ -106,8 +109,13 @@ def agents_page(
     descending: bool = False,
     page: int = 1,
     per_page: int = PER_PAGE,
+    open_findings: dict[str, int] | None = None,
 ) -> Page[AgentRow]:
-    """A searchable, sortable page of agents with what each reaches and how it is doing."""
+    """A searchable, sortable page of agents with what each reaches and how it is doing.
+
+    ``open_findings`` (agent → count, from the finding summary) is used when given;
+    otherwise the page's agents are counted here.
+    """
     if sort not in AGENT_SORTS:
         raise InvalidInput(f"sort by one of: {', '.join(AGENT_SORTS)}", field="sort")
     conditions = owned(owner)
@@ -144,7 +152,10 @@ def agents_page(
         names = [r.name for r in rows]
         systems = systems_reached(connection, names)
         last = last_activity(connection, names)
-        counts = open_findings_by_agent(connection, names)
+        counts = (
+            open_findings if open_findings is not None
+            else open_findings_by_agent(connection, names)
+        )  # fmt: skip
     for row in rows:
         row.systems = systems.get(row.name, [])
         row.last_activity = last.get(row.name)
@@ -225,7 +236,10 @@ def credentials_page(
     expiring: tuple[dt.datetime, dt.datetime] | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
+    known_total: int | None = None,
 ) -> Page[CredentialRow]:
+    """A page of live credentials; the total is counted up to :data:`COUNT_CAP`
+    (beyond, "10,000+") unless the caller knows it (``known_total``)."""
     conditions: list[sa.ColumnElement[bool]] = [_C.c.gone_at.is_(None)]
     if agent:
         conditions.append(_C.c.agent == agent)
@@ -238,12 +252,20 @@ def credentials_page(
     if expiring is not None:
         conditions += [_C.c.expires_at >= expiring[0], _C.c.expires_at <= expiring[1]]
         order = _C.c.expires_at
+    capped = False
     with db.read() as connection:
-        total = int(
-            connection.execute(
-                sa.select(sa.func.count()).select_from(_C).where(*conditions)
-            ).scalar_one()
-        )
+        if known_total is not None:
+            total = known_total
+        else:
+            total = int(
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(
+                        sa.select(_C.c.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+                    )
+                ).scalar_one()
+            )
+            if total > COUNT_CAP:
+                total, capped = COUNT_CAP, True
         rows = connection.execute(
             sa.select(_C.c.id, _C.c.kind, _C.c.provider, _C.c.preview, _C.c.agent,
                       _C.c.identity, _C.c.location, _C.c.source, _C.c.first_seen,
@@ -259,7 +281,7 @@ def credentials_page(
                       aware(r.last_used_at))
         for r in rows
     ]  # fmt: skip
-    return Page(items, total, page, per_page)
+    return Page(items, total, page, per_page, capped=capped)
 
 
 # -- decisions (activity) ----------------------------------------------------------------------
