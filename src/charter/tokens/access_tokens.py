@@ -195,34 +195,45 @@ def check_standing(token: VerifiedToken, snapshot: Snapshot, today: str) -> None
     """Whether the store still backs ``token`` (raises :class:`InvalidToken` if not)."""
     if token.jti in snapshot.revoked:
         raise InvalidToken("revoked", "the token was revoked")
-    chain = token.actors or (Actor(token.client_id, token.charter_version),)
-    for actor in chain:
-        status = snapshot.agents.get(actor.sub)
-        if status is None:
-            raise InvalidToken("agent_unknown", f"agent {actor.sub} is not registered")
-        if status.state != AgentState.ACTIVE:
-            raise InvalidToken("agent_not_active", f"agent {actor.sub} is {status.state}")
-        if status.charter_version != actor.charter_version:
-            raise InvalidToken(
-                "charter_changed",
-                f"agent {actor.sub} is now at charter v{status.charter_version}; the token was "
-                f"issued under v{actor.charter_version}",
-            )
-        if token.issued_at < status.changed_at:
-            raise InvalidToken(
-                "agent_changed", f"agent {actor.sub} changed after the token was issued"
-            )
-        if status.expires is not None and status.expires < today:
-            raise InvalidToken("charter_expired", f"the charter of {actor.sub} has expired")
-        if token.issued_at < snapshot.floors.get(actor.sub, 0):
-            raise InvalidToken("revoked", f"every earlier token of {actor.sub} was revoked")
-    if token.actors:
-        person = snapshot.people.get(token.subject)
-        if person is None or person.status != PersonStatus.ACTIVE:
-            raise InvalidToken(
-                "delegator_departed",
-                f"{token.subject}, on whose behalf the token acts, is not active",
-            )
+    if not token.actors:
+        _check_agent(token.client_id, token.charter_version, token.issued_at, snapshot, today)
+        return
+    for actor in token.actors:
+        _check_agent(actor.sub, actor.charter_version, token.issued_at, snapshot, today)
+    person = snapshot.people.get(token.subject)
+    if person is None or person.status != PersonStatus.ACTIVE:
+        raise InvalidToken(
+            "delegator_departed", f"{token.subject}, on whose behalf the token acts, is not active"
+        )
+
+
+def _check_agent(name: str, version: int, issued_at: int, snapshot: Snapshot, today: str) -> None:
+    """One agent of a token: active, same charter version, unchanged since, not floored."""
+    status = snapshot.agents.get(name)
+    if (
+        status is not None
+        and status.state is AgentState.ACTIVE
+        and status.charter_version == version
+        and issued_at >= status.changed_at
+        and (status.expires is None or status.expires >= today)
+        and issued_at >= snapshot.floors.get(name, 0)
+    ):
+        return  # the common case, in one expression; the reasons follow
+    if status is None:
+        raise InvalidToken("agent_unknown", f"agent {name} is not registered")
+    if status.state is not AgentState.ACTIVE:
+        raise InvalidToken("agent_not_active", f"agent {name} is {status.state}")
+    if status.charter_version != version:
+        raise InvalidToken(
+            "charter_changed",
+            f"agent {name} is now at charter v{status.charter_version}; the token was "
+            f"issued under v{version}",
+        )
+    if issued_at < status.changed_at:
+        raise InvalidToken("agent_changed", f"agent {name} changed after the token was issued")
+    if status.expires is not None and status.expires < today:
+        raise InvalidToken("charter_expired", f"the charter of {name} has expired")
+    raise InvalidToken("revoked", f"every earlier token of {name} was revoked")
 
 
 class AccessTokenVerifier:
