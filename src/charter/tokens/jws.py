@@ -1,4 +1,4 @@
-"""Compact JWS (RFC 7515 §7.1): a lean verifier, and signing through PyJWT.
+"""Compact JWS (RFC 7515 §7.1): a lean verifier and a lean signer, and PyJWT for the rest.
 
 Verification is the hot path of every gateway and decision that takes a
 token, so it is written against ``cryptography`` directly: split, decode, one
@@ -8,9 +8,11 @@ trusts the header to choose an algorithm: the *key* fixes the algorithm
 MAC algorithms do not exist here. ``crit`` is refused (RFC 7515 §4.1.11:
 we understand no extensions).
 
-Signing goes through PyJWT, a widely used implementation, so what we issue is
-not only checked by our own reading of the RFCs; the tests verify our tokens
-with a third library (joserfc).
+Access tokens are signed by :class:`Signer` (the header is encoded once per
+key; only the payload and the signature are new per token). Everything else —
+client assertions and DPoP proofs in the SDK, tokens in tests — is signed with
+PyJWT, so our verifier is exercised by an implementation that is not ours, and
+the tests verify what we issue with a third library (joserfc).
 """
 
 from __future__ import annotations
