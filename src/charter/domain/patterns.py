@@ -44,13 +44,16 @@ class Pattern:
 
     def matches(self, value: str) -> bool:
         pieces = self.pieces
-        if len(pieces) == 1:
+        count = len(pieces)
+        if count == 1:
             return value == pieces[0]
         first, last = pieces[0], pieces[-1]
         if len(value) < len(first) + len(last):
             return False
         if not value.startswith(first) or not value.endswith(last):
             return False
+        if count == 2:  # one wildcard (the common shape): nothing in between to find
+            return True
         position = len(first)
         end = len(value) - len(last)
         for middle in pieces[1:-1]:

@@ -32,7 +32,9 @@ from charter.domain.conditions import (
 from charter.domain.decision import Decision
 from charter.domain.patterns import Pattern, parse_pattern
 
-MEMO_LIMIT = 4096
+MEMO_LIMIT = 4096  # shared indexes (org policy, roles): one memo each
+AGENT_MEMO_LIMIT = 64  # per agent (agents use few actions): 10,000 agents stay bounded
+SCAN_BELOW = 6  # wildcard rule sets smaller than this are scanned, not bucketed
 
 ANY, EXACT, PREFIX, GENERAL = 0, 1, 2, 3
 
@@ -226,14 +228,24 @@ class RuleIndex:
         return len(self.rules)
 
     def _wild_matching(self, action: str) -> list[Rule]:
-        first = self.by_first.get(action.split(".", 1)[0], ())
-        last = self.by_last.get(action.rsplit(".", 1)[-1], ())
+        wild = self.wild
+        if len(wild) <= SCAN_BELOW:  # a handful of rules: trying them all is cheapest
+            return [r for r in wild if r.action.matches(action)]
+        first = self.by_first.get(action.partition(".")[0], ())
+        last = self.by_last.get(action.rpartition(".")[2], ())
         found = [
             r for group in (first, last, self.unbucketed) for r in group if r.action.matches(action)
         ]
         if len(found) > 1:
             found.sort(key=_order)
         return found
+
+    def lookup(self, action: str) -> tuple[Rule, ...]:
+        """Like :meth:`candidates`, without the memo (for callers that memoise themselves)."""
+        found = self.by_action.get(action)
+        if found is not None:
+            return found
+        return tuple(self._wild_matching(action)) if self.wild else ()
 
     def candidates(self, action: str) -> tuple[Rule, ...]:
         """Every rule whose action pattern matches ``action``, in rule order."""
@@ -308,7 +320,7 @@ class ActionIndex:
         self.denies = denies
         named = set(allows.by_action) | set(denies.by_action)
         self.by_action: dict[str, Pair] = {
-            action: (denies.candidates(action), allows.candidates(action)) for action in named
+            action: (denies.lookup(action), allows.lookup(action)) for action in named
         }
         self.memo: dict[str, Pair] = {}
 
@@ -317,8 +329,8 @@ class ActionIndex:
         if found is None:
             found = self.memo.get(action)
             if found is None:
-                found = (self.denies.candidates(action), self.allows.candidates(action))
-                if len(self.memo) >= MEMO_LIMIT:
+                found = (self.denies.lookup(action), self.allows.lookup(action))
+                if len(self.memo) >= AGENT_MEMO_LIMIT:  # one per agent: keep each small
                     self.memo.clear()
                 self.memo[action] = found
         return found
