@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from charter.store import schema
@@ -168,33 +167,45 @@ def merge(connection: Connection, groups: dict[Key, Group], *, old: int, new: in
     )
     if moved.rowcount != 1:
         return False
+    postgres = connection.dialect.name == "postgresql"
     rows = [
-        {"agent": k[0][:128], "identity": k[1][:512], "action": k[2][:256], "resource": k[3][:1024],
-         "allowed": k[4], "source": k[5][:32], "count": g.count, "first_time": g.first,
-         "last_time": g.last}
+        (k[0][:128], k[1][:512], k[2][:256], k[3][:1024], k[4], k[5][:32], g.count,
+         g.first if postgres else _stamp(g.first), g.last if postgres else _stamp(g.last))
         for k, g in groups.items()
     ]  # fmt: skip
-    postgres = connection.dialect.name == "postgresql"
-    insert = postgresql.insert(_R) if postgres else sqlite.insert(_R)
-    least, greatest = (sa.func.least, sa.func.greatest) if postgres else (sa.func.min, sa.func.max)
-    statement = insert.on_conflict_do_update(
-        index_elements=[_R.c.agent, _R.c.identity, _R.c.action, _R.c.resource, _R.c.allowed,
-                        _R.c.source],
-        set_={
-            "count": _R.c.count + insert.excluded.count,
-            "first_time": least(_R.c.first_time, insert.excluded.first_time),
-            "last_time": greatest(_R.c.last_time, insert.excluded.last_time),
-        },
-    )  # fmt: skip
-    for start in range(0, len(rows), _CHUNK):
-        connection.execute(statement, rows[start : start + _CHUNK])
+    columns = "agent, identity, action, resource, allowed, source, count, first_time, last_time"
+    keys = "agent, identity, action, resource, allowed, source"
+    least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
+    upsert = (
+        f"ON CONFLICT ({keys}) DO UPDATE SET count = activity_rollup.count + excluded.count, "
+        f"first_time = {least}(activity_rollup.first_time, excluded.first_time), "
+        f"last_time = {greatest}(activity_rollup.last_time, excluded.last_time)"
+    )
+    if postgres:  # COPY into a temporary table, then one upsert (hundreds of thousands of rows)
+        connection.exec_driver_sql(
+            "CREATE TEMPORARY TABLE charter_rollup_new (LIKE activity_rollup) ON COMMIT DROP"
+        )
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY charter_rollup_new ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        connection.exec_driver_sql(
+            f"INSERT INTO activity_rollup ({columns}) SELECT {columns} "  # noqa: S608
+            f"FROM charter_rollup_new {upsert}"
+        )
+    else:
+        statement = (
+            f"INSERT INTO activity_rollup ({columns}) VALUES ({', '.join('?' * 9)}) {upsert}"  # noqa: S608
+        )
+        for start in range(0, len(rows), 20000):
+            connection.exec_driver_sql(statement, rows[start : start + 20000])
     return True
 
 
-def agent_usage(connection: Connection, agent: str, since: dt.datetime) -> dict[Key, Group]:
-    """One agent's activity groups since ``since``: the rollup plus what it has not covered yet."""
-    low = watermark(connection)
-    return combine(
-        stored(connection, since, agent=agent),
-        aggregate(connection, low, max_activity_id(connection), agent=agent).items(),
-    )
+def _stamp(moment: dt.datetime) -> str:
+    """SQLite's stored form of a time (what the DateTime type writes): naive UTC text."""
+    return utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
