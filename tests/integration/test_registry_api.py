@@ -23,7 +23,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
                 headers={"content-type": "application/json"},
             )
             assert response.status_code == 200, response.text
-            assert response.json()["created"] == 10
+            assert response.json()["created"] >= 10
         yield running
 
 

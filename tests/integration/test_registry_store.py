@@ -22,9 +22,12 @@ FIXTURES = ROOT / "tests" / "fixtures" / "people"
 ACTOR = "test:admin"
 
 
-def _load_people(services: Services) -> None:
+def _load_people(services: Services) -> int:
+    """Import the example directory; returns how many people (one audit event each)."""
     data = (ROOT / "examples" / "people.json").read_bytes()
-    services.people.import_records(parse_directory(data, filename="people.json"), actor=ACTOR)
+    records = parse_directory(data, filename="people.json")
+    services.people.import_records(records, actor=ACTOR)
+    return len(records)
 
 
 def _charter(name: str = "ticket-bot", owner: str = "maria.garcia@acme.example", **extra: object):  # type: ignore[no-untyped-def]
@@ -217,10 +220,10 @@ def test_bad_directory_writes_nothing(services: Services) -> None:
 
 
 def test_audit_chain_verifies_and_names_a_tampered_row(services: Services) -> None:
-    _load_people(services)
+    people = _load_people(services)
     services.registry.register(_charter(), actor=ACTOR)
     report = services.audit.verify()
-    assert report.ok and report.events == 11
+    assert report.ok and report.events == people + 1
     with services.db.write() as connection:
         connection.execute(
             sa.update(schema.events).where(schema.events.c.seq == 4).values(actor="mallory")
@@ -240,11 +243,11 @@ def test_audit_chain_detects_deleted_rows(services: Services) -> None:
 
 
 def test_audit_chain_detects_truncation(services: Services) -> None:
-    _load_people(services)
+    last = _load_people(services)
     with services.db.write() as connection:
-        connection.execute(sa.delete(schema.events).where(schema.events.c.seq == 10))
+        connection.execute(sa.delete(schema.events).where(schema.events.c.seq == last))
     report = services.audit.verify()
-    assert not report.ok and report.first_broken_seq == 10
+    assert not report.ok and report.first_broken_seq == last
 
 
 def test_relinked_rewrite_is_still_caught_by_the_hash(services: Services) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from charter.errors import CharterError, InputTooLarge, InvalidInput
 from charter.services.context import Services
@@ -53,7 +54,7 @@ def emit_json(value: Any) -> None:
 
 
 def fail(message: str, *, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -77,4 +77,7 @@ class Services:
                                  home=self.settings.home, tokens=lambda: self.tokens)  # fmt: skip
 
     def close(self) -> None:
+        """Flush what services buffer (the decision engine's activity writer), then disconnect."""
+        if "decisions" in self.__dict__:
+            self.decisions.close()
         self.db.dispose()
