@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from charter.domain.enums import Severity
 from charter.governance.facts import AgentFacts, CredentialFacts, IdentityFacts, RuleContext
 from charter.governance.policy import GovernancePolicy
-from charter.governance.registry import EntityType, Hit, Rule, all_rules
+from charter.governance.registry import EntityType, Rule, all_rules
 
 logger = logging.getLogger("charter.governance")
 
@@ -52,19 +52,23 @@ class FindingDraft(NamedTuple):
     evidence: Mapping[str, Any]
     suggestion: Mapping[str, Any] | None
     digest: str
+    #: the evidence and suggestion as canonical JSON (hashed for the digest, and stored)
+    evidence_json: str = "{}"
+    suggestion_json: str | None = None
 
 
 #: one encoder, built once: ``json.dumps`` with options builds a new encoder per call
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              default=str)  # fmt: skip
+canonical_json = _CANONICAL.encode
 
 
-def _digest(severity: Severity, subject: Subject, hit: Hit) -> str:
+def _digest(severity: Severity, subject: Subject, message: str, evidence: str,
+            suggestion: str | None) -> str:  # fmt: skip
     """What the finding says, hashed: a change of any of it rewrites the stored finding.
     (The identifiers follow from the entity id, which is part of the finding's id.)"""
-    text = _CANONICAL.encode(
-        [severity.value, subject.name, subject.agent, subject.owner, subject.system,
-         hit.message, hit.evidence, hit.suggestion]
-    )  # fmt: skip
+    text = "\x1f".join((severity.value, subject.name, subject.agent or "", subject.owner or "",
+                        subject.system or "", message, evidence, suggestion or ""))  # fmt: skip
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -139,6 +143,8 @@ class Evaluator:
             if subject is None:
                 subject = describe(fact, ctx)
             severity = self._severity[rule.id] or hit.severity or rule.meta.severity
+            evidence = _CANONICAL.encode(hit.evidence)
+            suggestion = _CANONICAL.encode(hit.suggestion) if hit.suggestion is not None else None
             yield FindingDraft(
                 finding_id(rule.id, entity.value, subject.id),
                 rule.id,
@@ -147,7 +153,9 @@ class Evaluator:
                 hit.message,
                 hit.evidence,
                 hit.suggestion,
-                _digest(severity, subject, hit),
+                _digest(severity, subject, hit.message, evidence, suggestion),
+                evidence,
+                suggestion,
             )
 
     def agents(self, facts: Iterable[AgentFacts], ctx: RuleContext) -> Iterator[FindingDraft]:

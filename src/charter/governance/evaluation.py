@@ -151,8 +151,7 @@ def _row(draft: FindingDraft) -> tuple[Any, ...]:
     return (
         draft.id, draft.rule, draft.severity.value, s.type.value, s.id[:512], s.name[:512],
         _dumps(s.identifiers), s.agent, s.owner, s.system[:256] if s.system else None,
-        draft.message, _dumps(draft.evidence),
-        _dumps(draft.suggestion) if draft.suggestion is not None else None, draft.digest,
+        draft.message, draft.evidence_json, draft.suggestion_json, draft.digest,
     )  # fmt: skip
 
 

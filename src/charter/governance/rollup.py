@@ -209,3 +209,12 @@ def merge(connection: Connection, groups: dict[Key, Group], *, old: int, new: in
 def _stamp(moment: dt.datetime) -> str:
     """SQLite's stored form of a time (what the DateTime type writes): naive UTC text."""
     return utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def agent_usage(connection: Connection, agent: str, since: dt.datetime) -> dict[Key, Group]:
+    """One agent's activity groups since ``since``: the rollup plus what it has not covered yet."""
+    low = watermark(connection)
+    return combine(
+        stored(connection, since, agent=agent),
+        aggregate(connection, low, max_activity_id(connection), agent=agent).items(),
+    )
