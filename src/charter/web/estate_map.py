@@ -25,6 +25,7 @@ from charter.web import queries
 from charter.web.estate_sample import estate_sample
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.mapview import render_map
+from charter.web.summaries import summaries_of
 from charter.web.templating import render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
@@ -104,7 +105,10 @@ def estate_map(
         graph = at_least(graph, Risk(risk))
     picture = render_map(graph, label=heading)
     agents = [n for n in graph.nodes.values() if n.kind == NodeKind.AGENT]
-    systems = [] if scope is not None else estate.systems()
+    systems: list[dict[str, object]] = []
+    if scope is None:
+        summary = summaries_of(request).estate()
+        systems = [{"id": s, "grants": n} for s, n in (summary.systems if summary else [])]
     return render(
         request,
         "map.html",

@@ -164,28 +164,30 @@ def agents_page(
 
 
 def systems_reached(connection: Connection, agents: Sequence[str]) -> dict[str, list[str]]:
-    """Which systems each agent's identities and credentials hold grants on (3 queries)."""
+    """The systems each agent's identities live in or hold grants on (two grouped queries)."""
     if not agents:
         return {}
-    subjects: dict[str, str] = {}
-    for subject, agent in connection.execute(
-        sa.select(_I.c.id, _I.c.agent).where(_I.c.agent.in_(agents), _I.c.gone_at.is_(None))
-    ):
-        subjects[subject] = agent
-    for subject, agent in connection.execute(
-        sa.select(_C.c.id, _C.c.agent).where(_C.c.agent.in_(agents), _C.c.gone_at.is_(None))
-    ):
-        subjects[subject] = agent
     out: dict[str, set[str]] = {}
-    ids = list(subjects)
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        for subject, system in connection.execute(
-            sa.select(_G.c.subject, _G.c.system)
-            .where(_G.c.subject.in_(chunk), _G.c.gone_at.is_(None))
-            .distinct()
-        ):
-            out.setdefault(subjects[subject], set()).add(system)
+    live = [_I.c.agent.in_(agents), _I.c.gone_at.is_(None)]
+    for agent, system in connection.execute(
+        sa.select(_I.c.agent, _I.c.system).where(*live).group_by(_I.c.agent, _I.c.system)
+    ):
+        out.setdefault(agent, set()).add(system)
+    for agent, system in connection.execute(
+        sa.select(_I.c.agent, _G.c.system)
+        .select_from(_I.join(_G, _G.c.subject == _I.c.id))
+        .where(*live, _G.c.gone_at.is_(None))
+        .group_by(_I.c.agent, _G.c.system)
+    ):
+        out.setdefault(agent, set()).add(system)
+    for agent, system in connection.execute(  # credentials held without an identity
+        sa.select(_C.c.agent, _G.c.system)
+        .select_from(_C.join(_G, _G.c.subject == _C.c.id))
+        .where(_C.c.agent.in_(agents), _C.c.identity.is_(None), _C.c.gone_at.is_(None),
+               _G.c.gone_at.is_(None))
+        .group_by(_C.c.agent, _G.c.system)
+    ):  # fmt: skip
+        out.setdefault(agent, set()).add(system)
     return {agent: sorted(found) for agent, found in out.items()}
 
 

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 INLINE_UP_TO = 50_000
 #: Part of every version: bump it when what is counted changes, so old rows are recounted.
-FORMAT = 2
+FORMAT = 3
 LEASE = dt.timedelta(minutes=10)
 DAYS = 60
 NAME = "findings"
@@ -175,6 +175,7 @@ class EstateSummary:
     computed_at: dt.datetime
     found_this_week: int
     identities_by_system: list[tuple[str, int]]
+    systems: list[tuple[str, int]] = field(default_factory=list)  # every system, its grants
     stale: bool = False
 
 
@@ -211,7 +212,21 @@ def count_estate(connection: Connection, now: dt.datetime) -> dict[str, Any]:
         sa.select(_I.c.system, sa.func.count()).where(_I.c.gone_at.is_(None)).group_by(_I.c.system)
     ).all()
     top = sorted(((str(s), int(n)) for s, n in systems), key=lambda i: (-i[1], i[0]))[:10]
-    return {"found_this_week": int(found), "identities_by_system": top}
+    _G = schema.grants
+    grants: dict[Any, Any] = dict(
+        connection.execute(
+            sa.select(_G.c.system, sa.func.count())
+            .where(_G.c.gone_at.is_(None))
+            .group_by(_G.c.system)
+        ).all()
+    )
+    every = [
+        (str(system), int(grants.get(system, 0)))
+        for system in connection.execute(
+            sa.select(schema.systems.c.id).order_by(schema.systems.c.id)
+        ).scalars()
+    ][:2000]
+    return {"found_this_week": int(found), "identities_by_system": top, "systems": every}
 
 
 FINDINGS = _Kind(
@@ -251,9 +266,10 @@ class Summaries:
         if got is None:
             return None
         _, computed_at, data, stale = got
-        systems = [(str(s), int(n)) for s, n in data.get("identities_by_system", [])]
-        return EstateSummary(_aware(computed_at), int(data.get("found_this_week", 0)), systems,
-                             stale)  # fmt: skip
+        top = [(str(s), int(n)) for s, n in data.get("identities_by_system", [])]
+        every = [(str(s), int(n)) for s, n in data.get("systems", [])]
+        return EstateSummary(_aware(computed_at), int(data.get("found_this_week", 0)), top,
+                             every, stale)  # fmt: skip
 
     def _get(self, kind: _Kind) -> tuple[str, dt.datetime, dict[str, Any], bool] | None:
         now = self._clock.now()
