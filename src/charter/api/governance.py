@@ -349,6 +349,7 @@ def list_rotations(services: ServicesDep, principal: PrincipalDep,
 def start_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
                    actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
+    _own_rotation(services, principal, rotation_id)
     return services.governance.rotation.start(rotation_id, actor=actor).to_dict()
 
 
@@ -356,7 +357,14 @@ def start_rotation(rotation_id: str, services: ServicesDep, principal: Principal
 def verify_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
                     actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
+    _own_rotation(services, principal, rotation_id)
     return services.governance.rotation.verify(rotation_id, actor=actor).to_dict()
+
+
+def _own_rotation(services: Services, principal: Principal, rotation_id: str) -> None:
+    if visible_owner(principal) is not None:
+        rotation = services.governance.rotation.get(rotation_id)
+        require_owns(principal, rotation.owner or "", name=rotation_id, what="rotation")
 
 
 @router.get("/tasks")
@@ -371,6 +379,9 @@ def list_tasks(services: ServicesDep, principal: PrincipalDep, agent: str | None
 def complete_task(task_id: str, body: StatusChange, services: ServicesDep,
                   principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
+    if visible_owner(principal) is not None:
+        task = services.governance.tasks.get(task_id)
+        require_owns(principal, task.assignee or "", name=task_id, what="task")
     return services.governance.tasks.complete(task_id, actor=actor, note=body.reason).to_dict()
 
 

@@ -113,6 +113,13 @@ class TaskService:
             rows = connection.execute(query.order_by(_T.c.created_at, _T.c.id).limit(limit))
             return [_task(r) for r in rows]
 
+    def get(self, task_id: str) -> Task:
+        with self._db.read() as connection:
+            row = connection.execute(sa.select(_T).where(_T.c.id == task_id)).first()
+        if row is None:
+            raise NotFound(f"no task {task_id!r}", field="id")
+        return _task(row)
+
     def complete(self, task_id: str, *, actor: str, note: str | None = None) -> Task:
         now = self._clock.now()
         with self._db.write() as connection:
