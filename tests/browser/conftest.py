@@ -38,8 +38,10 @@ def _required() -> bool:
     return bool(os.environ.get("CI")) or os.environ.get("CHARTER_REQUIRE_BROWSER") == "1"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Not for the session: Playwright's sync API keeps an
+    event loop running while it is open, which would break later asyncio tests."""
     if not CHROMIUM.exists():
         message = (
             f"\n\n*** Browser tests are SKIPPED: no Chromium at {CHROMIUM}.\n"
