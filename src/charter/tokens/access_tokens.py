@@ -47,8 +47,12 @@ class Actor(NamedTuple):
 class VerifiedToken(NamedTuple):
     """An active access token, as the PDP and the gateway need it.
 
-    A named tuple rather than a frozen dataclass: one is built per verification,
-    and immutability should not cost microseconds on the hot path.
+    A named tuple of strings, numbers and tuples — nothing else — rather than a
+    frozen dataclass holding the claims dict: one is built per verification (a
+    dataclass costs microseconds), and thousands sit in the verified-token cache,
+    where the garbage collector can untrack tuples of atoms but must keep
+    walking dicts and sets. A full collection walking a large cache is what
+    made long runs slow; the claims are decoded again only when asked for.
     """
 
     jti: str
@@ -56,14 +60,24 @@ class VerifiedToken(NamedTuple):
     subject: str
     client_id: str
     audience: tuple[str, ...]
-    scopes: frozenset[str]
+    scope_names: tuple[str, ...]
     issued_at: int
     expires_at: int
     charter_version: int
     actors: tuple[Actor, ...]
     jkt: str | None
     kid: str
-    claims: Mapping[str, Any]
+    #: the payload segment as issued (see :attr:`claims`)
+    payload: str
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope_names)
+
+    @property
+    def claims(self) -> dict[str, Any]:
+        """Every claim of the token (decoded from the payload on each access)."""
+        return decode_claims(self.payload)
 
     @property
     def agent(self) -> str:
@@ -86,13 +100,13 @@ class VerifiedToken(NamedTuple):
 
     def allows(self, action: str) -> bool:
         """Whether ``action`` is within the token's scope (the PDP still decides the request)."""
-        return action in self.scopes
+        return action in self.scope_names
 
     def introspection(self) -> dict[str, Any]:
         """RFC 7662 §2.2 members for this (active) token."""
         body: dict[str, Any] = {
             "active": True,
-            "scope": " ".join(sorted(self.scopes)),
+            "scope": " ".join(self.scope_names),
             "client_id": self.client_id,
             "token_type": "DPoP" if self.jkt else "Bearer",
             "exp": self.expires_at,
@@ -103,7 +117,7 @@ class VerifiedToken(NamedTuple):
             "jti": self.jti,
             "charter_version": self.charter_version,
         }
-        if "act" in self.claims:
+        if self.actors:
             body["act"] = self.claims["act"]
         if self.jkt:
             body["cnf"] = {"jkt": self.jkt}
@@ -156,7 +170,7 @@ def parse_act(act: Any, depth: int = 0) -> tuple[Actor, ...]:
     return (Actor(sub, version), *parse_act(act.get("act"), depth + 1))
 
 
-def _structure(claims: Mapping[str, Any], kid: str, issuer: str) -> VerifiedToken:
+def _structure(claims: Mapping[str, Any], kid: str, issuer: str, payload: str) -> VerifiedToken:
     """RFC 9068 §4 checks that need no clock or store: issuer, types of the required claims."""
     if claims.get("iss") != issuer:
         raise InvalidToken("wrong_issuer", "the token was not issued by this server")
@@ -186,8 +200,8 @@ def _structure(claims: Mapping[str, Any], kid: str, issuer: str) -> VerifiedToke
     if actors and actors[0].sub != client_id:
         raise InvalidToken("malformed", "the token's current actor is not its client")
     return VerifiedToken(
-        jti, issuer, sub, client_id, audience, frozenset(scope.split()), iat, exp, version,
-        actors, jkt, kid, claims,
+        jti, issuer, sub, client_id, audience, tuple(dict.fromkeys(scope.split())), iat, exp,
+        version, actors, jkt, kid, payload,
     )  # fmt: skip
 
 
@@ -271,7 +285,7 @@ class AccessTokenVerifier:
             claims = decode_claims(payload)
         except JoseError as exc:
             raise InvalidToken(exc.reason, exc.message) from exc
-        return _structure(claims, key.kid, self.issuer)
+        return _structure(claims, key.kid, self.issuer, payload)
 
     def verify(
         self, token: str, *, audience: str | None = None, fresh: bool = False

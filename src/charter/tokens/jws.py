@@ -52,8 +52,12 @@ class JoseError(Exception):
         self.message = message
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """base64url without padding (RFC 7515 §2); over-padding is harmless to ``a2b_base64``."""
+    return binascii.a2b_base64(segment.encode("ascii").translate(_URLSAFE) + b"==")
 
 
 class Compact(NamedTuple):
