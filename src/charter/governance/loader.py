@@ -66,7 +66,11 @@ def _time(value: Any) -> dt.datetime | None:
         elif len(value) > 19 and value[-6] in "+-":
             return dt.datetime.fromisoformat(value)
         return dt.datetime.fromisoformat(value + "+00:00")
-    return value if value.tzinfo is not None else utc(value)
+    if value.tzinfo is dt.UTC:
+        return value  # type: ignore[no-any-return]
+    # psycopg hands back ZoneInfo('Etc/UTC'): correct, but every later comparison and
+    # subtraction then consults the zone database. A fixed UTC offset is many times faster.
+    return utc(value)
 
 
 def _json(value: Any, empty: Any) -> Any:
@@ -235,7 +239,8 @@ class EstateReader:
     def _grants(self) -> dict[str, list[GrantFacts]]:
         grants: dict[str, list[GrantFacts]] = defaultdict(list)
         rows = self._raw(
-            "SELECT subject, id, system, resource, permissions, reason, properties FROM grants "
+            "SELECT subject, id, system, resource, CAST(permissions AS TEXT), reason, "
+            "CAST(properties AS TEXT) FROM grants "
             "WHERE gone_at IS NULL AND subject_type = 'identity'"
         )
         for subject, gid, system, resource, permissions, reason, properties in rows:
@@ -303,7 +308,8 @@ class EstateReader:
         handles = self._handles()
         rows = self._raw(
             "SELECT id, source, account, kind, name, system, native_id, owner, agent, "
-            "ai_related, created_at, last_used_at, first_seen, properties, evidence "
+            "ai_related, created_at, last_used_at, first_seen, CAST(properties AS TEXT), "
+            "CAST(evidence AS TEXT) "
             "FROM identities WHERE gone_at IS NULL"
         )
         out: list[IdentityFacts] = []
@@ -381,7 +387,7 @@ class EstateReader:
         result = self.c.execution_options(stream_results=True).exec_driver_sql(
             "SELECT id, source, account, kind, provider, fingerprint, preview, identity, agent, "
             "created_at, expires_at, last_used_at, last_rotated_at, first_seen, location, "
-            "properties FROM credentials WHERE gone_at IS NULL"
+            "CAST(properties AS TEXT) FROM credentials WHERE gone_at IS NULL"
         )
         empty: tuple[CredentialBrief, ...] = ()
         index = self.identity_index

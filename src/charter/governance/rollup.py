@@ -52,8 +52,11 @@ class Group:
 
 
 def utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC (SQLite hands back naive datetimes, which the store writes in UTC)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    """Aware UTC with a fixed offset (SQLite hands back naive datetimes, which the store writes
+    in UTC; psycopg a ZoneInfo zone, which is slow in arithmetic)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
 
 
 def max_activity_id(connection: Connection) -> int:
