@@ -41,12 +41,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     # Outermost: who is calling, and may they (sign-in, roles, PEP keys; issue 9).
     app.add_middleware(SecurityMiddleware, services=services)
 
+    # AuthZEN first: it is the hot path, and route matching is a linear scan.
+    app.include_router(authzen.router)
     app.include_router(agents.router)
     app.include_router(people.router)
     app.include_router(audit.router)
     # Capabilities include their routers here, one line each.
     # -- routers --
-    app.include_router(authzen.router)  # AuthZEN PDP (issue 3); first: the hot path, routing is linear
     app.include_router(oauth.router)
     app.include_router(web_router)  # the console at / (issue 9)
     app.include_router(estate.router)  # identities, credentials, map, shadow (issue 6)
