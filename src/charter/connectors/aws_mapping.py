@@ -426,7 +426,9 @@ def credentials(ctx: Context) -> Iterator[Credential]:
         data = row.data
         user = str(data["user"])
         identity = (
-            f"aws:{ctx.account}:root" if user == "<root_account>" else arn_identity_id(ctx.account, arn)
+            f"aws:{ctx.account}:root"
+            if user == "<root_account>"
+            else arn_identity_id(ctx.account, arn)
         )
         for n in (1, 2):
             rotated = parse_time(
