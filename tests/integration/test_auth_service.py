@@ -165,7 +165,10 @@ def test_pep_keys_and_revocation_reaches_other_processes(
     issued = services.auth.keys.add_pep_key("mcp-gateway", actor="t")
     assert issued.secret.startswith("chpep_")
     with services.db.read() as connection:
-        assert issued.secret not in connection.execute(sa.select(auth_pep_keys.c.key_hash)).scalar_one()
+        assert (
+            issued.secret
+            not in connection.execute(sa.select(auth_pep_keys.c.key_hash)).scalar_one()
+        )
     with pytest.raises(Conflict):
         services.auth.keys.add_pep_key("mcp-gateway", actor="t")
     seen = second.auth.keys.authenticate(issued.secret)

@@ -79,7 +79,9 @@ def create_token(
     console.print(f"API token {issued.token.id} for {issued.token.email} "
                   f"(expires {_when(issued.token.expires_at)}). Shown once:")  # fmt: skip
     typer.echo(issued.secret)
-    console.print('Use it as:  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/agents')
+    console.print(
+        'Use it as:  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/agents'
+    )
 
 
 @tokens_app.command("list")
