@@ -106,6 +106,9 @@ def test_owners_see_and_change_only_their_own_agents(server: LiveServer) -> None
                                headers={"content-type": "application/yaml"})  # fmt: skip
         assert register.status_code == 403 and register.json()["field"] == "owner"
         assert client.get("/v1/audit").status_code == 403  # not scoped by owner: closed
+        assert client.get("/v1/identities").status_code == 403
+        assert client.get("/v1/findings").status_code == 200  # scoped by the governance router
+        assert client.post("/v1/findings/evaluate").status_code == 403
         assert client.get("/v1/people").status_code == 200
         assert client.post("/v1/people/import", content=b"[]").status_code == 403
         # approving their own agent is an admin's job

@@ -85,6 +85,19 @@ _OPEN_PREFIXES = ("/.well-known/", "/oauth/", "/login/", "/static/")
 OWNER_API_PREFIXES: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("/v1/agents", None),  # api/agents.py: every route scoped with require_owns/visible_owner
     ("/v1/people", SAFE_METHODS),  # reading the directory, to pick a new owner
+    # api/governance.py: each route scopes to the owner's findings, reviews, requests, plans
+    ("/v1/findings", None),
+    ("/v1/reviews", None),
+    ("/v1/access-requests", None),
+    ("/v1/decommissions", None),
+    ("/v1/rotations", None),
+    ("/v1/tasks", None),
+    ("/v1/notices", SAFE_METHODS),
+)
+
+#: Under an owner prefix, but for admins only: estate-wide work.
+ADMIN_ONLY_API: tuple[tuple[str, frozenset[str] | None], ...] = (
+    ("/v1/findings/evaluate", None),  # evaluates every rule over the whole estate
 )
 
 _CONSOLE_CSP = (
@@ -121,10 +134,13 @@ def api_refusal(principal: Principal, method: str, path: str) -> str | None:
     if principal.role == Role.AUDITOR:
         return None if method in SAFE_METHODS else "auditors have read-only access"
     if principal.role == Role.OWNER:
+        for prefix, methods in ADMIN_ONLY_API:
+            if _under(path, prefix) and (methods is None or method in methods):
+                return "only an admin may do this"
         for prefix, methods in OWNER_API_PREFIXES:
             if _under(path, prefix) and (methods is None or method in methods):
                 return None
-        return "owners may use only their own agents (and read the directory) through the API"
+        return "owners may use the API only for their own agents, findings, reviews and tasks"
     return "this credential cannot use the management API"
 
 

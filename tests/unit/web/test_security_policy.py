@@ -73,6 +73,10 @@ def test_owner_is_limited_to_scoped_prefixes() -> None:
     assert api_refusal(OWNER, "GET", "/v1/people") is None
     assert api_refusal(OWNER, "POST", "/v1/people/import") is not None
     assert api_refusal(OWNER, "GET", "/v1/audit") is not None  # not scoped: closed
+    assert api_refusal(OWNER, "GET", "/v1/identities") is not None
+    assert api_refusal(OWNER, "POST", "/v1/findings/f1/acknowledge") is None  # scoped by router
+    assert api_refusal(OWNER, "POST", "/v1/findings/evaluate") == "only an admin may do this"
+    assert api_refusal(OWNER, "POST", "/v1/notices") is not None
     assert api_refusal(OWNER, "GET", "/v1/agentsx") is not None
     assert all(prefix.startswith("/v1/") for prefix, _ in OWNER_API_PREFIXES)
 
