@@ -24,7 +24,8 @@ from ``/proc``). On a shared machine other processes steal wall-clock time from
 whichever contestant happens to run; CPU-seconds do not move with them, so
 "per worker" capacities are judged on those. Verification is measured *paired*:
 each contender and the raw verify alternate token by token, so the machine's
-load lands on both alike.
+load lands on both alike; and in block mode (each contender alone over all the
+tokens, best of the rounds), as such figures are usually taken.
 
 Targets (issue 4): verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
 HTTP worker.
@@ -168,7 +169,9 @@ def in_process(
     }, tokens
 
 
-def verification(services: Services, tokens: list[str], alg: Alg, rounds: int) -> dict[str, Rates]:
+def verification(
+    services: Services, tokens: list[str], alg: Alg, rounds: int
+) -> dict[str, tuple[float, float, float, float]]:
     """Each contender *paired* with the raw verify, token by token, in alternating order.
 
     Raw and contender run on the same token within microseconds of each other, so
@@ -244,9 +247,24 @@ def verification(services: Services, tokens: list[str], alg: Alg, rounds: int) -
                         contender_total, raw_total = contender_total + b - a, raw_total + c - b
             count = rounds * len(tokens)
             results[name] = (_rate(count, raw_total), _rate(count, contender_total))
+        # Block mode, as such figures are usually taken: each contender alone over all the
+        # tokens, contenders taking turns, best round kept.
+        blocks: dict[str, float] = dict.fromkeys(["raw", *contenders], 0.0)
+        for _ in range(rounds):
+            start = clock()
+            for index in range(len(tokens)):
+                raw_one(index)
+            blocks["raw"] = max(blocks["raw"], _rate(len(tokens), clock() - start))
+            for name, (contender, cold) in contenders.items():
+                if cold:
+                    services.tokens.verifier.forget()
+                start = clock()
+                for token in tokens:
+                    contender(token)
+                blocks[name] = max(blocks[name], _rate(len(tokens), clock() - start))
         for token in tokens:
             verify(token)  # leave the cache warm, as a running gateway's would be
-    return results
+    return {name: (*pair, blocks["raw"], blocks[name]) for name, pair in results.items()}
 
 
 # -- HTTP load, from its own process --------------------------------------------------------------
@@ -382,16 +400,19 @@ def main() -> None:
         for name, (wall, cpu) in {**issued, **http}.items():
             print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
         print(
-            f"{alg.value} verification (each paired with raw)   {'per second':>6} "
-            f"{'raw, paired':>12} {'of raw':>8}"
+            f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} {'of raw':>8}"
         )
-        for name, (raw, rate) in verified.items():
-            print(f"  {name:<36} {rate:>10,.0f} {raw:>12,.0f} {rate / raw:>8.1%}")
-        raw, rate = verified["verified/s (distinct tokens)"]
+        for name, (raw, rate, raw_block, block) in verified.items():
+            print(
+                f"  {name:<36} {rate:>10,.0f} {rate / raw:>8.1%} {block:>10,.0f} "
+                f"{block / raw_block:>8.1%}"
+            )
+        raw, rate, raw_block, block = verified["verified/s (distinct tokens)"]
+        print(f"  {'raw cryptography verify/s':<36} {raw:>10,.0f} {'':>8} {raw_block:>10,.0f}")
         worker = http["issued/s over HTTP (1 worker)"][1]
         print(
-            f"  targets: verification >= 85% of raw: {'met' if rate / raw >= 0.85 else 'MISSED'} "
-            f"({rate / raw:.0%}); >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
+            f"  targets: verification >= 85% of raw: paired {rate / raw:.0%}, block "
+            f"{block / raw_block:.0%}; >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
             f"worker): {'met' if worker >= 1500 else 'MISSED'} ({worker:,.0f})"
         )
 

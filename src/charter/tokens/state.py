@@ -8,9 +8,11 @@ person's standing, revoked token ids, per-agent token floors — and the
 snapshot is reloaded as soon as the store changed:
 
 * **SQLite**: ``PRAGMA data_version`` on a private connection changes whenever
-  another connection (any process) commits; it costs about a microsecond, so it
-  is asked on every check. When it moved, the change counters in ``meta`` are
-  read and only the parts whose counter moved are reloaded.
+  another connection (any process) commits; it costs about two microseconds
+  with its lock, so it is asked at most once per millisecond: a check that
+  starts a millisecond after any other connection's commit sees it (changes made
+  through this token service are seen at once). When it moved, the change counters in ``meta``
+  are read and only the parts whose counter moved are reloaded.
 * **PostgreSQL**: a listener thread holds ``LISTEN charter_changes`` (the
   registry, the people directory and this service ``NOTIFY`` on commit) and
   flags the snapshot stale; the counters are also re-read at least once a
@@ -42,6 +44,8 @@ from charter.store.versions import NOTIFY_CHANNEL, read_versions
 
 #: The change counters a snapshot depends on (see charter.store.versions).
 WATCHED = ("charters", "people", "tokens")
+#: the hot path asks the store whether anything changed at most this often
+CHECK_INTERVAL_NS = 1_000_000
 POSTGRES_RECHECK_SECONDS = 1.0
 
 
@@ -197,6 +201,7 @@ class StateView:
         self._watch: ChangeWatch | None = None
         self._watch_started = False
         self._stale = True
+        self._next_check = 0
 
     def _ensure_watch(self) -> ChangeWatch | None:
         if not self._watch_started:
@@ -209,7 +214,10 @@ class StateView:
         self._stale = True
 
     def current(self, *, fresh: bool = False) -> Snapshot:
+        if not fresh and not self._stale and time.perf_counter_ns() < self._next_check:
+            return self._snapshot  # checked less than a millisecond ago
         with self._lock:  # the check and the reload are one step, or a thread could miss a change
+            self._next_check = time.perf_counter_ns() + CHECK_INTERVAL_NS
             watch = self._ensure_watch()
             forced = fresh and (watch is None or not watch.exact)
             if not (forced or self._stale or watch is None or watch.changed()):
