@@ -36,7 +36,7 @@ from charter.store.database import Database
 from charter.store.tokens_schema import agent_keys
 from charter.tokens import client_auth, dpop
 from charter.tokens.access_tokens import AccessTokenVerifier, VerifiedToken
-from charter.tokens.endpoint import PendingToken, TokenEndpoint, TokenResponse
+from charter.tokens.endpoint import TokenEndpoint
 from charter.tokens.enrolment import AgentKey, Enrolled, Enrolment, EnrolmentCode, agent_key
 from charter.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode
 from charter.tokens.jwk import Alg, PublicKey, public_key_from_jwk
@@ -50,6 +50,7 @@ from charter.tokens.metadata import (
     authorization_server_metadata,
     endpoint,
 )
+from charter.tokens.pending import PendingToken, TokenResponse
 from charter.tokens.requests import TokenRequest
 from charter.tokens.revocation import Revocations
 from charter.tokens.state import Snapshot, StateView
