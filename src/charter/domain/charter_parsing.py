@@ -22,16 +22,19 @@ class _PlainLoader(yaml.SafeLoader):
     """SafeLoader without aliases: a charter never needs them and they enable YAML bombs."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark else "?"
+        if isinstance(event, yaml.AliasEvent):
             raise InvalidInput(
-                f"YAML aliases are not accepted in charter files (line {event.start_mark.line + 1})",
+                f"YAML aliases are not accepted in charter files (line {line})",
                 field="file",
             )
-        node = super().compose_node(parent, index)
-        if getattr(node, "anchor", None):
-            raise InvalidInput("YAML anchors are not accepted in charter files", field="file")
-        return node
+        if getattr(event, "anchor", None):
+            raise InvalidInput(
+                f"YAML anchors are not accepted in charter files (line {line})",
+                field="file",
+            )
+        return super().compose_node(parent, index)
 
 
 def load_document(text: str | bytes, *, source: str = "charter") -> dict[str, Any]:

@@ -158,3 +158,11 @@ def test_schema_is_generated_from_the_model() -> None:
     assert schema["additionalProperties"] is False
     condition = schema["$defs"]["Condition"]
     assert set(condition["properties"]["op"]["$ref"].split("/")[-1:]) == {"ConditionOp"}
+
+
+def test_an_anchor_alone_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="anchors") as caught:
+        parse_charter_text(
+            "name: &n ticket-bot\nowner: a@acme.example\npurpose: summarise tickets\n"
+        )
+    assert caught.value.field == "file"
