@@ -5,7 +5,8 @@ if [ "${CHARTER_DEMO_NO_SERVE:-0}" = 1 ]; then
   echo "(CHARTER_DEMO_NO_SERVE=1: not starting the server)"
   exit 0
 fi
-echo "The API is at http://127.0.0.1:8000 — OpenAPI at http://127.0.0.1:8000/docs"
+[ -f "$CHARTER_HOME/console-sign-in.txt" ] && cat "$CHARTER_HOME/console-sign-in.txt"
+echo "The console is at http://127.0.0.1:8000/ ; the API at http://127.0.0.1:8000 — OpenAPI at http://127.0.0.1:8000/docs"
 echo "Try:  curl -s http://127.0.0.1:8000/v1/agents | python3 -m json.tool"
 echo "Stop with Ctrl-C."
 exec charter serve --host 127.0.0.1 --port "${CHARTER_PORT:-8000}"
