@@ -7,6 +7,6 @@ if [ "${CHARTER_DEMO_NO_SERVE:-0}" = 1 ]; then
 fi
 [ -f "$CHARTER_HOME/console-sign-in.txt" ] && cat "$CHARTER_HOME/console-sign-in.txt"
 echo "The console is at http://127.0.0.1:8000/ ; the API at http://127.0.0.1:8000 — OpenAPI at http://127.0.0.1:8000/docs"
-echo "Try:  curl -s http://127.0.0.1:8000/v1/agents | python3 -m json.tool"
+echo "The API wants a sign-in: create a personal token with  charter api-tokens create --help  (docs/console.md)"
 echo "Stop with Ctrl-C."
 exec charter serve --host 127.0.0.1 --port "${CHARTER_PORT:-8000}"
