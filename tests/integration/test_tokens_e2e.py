@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,18 @@ def _decision(client: httpx.Client) -> dict[str, object]:
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+def _decision_within(
+    client: httpx.Client, expected: bool, seconds: float = 2.0
+) -> dict[str, object]:
+    """The PDP follows registry changes within a second (docs/decisions.md): poll, bounded."""
+    deadline = time.monotonic() + seconds
+    while True:
+        decision = _decision(client)
+        if decision["decision"] is expected or time.monotonic() > deadline:
+            return decision
+        time.sleep(0.05)
 
 
 @pytest.mark.slow
