@@ -95,7 +95,7 @@ def test_enrol_token_decide_suspend_inactive_deny(env: dict[str, str], tmp_path:
         # the resource server (here: the admin's API token) introspects: inactive at once
         introspected = client.post("/oauth/introspect", data={"token": token.value})
         assert introspected.status_code == 200 and introspected.json() == {"active": False}
-        denied = _decision(client)
+        denied = _decision_within(client, expected=False)
         assert denied["decision"] is False
         assert "agent_not_active" in str(denied["context"])
         creds.invalidate()
