@@ -88,8 +88,9 @@ def test_the_ledger_lets_each_jti_win_once_within_and_across_batches(
     sqlite_services.tokens.close()
 
 
-def test_event_loop_waiters_are_settled_on_their_loop(sqlite_services: Services) -> None:
-    ledger = sqlite_services.tokens.ledger
+def test_event_loop_waiters_are_settled_on_their_loop(services: Services) -> None:
+    """SQLite: the loop commits its own batch inline; PostgreSQL: the writer thread does."""
+    ledger = services.tokens.ledger
 
     async def main() -> list[OneTimeUse | None]:
         loop = asyncio.get_running_loop()
@@ -101,4 +102,5 @@ def test_event_loop_waiters_are_settled_on_their_loop(sqlite_services: Services)
 
     results = asyncio.run(main())
     assert results[:20] == [None] * 20 and results[20] is not None
-    sqlite_services.tokens.close()
+    assert [e.action for e in services.audit.list(limit=30)].count("token.issue") == 20
+    services.tokens.close()

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from charter.store.database import Database
 from charter.store.tokens_schema import used_jtis
 
 MAX_BATCH = 128
+#: how long the writer waits for more requests when they are arriving concurrently
+BATCH_WINDOW = 0.002
 PRUNE_EVERY_SECONDS = 60
 
 
@@ -80,9 +83,13 @@ def _settle(items: list[Settlement]) -> None:
 
 
 def _deliver(
-    batch: list[Entry], results: list[OneTimeUse | None], error: BaseException | None
+    batch: list[Entry],
+    results: list[OneTimeUse | None],
+    error: BaseException | None,
+    here: asyncio.AbstractEventLoop | None = None,
 ) -> None:
-    """Hand each entry its result: thread futures directly, loop futures one call per loop."""
+    """Hand each entry its result: thread futures directly, loop futures one call per loop
+    (directly when the batch was committed on that loop, ``here``)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[Settlement]] = {}
     for entry, result in zip(batch, results, strict=True):
         waiter = entry.waiter
@@ -94,6 +101,9 @@ def _deliver(
         else:
             by_loop.setdefault(waiter.get_loop(), []).append((waiter, result, error))
     for loop, items in by_loop.items():
+        if loop is here:
+            _settle(items)
+            continue
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
             loop.call_soon_threadsafe(_settle, items)
 
@@ -108,20 +118,33 @@ class Ledger:
         self._start_lock = threading.Lock()
         self._last_prune = 0.0
         self._closed = False
+        #: SQLite commits are a local file write: an event loop commits its own batch
+        #: inline (no thread hand-offs); PostgreSQL round trips go to the writer thread
+        self._inline = not database.is_postgres
+        self._on_loop: dict[asyncio.AbstractEventLoop, list[Entry]] = {}
 
     def submit(
         self, entry: Entry, loop: asyncio.AbstractEventLoop | None = None
     ) -> Future[OneTimeUse | None]:
         """Queue ``entry``; its future resolves after the commit (``None``: all uses fresh).
 
-        With ``loop``, ``entry.waiter`` is an asyncio future on that loop instead: the
-        writer settles a whole batch of them with one ``call_soon_threadsafe``, not one
-        wake-up (and one self-pipe write) per request.
+        With ``loop``, ``entry.waiter`` is an asyncio future on that loop instead. On
+        SQLite the loop commits, in one transaction, every entry submitted during the
+        same turn of the loop (a callback scheduled after the ready ones): no thread
+        hand-offs, whose cost exceeds the commit's. Otherwise the writer thread commits
+        and settles a whole batch of waiters with one ``call_soon_threadsafe``.
         """
-        if loop is not None:
-            entry.waiter = loop.create_future()
         if self._closed:
             raise RuntimeError("the token ledger is closed")
+        if loop is not None:
+            entry.waiter = loop.create_future()
+            if self._inline:
+                pending = self._on_loop.get(loop)
+                if pending is None:  # the first of this turn: commit after the ready callbacks
+                    pending = self._on_loop[loop] = []
+                    loop.call_soon(self._flush_on_loop, loop)
+                pending.append(entry)
+                return entry.future
         if self._thread is None:
             with self._start_lock:
                 if self._thread is None:
@@ -132,20 +155,39 @@ class Ledger:
         self._queue.put(entry)
         return entry.future
 
+    def _flush_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._on_loop.pop(loop, [])
+        for first in range(0, len(batch), MAX_BATCH):
+            part = batch[first : first + MAX_BATCH]
+            try:
+                self._commit(part, here=loop)
+            except BaseException as exc:  # never leave a request waiting forever
+                _deliver(part, [None] * len(part), exc, loop)
+
     def write(self, entry: Entry, timeout: float = 60) -> OneTimeUse | None:
         """Submit and wait (for synchronous callers)."""
         return self.submit(entry).result(timeout=timeout)
 
     def _run(self) -> None:
+        busy = False  # did requests arrive while the last batch was being committed?
         while True:
             first = self._queue.get()
             if first is None:
                 return
             batch = [first]
+            # Under concurrent load, wait a moment for the requests already in flight:
+            # one commit costs about as much CPU as a dozen issuances, so a batch of one
+            # per commit would make the store the bottleneck. A lone caller never waits.
+            deadline = time.monotonic() + BATCH_WINDOW if busy else 0.0
             stop = False
             while len(batch) < MAX_BATCH:
                 try:
-                    item = self._queue.get_nowait()
+                    remaining = deadline - time.monotonic()
+                    item = (
+                        self._queue.get(timeout=remaining)
+                        if remaining > 0
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if item is None:
@@ -153,6 +195,7 @@ class Ledger:
                     break
                 batch.append(item)
             self._commit(batch)
+            busy = not self._queue.empty() or len(batch) > 1
             if stop:
                 return
 
@@ -177,7 +220,7 @@ class Ledger:
         )
         return statement
 
-    def _commit(self, batch: list[Entry]) -> None:
+    def _commit(self, batch: list[Entry], here: asyncio.AbstractEventLoop | None = None) -> None:
         try:
             results: list[OneTimeUse | None] = []
             with self._db.write() as connection:
@@ -206,9 +249,9 @@ class Ledger:
                 self._audit.record_many(connection, events)
                 self._maybe_prune(connection)
         except Exception as exc:  # every waiting request must hear of it
-            _deliver(batch, [None] * len(batch), exc)
+            _deliver(batch, [None] * len(batch), exc, here)
             return
-        _deliver(batch, results, None)
+        _deliver(batch, results, None, here)
 
     def _maybe_prune(self, connection: sa.Connection) -> None:
         now = self._clock.now().timestamp()
