@@ -4,11 +4,13 @@ Every token request must, before its answer leaves, durably (1) consume the
 ``jti`` of its client assertion and DPoP proof, so a replay is refused by every
 replica (RFC 7523 §3 item 7, RFC 9449 §11.1), and (2) append its audit Event.
 One transaction per request would cap issuance at the store's commit rate, so
-requests hand their writes to one writer thread that commits whatever has
-queued up in a single transaction (group commit): the answer still waits for
-*its* commit, so nothing is acknowledged that is not written, and a request
-whose ``jti`` was already used gets its refusal recorded in the same
-transaction instead of its issuance.
+writes are committed in groups: on SQLite an event loop commits every entry
+submitted during one turn of the loop in a single transaction, inline (a
+thread hand-off costs more CPU than the commit); synchronous callers, and every
+caller on PostgreSQL, hand their writes to one writer thread that commits
+whatever has queued up. The answer always waits for *its* commit, so nothing
+is acknowledged that is not written, and a request whose ``jti`` was already
+used gets its refusal recorded in the same transaction instead of its issuance.
 
 Uniqueness is the store's: ``INSERT … ON CONFLICT DO NOTHING RETURNING`` on
 the ``(namespace, issuer, jti)`` primary key, so two replicas racing on one
