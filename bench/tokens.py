@@ -42,6 +42,7 @@ import dataclasses
 import datetime as dt
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -436,7 +437,10 @@ def main() -> None:
         finally:
             services.tokens.close()
             services.close()
-        http = over_http(home, key, kid, args.http_seconds, args.connections)
+        try:
+            http = over_http(home, key, kid, args.http_seconds, args.connections)
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
         print(f"\n{alg.value} issuance{'':<22} {'per second':>12} {'per CPU-second':>15}")
         for name, (wall, cpu) in {**issued, **http}.items():
             print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
