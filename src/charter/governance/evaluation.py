@@ -28,6 +28,7 @@ import pickle
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -41,9 +42,9 @@ from charter.domain.enums import FindingStatus
 from charter.errors import Conflict
 from charter.governance import rollup
 from charter.governance.engine import Evaluator, FindingDraft
-from charter.governance.facts import RuleContext
+from charter.governance.facts import RateWindow, RuleContext
 from charter.governance.leases import Leases, new_holder
-from charter.governance.loader import ActivityIndex, EstateReader
+from charter.governance.loader import ActivityIndex, EstateReader, rates
 from charter.governance.policy import GovernancePolicy
 from charter.governance.rollup import utc
 from charter.services.audit import AuditService
@@ -208,25 +209,22 @@ def _update_id(row: tuple[Any, ...]) -> Any:
 
 
 def _copy_new(connection: Connection, spool: _Spool, now: dt.datetime) -> int:
-    """PostgreSQL: COPY new findings into a temporary table, then insert them in one
-    statement (``ON CONFLICT DO NOTHING`` keeps the write idempotent). COPY moves hundreds
-    of thousands of rows a second; row-by-row inserts do not."""
+    """PostgreSQL: COPY new findings straight into the table — hundreds of thousands of rows
+    a second, where row-by-row inserts manage thousands. They are new by the stored map read
+    under the evaluation lease; should one exist after all (a lapsed lease), the savepoint
+    rolls back and they go through a temporary table with ``ON CONFLICT DO NOTHING``."""
+    import psycopg
+
     columns = ("id", *CONTENT, "status", "first_seen", "last_changed")
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    try:
+        with connection.begin_nested():
+            return _copy_rows(connection, spool, now, "findings", columns)
+    except psycopg.errors.UniqueViolation:
+        pass
     connection.exec_driver_sql(
         "CREATE TEMPORARY TABLE charter_new_findings (LIKE findings) ON COMMIT DROP"
     )
-    written = 0
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY charter_new_findings ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for chunk in spool.chunks():
-            for op, row in chunk:
-                if op == "new":
-                    copy.write_row((*row, "open", now, now))
-                    written += 1
+    written = _copy_rows(connection, spool, now, "charter_new_findings", columns)
     if not written:
         return 0
     result = connection.exec_driver_sql(
@@ -234,6 +232,23 @@ def _copy_new(connection: Connection, spool: _Spool, now: dt.datetime) -> int:
         f"SELECT {', '.join(columns)} FROM charter_new_findings ON CONFLICT (id) DO NOTHING"
     )
     return result.rowcount if result.rowcount >= 0 else written
+
+
+def _copy_rows(connection: Connection, spool: _Spool, now: dt.datetime, table: str,
+               columns: tuple[str, ...]) -> int:  # fmt: skip
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    written = 0
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for chunk in spool.chunks():
+            for op, row in chunk:
+                if op == "new":
+                    copy.write_row((*row, "open", now, now))
+                    written += 1
+    return written
 
 
 class EvaluationService:
@@ -310,36 +325,36 @@ class EvaluationService:
                 target = rollup.settle_target(
                     connection, now=now, settle=policy.evaluation.activity_settle, current=newest
                 )
-                lap = time.perf_counter()
-                settled = rollup.aggregate(connection, old, max(target, old))
-                tail = rollup.aggregate(connection, max(target, old), newest)
                 window = now - dt.timedelta(seconds=policy.thresholds.activity_window)
-                groups = rollup.combine(
-                    rollup.stored(connection, window), settled.items(), tail.items()
-                )
-                counts["activity_groups"] = len(groups)
-                timings["activity_s"] = round(time.perf_counter() - lap, 3)
                 lap = time.perf_counter()
-                reader = EstateReader(
-                    connection, now=now, policy=policy,
-                    activity=ActivityIndex.build(groups, window),
-                )  # fmt: skip
+                reader = EstateReader(connection, now=now, policy=policy, activity=ActivityIndex())
                 people = reader.people()
-                agents = reader.agents()
+                loaded_agents = reader.load_agents()
+                loaded_identities = reader.load_identities()
                 ctx = RuleContext(now, policy.thresholds, people, reader.agent_briefs)
                 seen: set[str] = set()
                 stored = self._stored(connection)
-                self._compare(evaluator.agents(agents, ctx), stored, spool, seen, counts, now)
+                # Credentials need no activity: evaluate them while another connection
+                # aggregates the activity (the database works while Python runs the rules).
+                with ThreadPoolExecutor(1, thread_name_prefix="charter-activity") as pool:
+                    activity = pool.submit(self._activity, policy, now, old, target, newest, window)
+                    for chunk in reader.credentials():
+                        counts["credentials"] += len(chunk)
+                        self._compare(evaluator.credentials(chunk, ctx), stored, spool, seen,
+                                      counts, now)  # fmt: skip
+                    timings["credentials_s"] = round(time.perf_counter() - lap, 3)
+                    settled, groups, agent_rates, timings["activity_s"] = activity.result()
+                counts["activity_groups"] = len(groups)
+                reader.activity = ActivityIndex.build(groups, window)
+                del groups
+                agents = reader.agent_facts(loaded_agents, agent_rates)
                 counts["agents"] = len(agents)
-                identities = reader.identities()
+                self._compare(evaluator.agents(agents, ctx), stored, spool, seen, counts, now)
+                identities = reader.identity_facts(loaded_identities)
                 counts["identities"] = len(identities)
                 self._compare(evaluator.identities(identities, ctx), stored, spool, seen,
                               counts, now)  # fmt: skip
-                del identities
-                for chunk in reader.credentials():
-                    counts["credentials"] += len(chunk)
-                    self._compare(evaluator.credentials(chunk, ctx), stored, spool, seen,
-                                  counts, now)  # fmt: skip
+                del identities, loaded_identities
                 timings["rules_s"] = round(time.perf_counter() - lap, 3)
                 resolve = [fid for fid, (status, _, _) in stored.items()
                            if status in _LIVE and fid not in seen]  # fmt: skip
@@ -357,6 +372,24 @@ class EvaluationService:
             run_id, True, now, int((time.perf_counter() - started) * 1000), fingerprint,
             counts, timings, list(evaluator.errors),
         )  # fmt: skip
+
+    def _activity(
+        self, policy: GovernancePolicy, now: dt.datetime, old: int, target: int, newest: int,
+        window: dt.datetime,
+    ) -> tuple[dict[rollup.Key, rollup.Group], dict[rollup.Key, rollup.Group],
+               dict[str, RateWindow], float]:  # fmt: skip
+        """On its own read connection: the activity to settle into the rollup, every group in
+        the window (rollup + new rows), and each agent's recent rate. Activities are append-only
+        and the id range is fixed, so a second snapshot sees the same rows for it."""
+        started = time.perf_counter()
+        with self._db.read() as connection, _large_cache(connection):
+            settled = rollup.aggregate(connection, old, max(target, old))
+            tail = rollup.aggregate(connection, max(target, old), newest)
+            groups = rollup.combine(
+                rollup.stored(connection, window), settled.items(), tail.items()
+            )
+            agent_rates = rates(connection, now=now, policy=policy)
+        return settled, groups, agent_rates, round(time.perf_counter() - started, 3)
 
     def _stored(self, connection: Connection) -> dict[str, tuple[str, str, Any]]:
         """Every stored finding's (status, digest, suppressed-until), in one streamed read."""

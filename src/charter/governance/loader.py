@@ -113,6 +113,33 @@ class ActivityIndex:
         return index
 
 
+def rates(connection: Connection, *, now: dt.datetime, policy: GovernancePolicy
+          ) -> dict[str, RateWindow]:  # fmt: skip
+    """Per agent: requests and denials in the recent window and in the baseline before it."""
+    t = policy.thresholds
+    end = now
+    start = end - dt.timedelta(seconds=t.runaway_window)
+    base = start - dt.timedelta(seconds=t.runaway_baseline)
+    recent = _ACT.c.time >= start
+    denied = _ACT.c.allowed.is_(False)
+    one = sa.literal(1)
+    query = (
+        sa.select(
+            _ACT.c.agent,
+            sa.func.sum(sa.case((recent, one), else_=0)),
+            sa.func.sum(sa.case((sa.and_(recent, denied), one), else_=0)),
+            sa.func.sum(sa.case((recent, 0), else_=1)),
+            sa.func.sum(sa.case((sa.and_(~recent, denied), one), else_=0)),
+        )
+        .where(_ACT.c.time >= base, _ACT.c.time <= end)
+        .group_by(_ACT.c.agent)
+    )
+    return {
+        agent: RateWindow(start, end, int(r or 0), int(rd or 0), base, int(b or 0), int(bd or 0))
+        for agent, r, rd, b, bd in connection.execute(query)
+    }
+
+
 class EstateReader:
     """Builds facts from one read transaction."""
 
@@ -143,33 +170,37 @@ class EstateReader:
 
     # -- agents ----------------------------------------------------------------------------
     def rates(self) -> dict[str, RateWindow]:
-        """Per agent: requests and denials in the recent window and in the baseline before it."""
-        t = self.policy.thresholds
-        end = self.now
-        start = end - dt.timedelta(seconds=t.runaway_window)
-        base = start - dt.timedelta(seconds=t.runaway_baseline)
-        recent = _ACT.c.time >= start
-        denied = _ACT.c.allowed.is_(False)
-        one = sa.literal(1)
-        query = (
-            sa.select(
-                _ACT.c.agent,
-                sa.func.sum(sa.case((recent, one), else_=0)),
-                sa.func.sum(sa.case((sa.and_(recent, denied), one), else_=0)),
-                sa.func.sum(sa.case((recent, 0), else_=1)),
-                sa.func.sum(sa.case((sa.and_(~recent, denied), one), else_=0)),
-            )
-            .where(_ACT.c.time >= base, _ACT.c.time <= end)
-            .group_by(_ACT.c.agent)
-        )
-        return {
-            agent: RateWindow(
-                start, end, int(r or 0), int(rd or 0), base, int(b or 0), int(bd or 0)
-            )
-            for agent, r, rd, b, bd in self.c.execute(query)
-        }
+        return rates(self.c, now=self.now, policy=self.policy)
 
     def agents(self) -> list[AgentFacts]:
+        return self.agent_facts(self.load_agents(), self.rates())
+
+    def load_agents(self) -> list[tuple[Any, CharterSpec | None]]:
+        """Every agent row with its parsed charter; fills :attr:`agent_briefs` (what credential
+        rules need), so credentials can be evaluated before activity is aggregated."""
+        rows = self.c.execute(
+            sa.select(_A, _V.c.document).join(
+                _V, sa.and_(_V.c.agent == _A.c.name, _V.c.version == _A.c.charter_version)
+            )
+        ).all()
+        loaded: list[tuple[Any, CharterSpec | None]] = []
+        for row in rows:
+            charter: CharterSpec | None
+            try:
+                charter = CharterSpec.model_validate(row.document)
+            except ValueError:
+                logger.warning("charter of %s does not validate; evaluated without it", row.name)
+                charter = None
+            self.agent_briefs[row.name] = AgentBrief(
+                row.name, row.owner, AgentState(row.state), row.environment,
+                charter.credentials.rotate_every if charter else None,
+            )  # fmt: skip
+            loaded.append((row, charter))
+        return loaded
+
+    def agent_facts(self, loaded: list[tuple[Any, CharterSpec | None]],
+                    rates: dict[str, RateWindow]) -> list[AgentFacts]:  # fmt: skip
+        """Agents' facts, with their activity (set :attr:`activity` first)."""
         reviewed = dict(
             self.c.execute(
                 sa.select(review_items.c.agent, sa.func.max(review_items.c.decided_at))
@@ -192,25 +223,9 @@ class EstateReader:
         ):
             if len(identities[agent]) < 50:
                 identities[agent].append(identity)
-        rates = self.rates()
-        rows = self.c.execute(
-            sa.select(_A, _V.c.document).join(
-                _V, sa.and_(_V.c.agent == _A.c.name, _V.c.version == _A.c.charter_version)
-            )
-        )
         out: list[AgentFacts] = []
-        for row in rows:
-            charter: CharterSpec | None
-            try:
-                charter = CharterSpec.model_validate(row.document)
-            except ValueError:
-                logger.warning("charter of %s does not validate; evaluated without it", row.name)
-                charter = None
+        for row, charter in loaded:
             state = AgentState(row.state)
-            self.agent_briefs[row.name] = AgentBrief(
-                row.name, row.owner, state, row.environment,
-                charter.credentials.rotate_every if charter else None,
-            )  # fmt: skip
             out.append(
                 AgentFacts(
                     name=row.name,
@@ -302,20 +317,28 @@ class EstateReader:
         return handles
 
     def identities(self) -> list[IdentityFacts]:
+        return self.identity_facts(self.load_identities())
+
+    def load_identities(self) -> list[tuple[Any, ...]]:
+        """Every live identity row; fills :attr:`identity_index` (what credential rules need)."""
+        rows = list(self._raw(
+            "SELECT id, source, account, kind, name, system, native_id, owner, agent, "
+            "ai_related, created_at, last_used_at, first_seen, CAST(properties AS TEXT), "
+            "CAST(evidence AS TEXT) FROM identities WHERE gone_at IS NULL"
+        ))  # fmt: skip
+        for row in rows:
+            self.identity_index[row[0]] = (row[3], row[4], row[7], row[5], row[8])
+        return rows
+
+    def identity_facts(self, loaded: list[tuple[Any, ...]]) -> list[IdentityFacts]:
+        """Identities' facts, with their grants and activity (set :attr:`activity` first)."""
         grants = self._grants()
         passwords = self._passwords()
         tracked = self._tracked(_I)
         handles = self._handles()
-        rows = self._raw(
-            "SELECT id, source, account, kind, name, system, native_id, owner, agent, "
-            "ai_related, created_at, last_used_at, first_seen, CAST(properties AS TEXT), "
-            "CAST(evidence AS TEXT) "
-            "FROM identities WHERE gone_at IS NULL"
-        )
         out: list[IdentityFacts] = []
         for (iid, source, account, kind, name, system, native_id, owner, agent, ai_related,
-             created_at, last_used_at, first_seen, properties, evidence) in rows:  # fmt: skip
-            self.identity_index[iid] = (kind, name, owner, system, agent)
+             created_at, last_used_at, first_seen, properties, evidence) in loaded:  # fmt: skip
             out.append(
                 IdentityFacts(
                     id=iid,
