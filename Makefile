@@ -35,6 +35,7 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/tokens.py
 
 clean:
 	rm -rf $(VENV) .charter .pytest_cache .mypy_cache .ruff_cache

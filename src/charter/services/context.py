@@ -80,4 +80,6 @@ class Services:
         """Flush what services buffer (the decision engine's activity writer), then disconnect."""
         if "decisions" in self.__dict__:
             self.decisions.close()
+        if "tokens" in self.__dict__:
+            self.tokens.close()
         self.db.dispose()
