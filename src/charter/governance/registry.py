@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from charter.domain.enums import Severity
 
@@ -55,13 +55,13 @@ class EntityType(StrEnum):
     CREDENTIAL = "credential"
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A rule's verdict on one entity: what is wrong, the evidence, and what to do instead.
 
     ``severity`` overrides the rule's default for this hit (a leaked key that is
     live somewhere is worse than one that is not); ``suggestion`` carries a
-    machine-usable remedy (the suggested owner, the least-privilege set).
+    machine-usable remedy (the suggested owner, the least-privilege set). A named tuple:
+    immutable, and built in a fraction of a frozen dataclass's time (rules make millions).
     """
 
     message: str
