@@ -47,7 +47,7 @@ def _rotate_every(credential: CredentialFacts, ctx: RuleContext) -> int:
 )
 def long_lived_secret(credential: CredentialFacts, ctx: RuleContext) -> Hit | None:
     """Older than the cadence (the agent's charter ``credentials.rotate_every``, else the
-    policy's ``rotate_every``), or issued without an expiry by a source that reports expiry."""
+    policy's ``rotate_every``; high), or issued without any expiry (medium while young)."""
     if credential.source == "fs" or credential.kind not in SECRET_KINDS:
         return None
     if not active(credential.properties):
@@ -71,16 +71,7 @@ def long_lived_secret(credential: CredentialFacts, ctx: RuleContext) -> Hit | No
         return Hit(f"{name} is {age} days old (rotate every {days(cadence)} days){tail}", evidence)
     if never:
         return Hit(f"{name} never expires", evidence, Severity.MEDIUM)
-    assert credential.expires_at is not None
-    lifetime = (credential.expires_at - born).total_seconds()
-    if lifetime > cadence:
-        return Hit(
-            f"{name} lives {int(lifetime // 86400)} days, longer than the "
-            f"{days(cadence)}-day rotation policy",
-            evidence,
-            Severity.MEDIUM,
-        )
-    return None
+    return None  # young and expiring: the rotation policy still has time to act
 
 
 def _live(holders: tuple[CredentialBrief, ...]) -> list[CredentialBrief]:
