@@ -60,6 +60,8 @@ def _time(value: Any) -> dt.datetime | None:
     """
     if value is None:
         return None
+    if isinstance(value, float):  # PostgreSQL: seconds since the epoch (see _times)
+        return dt.datetime.fromtimestamp(value, dt.UTC)
     if isinstance(value, str):
         if value.endswith("Z"):
             value = value[:-1]
@@ -71,6 +73,14 @@ def _time(value: Any) -> dt.datetime | None:
     # psycopg hands back ZoneInfo('Etc/UTC'): correct, but every later comparison and
     # subtraction then consults the zone database. A fixed UTC offset is many times faster.
     return utc(value)
+
+
+def _times(connection: Connection, *columns: str) -> str:
+    """Time columns for a raw select. PostgreSQL sends epoch seconds: a float decodes and
+    converts several times faster than a timestamptz with its zone (millions of rows)."""
+    if connection.dialect.name == "postgresql":
+        return ", ".join(f"EXTRACT(EPOCH FROM {c})::float8" for c in columns)
+    return ", ".join(columns)
 
 
 def _json(value: Any, empty: Any) -> Any:
@@ -407,10 +417,11 @@ class EstateReader:
         """All live credentials, in chunks (call after :meth:`identities`)."""
         shared = self.shared_secrets()
         tracked = self._tracked(_C)
+        times = _times(self.c, "created_at", "expires_at", "last_used_at", "last_rotated_at",
+                       "first_seen")  # fmt: skip
         result = self.c.execution_options(stream_results=True).exec_driver_sql(
-            "SELECT id, source, account, kind, provider, fingerprint, preview, identity, agent, "
-            "created_at, expires_at, last_used_at, last_rotated_at, first_seen, location, "
-            "CAST(properties AS TEXT) FROM credentials WHERE gone_at IS NULL"
+            "SELECT id, source, account, kind, provider, fingerprint, preview, identity, agent, "  # noqa: S608
+            f"{times}, location, CAST(properties AS TEXT) FROM credentials WHERE gone_at IS NULL"
         )
         empty: tuple[CredentialBrief, ...] = ()
         index = self.identity_index

@@ -84,11 +84,18 @@ def settle_target(connection: Connection, *, now: dt.datetime, settle: int, curr
 
 
 def _time(value: Any) -> dt.datetime:
-    """A time from a raw driver row (SQLite: naive UTC text; PostgreSQL: a datetime)."""
+    """A time from a raw driver row (SQLite: naive UTC text; PostgreSQL: epoch seconds)."""
+    if isinstance(value, float):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
     if isinstance(value, str):
         return dt.datetime.fromisoformat(value + "+00:00" if len(value) < 20 or value[-6] not in "+-"
                                          else value)  # fmt: skip
     return utc(value)
+
+
+def _epoch(expression: str, mark: str) -> str:
+    """PostgreSQL: a time as epoch seconds (decodes far faster than a zoned timestamp)."""
+    return f"EXTRACT(EPOCH FROM {expression})::float8" if mark == "%s" else expression
 
 
 def aggregate(
@@ -106,7 +113,8 @@ def aggregate(
     statement = (
         "SELECT agent, COALESCE(identity, ''), action, resource, "  # noqa: S608 - fixed text
         "CASE WHEN allowed IS NULL THEN -1 WHEN allowed THEN 1 ELSE 0 END, source, "
-        f"count(*), min(time), max(time) FROM activities WHERE {where} "
+        f"count(*), {_epoch('min(time)', mark)}, {_epoch('max(time)', mark)} "
+        f"FROM activities WHERE {where} "
         "GROUP BY agent, COALESCE(identity, ''), action, resource, "
         "CASE WHEN allowed IS NULL THEN -1 WHEN allowed THEN 1 ELSE 0 END, source"
     )
@@ -129,9 +137,9 @@ def stored(
     mark = "%s" if postgres else "?"
     bound: Any = since if postgres else utc(since).strftime("%Y-%m-%d %H:%M:%S.%f")
     statement = (
-        "SELECT agent, identity, action, resource, allowed, source, count, first_time, "  # noqa: S608
-        f"last_time FROM activity_rollup WHERE last_time >= {mark}"
-        + (f" AND agent = {mark}" if agent else "")
+        "SELECT agent, identity, action, resource, allowed, source, count, "  # noqa: S608
+        f"{_epoch('first_time', mark)}, {_epoch('last_time', mark)} FROM activity_rollup "
+        f"WHERE last_time >= {mark}" + (f" AND agent = {mark}" if agent else "")
     )
     result = connection.exec_driver_sql(statement, (bound, agent) if agent else (bound,))
     for chunk in result.partitions(20000):
