@@ -233,7 +233,7 @@ def test_suspending_the_agent_cuts_its_session_in_flight(stack: Stack) -> None:
     )
     assert after.status_code == 401
     assert [e.target for e in stack.audit("agent.suspend")] == ["helpdesk-bot"]
-    cuts = stack.audit("gateway.cut")
+    cuts = stack.audit("gateway.cut", at_least=1)
     assert len(cuts) == 1 and cuts[0].target == "helpdesk-bot"
     assert '"calls":1' in cuts[0].summary and '"sessions":1' in cuts[0].summary
 

@@ -26,12 +26,12 @@ class _PlainLoader(yaml.SafeLoader):
         line = event.start_mark.line + 1 if event.start_mark else "?"
         if isinstance(event, yaml.AliasEvent):
             raise InvalidInput(
-                f"YAML aliases are not accepted in charter files (line {line})",
+                f"YAML aliases and anchors are not accepted in Charter YAML (line {line})",
                 field="file",
             )
         if getattr(event, "anchor", None):
             raise InvalidInput(
-                f"YAML anchors are not accepted in charter files (line {line})",
+                f"YAML anchors and aliases are not accepted in Charter YAML (line {line})",
                 field="file",
             )
         return super().compose_node(parent, index)

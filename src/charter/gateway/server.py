@@ -161,6 +161,16 @@ class Gateway:
     async def cut(self, agent: str, reason: str) -> None:
         """Cut ``agent`` off now: cancel its in-flight calls, terminate its sessions, audit it."""
         report = self.sessions.cut(agent, reason)
+        if report.calls or report.sessions:
+            logger.warning(
+                "cut off agent %s: %d in-flight calls, %d sessions (%s)",
+                agent, report.calls, len(report.sessions), reason,
+            )  # fmt: skip
+            # Audit first: whoever sees the cut (the agent, an operator) can already find it.
+            try:
+                await self.authority.note_cut(agent, len(report.sessions), report.calls, reason)
+            except Exception:
+                logger.exception("recording the cut of %s failed", agent)
         if report.calls:
             # Let the cancelled calls answer "cut off" on their own streams before the
             # sessions go, so the agent learns why instead of seeing a dropped session.
@@ -170,15 +180,6 @@ class Gateway:
                 await anyio.sleep(0.1)
         for session_id in report.sessions:
             await self._terminate(session_id)
-        if report.calls or report.sessions:
-            logger.warning(
-                "cut off agent %s: %d in-flight calls, %d sessions (%s)",
-                agent, report.calls, len(report.sessions), reason,
-            )  # fmt: skip
-            try:
-                await self.authority.note_cut(agent, len(report.sessions), report.calls, reason)
-            except Exception:
-                logger.exception("recording the cut of %s failed", agent)
 
     async def _terminate(self, session_id: str) -> None:
         manager = self._manager

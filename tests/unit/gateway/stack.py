@@ -269,13 +269,19 @@ class Stack:
                 return rows
             time.sleep(0.2)
 
-    def audit(self, action: str) -> list[Any]:
+    def audit(self, action: str, *, at_least: int = 0, timeout: float = 10.0) -> list[Any]:
+        """The ``action`` events; with ``at_least``, wait (up to ``timeout``) for that many."""
         events = schema.events
-        return self.read(
-            sa.select(events.c.actor, events.c.target, events.c.summary).where(
-                events.c.action == action
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.read(
+                sa.select(events.c.actor, events.c.target, events.c.summary).where(
+                    events.c.action == action
+                )
             )
-        )
+            if len(rows) >= at_least or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.1)
 
 
 @contextmanager
