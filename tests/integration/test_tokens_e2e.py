@@ -8,6 +8,7 @@ import json
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from charter.domain.lifecycle import Transition
 from charter.sdk import AgentCredentials, TokenError
 from charter.services.context import Services
 from charter.services.people import parse_directory
-from charter.tokens.jwk import Alg, generate_private_key
+from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
 
 AGENT = "support-summarizer"
 AGENTS = ROOT / "examples" / "agents"
@@ -126,13 +127,15 @@ def test_the_credential_cli(env: dict[str, str], tmp_path: Path) -> None:
     assert inactive.returncode == 2 and "only active agents enrol" in inactive.stderr
     assert not (tmp_path / "r.pem").exists()  # nothing left behind
     public = tmp_path / "public.pem"
-    public.write_bytes(generate_private_key(Alg.ES256).public_key().public_bytes(
+    enrolled = _key_whose_kid_begins_with_a_dash()  # the CLI must take "-…" as a key id
+    public.write_bytes(enrolled.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
     assert run_cli("agent", "enroll", AGENT, "--public-key", str(public), env=env).returncode == 0
     code = run_cli("agent", "enroll", AGENT, "--code", "--ttl", "5m", "--json", env=env)
     assert code.returncode == 0 and json.loads(code.stdout)["code"].startswith("chenr_")
     keys = json.loads(run_cli("agent", "keys", AGENT, "--json", env=env).stdout)
     assert [k["status"] for k in keys] == ["active"] and keys[0]["alg"] == "ES256"
+    assert keys[0]["kid"].startswith("-")
     rotated = run_cli("keys", "rotate", "--alg", "EdDSA", "--overlap", "1h", "--json", env=env)
     assert rotated.returncode == 0, rotated.stderr
     listed = json.loads(run_cli("keys", "list", "--json", env=env).stdout)
@@ -141,3 +144,12 @@ def test_the_credential_cli(env: dict[str, str], tmp_path: Path) -> None:
         "agent", "revoke-key", AGENT, keys[0]["kid"], "--reason", "rotated out", env=env
     )
     assert revoked.returncode == 0, revoked.stderr
+
+
+def _key_whose_kid_begins_with_a_dash() -> Any:
+    """A P-256 key whose RFC 7638 thumbprint (its kid) starts with "-": 1 key in 64 does."""
+    for _ in range(10_000):
+        key = generate_private_key(Alg.ES256)
+        if jwk_from_public_key(key.public_key())["kid"].startswith("-"):
+            return key
+    raise AssertionError("no key with a dash-leading kid in 10,000 tries")

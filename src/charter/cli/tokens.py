@@ -378,7 +378,11 @@ def register(app: typer.Typer) -> None:
     """Add the credential commands to ``charter`` and ``charter agent``."""
     agent_cli.app.command("enroll")(enroll)
     agent_cli.app.command("keys")(list_keys)
-    agent_cli.app.command("revoke-key")(revoke_key)
+    # A key id is an RFC 7638 thumbprint, base64url: it may begin with "-". Unknown
+    # options pass through as arguments, so `revoke-key bot -kqmw…` works without "--".
+    agent_cli.app.command("revoke-key", context_settings={"ignore_unknown_options": True})(
+        revoke_key
+    )
     agent_cli.app.command("revoke-tokens")(revoke_tokens)
     app.add_typer(keys_app, name="keys")
     app.add_typer(token_app, name="tokens")
