@@ -121,6 +121,10 @@ class Evaluator:
     def rule_ids(self) -> list[str]:
         return [r.id for r in self.rules]
 
+    def rule_ids_for(self, entity: EntityType) -> list[str]:
+        """The enabled rules about one kind of entity."""
+        return [r.id for r in self._by_entity[entity]]
+
     def _run(
         self,
         entity: EntityType,

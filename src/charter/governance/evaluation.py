@@ -46,6 +46,8 @@ from charter.governance.facts import RateWindow, RuleContext
 from charter.governance.leases import Leases, new_holder
 from charter.governance.loader import ActivityIndex, EstateReader, rates
 from charter.governance.policy import GovernancePolicy
+from charter.governance.prefilter import credential_prefilter
+from charter.governance.registry import EntityType
 from charter.governance.rollup import utc
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
@@ -312,9 +314,9 @@ class EvaluationService:
         now = self._clock.now()
         evaluator = Evaluator(policy)
         timings: dict[str, float] = {}
-        counts = {"agents": 0, "identities": 0, "credentials": 0, "hits": 0, "new": 0,
-                  "changed": 0, "reopened": 0, "unsuppressed": 0, "resolved": 0,
-                  "unchanged": 0}  # fmt: skip
+        counts = {"agents": 0, "identities": 0, "credentials": 0, "candidate_credentials": 0,
+                  "hits": 0, "new": 0, "changed": 0, "reopened": 0, "unsuppressed": 0,
+                  "resolved": 0, "unchanged": 0}  # fmt: skip
         spool = _Spool()
         try:
             with self._db.read() as connection, _large_cache(connection):
@@ -338,8 +340,14 @@ class EvaluationService:
                 # aggregates the activity (the database works while Python runs the rules).
                 with ThreadPoolExecutor(1, thread_name_prefix="charter-activity") as pool:
                     activity = pool.submit(self._activity, policy, now, old, target, newest, window)
-                    for chunk in reader.credentials():
-                        counts["credentials"] += len(chunk)
+                    counts["credentials"] = reader.live_credentials()
+                    candidates = credential_prefilter(
+                        evaluator.rule_ids_for(EntityType.CREDENTIAL), now=now,
+                        thresholds=policy.thresholds, agents=reader.agent_briefs,
+                        postgres=self._db.is_postgres,
+                    )  # fmt: skip
+                    for chunk in reader.credentials(candidates):
+                        counts["candidate_credentials"] += len(chunk)
                         self._compare(evaluator.credentials(chunk, ctx), stored, spool, seen,
                                       counts, now)  # fmt: skip
                     timings["credentials_s"] = round(time.perf_counter() - lap, 3)

@@ -34,6 +34,7 @@ from charter.governance.facts import (
     Usage,
 )
 from charter.governance.policy import GovernancePolicy
+from charter.governance.prefilter import Prefilter
 from charter.governance.rollup import Group, Key, utc
 from charter.store import schema
 from charter.store.governance_schema import review_items
@@ -413,15 +414,27 @@ class EstateReader:
         known = self.identity_index.get(identity) if identity else None
         return known[4] if known else None
 
-    def credentials(self) -> Iterator[list[CredentialFacts]]:
-        """All live credentials, in chunks (call after :meth:`identities`)."""
+    def live_credentials(self) -> int:
+        """How many live credentials there are (what an evaluation reports it looked at)."""
+        return int(
+            self.c.execute(
+                sa.select(sa.func.count()).select_from(_C).where(_C.c.gone_at.is_(None))
+            ).scalar_one()
+        )
+
+    def credentials(self, candidates: Prefilter | None = None) -> Iterator[list[CredentialFacts]]:
+        """Live credentials, in chunks (call after :meth:`load_identities`): all of them, or only
+        those the ``candidates`` condition (:mod:`.prefilter`) holds for."""
         shared = self.shared_secrets()
         tracked = self._tracked(_C)
         times = _times(self.c, "created_at", "expires_at", "last_used_at", "last_rotated_at",
                        "first_seen")  # fmt: skip
+        where, params = (f" AND {candidates.sql}", candidates.params) if candidates else ("", ())
         result = self.c.execution_options(stream_results=True).exec_driver_sql(
             "SELECT id, source, account, kind, provider, fingerprint, preview, identity, agent, "  # noqa: S608
-            f"{times}, location, CAST(properties AS TEXT) FROM credentials WHERE gone_at IS NULL"
+            f"{times}, location, CAST(properties AS TEXT) FROM credentials "
+            f"WHERE gone_at IS NULL{where}",
+            params,
         )
         empty: tuple[CredentialBrief, ...] = ()
         index = self.identity_index

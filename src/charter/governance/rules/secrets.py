@@ -22,7 +22,7 @@ FEDERATION = {
     "entra": "federated identity credentials or managed identities instead of client secrets",
     "microsoft": "federated identity credentials or managed identities instead of client secrets",
 }
-_STATIC_KINDS = frozenset({"access_key", "private_key", "client_secret"})
+STATIC_KINDS = frozenset({"access_key", "private_key", "client_secret"})
 
 
 def _rotate_every(credential: CredentialFacts, ctx: RuleContext) -> int:
@@ -173,7 +173,7 @@ def static_cloud_key(credential: CredentialFacts, ctx: RuleContext) -> Hit | Non
     provider = credential.provider.lower()
     if credential.source == "fs" or provider not in FEDERATION:
         return None
-    if credential.kind not in _STATIC_KINDS or not active(credential.properties):
+    if credential.kind not in STATIC_KINDS or not active(credential.properties):
         return None
     if credential.properties.get("key_type") == "SYSTEM_MANAGED":
         return None  # Google-managed keys rotate themselves
