@@ -28,6 +28,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import random
 import shutil
 import tempfile
@@ -348,6 +349,7 @@ def bench(kind: str, scale: float, keep: Path | None = None) -> dict[str, Any]:
                 (home / f"{kind}.json").write_text(json.dumps({"scale": scale, "schema": schema}))
         evaluation = services.governance.evaluation
 
+        out["load average (1 min) before"] = os.getloadavg()[0]
         start = time.perf_counter()
         with services.db.read() as connection:
             connection.execute(sa.text(
@@ -355,9 +357,11 @@ def bench(kind: str, scale: float, keep: Path | None = None) -> dict[str, Any]:
                 "GROUP BY agent, action, resource")).fetchall()  # fmt: skip
         out["peer: bare GROUP BY over activities s"] = time.perf_counter() - start
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         cold = evaluation.evaluate(actor="bench")
         out["cold evaluation s"] = time.perf_counter() - start
+        out["cold evaluation CPU s (this process)"] = time.process_time() - cpu
+        out["load average (1 min) after cold"] = os.getloadavg()[0]
         out["cold breakdown"] = cold.timings
         out["counts"] = cold.counts
         clock = services.clock
@@ -370,9 +374,10 @@ def bench(kind: str, scale: float, keep: Path | None = None) -> dict[str, Any]:
             evaluation.evaluate(actor="bench")
             out["settling evaluation (PostgreSQL) s"] = time.perf_counter() - start
         clock.advance(minutes=5)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         warm = evaluation.evaluate(actor="bench")
         out["warm evaluation s"] = time.perf_counter() - start
+        out["warm evaluation CPU s (this process)"] = time.process_time() - cpu
         out["warm breakdown"] = warm.timings
         start = time.perf_counter()
         assert evaluation.ensure_current(actor="bench") is None

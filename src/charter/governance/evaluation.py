@@ -329,17 +329,19 @@ class EvaluationService:
                 )
                 window = now - dt.timedelta(seconds=policy.thresholds.activity_window)
                 lap = time.perf_counter()
-                reader = EstateReader(connection, now=now, policy=policy, activity=ActivityIndex())
-                people = reader.people()
-                loaded_agents = reader.load_agents()
-                loaded_identities = reader.load_identities()
-                ctx = RuleContext(now, policy.thresholds, people, reader.agent_briefs)
-                seen: set[str] = set()
-                stored = self._stored(connection)
-                # Credentials need no activity: evaluate them while another connection
-                # aggregates the activity (the database works while Python runs the rules).
+                # The activity aggregation runs on another connection from the start: the
+                # database works while Python loads the estate and runs every rule that needs
+                # no activity (credentials), and prepares what the others need.
                 with ThreadPoolExecutor(1, thread_name_prefix="charter-activity") as pool:
                     activity = pool.submit(self._activity, policy, now, old, target, newest, window)
+                    reader = EstateReader(connection, now=now, policy=policy,
+                                          activity=ActivityIndex())  # fmt: skip
+                    people = reader.people()
+                    loaded_agents = reader.load_agents()
+                    loaded_identities = reader.load_identities()
+                    ctx = RuleContext(now, policy.thresholds, people, reader.agent_briefs)
+                    seen: set[str] = set()
+                    stored = self._stored(connection)
                     counts["credentials"] = reader.live_credentials()
                     candidates = credential_prefilter(
                         evaluator.rule_ids_for(EntityType.CREDENTIAL), now=now,
@@ -351,18 +353,25 @@ class EvaluationService:
                         self._compare(evaluator.credentials(chunk, ctx), stored, spool, seen,
                                       counts, now)  # fmt: skip
                     timings["credentials_s"] = round(time.perf_counter() - lap, 3)
+                    extras = reader.agent_extras()
+                    prepared = reader.identities_without_usage(loaded_identities)
+                    del loaded_identities
+                    timings["prepared_s"] = round(time.perf_counter() - lap, 3)
                     settled, groups, agent_rates, timings["activity_s"] = activity.result()
+                timings["activity_ready_s"] = round(time.perf_counter() - lap, 3)
                 counts["activity_groups"] = len(groups)
                 reader.activity = ActivityIndex.build(groups, window)
                 del groups
-                agents = reader.agent_facts(loaded_agents, agent_rates)
+                agents = reader.agent_facts(loaded_agents, agent_rates, extras)
                 counts["agents"] = len(agents)
                 self._compare(evaluator.agents(agents, ctx), stored, spool, seen, counts, now)
-                identities = reader.identity_facts(loaded_identities)
+                timings["agents_done_s"] = round(time.perf_counter() - lap, 3)
+                identities = reader.with_usage(prepared)
+                del prepared
                 counts["identities"] = len(identities)
                 self._compare(evaluator.identities(identities, ctx), stored, spool, seen,
                               counts, now)  # fmt: skip
-                del identities, loaded_identities
+                del identities
                 timings["rules_s"] = round(time.perf_counter() - lap, 3)
                 resolve = [fid for fid, (status, _, _) in stored.items()
                            if status in _LIVE and fid not in seen]  # fmt: skip

@@ -85,14 +85,6 @@ class LeastPrivilege:
         }
 
 
-def _covers(capability: Capability, usage: Usage) -> bool:
-    action = safe_pattern(capability.action)
-    resource = safe_pattern(capability.resource)
-    return bool(
-        action and resource and action.matches(usage.action) and resource.matches(usage.resource)
-    )
-
-
 def charter_least_privilege(
     spec: CharterSpec, usage: Iterable[Usage], *, narrow_max: int = 10
 ) -> LeastPrivilege:
@@ -103,14 +95,19 @@ def charter_least_privilege(
     removed: list[Capability] = []
     narrowed: list[tuple[Capability, tuple[Capability, ...]]] = []
     for capability in spec.allow:
-        covered = [u for u in granted if _covers(capability, u)]
+        # the capability's patterns, parsed once for all its usage
+        action, resource = safe_pattern(capability.action), safe_pattern(capability.resource)
+        covered = (
+            [u for u in granted if action.matches(u.action) and resource.matches(u.resource)]
+            if action is not None and resource is not None
+            else []
+        )
         actions = tuple(sorted({u.action for u in covered}))
         uses.append(CapabilityUse(capability, actions, sum(u.count for u in covered)))
         if not covered:
             removed.append(capability)
             continue
-        pattern = safe_pattern(capability.action)
-        if pattern is not None and not pattern.is_exact and len(actions) <= narrow_max:
+        if action is not None and not action.is_exact and len(actions) <= narrow_max:
             exact = tuple(
                 capability.model_copy(update={"action": _escape(action)}) for action in actions
             )

@@ -14,7 +14,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +47,8 @@ CREDENTIAL_CHUNK = 20000
 #: the identity kind that may be a person's own account (an IAM user named after them)
 PERSONAL_KIND = "cloud_user"
 _REVIEWED = ("kept", "reduced", "revoked")
+#: per agent: the last review, how many credentials, its first identities (see agent_extras)
+AgentExtras = tuple[dict[str, Any], dict[str, int], dict[str, list[str]]]
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
@@ -210,30 +212,10 @@ class EstateReader:
         return loaded
 
     def agent_facts(self, loaded: list[tuple[Any, CharterSpec | None]],
-                    rates: dict[str, RateWindow]) -> list[AgentFacts]:  # fmt: skip
+                    rates: dict[str, RateWindow], extras: AgentExtras | None = None
+                    ) -> list[AgentFacts]:  # fmt: skip
         """Agents' facts, with their activity (set :attr:`activity` first)."""
-        reviewed = dict(
-            self.c.execute(
-                sa.select(review_items.c.agent, sa.func.max(review_items.c.decided_at))
-                .where(review_items.c.status.in_(_REVIEWED))
-                .group_by(review_items.c.agent)
-            ).all()
-        )
-        credentials: dict[str, int] = dict(
-            self.c.execute(
-                sa.select(_C.c.agent, sa.func.count())
-                .where(_C.c.gone_at.is_(None), _C.c.agent.is_not(None))
-                .group_by(_C.c.agent)
-            ).all()
-        )
-        identities: dict[str, list[str]] = defaultdict(list)
-        for agent, identity in self.c.execute(
-            sa.select(_I.c.agent, _I.c.id)
-            .where(_I.c.gone_at.is_(None), _I.c.agent.is_not(None))
-            .order_by(_I.c.id)
-        ):
-            if len(identities[agent]) < 50:
-                identities[agent].append(identity)
+        reviewed, credentials, identities = extras or self.agent_extras()
         out: list[AgentFacts] = []
         for row, charter in loaded:
             state = AgentState(row.state)
@@ -260,6 +242,33 @@ class EstateReader:
                 )
             )
         return out
+
+    def agent_extras(self) -> AgentExtras:
+        """What agents' facts need besides activity: last reviews, credential counts, identities
+        (read while the activity is still being aggregated)."""
+        reviewed = dict(
+            self.c.execute(
+                sa.select(review_items.c.agent, sa.func.max(review_items.c.decided_at))
+                .where(review_items.c.status.in_(_REVIEWED))
+                .group_by(review_items.c.agent)
+            ).all()
+        )
+        credentials: dict[str, int] = dict(
+            self.c.execute(
+                sa.select(_C.c.agent, sa.func.count())
+                .where(_C.c.gone_at.is_(None), _C.c.agent.is_not(None))
+                .group_by(_C.c.agent)
+            ).all()
+        )
+        identities: dict[str, list[str]] = defaultdict(list)
+        for agent, identity in self.c.execute(
+            sa.select(_I.c.agent, _I.c.id)
+            .where(_I.c.gone_at.is_(None), _I.c.agent.is_not(None))
+            .order_by(_I.c.id)
+        ):
+            if len(identities[agent]) < 50:
+                identities[agent].append(identity)
+        return reviewed, credentials, identities
 
     # -- identities ------------------------------------------------------------------------
     def _grants(self) -> dict[str, list[GrantFacts]]:
@@ -343,6 +352,21 @@ class EstateReader:
 
     def identity_facts(self, loaded: list[tuple[Any, ...]]) -> list[IdentityFacts]:
         """Identities' facts, with their grants and activity (set :attr:`activity` first)."""
+        return self.with_usage(self.identities_without_usage(loaded))
+
+    def with_usage(self, facts: list[IdentityFacts]) -> list[IdentityFacts]:
+        """``facts`` with each identity's activity (set :attr:`activity` first)."""
+        by_identity = self.activity.by_identity
+        if not by_identity:
+            return facts
+        return [
+            replace(fact, usage=tuple(by_identity[fact.id])) if fact.id in by_identity else fact
+            for fact in facts
+        ]
+
+    def identities_without_usage(self, loaded: list[tuple[Any, ...]]) -> list[IdentityFacts]:
+        """Identities' facts with their grants but no activity yet (built while the activity is
+        still being aggregated; :meth:`with_usage` adds it)."""
         grants = self._grants()
         passwords = self._passwords()
         tracked = self._tracked(_I)
@@ -368,7 +392,6 @@ class EstateReader:
                     properties=_json(properties, {}),
                     evidence=tuple(_json(evidence, ())),
                     grants=tuple(grants.get(iid, ())),
-                    usage=tuple(self.activity.by_identity.get(iid, ())),
                     passwords=tuple(passwords.get(iid, ())),
                     usage_tracked=(source, kind) in tracked,
                     person=handles.get(name.lower()) if kind == PERSONAL_KIND else None,
