@@ -44,6 +44,7 @@ from charter.domain.conditions import (
     scalar,
 )
 from charter.domain.decision import EMPTY_CONTEXT, Decision, Reason, ReasonCode, deny
+from charter.domain.rule_index import scan_allows
 
 logger = logging.getLogger("charter.decisions")
 
@@ -121,11 +122,10 @@ def _fast(
         return None
     if on_behalf_of is None:
         if allows:
-            rule = first_allow(allows, resource, context, now_us)
-            if rule is not None:
-                return rule.decision
-            if any(r.resource_matches(resource) for r in allows):
-                return None  # a rule matched but did not apply: explain says why
+            found = scan_allows(allows, resource, context, now_us)
+            if found is not False:
+                # the applying rule, or a rule matched but did not hold: explain says why
+                return found.decision if found is not True else None
         # the commonest deny, with exactly the one reason explain() would give
         message = f"no allow rule in the charter of {agent!r} covers {action} on {resource}"
         return Decision(False, None, None, (Reason(_NO_MATCH, message),))

@@ -307,6 +307,33 @@ def first_allow(
     return None
 
 
+#: what :func:`scan_allows` returns when a rule's resource matched but the rule did not hold
+MATCHED_ONLY = True
+
+
+def scan_allows(
+    rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
+) -> Rule | bool:
+    """:func:`first_allow` that also says, in the same pass, whether any rule's resource
+    matched: the applying rule, else :data:`MATCHED_ONLY` (a rule matched but did not
+    hold: its conditions need explaining), else ``False`` (no rule covers the resource)."""
+    matched = False
+    for rule in rules:
+        mode = rule.res_mode
+        if mode == EXACT:
+            if resource != rule.res_text:
+                continue
+        elif mode == PREFIX:
+            if not resource.startswith(rule.res_text):
+                continue
+        elif mode == GENERAL and not rule.resource.matches(resource):
+            continue
+        if rule.plain or rule.allow_holds(context, now_us):
+            return rule
+        matched = True
+    return matched
+
+
 Pair = tuple[tuple[Rule, ...], tuple[Rule, ...]]
 
 
