@@ -126,6 +126,24 @@ class _Claims:
         return None
 
 
+def _sqlite_in(
+    connection: Connection,
+    head: str,
+    values: Sequence[str],
+    tail: str = "",
+    parameters: tuple[Any, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """``head (?, …) tail`` on the driver's own cursor: constant SQL text, every value bound."""
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(
+            head + "(" + ", ".join("?" * len(values)) + ")" + tail, (*values, *parameters)
+        )
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
 class AttributionService:
     """Builds one :class:`AttributionRun` per ingest (the ReconcileService hook factory)."""
 
@@ -472,33 +490,79 @@ class AttributionRun:
         existing: Mapping[str, str | None],
     ) -> list[Credential]:
         fingerprints = sorted({c.fingerprint for c in records})
-        creds, ids = schema.credentials, schema.identities
         elsewhere: dict[str, tuple[str, str]] = {}
-        for row in connection.execute(
-            sa.select(creds.c.fingerprint, creds.c.agent, creds.c.id).where(
-                creds.c.fingerprint.in_(fingerprints),
-                creds.c.agent.is_not(None),
-                creds.c.gone_at.is_(None),
-                sa.not_(
-                    sa.and_(
-                        creds.c.source == self._batch.source, creds.c.account == self._batch.account
-                    )
-                ),
-            )
+        for fingerprint, agent, credential_id in self._attributed_elsewhere(
+            connection, fingerprints
         ):
-            elsewhere.setdefault(row.fingerprint, (row.agent, row.id))
+            elsewhere.setdefault(fingerprint, (agent, credential_id))
         wanted = sorted(
             {c.identity for c in records if c.identity and c.identity not in self._identity_agents}
         )
-        stored: dict[str, str] = {}
-        for start in range(0, len(wanted), 1000):
-            for found in connection.execute(
-                sa.select(ids.c.id, ids.c.agent).where(
-                    ids.c.id.in_(wanted[start : start + 1000]), ids.c.agent.is_not(None)
-                )
-            ):
-                stored[found.id] = found.agent
+        stored: dict[str, str] = dict(self._identity_agents_stored(connection, wanted))
         return [self._credential(c, elsewhere, stored) for c in records]
+
+    def _attributed_elsewhere(
+        self, connection: Connection, fingerprints: list[str]
+    ) -> list[tuple[str, str, str]]:
+        """(fingerprint, agent, credential id) of live attributed credentials of other scopes."""
+        if not fingerprints:
+            return []
+        if connection.dialect.name == "sqlite":
+            # Raw SQL on the driver's cursor: compiling an IN of thousands of literals through
+            # Core cost more than the lookups themselves. Same statement as below.
+            out: list[tuple[str, str, str]] = []
+            for start in range(0, len(fingerprints), 5000):  # within SQLite's parameter limit
+                out += _sqlite_in(
+                    connection,
+                    "SELECT fingerprint, agent, id FROM credentials WHERE fingerprint IN ",
+                    fingerprints[start : start + 5000],
+                    " AND agent IS NOT NULL AND gone_at IS NULL"
+                    " AND NOT (source = ? AND account = ?)",
+                    (self._batch.source, self._batch.account),
+                )
+            return out
+        creds = schema.credentials
+        return [
+            (row.fingerprint, row.agent, row.id)
+            for row in connection.execute(
+                sa.select(creds.c.fingerprint, creds.c.agent, creds.c.id).where(
+                    creds.c.fingerprint.in_(fingerprints),
+                    creds.c.agent.is_not(None),
+                    creds.c.gone_at.is_(None),
+                    sa.not_(
+                        sa.and_(
+                            creds.c.source == self._batch.source,
+                            creds.c.account == self._batch.account,
+                        )
+                    ),
+                )
+            )
+        ]
+
+    @staticmethod
+    def _identity_agents_stored(connection: Connection, wanted: list[str]) -> list[tuple[str, str]]:
+        """(identity id, agent) of stored identities among ``wanted`` that have an agent."""
+        ids = schema.identities
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(wanted), 1000):
+            part = wanted[start : start + 1000]
+            if connection.dialect.name == "sqlite":
+                out += _sqlite_in(
+                    connection,
+                    "SELECT id, agent FROM identities WHERE id IN ",
+                    part,
+                    " AND agent IS NOT NULL",
+                )
+            else:
+                out += [
+                    (found.id, found.agent)
+                    for found in connection.execute(
+                        sa.select(ids.c.id, ids.c.agent).where(
+                            ids.c.id.in_(part), ids.c.agent.is_not(None)
+                        )
+                    )
+                ]
+        return out
 
     def _credential(
         self, credential: Credential, elsewhere: dict[str, tuple[str, str]], stored: dict[str, str]

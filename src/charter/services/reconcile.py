@@ -148,6 +148,14 @@ class KindCounts:
         if len(ids) < SAMPLE:
             ids.append(record_id)
 
+    def note_many(self, bucket: str, first_ids: Sequence[str], count: int) -> None:
+        """Count ``count`` records at once; ``first_ids`` are (at least) the first of them, in order."""
+        if not count:
+            return
+        setattr(self, bucket, getattr(self, bucket) + count)
+        ids: list[str] = getattr(self, f"{bucket}_ids")
+        ids.extend(first_ids[: SAMPLE - len(ids)])
+
 
 @dataclass(slots=True)
 class ReconcileResult:
@@ -195,6 +203,7 @@ _SEEN = sa.Table(
     sa.Column("id", sa.String(1024), primary_key=True),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
+    sqlite_with_rowid=False,  # one B-tree (the key) instead of a rowid table plus its index
 )
 
 
@@ -362,10 +371,14 @@ class ReconcileService:
         attribute: Callable[[Connection, Sequence[_R], Mapping[str, str | None]], list[_R]] | None,
     ) -> None:
         """Stored tuples in, stored tuples compared: no per-row SQLAlchemy processing."""
-        marks = "(" + ", ".join("?" for _ in ids) + ")"
-        stored = {
-            row[0]: row for row in connection.exec_driver_sql(codec.select + marks, tuple(ids))
-        }
+        marks = "(" + ", ".join("?" * len(ids)) + ")"
+        # The driver's own cursor: rows come back as plain tuples in one C call.
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(codec.select + marks, ids)
+            stored = {row[0]: row for row in cursor.fetchall()}
+        finally:
+            cursor.close()
         if attribute is not None:
             agents = (
                 {i: row[codec.agent_index] for i, row in stored.items()}
@@ -379,29 +392,32 @@ class ReconcileService:
         unchanged: list[str] = []
         width = len(codec.columns)
         source_at, account_at = codec.scope_index
+        scope = (batch.source, batch.account)
+        encode = codec.encode
         for record in chunk:
-            encoded: tuple[Any, ...] = codec.encode(record, what=f"{kind} {record.id!r}")
-            old = stored.get(record.id)
+            record_id = record.id
+            encoded: tuple[Any, ...] = encode(record, kind=kind)
+            old = stored.get(record_id)
             if old is None:
-                inserts.append((record.id, *encoded, stamp, stamp, None))
-                counts._note("created", record.id)
-            elif (old[source_at], old[account_at]) != (batch.source, batch.account):
+                inserts.append((record_id, *encoded, stamp, stamp, None))
+            elif (old[source_at], old[account_at]) != scope:
                 raise Conflict(
-                    f"{kind} id {record.id!r} already belongs to {old[source_at]}:{old[account_at]}",
+                    f"{kind} id {record_id!r} already belongs to {old[source_at]}:{old[account_at]}",
                     field=f"{kind}.id",
                 )
             elif old[-1] is None and old[1 : 1 + width] == encoded:
-                counts.unchanged += 1
-                unchanged.append(record.id)
+                unchanged.append(record_id)
             else:
-                updates.append((*encoded, stamp, record.id))
-                counts._note("updated", record.id)
+                updates.append((*encoded, stamp, record_id))
+        counts.note_many("created", [row[0] for row in inserts[:SAMPLE]], len(inserts))
+        counts.note_many("updated", [row[-1] for row in updates[:SAMPLE]], len(updates))
+        counts.unchanged += len(unchanged)
         if inserts:
             connection.exec_driver_sql(codec.insert, inserts)
         if updates:
             connection.exec_driver_sql(codec.update, updates)
         if unchanged:  # seen again: only last_seen moves (new and changed rows already have it)
-            marks = "(" + ", ".join("?" for _ in unchanged) + ")"
+            marks = "(" + ", ".join("?" * len(unchanged)) + ")"
             connection.exec_driver_sql(codec.touch + marks, (stamp, *unchanged))
 
     def _chunk_core(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 from typing import Any
 
@@ -102,13 +102,26 @@ def same_values(new: Mapping[str, Any], old: Any, columns: Sequence[str]) -> boo
 
 
 # -- SQLite's stored form -----------------------------------------------------------------
+#: Stored text of recently encoded instants. Exports repeat timestamps a lot (creation and
+#: rotation dates, day-rounded last use), and hashing a datetime costs a fraction of
+#: formatting it. Keyed by the instant (aware datetimes compare by instant; naive ones are
+#: UTC by convention and never equal an aware one), bounded by clearing.
+_TIMES: dict[dt.datetime, str] = {}
+_TIMES_MAX = 65536
+
+
 def sqlite_time(moment: dt.datetime | None) -> str | None:
     """``DATETIME`` text exactly as SQLAlchemy's SQLite dialect stores it: UTC, microseconds."""
     if moment is None:
         return None
-    if moment.tzinfo is not dt.UTC:
-        moment = aware(moment)
-    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
+    text = _TIMES.get(moment)
+    if text is None:
+        utc = moment if moment.tzinfo is dt.UTC else aware(moment)
+        text = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+        if len(_TIMES) >= _TIMES_MAX:
+            _TIMES.clear()
+        _TIMES[moment] = text
+    return text
 
 
 def _json_text(value: Any) -> str:
@@ -117,19 +130,48 @@ def _json_text(value: Any) -> str:
     )
 
 
+def _json_encoder() -> Callable[[Any], str]:
+    """``_json_text`` without building a ``JSONEncoder`` per value (the C encoder, made once).
+
+    Same text: the C encoder is what ``json.dumps`` itself runs for these options (tuples
+    are encoded as lists by it). Falls back to ``_json_text`` where there is no C encoder.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+        return _json_text
+    options = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+    markers: dict[int, Any] = {}
+    encode = make(
+        markers, options.default, json.encoder.encode_basestring, None,
+        options.key_separator, options.item_separator, True, False, True,
+    )  # fmt: skip
+
+    def text(value: Any) -> str:
+        if isinstance(value, str):  # json.dumps short-cuts a bare string the same way
+            return json.encoder.encode_basestring(value)
+        try:
+            return "".join(encode(value, 0))
+        except BaseException:
+            markers.clear()  # an error leaves the containers it was inside marked
+            raise
+
+    return text
+
+
+json_text = _json_encoder()
+
+
 class SqliteCodec:
     """Encodes one table's records into stored tuples; knows the statements that use them."""
 
     def __init__(self, table: sa.Table, columns: Sequence[str]) -> None:
         self.table = table
         self.columns = tuple(columns)
-        # Read every column in one C call, then convert only what SQLite cannot bind as is.
-        # (StrEnum values are str and booleans are int to the sqlite3 driver.)
-        self._get = operator.attrgetter(*columns)
         self._json_at = tuple(i for i, c in enumerate(columns) if c in JSON_COLUMNS)
         self._time_at = tuple(
             i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.DateTime)
         )
+        self._fast = self._compile()
         # Statements are built from the schema's own table and column names (constants);
         # every value is a bound parameter.
         names = ", ".join(columns)
@@ -142,8 +184,36 @@ class SqliteCodec:
         self.agent_index = 1 + columns.index("agent") if "agent" in columns else None
         self.scope_index = (1 + columns.index("source"), 1 + columns.index("account"))
 
-    def encode(self, record: Any, *, what: str) -> tuple[Any, ...]:
-        values = list(self._get(record))
+    def _compile(self) -> Callable[[Any], tuple[Any, ...]]:
+        """One generated function per table: ``record -> stored tuple``, no per-column loop.
+
+        Column names are the schema's constants (identifiers), never data. StrEnum values
+        are str and booleans are int to the sqlite3 driver, so only times and JSON convert.
+        """
+        parts = []
+        for index, column in enumerate(self.columns):
+            if not column.isidentifier():  # pragma: no cover - schema constants
+                raise ValueError(column)
+            if index in self._time_at:
+                parts.append(f"T(r.{column})")
+            elif index in self._json_at:
+                parts.append(f"J(r.{column})")
+            else:
+                parts.append(f"r.{column}")
+        source = f"def encode(r):\n    return ({', '.join(parts)},)\n"
+        namespace: dict[str, Any] = {"T": sqlite_time, "J": json_text}
+        exec(source, namespace)  # noqa: S102 - generated from column names only
+        encode: Callable[[Any], tuple[Any, ...]] = namespace["encode"]
+        return encode
+
+    def encode(self, record: Any, *, kind: str) -> tuple[Any, ...]:
+        """The stored tuple; :class:`InvalidInput` naming the ``kind`` record when a property is not JSON."""
+        try:
+            return self._fast(record)
+        except (TypeError, ValueError, RecursionError):
+            pass  # find which column, and say so
+        what = f"{kind} {record.id!r}"
+        values = list(operator.attrgetter(*self.columns)(record))
         for index in self._time_at:
             values[index] = sqlite_time(values[index])
         for index in self._json_at:
