@@ -179,12 +179,14 @@ def test_limits_unauthenticated_callers_and_metadata(server: LiveServer) -> None
                         "options": {"evaluations_semantic": "first_come"}}  # fmt: skip
         assert client.post("/access/v1/evaluations", json=bad_semantic).status_code == 400
     with server.anonymous_client() as anonymous:
-        assert (
-            anonymous.post(
-                "/access/v1/evaluation", json=evaluation("github.pulls.read")
-            ).status_code
-            == 401
-        )
+        refused = anonymous.post("/access/v1/evaluation", json=evaluation("github.pulls.read"),
+                                 headers={"X-Request-ID": "anon-7"})  # fmt: skip
+        assert refused.status_code == 401
+        assert refused.headers["x-request-id"] == "anon-7"  # the PEP can match the refusal
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        unsafe = anonymous.post("/access/v1/evaluation", json=evaluation("github.pulls.read"),
+                                headers={"X-Request-ID": "x" * 300})  # fmt: skip
+        assert unsafe.status_code == 401 and "x-request-id" not in unsafe.headers
         metadata = anonymous.get("/.well-known/authzen-configuration").json()
         assert metadata["policy_decision_point"] == server.url
         assert metadata["access_evaluation_endpoint"] == f"{server.url}/access/v1/evaluation"

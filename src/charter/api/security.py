@@ -49,6 +49,7 @@ from starlette.datastructures import Headers
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from charter.api.authzen import MAX_REQUEST_ID
 from charter.api.problems import problem
 from charter.errors import NotFound, PermissionDenied, Unauthenticated
 from charter.services.auth import Principal, Role, Via
@@ -189,7 +190,7 @@ class SecurityMiddleware:
         path: str = scope["path"]
         zone = zone_of(path)
         headers = Headers(scope=scope)
-        send = self._hardened(send, zone, path)
+        send = self._hardened(send, zone, path, _echoed_request_id(zone, headers))
         if zone == Zone.OPEN:
             await self.app(scope, receive, send)
             return
@@ -251,7 +252,7 @@ class SecurityMiddleware:
                                      instance=path)  # fmt: skip
         return principal, None
 
-    def _hardened(self, send: Send, zone: Zone, path: str) -> Send:
+    def _hardened(self, send: Send, zone: Zone, path: str, request_id: bytes | None) -> Send:
         console = zone == Zone.CONSOLE or path == "/login" or path.startswith("/login/")
         private = zone != Zone.OPEN or path == "/login"
 
@@ -268,11 +269,23 @@ class SecurityMiddleware:
                     extra.append((b"content-security-policy", _CONSOLE_CSP.encode()))
                 if private:
                     extra.append((b"cache-control", b"no-store"))
+                if request_id is not None:  # refusals too, so a PEP can match them up
+                    extra.append((b"x-request-id", request_id))
                 raw.extend((k, v) for k, v in extra if k not in present)
                 message = {**message, "headers": raw}
             await send(message)
 
         return hardened_send
+
+
+def _echoed_request_id(zone: Zone, headers: Headers) -> bytes | None:
+    """AuthZEN §10.1: a PDP answer carries the PEP's ``X-Request-ID`` back, 401s included."""
+    if zone != Zone.PDP:
+        return None
+    sent = headers.get("x-request-id")
+    if sent and len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
+        return sent.encode()
+    return None
 
 
 def _equal(a: str, b: str) -> bool:
