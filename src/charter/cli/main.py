@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from charter.cli import (
 )
 from charter.cli.runtime import cli_errors, console, get_services
 from charter.domain.charter import charter_json_schema
+from charter.services.tokens import DEFAULT_ISSUER, ISSUER_ENV
 
 app = typer.Typer(
     name="charter",
@@ -82,6 +84,13 @@ def serve(
     with cli_errors():
         get_services()  # migrate before the first request, and fail loudly here
     console.print(f"Charter API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+    issuer = os.environ.get(ISSUER_ENV) or DEFAULT_ISSUER
+    if not os.environ.get(ISSUER_ENV) and f"http://{host}:{port}" != DEFAULT_ISSUER:
+        # tokens name the issuer, and agents' assertions must be addressed to it
+        console.print(
+            f"[yellow]token issuer is {issuer}; set {ISSUER_ENV} to the URL agents use "
+            f"(e.g. {ISSUER_ENV}=http://{host}:{port})[/yellow]"
+        )
     uvicorn.run(
         "charter.api.app:create_app",
         factory=True,
