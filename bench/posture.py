@@ -336,6 +336,9 @@ def bench(kind: str, scale: float, keep: Path | None = None) -> dict[str, Any]:
     reuse = keep is not None and (keep / f"{kind}.json").exists()
     home = keep or Path(tempfile.mkdtemp(prefix=f"charter-posture-{kind}-"))
     saved = json.loads((home / f"{kind}.json").read_text()) if reuse else {}
+    if kind == "sqlite" and not reuse:  # an interrupted build leaves a half-filled store
+        for leftover in home.glob("bench.db*"):
+            leftover.unlink()
     services, schema = _services(kind, home, saved.get("schema"))
     out: dict[str, Any] = {}
     try:
