@@ -50,6 +50,7 @@ from charter.services.clock import Clock
 from charter.store import estate_schema as _estate_schema  # noqa: F401 - its index
 from charter.store import schema
 from charter.store.database import Database
+from charter.store.sqlite_cursor import sqlite_in
 from charter.store.versions import bump_version
 
 __all__ = ["UNOWNED", "AttributionRun", "AttributionService", "shadow_name"]
@@ -124,24 +125,6 @@ class _Claims:
                 if key and fnmatch.fnmatchcase(key.lower(), pattern):
                     return agent, key, 0.9
         return None
-
-
-def _sqlite_in(
-    connection: Connection,
-    head: str,
-    values: Sequence[str],
-    tail: str = "",
-    parameters: tuple[Any, ...] = (),
-) -> list[tuple[Any, ...]]:
-    """``head (?, …) tail`` on the driver's own cursor: constant SQL text, every value bound."""
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(
-            head + "(" + ", ".join("?" * len(values)) + ")" + tail, (*values, *parameters)
-        )
-        return [tuple(row) for row in cursor.fetchall()]
-    finally:
-        cursor.close()
 
 
 class AttributionService:
@@ -512,7 +495,7 @@ class AttributionRun:
             # Core cost more than the lookups themselves. Same statement as below.
             out: list[tuple[str, str, str]] = []
             for start in range(0, len(fingerprints), 5000):  # within SQLite's parameter limit
-                out += _sqlite_in(
+                out += sqlite_in(
                     connection,
                     "SELECT fingerprint, agent, id FROM credentials WHERE fingerprint IN ",
                     fingerprints[start : start + 5000],
@@ -547,7 +530,7 @@ class AttributionRun:
         for start in range(0, len(wanted), 1000):
             part = wanted[start : start + 1000]
             if connection.dialect.name == "sqlite":
-                out += _sqlite_in(
+                out += sqlite_in(
                     connection,
                     "SELECT id, agent FROM identities WHERE id IN ",
                     part,

@@ -64,6 +64,7 @@ from charter.services.reconcile_rows import (
 )
 from charter.store import schema
 from charter.store.database import Database
+from charter.store.sqlite_cursor import sqlite_in
 from charter.store.versions import bump_version
 
 __all__ = ["CHUNK", "AttributionHook", "Batch", "KindCounts", "ReconcileResult", "ReconcileService"]
@@ -371,14 +372,7 @@ class ReconcileService:
         attribute: Callable[[Connection, Sequence[_R], Mapping[str, str | None]], list[_R]] | None,
     ) -> None:
         """Stored tuples in, stored tuples compared: no per-row SQLAlchemy processing."""
-        marks = "(" + ", ".join("?" * len(ids)) + ")"
-        # The driver's own cursor: rows come back as plain tuples in one C call.
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(codec.select + marks, ids)
-            stored = {row[0]: row for row in cursor.fetchall()}
-        finally:
-            cursor.close()
+        stored = {row[0]: row for row in sqlite_in(connection, codec.select, ids)}
         if attribute is not None:
             agents = (
                 {i: row[codec.agent_index] for i, row in stored.items()}
