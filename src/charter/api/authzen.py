@@ -179,11 +179,16 @@ def _error_bytes(error: BadRequest) -> bytes:
     )
 
 
+def echoable_request_id(sent: str | None) -> str | None:
+    """The PEP's ``X-Request-ID`` if it is safe to send back (printable ASCII, bounded)."""
+    if sent and len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
+        return sent
+    return None
+
+
 def _headers(request: Request) -> dict[str, str]:
-    request_id = request.headers.get("x-request-id")
-    if request_id and len(request_id) <= MAX_REQUEST_ID and request_id.isprintable():
-        return {"X-Request-ID": request_id}
-    return {}
+    request_id = echoable_request_id(request.headers.get("x-request-id"))
+    return {"X-Request-ID": request_id} if request_id else {}
 
 
 def _service(request: Request) -> DecisionService:

@@ -49,7 +49,7 @@ from starlette.datastructures import Headers
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from charter.api.authzen import MAX_REQUEST_ID
+from charter.api.authzen import echoable_request_id
 from charter.api.problems import problem
 from charter.errors import NotFound, PermissionDenied, Unauthenticated
 from charter.services.auth import Principal, Role, Via
@@ -282,10 +282,8 @@ def _echoed_request_id(zone: Zone, headers: Headers) -> bytes | None:
     """AuthZEN §10.1: a PDP answer carries the PEP's ``X-Request-ID`` back, 401s included."""
     if zone != Zone.PDP:
         return None
-    sent = headers.get("x-request-id")
-    if sent and len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
-        return sent.encode()
-    return None
+    request_id = echoable_request_id(headers.get("x-request-id"))
+    return request_id.encode() if request_id else None
 
 
 def _equal(a: str, b: str) -> bool:
