@@ -1,0 +1,201 @@
+"""Does a new charter allow anything the old one did not? Decided on the compiled rules.
+
+Separation of duties needs one question answered before a charter change on an
+active agent is applied: is it *narrowing or equal* (apply at once) or does it
+*widen* access (a proposal someone else approves)? The answer must never be
+"narrowing" for a change that widens, so every test here is a sufficient
+condition for containment and anything it cannot prove counts as widening:
+
+* every new allow rule must be covered by one old allow rule: both patterns
+  contain the new ones (:func:`charter.domain.patterns.covers`), and the old
+  rule's gates are no stricter (its conditions a subset of the new rule's, the
+  same schedule or none, a validity window that contains the new one, no rate
+  limit or a higher one);
+* every old deny rule must be kept by one new deny rule that is at least as
+  broad in the same sense, unless no new allow rule can possibly overlap it
+  (patterns provably disjoint);
+* the charter expires no later, delegation accepts no new group and no longer
+  chain, and the credential limits are no looser.
+
+Unions are not reasoned about (two old rules that together cover a new one still
+count as widening): the check is conservative, not complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+from charter.domain.agent import Agent
+from charter.domain.charter import Capability, CharterSpec, Validity
+from charter.domain.compiled import CompiledAgent, compile_agent
+from charter.domain.enums import AgentState
+from charter.domain.patterns import Pattern, covers
+from charter.domain.rule_index import Rule
+
+__all__ = [
+    "Widening",
+    "charter_widenings",
+    "is_narrowing_or_equal",
+    "may_overlap",
+    "widenings",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Widening:
+    """One way the new version allows more than the old, in words a reviewer reads."""
+
+    kind: str  # allow | deny | expiry | delegation | credentials
+    message: str
+    rule: str | None = None
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "rule": self.rule, "message": self.message}
+
+
+def may_overlap(a: Pattern, b: Pattern) -> bool:
+    """False only when no value can match both patterns (a proof); True when unsure."""
+    if a.is_exact and b.is_exact:
+        return a.pieces[0] == b.pieces[0]
+    if a.is_exact:
+        return b.matches(a.pieces[0])
+    if b.is_exact:
+        return a.matches(b.pieces[0])
+    head_a, head_b = a.pieces[0], b.pieces[0]
+    if not (head_a.startswith(head_b) or head_b.startswith(head_a)):
+        return False
+    tail_a, tail_b = a.pieces[-1], b.pieces[-1]
+    return tail_a.endswith(tail_b) or tail_b.endswith(tail_a)
+
+
+def _conditions(capability: Capability) -> frozenset[str]:
+    return frozenset(json.dumps(c.model_dump(mode="json"), sort_keys=True) for c in capability.when)
+
+
+def _window(valid: Validity | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    return (valid.from_, valid.until) if valid is not None else (None, None)
+
+
+def _window_contains(outer: Validity | None, inner: Validity | None) -> bool:
+    outer_from, outer_until = _window(outer)
+    inner_from, inner_until = _window(inner)
+    if outer_from is not None and (inner_from is None or inner_from < outer_from):
+        return False
+    return outer_until is None or (inner_until is not None and inner_until <= outer_until)
+
+
+def _gates_no_stricter(outer: Capability, inner: Capability) -> bool:
+    """Whenever ``inner``'s conditions, schedule and window hold, so do ``outer``'s."""
+    if not _conditions(outer) <= _conditions(inner):
+        return False
+    if outer.schedule is not None and outer.schedule != inner.schedule:
+        return False
+    return _window_contains(outer.valid, inner.valid)
+
+
+def _patterns_cover(outer: Rule, inner: Rule) -> bool:
+    return covers(outer.action, inner.action) and covers(outer.resource, inner.resource)
+
+
+def _allow_covered(old: Rule, new: Rule) -> bool:
+    if not _patterns_cover(old, new):
+        return False
+    old_cap, new_cap = old.capability, new.capability
+    old_limit, new_limit = old_cap.rate_limit_per_minute, new_cap.rate_limit_per_minute
+    if old_limit is not None and (new_limit is None or new_limit > old_limit):
+        return False
+    return _gates_no_stricter(old_cap, new_cap)
+
+
+def _deny_kept(new: Rule, old: Rule) -> bool:
+    """``new`` denies everything ``old`` denied (a deny applies unless a condition is false)."""
+    return _patterns_cover(new, old) and _gates_no_stricter(new.capability, old.capability)
+
+
+def _describe(rule: Rule) -> str:
+    capability = rule.capability
+    gates = []
+    if capability.when:
+        gates.append("when " + " and ".join(c.describe() for c in rule.conditions))
+    if capability.schedule is not None:
+        gates.append("on a schedule")
+    if capability.valid is not None:
+        gates.append("in a validity window")
+    if capability.rate_limit_per_minute is not None:
+        gates.append(f"at most {capability.rate_limit_per_minute}/min")
+    suffix = f" ({'; '.join(gates)})" if gates else ""
+    return f"{rule.action.text} on {rule.resource.text}{suffix}"
+
+
+def _short_id(rule: Rule) -> str:
+    """``charter/NAME/allow/3`` → ``allow[3]``: the position in the charter file."""
+    parts = rule.id.rsplit("/", 2)
+    return f"{parts[-2]}[{parts[-1]}]" if len(parts) == 3 else rule.id
+
+
+def _rule_widenings(old: CompiledAgent, new: CompiledAgent) -> list[Widening]:
+    found: list[Widening] = []
+    for rule in new.allows.rules:
+        if not any(_allow_covered(o, rule) for o in old.allows.rules):
+            message = f"allows {_describe(rule)}, which no old rule allowed"
+            found.append(Widening("allow", message, _short_id(rule)))
+    for rule in old.denies.rules:
+        if any(_deny_kept(d, rule) for d in new.denies.rules):
+            continue
+        if any(
+            may_overlap(a.action, rule.action) and may_overlap(a.resource, rule.resource)
+            for a in new.allows.rules
+        ):
+            found.append(Widening("deny", f"no longer denies {_describe(rule)}", _short_id(rule)))
+    return found
+
+
+def _day(expires_us: int) -> str:
+    moment = dt.datetime.fromtimestamp(expires_us / 1e6, dt.UTC) - dt.timedelta(days=1)
+    return moment.date().isoformat()
+
+
+def widenings(old: CompiledAgent, new: CompiledAgent) -> list[Widening]:
+    """What ``new`` may allow beyond ``old`` (empty: narrowing or equal). Both compiled as active."""
+    found = _rule_widenings(old, new)
+    if new.expires_us > old.expires_us:
+        after = "never" if new.expires_us >= 2**63 else _day(new.expires_us)
+        before = "never" if old.expires_us >= 2**63 else _day(old.expires_us)
+        found.append(Widening("expiry", f"expires {after} instead of {before}"))
+    old_groups, new_groups = old.delegation_groups, new.delegation_groups
+    if new_groups is None and old_groups is not None:
+        found.append(Widening("delegation", "accepts delegation from anyone"))
+    elif new_groups is not None and old_groups is not None and new_groups - old_groups:
+        added = ", ".join(sorted(new_groups - old_groups))
+        found.append(Widening("delegation", f"accepts delegation from {added}"))
+    if new.delegation.allowed and new.delegation.max_chain > old.delegation.max_chain:
+        chains = f"{new.delegation.max_chain} instead of {old.delegation.max_chain}"
+        found.append(Widening("delegation", f"accepts act chains of {chains}"))
+    return found
+
+
+def is_narrowing_or_equal(old: CompiledAgent, new: CompiledAgent) -> bool:
+    return not widenings(old, new)
+
+
+def _compiled(spec: CharterSpec) -> CompiledAgent:
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    agent = Agent(spec.name, spec.owner, AgentState.ACTIVE, spec, 0, moment, moment)
+    return compile_agent(agent)
+
+
+def charter_widenings(old: CharterSpec, new: CharterSpec) -> list[Widening]:
+    """:func:`widenings` of two charter files, plus their credential limits."""
+    found = widenings(_compiled(old), _compiled(new))
+    before, after = old.credentials, new.credentials
+    if after.max_token_lifetime > before.max_token_lifetime:
+        lifetimes = f"{after.max_token_lifetime} s instead of {before.max_token_lifetime} s"
+        found.append(Widening("credentials", f"tokens live {lifetimes}"))
+    if before.require_proof_of_possession and not after.require_proof_of_possession:
+        found.append(Widening("credentials", "no longer requires proof of possession (DPoP)"))
+    if after.rotate_every > before.rotate_every:
+        periods = f"{after.rotate_every} s instead of {before.rotate_every} s"
+        found.append(Widening("credentials", f"secrets rotate every {periods}"))
+    return found
