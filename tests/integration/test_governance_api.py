@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 from tests.support.server import ROOT, LiveServer, charter_env, live_server
 
+from charter.config import Settings
+from charter.services.auth import Role
+from charter.services.context import Services
+
 PROBLEM = "application/problem+json"
 MARIA = "maria.garcia@acme.example"
 
@@ -29,6 +33,17 @@ def server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
                                 json={"reason": "approved"})  # fmt: skip
         assert activated.status_code == 200, activated.text
         yield running
+
+
+def _token(server: LiveServer, email: str) -> str:
+    """A console owner with an API token, created in the server's store."""
+    services = Services.from_settings(Settings.from_env(server.env))
+    try:
+        services.auth.add_user(email, role=Role.OWNER, password=None, actor="test:setup")
+        keys = services.auth.keys
+        return keys.create_api_token(email, name="t", expires_in=None, actor="test:setup").secret
+    finally:
+        services.close()
 
 
 def test_governance_over_http(server: LiveServer) -> None:
@@ -84,9 +99,13 @@ def test_governance_over_http(server: LiveServer) -> None:
         wrong = client.post(f"/v1/access-requests/{grant.json()['id']}/approve",
                             json={"by": "noah.smith@acme.example"})  # fmt: skip
         assert wrong.status_code == 403 and wrong.json()["field"] == "by"
-        approved = client.post(f"/v1/access-requests/{grant.json()['id']}/approve",
+        recorded = client.post(f"/v1/access-requests/{grant.json()['id']}/approve",
                                json={"by": MARIA})  # fmt: skip
+        assert recorded.status_code == 403  # an approval is made by the approver, signed in
+        with server.client(headers={"authorization": f"Bearer {_token(server, MARIA)}"}) as maria:
+            approved = maria.post(f"/v1/access-requests/{grant.json()['id']}/approve", json={})
         assert approved.json()["status"] == "approved"
+        assert approved.json()["requested_by"] != approved.json()["decided_by"] == MARIA
         decision = client.post("/access/v1/evaluation", json={
             "subject": {"type": "agent", "id": "support-summarizer"},
             "action": {"name": "tickets.export"},

@@ -4,13 +4,19 @@ Who may do what (see ``api/security.py``): admins everything; auditors read;
 owners only their own agents — another owner's agent answers 404, exactly as
 a name that does not exist, so ids cannot be probed — and an owner may
 suspend, resume or decommission but not activate (approve) their own agent.
+
+Separation of duties (``services/changes.py``): a charter version that widens an
+active or suspended agent's access, and a resume of an agent someone else
+suspended, answer ``202 Accepted`` with the proposal (its id and diff) and change
+nothing until a second person approves it under ``/v1/changes``.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from charter.api.deps import actor_dep, services_dep
@@ -27,6 +33,7 @@ from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, par
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
 from charter.errors import InputTooLarge, InvalidInput, PermissionDenied
+from charter.services.changes import Proposal
 from charter.services.context import Services
 from charter.services.registry import version_diff
 
@@ -34,6 +41,16 @@ router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
 ServicesDep = Annotated[Services, Depends(services_dep)]
 ActorDep = Annotated[str, Depends(actor_dep)]
+
+#: the answer when a change waits for a second person (see the module docstring)
+_PROPOSED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "a proposal: the change waits for an approver (/v1/changes)"}
+}
+
+
+def proposed(proposal: Proposal) -> JSONResponse:
+    return JSONResponse(proposal.to_dict(), status_code=202)
+
 
 _CHARTER_BODY = {
     "requestBody": {
@@ -119,7 +136,9 @@ def get_agent(name: str, services: ServicesDep, principal: PrincipalDep) -> Agen
     return AgentOut.of(agent)
 
 
-@router.put("/{name}/charter", response_model=AgentOut, openapi_extra=_CHARTER_BODY)
+@router.put(
+    "/{name}/charter", response_model=AgentOut, openapi_extra=_CHARTER_BODY, responses=_PROPOSED
+)
 async def update_charter(
     name: str,
     request: Request,
@@ -127,14 +146,20 @@ async def update_charter(
     actor: ActorDep,
     principal: PrincipalDep,
     reason: str = "updated",
-) -> AgentOut:
-    """A new charter version (the body's ``name`` must match the path)."""
+) -> AgentOut | JSONResponse:
+    """A new charter version (the body's ``name`` must match the path).
+
+    Narrowing or equal: applied (200). Widening an active or suspended agent: 202
+    with the proposal, and the agent keeps its charter until someone else approves.
+    """
     require_writer(principal)
     require_owns(principal, services.registry.get(name).owner, name=name)
     spec = await _charter_from(request)
     if spec.name != name:
         raise InvalidInput(f"the charter names {spec.name!r}, the path {name!r}", field="name")
-    result = services.registry.update(spec, actor=actor, reason=reason)
+    result = services.governance.changes.update_charter(spec, actor=actor, reason=reason)
+    if isinstance(result, Proposal):
+        return proposed(result)
     return AgentOut.of(result.agent, result.warnings)
 
 
@@ -164,15 +189,21 @@ def _transition_route(transition: Transition) -> None:
         services: ServicesDep,
         actor: ActorDep,
         principal: PrincipalDep,
-    ) -> AgentOut:
+    ) -> AgentOut | JSONResponse:
         require_writer(principal)
         require_owns(principal, services.registry.get(name).owner, name=name)
         require_transition(principal, transition.value)
+        if transition == Transition.RESUME:
+            resumed = services.governance.changes.resume(
+                name, actor=actor, reason=body.reason, admin=principal.is_admin
+            )
+            return proposed(resumed) if isinstance(resumed, Proposal) else AgentOut.of(resumed)
         agent = services.registry.transition(name, transition, actor=actor, reason=body.reason)
         return AgentOut.of(agent)
 
     route.__name__ = f"{transition.value}_agent"
-    router.post(f"/{{name}}/{transition.value}", response_model=AgentOut)(route)
+    extra = _PROPOSED if transition == Transition.RESUME else None
+    router.post(f"/{{name}}/{transition.value}", response_model=AgentOut, responses=extra)(route)
 
 
 for _transition in Transition:

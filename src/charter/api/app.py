@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from charter import __version__
-from charter.api import agents, audit, authzen, estate, governance, oauth, people
+from charter.api import agents, audit, authzen, changes, estate, governance, oauth, people
 from charter.api.limits import BodySizeLimit
 from charter.api.problems import install_problem_handlers
 from charter.api.security import SecurityMiddleware
@@ -58,6 +58,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(web_router)  # the console at / (issue 9)
     app.include_router(estate.router)  # identities, credentials, map, shadow (issue 6)
     app.include_router(governance.router)  # findings, posture, reviews, JIT, lifecycle (issue 7)
+    app.include_router(changes.router)  # proposals waiting for a second person
     # -- end routers --
 
     @app.get("/healthz", tags=["meta"])

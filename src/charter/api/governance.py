@@ -280,8 +280,11 @@ def _access_decision(approve: bool) -> Any:
         require_writer(principal)
         jit = services.governance.jit
         decide = jit.approve if approve else jit.deny
-        return decide(grant_id, by=_by(principal, body.by), actor=actor,
-                      reason=body.reason).to_dict()  # fmt: skip
+        by = _by(principal, body.by)
+        if approve and principal.is_person and by != principal.subject.lower():
+            # separation of duties: an approval is the signed-in person's, never recorded
+            raise PermissionDenied("you may only approve as yourself", field="by")
+        return decide(grant_id, by=by, actor=actor, reason=body.reason).to_dict()
 
     route.__name__ = "approve_access" if approve else "deny_access"
     return route

@@ -90,6 +90,7 @@ OWNER_API_PREFIXES: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("/v1/findings", None),
     ("/v1/reviews", None),
     ("/v1/access-requests", None),
+    ("/v1/changes", None),  # api/changes.py: the owner's proposals and those they may approve
     ("/v1/decommissions", None),
     ("/v1/rotations", None),
     ("/v1/tasks", None),

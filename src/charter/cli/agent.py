@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -24,6 +25,7 @@ from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
 from charter.errors import InvalidInput
+from charter.services.changes import Proposal
 from charter.services.registry import render_yaml, version_diff
 
 app = typer.Typer(help="Register agents, inspect them and move them through their lifecycle.")
@@ -86,9 +88,26 @@ def update(
     reason: Annotated[str, typer.Option(help="why the charter changes")] = "updated",
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Record a new charter version for an existing agent (old versions are kept)."""
+    """Record a new charter version for an existing agent (old versions are kept).
+
+    A version that widens an active or suspended agent's access becomes a proposal
+    that someone else approves ('charter changes approve ID --by EMAIL').
+    """
     with cli_errors():
-        result = get_services().registry.update(_load(file), actor=actor(), reason=reason)
+        result = get_services().governance.changes.update_charter(
+            _load(file), actor=actor(), reason=reason
+        )
+    if isinstance(result, Proposal):
+        if json_out:
+            emit_json(result.to_dict())
+            return
+        console.print(
+            f"the new charter widens {result.agent}'s access: change [bold]{result.id}[/] "
+            f"waits for approval ('charter changes show {result.id}')"
+        )
+        for widening in result.diff.get("widenings", []):
+            console.print(f"  + {escape(widening['message'])}")
+        return
     _warn(result.warnings)
     if json_out:
         emit_json({**agent_json(result.agent), "warnings": result.warnings})

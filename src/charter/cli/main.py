@@ -14,6 +14,7 @@ from charter.cli import (
     access_keys,
     agent,
     audit,
+    changes,
     decisions,
     discover,
     estate,
@@ -48,6 +49,7 @@ estate.register(app)  # discover <source>/all, shadow, map (issue 6)
 decisions.register(app)  # check, explain, policy, roles, export cedar (issue 3)
 gateway.register(app)  # the MCP gateway (issue 8)
 governance.register(app)  # findings, posture, review, access, rotation, worker (issue 7)
+changes.register(app)  # proposals that widen access, approved by a second person
 # -- end registrations --
 
 

@@ -1,5 +1,11 @@
 """Just-in-time access: a time-boxed extra capability, requested with a reason, approved by
-the agent's owner, effective in decisions at once, gone at its end with nobody acting.
+someone other than the requester, effective in decisions at once, gone at its end with nobody acting.
+
+Who may approve is the governance policy's ``approvals.jit`` (default: an admin or
+the agent's owner), and never the requester (see :mod:`charter.services.approvals`).
+A request whose action or resource does not name its family — ``*``, ``*.read``,
+``*:*`` — is refused, or with ``jit.wildcards: admin`` left to an admin to approve.
+Durations are capped by ``jit.max_duration``.
 
 An approved grant is an ordinary allow capability with a ``valid`` window
 (``from`` = approval, ``until`` = approval + duration). The decision point
@@ -33,6 +39,7 @@ from charter.governance import notices
 from charter.governance.agent_writes import agent_row
 from charter.governance.policy import GovernancePolicy
 from charter.governance.rollup import utc
+from charter.services.approvals import approval_refusal
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.store.database import Database
@@ -97,6 +104,15 @@ class JitGrant:
                 "starts_at": iso(self.starts_at), "ends_at": iso(self.ends_at)}  # fmt: skip
 
 
+def is_broad(text: str, *, resource: bool) -> bool:
+    """Whether a pattern leaves its family open: the literal text before its first
+    wildcard must name an action family (``tickets.``) or a system (``zendesk:``)."""
+    pattern = parse_pattern(text, field="resource" if resource else "action")
+    if pattern.is_exact:
+        return False
+    return (":" if resource else ".") not in pattern.literal_prefix
+
+
 def _grant(row: Any) -> JitGrant:
     def aware(moment: dt.datetime | None) -> dt.datetime | None:
         return utc(moment) if moment is not None else None
@@ -151,8 +167,14 @@ class JitService:
             )  # fmt: skip
         if not reason or not reason.strip():
             raise InvalidInput("say why the agent needs this access", field="reason")
-        parse_pattern(action, field="action")
-        parse_pattern(resource, field="resource")
+        for field, text in (("action", action), ("resource", resource)):
+            if is_broad(text, resource=field == "resource") and policy.wildcards == "refuse":
+                raise InvalidInput(
+                    f"{field} {text!r} is a wildcard that leaves its "
+                    f"{'system' if field == 'resource' else 'action family'} open; just-in-time "
+                    "access names what it needs (policy jit.wildcards: refuse)",
+                    field=field,
+                )
         now = self._clock.now()
         grant_id = f"jit-{uuid.uuid4().hex[:10]}"
         with self._db.write() as connection:
@@ -180,6 +202,12 @@ class JitService:
             )  # fmt: skip
             return _grant(self._row(connection, grant_id))
 
+    def _approvers(self, row: Any) -> list[str]:
+        """``approvals.jit``; a wildcard request (``jit.wildcards: admin``) only an admin's."""
+        if is_broad(row.action, resource=False) or is_broad(row.resource, resource=True):
+            return ["admin"]
+        return list(self._policy().approvals.jit)
+
     def _decide(self, grant_id: str, *, by: str, actor: str, approve: bool,
                 reason: str | None) -> JitGrant:  # fmt: skip
         by = (by or "").strip().lower()
@@ -189,11 +217,13 @@ class JitService:
             if row.status != JitStatus.PENDING.value:
                 raise Conflict(f"request {grant_id} is already {row.status}", field="status")
             agent = agent_row(connection, row.agent)
-            if by not in {agent.owner, agent.pending_owner}:
-                raise PermissionDenied(
-                    f"only the owner of {row.agent} ({agent.owner}) may decide this request",
-                    field="by",
-                )
+            approvers = self._approvers(row)
+            refusal = approval_refusal(
+                connection, approvers, approver=by, requester=row.requested_by, owner=agent.owner
+            )
+            involved = by in {agent.owner, agent.pending_owner, row.requested_by.lower()}
+            if refusal is not None and (approve or not involved):
+                raise PermissionDenied(refusal, field="by")
             if approve and agent.state != AgentState.ACTIVE.value:
                 raise Conflict(f"agent {row.agent} is {agent.state}", field="agent")
             values: dict[str, Any] = {"decided_by": by, "decided_at": now,
@@ -212,7 +242,8 @@ class JitService:
             verb = "approve" if approve else "deny"
             self._audit.record(connection, EventDraft(
                 actor, f"access.{verb}", "access", grant_id, {"status": "pending"},
-                {"status": values["status"], "by": by, "reason": reason, "agent": row.agent,
+                {"status": values["status"], "by": by, "requested_by": row.requested_by,
+                 "reason": reason, "agent": row.agent,
                  "action": row.action, "resource": row.resource,
                  "ends_at": values["ends_at"].isoformat() if approve else None}))  # fmt: skip
             if approve:

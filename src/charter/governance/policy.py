@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -166,6 +166,34 @@ class ExpiryPolicy(_Strict):
 class JitPolicy(_Strict):
     default_duration: Duration = 3600
     max_duration: Duration = 8 * 3600
+    #: a request whose action or resource does not name its family (``*``, ``*.read``,
+    #: ``*:*``) is refused, or (``admin``) accepted but approvable by an admin only
+    wildcards: Literal["refuse", "admin"] = "refuse"
+
+
+APPROVER_PATTERN = r"^(admin|owner|role:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$"
+
+
+class ApprovalPolicy(_Strict):
+    """Who may approve a change that widens an active agent's access (never the requester).
+
+    Each list names who qualifies: ``admin`` (a console admin), ``owner`` (the agent's
+    owner) or ``role:NAME`` (a member of a role in the roles file). See
+    docs/separation-of-duties.md.
+    """
+
+    charter_widening: list[Annotated[str, Field(pattern=APPROVER_PATTERN)]] = Field(
+        default_factory=lambda: ["admin"], min_length=1, max_length=20
+    )
+    #: just-in-time access was always the owner's to approve; never their own request
+    jit: list[Annotated[str, Field(pattern=APPROVER_PATTERN)]] = Field(
+        default_factory=lambda: ["admin", "owner"], min_length=1, max_length=20
+    )
+    resume_after_admin_suspension: list[Annotated[str, Field(pattern=APPROVER_PATTERN)]] = Field(
+        default_factory=lambda: ["admin"], min_length=1, max_length=20
+    )
+    #: a proposal nobody decided within this time expires
+    expire_after: Duration = 14 * DAY
 
 
 class RotationPolicy(_Strict):
@@ -192,6 +220,7 @@ class GovernancePolicy(_Strict):
     departure: DeparturePolicy = Field(default_factory=DeparturePolicy)
     expiry: ExpiryPolicy = Field(default_factory=ExpiryPolicy)
     jit: JitPolicy = Field(default_factory=JitPolicy)
+    approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     rotation: RotationPolicy = Field(default_factory=RotationPolicy)
     worker: WorkerPolicy = Field(default_factory=WorkerPolicy)
 

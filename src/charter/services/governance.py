@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from charter.governance.rotation import RotationService
     from charter.governance.tasks import TaskService
     from charter.governance.worker import Worker
+    from charter.services.changes import ChangeService
     from charter.services.registry import RegistryService
     from charter.services.tokens import TokenService
 
@@ -112,6 +113,13 @@ class GovernanceService:
         from charter.governance.jit import JitService
 
         return JitService(self.db, self.audit, self.clock, self.policy)
+
+    @cached_property
+    def changes(self) -> ChangeService:
+        from charter.services.changes import ChangeService
+
+        jit = lambda: self.jit  # noqa: E731 - built on first use
+        return ChangeService(self.db, self.audit, self.clock, self.registry, self.policy, jit)
 
     @cached_property
     def rotation(self) -> RotationService:

@@ -161,94 +161,106 @@ class RegistryService:
 
     def update(self, spec: CharterSpec, *, actor: str, reason: str = "updated") -> Registered:
         """A new charter version; the old ones stay."""
+        with self._db.write() as connection:
+            return self.update_in(connection, spec, actor=actor, reason=reason)
+
+    def update_in(
+        self, connection: Connection, spec: CharterSpec, *, actor: str, reason: str = "updated"
+    ) -> Registered:
+        """:meth:`update` inside the caller's transaction (an approved proposal applies so)."""
         self._check_expiry(spec)
         now = self._clock.now()
-        with self._db.write() as connection:
-            row = self._row(connection, spec.name)
-            if row.state == AgentState.DECOMMISSIONED:
-                raise Conflict(f"agent {spec.name!r} is decommissioned", field="state")
-            if spec.owner != row.owner:
-                raise InvalidInput(
-                    f"the charter names owner {spec.owner} but the agent is owned by {row.owner}; "
-                    "change owners with 'charter agent transfer'",
-                    field="owner",
-                )
-            old = self._document(connection, spec.name, row.charter_version)
-            if old == spec.document():
-                return Registered(_agent(row, old), ["the charter is unchanged; no new version"])
-            version = row.charter_version + 1
-            connection.execute(
-                sa.insert(_V).values(
-                    agent=spec.name,
-                    version=version,
-                    document=spec.document(),
-                    created_at=now,
-                    created_by=actor,
-                    reason=reason,
-                )
+        row = self._row(connection, spec.name)
+        if row.state == AgentState.DECOMMISSIONED:
+            raise Conflict(f"agent {spec.name!r} is decommissioned", field="state")
+        if spec.owner != row.owner:
+            raise InvalidInput(
+                f"the charter names owner {spec.owner} but the agent is owned by {row.owner}; "
+                "change owners with 'charter agent transfer'",
+                field="owner",
             )
-            connection.execute(
-                sa.update(_A)
-                .where(_A.c.name == spec.name)
-                .values(
-                    charter_version=version,
-                    purpose=spec.purpose,
-                    environment=spec.environment,
-                    labels=spec.labels,
-                    expires=spec.expires,
-                    updated_at=now,
-                )
+        old = self._document(connection, spec.name, row.charter_version)
+        if old == spec.document():
+            return Registered(_agent(row, old), ["the charter is unchanged; no new version"])
+        version = row.charter_version + 1
+        connection.execute(
+            sa.insert(_V).values(
+                agent=spec.name,
+                version=version,
+                document=spec.document(),
+                created_at=now,
+                created_by=actor,
+                reason=reason,
             )
-            self._audit.record(
-                connection,
-                EventDraft(
-                    actor,
-                    "agent.update",
-                    "agent",
-                    spec.name,
-                    {"version": row.charter_version},
-                    {**spec.summary(), "version": version},
-                ),
+        )
+        connection.execute(
+            sa.update(_A)
+            .where(_A.c.name == spec.name)
+            .values(
+                charter_version=version,
+                purpose=spec.purpose,
+                environment=spec.environment,
+                labels=spec.labels,
+                expires=spec.expires,
+                updated_at=now,
             )
-            self._bump(connection)
-            warnings = [w for w in [self._owner_problem(connection, spec.owner)] if w]
-            return Registered(_agent(self._row(connection, spec.name), spec.document()), warnings)
+        )
+        self._audit.record(
+            connection,
+            EventDraft(
+                actor,
+                "agent.update",
+                "agent",
+                spec.name,
+                {"version": row.charter_version},
+                {**spec.summary(), "version": version},
+            ),
+        )
+        self._bump(connection)
+        warnings = [w for w in [self._owner_problem(connection, spec.owner)] if w]
+        return Registered(_agent(self._row(connection, spec.name), spec.document()), warnings)
 
     def transition(self, name: str, transition: Transition, *, actor: str, reason: str) -> Agent:
+        with self._db.write() as connection:
+            return self.transition_in(connection, name, transition, actor=actor, reason=reason)
+
+    def transition_in(
+        self, connection: Connection, name: str, transition: Transition, *, actor: str, reason: str
+    ) -> Agent:
+        """:meth:`transition` inside the caller's transaction."""
         if not reason.strip():
             raise InvalidInput("a reason is required", field="reason")
         now = self._clock.now()
-        with self._db.write() as connection:
-            row = self._row(connection, name)
-            current = AgentState(row.state)
-            target = next_state(current, transition)
-            if target == AgentState.ACTIVE:
-                problem = self._owner_problem(connection, row.owner)
-                if problem:
-                    raise Conflict(f"cannot {transition} {name}: {problem}", field="owner")
-                if row.expires and row.expires < now.date():
-                    raise Conflict(
-                        f"cannot {transition} {name}: its charter expired on {row.expires}",
-                        field="expires",
-                    )
-            connection.execute(
-                sa.update(_A).where(_A.c.name == name).values(state=target.value, updated_at=now)
-            )
-            self._audit.record(
-                connection,
-                EventDraft(
-                    actor,
-                    f"agent.{transition.value}",
-                    "agent",
-                    name,
-                    {"state": current.value},
-                    {"state": target.value, "reason": reason},
-                ),
-            )
-            self._bump(connection)
-            return _agent(
-                self._row(connection, name), self._document(connection, name, row.charter_version)
-            )
+        row = self._row(connection, name)
+        current = AgentState(row.state)
+        target = next_state(current, transition)
+        if target == AgentState.ACTIVE:
+            problem = self._owner_problem(connection, row.owner)
+            if problem:
+                raise Conflict(f"cannot {transition} {name}: {problem}", field="owner")
+            if row.expires and row.expires < now.date():
+                raise Conflict(
+                    f"cannot {transition} {name}: its charter expired on {row.expires}",
+                    field="expires",
+                )
+        connection.execute(
+            sa.update(_A).where(_A.c.name == name).values(state=target.value, updated_at=now)
+        )
+        self._audit.record(
+            connection,
+            EventDraft(
+                actor,
+                f"agent.{transition.value}",
+                "agent",
+                name,
+                {"state": current.value},
+                {"state": target.value, "reason": reason},
+            ),
+        )
+        self._bump(connection)
+        return _agent(
+            self._row(connection, name), self._document(connection, name, row.charter_version)
+        )
 
     def transfer(self, name: str, to: str, *, actor: str, reason: str = "transferred") -> Agent:
         to = to.strip().lower()
@@ -301,6 +313,23 @@ class RegistryService:
             return _agent(self._row(connection, name), document)
 
     # -- queries -------------------------------------------------------------------
+    def agent_in(self, connection: Connection, name: str) -> Agent:
+        """:meth:`get` inside the caller's transaction."""
+        row = self._row(connection, name)
+        return _agent(row, self._document(connection, name, row.charter_version))
+
+    def check_update(self, agent: Agent, spec: CharterSpec) -> None:
+        """What :meth:`update` refuses, checked before a change is proposed instead."""
+        self._check_expiry(spec)
+        if agent.state == AgentState.DECOMMISSIONED:
+            raise Conflict(f"agent {spec.name!r} is decommissioned", field="state")
+        if spec.owner != agent.owner:
+            raise InvalidInput(
+                f"the charter names owner {spec.owner} but the agent is owned by {agent.owner}; "
+                "change owners with 'charter agent transfer'",
+                field="owner",
+            )
+
     def get(self, name: str) -> Agent:
         with self._db.read() as connection:
             row = self._row(connection, name)

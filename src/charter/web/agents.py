@@ -25,6 +25,7 @@ from charter.domain.lifecycle import Transition, allowed_transitions
 from charter.errors import CharterError, InputTooLarge, InvalidInput, NotFound, PermissionDenied
 from charter.governance.findings import FindingFilter
 from charter.services.auth import Principal, Role
+from charter.services.changes import Proposal
 from charter.services.registry import version_diff
 from charter.web import queries
 from charter.web.forms import (
@@ -232,10 +233,20 @@ def transition_agent(
         return redirect(agent_url(name) + "/decommission")
     require_transition(principal, transition.value)
     reason = field(form, "reason")
+    services = services_dep(request)
     try:
-        updated = services_dep(request).registry.transition(
-            agent.name, transition, actor=str(principal), reason=reason
-        )
+        if transition == Transition.RESUME:  # may need a second person (services/changes.py)
+            resumed = services.governance.changes.resume(
+                agent.name, actor=str(principal), reason=reason, admin=principal.is_admin
+            )
+            if isinstance(resumed, Proposal):
+                message = f"resuming {name} waits for approval ({resumed.id})"
+                return redirect("/changes", message=message)
+            updated = resumed
+        else:
+            updated = services.registry.transition(
+                agent.name, transition, actor=str(principal), reason=reason
+            )
     except CharterError as exc:
         return redirect(agent_url(name), message=str(exc), error=True)
     return redirect(agent_url(name), message=f"{name} is now {updated.state.value}")
