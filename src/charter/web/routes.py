@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, Response
 from charter.web import (
     agents,
     audit_log,
+    changes,
     decisions,
     estate_map,
     findings,
@@ -24,7 +25,7 @@ STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
 for module in (signin, overview, agents, shadow, findings, estate_map, reviews, audit_log,
-               decisions, inventory):  # fmt: skip
+               decisions, inventory, changes):  # fmt: skip
     router.include_router(module.router)
 
 

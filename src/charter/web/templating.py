@@ -36,6 +36,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/findings", "Findings", frozenset(Role)),
     ("/map", "Map", frozenset(Role)),
     ("/reviews", "Reviews", frozenset({Role.ADMIN, Role.OWNER})),
+    ("/changes", "Changes", frozenset(Role)),
     ("/audit", "Audit", frozenset({Role.ADMIN, Role.AUDITOR})),
     ("/decisions", "Decisions", frozenset({Role.ADMIN, Role.OWNER})),
 )
