@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -95,3 +96,19 @@ def test_bad_input_exits_2_with_the_field(cli: Run, tmp_path: Path) -> None:
         "everything",
     )
     assert wildcard.exit_code == 2 and "action" in wildcard.stderr
+
+
+def test_a_proposal_nobody_decides_expires(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    policy = tmp_path / "governance.yaml"
+    policy.write_text("approvals:\n  expire_after: 1s\n")
+    monkeypatch.setenv("CHARTER_GOVERNANCE_POLICY", str(policy))
+    cli("agent", "update", str(_widened(tmp_path)))
+    (change,) = json.loads(cli("changes", "list", "--json").stdout)
+    time.sleep(1.2)
+    late = cli("changes", "approve", change["id"], "--by", ROOT_ADMIN)
+    assert late.exit_code == 2 and "expired" in late.stderr
+    services = get_services()
+    assert services.governance.changes.expire(actor="worker") == [change["id"]]
+    assert services.registry.get("summarizer").charter_version == 1

@@ -56,6 +56,7 @@ class Worker:
             ("review_reminders", lambda: self.g.reviews.remind(actor=ACTOR)),
             ("review_deadlines", lambda: self.g.reviews.enforce_deadlines(actor=ACTOR)),
             ("jit_expired", lambda: self.g.jit.expire(actor=ACTOR)),
+            ("changes_expired", lambda: self.g.changes.expire(actor=ACTOR)),
             ("rotations_scheduled", lambda: self.g.rotation.schedule(actor=ACTOR)),
             ("rotations_verified", lambda: self.g.rotation.verify_pending(actor=ACTOR)),
         ]
