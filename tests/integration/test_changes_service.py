@@ -80,6 +80,8 @@ def test_a_named_role_approves_and_nobody_else(estate: Services, tmp_path: Path)
     changes = estate.governance.changes
     with pytest.raises(PermissionDenied, match="role 'security'"):
         changes.approve(proposal.id, by=ROOT_ADMIN, actor=ROOT_ADMIN)  # admins are not named
+    with pytest.raises(PermissionDenied, match="role 'security'"):
+        changes.approve(proposal.id, by=SAM, actor=SAM)  # in the directory, not in the role
     done = changes.approve(proposal.id, by="sec@acme.example", actor="sec@acme.example")
     assert done.status == ProposalStatus.APPROVED
     assert estate.registry.get("summarizer").charter_version == 2
