@@ -60,3 +60,27 @@ def test_an_admin_approves_from_the_page(app: TestClient, services: Services) ->
     assert done.status_code == 200 and "approved" in done.text
     assert services.registry.get("support-summarizer").charter_version == 2
     assert proposal.id in app.get("/changes?status=approved").text
+
+
+def test_an_owner_resuming_an_admins_suspension_gets_a_proposal(
+    app: TestClient, services: Services
+) -> None:
+    registry = services.registry
+    registry.transition("support-summarizer", Transition.ACTIVATE, actor="t", reason="ok")
+    registry.transition(
+        "support-summarizer",
+        Transition.SUSPEND,
+        actor="admin@acme.example",
+        reason="incident INC-7",
+    )
+    token = sign_in(app, MARIA)
+    response = app.post(
+        "/agents/support-summarizer/transition",
+        data={"csrf_token": token, "transition": "resume", "reason": "fine now"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/changes"
+    assert registry.get("support-summarizer").state.value == "suspended"
+    (change,) = services.governance.changes.list()
+    assert change.kind.value == "resume" and change.requested_by == MARIA
+    assert "incident INC-7" in app.get("/changes").text
