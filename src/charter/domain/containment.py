@@ -86,32 +86,82 @@ def _window_contains(outer: Validity | None, inner: Validity | None) -> bool:
     return outer_until is None or (inner_until is not None and inner_until <= outer_until)
 
 
-def _gates_no_stricter(outer: Capability, inner: Capability) -> bool:
+#: the most rule pairs compared in full; beyond it the change counts as widening (a charter
+#: holds up to 1,000 rules of each kind: an answer must not cost minutes)
+MAX_COMPARISONS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the comparison needs from one rule, computed once."""
+
+    rule: Rule
+    capability: Capability
+    conditions: frozenset[str]
+    key: str  # the rule as text: equal keys allow (or deny) exactly the same
+
+    @classmethod
+    def of(cls, rule: Rule) -> _Facts:
+        capability = rule.capability
+        gates = {
+            "when": sorted(_conditions(capability)),
+            "schedule": capability.schedule.model_dump(mode="json")
+            if capability.schedule
+            else None,
+            "valid": [str(v) for v in _window(capability.valid)],
+            "limit": capability.rate_limit_per_minute,
+        }
+        key = json.dumps([rule.action.text, rule.resource.text, gates], sort_keys=True)
+        return cls(rule, capability, _conditions(capability), key)
+
+
+def _gates_no_stricter(outer: _Facts, inner: _Facts) -> bool:
     """Whenever ``inner``'s conditions, schedule and window hold, so do ``outer``'s."""
-    if not _conditions(outer) <= _conditions(inner):
+    if not outer.conditions <= inner.conditions:
         return False
-    if outer.schedule is not None and outer.schedule != inner.schedule:
+    schedule = outer.capability.schedule
+    if schedule is not None and schedule != inner.capability.schedule:
         return False
-    return _window_contains(outer.valid, inner.valid)
+    return _window_contains(outer.capability.valid, inner.capability.valid)
 
 
-def _patterns_cover(outer: Rule, inner: Rule) -> bool:
+def _may_cover(outer: Pattern, inner: Pattern) -> bool:
+    """A necessary condition for ``covers(outer, inner)``, in two string tests."""
+    return inner.pieces[0].startswith(outer.pieces[0]) and inner.pieces[-1].endswith(
+        outer.pieces[-1]
+    )
+
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+    def spend(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def _patterns_cover(outer: Rule, inner: Rule, budget: _Budget) -> bool:
+    if not (_may_cover(outer.action, inner.action) and _may_cover(outer.resource, inner.resource)):
+        return False
+    if not budget.spend():
+        return False  # unsure: not covered
     return covers(outer.action, inner.action) and covers(outer.resource, inner.resource)
 
 
-def _allow_covered(old: Rule, new: Rule) -> bool:
-    if not _patterns_cover(old, new):
+def _allow_covered(old: _Facts, new: _Facts, budget: _Budget) -> bool:
+    if not _patterns_cover(old.rule, new.rule, budget):
         return False
-    old_cap, new_cap = old.capability, new.capability
-    old_limit, new_limit = old_cap.rate_limit_per_minute, new_cap.rate_limit_per_minute
+    old_limit = old.capability.rate_limit_per_minute
+    new_limit = new.capability.rate_limit_per_minute
     if old_limit is not None and (new_limit is None or new_limit > old_limit):
         return False
-    return _gates_no_stricter(old_cap, new_cap)
+    return _gates_no_stricter(old, new)
 
 
-def _deny_kept(new: Rule, old: Rule) -> bool:
+def _deny_kept(new: _Facts, old: _Facts, budget: _Budget) -> bool:
     """``new`` denies everything ``old`` denied (a deny applies unless a condition is false)."""
-    return _patterns_cover(new, old) and _gates_no_stricter(new.capability, old.capability)
+    return _patterns_cover(new.rule, old.rule, budget) and _gates_no_stricter(new, old)
 
 
 def _describe(rule: Rule) -> str:
@@ -136,19 +186,29 @@ def _short_id(rule: Rule) -> str:
 
 
 def _rule_widenings(old: CompiledAgent, new: CompiledAgent) -> list[Widening]:
+    budget = _Budget(MAX_COMPARISONS)
+    old_allows = [_Facts.of(r) for r in old.allows.rules]
+    new_allows = [_Facts.of(r) for r in new.allows.rules]
+    new_denies = [_Facts.of(r) for r in new.denies.rules]
+    kept_allows = {f.key for f in old_allows}
+    kept_denies = {f.key for f in new_denies}
     found: list[Widening] = []
-    for rule in new.allows.rules:
-        if not any(_allow_covered(o, rule) for o in old.allows.rules):
-            message = f"allows {_describe(rule)}, which no old rule allowed"
-            found.append(Widening("allow", message, _short_id(rule)))
+    for facts in new_allows:
+        if facts.key in kept_allows or any(_allow_covered(o, facts, budget) for o in old_allows):
+            continue
+        message = f"allows {_describe(facts.rule)}, which no old rule allowed"
+        found.append(Widening("allow", message, _short_id(facts.rule)))
     for rule in old.denies.rules:
-        if any(_deny_kept(d, rule) for d in new.denies.rules):
+        facts = _Facts.of(rule)
+        if facts.key in kept_denies or any(_deny_kept(d, facts, budget) for d in new_denies):
             continue
         if any(
             may_overlap(a.action, rule.action) and may_overlap(a.resource, rule.resource)
             for a in new.allows.rules
         ):
             found.append(Widening("deny", f"no longer denies {_describe(rule)}", _short_id(rule)))
+    if budget.left < 0:
+        found.append(Widening("allow", "too many rules to compare in full: counted as widening"))
     return found
 
 

@@ -94,3 +94,33 @@ def test_narrowing_edits_apply_at_once(change: dict[str, Any]) -> None:
 def test_may_overlap_is_false_only_when_disjoint(a: str, b: str, overlap: bool) -> None:
     assert may_overlap(parse_pattern(a), parse_pattern(b)) is overlap
     assert may_overlap(parse_pattern(b), parse_pattern(a)) is overlap
+
+
+def test_a_comparison_too_large_to_finish_counts_as_widening(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import charter.domain.containment as containment
+
+    wider = {
+        **BASE,
+        "allow": [{"action": "tickets.comments.read", "resource": "zendesk:tickets/1"}],
+    }
+    assert _kinds(wider) == []  # covered by allow[1]
+    monkeypatch.setattr(containment, "MAX_COMPARISONS", 0)
+    found = charter_widenings(parse_charter(BASE), parse_charter(wider))
+    assert [w.rule for w in found] == ["allow[0]", None]
+    assert "too many rules" in found[-1].message
+
+
+def test_a_thousand_rules_compare_in_well_under_a_second() -> None:
+    import time
+
+    allow = [{"action": f"svc{i}.read", "resource": f"sys{i}:items/*"} for i in range(1000)]
+    deny = [{"action": f"svc{i}.delete", "resource": "*"} for i in range(1000)]
+    old = parse_charter({**BASE, "allow": allow, "deny": deny})
+    new = parse_charter(
+        {**BASE, "allow": [*allow[:-1], {"action": "x.y", "resource": "z:*"}], "deny": deny}
+    )
+    started = time.perf_counter()
+    assert [w.kind for w in charter_widenings(old, new)] == ["allow"]
+    assert time.perf_counter() - started < 2  # measured: 0.18 s (was 17 s before indexing)
