@@ -96,3 +96,11 @@ def test_a_proposal_made_against_an_old_version_cannot_apply(estate: Services) -
     assert estate.registry.get("summarizer").charter_version == 2
     pending = estate.governance.changes.list()
     assert [p.id for p in pending] == [proposal.id]  # still there to be rejected
+
+
+def test_approvers_are_those_of_the_policy_in_force_now(estate: Services, tmp_path: Path) -> None:
+    proposal = _widen(estate)  # proposed while admins approve
+    _policy(estate, tmp_path, "approvals: {charter_widening: ['role:security']}\n")
+    with pytest.raises(PermissionDenied, match="role 'security'"):
+        estate.governance.changes.approve(proposal.id, by=ROOT_ADMIN, actor=ROOT_ADMIN)
+    assert estate.registry.get("summarizer").charter_version == 1

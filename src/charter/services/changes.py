@@ -409,20 +409,27 @@ class ChangeService:
         found.sort(key=lambda p: (p.requested_at, p.id), reverse=True)
         return found[:limit]
 
+    def _owner(self, connection: Connection, proposal: Proposal) -> str:
+        """The agent's owner now (it may have been transferred since the proposal)."""
+        owner = connection.execute(
+            sa.select(_A.c.owner).where(_A.c.name == proposal.agent)
+        ).scalar()
+        return str(owner or proposal.owner)
+
     def _visible(self, connection: Connection, proposal: Proposal, who: str) -> bool:
         who = who.strip().lower()
-        if proposal.owner == who or proposal.requested_by == who:
+        if who in (self._owner(connection, proposal), proposal.requested_by.lower()):
             return True
         return self._refusal(connection, proposal, who) is None
 
     def _refusal(self, connection: Connection, proposal: Proposal, approver: str) -> str | None:
-        entries = proposal.payload.get("approvers") or self.approvers(proposal.kind)
+        """Checked against the policy in force now, not the one when it was proposed."""
         return approval_refusal(
             connection,
-            entries,
+            self.approvers(proposal.kind),
             approver=approver,
             requester=proposal.requested_by,
-            owner=proposal.owner,
+            owner=self._owner(connection, proposal),
         )
 
     def get(self, proposal_id: str, *, visible_to: str | None = None) -> Proposal:
@@ -507,7 +514,7 @@ class ChangeService:
         now = self._clock.now()
         with self._db.write() as connection:
             proposal = self._pending(connection, proposal_id, now)
-            involved = by in (proposal.requested_by.lower(), proposal.owner)
+            involved = by in (proposal.requested_by.lower(), self._owner(connection, proposal))
             if not involved and self._refusal(connection, proposal, by) is not None:
                 raise PermissionDenied(
                     f"{by} may not decide change {proposal_id}: only its requester, the "
