@@ -129,10 +129,14 @@ def test_the_key_is_never_in_the_database(services: Services) -> None:
 def test_a_legacy_segment_keeps_verifying_and_is_reported(
     database_url: str, tmp_path: Path
 ) -> None:
-    """A store written before keyed links: its events stay a legacy segment, then keyed ones follow."""
+    """A store written before keyed links, then migrated: its events stay a legacy segment."""
     services = Services.from_settings(Settings(home=tmp_path, database_url=database_url))
     try:
-        with services.db.write() as connection:
+        with services.db.write() as connection:  # back to the schema before keyed links
+            connection.execute(sa.text("DROP TABLE audit_anchors"))
+            connection.execute(
+                sa.text("DELETE FROM alembic_version WHERE version_num = '0006_audit'")
+            )
             prev = GENESIS_HASH
             for seq in (1, 2, 3):
                 row = (
@@ -145,34 +149,12 @@ def test_a_legacy_segment_keeps_verifying_and_is_reported(
                     "{}",
                 )
                 digest = event_hash(*row, prev)
-                connection.execute(
-                    sa.insert(E).values(
-                        dict(
-                            zip(
-                                (
-                                    "seq",
-                                    "time",
-                                    "actor",
-                                    "action",
-                                    "target_type",
-                                    "target",
-                                    "summary",
-                                ),
-                                row,
-                                strict=True,
-                            ),
-                            prev_hash=prev,
-                            hash=digest,
-                        )
-                    )
-                )
+                names = ("seq", "time", "actor", "action", "target_type", "target", "summary")
+                values = dict(zip(names, row, strict=True))
+                connection.execute(sa.insert(E).values(**values, prev_hash=prev, hash=digest))
                 prev = digest
             connection.execute(sa.insert(schema.meta).values(key="audit_head", value=3))
-            connection.execute(
-                sa.update(audit_anchors)
-                .where(audit_anchors.c.name == "keyed_from")
-                .values(seq=4, hash=prev)
-            )
+        services.db.migrate()
         before = services.audit.verify()
         assert before.ok and before.keyed_from is None and before.as_dict()["legacy_events"] == 3
         _append(services, 2)

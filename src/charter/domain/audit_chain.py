@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from charter.domain.audit import GENESIS_HASH, event_hash, event_material
@@ -32,11 +32,18 @@ BOUNDARY = "keyed_from"
 HEAD = "head"
 
 
-@dataclass(frozen=True, slots=True)
 class ChainKey:
     """The HMAC key of the chain; ``key_id`` names it without revealing it."""
 
-    secret: bytes = field(repr=False)
+    __slots__ = ("_base", "secret")
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        #: Keyed once; each link copies it (verification runs this a million times).
+        self._base = hmac.new(secret, b"v2\x1f", "sha256")
+
+    def __repr__(self) -> str:
+        return f"ChainKey(key_id={self.key_id!r})"
 
     @property
     def key_id(self) -> str:
@@ -53,8 +60,11 @@ class ChainKey:
         summary: str,
         prev_hash: str,
     ) -> str:
-        material = event_material(seq, time, actor, action, target_type, target, summary, prev_hash)
-        return hmac.new(self.secret, b"v2\x1f" + material, hashlib.sha256).hexdigest()
+        mac = self._base.copy()
+        mac.update(
+            event_material(seq, time, actor, action, target_type, target, summary, prev_hash)
+        )
+        return mac.hexdigest()
 
     def seal(self, name: str, seq: int, link: str, key_id: str) -> str:
         """The MAC of an anchor row: its name, sequence, link and key id."""
@@ -104,7 +114,7 @@ class ChainReport:
             "legacy_events": min(legacy, self.events),
             "links_checked": self.links_checked,
             "key_id": self.key_id,
-            "head_hash": self.head_hash,
+            "head_hash": self.head_hash if self.ok else None,
             "checkpoints": self.checkpoints,
             "newest_checkpoint": self.newest_checkpoint,
         }
