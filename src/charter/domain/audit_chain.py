@@ -35,19 +35,16 @@ HEAD = "head"
 class ChainKey:
     """The HMAC key of the chain; ``key_id`` names it without revealing it."""
 
-    __slots__ = ("_base", "secret")
+    __slots__ = ("_base", "key_id", "secret")
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
+        self.key_id = hmac.new(secret, b"charter audit chain key id", "sha256").hexdigest()[:16]
         #: Keyed once; each link copies it (verification runs this a million times).
         self._base = hmac.new(secret, b"v2\x1f", "sha256")
 
     def __repr__(self) -> str:
         return f"ChainKey(key_id={self.key_id!r})"
-
-    @property
-    def key_id(self) -> str:
-        return hmac.new(self.secret, b"charter audit chain key id", hashlib.sha256).hexdigest()[:16]
 
     def link(
         self,
@@ -155,8 +152,8 @@ def verify_chain(
 ) -> ChainReport:
     """Recompute the chain; the first problem found is reported with its sequence.
 
-    ``counted`` is the plain head counter (``meta.audit_head``), kept for the
-    legacy segment. Without ``key`` the keyed links' order is checked but not
+    ``counted`` is the unsealed head counter (``meta.audit_head``) that a store
+    with only legacy events was written with; once keyed, the sealed head counts. Without ``key`` the keyed links' order is checked but not
     their MACs (what an auditor holding only the checkpoint public key can do).
     """
     check_key(boundary, key)
@@ -206,16 +203,16 @@ def verify_chain(
                 return broken(count, seq, altered)
         prev = digest
         expected_seq += 1
-    if counted != count:
+    if keyed_from is not None:  # sealed with the first keyed event: the sealed head counts
+        problem = _head_problem(head, key, count, prev)
+        if problem:
+            return broken(count, count + 1, problem)
+    elif counted != count:
         deleted = (
             f"the chain ends at event {count} but {counted} events were written: "
             "events at the end were deleted"
         )
         return broken(count, count + 1, deleted)
-    if keyed_from is not None and count >= keyed_from:
-        problem = _head_problem(head, key, count, prev)
-        if problem:
-            return broken(count, count + 1, problem)
     return report(count, head=prev)
 
 

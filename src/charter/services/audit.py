@@ -64,15 +64,6 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _set_head(connection: Connection, seq: int) -> None:
-    """Keep the head's sequence number apart from the chain, so truncation shows."""
-    updated = connection.execute(
-        sa.update(schema.meta).where(schema.meta.c.key == "audit_head").values(value=seq)
-    )
-    if updated.rowcount == 0:
-        connection.execute(sa.insert(schema.meta).values(key="audit_head", value=seq))
-
-
 def _put_anchor(connection: Connection, anchor: Anchor) -> None:
     values = {"seq": anchor.seq, "hash": anchor.hash, "key_id": anchor.key_id, "mac": anchor.mac}
     query = sa.update(_A).where(_A.c.name == anchor.name).values(**values)
@@ -162,7 +153,6 @@ class AuditService:
             out.append(event)
             prev = digest
         connection.execute(sa.insert(_E), rows)
-        _set_head(connection, seq)
         _put_anchor(
             connection, Anchor(HEAD, seq, prev, key.key_id, key.seal(HEAD, seq, prev, key.key_id))
         )
