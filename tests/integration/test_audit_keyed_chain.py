@@ -191,3 +191,24 @@ def test_without_the_master_key_the_order_is_still_checked(
     with services.db.write() as connection:
         connection.execute(sa.delete(E).where(E.c.seq == 2))
     assert not services.audit.verify().ok
+
+
+def test_a_rolled_back_first_append_leaves_the_boundary_unsealed(services: Services) -> None:
+    """The first keyed append seals the boundary; if its transaction fails, nothing is sealed."""
+
+    def failing_change() -> None:
+        with services.db.write() as connection:
+            services.audit.record(connection, EventDraft("test:admin", "test.fail", "test", "x"))
+            raise RuntimeError("the change this event recorded failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    with services.db.read() as connection:
+        boundary = connection.execute(
+            sa.select(audit_anchors).where(audit_anchors.c.name == "keyed_from")
+        ).one()
+    assert boundary.mac is None
+    _append(services, 3)
+    report = services.audit.verify()
+    assert report.ok, report.problem
+    assert report.keyed_from == 1 and report.events == 3

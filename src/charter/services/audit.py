@@ -95,7 +95,11 @@ class AuditService:
         return self.record_many(connection, [draft])[-1]
 
     def _chain_key(self, connection: Connection, seq: int, prev: str) -> ChainKey:
-        """The key to link with; seals the boundary on the first keyed append (under the lock)."""
+        """The key to link with; seals the boundary on the first keyed append (under the lock).
+
+        The boundary is remembered only once it was read sealed: sealing it here
+        may still be rolled back with the caller's transaction.
+        """
         key = self.keyring.keys().chain
         if self._sealed is not None:
             return key
@@ -103,11 +107,9 @@ class AuditService:
         if boundary is None:
             raise StoreError("the audit chain's boundary record is missing: the store was altered")
         if boundary.mac is None:
-            anchor = Anchor(BOUNDARY, seq + 1, prev, key.key_id)
-            boundary = dataclasses.replace(
-                anchor, mac=key.seal(BOUNDARY, seq + 1, prev, key.key_id)
-            )
-            _put_anchor(connection, boundary)
+            mac = key.seal(BOUNDARY, seq + 1, prev, key.key_id)
+            _put_anchor(connection, Anchor(BOUNDARY, seq + 1, prev, key.key_id, mac))
+            return key
         try:
             check_key(boundary, key)
         except KeyMismatch as exc:
