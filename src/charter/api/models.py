@@ -111,3 +111,7 @@ class ChainOut(BaseModel):
     events: int
     first_broken_seq: int | None
     problem: str | None
+    keyed_from: int | None = None
+    legacy_events: int = 0
+    links_checked: bool = False
+    key_id: str | None = None
