@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from charter.domain.audit import event_material
 from charter.domain.audit_chain import Anchor, ChainKey
 from charter.domain.audit_checkpoint import (
     Checkpoint,
@@ -81,3 +84,11 @@ def test_anchors_are_sealed_over_every_field() -> None:
     ):
         assert not other.sealed_by(key)
     assert not sealed.sealed_by(ChainKey(b"x" * 32))
+
+
+def test_the_chain_link_is_standard_hmac_sha256() -> None:
+    key = ChainKey(bytes(range(32)))
+    fields = (7, "2026-01-01T00:00:00.000000Z", "a", "b", "c", "d", "{}", "0" * 64)
+    expected = hmac.new(bytes(range(32)), b"v2\x1f" + event_material(*fields), "sha256")
+    assert key.link(*fields) == expected.hexdigest()
+    assert ChainKey(b"x" * 32).link(*fields) != key.link(*fields)
