@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 from charter.domain.audit import EventDraft
 from charter.domain.charter_parsing import validation_error
 from charter.domain.enums import PersonStatus
+from charter.domain.nesting import load_json
 from charter.domain.people import Person
 from charter.errors import InputTooLarge, InvalidInput, NotFound
 from charter.services.audit import AuditService
@@ -106,10 +106,7 @@ def parse_directory(data: bytes, *, filename: str) -> list[PersonRecord]:
             for row in reader
         ]
     else:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{filename} is not valid JSON: {exc}", field="file") from exc
+        document = load_json(text, source=filename)
         if isinstance(document, dict) and "Resources" in document:
             resources = document["Resources"] or []
             ids: dict[str, str] = {}
