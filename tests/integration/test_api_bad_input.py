@@ -137,3 +137,26 @@ def test_subject_properties_count_toward_the_context_limits(server: LiveServer) 
         )
         assert response.status_code == 400, response.text
         assert "deeper than 64 levels" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/v1/agents", "offset"),
+        ("/v1/people", "offset"),
+        ("/v1/findings", "offset"),
+        ("/v1/identities", "offset"),
+        ("/v1/credentials", "offset"),
+        ("/v1/audit", "after_seq"),
+    ],
+)
+def test_a_64_bit_offset_is_422_naming_the_parameter(
+    server: LiveServer, path: str, parameter: str
+) -> None:
+    with server.client() as client:
+        response = client.get(path, params={parameter: str(2**63)})
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["field"].endswith(parameter)
+        largest = 2**31 - 1 if parameter == "offset" else 2**63 - 1
+        assert client.get(path, params={parameter: str(largest)}).status_code == 200

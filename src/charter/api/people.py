@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from charter.api.deps import actor_dep, services_dep
+from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.models import Page, PersonOut
 from charter.domain.enums import PersonStatus
 from charter.services.context import Services
@@ -45,7 +45,7 @@ def list_people(
     services: ServicesDep,
     status: PersonStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[PersonOut]:
     people, total = services.people.list(status=status, limit=limit, offset=offset)
     return Page[PersonOut](

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
 from charter.domain.enums import PersonStatus
+from charter.domain.paging import MAX_OFFSET
 from charter.services.people import MAX_DIRECTORY_BYTES, parse_directory
 
 app = typer.Typer(help="The directory of people who own and delegate to agents.")
@@ -39,7 +40,7 @@ def import_people(
 def list_people(
     status: Annotated[PersonStatus | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List people in the directory."""
