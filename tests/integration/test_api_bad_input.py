@@ -160,3 +160,29 @@ def test_a_64_bit_offset_is_422_naming_the_parameter(
         assert response.json()["field"].endswith(parameter)
         largest = 2**31 - 1 if parameter == "offset" else 2**63 - 1
         assert client.get(path, params={parameter: str(largest)}).status_code == 200
+
+
+def test_malformed_scim_is_a_problem_naming_the_field(server: LiveServer) -> None:
+    body = {"Resources": [{"userName": "eve@acme.example", "emails": "notalist"}]}
+    with server.client() as client:
+        response = client.post(
+            "/v1/people/import", json=body, headers={"content-type": "application/scim+json"}
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert response.json()["field"] == "Resources[0].emails"
+        assert client.get("/v1/people/eve@acme.example").status_code == 404
+
+
+def test_unknown_people_fields_are_refused_unless_allowed_then_named(server: LiveServer) -> None:
+    body = [{"email": "mallory@acme.example", "name": "Mallory", "isAdmin": True}]
+    with server.client() as client:
+        refused = client.post("/v1/people/import", json=body)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["field"] == "isAdmin"
+        assert "unknown field(s) isAdmin" in refused.json()["detail"]
+        assert client.get("/v1/people/mallory@acme.example").status_code == 404
+        allowed = client.post("/v1/people/import", json=body, params={"allow_unknown": "true"})
+        assert allowed.status_code == 200, allowed.text
+        assert allowed.json()["created"] == 1
+        assert allowed.json()["warnings"] == ["the request body: ignored unknown field(s) isAdmin"]

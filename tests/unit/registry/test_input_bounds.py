@@ -12,7 +12,7 @@ from charter.domain.duplicate_keys import duplicate_json_key
 from charter.domain.nesting import MAX_DEPTH, load_json, nests_deeper, value_depth
 from charter.errors import InvalidInput
 from charter.governance.policy import load_policy_file
-from charter.services.people import parse_directory
+from charter.services.people import parse_directory, read_directory
 
 
 def nested(depth: int) -> str:
@@ -107,3 +107,76 @@ def test_policy_file_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
 def test_people_import_refuses_deep_json() -> None:
     with pytest.raises(InvalidInput, match="deeper than"):
         parse_directory(b"[" * 100_000 + b"]" * 100_000, filename="people.json")
+
+
+SCIM_USER = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+    "id": "u1",
+    "userName": "grace@acme.example",
+    "emails": [{"value": "grace@acme.example", "primary": True}],
+    "title": "Engineer",  # a SCIM attribute Charter does not use: fine
+    "urn:example:params:scim:schemas:extension:acme:2.0:User": {"costCenter": "7"},
+}
+
+
+def scim(*users: dict[str, object]) -> bytes:
+    return json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                       "Resources": list(users)}).encode()  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"emails": "notalist"}, "Resources[0].emails", "valid list"),
+        ({"emails": ["a@acme.example"]}, "Resources[0].emails[0]", "valid dictionary"),
+        ({"name": "Grace"}, "Resources[0].name", "valid dictionary"),
+        ({"groups": {"value": "g"}}, "Resources[0].groups", "valid list"),
+        ({"active": "maybe"}, "Resources[0].active", "valid boolean"),
+        (
+            {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": "x"}},
+            "Resources[0].urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager",
+            "valid dictionary",
+        ),
+    ],
+)
+def test_scim_list_response_is_validated_by_its_schema(
+    change: dict[str, object], field: str, words: str
+) -> None:
+    with pytest.raises(InvalidInput, match=words) as caught:
+        parse_directory(scim({**SCIM_USER, **change}), filename="scim.json")
+    assert caught.value.field == field
+    assert "SCIM ListResponse in scim.json" in caught.value.message
+
+
+def test_scim_resources_must_be_a_list_of_objects() -> None:
+    with pytest.raises(InvalidInput, match="Resources"):
+        parse_directory(b'{"Resources": "nope"}', filename="scim.json")
+    with pytest.raises(InvalidInput, match=r"Resources\[0\]"):
+        parse_directory(b'{"Resources": [7]}', filename="scim.json")
+
+
+def test_scim_known_attributes_and_extensions_pass() -> None:
+    [record] = parse_directory(scim(SCIM_USER), filename="scim.json")
+    assert record.email == "grace@acme.example"
+
+
+@pytest.mark.parametrize(
+    ("data", "filename", "where"),
+    [
+        (b'[{"email": "a@acme.example", "name": "A", "isAdmin": true}]', "p.json", "record 0"),
+        (b'{"people": [{"email": "a@acme.example", "name": "A", "isAdmin": 1}]}', "p.json", "0"),
+        (b"email,name,isAdmin\na@acme.example,A,true\n", "p.csv", "a CSV column"),
+        (scim({**SCIM_USER, "isAdmin": True}), "scim.json", "Resources[0]"),
+    ],
+)
+def test_unknown_fields_in_people_imports_are_refused_or_named(
+    data: bytes, filename: str, where: str
+) -> None:
+    with pytest.raises(InvalidInput, match=r"unknown field\(s\) isAdmin") as caught:
+        parse_directory(data, filename=filename)
+    assert caught.value.field == "isAdmin"
+    assert where in caught.value.message and "--allow-unknown" in caught.value.message
+    read = read_directory(data, filename=filename, allow_unknown=True)
+    assert len(read.records) == 1
+    assert read.unknown == ("isAdmin",)
+    assert read.warning(filename) == f"{filename}: ignored unknown field(s) isAdmin"
