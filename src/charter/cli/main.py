@@ -23,8 +23,9 @@ from charter.cli import (
     tokens,
     users,
 )
-from charter.cli.runtime import cli_errors, console, get_services
+from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_services, unexpected
 from charter.domain.charter import charter_json_schema
+from charter.errors import CharterError
 from charter.services.tokens import DEFAULT_ISSUER, ISSUER_ENV
 
 app = typer.Typer(
@@ -103,7 +104,15 @@ def serve(
 
 
 def main() -> None:
-    app()
+    """Run the CLI; whatever escapes a command is still one line and exit 2."""
+    try:
+        app()
+    except CharterError as exc:  # raised outside a command's cli_errors()
+        raise SystemExit(fail(str(exc)).exit_code) from None
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise SystemExit(unexpected(exc).exit_code) from None
 
 
 if __name__ == "__main__":
