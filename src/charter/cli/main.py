@@ -24,6 +24,7 @@ from charter.cli import (
     users,
 )
 from charter.cli.runtime import cli_errors, console, get_services
+from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
 from charter.services.tokens import DEFAULT_ISSUER, ISSUER_ENV
 
@@ -83,6 +84,7 @@ def serve(
 
     with cli_errors():
         get_services()  # migrate before the first request, and fail loudly here
+        proxies = trusted_proxies()
     console.print(f"Charter API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
     issuer = os.environ.get(ISSUER_ENV) or DEFAULT_ISSUER
     if not os.environ.get(ISSUER_ENV) and f"http://{host}:{port}" != DEFAULT_ISSUER:
@@ -99,6 +101,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        **proxy_options(proxies),
     )
 
 
