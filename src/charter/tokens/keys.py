@@ -121,13 +121,17 @@ def _master_file(home: Path) -> str:
     """Read ``master.key``, creating it 0600 on first start; refuse it if others may read it."""
     path = home / MASTER_KEY_FILE
     private_dir(home)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    if not path.exists():  # written aside, then linked: a racing reader never sees it empty
+        draft = home / f".{MASTER_KEY_FILE}.{secrets.token_hex(8)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise StoreError(f"{path} is readable by others (mode {mode:04o}); run: chmod 600 {path}")
