@@ -74,10 +74,13 @@ def test_agent_page_renders_every_recorded_reason_shape(services: Services) -> N
         assert token
         signed_in = client.post(
             "/login",
-            data={"email": "admin@acme.example", "password": "admin-pass-1234",
-                  "csrf_token": token.group(1)},
+            data={
+                "email": "admin@acme.example",
+                "password": "admin-pass-1234",
+                "csrf_token": token.group(1),
+            },
             follow_redirects=False,
-        )  # fmt: skip
+        )
         assert signed_in.status_code == 303
         page = client.get(f"/agents/{AGENT}")
     assert page.status_code == 200, page.text[-2000:]

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.api.deps import services_dep
-from charter.api.security import require_owns
 from charter.errors import InvalidInput
 from charter.services.auth import Role
 from charter.services.map.graph import Graph, NodeKind, Risk
+from charter.services.owner_reach import OwnerReach
 from charter.web import queries
 from charter.web.estate_sample import estate_sample
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
@@ -83,7 +83,7 @@ def estate_map(
         raise InvalidInput("risk is one of: high, medium, low", field="risk")
     paths: list[dict[str, object]] = []
     if agent:
-        require_owns(principal, services.registry.get(agent).owner, name=agent)
+        OwnerReach(services, principal).agent(agent)
         reach = estate.blast_radius(agent=agent, limit=2000)
         graph, paths, heading = reach.graph, reach.paths, f"Blast radius of {agent}"
     elif identity:
