@@ -39,7 +39,7 @@ from charter.web.forms import (
 )
 from charter.web.mapview import render_map
 from charter.web.summaries import summaries_of
-from charter.web.templating import redirect, render, svg
+from charter.web.templating import may_open, redirect, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -154,13 +154,18 @@ def _diff_lines(diff: str) -> list[tuple[str, str]]:
     return out
 
 
-def _reach(request: Request, name: str) -> dict[str, Any]:
+def _reach(request: Request, principal: Principal, name: str) -> dict[str, Any]:
     services = services_dep(request)
     try:
         reach = services.estate.map.blast_radius(agent=name, limit=400)
     except (CharterError, AttributeError):
         return {"svg": None, "paths": [], "hidden": 0, "truncated": False}
-    picture = render_map(reach.graph, label=f"what {name} can reach", cap=25)
+    picture = render_map(
+        reach.graph,
+        label=f"what {name} can reach",
+        cap=25,
+        link_systems=may_open(principal, "/map?system=x"),
+    )
     return {
         "svg": svg(picture.svg) if reach.graph.edges else None,
         "paths": reach.paths[:100],
@@ -205,7 +210,7 @@ def agent_page(request: Request, name: str, principal: PrincipalDep) -> Response
             "credentials": credentials,
             "keys": keys,
             "now": services.clock.now(),
-            "reach": _reach(request, name),
+            "reach": _reach(request, principal, name),
             "decisions": queries.recent_decisions(services.db, name),
             "findings": findings,
             "findings_total": findings_total,

@@ -26,7 +26,7 @@ from charter.web.estate_sample import estate_sample
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.mapview import render_map
 from charter.web.summaries import summaries_of
-from charter.web.templating import render, svg
+from charter.web.templating import may_open, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -103,7 +103,7 @@ def estate_map(
         heading = "The estate: agents, what they act as, and what they reach (a sample; select an agent for all of it)"
     if risk:
         graph = at_least(graph, Risk(risk))
-    picture = render_map(graph, label=heading)
+    picture = render_map(graph, label=heading, link_systems=may_open(principal, "/map?system=x"))
     agents = [n for n in graph.nodes.values() if n.kind == NodeKind.AGENT]
     systems: list[dict[str, object]] = []
     if scope is None:

@@ -19,7 +19,7 @@ from charter.api.deps import services_dep
 from charter.domain.enums import FindingStatus, Severity
 from charter.errors import CharterError, InvalidInput
 from charter.governance.findings import Finding
-from charter.services.auth import Role
+from charter.services.auth import Principal, Role
 from charter.services.owner_reach import OwnerReach
 from charter.web import governance_queries, queries
 from charter.web.findings_meta import owasp_ids, rules, rules_for_owasp
@@ -32,7 +32,7 @@ from charter.web.forms import (
     require_role,
 )
 from charter.web.summaries import summaries_of
-from charter.web.templating import redirect, render
+from charter.web.templating import may_open, redirect, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -41,7 +41,12 @@ def finding_url(finding_id: str) -> str:
     return f"/findings/{quote(finding_id, safe='')}"
 
 
-def entity_link(finding: Finding) -> str | None:
+def entity_link(finding: Finding, principal: Principal) -> str | None:
+    link = _entity_link(finding)
+    return link if link is not None and may_open(principal, link) else None
+
+
+def _entity_link(finding: Finding) -> str | None:
     """Where the finding's entity lives in the console."""
     if finding.entity_type == "agent" or (finding.agent and finding.entity_type != "identity"):
         return f"/agents/{quote(finding.agent or finding.entity_id, safe='')}"
@@ -91,7 +96,7 @@ def findings(
         "findings.html",
         {
             "page": result,
-            "items": [(f, entity_link(f)) for f in items],
+            "items": [(f, entity_link(f, principal)) for f in items],
             "rules": rules(),
             "facets": governance_queries.finding_facets(summary, owner=scope),
             "owasp_ids": owasp_ids(),
@@ -125,7 +130,7 @@ def finding_page(request: Request, finding_id: str, principal: PrincipalDep) -> 
         {
             "f": finding,
             "d": details,
-            "link": entity_link(finding),
+            "link": entity_link(finding, principal),
             "events": events,
             "may_act": principal.may_write,
             "tomorrow": (services.clock.now() + dt.timedelta(days=30)).date().isoformat(),
