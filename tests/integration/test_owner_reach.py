@@ -180,6 +180,7 @@ CALLS: list[Call] = [
         control=False,
     ),
     Call("GET", "/v1/tasks", "/v1/tasks?agent={agent}"),
+    Call("GET", "/v1/notices", "/v1/notices?recipient=" + VICTIM, expect=403),
     Call("POST", "/v1/tasks/{task_id}/done", "/v1/tasks/{task}/done", {}, control=False),
     # the console
     Call("GET", "/agents", "/agents?owner=" + VICTIM, expect=403),
@@ -261,7 +262,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/access-requests"): "/v1/access-requests",
     ("GET", "/v1/rotations"): "/v1/rotations",
     ("GET", "/v1/tasks"): "/v1/tasks",
-    ("GET", "/v1/notices"): "/v1/notices?recipient=" + VICTIM,
+    ("GET", "/v1/notices"): "/v1/notices",
     ("GET", "/"): "/",
     ("GET", "/agents"): "/agents",
     ("GET", "/findings"): "/findings",

@@ -397,6 +397,6 @@ def complete_task(task_id: str, body: StatusChange, services: ServicesDep,
 def list_notices(services: ServicesDep, reach: ReachDep, recipient: str | None = None,
                  kind: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:  # fmt: skip
-    chosen = reach.scope or recipient
+    chosen = reach.owner_filter(recipient, field="recipient")
     return [n.to_dict() for n in services.governance.notices.list(recipient=chosen, kind=kind,
                                                                   limit=limit)]  # fmt: skip

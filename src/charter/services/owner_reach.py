@@ -83,13 +83,16 @@ class OwnerReach:
             self.agent(name)
         return name
 
-    def owner_filter(self, owner: str | None) -> str | None:
-        """A listing's ``owner=`` filter: an owner's listings are always their own."""
+    def owner_filter(self, owner: str | None, *, field: str = "owner") -> str | None:
+        """A listing's ``owner=`` (or ``recipient=``) filter: an owner's listings are always
+        their own, and asking for someone else's is refused (403) rather than ignored."""
         scope = self.scope
         if scope is None:
-            return owner.lower() if owner else None
-        if owner and owner.lower() != scope:
-            raise PermissionDenied("owners see only their own agents", field="owner")
+            return owner.strip().lower() if owner else None
+        if owner and owner.strip().lower() != scope:
+            raise PermissionDenied(
+                f"an owner lists only their own, not {field} {owner!r}", field=field
+            )
         return scope
 
     def agent_names(self) -> frozenset[str] | None:
