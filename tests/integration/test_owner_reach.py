@@ -94,6 +94,7 @@ CALLS: list[Call] = [
     Call("GET", "/v1/findings", "/v1/findings?agent={agent}"),
     Call("GET", "/v1/findings", "/v1/findings?owner=" + VICTIM, expect=403),
     Call("GET", "/v1/findings/{finding_id}", "/v1/findings/{finding}"),
+    Call("GET", "/v1/findings/{finding_id}", "/v1/findings/{prefix}"),  # a unique id prefix
     Call("POST", "/v1/findings/{finding_id}/acknowledge", "/v1/findings/{finding}/acknowledge", {}),
     Call(
         "POST",
@@ -412,6 +413,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
     objects = {
         "agent": AGENT,
         "finding": finding,
+        "prefix": finding[:8],
         "campaign": campaign,
         "grant": grant,
         "rotation": rotation,

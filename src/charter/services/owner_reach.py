@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from charter.domain.agent import Agent
 from charter.errors import NotFound, PermissionDenied
+from charter.governance.findings import normal_id
 from charter.store import schema
 
 if TYPE_CHECKING:
@@ -109,8 +110,10 @@ class OwnerReach:
 
     # -- governance objects -----------------------------------------------------------------------
     def finding(self, finding_id: str) -> Finding:
-        found = self._services.governance.findings.get(finding_id)
-        self._require(found.owner, missing=NotFound(f"no finding {finding_id!r}", field="id"))
+        """By id or unique prefix; an owner's prefixes match only their own findings."""
+        found = self._services.governance.findings.get(finding_id, owner=self.scope)
+        missing = NotFound(f"no finding {normal_id(finding_id)!r}", field="id")
+        self._require(found.owner, missing=missing)
         return found
 
     def review_item(self, campaign_id: str, agent: str) -> ReviewItem:
