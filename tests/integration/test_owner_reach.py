@@ -446,6 +446,27 @@ def _problem(response: httpx.Response, ids: list[str]) -> tuple[Any, ...]:
     return response.status_code, heading.group(1).strip() if heading else None
 
 
+def _unchanged(victim: Owner, objects: dict[str, str]) -> list[str]:
+    """After the attacker's walk, the victim's objects are as they were."""
+    agent = victim.api.get(f"/v1/agents/{objects['agent']}").json()
+    finding = victim.api.get(f"/v1/findings/{objects['finding']}").json()
+    grants = victim.api.get("/v1/access-requests", params={"agent": objects["agent"]}).json()
+    tasks = victim.api.get("/v1/tasks", params={"agent": objects["agent"]}).json()
+    seen = {
+        "agent": (agent["owner"], agent["state"], agent["charter_version"]),
+        "finding": finding["status"],
+        "grant": next(g["status"] for g in grants if g["id"] == objects["grant"]),
+        "task": next(t["status"] for t in tasks if t["id"] == objects["task"]),
+    }
+    wanted = {
+        "agent": (VICTIM, "active", 1),
+        "finding": "open",
+        "grant": "pending",
+        "task": "open",
+    }
+    return [f"the attacker changed {k}: {seen[k]}" for k in wanted if seen[k] != wanted[k]]
+
+
 def test_owner_walk_with_another_owners_objects(server: tuple[LiveServer, dict[str, str]]) -> None:
     live, objects = server
     attacker, victim = _owner(live, ATTACKER), _owner(live, VICTIM)
@@ -465,6 +486,7 @@ def test_owner_walk_with_another_owners_objects(server: tuple[LiveServer, dict[s
                     f"{call.method} {path}: {_problem(answer, ids)} differs from a "
                     f"missing id's {_problem(ghost, ids)}"
                 )
+    failures += _unchanged(victim, objects)
     for call in CALLS:  # the walk's ids are real: their owner is not told 404
         if call.control and call.expect == 404:
             path = _fill(call.path, objects)
