@@ -54,13 +54,14 @@ def private_sqlite(path: Path) -> None:
     private_dir(path.parent)
     private_file(path)
     for suffix in SQLITE_COMPANIONS:
-        companion = path.with_name(path.name + suffix)
-        if companion.exists():
-            _tighten(companion)
+        _tighten(path.with_name(path.name + suffix))
 
 
 def _tighten(path: Path) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:  # a companion SQLite has not made (or has just removed)
+        return
     if mode & 0o077:
         try:
             os.chmod(path, mode & ~0o077)
