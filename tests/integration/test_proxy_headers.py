@@ -17,7 +17,7 @@ import httpx
 import sqlalchemy as sa
 from tests.support.server import charter_env, live_server, run_cli
 
-from charter.config import Settings
+from charter.config import Settings, proxy_options, trusted_proxies
 from charter.services.context import Services
 from charter.store.auth_schema import auth_login_attempts
 
@@ -75,3 +75,11 @@ def test_a_proxy_setting_that_is_not_an_address_is_refused(tmp_path: Path) -> No
         assert done.returncode == 2, (command, done.stderr)
         assert "CHARTER_TRUSTED_PROXIES" in done.stderr and "proxy.internal" in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_the_uvicorn_settings_for_each_case() -> None:
+    assert trusted_proxies({}) == ()
+    assert proxy_options(()) == {"proxy_headers": False, "forwarded_allow_ips": []}
+    named = trusted_proxies({"CHARTER_TRUSTED_PROXIES": " 10.0.0.5 ,, fd00::/8 "})
+    assert named == ("10.0.0.5", "fd00::/8")
+    assert proxy_options(named) == {"proxy_headers": True, "forwarded_allow_ips": list(named)}

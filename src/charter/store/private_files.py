@@ -12,9 +12,12 @@ directory the operator chose (``/var/lib``) keeps its mode.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import stat
 from pathlib import Path
+
+logger = logging.getLogger("charter.store")
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -51,12 +54,16 @@ def private_sqlite(path: Path) -> None:
     private_dir(path.parent)
     private_file(path)
     for suffix in SQLITE_COMPANIONS:
-        companion = path.with_name(path.name + suffix)
-        if companion.exists():
-            _tighten(companion)
+        _tighten(path.with_name(path.name + suffix))
 
 
 def _tighten(path: Path) -> None:
-    mode = stat.S_IMODE(path.stat().st_mode)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:  # a companion SQLite has not made (or has just removed)
+        return
     if mode & 0o077:
-        os.chmod(path, mode & ~0o077)
+        try:
+            os.chmod(path, mode & ~0o077)
+        except OSError as exc:  # someone else's file: say so, but a store that opens still serves
+            logger.warning("%s is mode %04o and cannot be made 0600: %s", path, mode, exc.strerror)

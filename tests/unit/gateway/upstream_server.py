@@ -17,7 +17,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("test-helpdesk", instructions="tickets, mail and a database, for tests")
 
@@ -52,9 +52,10 @@ def delete_table(table: str) -> str:
 
 
 @server.tool()
-async def hang(seconds: float = 3600) -> str:
+async def hang(ctx: Context, seconds: float = 3600) -> str:
     """Never answers in time."""
     ran("hang")
+    ran(f"hang-request:{ctx.request_id}")  # the id a cancellation must name
     try:
         await anyio.sleep(seconds)
     except anyio.get_cancelled_exc_class():
