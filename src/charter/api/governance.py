@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from charter.api.deps import actor_dep, services_dep
+from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.security import PrincipalDep, ReachDep, require_writer
 from charter.domain.durations import parse_duration
 from charter.domain.enums import FindingStatus, Severity
@@ -84,7 +84,7 @@ def list_findings(
     format: Annotated[str, Query(pattern="^(json|sarif|ocsf)$")] = "json",
     evaluate: bool = True,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     """Findings (open and acknowledged unless ``status`` says otherwise); evaluates first when
     the store changed since the last evaluation. ``format=sarif|ocsf`` for other tools."""
