@@ -340,10 +340,14 @@ def visible_owner(principal: Principal) -> str | None:
     return principal.owner_scope
 
 
-def require_owns(principal: Principal, owner: str, *, name: str) -> None:
-    """Refuse another owner's agent exactly as a missing name (:func:`reaches` decides)."""
+def require_owns(principal: Principal, owner: str, *, name: str, what: str = "agent") -> None:
+    """Refuse another owner's agent exactly as a missing name (:func:`reaches` decides).
+
+    For agents by name; other objects go through :class:`OwnerReach`, whose refusals
+    repeat each service's own not-found answer.
+    """
     if not reaches(principal, owner):
-        raise NotFound(f"no agent named {name!r}", field="name")
+        raise NotFound(f"no {what} named {name!r}", field="name")
 
 
 def require_writer(principal: Principal) -> None:
