@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from charter import __version__
 from charter.api import agents, audit, authzen, estate, governance, oauth, people
-from charter.api.limits import BodySizeLimit
+from charter.api.limits import BodySizeLimit, JsonDepthLimit
 from charter.api.problems import install_problem_handlers
 from charter.api.security import SecurityMiddleware
 from charter.services.context import Services
@@ -42,6 +42,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services
     app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
     install_problem_handlers(app)
+    app.add_middleware(JsonDepthLimit)  # inside the size limit, which counts what it reads
     app.add_middleware(BodySizeLimit)
     # Outermost: who is calling, and may they (sign-in, roles, PEP keys; issue 9).
     app.add_middleware(SecurityMiddleware, services=services)

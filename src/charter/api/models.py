@@ -21,6 +21,13 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+class PeopleImportOut(BaseModel):
+    created: int
+    changed: int
+    unchanged: int
+    warnings: list[str] = []
+
+
 class AgentOut(BaseModel):
     name: str
     owner: str
