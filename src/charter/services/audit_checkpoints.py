@@ -2,8 +2,9 @@
 
 A checkpoint file is written only for a chain that verifies against the key and
 every earlier checkpoint, so a tampered store is never vouched for. Files are
-0600 in a 0700 directory, named by time so they sort in order, beside the
-public key (``checkpoint-key.pub``) anyone may use to check their signatures.
+0600 in a directory created 0700 (one the operator made keeps its mode), named
+by time so they sort in order, beside the public key (``checkpoint-key.pub``)
+anyone may use to check their signatures.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 
 from charter.domain.audit_checkpoint import Checkpoint, CheckpointPublicKey, Stored
 from charter.errors import InvalidInput
+from charter.store.private_files import private_dir
 
 KEY_FILE = "checkpoint-key.pub"
 MAX_CHECKPOINT_BYTES = 64 * 1024
@@ -110,11 +112,6 @@ def read_checkpoints(
     return CheckpointSet(key, stored, problem)
 
 
-def _private_dir(directory: Path) -> None:
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-
-
 def _write_private(path: Path, text: str) -> None:
     """Write a 0600 file atomically (a reader never sees half of it)."""
     draft = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
@@ -129,7 +126,7 @@ def _write_private(path: Path, text: str) -> None:
 @contextmanager
 def directory_lock(directory: Path) -> Iterator[None]:
     """One checkpoint writer at a time per directory, so files are in head order."""
-    _private_dir(directory)
+    private_dir(directory)
     descriptor = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -144,7 +141,7 @@ def file_name(checkpoint: Checkpoint) -> str:
 
 
 def write_checkpoint(directory: Path, checkpoint: Checkpoint, key: CheckpointPublicKey) -> Path:
-    _private_dir(directory)
+    private_dir(directory)
     published = directory / KEY_FILE
     if not published.exists() or published.read_text() != key.pem():
         _write_private(published, key.pem())
