@@ -2,8 +2,8 @@
 
 Schemathesis generates valid and invalid requests for every operation the
 document names and checks each answer: never a 5xx, a status and a media type
-the document declares for that operation, and a body matching the declared
-schema. Bounded (a fixed number of examples per operation, a fixed seed), so it
+the document declares for that operation, a body matching the declared schema,
+unlisted methods 405 and the declared authentication enforced. Bounded (a fixed number of examples per operation, a fixed seed), so it
 runs in ``make test`` and any failure replays the same way.
 """
 
@@ -20,8 +20,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
+    missing_required_header,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 from tests.support.server import ROOT, LiveServer, charter_env, live_server
 
@@ -30,11 +34,20 @@ from charter.config import Settings
 from charter.services.context import Services
 
 EXAMPLES_PER_OPERATION = 25
+#: Every check but two. ``positive_data_acceptance``: the document cannot say what
+#: a request must hold to succeed (a charter's owner must be in the directory, an
+#: OAuth client assertion must verify), so schema-valid requests are refused, rightly.
+#: ``negative_data_rejection``: unknown query parameters are ignored, as FastAPI
+#: does, and this test sends the credential even where a case drops it.
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_schema_conformance,
+    response_headers_conformance,
+    missing_required_header,
+    unsupported_method,  # a method the document does not list for a path: 405
+    ignored_auth,  # the declared bearer schemes are enforced
 ]
 
 
