@@ -24,6 +24,7 @@ from charter.cli import (
     users,
 )
 from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_services, unexpected
+from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
 from charter.errors import CharterError
 from charter.services.tokens import DEFAULT_ISSUER, ISSUER_ENV
@@ -84,6 +85,7 @@ def serve(
 
     with cli_errors():
         get_services()  # migrate before the first request, and fail loudly here
+        proxies = trusted_proxies()
     console.print(f"Charter API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
     issuer = os.environ.get(ISSUER_ENV) or DEFAULT_ISSUER
     if not os.environ.get(ISSUER_ENV) and f"http://{host}:{port}" != DEFAULT_ISSUER:
@@ -100,6 +102,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        **proxy_options(proxies),
     )
 
 

@@ -15,10 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.api.deps import services_dep
-from charter.api.security import require_owns
 from charter.domain.nesting import load_json
 from charter.errors import InvalidInput
 from charter.services.auth import Role
+from charter.services.owner_reach import OwnerReach
 from charter.web import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.templating import render
@@ -55,7 +55,7 @@ def decision_tester(
     error = None
     asked = bool(agent and action and resource)
     if asked:
-        require_owns(principal, services.registry.get(agent).owner, name=agent)
+        OwnerReach(services, principal).agent(agent)
         try:
             parsed = parse_context(context)
         except InvalidInput as exc:
