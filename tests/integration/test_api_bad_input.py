@@ -186,3 +186,30 @@ def test_unknown_people_fields_are_refused_unless_allowed_then_named(server: Liv
         assert allowed.status_code == 200, allowed.text
         assert allowed.json()["created"] == 1
         assert allowed.json()["warnings"] == ["the request body: ignored unknown field(s) isAdmin"]
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+def test_unknown_methods_are_405_with_allow_not_a_sign_in_prompt(
+    server: LiveServer, method: str
+) -> None:
+    with server.anonymous_client() as client:
+        response = client.request(method, "/v1/agents")
+        assert response.status_code == 405, response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert response.headers["allow"] == "GET, POST"
+        assert client.request(method, "/access/v1/evaluation").headers["allow"] == "POST"
+
+
+def test_the_openapi_document_states_the_problem_statuses(server: LiveServer) -> None:
+    with server.anonymous_client() as client:
+        document = client.get("/openapi.json").json()
+    agents = document["paths"]["/v1/agents"]["post"]["responses"]
+    for status in ("400", "401", "403", "404", "409", "413", "422"):
+        assert PROBLEM in agents[status]["content"], status
+    assert "application/json" not in agents["422"]["content"]  # FastAPI's shape is not ours
+    evaluation = document["paths"]["/access/v1/evaluation"]["post"]["responses"]
+    assert {"400", "401", "413"} <= set(evaluation)
+    token = document["paths"]["/oauth/token"]["post"]["responses"]
+    assert "application/json" in token["400"]["content"]  # RFC 6749 §5.2 errors
+    jwks = document["paths"]["/.well-known/jwks.json"]["get"]["responses"]["200"]["content"]
+    assert list(jwks) == ["application/jwk-set+json"]

@@ -276,7 +276,19 @@ def shared_credentials(services: ServicesDep, limit: Limit = 100) -> list[dict[s
     return services.estate.map.shared_credentials(limit=limit)
 
 
-@router.get("/map/graph", response_model=None)
+@router.get(
+    "/map/graph",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "image/svg+xml": {"schema": {"type": "string"}},
+                "application/graphml+xml": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 def graph(
     services: ServicesDep,
     format: Literal["json", "graphml", "svg"] = "json",

@@ -1,16 +1,47 @@
-"""Input limits in front of every route: refuse a huge body before reading it, and a
-deeply nested JSON body before any parser recurses into it."""
+"""Input limits in front of every route: refuse a method no route serves, a huge body
+before reading it, and a deeply nested JSON body before any parser recurses into it."""
 
 from __future__ import annotations
 
 import json
 
 from starlette.datastructures import Headers
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.domain.nesting import MAX_DEPTH, nests_deeper
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+#: Methods some route serves; anything else (TRACE, CONNECT, …) is 405 before sign-in.
+SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class UnknownMethods:
+    """405 with ``Allow`` for a method no route serves (RFC 9110 §15.5.6), ahead of sign-in.
+
+    Asking for TRACE is not a failed sign-in: it was answered 401, which told a
+    client to authenticate for something that can never work.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SERVED_METHODS:
+            await self.app(scope, receive, send)
+            return
+        routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+        allowed = [
+            method
+            for method in sorted(SERVED_METHODS)
+            if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)
+        ]
+        allow = ", ".join(allowed or sorted(SERVED_METHODS))
+        detail = f"{scope['method']} is not served here; allowed: {allow}"
+        allow_header = [(b"allow", allow.encode())]
+        await _send_problem(send, 405, "MethodNotAllowed", "http-405", detail, allow_header)
 
 
 class BodySizeLimit:
@@ -109,7 +140,14 @@ def _json_body(scope: Scope) -> bool:
     return media in ("", "application/json") or media.endswith("+json")
 
 
-async def _send_problem(send: Send, status: int, title: str, code: str, detail: str) -> None:
+async def _send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    code: str,
+    detail: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     body = json.dumps(
         {
             "type": f"https://charter.dev/problems/{code}",
@@ -125,6 +163,7 @@ async def _send_problem(send: Send, status: int, title: str, code: str, detail: 
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )

@@ -246,14 +246,16 @@ async def register(request: Request, services: ServicesDep) -> Response:
     )
 
 
-@router.get(JWKS_PATH, tags=["well-known"])
-def jwks(services: ServicesDep) -> JSONResponse:
+class JwkSetResponse(JSONResponse):
+    """RFC 7517 §8.5.1: a JWK Set has its own media type (the OpenAPI document says so)."""
+
+    media_type = "application/jwk-set+json"
+
+
+@router.get(JWKS_PATH, tags=["well-known"], response_class=JwkSetResponse)
+def jwks(services: ServicesDep) -> JwkSetResponse:
     """Every key that verifies a current token (RFC 7517 §5)."""
-    return JSONResponse(
-        services.tokens.jwks(),
-        headers={"Cache-Control": "public, max-age=60"},
-        media_type="application/jwk-set+json",
-    )
+    return JwkSetResponse(services.tokens.jwks(), headers={"Cache-Control": "public, max-age=60"})
 
 
 @router.get(METADATA_PATH, tags=["well-known"])

@@ -14,6 +14,10 @@ case, fewer brackets than the limit, is two ``bytes.count`` calls.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from itertools import accumulate, cycle
+from operator import mul
 from typing import Any
 
 from charter.errors import InputTooDeep, InvalidInput
@@ -21,17 +25,20 @@ from charter.errors import InputTooDeep, InvalidInput
 MAX_DEPTH = 64
 
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
+_RUNS = re.compile(rb"\(+|\)+")
 _OTHERS = bytes(c for c in range(256) if c not in b'"[]{}')
 
 
 def nests_deeper(data: bytes | str, limit: int = MAX_DEPTH) -> bool:
     """Whether arrays and objects in ``data`` nest more than ``limit`` levels deep.
 
-    Brackets inside strings do not count. Every step is a C-speed pass over
-    bytes: escapes go, then all but quotes and brackets, then the strings, and
-    each ``replace`` of ``()`` strips one level of the innermost containers, so
-    what is left after ``limit`` rounds nests deeper. Malformed JSON gets some
-    answer: the parser that runs next reports what is wrong with it.
+    Brackets inside strings do not count. Escapes go, then all but quotes and
+    brackets (C-speed passes over bytes), then the strings. Each ``replace`` of
+    ``()`` then strips one level off every container, cheap while it shrinks the
+    shape a lot (wide documents); once it does not (towers of brackets), the
+    depth left is the highest running total over the runs of ``(`` and ``)``.
+    Linear either way. Malformed JSON gets some answer: the parser that runs
+    next reports what is wrong with it.
     """
     raw = data.encode() if isinstance(data, str) else data
     if raw.count(b"[") + raw.count(b"{") <= limit:  # too few brackets to be too deep
@@ -40,11 +47,24 @@ def nests_deeper(data: bytes | str, limit: int = MAX_DEPTH) -> bool:
     shape = raw.translate(_BRACKETS, _OTHERS)
     if b'"' in shape:
         shape = b"".join(shape.split(b'"')[::2])  # even pieces lie outside strings
-    for _ in range(limit):
+    for stripped in range(limit):
         if not shape:
             return False
+        before = len(shape)
         shape = shape.replace(b"()", b"")
+        if (before - len(shape)) * 8 < len(shape):
+            return _run_depth(shape) > limit - stripped - 1
     return bool(shape)
+
+
+def _run_depth(shape: bytes) -> int:
+    """The deepest running total of a string of ``(`` and ``)``, one step per run."""
+    if not shape:
+        return 0
+    signs = cycle((1, -1) if shape[:1] == b"(" else (-1, 1))
+    lengths = (run.end() - run.start() for run in _RUNS.finditer(shape))
+    steps: Iterator[int] = map(mul, lengths, signs)
+    return max(accumulate(steps))
 
 
 def check_json_depth(
@@ -53,25 +73,6 @@ def check_json_depth(
     """Refuse ``data`` if it nests deeper than ``limit``; the error names the limit."""
     if nests_deeper(data, limit):
         raise too_deep(source, field=field, limit=limit)
-
-
-def value_depth(value: Any, *, limit: int = MAX_DEPTH) -> int:
-    """The nesting depth of parsed data (dicts and lists); stops counting past ``limit``."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list | tuple):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def too_deep(source: str, *, field: str = "body", limit: int = MAX_DEPTH) -> InputTooDeep:
