@@ -29,7 +29,7 @@ typecheck: setup
 	$(BIN)/mypy src
 
 unit: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --durations=15
 
 test: lint typecheck unit
 

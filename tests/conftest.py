@@ -19,6 +19,10 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
+# Rich sizes the CLI's consoles once, at import: give every worker the same width
+# whichever test imports the CLI first, so table output never depends on test order.
+os.environ.setdefault("COLUMNS", "200")
+
 from charter.config import Settings
 from charter.services.clock import FixedClock
 from charter.services.context import Services

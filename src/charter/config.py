@@ -2,19 +2,71 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from charter.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     home: Path
     database_url: str
+    #: Signed audit checkpoints go here (default ``$CHARTER_HOME/audit-checkpoints``) ...
+    audit_checkpoints: Path | None = None
+    #: ... and, when set, are POSTed to this URL too.
+    audit_checkpoint_url: str | None = None
+
+    @property
+    def audit_checkpoint_dir(self) -> Path:
+        return self.audit_checkpoints or self.home / "audit-checkpoints"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("CHARTER_HOME", ".charter")).expanduser()
         url = env.get("CHARTER_DATABASE_URL") or f"sqlite:///{(home / 'charter.db').resolve()}"
-        return cls(home=home, database_url=url)
+        checkpoints = env.get("CHARTER_AUDIT_CHECKPOINTS")
+        return cls(
+            home=home,
+            database_url=url,
+            audit_checkpoints=Path(checkpoints).expanduser() if checkpoints else None,
+            audit_checkpoint_url=env.get("CHARTER_AUDIT_CHECKPOINT_URL") or None,
+        )
+
+
+#: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: addresses or networks, comma-separated.
+TRUSTED_PROXIES_ENV = "CHARTER_TRUSTED_PROXIES"
+
+
+def trusted_proxies(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The proxies the operator names in ``CHARTER_TRUSTED_PROXIES``; none by default.
+
+    A forwarded header is only as true as whoever set it: believed from anyone
+    (or from loopback, uvicorn's default), it lets a client choose the address
+    that per-client limits and ``source_ip`` conditions see. ``*`` trusts every
+    peer and is only for a server no one can reach except through the proxy.
+    """
+    env = os.environ if environ is None else environ
+    entries = [part.strip() for part in env.get(TRUSTED_PROXIES_ENV, "").split(",")]
+    proxies = tuple(entry for entry in entries if entry)
+    for entry in proxies:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise InvalidInput(
+                f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/8)",
+                field=TRUSTED_PROXIES_ENV,
+            ) from None
+    return proxies
+
+
+def proxy_options(proxies: tuple[str, ...]) -> dict[str, Any]:
+    """uvicorn's settings for ``proxies``: forwarded headers off unless some are named."""
+    return {"proxy_headers": bool(proxies), "forwarded_allow_ips": list(proxies)}

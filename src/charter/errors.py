@@ -39,6 +39,13 @@ class InputTooLarge(InvalidInput):
     code = "input-too-large"
 
 
+class InputTooDeep(InvalidInput):
+    """JSON or YAML nested past the limit: refused before a recursive parser sees it."""
+
+    status = 400
+    code = "input-too-deep"
+
+
 class NotFound(CharterError):
     status = 404
     code = "not-found"

@@ -44,7 +44,8 @@ def test_owners_see_and_change_only_their_own(estate: Services) -> None:
     adas = ada.get("/v1/findings").json()["items"]
     assert adas and {f["owner"] for f in adas} == {"ada@acme.example"}
     assert len(everything) > len(adas)
-    assert sam.get("/v1/findings", params={"owner": "ada@acme.example"}).json()["items"] == []
+    others = sam.get("/v1/findings", params={"owner": "ada@acme.example"})  # as /v1/agents?owner=
+    assert others.status_code == 403 and others.json()["field"] == "owner"
     tom_finding = next(f for f in everything if f["owner"] == "tom@acme.example")
     hidden = ada.post(f"/v1/findings/{tom_finding['id']}/acknowledge", json={})
     assert hidden.status_code == 404  # as if it did not exist

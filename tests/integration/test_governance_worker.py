@@ -37,7 +37,9 @@ def test_jobs_run_when_due_on_the_fake_clock(estate: Services, clock: FixedClock
     assert first["workflows"]["departures"] == [
         {"agent": "release-notes", "action": "pending_transfer", "to": "ada@acme.example"}
     ]
-    assert worker.run_once() == {"workflows": "not due", "evaluate": "not due"}
+    assert first["checkpoint"]["sequence"] == estate.audit.count()
+    idle = {"workflows": "not due", "evaluate": "not due", "checkpoint": "not due"}
+    assert worker.run_once() == idle
     clock.advance(seconds=61)
     again = worker.run_once()
     assert again["workflows"]["departures"] == []  # already pending: nothing twice

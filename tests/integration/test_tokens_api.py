@@ -16,6 +16,7 @@ from charter.api.app import create_app
 from charter.domain.enums import PersonStatus
 from charter.domain.lifecycle import Transition
 from charter.sdk import AgentCredentials, TokenError, TokenVerifier
+from charter.services.auth import Role
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import PersonRecord
@@ -202,6 +203,40 @@ def test_resource_servers_and_operators_introspect_with_console_credentials(
     )
     assert refused.status_code == 403
     assert estate.tokens.introspect(token)["active"] is True
+
+
+def test_an_agent_introspects_only_tokens_issued_to_it(client: TestClient, estate: Estate) -> None:
+    """RFC 7662 §4: another enrolled agent learns nothing about a token, not even that it is
+    active; the holder, a PEP key and an admin do. Auditors are not resource servers."""
+    token = estate.issue(AGENT, estate.enrol(AGENT)).access_token
+    other = "code-reviewer"
+    other_key = estate.enrol(other)
+    snooped = _post(
+        client, estate.request(other, other_key, grant_type=None, token=token), "/oauth/introspect"
+    )
+    assert snooped.status_code == 200 and snooped.json() == {"active": False}
+    own = estate.issue(other, other_key).access_token
+    mine = _post(
+        client, estate.request(other, other_key, grant_type=None, token=own), "/oauth/introspect"
+    )
+    assert mine.json()["active"] is True and mine.json()["client_id"] == other
+    auth = estate.services.auth
+    for email, role in (("root@acme.example", Role.ADMIN), ("ada@acme.example", Role.AUDITOR)):
+        auth.add_user(email, role=role, password=None, actor="test")
+    admin = auth.keys.create_api_token(
+        "root@acme.example", name="t", expires_in=None, actor="test"
+    ).secret
+    auditor = auth.keys.create_api_token(
+        "ada@acme.example", name="t", expires_in=None, actor="test"
+    ).secret
+    by_admin = client.post(
+        "/oauth/introspect", data={"token": token}, headers={"Authorization": f"Bearer {admin}"}
+    )
+    assert by_admin.json()["active"] is True and by_admin.json()["client_id"] == AGENT
+    by_auditor = client.post(
+        "/oauth/introspect", data={"token": token}, headers={"Authorization": f"Bearer {auditor}"}
+    )
+    assert by_auditor.status_code == 403 and by_auditor.json()["error"] == "unauthorized_client"
 
 
 def test_enrolment_codes_over_rfc7591(client: TestClient, estate: Estate) -> None:

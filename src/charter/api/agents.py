@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from charter.api.deps import actor_dep, services_dep
+from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.models import AgentOut, CharterVersionOut, Page
 from charter.api.security import (
     PrincipalDep,
@@ -105,7 +105,7 @@ def list_agents(
     state: AgentState | None = None,
     label: Annotated[list[str] | None, Query(description="key=value; repeatable")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[AgentOut]:
     scope = visible_owner(principal)
     if scope is not None:  # an owner sees only their own agents

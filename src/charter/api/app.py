@@ -10,7 +10,8 @@ from fastapi import FastAPI
 
 from charter import __version__
 from charter.api import agents, audit, authzen, changes, estate, governance, oauth, people
-from charter.api.limits import BodySizeLimit
+from charter.api.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
+from charter.api.openapi import truthful_openapi
 from charter.api.problems import install_problem_handlers
 from charter.api.security import SecurityMiddleware
 from charter.services.context import Services
@@ -42,9 +43,12 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services
     app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
     install_problem_handlers(app)
+    app.add_middleware(JsonDepthLimit)  # inside the size limit, which counts what it reads
     app.add_middleware(BodySizeLimit)
     # Outermost: who is calling, and may they (sign-in, roles, PEP keys; issue 9).
     app.add_middleware(SecurityMiddleware, services=services)
+    app.add_middleware(UnknownMethods)  # TRACE and the like: 405, not a sign-in prompt
+    app.openapi = truthful_openapi(app)  # type: ignore[method-assign]
 
     # The hot paths first (AuthZEN decisions, then the token endpoint): route matching
     # is a linear scan, and each router passed over costs every request a few µs.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from charter.api.deps import services_dep
+from charter.api.deps import MAX_SEQ, services_dep
 from charter.api.models import ChainOut, EventOut
 from charter.services.context import Services
 
@@ -21,7 +21,9 @@ def list_events(
     target: str | None = None,
     actor: str | None = None,
     action: str | None = None,
-    after_seq: Annotated[int, Query(ge=0, description="only events after this sequence")] = 0,
+    after_seq: Annotated[
+        int, Query(ge=0, le=MAX_SEQ, description="only events after this sequence")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=10000)] = 100,
 ) -> list[EventOut]:
     """Newest first; with ``after_seq``, oldest first from there (for tailing)."""
@@ -38,10 +40,6 @@ def list_events(
 
 @router.get("/verify", response_model=ChainOut)
 def verify_chain(services: ServicesDep) -> ChainOut:
-    report = services.audit.verify()
-    return ChainOut(
-        ok=report.ok,
-        events=report.events,
-        first_broken_seq=report.first_broken_seq,
-        problem=report.problem,
-    )
+    """The chain recomputed with the server's key; ``keyed_from`` ends the legacy segment."""
+    report = services.audit.verify().as_dict()
+    return ChainOut(**{name: report[name] for name in ChainOut.model_fields})

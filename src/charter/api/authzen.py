@@ -17,7 +17,8 @@ object with an ``id``); action ``{"name": …}``; resource ``{"type": <system>,
 "id": <path>}`` is the Charter resource ``<system>:<path>``; ``context`` is the
 Charter context (``subject``, ``action`` and ``resource`` ``properties`` are also
 reachable as ``subject.*``, ``action.*`` and ``resource.*`` unless the context
-has those keys).
+has those keys). The context, those properties included, is held to 64 KiB and
+to :data:`~charter.domain.nesting.MAX_DEPTH` levels.
 
 A deny is HTTP 200 with ``"decision": false`` and the reasons in ``context``
 (reason objects per §6.2: ``id``, ``reason_admin``; plus our stable ``code`` and
@@ -39,6 +40,7 @@ from fastapi.responses import Response
 from charter.api.problems import problem
 from charter.domain.decision import Decision
 from charter.domain.evaluation import evaluate
+from charter.domain.nesting import MAX_DEPTH, nests_deeper
 from charter.services.decisions import DecisionService
 
 logger = logging.getLogger("charter.authzen")
@@ -111,8 +113,6 @@ def parse_tuple(subject: Any, action: Any, resource: Any, context: Any) -> Parse
         context = {}
     elif type(context) is not dict:
         raise BadRequest("context must be a JSON object")
-    elif context and len(orjson.dumps(context)) > MAX_CONTEXT_BYTES:
-        raise BadRequest(f"the context is larger than {MAX_CONTEXT_BYTES} bytes", 413)
     on_behalf_of: str | None = None
     properties = subject.get("properties")
     extra: dict[str, Any] | None = None
@@ -129,7 +129,23 @@ def parse_tuple(subject: Any, action: Any, resource: Any, context: Any) -> Parse
         more = holder.get("properties")
         if type(more) is dict and key not in context:
             extra = {**(extra if extra is not None else context), key: more}
-    return agent, name, f"{system}:{path}", extra if extra is not None else context, on_behalf_of
+    if extra is not None:
+        context = extra
+    if context:
+        _check_context(context)
+    return agent, name, f"{system}:{path}", context, on_behalf_of
+
+
+def _check_context(context: dict[str, Any]) -> None:
+    """Bounded in size and depth: what conditions read, audit records and caches hold."""
+    try:
+        dumped = orjson.dumps(context)
+    except orjson.JSONEncodeError as exc:  # nests past orjson's own 254 levels
+        raise BadRequest(f"the context nests deeper than {MAX_DEPTH} levels") from exc
+    if len(dumped) > MAX_CONTEXT_BYTES:
+        raise BadRequest(f"the context is larger than {MAX_CONTEXT_BYTES} bytes", 413)
+    if nests_deeper(dumped, MAX_DEPTH):
+        raise BadRequest(f"the context nests deeper than {MAX_DEPTH} levels")
 
 
 def decision_context(decision: Decision) -> dict[str, Any]:
@@ -218,7 +234,7 @@ async def _document(request: Request, limit: int) -> dict[str, Any]:
         raise BadRequest(f"the request body is larger than {limit} bytes", 413)
     try:
         document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+    except orjson.JSONDecodeError as exc:  # includes nesting past orjson's 1,024 levels
         raise BadRequest(f"the body is not valid JSON: {exc}") from exc
     return _object(document, "the request body")
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
 
+from fastapi import Query, Request
+
+from charter.domain.paging import MAX_OFFSET, MAX_SEQ
 from charter.services.context import Services
+
+__all__ = ["MAX_SEQ", "Offset", "actor_dep", "services_dep"]
+
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip")]
 
 
 def services_dep(request: Request) -> Services:

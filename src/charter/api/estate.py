@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from charter.api.deps import actor_dep, services_dep
+from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.models import Page
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
 from charter.domain.enums import IdentityKind
@@ -165,7 +165,6 @@ class AdoptedOut(BaseModel):
 
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/identities", response_model=Page[IdentityOut])
@@ -277,7 +276,19 @@ def shared_credentials(services: ServicesDep, limit: Limit = 100) -> list[dict[s
     return services.estate.map.shared_credentials(limit=limit)
 
 
-@router.get("/map/graph", response_model=None)
+@router.get(
+    "/map/graph",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "image/svg+xml": {"schema": {"type": "string"}},
+                "application/graphml+xml": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 def graph(
     services: ServicesDep,
     format: Literal["json", "graphml", "svg"] = "json",

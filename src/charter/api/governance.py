@@ -16,22 +16,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from charter.api.deps import actor_dep, services_dep
-from charter.api.security import PrincipalDep, require_owns, require_writer, visible_owner
+from charter.api.deps import Offset, actor_dep, services_dep
+from charter.api.security import PrincipalDep, ReachDep, require_writer
 from charter.domain.durations import parse_duration
 from charter.domain.enums import FindingStatus, Severity
-from charter.errors import InvalidInput, PermissionDenied
+from charter.errors import InvalidInput, NotFound, PermissionDenied
 from charter.governance.findings import FindingFilter
 from charter.governance.jit import JitStatus
 from charter.governance.ocsf import to_ocsf_events
 from charter.governance.posture import PostureBy
 from charter.governance.registry import all_rules
-from charter.governance.review_model import ReviewDecision
+from charter.governance.review_model import Campaign, ReviewDecision
 from charter.governance.rotation import RotationStatus
 from charter.governance.sarif import to_sarif
 from charter.governance.tasks import TaskStatus
 from charter.services.auth import Principal
 from charter.services.context import Services
+from charter.services.owner_reach import OwnerReach
 
 router = APIRouter(prefix="/v1", tags=["governance"])
 ServicesDep = Annotated[Services, Depends(services_dep)]
@@ -72,7 +73,7 @@ class Suppression(BaseModel):
 @router.get("/findings")
 def list_findings(
     services: ServicesDep,
-    principal: PrincipalDep,
+    reach: ReachDep,
     actor: ActorDep,
     status: Annotated[list[FindingStatus] | None, Query()] = None,
     severity: Severity | None = None,
@@ -83,14 +84,14 @@ def list_findings(
     format: Annotated[str, Query(pattern="^(json|sarif|ocsf)$")] = "json",
     evaluate: bool = True,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Any:
     """Findings (open and acknowledged unless ``status`` says otherwise); evaluates first when
     the store changed since the last evaluation. ``format=sarif|ocsf`` for other tools."""
-    scope = visible_owner(principal)
+    agent, owner = reach.agent_filter(agent), reach.owner_filter(owner)
     ran = services.governance.evaluation.ensure_current(actor=actor) if evaluate else None
-    where = FindingFilter(tuple(status) if status else FindingFilter().status, severity, rule,
-                          agent, scope or (owner.lower() if owner else None), system)  # fmt: skip
+    chosen = tuple(status) if status else FindingFilter().status
+    where = FindingFilter(chosen, severity, rule, agent, owner, system)
     found, total = services.governance.findings.list(where, limit=limit, offset=offset)
     if format == "sarif":
         return to_sarif(found)
@@ -115,32 +116,36 @@ def finding_rules() -> list[dict[str, Any]]:
             for r in all_rules()]  # fmt: skip
 
 
-def _owned_finding(services: Services, principal: Principal, finding_id: str) -> str:
-    finding = services.governance.findings.get(finding_id)
-    if visible_owner(principal) is not None:
-        require_owns(principal, finding.owner or "", name=finding_id, what="finding")
-    return finding.id
-
-
 @router.get("/findings/{finding_id}")
-def get_finding(finding_id: str, services: ServicesDep, principal: PrincipalDep) -> Any:
-    _owned_finding(services, principal, finding_id)
-    return services.governance.findings.get(finding_id).to_dict()
+def get_finding(finding_id: str, reach: ReachDep) -> Any:
+    return reach.finding(finding_id).to_dict()
 
 
 @router.post("/findings/{finding_id}/acknowledge")
-def acknowledge_finding(finding_id: str, body: StatusChange, services: ServicesDep,
-                        principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+def acknowledge_finding(
+    finding_id: str,
+    body: StatusChange,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
-    fid = _owned_finding(services, principal, finding_id)
+    fid = reach.finding(finding_id).id
     return services.governance.findings.acknowledge(fid, actor=actor, reason=body.reason).to_dict()
 
 
 @router.post("/findings/{finding_id}/suppress")
-def suppress_finding(finding_id: str, body: Suppression, services: ServicesDep,
-                     principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+def suppress_finding(
+    finding_id: str,
+    body: Suppression,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
-    fid = _owned_finding(services, principal, finding_id)
+    fid = reach.finding(finding_id).id
     until = body.until
     if until is None:
         seconds = _seconds(body.for_, "for")
@@ -152,10 +157,16 @@ def suppress_finding(finding_id: str, body: Suppression, services: ServicesDep,
 
 
 @router.post("/findings/{finding_id}/reopen")
-def reopen_finding(finding_id: str, body: StatusChange, services: ServicesDep,
-                   principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+def reopen_finding(
+    finding_id: str,
+    body: StatusChange,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
-    fid = _owned_finding(services, principal, finding_id)
+    fid = reach.finding(finding_id).id
     return services.governance.findings.reopen(fid, actor=actor, reason=body.reason).to_dict()
 
 
@@ -165,7 +176,7 @@ def posture(services: ServicesDep, principal: PrincipalDep, actor: ActorDep,
             limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
             evaluate: bool = True) -> list[dict[str, Any]]:  # fmt: skip
     """Risk score per agent, owner or system, each with its explanation."""
-    if visible_owner(principal) is not None:
+    if principal.owner_scope is not None:
         raise PermissionDenied("posture spans every owner: admins and auditors only", field="by")
     if evaluate:
         services.governance.evaluation.ensure_current(actor=actor)
@@ -188,47 +199,55 @@ class ReviewDecisionIn(BaseModel):
 
 
 @router.post("/reviews", status_code=201)
-def start_review(body: ReviewStart, services: ServicesDep, principal: PrincipalDep,
-                 actor: ActorDep, plan: bool = False) -> Any:  # fmt: skip
-    """Start a campaign (``?plan=true``: show it, create nothing)."""
+def start_review(
+    body: ReviewStart, services: ServicesDep, reach: ReachDep, actor: ActorDep, plan: bool = False
+) -> Any:
+    """Start a campaign (``?plan=true``: show it, create nothing; an owner's plan covers only
+    their own agents, whatever the scope)."""
+    principal = reach.principal
     reviews = services.governance.reviews
     due = _seconds(body.due, "due")
     if plan:
-        return reviews.plan_start(body.scope, due_in=due).to_dict()
+        return reviews.plan_start(body.scope, due_in=due, owner=reach.scope).to_dict()
     require_writer(principal)
     if not principal.is_admin:
         raise PermissionDenied("only an admin starts an access review", field="scope")
     return reviews.start(body.scope, actor=actor, due_in=due).to_dict()
 
 
+def _visible_campaign(
+    reach: OwnerReach, campaign: Campaign, owned: frozenset[str] | None
+) -> dict[str, Any] | None:
+    """The campaign with only the items ``reach`` reaches; None when that leaves none."""
+    body = campaign.to_dict()
+    if owned is None:
+        return body
+    body["items"] = [i.to_dict() for i in campaign.items if reach.review_item_visible(i, owned)]
+    return body if body["items"] else None
+
+
 @router.get("/reviews")
-def list_reviews(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
-    scope = visible_owner(principal)
-    out = []
-    for campaign in services.governance.reviews.list():
-        body = campaign.to_dict()
-        if scope is not None:
-            body["items"] = [i for i in body["items"] if i["reviewer"] == scope]
-            if not body["items"]:
-                continue
-        out.append(body)
-    return out
+def list_reviews(services: ServicesDep, reach: ReachDep) -> list[dict[str, Any]]:
+    owned = reach.agent_names()
+    shown = (_visible_campaign(reach, c, owned) for c in services.governance.reviews.list())
+    return [body for body in shown if body is not None]
 
 
 @router.get("/reviews/{campaign_id}")
-def get_review(campaign_id: str, services: ServicesDep, principal: PrincipalDep) -> Any:
-    body = services.governance.reviews.get(campaign_id).to_dict()
-    scope = visible_owner(principal)
-    if scope is not None:
-        body["items"] = [i for i in body["items"] if i["reviewer"] == scope]
+def get_review(campaign_id: str, services: ServicesDep, reach: ReachDep) -> Any:
+    campaign = services.governance.reviews.get(campaign_id)
+    body = _visible_campaign(reach, campaign, reach.agent_names())
+    if body is None:  # none of it is the owner's: as if it did not exist
+        raise NotFound(f"no review campaign {campaign_id!r}", field="campaign")
     return body
 
 
 @router.post("/reviews/{campaign_id}/items/{agent}")
 def decide_review(campaign_id: str, agent: str, body: ReviewDecisionIn, services: ServicesDep,
-                  principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+                  principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     """Keep, reduce or revoke (``plan: true`` shows the exact change and applies nothing)."""
     reviews = services.governance.reviews
+    reach.review_item(campaign_id, agent)
     if body.plan:
         return reviews.plan_decision(campaign_id, agent, body.decision).to_dict()
     require_writer(principal)
@@ -253,10 +272,9 @@ class AccessDecisionIn(BaseModel):
 
 @router.post("/access-requests", status_code=201)
 def request_access(body: AccessRequestIn, services: ServicesDep, principal: PrincipalDep,
-                   actor: ActorDep) -> Any:  # fmt: skip
+                   reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
-    agent = services.registry.get(body.agent)
-    require_owns(principal, agent.owner, name=body.agent)
+    reach.agent(body.agent)
     return services.governance.jit.request(
         body.agent, action=body.action, resource=body.resource, reason=body.reason, actor=actor,
         duration=_seconds(body.duration, "duration"),
@@ -264,20 +282,18 @@ def request_access(body: AccessRequestIn, services: ServicesDep, principal: Prin
 
 
 @router.get("/access-requests")
-def list_access(services: ServicesDep, principal: PrincipalDep, agent: str | None = None,
+def list_access(services: ServicesDep, reach: ReachDep, agent: str | None = None,
                 status: JitStatus | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    grants = services.governance.jit.list(agent=agent, status=status)
-    scope = visible_owner(principal)
-    if scope is not None:
-        mine = {a.name for a in services.registry.list(owner=scope, limit=1000).items}
-        grants = [g for g in grants if g.agent in mine]
-    return [g.to_dict() for g in grants]
+    grants = services.governance.jit.list(agent=reach.agent_filter(agent), status=status)
+    owned = reach.agent_names()
+    return [g.to_dict() for g in grants if owned is None or g.agent in owned]
 
 
 def _access_decision(approve: bool) -> Any:
     def route(grant_id: str, body: AccessDecisionIn, services: ServicesDep,
-              principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+              principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
         require_writer(principal)
+        reach.access_request(grant_id)
         jit = services.governance.jit
         decide = jit.approve if approve else jit.deny
         by = _by(principal, body.by)
@@ -296,10 +312,9 @@ router.post("/access-requests/{grant_id}/deny")(_access_decision(False))
 
 @router.post("/access-requests/{grant_id}/revoke")
 def revoke_access(grant_id: str, body: StatusChange, services: ServicesDep,
-                  principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+                  principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
-    grant = services.governance.jit.get(grant_id)
-    require_owns(principal, services.registry.get(grant.agent).owner, name=grant.agent)
+    reach.access_request(grant_id)
     return services.governance.jit.revoke(grant_id, actor=actor,
                                           reason=body.reason or "revoked").to_dict()  # fmt: skip
 
@@ -314,25 +329,26 @@ class AcceptIn(BaseModel):
 
 
 @router.get("/decommissions/{name}")
-def decommission_plan(name: str, services: ServicesDep, principal: PrincipalDep) -> Any:
+def decommission_plan(name: str, services: ServicesDep, reach: ReachDep) -> Any:
     """Everything the agent can still use, and who revokes it (Charter, or a task)."""
-    require_owns(principal, services.registry.get(name).owner, name=name)
+    reach.agent(name)
     return services.governance.decommission.plan(name).to_dict()
 
 
 @router.post("/decommissions/{name}")
 def decommission(name: str, body: DecommissionIn, services: ServicesDep,
-                 principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+                 principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
-    require_owns(principal, services.registry.get(name).owner, name=name)
+    reach.agent(name)
     return services.governance.decommission.apply(name, actor=actor, reason=body.reason).to_dict()
 
 
 @router.post("/agents/{name}/accept")
 def accept_ownership(name: str, body: AcceptIn, services: ServicesDep, principal: PrincipalDep,
-                     actor: ActorDep) -> Any:  # fmt: skip
+                     reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     """The pending owner takes over an agent whose owner left."""
     require_writer(principal)
+    reach.pending_agent(name)
     agent = services.governance.departures.accept(name, by=_by(principal, body.by), actor=actor)
     return {"name": agent.name, "owner": agent.owner, "state": agent.state.value,
             "pending_owner": agent.pending_owner}  # fmt: skip
@@ -340,59 +356,50 @@ def accept_ownership(name: str, body: AcceptIn, services: ServicesDep, principal
 
 # -- rotation, tasks, notices -------------------------------------------------------------------
 @router.get("/rotations")
-def list_rotations(services: ServicesDep, principal: PrincipalDep,
+def list_rotations(services: ServicesDep, reach: ReachDep,
                    status: RotationStatus | None = None,
                    agent: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
-    scope = visible_owner(principal)
-    found = services.governance.rotation.list(status=status, agent=agent)
+    scope = reach.scope
+    found = services.governance.rotation.list(status=status, agent=reach.agent_filter(agent))
     return [r.to_dict() for r in found if scope is None or r.owner == scope]
 
 
 @router.post("/rotations/{rotation_id}/start")
 def start_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
-                   actor: ActorDep) -> Any:  # fmt: skip
+                   reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
-    _own_rotation(services, principal, rotation_id)
+    reach.rotation(rotation_id)
     return services.governance.rotation.start(rotation_id, actor=actor).to_dict()
 
 
 @router.post("/rotations/{rotation_id}/verify")
 def verify_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
-                    actor: ActorDep) -> Any:  # fmt: skip
+                    reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
-    _own_rotation(services, principal, rotation_id)
+    reach.rotation(rotation_id)
     return services.governance.rotation.verify(rotation_id, actor=actor).to_dict()
 
 
-def _own_rotation(services: Services, principal: Principal, rotation_id: str) -> None:
-    if visible_owner(principal) is not None:
-        rotation = services.governance.rotation.get(rotation_id)
-        require_owns(principal, rotation.owner or "", name=rotation_id, what="rotation")
-
-
 @router.get("/tasks")
-def list_tasks(services: ServicesDep, principal: PrincipalDep, agent: str | None = None,
+def list_tasks(services: ServicesDep, reach: ReachDep, agent: str | None = None,
                status: TaskStatus | None = TaskStatus.OPEN) -> list[dict[str, Any]]:  # fmt: skip
-    scope = visible_owner(principal)
-    found = services.governance.tasks.list(status=status, agent=agent)
+    scope = reach.scope
+    found = services.governance.tasks.list(status=status, agent=reach.agent_filter(agent))
     return [t.to_dict() for t in found if scope is None or t.assignee == scope]
 
 
 @router.post("/tasks/{task_id}/done")
 def complete_task(task_id: str, body: StatusChange, services: ServicesDep,
-                  principal: PrincipalDep, actor: ActorDep) -> Any:  # fmt: skip
+                  principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
     require_writer(principal)
-    if visible_owner(principal) is not None:
-        task = services.governance.tasks.get(task_id)
-        require_owns(principal, task.assignee or "", name=task_id, what="task")
+    reach.task(task_id)
     return services.governance.tasks.complete(task_id, actor=actor, note=body.reason).to_dict()
 
 
 @router.get("/notices")
-def list_notices(services: ServicesDep, principal: PrincipalDep, recipient: str | None = None,
+def list_notices(services: ServicesDep, reach: ReachDep, recipient: str | None = None,
                  kind: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:  # fmt: skip
-    scope = visible_owner(principal)
-    chosen = scope or recipient
+    chosen = reach.owner_filter(recipient, field="recipient")
     return [n.to_dict() for n in services.governance.notices.list(recipient=chosen, kind=kind,
                                                                   limit=limit)]  # fmt: skip

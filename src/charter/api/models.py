@@ -21,6 +21,13 @@ class Page(BaseModel, Generic[T]):
     offset: int
 
 
+class PeopleImportOut(BaseModel):
+    created: int
+    changed: int
+    unchanged: int
+    warnings: list[str] = []
+
+
 class AgentOut(BaseModel):
     name: str
     owner: str
@@ -111,3 +118,7 @@ class ChainOut(BaseModel):
     events: int
     first_broken_seq: int | None
     problem: str | None
+    keyed_from: int | None = None
+    legacy_events: int = 0
+    links_checked: bool = False
+    key_id: str | None = None

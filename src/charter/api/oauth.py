@@ -129,20 +129,24 @@ def _operator(request: Request, services: Services, *, roles: frozenset[Role]) -
 async def introspect(request: Request, services: ServicesDep) -> Response:
     """RFC 7662: is this token active, and what does it say?
 
-    Callers authenticate (§2.1): an agent with a client assertion, a resource
-    server with its PEP key, or an admin or auditor with a personal API token.
+    Callers authenticate (§2.1) and are authorized per token (§4): a resource
+    server or PEP with its PEP key, or an admin with a personal API token, about
+    any token; an agent with a client assertion only about tokens issued to it —
+    any other token answers ``{"active": false}``, as an unknown one does (§2.2),
+    so one enrolled agent cannot read another's claims.
     """
     try:
         form = await _form(request)
-        operator = _operator(request, services, roles=frozenset({Role.ADMIN, Role.AUDITOR}))
+        operator = _operator(request, services, roles=frozenset({Role.ADMIN}))
+        holder = None
         if operator is None:
-            await run_in_threadpool(services.tokens.authenticate_caller, form)
+            holder = await run_in_threadpool(services.tokens.authenticate_caller, form)
         token_value = form.single().get("token")
         if not token_value:
             raise invalid_request("the 'token' parameter is required", field="token")
     except OAuthError as error:
         return oauth_error(error)
-    answer = await run_in_threadpool(services.tokens.introspect, token_value)
+    answer = await run_in_threadpool(services.tokens.introspect, token_value, holder=holder)
     return JSONResponse(answer, headers=NO_STORE)
 
 
@@ -242,14 +246,16 @@ async def register(request: Request, services: ServicesDep) -> Response:
     )
 
 
-@router.get(JWKS_PATH, tags=["well-known"])
-def jwks(services: ServicesDep) -> JSONResponse:
+class JwkSetResponse(JSONResponse):
+    """RFC 7517 §8.5.1: a JWK Set has its own media type (the OpenAPI document says so)."""
+
+    media_type = "application/jwk-set+json"
+
+
+@router.get(JWKS_PATH, tags=["well-known"], response_class=JwkSetResponse)
+def jwks(services: ServicesDep) -> JwkSetResponse:
     """Every key that verifies a current token (RFC 7517 §5)."""
-    return JSONResponse(
-        services.tokens.jwks(),
-        headers={"Cache-Control": "public, max-age=60"},
-        media_type="application/jwk-set+json",
-    )
+    return JwkSetResponse(services.tokens.jwks(), headers={"Cache-Control": "public, max-age=60"})
 
 
 @router.get(METADATA_PATH, tags=["well-known"])

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from charter.api.deps import actor_dep, services_dep
-from charter.api.models import Page, PersonOut
+from charter.api.deps import Offset, actor_dep, services_dep
+from charter.api.models import Page, PeopleImportOut, PersonOut
 from charter.domain.enums import PersonStatus
 from charter.services.context import Services
-from charter.services.people import parse_directory
+from charter.services.people import read_directory
 
 router = APIRouter(prefix="/v1/people", tags=["people"])
 
@@ -20,6 +20,7 @@ ActorDep = Annotated[str, Depends(actor_dep)]
 
 @router.post(
     "/import",
+    response_model=PeopleImportOut,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -31,13 +32,27 @@ ActorDep = Annotated[str, Depends(actor_dep)]
         }
     },
 )
-async def import_people(request: Request, services: ServicesDep, actor: ActorDep) -> dict[str, int]:
-    """Upsert people from JSON, a SCIM 2.0 ListResponse, or CSV (``Content-Type: text/csv``)."""
+async def import_people(
+    request: Request,
+    services: ServicesDep,
+    actor: ActorDep,
+    allow_unknown: Annotated[
+        bool, Query(description="import records with unknown fields, naming them in warnings")
+    ] = False,
+) -> PeopleImportOut:
+    """Upsert people from JSON, a SCIM 2.0 ListResponse, or CSV (``Content-Type: text/csv``).
+
+    A field Charter does not know (``isAdmin``) is refused with 422 unless
+    ``allow_unknown=true``, when the records are imported without it and the
+    answer's ``warnings`` name it.
+    """
     body = await request.body()
     media = request.headers.get("content-type", "application/json").split(";")[0].strip()
     filename = "request.csv" if media == "text/csv" else "request.json"
-    records = parse_directory(body, filename=filename)
-    return services.people.import_records(records, actor=actor)
+    read = read_directory(body, filename=filename, allow_unknown=allow_unknown)
+    counts = services.people.import_records(read.records, actor=actor)
+    warning = read.warning("the request body")
+    return PeopleImportOut(**counts, warnings=[warning] if warning else [])
 
 
 @router.get("", response_model=Page[PersonOut])
@@ -45,7 +60,7 @@ def list_people(
     services: ServicesDep,
     status: PersonStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[PersonOut]:
     people, total = services.people.list(status=status, limit=limit, offset=offset)
     return Page[PersonOut](

@@ -24,10 +24,12 @@ Roles on ``/v1`` (checked here, centrally, before any router runs):
 - ``admin``: everything.
 - ``auditor``: reads (GET, HEAD, OPTIONS) anywhere under ``/v1``; never a write.
 - ``owner``: only the prefixes in :data:`OWNER_API_PREFIXES`, and the routers
-  behind them must scope every answer to the owner's own agents with
-  :func:`visible_owner` / :func:`require_owns` (``api/agents.py`` does). A
-  capability that wants owners on its routes adds a line there once its
-  router scopes by owner; until then owners get 403 (fail closed).
+  behind them must resolve every agent, finding, review item or request they
+  take through :class:`~charter.services.owner_reach.OwnerReach` (``ReachDep``;
+  the one owner check, shared with the console) and scope listings with its
+  ``scope``. A capability that wants owners on its routes adds a line there
+  once its router does; until then owners get 403 (fail closed). A test walks
+  every route with another owner's objects (``test_owner_reach.py``).
 
 The authenticated :class:`~charter.services.auth.Principal` lands in
 ``request.state.principal``; ``api.deps.actor_dep`` names it in audit events.
@@ -50,21 +52,25 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.api.authzen import echoable_request_id
+from charter.api.deps import services_dep
 from charter.api.problems import problem
 from charter.errors import NotFound, PermissionDenied, Unauthenticated
 from charter.services.auth import Principal, Role, Via
 from charter.services.context import Services
+from charter.services.owner_reach import OwnerReach, reaches
 
 __all__ = [
     "CSRF_HEADER",
     "OWNER_API_PREFIXES",
     "SESSION_COOKIE",
     "PrincipalDep",
+    "ReachDep",
     "SecurityMiddleware",
     "Zone",
     "api_refusal",
     "may_transition",
     "principal_dep",
+    "reach_dep",
     "require_owns",
     "require_transition",
     "visible_owner",
@@ -322,15 +328,26 @@ def principal_dep(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(principal_dep)]
 
 
+def reach_dep(request: Request, principal: PrincipalDep) -> OwnerReach:
+    """The caller's owner reach: resolve every agent, finding, item or request through it."""
+    return OwnerReach(services_dep(request), principal)
+
+
+ReachDep = Annotated[OwnerReach, Depends(reach_dep)]
+
+
 def visible_owner(principal: Principal) -> str | None:
     """The one owner whose agents ``principal`` may see; None means all of them."""
     return principal.owner_scope
 
 
 def require_owns(principal: Principal, owner: str, *, name: str, what: str = "agent") -> None:
-    """Refuse another owner's object as if it did not exist (no existence oracle)."""
-    scope = principal.owner_scope
-    if scope is not None and owner.lower() != scope:
+    """Refuse another owner's agent exactly as a missing name (:func:`reaches` decides).
+
+    For agents by name; other objects go through :class:`OwnerReach`, whose refusals
+    repeat each service's own not-found answer.
+    """
+    if not reaches(principal, owner):
         raise NotFound(f"no {what} named {name!r}", field="name")
 
 

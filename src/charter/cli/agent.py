@@ -24,6 +24,7 @@ from charter.domain.agent import Agent
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
+from charter.domain.paging import MAX_OFFSET
 from charter.errors import InvalidInput
 from charter.services.changes import Proposal
 from charter.services.registry import render_yaml, version_diff
@@ -131,7 +132,7 @@ def list_agents(
     state: Annotated[AgentState | None, typer.Option(help="only agents in this state")] = None,
     label: Annotated[list[str] | None, typer.Option(help="key=value; repeatable")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List agents as a table (or JSON)."""

@@ -1,13 +1,16 @@
-"""``charter audit …``: read the event log and verify its hash chain."""
+"""``charter audit …``: read the event log, verify its keyed chain, write checkpoints."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from charter.cli.runtime import cli_errors, console, emit_json, get_services
+from charter.cli.runtime import cli_errors, console, emit_json, fail, get_services
+from charter.domain.audit_chain import ChainBroken, ChainReport
 
 app = typer.Typer(help="The append-only, hash-chained audit log.")
 
@@ -42,20 +45,76 @@ def list_events(
     console.print(table)
 
 
-@app.command()
-def verify(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Recompute the hash chain; exit 1 and name the first broken link if any."""
-    with cli_errors():
-        report = get_services().audit.verify()
-    if json_out:
-        emit_json(
-            {"ok": report.ok, "events": report.events,
-             "first_broken_seq": report.first_broken_seq, "problem": report.problem}
-        )  # fmt: skip
-    elif report.ok:
-        console.print(f"[green]audit chain intact[/]: {report.events} events verified")
+def _chain_text(report: ChainReport) -> str:
+    if report.keyed_from is None:
+        keyed = f"all {report.events} events are legacy (unkeyed SHA-256 links)"
+    elif report.keyed_from > 1:
+        keyed = f"events 1–{report.keyed_from - 1} legacy (unkeyed), keyed from {report.keyed_from}"
     else:
-        console.print(f"[bold red]audit chain broken[/] at event {report.first_broken_seq}: "
-                      f"{report.problem}")  # fmt: skip
+        keyed = "every event keyed"
+    if report.links_checked:
+        links = f"links checked with chain key {report.key_id}"
+    else:
+        links = "links NOT checked: no master key here (set CHARTER_MASTER_KEY)"
+    text = f"{report.events} events verified; {keyed}; {links}"
+    if report.checkpoints:
+        text += (
+            f"; {report.checkpoints} checkpoints agree (newest at event {report.newest_checkpoint})"
+        )
+    return text
+
+
+@app.command()
+def verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="a directory of signed checkpoints to hold the store against"),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(help="the checkpoint public key (PEM) to trust, e.g. an auditor's copy"),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Recompute the chain (and check it against checkpoints): exit 0 intact, 1 tampered, 2 bad input."""
+    with cli_errors():
+        audit = get_services().audit
+        found = audit.read_checkpoints(checkpoints, public_key) if checkpoints else None
+        report = audit.verify(found)
+    if json_out:
+        emit_json(report.as_dict())
+    elif report.ok:
+        console.print(f"[green]audit chain intact[/]: {escape(_chain_text(report))}")
+    else:
+        where = f" at event {report.first_broken_seq}" if report.first_broken_seq else ""
+        console.print(f"[bold red]audit chain broken[/]{where}: {escape(report.problem or '')}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def checkpoint(
+    public_key: Annotated[
+        bool, typer.Option("--public-key", help="print the checkpoint public key (PEM) and stop")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sign the head and write it out of the database; exit 1 if the chain or the sink fails."""
+    with cli_errors():
+        audit = get_services().audit
+        if public_key:
+            typer.echo(audit.keyring.keys().checkpoint.public().pem(), nl=False)
+            return
+        try:
+            written = audit.checkpoint()
+        except ChainBroken as exc:
+            raise fail(str(exc), code=1) from None
+    point = written.checkpoint
+    if json_out:
+        shown = {"signature": point.signature, "path": str(written.path)}
+        emit_json({**point.fields(), **shown, "sink_error": written.sink_error})
+    else:
+        where = escape(str(written.path))
+        console.print(f"checkpoint of event {point.sequence} ({point.hash[:16]}…) at {where}")
+    if written.sink_error:
+        raise fail(written.sink_error, code=1)

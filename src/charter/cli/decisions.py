@@ -21,6 +21,7 @@ from charter.cli.runtime import (
 )
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.domain.decision import Decision
+from charter.domain.nesting import load_json
 from charter.domain.org_policy import parse_org_policy_text
 from charter.domain.roles import parse_roles_text
 from charter.errors import InputTooLarge, InvalidInput
@@ -40,10 +41,7 @@ def _context(text: str | None) -> dict[str, Any]:
         raise InputTooLarge(
             f"the context is larger than {MAX_CONTEXT_BYTES} bytes", field="context"
         )
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"--context is not valid JSON: {exc}", field="context") from exc
+    value = load_json(text, source="--context", field="context")
     if not isinstance(value, dict):
         raise InvalidInput("--context must be a JSON object", field="context")
     return value

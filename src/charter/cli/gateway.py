@@ -42,6 +42,7 @@ def gateway(
     """
     import logging
 
+    from charter.config import trusted_proxies
     from charter.gateway.config import load_config
     from charter.gateway.serve import (
         build_gateway,
@@ -53,6 +54,7 @@ def gateway(
 
     logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     with cli_errors():
+        proxies = trusted_proxies()
         loaded = load_config(config)
         target = resource or loaded.gateway.resource or default_resource(host, port)
         token = token_source(token_file) if stdio else None
@@ -67,7 +69,7 @@ def gateway(
         f"Charter MCP gateway on http://{host}:{port}/mcp — resource {target}; "
         f"upstreams: {names}; decisions from {where}"
     )
-    run_http(built, host, port, log_level)
+    run_http(built, host, port, log_level, proxies=proxies)
 
 
 def _remote() -> bool:

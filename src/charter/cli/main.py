@@ -24,8 +24,10 @@ from charter.cli import (
     tokens,
     users,
 )
-from charter.cli.runtime import cli_errors, console, get_services
+from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_services, unexpected
+from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
+from charter.errors import CharterError
 from charter.services.tokens import DEFAULT_ISSUER, ISSUER_ENV
 
 app = typer.Typer(
@@ -85,6 +87,7 @@ def serve(
 
     with cli_errors():
         get_services()  # migrate before the first request, and fail loudly here
+        proxies = trusted_proxies()
     console.print(f"Charter API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
     issuer = os.environ.get(ISSUER_ENV) or DEFAULT_ISSUER
     if not os.environ.get(ISSUER_ENV) and f"http://{host}:{port}" != DEFAULT_ISSUER:
@@ -101,11 +104,20 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=False,
+        **proxy_options(proxies),
     )
 
 
 def main() -> None:
-    app()
+    """Run the CLI; whatever escapes a command is still one line and exit 2."""
+    try:
+        app()
+    except CharterError as exc:  # raised outside a command's cli_errors()
+        raise SystemExit(fail(str(exc)).exit_code) from None
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        raise SystemExit(unexpected(exc).exit_code) from None
 
 
 if __name__ == "__main__":

@@ -6,11 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
+from charter.cli.runtime import (
+    actor,
+    cli_errors,
+    console,
+    emit_json,
+    err_console,
+    get_services,
+    read_input_file,
+)
 from charter.domain.enums import PersonStatus
-from charter.services.people import MAX_DIRECTORY_BYTES, parse_directory
+from charter.domain.paging import MAX_OFFSET
+from charter.services.people import MAX_DIRECTORY_BYTES, read_directory
 
 app = typer.Typer(help="The directory of people who own and delegate to agents.")
 
@@ -18,19 +28,30 @@ app = typer.Typer(help="The directory of people who own and delegate to agents."
 @app.command("import")
 def import_people(
     file: Annotated[Path, typer.Argument(help="JSON, SCIM 2.0 ListResponse JSON, or CSV")],
+    allow_unknown: Annotated[
+        bool,
+        typer.Option(
+            "--allow-unknown", help="import records with unknown fields, leaving those out"
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import (upsert) people: email, name, status, manager, groups."""
     with cli_errors():
-        records = parse_directory(
-            read_input_file(file, limit=MAX_DIRECTORY_BYTES), filename=file.name
+        read = read_directory(
+            read_input_file(file, limit=MAX_DIRECTORY_BYTES),
+            filename=file.name,
+            allow_unknown=allow_unknown,
         )
-        counts = get_services().people.import_records(records, actor=actor())
+        counts = get_services().people.import_records(read.records, actor=actor())
+    warning = read.warning(file.name)
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     if json_out:
-        emit_json(counts)
+        emit_json({**counts, "warnings": [warning] if warning else []})
         return
     console.print(
-        f"imported {len(records)} people from {file}: {counts['created']} new, "
+        f"imported {len(read.records)} people from {file}: {counts['created']} new, "
         f"{counts['changed']} changed, {counts['unchanged']} unchanged"
     )
 
@@ -39,7 +60,7 @@ def import_people(
 def list_people(
     status: Annotated[PersonStatus | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List people in the directory."""

@@ -1,7 +1,9 @@
 """What every CLI command shares: the services, the console, JSON output, errors.
 
 Commands parse, call a service, format — nothing else. A ``CharterError`` becomes
-a red message that names the field, and exit code 2.
+a red message that names the field, and exit code 2; so does anything else that
+escapes a command (``main`` catches it), unless ``CHARTER_DEBUG`` asks for the
+traceback.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ console = Console(highlight=False, width=_WIDTH)
 err_console = Console(stderr=True, highlight=False, width=_WIDTH)
 
 MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024
+#: Set to see the traceback of an unexpected error instead of its one line.
+DEBUG_ENV = "CHARTER_DEBUG"
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +60,17 @@ def emit_json(value: Any) -> None:
 def fail(message: str, *, code: int = 2) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
+
+
+def unexpected(exc: BaseException) -> typer.Exit:
+    """An error no command foresaw: one line naming it, never a traceback (that is a bug)."""
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return fail(
+        f"unexpected {type(exc).__name__}{': ' + text if text else ''} "
+        f"(a bug in Charter; set {DEBUG_ENV}=1 for the traceback)"
+    )
 
 
 @contextmanager

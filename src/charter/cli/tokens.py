@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from rich.table import Table
 from charter.cli import agent as agent_cli
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
 from charter.domain.durations import parse_duration
+from charter.domain.nesting import load_json
 from charter.errors import InvalidInput
 from charter.tokens.enrolment import Enrolled
 from charter.tokens.jwk import Alg, generate_private_key, load_public_key, private_key_pem
@@ -318,12 +318,11 @@ def idp_trust(
     with cli_errors():
         document = None
         if jwks_file is not None:
-            try:
-                document = json.loads(
-                    read_input_file(jwks_file, limit=1024 * 1024, field="jwks_file")
-                )
-            except json.JSONDecodeError as exc:
-                raise InvalidInput(f"{jwks_file} is not JSON: {exc}", field="jwks_file") from exc
+            document = load_json(
+                read_input_file(jwks_file, limit=1024 * 1024, field="jwks_file"),
+                source=str(jwks_file),
+                field="jwks_file",
+            )
         get_services().tokens.trusted.add(
             issuer,
             actor=actor(),

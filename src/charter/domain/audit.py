@@ -1,8 +1,9 @@
-"""The audit chain: each Event's hash covers its content and the previous hash.
+"""The audit chain: each Event's link covers its content and the previous link.
 
 The hash input is a fixed concatenation of the stored columns (the summary is
 stored as the exact JSON text that was hashed), so verification re-hashes rows
-without re-serialising anything: fast enough for millions of events.
+without re-serialising anything: fast enough for millions of events. Links are
+keyed (HMAC) since chain v2: see :mod:`charter.domain.audit_chain`.
 """
 
 from __future__ import annotations
@@ -55,6 +56,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def event_material(
+    seq: int,
+    time: str,
+    actor: str,
+    action: str,
+    target_type: str,
+    target: str,
+    summary: str,
+    prev_hash: str,
+) -> bytes:
+    """What a link covers: every stored column and the previous link."""
+    return "\x1f".join(
+        (str(seq), time, actor, action, target_type, target, summary, prev_hash)
+    ).encode()
+
+
 def event_hash(
     seq: int,
     time: str,
@@ -65,7 +82,6 @@ def event_hash(
     summary: str,
     prev_hash: str,
 ) -> str:
-    material = "\x1f".join(
-        (str(seq), time, actor, action, target_type, target, summary, prev_hash)
-    ).encode()
+    """The unkeyed (legacy, chain v1) link: kept to verify events written before v2."""
+    material = event_material(seq, time, actor, action, target_type, target, summary, prev_hash)
     return hashlib.sha256(material).hexdigest()

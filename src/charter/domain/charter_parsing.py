@@ -1,7 +1,11 @@
 """Turn charter text (YAML or JSON) into a :class:`CharterSpec`, with errors that name fields.
 
 YAML is read with a loader that refuses anchors and aliases (no "billion laughs")
-and anything but plain data; the text is size-checked before parsing.
+and anything but plain data; the text is size-checked before parsing. Both
+formats refuse a key given twice in one mapping (otherwise the last one wins
+silently: ``owner:`` twice) and nesting deeper than
+:data:`~charter.domain.nesting.MAX_DEPTH`; the error names the key or the limit
+and the line.
 """
 
 from __future__ import annotations
@@ -13,13 +17,18 @@ import yaml
 from pydantic import ValidationError
 
 from charter.domain.charter import CharterSpec
+from charter.domain.duplicate_keys import duplicate_json_key
+from charter.domain.nesting import MAX_DEPTH, check_json_depth, too_deep
 from charter.errors import InputTooLarge, InvalidInput
 
 MAX_CHARTER_BYTES = 1024 * 1024
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader without aliases: a charter never needs them and they enable YAML bombs."""
+class PlainLoader(yaml.SafeLoader):
+    """SafeLoader without aliases (they enable YAML bombs), duplicate keys or deep nesting."""
+
+    source = "YAML"
+    _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -34,7 +43,76 @@ class _PlainLoader(yaml.SafeLoader):
                 f"YAML anchors and aliases are not accepted in Charter YAML (line {line})",
                 field="file",
             )
-        return super().compose_node(parent, index)
+        if not isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:  # the composer recurses per level
+            raise too_deep(f"{self.source} (line {line})", field="file")
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # unhashable: the constructor below reports it
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise InvalidInput(
+                    f"{self.source}: key {key!r} appears twice in one mapping (line {line})",
+                    field=str(key),
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str, *, source: str) -> Any:
+    """YAML as plain data with :class:`PlainLoader`'s refusals; syntax errors name ``source``."""
+    loader = PlainLoader(text)
+    loader.source = source
+    try:
+        return loader.get_single_data()
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{source} is not valid YAML: {exc}", field="file") from exc
+    finally:
+        loader.dispose()
+
+
+def load_json_strict(text: str, *, source: str) -> Any:
+    """JSON refusing deep nesting and a key given twice in one object (named, with its line)."""
+    check_json_depth(text, source=source, field="file")
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{source} is not valid JSON: {exc}", field="file") from exc
+    except _DuplicateKey as exc:
+        found = duplicate_json_key(text)
+        key, line = found if found else (exc.key, None)
+        where = f" (line {line})" if line else ""
+        raise InvalidInput(
+            f"{source}: key {key!r} appears twice in one object{where}", field=key
+        ) from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return document
 
 
 def load_document(text: str | bytes, *, source: str = "charter") -> dict[str, Any]:
@@ -50,14 +128,10 @@ def load_document(text: str | bytes, *, source: str = "charter") -> dict[str, An
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise InvalidInput(f"{source} is not UTF-8 text", field="file") from exc
-    stripped = text.lstrip()
-    try:
-        if stripped.startswith("{"):
-            document = json.loads(text)
-        else:
-            document = yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - a SafeLoader subclass
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"{source} is not valid YAML or JSON: {exc}", field="file") from exc
+    if text.lstrip().startswith("{"):
+        document = load_json_strict(text, source=source)
+    else:
+        document = load_yaml(text, source=source)
     if not isinstance(document, dict):
         raise InvalidInput(f"{source} must hold a mapping of charter fields", field="file")
     return document

@@ -126,3 +126,53 @@ class AccessRequest:
     context: Mapping[str, Any] = field(default_factory=dict)
     on_behalf_of: str | None = None
     time: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedReason:
+    """One reason as read back from a recorded decision, whatever shape was stored.
+
+    The recorder stores an allow as ``{"code": "allowed", "rule": …, "role": …}``
+    and each deny reason as :meth:`Reason.to_dict` (``code``, ``message``,
+    ``rule``); older or foreign rows may lack any of those keys, or hold a bare
+    string. Readers get a ``code`` and a ``text`` a person can read in every case,
+    so a page never depends on a key being present.
+    """
+
+    code: str
+    text: str
+    rule: str | None = None
+
+    @classmethod
+    def parse(cls, raw: object) -> RecordedReason | None:
+        """The reason in ``raw``, or ``None`` when it holds nothing to show."""
+        if isinstance(raw, str):
+            return cls("note", raw) if raw.strip() else None
+        if not isinstance(raw, Mapping):
+            return None
+        code = _text(raw.get("code")) or "unknown"
+        rule = _text(raw.get("rule"))
+        message = _text(raw.get("message"))
+        if code == "allowed":
+            text = f"allowed by {rule}" if rule else "allowed"
+            role = _text(raw.get("role"))
+            if role:
+                text += f" (delegator's access via {role})"
+        elif message:
+            text = message
+        else:
+            text = code.replace("_", " ").replace(":", ": ")
+            if rule:
+                text += f" ({rule})"
+        return cls(code, text, rule)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def recorded_reasons(raw: object) -> tuple[RecordedReason, ...]:
+    """Every readable reason in a stored ``reasons`` value (a list; anything else is empty)."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(r for r in map(RecordedReason.parse, raw) if r is not None)

@@ -35,7 +35,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -47,6 +46,7 @@ from pydantic import (
 )
 
 from charter.domain.charter import NAME_PATTERN
+from charter.domain.charter_parsing import load_yaml
 from charter.domain.durations import parse_duration
 from charter.errors import InputTooLarge, InvalidInput
 
@@ -252,9 +252,9 @@ def load_config(path: Path) -> GatewayConfig:
             f"{path} is {size} bytes; the limit is {MAX_CONFIG_BYTES}", field="config"
         )
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {path}: {exc}", field="config") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{path} is not valid YAML or JSON: {exc}", field="config") from exc
+    # the charter loader: no aliases, no duplicate keys, bounded nesting
+    document = load_yaml(text, source=str(path))
     return parse_config(document, base_dir=path.resolve().parent)

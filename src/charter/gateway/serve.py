@@ -18,6 +18,7 @@ from pathlib import Path
 
 import anyio
 
+from charter.config import proxy_options
 from charter.errors import InvalidInput
 from charter.gateway.authority import AuthFailure, Authority, Presented, Principal, Scheme
 from charter.gateway.config import GatewayConfig
@@ -95,13 +96,27 @@ async def _close(authority: Authority) -> None:
         await authority.aclose()
 
 
-def run_http(gateway: Gateway, host: str, port: int, log_level: str = "warning") -> None:
+def run_http(
+    gateway: Gateway,
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    *,
+    proxies: tuple[str, ...] = (),
+) -> None:
+    """Serve over HTTP; ``X-Forwarded-For`` (``source_ip``) is believed only from ``proxies``."""
     import uvicorn
 
     app = gateway.http_app(host)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on"
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="on",
+            **proxy_options(proxies),
         )
     )
 

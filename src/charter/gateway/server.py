@@ -307,9 +307,15 @@ class Gateway:
         if upstream is None:  # pragma: no cover - the directory only names configured upstreams
             raise unknown("upstream", upstream_name)
         result: ResultT | None = None
-        with self.sessions.call(principal.agent) as scope:
+        agent = principal.agent
+
+        def abandoned() -> str | None:  # the upstream hears why a cut call was cancelled
+            reason = self.sessions.cut_reason(agent)
+            return f"Charter cut off agent {agent}: {reason}" if reason else None
+
+        with self.sessions.call(agent) as scope:
             try:
-                result = await upstream.request(request, result_type)
+                result = await upstream.request(request, result_type, abandoned=abandoned)
             except UpstreamError as error:
                 raise upstream_failure(error) from None
         if scope.cancelled_caught or result is None:

@@ -19,8 +19,8 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +36,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from pydantic import BaseModel, ValidationError
 
+from charter.gateway.cancellation import ReasonedCancellations, abandon_reason
 from charter.gateway.config import UpstreamConfig
 from charter.gateway.secrets import Secrets
 
@@ -151,7 +152,7 @@ class Upstream:
             command = sys.executable if stdio.command == "python" else stdio.command
             cwd = self._base_dir / stdio.cwd if stdio.cwd else self._base_dir
             params = StdioServerParameters(command=command, args=list(stdio.args), env=env, cwd=cwd)
-            return stdio_client(params, errlog=self._errlog or sys.stderr)
+            return _reasoned(stdio_client(params, errlog=self._errlog or sys.stderr))
         assert config.http is not None
         headers = self._secrets.resolve_all(
             config.http.headers, field=f"upstreams.{self.name}.http.headers"
@@ -160,7 +161,7 @@ class Upstream:
             headers=headers,
             timeout=httpx2.Timeout(config.connect_timeout, read=max(self.call_timeout, 30.0) + 5),
         )
-        return _owned_http(config.http.url, http)
+        return _reasoned(_owned_http(config.http.url, http))
 
     async def run(self) -> None:
         """The keeper: connect, hold, notice loss, reconnect with backoff, until closed."""
@@ -269,13 +270,21 @@ class Upstream:
             await self._attempted.wait()
 
     # -- forwarding ------------------------------------------------------------------
-    async def request(self, request: Any, result_type: type[ResultT]) -> ResultT:
+    async def request(
+        self,
+        request: Any,
+        result_type: type[ResultT],
+        *,
+        abandoned: Callable[[], str | None] = lambda: None,
+    ) -> ResultT:
         """Forward one request; the upstream's result as the SDK's typed model, or a typed
         :class:`UpstreamError`.
 
         The result is parsed as the MCP result type (the SDK's version-spanning
         model) so the gateway's server hands it to each agent in the protocol
-        version *that* agent negotiated; its content is not touched.
+        version *that* agent negotiated; its content is not touched. When the
+        caller's scope is cancelled the upstream is told (MCP cancellation), with
+        ``abandoned()`` as the reason when it gives one.
         """
         client = self._client
         if client is None or self.state != UpstreamState.READY:
@@ -284,7 +293,7 @@ class Upstream:
             raise UpstreamUnavailable(self.name, f"upstream {self.name!r} is unavailable{why}")
         timeout = self.call_timeout
         try:
-            with anyio.fail_after(timeout + 1):
+            with anyio.fail_after(timeout + 1), abandon_reason(abandoned):
                 return await client.session.send_request(
                     request, result_type, request_read_timeout_seconds=timeout
                 )
@@ -328,9 +337,15 @@ class Upstream:
         self._kick.set()
 
 
+@asynccontextmanager
+async def _reasoned(transport: AbstractAsyncContextManager[Any]) -> AsyncIterator[Any]:
+    """``transport``'s streams, cancellations written with the abandoned call's reason."""
+    async with transport as (read_stream, write_stream):
+        yield read_stream, ReasonedCancellations(write_stream)
+
+
 def _owned_http(url: str, http: httpx2.AsyncClient) -> AbstractAsyncContextManager[Any]:
     """The streamable HTTP transport over ``http``, closing ``http`` when done."""
-    from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def transport() -> Any:

@@ -153,14 +153,20 @@ class FindingFilter:
 MIN_PREFIX = 6
 
 
-def _row(connection: Connection, finding_id: str) -> Any:
-    """A finding by id, or by a unique prefix of at least six characters (as tables show it)."""
-    finding_id = (finding_id or "").strip().lower()
+def normal_id(finding_id: str) -> str:
+    return (finding_id or "").strip().lower()
+
+
+def _row(connection: Connection, finding_id: str, owner: str | None = None) -> Any:
+    """A finding by id, or by a unique prefix of at least six characters (as tables show it);
+    with ``owner``, prefixes match only that owner's findings (so they probe nobody else's)."""
+    finding_id = normal_id(finding_id)
     row = connection.execute(sa.select(_F).where(_F.c.id == finding_id)).first()
     if row is None and MIN_PREFIX <= len(finding_id) < 32 and finding_id.isalnum():
-        rows = connection.execute(
-            sa.select(_F).where(_F.c.id.like(f"{finding_id}%")).limit(2)
-        ).all()
+        query = sa.select(_F).where(_F.c.id.like(f"{finding_id}%"))
+        if owner is not None:
+            query = query.where(_F.c.owner == owner)
+        rows = connection.execute(query.limit(2)).all()
         if len(rows) > 1:
             raise InvalidInput(f"{finding_id!r} matches several findings; give more of the id",
                                field="id")  # fmt: skip
@@ -198,9 +204,9 @@ class FindingStore:
             )
             return [row_to_finding(r) for r in rows], total
 
-    def get(self, finding_id: str) -> Finding:
+    def get(self, finding_id: str, *, owner: str | None = None) -> Finding:
         with self._db.read() as connection:
-            return row_to_finding(_row(connection, finding_id))
+            return row_to_finding(_row(connection, finding_id, owner))
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Findings by status and severity (for summaries)."""

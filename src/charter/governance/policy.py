@@ -206,6 +206,7 @@ class WorkerPolicy(_Strict):
     tick: Duration = 30
     evaluate_every: Duration = 300
     workflows_every: Duration = 60
+    checkpoint_every: Duration = 3600  # signed audit checkpoints out of the database
     lease: Duration = 600
 
 

@@ -115,8 +115,12 @@ class ReviewService:
             ],
         )
 
-    def _in_scope(self, connection: Connection, scope: Scope) -> list[Any]:
+    def _in_scope(
+        self, connection: Connection, scope: Scope, owner: str | None = None
+    ) -> list[Any]:
         query = sa.select(_A).where(_A.c.state.in_(_REVIEWABLE)).order_by(_A.c.name)
+        if owner is not None:  # an owner's plan: only their agents, whatever the scope says
+            query = query.where(sa.func.lower(_A.c.owner) == owner.lower())
         if scope.kind == ScopeKind.OWNER:
             query = query.where(_A.c.owner == scope.value)
         elif scope.kind == ScopeKind.AGENT:
@@ -142,11 +146,13 @@ class ReviewService:
                 chosen.append(row)
         return chosen
 
-    def _plan_start(self, connection: Connection, scope: Scope, due_in: int | None) -> StartPlan:
+    def _plan_start(
+        self, connection: Connection, scope: Scope, due_in: int | None, owner: str | None = None
+    ) -> StartPlan:
         policy = self._policy()
         now = self._clock.now()
         due = now + dt.timedelta(seconds=due_in or policy.reviews.due_in)
-        rows = self._in_scope(connection, scope)
+        rows = self._in_scope(connection, scope, owner)
         if not rows:
             raise NotFound(f"no reviewable agent in scope {scope}", field="scope")
         items, skipped = [], []
@@ -157,9 +163,13 @@ class ReviewService:
                 skipped.append((row.name, f"its charter cannot be read: {exc}"))
         return StartPlan(scope, due, policy.reviews.suspend_unreviewed, items, skipped)
 
-    def plan_start(self, scope: str, *, due_in: int | None = None) -> StartPlan:
+    def plan_start(
+        self, scope: str, *, due_in: int | None = None, owner: str | None = None
+    ) -> StartPlan:
+        """What starting a campaign would review; ``owner`` limits it to that owner's agents
+        (an owner previewing a campaign sees nobody else's agents, findings or access)."""
         with self._db.read() as connection:
-            return self._plan_start(connection, Scope.parse(scope), due_in)
+            return self._plan_start(connection, Scope.parse(scope), due_in, owner)
 
     # -- start ------------------------------------------------------------------------------
     def start(self, scope: str, *, actor: str, due_in: int | None = None) -> Campaign:
@@ -227,6 +237,11 @@ class ReviewService:
             if row is None:
                 raise NotFound(f"no review campaign {campaign_id!r}", field="campaign")
             return self._campaign(connection, row)
+
+    def item(self, campaign_id: str, agent: str) -> ReviewItem:
+        """One agent's item in a campaign."""
+        with self._db.read() as connection:
+            return self._item(self._item_row(connection, campaign_id, agent))
 
     def list(self, *, status: CampaignStatus | None = None, limit: int = 100) -> list[Campaign]:
         query = sa.select(_C).order_by(_C.c.created_at.desc(), _C.c.id).limit(limit)

@@ -8,7 +8,10 @@ Jobs and when they are due:
 * ``workflows`` — every ``worker.workflows_every``: owner departures (pending
   transfers, suspension after the grace period), charter expiry (warnings,
   suspension), access reviews (reminders, deadlines), JIT grants that ended,
-  rotations (schedule what is due, verify what was started).
+  rotations (schedule what is due, verify what was started);
+* ``checkpoint`` — every ``worker.checkpoint_every``: a signed checkpoint of the
+  audit head, written out of the database (refused, and logged as an error, if
+  the chain does not verify).
 
 Any number of workers may run against one store. Each job is taken under a
 lease (:mod:`.leases`) and is due-checked *after* the lease is taken, so two
@@ -68,6 +71,17 @@ class Worker:
                 out[name] = {"error": str(exc)}
         return out
 
+    def _checkpoint(self) -> dict[str, Any]:
+        try:
+            written = self.g.audit.checkpoint()
+        except CharterError as exc:  # a broken chain is an alarm, not a reason to stop
+            logger.error("audit checkpoint refused: %s", exc)
+            return {"error": str(exc)}
+        if written.sink_error:
+            logger.warning("audit checkpoint not delivered: %s", written.sink_error)
+        point = written.checkpoint
+        return {"sequence": point.sequence, "path": str(written.path), "sink": written.sink_error}
+
     def _due(self, job: str, every: int, force: Callable[[], bool] | None = None) -> bool:
         last = self.g.leases.last_run(f"job:{job}")
         now = self.g.clock.now()
@@ -82,6 +96,7 @@ class Worker:
             "evaluate": (policy.evaluate_every, self._evaluate,
                          lambda: not self.g.evaluation.is_current()),
             "workflows": (policy.workflows_every, self._workflows, None),
+            "checkpoint": (policy.checkpoint_every, self._checkpoint, None),
         }  # fmt: skip
         every, run, force = plan[job]
         lease = f"job:{job}"
@@ -98,7 +113,7 @@ class Worker:
     def run_once(self) -> dict[str, Any]:
         """One pass over every job (what ``charter worker --once`` prints)."""
         out: dict[str, Any] = {}
-        for job in ("workflows", "evaluate"):
+        for job in ("workflows", "evaluate", "checkpoint"):
             result = self.run_job(job)
             out[job] = result if result is not None else "not due"
         return out

@@ -11,6 +11,8 @@ from functools import cached_property
 from charter.config import Settings
 from charter.services.attribution import AttributionService
 from charter.services.audit import AuditService
+from charter.services.audit_checkpoints import CheckpointTarget
+from charter.services.audit_keys import AuditKeyring
 from charter.services.auth import AuthService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
@@ -38,7 +40,10 @@ class Services:
 
     @cached_property
     def audit(self) -> AuditService:
-        return AuditService(self.db, self.clock)
+        target = CheckpointTarget(
+            self.settings.audit_checkpoint_dir, self.settings.audit_checkpoint_url
+        )
+        return AuditService(self.db, self.clock, AuditKeyring(self.settings.home), target)
 
     @cached_property
     def registry(self) -> RegistryService:

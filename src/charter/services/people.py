@@ -2,7 +2,9 @@
 
 Imports JSON (a list, ``{"people": [...]}``, or a SCIM 2.0 ListResponse with
 ``Resources``) or CSV (``email,name,status,manager,groups`` with groups split on
-``;``). An import is an upsert: one transaction, one audit event per person
+``;``). Every record is validated (a SCIM ListResponse by its schema), and a
+field Charter does not know is refused unless the caller allows it, when it is
+named in a warning (never dropped silently). An import is an upsert: one transaction, one audit event per person
 created or changed, nothing written if any record is bad.
 """
 
@@ -10,8 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,7 +22,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, fi
 from charter.domain.audit import EventDraft
 from charter.domain.charter_parsing import validation_error
 from charter.domain.enums import PersonStatus
+from charter.domain.nesting import load_json
 from charter.domain.people import Person
+from charter.domain.scim import ScimListResponse
 from charter.errors import InputTooLarge, InvalidInput, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
@@ -30,7 +34,6 @@ from charter.store.versions import bump_version
 
 _P = schema.people
 MAX_DIRECTORY_BYTES = 64 * 1024 * 1024
-SCIM_ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 class PersonRecord(BaseModel):
@@ -58,75 +61,110 @@ class PersonRecord(BaseModel):
         return Person(self.email, self.name, self.status, self.manager, tuple(self.groups))
 
 
-def _scim_user(resource: dict[str, Any], emails_by_id: dict[str, str]) -> dict[str, Any]:
-    emails = resource.get("emails") or []
-    primary = next((e.get("value") for e in emails if e.get("primary")), None)
-    email = primary or (emails[0].get("value") if emails else None) or resource.get("userName")
-    name = resource.get("displayName") or (resource.get("name") or {}).get("formatted")
-    if not name:
-        given = (resource.get("name") or {}).get("givenName", "")
-        family = (resource.get("name") or {}).get("familyName", "")
-        name = f"{given} {family}".strip() or email
-    manager = (resource.get(SCIM_ENTERPRISE) or {}).get("manager") or {}
-    manager_value = manager.get("value")
-    manager_email = None
-    if manager_value:  # SCIM names the manager by id; map it to that user's e-mail
-        fallback = manager_value if "@" in manager_value else None
-        manager_email = emails_by_id.get(manager_value, fallback)
-    groups = [g.get("display") or g.get("value") for g in resource.get("groups") or []]
-    return {
-        "email": email,
-        "name": name,
-        "status": "active" if resource.get("active", True) else "departed",
-        "manager": manager_email,
-        "groups": [g for g in groups if g],
-    }
+@dataclass(frozen=True)
+class DirectoryRead:
+    """What an import file holds: the records, and the unknown fields left out of them."""
+
+    records: list[PersonRecord]
+    unknown: tuple[str, ...] = ()
+
+    def warning(self, filename: str) -> str | None:
+        if not self.unknown:
+            return None
+        return f"{filename}: ignored unknown field(s) {', '.join(self.unknown)}"
 
 
 def parse_directory(data: bytes, *, filename: str) -> list[PersonRecord]:
-    """Parse a directory export (JSON, SCIM JSON or CSV) into validated records."""
+    """Parse a directory export (JSON, SCIM JSON or CSV) into validated records.
+
+    Strict: a field Charter does not know (``isAdmin``) is refused, never dropped
+    silently; :func:`read_directory` with ``allow_unknown`` names them instead.
+    """
+    return read_directory(data, filename=filename).records
+
+
+def read_directory(data: bytes, *, filename: str, allow_unknown: bool = False) -> DirectoryRead:
+    """Parse a directory export; unknown fields are an error unless ``allow_unknown``."""
     if len(data) > MAX_DIRECTORY_BYTES:
         raise InputTooLarge(f"{filename} is larger than {MAX_DIRECTORY_BYTES} bytes", field="file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{filename} is not UTF-8 text", field="file") from exc
-    raw: list[dict[str, Any]]
+    unknown: dict[str, str] = {}  # field -> where first seen
     if filename.lower().endswith(".csv") or not text.lstrip().startswith(("[", "{")):
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "email" not in reader.fieldnames:
-            raise InvalidInput(
-                f"{filename}: a CSV directory needs an 'email' column", field="email"
-            )
-        raw = [
-            {
-                **row,
-                "groups": [g.strip() for g in (row.get("groups") or "").split(";") if g.strip()],
-            }
-            for row in reader
-        ]
+        raw = _csv_rows(text, filename, unknown)
     else:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{filename} is not valid JSON: {exc}", field="file") from exc
-        if isinstance(document, dict) and "Resources" in document:
-            resources = document["Resources"] or []
-            ids: dict[str, str] = {}
-            for r in resources:
-                if isinstance(r, dict) and r.get("id"):
-                    email = (r.get("emails") or [{}])[0].get("value") or r.get("userName")
-                    ids[str(r["id"])] = str(email)
-            raw = [_scim_user(r, ids) for r in resources if isinstance(r, dict)]
-        elif isinstance(document, dict) and isinstance(document.get("people"), list):
-            raw = document["people"]
-        elif isinstance(document, list):
-            raw = document
-        else:
-            raise InvalidInput(
-                f"{filename}: expected a list of people, {{'people': [...]}} or a SCIM ListResponse",
-                field="file",
-            )
+        raw = _json_rows(load_json(text, source=filename), filename, unknown)
+    if unknown and not allow_unknown:
+        field, where = next(iter(unknown.items()))
+        names = ", ".join(unknown)
+        raise InvalidInput(
+            f"{filename}: unknown field(s) {names} ({where}); Charter imports only "
+            f"{', '.join(PERSON_FIELDS)} (or SCIM User attributes); "
+            "--allow-unknown (API: ?allow_unknown=true) imports without them",
+            field=field,
+        )
+    return DirectoryRead(_records(raw, filename), tuple(unknown))
+
+
+PERSON_FIELDS = tuple(PersonRecord.model_fields)
+
+
+def _csv_rows(text: str, filename: str, unknown: dict[str, str]) -> list[dict[str, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "email" not in reader.fieldnames:
+        raise InvalidInput(f"{filename}: a CSV directory needs an 'email' column", field="email")
+    for column in reader.fieldnames:
+        if column not in PersonRecord.model_fields:
+            unknown.setdefault(column, "a CSV column")
+    return [
+        {
+            **{k: v for k, v in row.items() if k in PersonRecord.model_fields},
+            "groups": [g.strip() for g in (row.get("groups") or "").split(";") if g.strip()],
+        }
+        for row in reader
+    ]
+
+
+def _json_rows(document: Any, filename: str, unknown: dict[str, str]) -> list[Any]:
+    if isinstance(document, dict) and "Resources" in document:
+        return _scim_rows(document, filename, unknown)
+    if isinstance(document, dict) and isinstance(document.get("people"), list):
+        raw: list[Any] = document["people"]
+    elif isinstance(document, list):
+        raw = document
+    else:
+        raise InvalidInput(
+            f"{filename}: expected a list of people, {{'people': [...]}} or a SCIM ListResponse",
+            field="file",
+        )
+    rows = []
+    for index, item in enumerate(raw):
+        if isinstance(item, dict):
+            for key in item:
+                if key not in PersonRecord.model_fields:
+                    unknown.setdefault(str(key), f"first in record {index}")
+            item = {k: v for k, v in item.items() if k in PersonRecord.model_fields}
+        rows.append(item)
+    return rows
+
+
+def _scim_rows(document: dict[str, Any], filename: str, unknown: dict[str, str]) -> list[Any]:
+    try:
+        listing = ScimListResponse.model_validate(document)
+    except ValidationError as exc:
+        error = validation_error(exc, what=f"SCIM ListResponse in {filename}")
+        raise InvalidInput(error.message, field=error.field) from exc
+    users = listing.Resources or []
+    emails_by_id = {str(u.id): str(u.email()) for u in users if u.id is not None and u.id != ""}
+    for index, user in enumerate(users):
+        for key in user.unknown_attributes():
+            unknown.setdefault(key, f"first in Resources[{index}]")
+    return [user.person(emails_by_id) for user in users]
+
+
+def _records(raw: list[Any], filename: str) -> list[PersonRecord]:
     records = []
     seen: set[str] = set()
     for index, item in enumerate(raw):

@@ -254,12 +254,21 @@ class TokenService:
             raise InvalidToken("dpop_required", "a DPoP-bound token must use the DPoP scheme")
         return verified
 
-    def introspect(self, token: str) -> dict[str, Any]:
-        """RFC 7662 §2.2: the token's claims if active now, else just ``active: false``."""
+    def introspect(self, token: str, *, holder: str | None = None) -> dict[str, Any]:
+        """RFC 7662 §2.2: the token's claims if active now, else just ``active: false``.
+
+        ``holder`` is the client asking about a token, when a client (not a resource
+        server or an operator) asks: it learns only about tokens issued to itself. Any
+        other token is ``active: false``, exactly as an unknown one — §2.2: "the
+        protected resource is not allowed to introspect this particular token".
+        """
         try:
-            return self.verifier.verify(token, fresh=True).introspection()
+            verified = self.verifier.verify(token, fresh=True)
         except InvalidToken:
             return {"active": False}
+        if holder is not None and holder != verified.client_id:
+            return {"active": False}
+        return verified.introspection()
 
     def inspect(self, token: str) -> tuple[VerifiedToken | None, str | None]:
         """For operators: the verified token, or why it is inactive."""

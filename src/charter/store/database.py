@@ -20,6 +20,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from charter.errors import StoreError
+from charter.store.private_files import private_sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -55,8 +56,8 @@ class Database:
         self.dialect = sa.engine.make_url(url).get_backend_name()
         if self.dialect == "sqlite":
             path = sa.engine.make_url(url).database
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path and path != ":memory:" and not path.startswith("file:"):
+                private_sqlite(Path(path))  # before SQLite creates it with the umask's mode
             self.write_engine = _sqlite_engine(url, immediate=True)
             self.read_engine = _sqlite_engine(url, immediate=False)
         else:

@@ -39,6 +39,7 @@ from charter.errors import InvalidInput, StoreError
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.store.database import Database
+from charter.store.private_files import private_dir
 from charter.store.tokens_schema import signing_keys as _K
 from charter.store.versions import bump_version
 from charter.tokens.jwk import (
@@ -119,14 +120,18 @@ class MasterKey:
 def _master_file(home: Path) -> str:
     """Read ``master.key``, creating it 0600 on first start; refuse it if others may read it."""
     path = home / MASTER_KEY_FILE
-    home.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    private_dir(home)
+    if not path.exists():  # written aside, then linked: a racing reader never sees it empty
+        draft = home / f".{MASTER_KEY_FILE}.{secrets.token_hex(8)}"
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as handle:
             handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode() + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise StoreError(f"{path} is readable by others (mode {mode:04o}); run: chmod 600 {path}")

@@ -17,7 +17,8 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from charter.api.deps import services_dep
-from charter.api.security import may_transition, require_owns, require_transition
+from charter.api.security import may_transition, require_transition
+from charter.domain.agent import Agent
 from charter.domain.charter import CharterSpec
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
@@ -26,6 +27,7 @@ from charter.errors import CharterError, InputTooLarge, InvalidInput, NotFound, 
 from charter.governance.findings import FindingFilter
 from charter.services.auth import Principal, Role
 from charter.services.changes import Proposal
+from charter.services.owner_reach import OwnerReach
 from charter.services.registry import version_diff
 from charter.web import queries
 from charter.web.forms import (
@@ -38,7 +40,7 @@ from charter.web.forms import (
 )
 from charter.web.mapview import render_map
 from charter.web.summaries import summaries_of
-from charter.web.templating import redirect, render, svg
+from charter.web.templating import may_open, redirect, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -78,13 +80,14 @@ def agents(
 ) -> Response:
     services = services_dep(request)
     scope = principal.owner_scope
+    chosen = OwnerReach(services, principal).owner_filter(owner.strip())
     wanted = choice(AgentState, state, name="state")
     summary = summaries_of(request).findings()
     result = queries.agents_page(
         services.db,
         q=q[:200],
         state=wanted,
-        owner=scope or (owner.strip().lower() or None),
+        owner=chosen,
         sort=sort,
         descending=dir == "desc",
         page=page,
@@ -139,10 +142,8 @@ async def register_agent(request: Request, principal: PrincipalDep, form: FormDe
 
 
 # -- one agent ----------------------------------------------------------------------------------
-def _visible_agent(request: Request, principal: Principal, name: str) -> Any:
-    agent = services_dep(request).registry.get(name)
-    require_owns(principal, agent.owner, name=name)
-    return agent
+def _visible_agent(request: Request, principal: Principal, name: str) -> Agent:
+    return OwnerReach(services_dep(request), principal).agent(name)
 
 
 def _diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -154,13 +155,18 @@ def _diff_lines(diff: str) -> list[tuple[str, str]]:
     return out
 
 
-def _reach(request: Request, name: str) -> dict[str, Any]:
+def _reach(request: Request, principal: Principal, name: str) -> dict[str, Any]:
     services = services_dep(request)
     try:
         reach = services.estate.map.blast_radius(agent=name, limit=400)
     except (CharterError, AttributeError):
         return {"svg": None, "paths": [], "hidden": 0, "truncated": False}
-    picture = render_map(reach.graph, label=f"what {name} can reach", cap=25)
+    picture = render_map(
+        reach.graph,
+        label=f"what {name} can reach",
+        cap=25,
+        link_systems=may_open(principal, "/map?system=x"),
+    )
     return {
         "svg": svg(picture.svg) if reach.graph.edges else None,
         "paths": reach.paths[:100],
@@ -205,7 +211,7 @@ def agent_page(request: Request, name: str, principal: PrincipalDep) -> Response
             "credentials": credentials,
             "keys": keys,
             "now": services.clock.now(),
-            "reach": _reach(request, name),
+            "reach": _reach(request, principal, name),
             "decisions": queries.recent_decisions(services.db, name),
             "findings": findings,
             "findings_total": findings_total,

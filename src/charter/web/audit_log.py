@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
+from charter.api.deps import MAX_SEQ, services_dep
 from charter.services.audit import ChainReport
 from charter.services.auth import Role
 from charter.web import queries
@@ -58,7 +58,7 @@ def audit(
     actor: str = "",
     action: str = "",
     target: str = "",
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     verify: bool = False,
 ) -> Response:
     require_role(principal, Role.ADMIN, Role.AUDITOR)

@@ -69,10 +69,10 @@ def _decide(
     request: Request, principal: Principal, change_id: str, form: Any, *, approve: bool
 ) -> Response:
     require_role(principal, Role.ADMIN, Role.OWNER)  # auditors read
-    services = services_dep(request)
+    changes_service = services_dep(request).governance.changes
+    # out of reach answers 404 like a missing id (not a flash message that confirms it exists)
+    changes_service.get(change_id, visible_to=_viewer(principal))
     try:
-        changes_service = services.governance.changes
-        changes_service.get(change_id, visible_to=_viewer(principal))
         reason = field(form, "reason", required=not approve)
         if approve:
             done = changes_service.approve(

@@ -9,16 +9,16 @@ needed. Owners may ask about their own agents; admins about any.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.api.deps import services_dep
-from charter.api.security import require_owns
+from charter.domain.nesting import load_json
 from charter.errors import InvalidInput
 from charter.services.auth import Role
+from charter.services.owner_reach import OwnerReach
 from charter.web import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.templating import render
@@ -33,10 +33,7 @@ def parse_context(text: str) -> dict[str, Any]:
         return {}
     if len(text.encode()) > MAX_CONTEXT_BYTES:
         raise InvalidInput(f"the context may be at most {MAX_CONTEXT_BYTES} bytes", field="context")
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InvalidInput(f"the context is not valid JSON: {exc}", field="context") from exc
+    value = load_json(text, source="the context", field="context")
     if not isinstance(value, dict):
         raise InvalidInput('the context is a JSON object, e.g. {"amount": 10}', field="context")
     return value
@@ -58,7 +55,7 @@ def decision_tester(
     error = None
     asked = bool(agent and action and resource)
     if asked:
-        require_owns(principal, services.registry.get(agent).owner, name=agent)
+        OwnerReach(services, principal).agent(agent)
         try:
             parsed = parse_context(context)
         except InvalidInput as exc:

@@ -17,16 +17,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.api.deps import services_dep
-from charter.api.security import require_owns
 from charter.errors import InvalidInput
 from charter.services.auth import Role
 from charter.services.map.graph import Graph, NodeKind, Risk
+from charter.services.owner_reach import OwnerReach
 from charter.web import queries
 from charter.web.estate_sample import estate_sample
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.mapview import render_map
 from charter.web.summaries import summaries_of
-from charter.web.templating import render, svg
+from charter.web.templating import may_open, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -83,7 +83,7 @@ def estate_map(
         raise InvalidInput("risk is one of: high, medium, low", field="risk")
     paths: list[dict[str, object]] = []
     if agent:
-        require_owns(principal, services.registry.get(agent).owner, name=agent)
+        OwnerReach(services, principal).agent(agent)
         reach = estate.blast_radius(agent=agent, limit=2000)
         graph, paths, heading = reach.graph, reach.paths, f"Blast radius of {agent}"
     elif identity:
@@ -103,7 +103,7 @@ def estate_map(
         heading = "The estate: agents, what they act as, and what they reach (a sample; select an agent for all of it)"
     if risk:
         graph = at_least(graph, Risk(risk))
-    picture = render_map(graph, label=heading)
+    picture = render_map(graph, label=heading, link_systems=may_open(principal, "/map?system=x"))
     agents = [n for n in graph.nodes.values() if n.kind == NodeKind.AGENT]
     systems: list[dict[str, object]] = []
     if scope is None:

@@ -16,11 +16,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.api.deps import services_dep
-from charter.api.security import require_owns
 from charter.domain.enums import FindingStatus, Severity
 from charter.errors import CharterError, InvalidInput
 from charter.governance.findings import Finding
 from charter.services.auth import Principal, Role
+from charter.services.owner_reach import OwnerReach
 from charter.web import governance_queries, queries
 from charter.web.findings_meta import owasp_ids, rules, rules_for_owasp
 from charter.web.forms import (
@@ -32,7 +32,7 @@ from charter.web.forms import (
     require_role,
 )
 from charter.web.summaries import summaries_of
-from charter.web.templating import redirect, render
+from charter.web.templating import may_open, redirect, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -41,7 +41,12 @@ def finding_url(finding_id: str) -> str:
     return f"/findings/{quote(finding_id, safe='')}"
 
 
-def entity_link(finding: Finding) -> str | None:
+def entity_link(finding: Finding, principal: Principal) -> str | None:
+    link = _entity_link(finding)
+    return link if link is not None and may_open(principal, link) else None
+
+
+def _entity_link(finding: Finding) -> str | None:
     """Where the finding's entity lives in the console."""
     if finding.entity_type == "agent" or (finding.agent and finding.entity_type != "identity"):
         return f"/agents/{quote(finding.agent or finding.entity_id, safe='')}"
@@ -52,11 +57,6 @@ def entity_link(finding: Finding) -> str | None:
     if finding.system:
         return f"/map?system={quote(finding.system, safe='')}"
     return None
-
-
-def _visible(principal: Principal, finding: Finding) -> None:
-    if principal.owner_scope is not None:
-        require_owns(principal, finding.owner or "", name=finding.id, what="finding")
 
 
 @router.get("/findings")
@@ -76,6 +76,8 @@ def findings(
     wanted_severity = choice(Severity, severity, name="severity")
     wanted_status = choice(FindingStatus, status, name="status")
     scope = principal.owner_scope
+    reach = OwnerReach(services, principal)
+    owner, agent = reach.owner_filter(owner) or "", reach.agent_filter(agent) or ""
     chosen: tuple[str, ...] = (rule,) if rule else ()
     if owasp:
         mapped = rules_for_owasp(owasp.upper())
@@ -83,7 +85,7 @@ def findings(
             raise InvalidInput(f"no rule maps to OWASP id {owasp!r}", field="owasp")
         chosen = tuple(r for r in mapped if not rule or r == rule) or ("-none-",)
     query = governance_queries.FindingQuery(
-        rules=chosen, severity=wanted_severity, status=wanted_status, owner=scope or (owner or None),
+        rules=chosen, severity=wanted_severity, status=wanted_status, owner=owner or None,
         system=system or None, agent=agent or None,
     )  # fmt: skip
     summary = summaries_of(request).findings()
@@ -94,7 +96,7 @@ def findings(
         "findings.html",
         {
             "page": result,
-            "items": [(f, entity_link(f)) for f in items],
+            "items": [(f, entity_link(f, principal)) for f in items],
             "rules": rules(),
             "facets": governance_queries.finding_facets(summary, owner=scope),
             "owasp_ids": owasp_ids(),
@@ -119,8 +121,7 @@ def findings(
 @router.get("/findings/{finding_id}")
 def finding_page(request: Request, finding_id: str, principal: PrincipalDep) -> Response:
     services = services_dep(request)
-    finding = services.governance.findings.get(finding_id)
-    _visible(principal, finding)
+    finding = OwnerReach(services, principal).finding(finding_id)
     events, _ = queries.events_page(services.db, target=finding_id, limit=20)
     details: dict[str, Any] = finding.to_dict()
     return render(
@@ -129,7 +130,7 @@ def finding_page(request: Request, finding_id: str, principal: PrincipalDep) -> 
         {
             "f": finding,
             "d": details,
-            "link": entity_link(finding),
+            "link": entity_link(finding, principal),
             "events": events,
             "may_act": principal.may_write,
             "tomorrow": (services.clock.now() + dt.timedelta(days=30)).date().isoformat(),
@@ -146,8 +147,7 @@ def change_status(
     require_role(principal, Role.ADMIN, Role.OWNER)
     services = services_dep(request)
     store = services.governance.findings
-    finding = store.get(finding_id)
-    _visible(principal, finding)
+    finding = OwnerReach(services, principal).finding(finding_id)
     action = field(form, "action", limit=20)
     reason = field(form, "reason", required=action == "suppress")
     back = field(form, "back", required=False, limit=2000)

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.api.deps import services_dep
-from charter.api.security import require_owns
 from charter.domain.durations import parse_duration
 from charter.errors import InvalidInput
+from charter.services.owner_reach import OwnerReach
 from charter.web import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep
 from charter.web.summaries import summaries_of
@@ -44,8 +44,7 @@ def credentials(
     now = services.clock.now()
     found_window = _window(found, "found")
     expiring_window = _window(expiring, "expiring")
-    if agent and principal.owner_scope is not None:
-        require_owns(principal, services.registry.get(agent).owner, name=agent)
+    OwnerReach(services, principal).agent_filter(agent)
     known_total = None
     if found_window == dt.timedelta(days=7) and not agent and principal.owner_scope is None:
         estate = summaries_of(request).estate()  # the overview's number, counted once

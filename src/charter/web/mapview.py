@@ -71,15 +71,16 @@ def _columns(graph: Graph, cap: int) -> tuple[list[list[Node]], int]:
     return columns, hidden
 
 
-def _href(node: Node) -> str | None:
+def _href(node: Node, link_systems: bool) -> str | None:
     if node.kind == NodeKind.AGENT:
         return f"/map?agent={quote(node.id, safe='')}"
-    if node.kind == NodeKind.SYSTEM:
+    if node.kind == NodeKind.SYSTEM and link_systems:
         return f"/map?system={quote(node.id, safe='')}"
     return None
 
 
-def render_map(graph: Graph, *, label: str, cap: int = 60) -> MapPicture:
+def render_map(graph: Graph, *, label: str, cap: int = 60, link_systems: bool = True) -> MapPicture:
+    """The picture; ``link_systems=False`` for readers who may not open a system's view."""
     columns, hidden = _columns(graph, cap)
     where: dict[str, tuple[float, float]] = {}
     rows = max((len(c) for c in columns), default=0)
@@ -139,7 +140,7 @@ def render_map(graph: Graph, *, label: str, cap: int = 60) -> MapPicture:
                 f'<text x="{bx + 9:.0f}" y="{by + 20:.0f}" font-size="12.5">{_e(_short(node.label))}</text>'
             )
             body = f"<title>{_e(tip)}</title>{box}"
-            href = _href(node)
+            href = _href(node, link_systems)
             if href:
                 parts.append(f'<a href="{_e(href)}" aria-label="{_e(tip)}">{body}</a>')
             else:

@@ -14,7 +14,7 @@ from charter.web.charts import PALETTE, Bar, bar_chart, day_columns, stacked_bar
 from charter.web.findings_meta import owasp_counts
 from charter.web.forms import ConsoleRoute, PrincipalDep
 from charter.web.summaries import summaries_of
-from charter.web.templating import render, svg
+from charter.web.templating import may_open, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
@@ -49,7 +49,11 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
     owasp_bars = [
         Bar(f"{oid} {title}", n, _href("/findings", owasp=oid)) for oid, title, n in owasp
     ]
-    systems = [Bar(s, n, _href("/map", system=s)) for s, n in data.identities_by_system]
+    link_systems = may_open(principal, "/map?system=x")
+    systems = [
+        Bar(s, n, _href("/map", system=s) if link_systems else None)
+        for s, n in data.identities_by_system
+    ]
     open_findings = sum(data.findings_by_severity.values())
     severe = sum(data.findings_by_severity.get(s, 0) for s in ("critical", "high"))
     cards: list[tuple[str, int | None, str, str]] = [
@@ -74,7 +78,10 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
         request,
         "overview.html",
         {
-            "cards": cards,
+            "cards": [
+                (label, n, href if may_open(principal, href) else "", tone)
+                for label, n, href, tone in cards
+            ],
             "scoped": owner is not None,
             "findings_as_of": data.findings_as_of,
             "findings_stale": data.findings_stale,

@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from charter.domain.decision import RecordedReason, recorded_reasons
 from charter.domain.enums import AgentState, FindingStatus
 from charter.errors import InvalidInput
 from charter.store import console_schema as _indexes  # noqa: F401 - its indexes
@@ -294,7 +295,7 @@ class DecisionRow:
     resource: str
     allowed: bool | None
     on_behalf_of: str | None
-    reasons: list[dict[str, Any]]
+    reasons: tuple[RecordedReason, ...]
     source: str
 
 
@@ -307,12 +308,18 @@ def recent_decisions(db: Database, agent: str, *, limit: int = 20) -> list[Decis
             .order_by(_ACT.c.time.desc())
             .limit(limit)
         ).all()  # fmt: skip
-    out = []
-    for r in rows:
-        reasons = r.reasons if isinstance(r.reasons, list) else []
-        out.append(DecisionRow(aware(r.time), r.action, r.resource, r.allowed, r.on_behalf_of,
-                               [x for x in reasons if isinstance(x, dict)], r.source))  # fmt: skip
-    return out
+    return [
+        DecisionRow(
+            aware(r.time),
+            r.action,
+            r.resource,
+            r.allowed,
+            r.on_behalf_of,
+            recorded_reasons(r.reasons),
+            r.source,
+        )
+        for r in rows
+    ]
 
 
 # -- audit -------------------------------------------------------------------------------------

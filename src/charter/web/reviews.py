@@ -22,6 +22,7 @@ from charter.domain.patterns import matches
 from charter.errors import CharterError, InvalidInput, NotFound
 from charter.governance.review_model import ReviewDecision
 from charter.services.auth import Principal, Role
+from charter.services.owner_reach import OwnerReach
 from charter.web import governance_queries, queries
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render
@@ -54,13 +55,11 @@ def would_deny(
 def _item(
     request: Request, principal: Principal, campaign: str, agent: str
 ) -> governance_queries.ItemRow:
-    item = governance_queries.review_item(services_dep(request).db, campaign, agent)
+    services = services_dep(request)
+    OwnerReach(services, principal).review_item(campaign, agent)
+    item = governance_queries.review_item(services.db, campaign, agent)
     if item is None:
         raise NotFound(f"agent {agent!r} is not in review {campaign!r}", field="agent")
-    if principal.role == Role.OWNER:
-        owner = services_dep(request).registry.get(agent).owner
-        if principal.subject not in (item.reviewer, owner):
-            raise NotFound(f"agent {agent!r} is not in review {campaign!r}", field="agent")
     return item
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -40,6 +40,23 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("/audit", "Audit", frozenset({Role.ADMIN, Role.AUDITOR})),
     ("/decisions", "Decisions", frozenset({Role.ADMIN, Role.OWNER})),
 )
+#: Who may open the estate-wide map views (``/map?system=`` and ``?identity=``).
+ESTATE_VIEWERS = frozenset({Role.ADMIN, Role.AUDITOR})
+
+
+def may_open(principal: Principal | None, href: str) -> bool:
+    """Whether ``principal`` may follow a console link, so a page shows only links that
+    work for its reader (the routes refuse the rest anyway)."""
+    if principal is None or principal.role is None:
+        return False
+    url = urlsplit(href)
+    for section, _, roles in NAV:
+        inside = url.path == section or url.path.startswith(section + "/")
+        if section != "/" and inside and principal.role not in roles:
+            return False
+    if url.path == "/map" and ("system=" in url.query or "identity=" in url.query):
+        return principal.role in ESTATE_VIEWERS
+    return True
 
 
 def _when(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -107,6 +124,7 @@ def _environment() -> Environment:
     env.globals["version"] = __version__
     env.globals["query"] = _query
     env.globals["zip"] = zip
+    env.globals["may_open"] = may_open
     return env
 
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,15 +144,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def upstream_http(home: Path) -> Iterator[str]:
-    """The test upstream MCP server on streamable HTTP; yields its /mcp URL."""
+def upstream_http(
+    home: Path, env: dict[str, str] | None = None, *, sse: bool = False
+) -> Iterator[str]:
+    """The test upstream MCP server on streamable HTTP (JSON or SSE responses); yields its URL."""
     port = free_port()
     log = home / f"upstream-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(UPSTREAM), "--http", str(port)],
+            [sys.executable, str(UPSTREAM), "--http", str(port), *(["--sse"] if sse else [])],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env=env,
         )
         try:
             url = f"http://127.0.0.1:{port}/mcp"
@@ -285,9 +288,12 @@ class Stack:
 
 
 @contextmanager
-def running_stack(home: Path, **gateway: Any) -> Iterator[Stack]:
+def running_stack(
+    home: Path, *, upstream_over_http: bool = False, **gateway: Any
+) -> Iterator[Stack]:
     """People, two enrolled agents, roles, a trusted IdP; the Charter server and the gateway
-    with the test upstream as its stdio child (credential injected from the environment)."""
+    with the test upstream as its stdio child (credential injected from the environment),
+    or, with ``upstream_over_http``, as a separate streamable HTTP server."""
     env = env_for(
         home, TEST_HELPDESK_KEY="hk-live-0123456789", UPSTREAM_CALL_LOG=str(home / "calls.log")
     )
@@ -307,6 +313,13 @@ def running_stack(home: Path, **gateway: Any) -> Iterator[Stack]:
         env={"HELPDESK_API_KEY": {"env": "TEST_HELPDESK_KEY"}}, inherit_env=False
     )
     upstream["stdio"]["env"]["UPSTREAM_CALL_LOG"] = str(home / "calls.log")
-    config = write_config(home, upstream, **gateway)
-    with live_server(env) as charter, gateway_process(env, config) as url:
-        yield Stack(env, home, charter, url, keys, idp_key)
+    upstream["stdio"]["env"]["UPSTREAM_CANCEL_LOG"] = str(home / "cancelled.log")
+    with ExitStack() as started:
+        if upstream_over_http:
+            upstream_env = {**env, **upstream["stdio"]["env"], "HELPDESK_API_KEY": "hk-http"}
+            url = started.enter_context(upstream_http(home, upstream_env, sse=True))
+            upstream = {"name": "helpdesk", "http": {"url": url}}
+        config = write_config(home, upstream, **gateway)
+        charter = started.enter_context(live_server(env))
+        gateway_url = started.enter_context(gateway_process(env, config))
+        yield Stack(env, home, charter, gateway_url, keys, idp_key)

@@ -1,19 +1,23 @@
 """An upstream MCP server for the gateway tests, written with the official SDK.
 
-Run as ``python upstream_server.py`` (stdio) or ``python upstream_server.py --http PORT``.
+Run as ``python upstream_server.py`` (stdio) or ``python upstream_server.py --http PORT [--sse]``.
 Besides the tools agents use (``read_ticket``, ``send_email``, ``delete_table``)
-it has tools that misbehave on purpose: ``hang`` never answers, ``crash`` kills
-the process mid-call. ``whoami`` reports whether the gateway injected the
-credential (never its value).
+it has tools that misbehave on purpose: ``hang`` never answers (and notes it
+when it is cancelled), ``crash`` kills the process mid-call. ``whoami`` reports
+whether the gateway injected the credential (never its value). Every MCP
+``notifications/cancelled`` it receives is written to ``UPSTREAM_CANCEL_LOG``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+import mcp_types as types
+from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("test-helpdesk", instructions="tickets, mail and a database, for tests")
 
@@ -48,11 +52,30 @@ def delete_table(table: str) -> str:
 
 
 @server.tool()
-async def hang(seconds: float = 3600) -> str:
+async def hang(ctx: Context, seconds: float = 3600) -> str:
     """Never answers in time."""
     ran("hang")
-    await anyio.sleep(seconds)
+    ran(f"hang-request:{ctx.request_id}")  # the id a cancellation must name
+    try:
+        await anyio.sleep(seconds)
+    except anyio.get_cancelled_exc_class():
+        ran("hang:cancelled")  # the handler really stopped, not only the answer dropped
+        raise
     return "woke up"
+
+
+async def on_cancelled(_ctx: Any, params: types.CancelledNotificationParams) -> None:
+    """Record a client's ``notifications/cancelled`` (the SDK has already cancelled the handler)."""
+    path = os.environ.get("UPSTREAM_CANCEL_LOG")
+    if path:
+        line = json.dumps({"requestId": params.request_id, "reason": params.reason})
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(line + "\n")
+
+
+server._lowlevel_server.add_notification_handler(
+    "notifications/cancelled", types.CancelledNotificationParams, on_cancelled
+)
 
 
 @server.tool()
@@ -96,7 +119,11 @@ def summarize_ticket(ticket_id: str) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--http":
-        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]), json_response=True)
+    if len(sys.argv) in (3, 4) and sys.argv[1] == "--http":
+        # JSON responses by default; "--sse" streams them (a closed stream then cancels the call)
+        json_response = sys.argv[3:] != ["--sse"]
+        server.run(
+            "streamable-http", host="127.0.0.1", port=int(sys.argv[2]), json_response=json_response
+        )
     else:
         server.run()

@@ -1,0 +1,95 @@
+"""Hostile files to the installed ``charter`` command: one line on stderr, exit 2, no traceback.
+
+Deep JSON was a RecursionError traceback, a SCIM ``"emails": "notalist"`` an
+AttributeError traceback, and anything else a command did not foresee (a bad
+``CHARTER_HOME``) printed Python's traceback too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.support.server import charter_env, run_cli
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def one_line_error(result: object, *words: str) -> str:
+    stderr: str = result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 2, (result.returncode, stderr)  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0], stderr
+    return lines[0]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return charter_env(tmp_path / "home")
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "text"),
+    [
+        (("agent", "register"), "deep.json", DEEP),
+        (("agent", "register"), "deep.yaml", "name: " + DEEP),
+        (("people", "import"), "people.json", DEEP),
+        (("policy", "apply"), "org-policy.yaml", "deny: " + DEEP),
+    ],
+)
+def test_deep_files_are_one_line_naming_the_limit(
+    env: dict[str, str], tmp_path: Path, command: tuple[str, ...], name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    one_line_error(run_cli(*command, str(path), env=env), "deeper than 64 levels")
+
+
+def test_deep_context_option_is_one_line(env: dict[str, str]) -> None:
+    context = '{"a":' * 100 + "1" + "}" * 100
+    result = run_cli("check", "-a", "x", "--action", "y", "--resource", "z", "--context", context,
+                     env=env)  # fmt: skip
+    one_line_error(result, "--context nests deeper than 64 levels")
+
+
+def test_a_charter_file_with_a_duplicate_key_is_one_line_naming_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text("name: a\nowner: ana@acme.example\nowner: mallory@acme.example\n")
+    one_line_error(run_cli("agent", "register", str(path), env=env), "'owner'", "line 3")
+
+
+def test_malformed_scim_is_one_line_naming_the_field(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "scim.json"
+    path.write_text(json.dumps({"Resources": [{"userName": "a@acme.example", "emails": "x"}]}))
+    one_line_error(run_cli("people", "import", str(path), env=env), "Resources[0].emails")
+
+
+def test_unknown_people_fields_refused_then_named_with_allow_unknown(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("email,name,isAdmin\nmallory@acme.example,Mallory,true\n")
+    one_line_error(run_cli("people", "import", str(path), env=env), "isAdmin", "--allow-unknown")
+    result = run_cli("people", "import", str(path), "--allow-unknown", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["warnings"] == ["people.csv: ignored unknown field(s) isAdmin"]
+    assert "warning: people.csv: ignored unknown field(s) isAdmin" in result.stderr
+
+
+def test_an_unexpected_error_is_one_line_and_charter_debug_shows_the_traceback(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "not-a-directory"
+    home.write_text("")
+    env = charter_env(home)
+    line = one_line_error(run_cli("agent", "list", env=env), "CHARTER_DEBUG=1")
+    assert "unexpected" in line
+    debug = run_cli("agent", "list", env={**env, "CHARTER_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback" in debug.stderr

@@ -1,0 +1,585 @@
+"""Owner isolation, route by route: every route an owner can call, walked with another
+owner's objects, against a real server on the sample estate.
+
+The walk is driven by the application's own route table. Every route an owner
+may reach (the ``/v1`` prefixes open to owners, and every console page) must be
+classified here — called with the victim's objects (:data:`CALLS`), checked for
+leaks as a listing (:data:`LISTINGS`), or exempt with a reason (:data:`EXEMPT`) —
+so a route added without an owner check fails this test until someone decides.
+Every other ``/v1`` route is called as the owner and must answer 403.
+
+For each refusal, the same call with an id that does not exist must answer the
+same way (status, problem title and field), so ids cannot be probed; and the
+victim's own calls must *not* answer 404, so the walk cannot pass by calling
+ids that do not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+from tests.support.console import SAMPLE_USERS, api_token, csrf_of, load_sample_estate, sign_in
+from tests.support.server import LiveServer, charter_env, live_server
+
+from charter.api.app import create_app
+from charter.api.security import Zone, api_refusal, zone_of
+from charter.config import Settings
+from charter.domain.charter import Capability
+from charter.governance.tasks import file_task
+from charter.services.auth import Principal, Role, Via
+from charter.services.changes import Proposal
+from charter.services.context import Services
+
+ATTACKER = "priya.nair@acme.example"  # owns finance-reconciler
+VICTIM = "maria.garcia@acme.example"  # owns support-summarizer
+AGENT = "support-summarizer"
+GHOST = "zz-no-such-thing"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as the attacker with the victim's objects (``{agent}``, ``{finding}``, …)."""
+
+    method: str
+    route: str
+    path: str
+    json: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+    expect: int = 404
+    #: the same request for the victim must not be a 404 (False for writes that would
+    #: destroy what later calls need, or that only admins may make at all)
+    control: bool = True
+
+
+def _transitions() -> list[Call]:
+    return [
+        Call(
+            "POST",
+            f"/v1/agents/{{name}}/{t}",
+            f"/v1/agents/{{agent}}/{t}",
+            {"reason": "x"},
+            control=t in ("suspend", "resume"),
+        )
+        for t in ("propose", "activate", "suspend", "resume", "decommission")
+    ]
+
+
+#: Routes taking an agent, finding, campaign item, request, rotation or task.
+CALLS: list[Call] = [
+    Call("GET", "/v1/agents", "/v1/agents?owner=" + VICTIM, expect=403),
+    Call("GET", "/v1/agents/{name}", "/v1/agents/{agent}"),
+    Call(
+        "PUT",
+        "/v1/agents/{name}/charter",
+        "/v1/agents/{agent}/charter",
+        {"charter": True},
+        control=False,
+    ),
+    Call("GET", "/v1/agents/{name}/versions", "/v1/agents/{agent}/versions"),
+    *_transitions(),
+    Call(
+        "POST",
+        "/v1/agents/{name}/transfer",
+        "/v1/agents/{agent}/transfer",
+        {"to": ATTACKER},
+        control=False,
+    ),
+    Call("POST", "/v1/agents/{name}/accept", "/v1/agents/{agent}/accept", {}),
+    Call("POST", "/v1/agents", "/v1/agents", {"charter": True}, expect=403, control=False),
+    Call("GET", "/v1/findings", "/v1/findings?agent={agent}"),
+    Call("GET", "/v1/findings", "/v1/findings?owner=" + VICTIM, expect=403),
+    Call("GET", "/v1/findings/{finding_id}", "/v1/findings/{finding}"),
+    Call("GET", "/v1/findings/{finding_id}", "/v1/findings/{prefix}"),  # a unique id prefix
+    Call("POST", "/v1/findings/{finding_id}/acknowledge", "/v1/findings/{finding}/acknowledge", {}),
+    Call(
+        "POST",
+        "/v1/findings/{finding_id}/suppress",
+        "/v1/findings/{finding}/suppress",
+        {"reason": "x", "for": "1d"},
+    ),
+    Call("POST", "/v1/findings/{finding_id}/reopen", "/v1/findings/{finding}/reopen", {}),
+    Call("POST", "/v1/reviews", "/v1/reviews?plan=true", {"scope": "agent:{agent}"}),
+    Call(
+        "POST", "/v1/reviews", "/v1/reviews?plan=true", {"scope": "owner:" + VICTIM}, control=False
+    ),
+    Call(
+        "POST", "/v1/reviews", "/v1/reviews", {"scope": "agent:{agent}"}, expect=403, control=False
+    ),
+    Call("GET", "/v1/reviews/{campaign_id}", "/v1/reviews/{campaign}"),
+    Call(
+        "POST",
+        "/v1/reviews/{campaign_id}/items/{agent}",
+        "/v1/reviews/{campaign}/items/{agent}",
+        {"decision": "revoke", "plan": True},
+    ),
+    Call(
+        "POST",
+        "/v1/reviews/{campaign_id}/items/{agent}",
+        "/v1/reviews/{campaign}/items/{agent}",
+        {"decision": "keep"},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/v1/access-requests",
+        "/v1/access-requests",
+        {
+            "agent": "{agent}",
+            "action": "tickets.read",
+            "resource": "zendesk:tickets/1",
+            "reason": "x",
+        },
+    ),
+    Call("GET", "/v1/access-requests", "/v1/access-requests?agent={agent}"),
+    Call(
+        "POST",
+        "/v1/access-requests/{grant_id}/approve",
+        "/v1/access-requests/{grant}/approve",
+        {},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/v1/access-requests/{grant_id}/deny",
+        "/v1/access-requests/{grant}/deny",
+        {},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/v1/access-requests/{grant_id}/revoke",
+        "/v1/access-requests/{grant}/revoke",
+        {},
+        control=False,
+    ),
+    Call("GET", "/v1/decommissions/{name}", "/v1/decommissions/{agent}"),
+    Call(
+        "POST",
+        "/v1/decommissions/{name}",
+        "/v1/decommissions/{agent}",
+        {"reason": "x"},
+        control=False,
+    ),
+    Call("GET", "/v1/rotations", "/v1/rotations?agent={agent}"),
+    Call(
+        "POST",
+        "/v1/rotations/{rotation_id}/start",
+        "/v1/rotations/{rotation}/start",
+        {},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/v1/rotations/{rotation_id}/verify",
+        "/v1/rotations/{rotation}/verify",
+        {},
+        control=False,
+    ),
+    Call("GET", "/v1/tasks", "/v1/tasks?agent={agent}"),
+    Call("GET", "/v1/notices", "/v1/notices?recipient=" + VICTIM, expect=403),
+    Call("POST", "/v1/tasks/{task_id}/done", "/v1/tasks/{task}/done", {}, control=False),
+    Call("GET", "/v1/changes/{change_id}", "/v1/changes/{change}"),
+    Call("GET", "/v1/changes/{change_id}", "/v1/changes/{grant}"),  # a JIT request, as a change
+    Call(
+        "POST", "/v1/changes/{change_id}/approve", "/v1/changes/{change}/approve", {}, control=False
+    ),
+    Call(
+        "POST",
+        "/v1/changes/{change_id}/reject",
+        "/v1/changes/{change}/reject",
+        {"reason": "x"},
+        control=False,
+    ),
+    # the console
+    Call("GET", "/agents", "/agents?owner=" + VICTIM, expect=403),
+    Call("GET", "/agents/{name}", "/agents/{agent}"),
+    Call(
+        "POST",
+        "/agents/{name}/transition",
+        "/agents/{agent}/transition",
+        form={"transition": "suspend", "reason": "x"},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/agents/{name}/transfer",
+        "/agents/{agent}/transfer",
+        form={"to": ATTACKER},
+        control=False,
+    ),
+    Call("GET", "/agents/{name}/decommission", "/agents/{agent}/decommission"),
+    Call(
+        "POST",
+        "/agents/{name}/decommission",
+        "/agents/{agent}/decommission",
+        form={"reason": "x"},
+        control=False,
+    ),
+    Call(
+        "POST", "/agents/new", "/agents/new", form={"charter": "victim"}, expect=403, control=False
+    ),
+    Call("GET", "/findings", "/findings?agent={agent}"),
+    Call("GET", "/findings", "/findings?owner=" + VICTIM, expect=403),
+    Call("GET", "/findings/{finding_id}", "/findings/{finding}"),
+    Call(
+        "POST",
+        "/findings/{finding_id}/status",
+        "/findings/{finding}/status",
+        form={"action": "acknowledge"},
+        control=False,
+    ),
+    Call("GET", "/map", "/map?agent={agent}"),
+    Call("GET", "/map", "/map?system=aws", expect=403, control=False),
+    Call("GET", "/reviews/{campaign}/{agent}", "/reviews/{campaign}/{agent}?decision=revoke"),
+    Call(
+        "POST",
+        "/reviews/{campaign}/{agent}",
+        "/reviews/{campaign}/{agent}",
+        form={"decision": "keep"},
+        control=False,
+    ),
+    Call("GET", "/decisions", "/decisions?agent={agent}&action=tickets.read&resource=zendesk:x"),
+    Call(
+        "POST",
+        "/changes/{change_id}/approve",
+        "/changes/{change}/approve",
+        form={"reason": "x"},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/changes/{change_id}/reject",
+        "/changes/{change}/reject",
+        form={"reason": "x"},
+        control=False,
+    ),
+    Call("GET", "/credentials", "/credentials?agent={agent}"),
+    Call(
+        "POST", "/shadow/{name}/adopt", "/shadow/claude/adopt", form={}, expect=403, control=False
+    ),
+    Call(
+        "POST",
+        "/shadow/{name}/dismiss",
+        "/shadow/claude/dismiss",
+        form={},
+        expect=403,
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/reviews/start",
+        "/reviews/start",
+        form={"scope": "agent:{agent}"},
+        expect=403,
+        control=False,
+    ),
+]
+
+#: Routes that take no object: the attacker's answer must not name the victim's objects.
+LISTINGS: dict[tuple[str, str], str] = {
+    ("GET", "/v1/agents"): "/v1/agents",
+    ("GET", "/v1/findings"): "/v1/findings",
+    ("POST", "/v1/reviews"): "/v1/reviews?plan=true",  # {"scope": "all"}: only their own
+    ("GET", "/v1/reviews"): "/v1/reviews",
+    ("GET", "/v1/access-requests"): "/v1/access-requests",
+    ("GET", "/v1/rotations"): "/v1/rotations",
+    ("GET", "/v1/tasks"): "/v1/tasks",
+    ("GET", "/v1/notices"): "/v1/notices",
+    ("GET", "/v1/changes"): "/v1/changes",
+    ("GET", "/"): "/",
+    ("GET", "/agents"): "/agents",
+    ("GET", "/findings"): "/findings",
+    ("GET", "/map"): "/map",
+    ("GET", "/reviews"): "/reviews",
+    ("GET", "/decisions"): "/decisions",
+    ("GET", "/credentials"): "/credentials",
+    ("GET", "/changes"): "/changes",
+}
+
+#: Owner-reachable routes that take no other owner's object, and why.
+EXEMPT: dict[tuple[str, str], str] = {
+    ("GET", "/v1/findings/rules"): "the rule catalogue: no estate data",
+    ("GET", "/v1/people"): "the directory: owners read it to pick a new owner (by design)",
+    ("GET", "/v1/people/{email}"): "the directory: owners read it to pick a new owner",
+    ("GET", "/agents/new"): "an empty form",
+    ("GET", "/shadow"): "admins and auditors only (require_role): 403 for owners",
+    ("GET", "/audit"): "admins and auditors only (require_role): 403 for owners",
+    ("GET", "/login"): "signing in (open zone)",
+    ("POST", "/login"): "signing in (open zone)",
+    ("POST", "/logout"): "ends the caller's own session",
+    ("GET", "/login/oidc"): "signing in (open zone)",
+    ("GET", "/login/oidc/callback"): "signing in (open zone)",
+}
+
+
+def _routes(routes: list[Any]) -> Iterator[Any]:
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _routes(inner.routes)
+        else:
+            yield route
+
+
+def _owner_reachable(method: str, path: str) -> bool:
+    zone = zone_of(path)
+    if zone == Zone.CONSOLE or path.startswith("/login") or path == "/logout":
+        return True
+    owner = Principal(ATTACKER, Role.OWNER, Via.API_TOKEN)
+    return zone == Zone.API and api_refusal(owner, method, path) is None
+
+
+def _app_routes(home: Path) -> list[tuple[str, str]]:
+    services = Services.from_settings(Settings(home=home, database_url=f"sqlite:///{home}/r.db"))
+    try:
+        app = create_app(services)
+        return sorted(
+            (method, route.path)
+            for route in _routes(app.routes)
+            if isinstance(route, APIRoute)
+            for method in route.methods
+            if method != "HEAD"
+        )
+    finally:
+        services.close()
+
+
+def test_every_owner_reachable_route_is_walked(tmp_path: Path) -> None:
+    """A new route an owner can call fails here until it is walked or exempted with a reason."""
+    routes = _app_routes(tmp_path)
+    reachable = {r for r in routes if _owner_reachable(*r)}
+    classified = {(c.method, c.route) for c in CALLS} | set(LISTINGS) | set(EXEMPT)
+    missing = sorted(reachable - classified)
+    stale = sorted(classified - reachable)
+    assert not missing, f"owner-reachable routes not walked by this test: {missing}"
+    assert not stale, f"walked routes that no longer exist or owners cannot reach: {stale}"
+    with_ids = {r for r in reachable if "{" in r[1]}
+    walked = {(c.method, c.route) for c in CALLS}
+    unwalked = sorted(r for r in with_ids - walked if r not in EXEMPT)
+    assert not unwalked, f"routes taking an id but never called with another owner's: {unwalked}"
+
+
+# -- the walk against a live server -------------------------------------------------------------
+@dataclass
+class Owner:
+    email: str
+    api: httpx.Client
+    console: httpx.Client
+    csrf: str = ""
+    seen: list[str] = field(default_factory=list)
+
+    def send(self, call: Call, path: str, objects: dict[str, str]) -> httpx.Response:
+        if path.startswith("/v1"):
+            body = _body(call.json, objects)
+            if isinstance(body, bytes):
+                return self.api.request(
+                    call.method, path, content=body, headers={"content-type": "application/yaml"}
+                )
+            return self.api.request(call.method, path, json=body)
+        if call.method == "GET":
+            return self.console.get(path)
+        form = {k: _fill(v, objects) for k, v in (call.form or {}).items()}
+        if "charter" in form:
+            form["charter"] = _VICTIM_CHARTER
+        return self.console.post(path, data={"csrf_token": self.csrf, **form})
+
+
+_VICTIM_CHARTER = f"name: support-summarizer\nowner: {VICTIM}\npurpose: take it over\n"
+
+
+def _fill(text: str, objects: dict[str, str]) -> str:
+    return text.format(**objects) if "{" in text else text
+
+
+def _body(body: dict[str, Any] | None, objects: dict[str, str]) -> Any:
+    if body is None:
+        return None
+    if body.get("charter"):
+        return _VICTIM_CHARTER.encode()
+    return {k: _fill(v, objects) if isinstance(v, str) else v for k, v in body.items()}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    env = charter_env(tmp_path_factory.mktemp("reach"))
+    load_sample_estate(env)
+    services = Services.from_settings(Settings.from_env(env))
+    try:
+        governance = services.governance
+        governance.rotation.schedule(actor="test:setup")
+        rotation = next(r.id for r in governance.rotation.list(agent=AGENT))
+        grant = governance.jit.request(
+            AGENT,
+            action="tickets.read",
+            resource="zendesk:tickets/1",
+            reason="triage",
+            actor=VICTIM,
+        ).id
+        with services.db.write() as connection:
+            task = file_task(
+                connection,
+                kind="revoke",
+                target_type="credential",
+                target="k-1",
+                title="revoke the key",
+                steps=["do it"],
+                actor="test:setup",
+                now=services.clock.now(),
+                agent=AGENT,
+                assignee=VICTIM,
+            )
+        charter = services.registry.get(AGENT).charter
+        assert charter is not None
+        wider = charter.model_copy(update={"allow": [*charter.allow, Capability(action="*")]})
+        change = governance.changes.update_charter(wider, actor=VICTIM)
+        assert isinstance(change, Proposal)
+        findings, _ = governance.findings.list()
+        finding = next(f.id for f in findings if f.owner == VICTIM)
+        campaign = next(c.id for c in governance.reviews.list() if c.scope == f"agent:{AGENT}")
+    finally:
+        services.close()
+    objects = {
+        "agent": AGENT,
+        "finding": finding,
+        "prefix": finding[:8],
+        "campaign": campaign,
+        "grant": grant,
+        "rotation": rotation,
+        "task": task,
+        "change": change.id,
+    }
+    with live_server(env) as running:
+        yield running, objects
+
+
+def _owner(server: LiveServer, email: str) -> Owner:
+    token = api_token(server, email)
+    api = httpx.Client(
+        base_url=server.url, timeout=30, headers={"authorization": f"Bearer {token}"}
+    )
+    console = sign_in(server, email, SAMPLE_USERS[email][1])
+    owner = Owner(email, api, console)
+    owner.csrf = csrf_of(console.get("/agents/new").text)
+    return owner
+
+
+def _problem(response: httpx.Response, ids: list[str]) -> tuple[Any, ...]:
+    """What a refusal says, with the ids it names blanked (to compare with a missing id's)."""
+    text = response.text
+    for value in ids:
+        text = text.replace(value, "ID")
+    if response.headers.get("content-type", "").startswith("application/"):
+        body = response.json()
+        return response.status_code, body.get("title"), body.get("field")
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.S)
+    return response.status_code, heading.group(1).strip() if heading else None
+
+
+def _unchanged(victim: Owner, objects: dict[str, str]) -> list[str]:
+    """After the attacker's walk, the victim's objects are as they were."""
+    agent = victim.api.get(f"/v1/agents/{objects['agent']}").json()
+    finding = victim.api.get(f"/v1/findings/{objects['finding']}").json()
+    grants = victim.api.get("/v1/access-requests", params={"agent": objects["agent"]}).json()
+    tasks = victim.api.get("/v1/tasks", params={"agent": objects["agent"]}).json()
+    change = victim.api.get(f"/v1/changes/{objects['change']}").json()
+    seen = {
+        "agent": (agent["owner"], agent["state"], agent["charter_version"]),
+        "finding": finding["status"],
+        "grant": next(g["status"] for g in grants if g["id"] == objects["grant"]),
+        "task": next(t["status"] for t in tasks if t["id"] == objects["task"]),
+        "change": change["status"],
+    }
+    wanted = {
+        "agent": (VICTIM, "active", 1),
+        "finding": "open",
+        "grant": "pending",
+        "task": "open",
+        "change": "pending",
+    }
+    return [f"the attacker changed {k}: {seen[k]}" for k in wanted if seen[k] != wanted[k]]
+
+
+def _walk(attacker: Owner, victim: Owner, objects: dict[str, str]) -> list[str]:
+    """Every call with the victim's objects, then the victim's own calls as the control."""
+    ghosts = dict.fromkeys(objects, GHOST)
+    failures: list[str] = []
+    for call in CALLS:
+        path = _fill(call.path, objects)
+        answer = attacker.send(call, path, objects)
+        if answer.status_code != call.expect:
+            failures.append(f"{call.method} {path}: {answer.status_code}, expected {call.expect}")
+            continue
+        if call.expect == 404:  # the same answer as for an id that does not exist
+            ghost = attacker.send(call, _fill(call.path, ghosts), ghosts)
+            ids = [*objects.values(), GHOST]
+            if _problem(ghost, ids) != _problem(answer, ids):
+                failures.append(
+                    f"{call.method} {path}: {_problem(answer, ids)} differs from a "
+                    f"missing id's {_problem(ghost, ids)}"
+                )
+    failures += _unchanged(victim, objects)
+    for call in CALLS:  # the walk's ids are real: their owner is not told 404
+        if call.control and call.expect == 404:
+            path = _fill(call.path, objects)
+            answer = victim.send(call, path, objects)
+            if answer.status_code == 404 or answer.status_code >= 500:
+                failures.append(f"{call.method} {path} as its owner: {answer.status_code}")
+    return failures
+
+
+def _listings(attacker: Owner, objects: dict[str, str]) -> list[str]:
+    """Every listing as the attacker: none names the victim's objects."""
+    kinds = ("agent", "finding", "campaign", "grant", "rotation", "task", "change")
+    markers = [objects[k] for k in kinds]
+    failures = []
+    for (method, _route), path in LISTINGS.items():
+        if method == "POST":
+            answer = attacker.api.post(path, json={"scope": "all"})
+        elif path.startswith("/v1"):
+            answer = attacker.api.get(path)
+        else:
+            answer = attacker.console.get(path)
+        if answer.status_code >= 400:
+            failures.append(f"{method} {path}: {answer.status_code}")
+            continue
+        named = [m for m in markers if m in answer.text]
+        if named:
+            failures.append(f"{method} {path} names another owner's {named}")
+    plan = attacker.api.post("/v1/reviews?plan=true", json={"scope": "all"}).json()
+    reviewers = {i["reviewer"] for i in plan.get("items", [])}
+    if reviewers != {ATTACKER}:
+        failures.append(f"an owner's review plan of 'all' has the reviewers {reviewers}")
+    return failures
+
+
+def _refusals(attacker: Owner, objects: dict[str, str], routes: list[tuple[str, str]]) -> list[str]:
+    """Every /v1 route owners may not use at all answers them 403."""
+    refused = []
+    for method, path in routes:
+        if zone_of(path) != Zone.API or _owner_reachable(method, path):
+            continue
+        concrete = re.sub(r"\{[^}]+\}", objects["agent"], path)
+        answer = attacker.api.request(method, concrete, json={})
+        if answer.status_code != 403:
+            refused.append(f"{method} {concrete}: {answer.status_code}, expected 403")
+    return refused
+
+
+def test_an_owner_reaches_nothing_of_another_owners(
+    server: tuple[LiveServer, dict[str, str]], tmp_path: Path
+) -> None:
+    """One test (one live server, even when tests are spread over processes): listings
+    first, then the refused routes, then the walk that ends with the victim's own calls."""
+    live, objects = server
+    attacker, victim = _owner(live, ATTACKER), _owner(live, VICTIM)
+    failures = _listings(attacker, objects)
+    failures += _refusals(attacker, objects, _app_routes(tmp_path))
+    failures += _walk(attacker, victim, objects)
+    assert not failures, "owner isolation:\n" + "\n".join(failures)
