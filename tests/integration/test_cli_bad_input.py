@@ -93,3 +93,25 @@ def test_an_unexpected_error_is_one_line_and_charter_debug_shows_the_traceback(
     assert "unexpected" in line
     debug = run_cli("agent", "list", env={**env, "CHARTER_DEBUG": "1"})
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("people", "list", "--offset", str(2**63)), ("'--offset'", "2147483647")),
+        (("agent", "list", "--bogus"), ("--bogus", "charter agent list --help")),
+        (("agent", "register"), ("Missing argument 'file'",)),
+        (("no-such-command",), ("No such command",)),
+    ],
+)
+def test_usage_errors_are_one_line_too(
+    env: dict[str, str], args: tuple[str, ...], words: tuple[str, ...]
+) -> None:
+    one_line_error(run_cli(*args, env=env), *words)
+
+
+def test_help_and_exit_codes_are_unchanged(env: dict[str, str]) -> None:
+    assert run_cli("--help", env=env).returncode == 0
+    bare = run_cli(env=env)
+    assert bare.returncode == 2 and "Usage: charter" in bare.stdout + bare.stderr
+    assert run_cli("version", env=env).returncode == 0

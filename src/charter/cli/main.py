@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # typer's own click
 
 from charter import __version__
 from charter.cli import (
@@ -109,15 +110,38 @@ def serve(
 
 
 def main() -> None:
-    """Run the CLI; whatever escapes a command is still one line and exit 2."""
+    """Run the CLI; whatever goes wrong is one line on stderr and exit 2.
+
+    Click's own errors (a bad option value, a missing argument) included: run
+    outside standalone mode so they come here instead of as a framed panel.
+    """
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # a bare 'charter GROUP': its help, as before
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except typer.TyperException as exc:  # click's usage errors
+        raise SystemExit(fail(usage_error(exc)).exit_code) from None
+    except typer.Abort:
+        raise SystemExit(fail("aborted", code=1).exit_code) from None
     except CharterError as exc:  # raised outside a command's cli_errors()
         raise SystemExit(fail(str(exc)).exit_code) from None
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             raise
         raise SystemExit(unexpected(exc).exit_code) from None
+    # a command's return value is not an exit status (standalone click ignores it too);
+    # an int here is typer.Exit's code or Ctrl-C's 130
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def usage_error(exc: typer.TyperException) -> str:
+    """``Invalid value for '--offset': …`` and where the help is, on one line."""
+    message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+    context = getattr(exc, "ctx", None)
+    if context is not None:
+        message += f" (see '{context.command_path} --help')"
+    return message
 
 
 if __name__ == "__main__":
