@@ -79,12 +79,16 @@ def test_the_summary_says_what_allowed_or_every_reason_denied() -> None:
 
 def test_deny_builds_a_single_reason_decision() -> None:
     decision = deny(ReasonCode.UNKNOWN_AGENT, "no such agent", rule="r")
-    assert decision == Decision(False, None, None, (Reason(ReasonCode.UNKNOWN_AGENT, "no such agent", "r"),))
+    assert decision == Decision(
+        False, None, None, (Reason(ReasonCode.UNKNOWN_AGENT, "no such agent", "r"),)
+    )
     assert deny(ReasonCode.UNKNOWN_AGENT, "x").reasons[0].rule is None
 
 
 def test_a_decision_refuses_to_be_a_truth_value() -> None:
-    with pytest.raises(TypeError, match=r"^a Decision is not a truth value: test decision\.allowed$"):
+    with pytest.raises(
+        TypeError, match=r"^a Decision is not a truth value: test decision\.allowed$"
+    ):
         bool(Decision(False))
     with pytest.raises(TypeError):
         bool(Decision(True, rule="r"))
