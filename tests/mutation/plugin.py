@@ -1,0 +1,47 @@
+"""pytest plugin for ``make mutate``: run only the mutated module's own tests.
+
+mutmut names the mutant under test in ``MUTANT_UNDER_TEST``
+(``charter.domain.patterns.x_covers__mutmut_3``) and passes every test that
+reached the mutated function; this deselects those outside the module's list in
+``modules.toml``. Other runs (mutmut's stats, clean and forced-fail runs, plain
+pytest) are left alone. A module without an entry keeps every test: fail open
+to more testing, never to less.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+MODULES = Path(__file__).with_name("modules.toml")
+
+
+@cache
+def test_prefixes() -> dict[str, tuple[str, ...]]:
+    modules = tomllib.loads(MODULES.read_text(encoding="utf-8"))["modules"]
+    return {
+        module: (*paths, f"tests/unit/test_mutants_{module.rpartition('.')[2]}.py")
+        for module, paths in modules.items()
+    }
+
+
+def prefixes_for(mutant: str) -> tuple[str, ...] | None:
+    """The node-id prefixes of the tests for ``mutant``, or None to keep every test."""
+    if "__mutmut_" not in mutant:
+        return None
+    return test_prefixes().get(mutant.rpartition(".")[0])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    prefixes = prefixes_for(os.environ.get("MUTANT_UNDER_TEST", ""))
+    if prefixes is None:
+        return
+    kept = [item for item in items if item.nodeid.startswith(prefixes)]
+    dropped = [item for item in items if not item.nodeid.startswith(prefixes)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
