@@ -12,7 +12,11 @@ from typing import Any
 
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.decision import ReasonCode
-from charter.domain.delegation import delegable_capabilities
+from charter.domain.delegation import (
+    delegable_capabilities,
+    delegation_permits_groups,
+    delegation_refusal,
+)
 from charter.domain.people import Person
 from charter.domain.roles import parse_roles
 
@@ -124,3 +128,19 @@ def test_a_conditional_deny_does_not_remove_a_grant() -> None:
     )
     access = delegable_capabilities(spec, ANA, roles({"action": "a.read", "resource": "s:x"}))
     assert [(g.action, g.resource) for g in access.grants] == [("a.read", "s:x")]
+
+
+def test_delegation_switched_off_refuses_everyone() -> None:
+    document = {
+        "name": "ops-bot",
+        "owner": "ana@acme.example",
+        "purpose": "Operate things",
+        "allow": [{"action": "a.read"}],
+        "delegation": {"allowed": False},
+    }
+    spec = parse_charter(document)
+    assert delegation_permits_groups(spec.delegation, ("ops",)) is False
+    assert delegation_refusal(spec.delegation, ANA) == ReasonCode.DELEGATION_NOT_ALLOWED
+    access = delegable_capabilities(spec, ANA, roles({"action": "a.read"}))
+    assert access.permitted is False
+    assert access.grants == ()
