@@ -6,11 +6,17 @@ reached the mutated function; this deselects those outside the module's list in
 ``modules.toml``. Other runs (mutmut's stats, clean and forced-fail runs, plain
 pytest) are left alone. A module without an entry keeps every test: fail open
 to more testing, never to less.
+
+Each mutant runs in a process forked from the one that ran the clean tests, so
+a memoised function (``patterns._parse`` behind ``lru_cache``) would answer from
+results the unmutated code computed and hide the mutant: every cache in
+Charter's modules is emptied before a mutant's tests run.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -36,8 +42,21 @@ def prefixes_for(mutant: str) -> tuple[str, ...] | None:
     return test_prefixes().get(mutant.rpartition(".")[0])
 
 
+def clear_caches() -> None:
+    """Empty every ``functools`` cache at module level in ``charter``."""
+    for name, module in list(sys.modules.items()):
+        if name == "charter" or name.startswith("charter."):
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    prefixes = prefixes_for(os.environ.get("MUTANT_UNDER_TEST", ""))
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    if "__mutmut_" in mutant:
+        clear_caches()
+    prefixes = prefixes_for(mutant)
     if prefixes is None:
         return
     kept = [item for item in items if item.nodeid.startswith(prefixes)]
