@@ -40,11 +40,17 @@ bench: setup
 # Mutation testing of the security-critical modules ([tool.mutmut] in pyproject.toml,
 # docs/mutation-testing.md). Minutes, not seconds, so not part of `make test`.
 # Incremental: only mutants of changed functions are re-run. Narrow it with
-# MUTANTS='charter.tokens.dpop*'; MUTATE_JOBS sets the worker count.
+# MUTANTS='charter.tokens.dpop*'; MUTANTS=survivors re-runs every mutant not yet
+# killed (after adding tests); MUTATE_JOBS sets the worker count.
 MUTANTS ?=
 MUTATE_JOBS ?= 2
+ifeq ($(MUTANTS),survivors)
+MUTANT_ARGS = $(shell $(BIN)/python tests/mutation/report.py --names)
+else
+MUTANT_ARGS = $(foreach m,$(MUTANTS),'$(m)')
+endif
 mutate: setup
-	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(foreach m,$(MUTANTS),'$(m)')
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTANT_ARGS)
 	$(BIN)/python tests/mutation/report.py
 
 clean:

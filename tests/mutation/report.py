@@ -8,14 +8,14 @@ tests killed. Exits 1 when a fully-run module is under the target or a survivor
 is not explained, so ``make mutate`` fails until someone kills it or says why
 it is left (docs/mutation-testing.md).
 
-Run from the repository root after ``mutmut run``:
-``python tests/mutation/report.py [--markdown]``.
+Run after ``mutmut run``: ``python tests/mutation/report.py [--markdown | --names]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from collections import Counter
@@ -122,11 +122,17 @@ def collect() -> list[ModuleResult]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="the tables for the docs page")
+    parser.add_argument(
+        "--names", action="store_true", help="only the names of the mutants not killed, to re-run"
+    )
     args = parser.parse_args()
-    import os
-
     os.chdir(ROOT)  # mutmut resolves mutants/ relative to the working directory
     results = collect()
+    if args.names:
+        for r in results:
+            for mutant, _ in (*r.left, *r.unexplained):
+                print(f"'{mutant}'")
+        return 0
     failed = False
     if args.markdown:
         print("| module | mutants | killed | equivalent | left | killed of non-equivalent |")
