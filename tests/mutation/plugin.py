@@ -8,9 +8,11 @@ pytest) are left alone. A module without an entry keeps every test: fail open
 to more testing, never to less.
 
 Each mutant runs in a process forked from the one that ran the clean tests, so
-a memoised function (``patterns._parse`` behind ``lru_cache``) would answer from
-results the unmutated code computed and hide the mutant: every cache in
-Charter's modules is emptied before a mutant's tests run.
+a memoised function (``patterns._parse`` behind ``lru_cache``, the local clock
+``conditions`` keeps per minute) would answer from results the unmutated code
+computed and hide the mutant: every ``functools`` cache in Charter's modules,
+and the memo dicts listed under ``[caches]``, are emptied before a mutant's
+tests run.
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ MODULES = Path(__file__).with_name("modules.toml")
 
 
 @cache
+def config() -> dict[str, dict[str, list[str]]]:
+    loaded: dict[str, dict[str, list[str]]] = tomllib.loads(MODULES.read_text(encoding="utf-8"))
+    return loaded
+
+
+@cache
 def test_prefixes() -> dict[str, tuple[str, ...]]:
-    modules = tomllib.loads(MODULES.read_text(encoding="utf-8"))["modules"]
+    modules = config()["modules"]
     return {
         module: (*paths, f"tests/unit/test_mutants_{module.rpartition('.')[2]}.py")
         for module, paths in modules.items()
@@ -43,13 +51,16 @@ def prefixes_for(mutant: str) -> tuple[str, ...] | None:
 
 
 def clear_caches() -> None:
-    """Empty every ``functools`` cache at module level in ``charter``."""
+    """Empty every ``functools`` cache at module level in ``charter``, and the listed memos."""
+    memos = config().get("caches", {})
     for name, module in list(sys.modules.items()):
         if name == "charter" or name.startswith("charter."):
             for value in list(vars(module).values()):
                 clear = getattr(value, "cache_clear", None)
                 if callable(clear):
                     clear()
+            for memo in memos.get(name, []):
+                getattr(module, memo).clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
