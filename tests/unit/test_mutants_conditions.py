@@ -11,20 +11,28 @@ survivors, not here.
 from __future__ import annotations
 
 import datetime as dt
+from types import MappingProxyType
 
 import pytest
 
-from charter.domain.charter import Validity
+from charter.domain.charter import Condition, Validity
 from charter.domain.conditions import (
     EPOCH,
+    MISSING,
     CompiledSchedule,
     CompiledValidity,
+    Threshold,
+    compile_condition,
     decimal_text,
     epoch_micros,
     from_epoch_micros,
     local_clock,
+    lookup,
     parse_ip,
+    scalar,
+    scaled_number,
 )
+from charter.domain.enums import ConditionOp
 
 MONDAY_10_UTC = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
 
@@ -88,3 +96,51 @@ def test_a_validity_with_one_open_end_compiles() -> None:
 def test_an_ip_with_a_zone_index_is_not_an_address() -> None:
     assert parse_ip("fe80::1%eth0") is None
     assert str(parse_ip("fe80::1")) == "fe80::1"
+
+
+def test_lookup_tells_missing_from_null_and_walks_any_mapping() -> None:
+    assert lookup({"a": {}}, ("a", "b")) is MISSING
+    assert lookup({"a": {"b": None}}, ("a", "b")) is None
+    assert lookup({"a": 5}, ("a", "b")) is MISSING
+    assert lookup(MappingProxyType({"a": MappingProxyType({"b": 7})}), ("a", "b")) == 7
+
+
+def test_a_huge_integer_is_missing_not_an_error() -> None:
+    assert scaled_number(10**400) is None
+    assert scaled_number(3) == 30_000
+    assert scalar(10**400) is None
+
+
+def test_epoch_micros_is_an_exact_integer_and_naive_means_utc() -> None:
+    naive = dt.datetime(1970, 1, 1, 0, 0, 1)
+    assert epoch_micros(naive) == 1_000_000
+    assert type(epoch_micros(naive)) is int
+    berlin = dt.datetime(1970, 1, 1, 1, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert epoch_micros(berlin) == 1_000_000
+
+
+def test_thresholds_against_infinities_and_nan_are_constant() -> None:
+    nan, inf = float("nan"), float("inf")
+    for op in (ConditionOp.LT, ConditionOp.LE, ConditionOp.GT, ConditionOp.GE):
+        never = Threshold.of(op, nan)
+        assert never.constant is False
+        assert never.holds(0) is False
+    assert Threshold.of(ConditionOp.LT, inf).constant is True
+    assert Threshold.of(ConditionOp.GT, inf).constant is False
+    assert Threshold.of(ConditionOp.LT, -inf).constant is False
+    assert Threshold.of(ConditionOp.GT, -inf).constant is True
+    assert Threshold.of(ConditionOp.LE, 5).constant is None
+
+
+def test_a_cidr_with_host_bits_set_is_its_network() -> None:
+    condition = Condition(attribute="source_ip", op=ConditionOp.CIDR, value="10.0.0.1/8")
+    compiled = compile_condition(condition)
+    assert compiled.test({"source_ip": "10.200.0.9"}) is True
+    assert compiled.test({"source_ip": "11.0.0.1"}) is False
+    assert compiled.describe() == "source_ip cidr '10.0.0.1/8'"
+    assert compiled.attribute == "source_ip"
+
+
+def test_an_empty_schedule_window_holds_at_no_minute() -> None:
+    empty = CompiledSchedule("UTC", frozenset(range(7)), 600, 600)
+    assert not any(empty.minute_in_window(minute) for minute in range(1440))
