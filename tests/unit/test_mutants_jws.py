@@ -16,7 +16,16 @@ import jwt as pyjwt
 import pytest
 
 from charter.tokens.jwk import Alg, generate_private_key
-from charter.tokens.jws import JoseError, Signer, decode_claims, parse_compact, sign
+from charter.tokens.jws import (
+    JoseError,
+    Signer,
+    VerificationKey,
+    decode_claims,
+    parse_compact,
+    sign,
+    signature_check,
+    split_compact,
+)
 
 CLAIMS = {"sub": "bot", "n": 1, "long": "x" * 40}
 
@@ -76,3 +85,53 @@ def test_a_payload_that_is_not_base64_json_says_so() -> None:
 def test_a_jose_error_keeps_its_reason_and_message() -> None:
     error: Any = JoseError("bad_signature", "no")
     assert (error.reason, error.message, str(error)) == ("bad_signature", "no", "no")
+
+
+def _resign(token: str, signature: bytes) -> str:
+    head, payload, _ = token.split(".")
+    return f"{head}.{payload}." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("alg", [Alg.EDDSA, Alg.ES256, Alg.RS256])
+def test_a_changed_signature_does_not_verify(alg: Alg) -> None:
+    key = generate_private_key(alg)
+    verifier = VerificationKey.of(key.public_key(), "k")
+    token = Signer(key, kid="k", typ="JWT").sign(CLAIMS)
+    assert verifier.verify(parse_compact(token)) is True
+    raw = _segment(token.split(".")[2])
+    flipped = raw[:-1] + bytes([raw[-1] ^ 1])
+    assert verifier.verify(parse_compact(_resign(token, flipped))) is False
+
+
+def test_an_es256_signature_padded_past_64_octets_is_refused() -> None:
+    """R || S is exactly 64 octets: a zero octet in front of S must not verify (malleability)."""
+    key = generate_private_key(Alg.ES256)
+    token = Signer(key, kid="k", typ="JWT").sign(CLAIMS)
+    raw = _segment(token.split(".")[2])
+    padded = raw[:32] + b"\x00" + raw[32:]
+    assert (
+        VerificationKey.of(key.public_key(), "k").verify(parse_compact(_resign(token, padded)))
+        is False
+    )
+
+
+def test_a_key_and_another_algorithm_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"^key is not a ES256 key$"):
+        signature_check(generate_private_key(Alg.EDDSA).public_key(), Alg.ES256)
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (b"a.b.c", "the token is not a compact JWS of a sensible size"),
+        ("a." * 9000 + "b", "the token is not a compact JWS of a sensible size"),
+        (".eyJ9.c2ln", "the token is not three base64url segments"),
+        ("eyJ9..c2ln", "the token is not three base64url segments"),
+        ("eyJ9.eyJ9.", "the token is not three base64url segments"),
+        ("eyJ9.eyJ9", "the token is not three base64url segments"),
+    ],
+)
+def test_the_shape_of_a_token_is_checked_first(token: Any, message: str) -> None:
+    with pytest.raises(JoseError) as caught:
+        split_compact(token)
+    assert (caught.value.reason, caught.value.message) == ("malformed", message)
