@@ -8,6 +8,8 @@ behalf of a person lists every delegation reason in words a person can act on.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from types import MappingProxyType
 from typing import Any
 
@@ -16,6 +18,7 @@ from tests.unit.decisions.estate import MONDAY_US, PEOPLE, ROLES, agent, estate
 
 from charter.domain.compiled import build_snapshot
 from charter.domain.decision import Decision, Reason, ReasonCode
+from charter.domain.enums import AgentState
 from charter.domain.evaluation import (
     MAX_ACTION_LENGTH,
     MAX_PRINCIPAL_LENGTH,
@@ -41,6 +44,8 @@ BOT = agent(
         "delegation": {"allowed": True, "groups": ["support", "ops"]},
     }
 )
+VALID = {"from": "2026-11-02T00:00:00Z", "until": "2026-11-03T00:00:00Z"}
+WHOLE_MONDAY = {"days": ["mon"], "start": "00:00", "end": "23:59"}
 LONER = agent({"name": "loner", "allow": [{"action": "tickets.read", "resource": "zendesk:*"}]})
 SNAPSHOT = estate(BOT, LONER)
 
@@ -238,4 +243,148 @@ def test_an_exception_while_deciding_is_an_evaluation_error_deny() -> None:
                 "the decision could not be evaluated (RuntimeError); denied",
             ),
         ),
+    )
+
+
+def only(decision: Decision) -> Reason:
+    assert decision.allowed is False
+    (reason,) = decision.reasons
+    return reason
+
+
+def test_each_deny_reason_in_words() -> None:
+    assert only(decide(agent_name="ghost")).message == "no agent named 'ghost' is registered"
+    paused = agent({"name": "paused", "allow": [{"action": "a.read"}]}, AgentState.SUSPENDED)
+    snapshot = estate(paused)
+    assert only(evaluate(snapshot, "paused", "a.read", "s:x", None, None, MONDAY_US)).message == (
+        "agent 'paused' is suspended; only active agents are allowed anything"
+    )
+    old = agent({"name": "old", "expires": "2026-10-31", "allow": [{"action": "a.read"}]})
+    expired = only(evaluate(estate(old), "old", "a.read", "s:x", None, None, MONDAY_US))
+    assert expired.message == "the charter of 'old' expired after 2026-10-31"
+
+
+def test_org_policy_and_charter_denies_in_words() -> None:
+    guarded = agent(
+        {
+            "name": "guarded",
+            "allow": [{"action": "*", "resource": "*"}],
+            "deny": [{"action": "db.drop", "resource": "db:prod", "valid": VALID}],
+        }
+    )
+    org = parse_org_policy(
+        {
+            "deny": [
+                {"id": "no-iam", "description": "No IAM changes", "action": "iam.*"},
+                {
+                    "id": "quiet",
+                    "description": "Quiet hours",
+                    "action": "mail.send",
+                    "schedule": WHOLE_MONDAY,
+                },
+            ]
+        }
+    )
+    snapshot = build_snapshot((guarded,), PEOPLE, org, ROLES)
+
+    def message(action: str, resource: str) -> str:
+        return only(evaluate(snapshot, "guarded", action, resource, {}, None, MONDAY_US)).message
+
+    assert message("iam.put", "aws:1") == (
+        "organisation policy org/no-iam forbids iam.put on aws:1: No IAM changes"
+    )
+    assert message("mail.send", "m:x") == (
+        "organisation policy org/quiet forbids mail.send on m:x: Quiet hours"
+    )
+    assert message("db.drop", "db:prod") == (
+        "the charter of 'guarded' denies db.drop on db:prod (charter/guarded/deny/0)"
+    )
+    assert only(evaluate(snapshot, "guarded", "db.drop", "db:prod", {}, None, MONDAY_US)).rule == (
+        "charter/guarded/deny/0"
+    )
+
+
+def test_why_an_allow_rule_did_not_apply_names_the_rule() -> None:
+    windowed = agent(
+        {
+            "name": "windowed",
+            "allow": [
+                {
+                    "action": "a.read",
+                    "valid": {"from": "2026-12-01T00:00:00Z"},
+                    "schedule": {"days": ["tue"], "start": "09:00", "end": "10:00"},
+                    "when": [{"attribute": "size", "op": "le", "value": 3}],
+                }
+            ],
+        }
+    )
+    decision = evaluate(estate(windowed), "windowed", "a.read", "s:x", {"size": 1}, None, MONDAY_US)
+    rule = "charter/windowed/allow/0"
+    assert decision.reasons == (
+        Reason(
+            ReasonCode.OUTSIDE_VALIDITY,
+            f"{rule} is valid 2026-12-01T00:00:00+00:00 – …; it is 2026-11-02T10:00:00+00:00",
+            rule,
+        ),
+        Reason(
+            ReasonCode.OUTSIDE_SCHEDULE,
+            f"{rule} applies tue 09:00–10:00 UTC; it is mon 10:00 there",
+            rule,
+        ),
+    )
+    failing = evaluate(estate(windowed), "windowed", "a.read", "s:x", {"size": 9}, None, MONDAY_US)
+    assert failing.reasons[-1] == Reason(
+        ReasonCode.CONDITION_FAILED,
+        f"{rule} requires size le 3; size is 9 (number)",
+        rule,
+        "size",
+    )
+
+
+def test_a_delegated_allow_explained_names_both_rules() -> None:
+    """A context that is a Mapping but not a dict takes the explained path."""
+    context = MappingProxyType({})
+    decision = evaluate(
+        SNAPSHOT,
+        "support-bot",
+        "tickets.read",
+        "zendesk:t",
+        context,
+        "maria@acme.example",
+        MONDAY_US,
+    )
+    assert decision.allowed is True
+    assert decision.rule == "charter/support-bot/allow/0"
+    assert decision.role == "role/support-staff/allow/0"
+
+
+def test_without_a_time_the_decision_uses_the_clock() -> None:
+    now = dt.datetime.now(dt.UTC)
+    current = agent(
+        {
+            "name": "current",
+            "allow": [
+                {
+                    "action": "a.read",
+                    "valid": {
+                        "from": (now - dt.timedelta(hours=1)).isoformat(),
+                        "until": (now + dt.timedelta(hours=1)).isoformat(),
+                    },
+                }
+            ],
+        }
+    )
+    assert evaluate(estate(current), "current", "a.read", "s:x").allowed is True
+
+
+def test_a_failed_decision_is_logged_with_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    class Exploding(dict[str, Any]):
+        def get(self, *args: Any) -> Any:
+            raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="charter.decisions"):
+        decide(action="tickets.update", context=Exploding())
+    assert caplog.records[-1].getMessage() == (
+        "decision failed for agent='support-bot' action='tickets.update' "
+        "resource='zendesk:tickets/1'"
     )
