@@ -8,7 +8,8 @@ tests killed. Exits 1 when a fully-run module is under the target or a survivor
 is not explained, so ``make mutate`` fails until someone kills it or says why
 it is left (docs/mutation-testing.md).
 
-Run after ``mutmut run``: ``python tests/mutation/report.py [--markdown | --names]``.
+Run after ``mutmut run``: ``python tests/mutation/report.py [--markdown | --names]``;
+``--add equivalent|left WHY MUTANT...`` appends explanations to survivors.toml.
 """
 
 from __future__ import annotations
@@ -119,14 +120,41 @@ def collect() -> list[ModuleResult]:
     return results
 
 
+def add(kind: str, why: str, mutants: list[str]) -> int:
+    """Append an explanation for each named mutant to survivors.toml (after reading its diff)."""
+    from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+
+    if kind not in ("equivalent", "left") or not mutants:
+        print("usage: --add equivalent|left WHY MUTANT...", file=sys.stderr)
+        return 2
+    with SURVIVORS.open("a", encoding="utf-8") as out:
+        for mutant in mutants:
+            diff = get_diff_for_mutant(mutant, path=find_mutant(mutant).path)
+            change = ", ".join(json.dumps(line, ensure_ascii=False) for line in changed_lines(diff))
+            out.write(
+                f"\n[[survivor]]\nfunction = {json.dumps(function_of(mutant))}\n"
+                f"change = [{change}]\nkind = {json.dumps(kind)}\n"
+                f"why = {json.dumps(why, ensure_ascii=False)}\n"
+            )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markdown", action="store_true", help="the tables for the docs page")
     parser.add_argument(
         "--names", action="store_true", help="only the names of the mutants not killed, to re-run"
     )
+    parser.add_argument(
+        "--add",
+        nargs="+",
+        metavar=("KIND", "WHY"),
+        help="append KIND ('equivalent' or 'left') with WHY for the mutants named after it",
+    )
     args = parser.parse_args()
     os.chdir(ROOT)  # mutmut resolves mutants/ relative to the working directory
+    if args.add:
+        return add(args.add[0], args.add[1], args.add[2:])
     results = collect()
     if args.names:
         for r in results:

@@ -388,3 +388,18 @@ def test_a_failed_decision_is_logged_with_the_request(caplog: pytest.LogCaptureF
         "decision failed for agent='support-bot' action='tickets.update' "
         "resource='zendesk:tickets/1'"
     )
+
+
+def test_a_delegated_request_whose_charter_condition_fails_is_explained() -> None:
+    decision = decide(
+        action="tickets.update", context={"args": {"size": 99}}, on_behalf_of="maria@acme.example"
+    )
+    assert decision.codes == ["condition_failed:args.size"]
+    allowed = decide(
+        action="tickets.update", context={"args": {"size": 1}}, on_behalf_of="Maria@Acme.Example"
+    )
+    assert (allowed.allowed, allowed.rule, allowed.role) == (
+        True,
+        "charter/support-bot/allow/1",
+        "role/support-staff/allow/0",
+    )
