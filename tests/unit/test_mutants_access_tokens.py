@@ -1,0 +1,179 @@
+"""RFC 9068 access tokens: the claim set issued, the introspection answer, the ``act`` chain.
+
+Written against surviving mutants of ``charter.tokens.access_tokens``
+(docs/mutation-testing.md). Resource servers read these members by name
+(RFC 7662 §2.2, RFC 9068 §2.2, RFC 8693 §4.1), so each one is pinned; the
+actor chain has a depth limit, and every refusal keeps its reason and words.
+The boundary ``exp == now`` is one of issue 20's known survivors, tested with
+them, not here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from tests.unit.tokens.keysets import ISSUER, NOW, base_claims, ring, signing_key, snapshot
+
+from charter.domain.enums import AgentState
+from charter.tokens.access_tokens import (
+    MAX_ACT_DEPTH,
+    AccessTokenVerifier,
+    Actor,
+    access_token_claims,
+    check_standing,
+    parse_act,
+)
+from charter.tokens.errors import InvalidToken
+from charter.tokens.jws import sign
+from charter.tokens.state import AgentStatus
+
+KEY = signing_key()
+RING = ring(KEY)
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "issuer": ISSUER,
+        "subject": "bot",
+        "client_id": "bot",
+        "audience": ("https://api.test",),
+        "scopes": ("a.read", "a.write"),
+        "issued_at": NOW,
+        "expires_at": NOW + 300,
+        "jti": "j-1",
+        "charter_version": 2,
+    }
+    return access_token_claims(**{**base, **overrides})
+
+
+def test_the_claim_set_with_one_audience_and_nothing_optional() -> None:
+    assert claims() == {
+        "iss": ISSUER,
+        "sub": "bot",
+        "aud": "https://api.test",
+        "client_id": "bot",
+        "iat": NOW,
+        "exp": NOW + 300,
+        "jti": "j-1",
+        "scope": "a.read a.write",
+        "charter_version": 2,
+    }
+
+
+def test_the_claim_set_with_two_audiences_an_actor_and_a_key() -> None:
+    issued = claims(audience=("a", "b"), act={"sub": "bot", "charter_version": 2}, jkt="thumb")
+    assert issued["aud"] == ["a", "b"]
+    assert issued["act"] == {"sub": "bot", "charter_version": 2}
+    assert issued["cnf"] == {"jkt": "thumb"}
+
+
+def verifier(now: float = NOW + 10) -> AccessTokenVerifier:
+    return AccessTokenVerifier(ISSUER, lambda _s: RING, lambda _f: snapshot(), lambda: now)
+
+
+def issue(body: dict[str, Any]) -> str:
+    assert KEY.private is not None
+    return sign(body, KEY.private, kid=KEY.kid, typ="at+jwt")
+
+
+def test_introspection_of_a_bearer_token_with_one_audience() -> None:
+    verified = verifier().verify(issue(base_claims(scope="tickets.read tickets.list")))
+    assert verified.introspection() == {
+        "active": True,
+        "scope": "tickets.read tickets.list",
+        "client_id": "support-summarizer",
+        "token_type": "Bearer",
+        "exp": NOW + 900,
+        "iat": NOW,
+        "sub": "support-summarizer",
+        "aud": ISSUER,
+        "iss": ISSUER,
+        "jti": "jti-1",
+        "charter_version": 1,
+    }
+
+
+def test_introspection_of_a_delegated_dpop_token_with_two_audiences() -> None:
+    act = {"sub": "support-summarizer", "charter_version": 1}
+    body = base_claims(sub="ana@acme.example", aud=[ISSUER, "x"], act=act, cnf={"jkt": "thumb"})
+    token = verifier().decode(issue(body))
+    answer = token.introspection()
+    assert answer["token_type"] == "DPoP"
+    assert answer["aud"] == [ISSUER, "x"]
+    assert answer["act"] == act
+    assert answer["cnf"] == {"jkt": "thumb"}
+    assert answer["sub"] == "ana@acme.example"
+
+
+def test_decode_checks_the_signature_but_not_the_clock() -> None:
+    expired = issue(base_claims(exp=NOW - 3600, iat=NOW - 7200))
+    late = verifier(now=NOW + 10**6)
+    assert late.decode(expired).jti == "jti-1"
+    with pytest.raises(InvalidToken) as caught:
+        late.verify(expired)
+    assert caught.value.reason == "expired"
+    with pytest.raises(InvalidToken) as bad:
+        late.decode(expired[:-4] + ("AAAA" if not expired.endswith("AAAA") else "BBBB"))
+    assert bad.value.reason == "bad_signature"
+
+
+def chain(depth: int) -> dict[str, Any]:
+    act: dict[str, Any] | None = None
+    for level in range(depth, 0, -1):
+        node: dict[str, Any] = {"sub": f"agent-{level}", "charter_version": level}
+        if act is not None:
+            node["act"] = act
+        act = node
+    assert act is not None
+    return act
+
+
+def test_an_actor_chain_may_be_max_depth_long_and_no_longer() -> None:
+    actors = parse_act(chain(MAX_ACT_DEPTH))
+    assert actors == tuple(Actor(f"agent-{n}", n) for n in range(1, MAX_ACT_DEPTH + 1))
+    with pytest.raises(InvalidToken) as caught:
+        parse_act(chain(MAX_ACT_DEPTH + 1))
+    assert (caught.value.reason, caught.value.message) == (
+        "malformed",
+        "the token's 'act' claim is not a valid actor chain",
+    )
+
+
+@pytest.mark.parametrize(
+    "act",
+    [
+        {"sub": 5, "charter_version": 1},
+        {"sub": "a", "charter_version": True},
+        {"sub": "a", "charter_version": "1"},
+        {"charter_version": 1},
+    ],
+)
+def test_each_actor_needs_a_name_and_an_integer_version(act: dict[str, Any]) -> None:
+    with pytest.raises(InvalidToken) as caught:
+        parse_act(act)
+    assert (caught.value.reason, caught.value.message) == (
+        "malformed",
+        "each 'act' needs 'sub' and 'charter_version'",
+    )
+
+
+def test_a_revoked_token_says_so() -> None:
+    token = verifier().verify(issue(base_claims()))
+    with pytest.raises(InvalidToken) as caught:
+        check_standing(token, snapshot(revoked=frozenset({"jti-1"})), "2027-01-01")
+    assert (caught.value.reason, caught.value.message) == ("revoked", "the token was revoked")
+
+
+def test_an_agent_whose_charter_expired_yesterday_is_refused() -> None:
+    token = verifier().verify(issue(base_claims()))
+    status = AgentStatus(AgentState.ACTIVE, 1, NOW - 3600, expires="2027-01-01")
+    expiring = replace(snapshot(), agents={"support-summarizer": status})
+    check_standing(token, expiring, "2027-01-01")  # valid through its last day
+    with pytest.raises(InvalidToken) as caught:
+        check_standing(token, expiring, "2027-01-02")
+    assert (caught.value.reason, caught.value.message) == (
+        "charter_expired",
+        "the charter of support-summarizer has expired",
+    )
