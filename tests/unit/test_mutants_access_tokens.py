@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from tests.unit.tokens.keysets import ISSUER, NOW, base_claims, ring, signing_key, snapshot
 
-from charter.domain.enums import AgentState
+from charter.domain.enums import AgentState, PersonStatus
 from charter.tokens.access_tokens import (
     MAX_ACT_DEPTH,
     AccessTokenVerifier,
@@ -176,4 +176,58 @@ def test_an_agent_whose_charter_expired_yesterday_is_refused() -> None:
     assert (caught.value.reason, caught.value.message) == (
         "charter_expired",
         "the charter of support-summarizer has expired",
+    )
+
+
+def standing(token_claims: dict[str, Any], state: Any, today: str = "2027-01-01") -> str | None:
+    token = verifier().decode(issue(token_claims))
+    try:
+        check_standing(token, state, today)
+    except InvalidToken as refused:
+        return f"{refused.reason}: {refused.message}"
+    return None
+
+
+def test_a_token_issued_in_the_second_of_a_change_or_floor_stands() -> None:
+    changed = snapshot(changed_at=NOW)
+    assert standing(base_claims(iat=NOW), changed) is None
+    assert standing(base_claims(iat=NOW - 1), changed) == (
+        "agent_changed: agent support-summarizer changed after the token was issued"
+    )
+    floored = snapshot(floors={"support-summarizer": NOW})
+    assert standing(base_claims(iat=NOW), floored) is None
+    assert standing(base_claims(iat=NOW - 1), floored) == (
+        "revoked: every earlier token of support-summarizer was revoked"
+    )
+
+
+def test_each_agent_refusal_in_words() -> None:
+    assert standing(base_claims(), snapshot(agents={})) == (
+        "agent_unknown: agent support-summarizer is not registered"
+    )
+    assert (
+        standing(base_claims(), snapshot(agents={"support-summarizer": (AgentState.SUSPENDED, 1)}))
+        == "agent_not_active: agent support-summarizer is suspended"
+    )
+    assert standing(
+        base_claims(), snapshot(agents={"support-summarizer": (AgentState.ACTIVE, 2)})
+    ) == (
+        "charter_changed: agent support-summarizer is now at charter v2; the token was issued "
+        "under v1"
+    )
+
+
+def test_a_delegated_token_needs_every_actor_current_and_the_person_active() -> None:
+    act = {"sub": "support-summarizer", "charter_version": 1}
+    body = base_claims(sub="ana@acme.example", act=act)
+    assert standing(body, snapshot()) == (
+        "delegator_departed: ana@acme.example, on whose behalf the token acts, is not active"
+    )
+    status = AgentStatus(AgentState.ACTIVE, 1, NOW - 3600, expires="2026-12-31")
+    people = snapshot(people={"ana@acme.example": PersonStatus.ACTIVE})
+    expired = replace(people, agents={"support-summarizer": status})
+    assert standing(body, people) is None
+    assert standing(body, expired, today="2026-12-31") is None
+    assert standing(body, expired, today="2027-01-01") == (
+        "charter_expired: the charter of support-summarizer has expired"
     )
