@@ -231,3 +231,17 @@ def test_a_delegated_token_needs_every_actor_current_and_the_person_active() -> 
     assert standing(body, expired, today="2027-01-01") == (
         "charter_expired: the charter of support-summarizer has expired"
     )
+
+
+def test_the_charter_expiry_date_follows_the_verifier_clock_day_by_day() -> None:
+    just_after_midnight = 20_833 * 86_400 + 100  # 2027-01-15 00:01:40 UTC
+    clock = [float(just_after_midnight)]
+    status = AgentStatus(AgentState.ACTIVE, 1, just_after_midnight - 60, expires="2027-01-15")
+    state = replace(snapshot(), agents={"support-summarizer": status})
+    checker = AccessTokenVerifier(ISSUER, lambda _s: RING, lambda _f: state, lambda: clock[0])
+    token = issue(base_claims(iat=just_after_midnight, exp=just_after_midnight + 10**6))
+    assert checker.verify(token).jti == "jti-1"  # the last valid day
+    clock[0] += 86_400  # the next day: expired
+    with pytest.raises(InvalidToken) as caught:
+        checker.verify(token)
+    assert caught.value.reason == "charter_expired"
