@@ -161,23 +161,18 @@ def main() -> int:
             for mutant, _ in (*r.left, *r.unexplained):
                 print(f"'{mutant}'")
         return 0
-    failed = False
     if args.markdown:
-        print("| module | mutants | killed | equivalent | left | killed of non-equivalent |")
-        print("|---|---:|---:|---:|---:|---:|")
+        markdown(results)
+        return 0
+    failed = False
     for r in results:
         complete = r.unchecked == 0
         rate = f"{r.rate:.1%}" if complete else f"not run ({r.unchecked} unchecked)"
         left = len(r.left) + len(r.unexplained)
-        if args.markdown:
-            print(
-                f"| `{r.module}` | {r.total} | {r.killed} | {len(r.equivalent)} | {left} | {rate} |"
-            )
-        else:
-            print(
-                f"{r.module:45} {r.total:5} mutants  {r.killed:5} killed  "
-                f"{len(r.equivalent):3} equivalent  {left:3} left  {rate}"
-            )
+        print(
+            f"{r.module:45} {r.total:5} mutants  {r.killed:5} killed  "
+            f"{len(r.equivalent):3} equivalent  {left:3} left  {rate}"
+        )
         if complete and r.rate < TARGET:
             failed = True
     for r in results:
@@ -187,6 +182,36 @@ def main() -> int:
     kinds = Counter(e.kind for r in results for _, e in (*r.equivalent, *r.left))
     print(f"\nexplained in {SURVIVORS.name}: {dict(kinds)}; target {TARGET:.0%} per module")
     return 1 if failed else 0
+
+
+def _code(lines: tuple[str, ...]) -> str:
+    return " / ".join(f"`{line}`" for line in lines)
+
+
+def markdown(results: list[ModuleResult]) -> None:
+    """The docs page's table, then every survivor grouped by module and by explanation."""
+    print("| module | mutants | killed | equivalent | left | killed of non-equivalent |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        rate = f"{r.rate:.1%}" if r.unchecked == 0 else f"not run ({r.unchecked} not checked)"
+        left = len(r.left) + len(r.unexplained)
+        print(f"| `{r.module}` | {r.total} | {r.killed} | {len(r.equivalent)} | {left} | {rate} |")
+    for r in results:
+        if not (r.equivalent or r.left or r.unexplained):
+            continue
+        print(f"\n### `{r.module}`\n")
+        groups: dict[tuple[str, str], list[Explained]] = {}
+        for _, e in (*r.left, *r.equivalent):
+            groups.setdefault((e.kind, e.why), []).append(e)
+        for (kind, why), members in groups.items():
+            print(f"- **{kind}** ({len(members)}): {why}.")
+            for e in members:
+                print(f"  - `{e.function.rpartition('.')[2]}`: {_code(e.change)}")
+        if r.unexplained:
+            print(f"- **not yet examined** ({len(r.unexplained)}):")
+            for mutant, text in r.unexplained:
+                lines = changed_lines(text.split("\n", 1)[1])
+                print(f"  - `{function_of(mutant).rpartition('.')[2]}`: {_code(lines)}")
 
 
 if __name__ == "__main__":
