@@ -10,6 +10,7 @@ them, not here.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -26,6 +27,7 @@ from charter.tokens.access_tokens import (
     parse_act,
 )
 from charter.tokens.errors import InvalidToken
+from charter.tokens.jwk import b64url_encode
 from charter.tokens.jws import sign
 from charter.tokens.state import AgentStatus
 
@@ -245,3 +247,128 @@ def test_the_charter_expiry_date_follows_the_verifier_clock_day_by_day() -> None
     with pytest.raises(InvalidToken) as caught:
         checker.verify(token)
     assert caught.value.reason == "charter_expired"
+
+
+def refusal(body: dict[str, Any], **verify: Any) -> tuple[str, str]:
+    with pytest.raises(InvalidToken) as caught:
+        verifier().verify(issue(body), **verify)
+    return caught.value.reason, caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason", "message"),
+    [
+        ({"iss": "https://other"}, "wrong_issuer", "the token was not issued by this server"),
+        ({"aud": []}, "malformed", "the token's 'aud' is missing"),
+        ({"aud": [5]}, "malformed", "the token's 'aud' is missing"),
+        ({"cnf": {"x": 1}}, "malformed", "the token's 'cnf' has no 'jkt'"),
+        ({"cnf": "thumb"}, "malformed", "the token's 'cnf' has no 'jkt'"),
+        ({"sub": None}, "malformed", "the token lacks a string jti, sub, client_id or scope"),
+        ({"client_id": ""}, "malformed", "the token lacks a string jti, sub, client_id or scope"),
+        ({"iat": "now"}, "malformed", "the token's iat, exp and charter_version must be integers"),
+        (
+            {"act": {"sub": "other-agent", "charter_version": 1}},
+            "malformed",
+            "the token's current actor is not its client",
+        ),
+    ],
+)
+def test_each_structural_refusal_in_words(
+    overrides: dict[str, Any], reason: str, message: str
+) -> None:
+    assert refusal(base_claims(**overrides)) == (reason, message)
+
+
+def test_a_bearer_token_has_no_key_and_a_bound_one_keeps_its_thumbprint() -> None:
+    bearer = verifier().verify(issue(base_claims()))
+    assert bearer.jkt is None
+    assert bearer.issuer == ISSUER
+    bound = verifier().verify(issue(base_claims(cnf={"jkt": "thumb"})))
+    assert bound.jkt == "thumb"
+
+
+def test_a_token_without_scope_has_none() -> None:
+    assert verifier().verify(issue(base_claims(scope=None))).scope_names == ()
+
+
+def test_the_clock_refusals_in_words() -> None:
+    assert refusal(base_claims(exp=NOW)) == ("expired", "the token has expired")
+    assert verifier().verify(issue(base_claims(iat=NOW + 10 + 30))).jti == "jti-1"
+    assert refusal(base_claims(iat=NOW + 10 + 31)) == (
+        "not_yet_valid",
+        "the token was issued in the future",
+    )
+    assert refusal(base_claims(), audience="https://elsewhere") == (
+        "wrong_audience",
+        "the token is not meant for https://elsewhere",
+    )
+
+
+def test_key_and_signature_refusals_in_words() -> None:
+    other = signing_key()
+    assert other.private is not None
+    foreign = sign(base_claims(), other.private, kid=other.kid, typ="at+jwt")
+    with pytest.raises(InvalidToken) as unknown:
+        verifier().verify(foreign)
+    assert (unknown.value.reason, unknown.value.message) == (
+        "unknown_key",
+        f"no current signing key {other.kid!r}",
+    )
+    assert KEY.private is not None
+    header = {"alg": "ES256", "typ": "at+jwt", "kid": [1]}
+    _, payload, signature = issue(base_claims()).split(".")
+    odd_kid = f"{b64url_encode(json.dumps(header).encode())}.{payload}.{signature}"
+    with pytest.raises(InvalidToken) as listed:
+        verifier().verify(odd_kid)
+    assert listed.value.reason == "unknown_key"
+    forged = sign(base_claims(), other.private, kid=KEY.kid, typ="at+jwt")
+    with pytest.raises(InvalidToken) as bad:
+        verifier().verify(forged)
+    assert (bad.value.reason, bad.value.message) == (
+        "bad_signature",
+        "the token's signature does not verify",
+    )
+    plain = sign(base_claims(), KEY.private, kid=KEY.kid, typ="JWT")
+    with pytest.raises(InvalidToken) as typed:
+        verifier().verify(plain)
+    assert (typed.value.reason, typed.value.message) == (
+        "wrong_type",
+        "not an access token (typ must be at+jwt)",
+    )
+    with pytest.raises(InvalidToken) as shapeless:
+        verifier().verify("a.b")
+    assert (shapeless.value.reason, shapeless.value.message) == (
+        "malformed",
+        "the token is not three base64url segments",
+    )
+
+
+def test_the_verifier_reads_a_cached_snapshot_and_its_own_key_ring() -> None:
+    asked: list[Any] = []
+    state = snapshot()
+
+    def snapshots(fresh: Any) -> Any:
+        asked.append(fresh)
+        return state
+
+    def keyring(seen: Any) -> Any:
+        asked.append(seen)
+        return RING
+
+    checker = AccessTokenVerifier(ISSUER, keyring, snapshots, lambda: NOW + 10)
+    checker.verify(issue(base_claims()))
+    assert asked[0] is False
+    assert asked[1] is state
+    checker.verify(issue(base_claims()), fresh=True)
+    assert asked[2] is True
+
+
+def test_the_verified_token_cache_is_bounded_and_can_be_forgotten() -> None:
+    checker = AccessTokenVerifier(
+        ISSUER, lambda _s: RING, lambda _f: snapshot(), lambda: NOW + 10, cache_size=1
+    )
+    checker.verify(issue(base_claims(jti="a")))
+    checker.verify(issue(base_claims(jti="b")))
+    assert len(checker._cache) == 1
+    checker.forget()
+    assert checker._cache == {}
