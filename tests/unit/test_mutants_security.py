@@ -26,6 +26,7 @@ from charter.api.security import (
     CSRF_HEADER,
     SESSION_COOKIE,
     SecurityMiddleware,
+    api_refusal,
     may_transition,
     principal_dep,
     require_owns,
@@ -294,3 +295,59 @@ def test_a_route_without_a_principal_refuses() -> None:
     request = Request({"type": "http", "state": {}, "headers": []})
     with pytest.raises(Unauthenticated):
         principal_dep(request)
+
+
+def test_only_a_bearer_scheme_with_one_token_is_a_bearer(estate: Estate) -> None:
+    estate.client.cookies.clear()
+    spaced = estate.client.get("/v1/agents", headers={"authorization": "Bearer tok extra"})
+    assert spaced.headers["www-authenticate"] == 'Bearer realm="charter", error="invalid_token"'
+    basic = estate.client.get("/v1/agents", headers={"authorization": "Basic abc"})
+    assert basic.headers["www-authenticate"] == 'Bearer realm="charter"'
+
+
+def test_the_session_cookie_is_found_among_others(estate: Estate) -> None:
+    for cookie in (
+        f"theme=dark; {SESSION_COOKIE}={estate.admin_session}",
+        f"{SESSION_COOKIE}={estate.admin_session}; theme=dark",
+        f"empty=; {SESSION_COOKIE}={estate.admin_session}",
+    ):
+        answer = estate.client.get("/v1/agents", headers={"cookie": cookie})
+        assert answer.text == "ada@acme.example|session", cookie
+
+
+def test_an_api_token_does_not_open_the_console(estate: Estate) -> None:
+    estate.client.cookies.clear()
+    answer = estate.client.get(
+        "/agents", headers=bearer(estate.owner_token), follow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=%2Fagents"
+
+
+def test_the_pdp_refusal_is_a_problem_for_its_path(estate: Estate) -> None:
+    answer = estate.client.post("/access/v1/evaluation", headers=bearer("chpep_nope"))
+    assert problem(answer)[:2] == (401, "unauthenticated")
+
+
+def test_refusal_words_for_owners_and_other_credentials() -> None:
+    assert api_refusal(OWNER, "GET", "/v1/users") == (
+        "owners may use the API only for their own agents, findings, reviews and tasks"
+    )
+    pep = Principal("gw", None, Via.PEP_KEY)
+    assert api_refusal(pep, "GET", "/v1/agents") == "this credential cannot use the management API"
+
+
+def test_an_http_console_accepts_its_https_origin() -> None:
+    headers = Headers({"origin": "https://charter.test", "host": "charter.test"})
+    assert same_origin(headers, "http") is True
+
+
+def test_default_words_of_the_owner_and_principal_checks() -> None:
+    with pytest.raises(NotFound) as caught:
+        require_owns(OWNER, "other@acme.example", name="bot")
+    assert caught.value.message == "no agent named 'bot'"
+    with pytest.raises(Unauthenticated) as anonymous:
+        principal_dep(Request({"type": "http", "state": {}, "headers": []}))
+    assert anonymous.value.message == "sign in first"
+    require_transition(OWNER, "suspend")
+    require_transition(ADMIN, "activate")
