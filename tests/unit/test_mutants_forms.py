@@ -24,8 +24,16 @@ from starlette.testclient import TestClient
 
 from charter.api.security import SESSION_COOKIE, SecurityMiddleware
 from charter.config import Settings
-from charter.errors import Conflict, InvalidInput, PermissionDenied
-from charter.services.auth import Principal, Role, Via
+from charter.errors import (
+    CharterError,
+    Conflict,
+    InputTooLarge,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from charter.services.auth import Principal, Role, TooManyAttempts, Via
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.web.forms import ConsoleRoute, FormDep, choice, field, require_role
@@ -48,7 +56,16 @@ def _app() -> FastAPI:
 
     @router.get("/fail/{status}")
     async def fail(status: int) -> PlainTextResponse:
-        errors = {409: Conflict("already there"), 422: InvalidInput("bad", field="x")}
+        errors: dict[int, CharterError] = {
+            400: CharterError("odd"),
+            401: Unauthenticated("who are you"),
+            403: PermissionDenied("no"),
+            404: NotFound("gone"),
+            409: Conflict("already there"),
+            413: InputTooLarge("big"),
+            422: InvalidInput("bad", field="x"),
+            429: TooManyAttempts("slow down", retry_after=5),
+        }
         raise errors[status]
 
     @router.get("/typed")
@@ -214,3 +231,34 @@ def test_require_role_names_the_roles_a_page_is_for() -> None:
         "this page is for: admin, auditor",
         "role",
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "heading", "title"),
+    [
+        (400, "CharterError", "Error"),
+        (401, "Please sign in", "Please sign in"),
+        (403, "Not allowed", "Not allowed"),
+        (404, "Not found", "Not found"),
+        (413, "Too large", "Too large"),
+        (429, "Too many attempts", "Too many attempts"),
+    ],
+)
+def test_each_status_has_its_heading(
+    console: Console, status: int, heading: str, title: str
+) -> None:
+    answer = console.client.get(f"/fail/{status}", headers=console.cookie)
+    assert page(answer)[:3] == (status, f"{title} · Charter", heading)
+
+
+def test_a_form_takes_at_most_two_files_and_200_fields(console: Console) -> None:
+    def post(files: int, fields: int) -> int:
+        data = {"csrf_token": console.csrf, "name": "bob"}
+        data.update({f"f{i}": "x" for i in range(fields - len(data))})
+        upload = [("file", (f"{i}.txt", b"x", "text/plain")) for i in range(files)]
+        answer = console.client.post("/echo", data=data, files=upload, headers=console.cookie)
+        return answer.status_code
+
+    assert post(files=2, fields=198) == 200  # 198 fields and 2 files: 200 parts
+    assert post(files=3, fields=3) == 400
+    assert post(files=0, fields=201) == 400
