@@ -372,3 +372,35 @@ def test_the_verified_token_cache_is_bounded_and_can_be_forgotten() -> None:
     assert len(checker._cache) == 1
     checker.forget()
     assert checker._cache == {}
+
+
+def test_the_first_failing_standing_check_is_the_one_named() -> None:
+    expired = AgentStatus(AgentState.ACTIVE, 1, NOW, expires="2026-12-31")
+    state = replace(snapshot(), agents={"support-summarizer": expired})
+    assert standing(base_claims(iat=NOW), state, today="2027-01-01") == (
+        "charter_expired: the charter of support-summarizer has expired"
+    )
+    today = AgentStatus(AgentState.ACTIVE, 1, NOW - 3600, expires="2027-01-01")
+    floored = replace(
+        snapshot(floors={"support-summarizer": NOW + 1}), agents={"support-summarizer": today}
+    )
+    assert standing(base_claims(iat=NOW), floored, today="2027-01-01") == (
+        "revoked: every earlier token of support-summarizer was revoked"
+    )
+
+
+def test_decode_reads_a_cached_snapshot_for_its_key_ring() -> None:
+    asked: list[Any] = []
+    state = snapshot()
+
+    def snapshots(fresh: Any) -> Any:
+        asked.append(fresh)
+        return state
+
+    def keyring(seen: Any) -> Any:
+        asked.append(seen)
+        return RING
+
+    AccessTokenVerifier(ISSUER, keyring, snapshots, lambda: NOW).decode(issue(base_claims()))
+    assert asked[0] is False
+    assert asked[1] is state

@@ -14,6 +14,7 @@ import pytest
 from charter.tokens.client_auth import (
     ASSERTION_TYPE,
     CLOCK_SKEW,
+    MAX_ASSERTION_LIFETIME,
     ClientKey,
     authenticate,
     require_assertion_type,
@@ -130,3 +131,53 @@ def test_only_the_jwt_bearer_assertion_type_is_accepted() -> None:
         "client authentication must be private_key_jwt: "
         "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
     )
+
+
+def accepted(**overrides: Any) -> bool:
+    try:
+        authenticate(assertion(**overrides), client_id=None, keys_for=keys, audiences={AS}, now=NOW)
+    except OAuthError:
+        return False
+    return True
+
+
+def test_the_edges_of_lifetime_nbf_and_iat() -> None:
+    longest = NOW + MAX_ASSERTION_LIFETIME + CLOCK_SKEW
+    assert accepted(exp=longest) is True
+    assert refused(assertion(exp=longest + 1)) == (
+        "assertion_too_long",
+        "the assertion lives longer than 300 s; make a fresh, short-lived one per request",
+    )
+    assert accepted(nbf=NOW) is True
+    assert accepted(nbf=NOW + CLOCK_SKEW) is True
+    assert accepted(iat=NOW + CLOCK_SKEW) is True
+    not_yet = ("assertion_not_yet_valid", "the assertion is not valid yet")
+    assert refused(assertion(nbf=NOW + CLOCK_SKEW + 1)) == not_yet
+    assert refused(assertion(iat=NOW + CLOCK_SKEW + 1)) == not_yet
+
+
+def test_a_wrong_audience_names_every_accepted_one() -> None:
+    with pytest.raises(OAuthError) as caught:
+        authenticate(
+            assertion(aud="https://evil.test"),
+            client_id=None,
+            keys_for=keys,
+            audiences={AS, "https://charter.test/oauth/token"},
+            now=NOW,
+        )
+    assert caught.value.reason == "wrong_audience"
+    assert caught.value.message == (
+        "the assertion's 'aud' must name this authorization server "
+        "(https://charter.test or https://charter.test/oauth/token)"
+    )
+
+
+@pytest.mark.parametrize(("jti", "ok"), [("j" * 256, True), ("j" * 257, False), (5, False)])
+def test_the_jti_is_a_string_of_at_most_256_characters(jti: Any, ok: bool) -> None:
+    if ok:
+        assert accepted(jti=jti) is True
+    else:
+        assert refused(assertion(jti=jti)) == (
+            "missing_jti",
+            "the assertion needs a unique 'jti' (at most 256 characters)",
+        )

@@ -144,3 +144,9 @@ def test_a_cidr_with_host_bits_set_is_its_network() -> None:
 def test_an_empty_schedule_window_holds_at_no_minute() -> None:
     empty = CompiledSchedule("UTC", frozenset(range(7)), 600, 600)
     assert not any(empty.minute_in_window(minute) for minute in range(1440))
+
+
+def test_a_schedule_ending_on_the_hour_is_described_exactly() -> None:
+    assert CompiledSchedule("UTC", frozenset({1}), 9 * 60, 10 * 60).describe() == (
+        "tue 09:00–10:00 UTC"
+    )

@@ -207,3 +207,8 @@ def test_the_replay_cache_fails_closed_when_full() -> None:
     cache = ReplayCache(max_entries=1)
     assert cache.consume(OneTimeUse("dpop", "k", "a", 10**10), now=1) is True
     assert cache.consume(OneTimeUse("dpop", "k", "b", 10**10), now=1) is False
+
+
+def test_a_proofs_jti_is_kept_until_the_proof_could_no_longer_be_accepted() -> None:
+    accepted = check_proof(proof(iat=NOW - 10), htm="POST", htu=[URL], now=NOW)
+    assert accepted.use.expires_at == NOW - 10 + PROOF_MAX_AGE + CLOCK_SKEW

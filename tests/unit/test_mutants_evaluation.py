@@ -403,3 +403,45 @@ def test_a_delegated_request_whose_charter_condition_fails_is_explained() -> Non
         "charter/support-bot/allow/1",
         "role/support-staff/allow/0",
     )
+
+
+def test_an_explained_delegation_checks_the_role_against_the_context() -> None:
+    """A Mapping context that is not a dict is decided by explain(): the role sees it too."""
+    roles = parse_roles(
+        {
+            "roles": [
+                {
+                    "name": "support-staff",
+                    "groups": ["support"],
+                    "allow": [
+                        {
+                            "action": "tickets.*",
+                            "resource": "zendesk:*",
+                            "when": [{"attribute": "ticket.open", "op": "eq", "value": True}],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+    snapshot = build_snapshot((BOT,), PEOPLE, parse_org_policy({}), roles)
+    context = MappingProxyType({"ticket": MappingProxyType({"open": True})})
+    decision = evaluate(
+        snapshot,
+        "support-bot",
+        "tickets.read",
+        "zendesk:t",
+        context,
+        "maria@acme.example",
+        MONDAY_US,
+    )
+    assert decision.allowed is True
+    assert decision.role == "role/support-staff/allow/0"
+
+
+def test_with_two_bad_fields_the_first_is_named() -> None:
+    assert invalid(decide(agent_name="a" * MAX_PRINCIPAL_LENGTH, action="")) == ACTION_WORDS
+    assert invalid(decide(action="a" * MAX_ACTION_LENGTH, resource="")) == RESOURCE_WORDS
+    assert invalid(decide(resource="z:" + "a" * (MAX_RESOURCE_LENGTH - 2), context=[])) == (
+        "the context must be an object"
+    )

@@ -84,16 +84,29 @@ class Console:
     csrf: str
 
 
+@dataclass(frozen=True)
+class Store:
+    services: Services
+    token: str
+    csrf: str
+
+
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     home: Path = tmp_path_factory.mktemp("forms")
     url = f"sqlite:///{home / 'charter.db'}"
     services = Services.from_settings(Settings(home=home, database_url=url), clock=FixedClock(NOW))
     services.auth.add_user("ada@acme.example", role=Role.ADMIN, password=None, actor="t")
     grant = services.auth.start_session("ada@acme.example", method="oidc")
-    with TestClient(SecurityMiddleware(_app(), services), base_url=BASE) as client:
-        yield Console(client, {"cookie": f"{SESSION_COOKIE}={grant.token}"}, grant.csrf)
+    yield Store(services, grant.token, grant.csrf)
     services.close()
+
+
+@pytest.fixture
+def console(store: Store) -> Iterator[Console]:
+    """A fresh app per test (its routes are built per test, so each test covers them)."""
+    with TestClient(SecurityMiddleware(_app(), store.services), base_url=BASE) as client:
+        yield Console(client, {"cookie": f"{SESSION_COOKIE}={store.token}"}, store.csrf)
 
 
 def page(response: Response) -> tuple[int, str, str, str]:

@@ -17,6 +17,7 @@ import pytest
 
 from charter.tokens.jwk import Alg, generate_private_key
 from charter.tokens.jws import (
+    MAX_TOKEN_LENGTH,
     JoseError,
     Signer,
     VerificationKey,
@@ -135,3 +136,38 @@ def test_the_shape_of_a_token_is_checked_first(token: Any, message: str) -> None
     with pytest.raises(JoseError) as caught:
         split_compact(token)
     assert (caught.value.reason, caught.value.message) == ("malformed", message)
+
+
+HEAD = "eyJhbGciOiJFUzI1NiJ9"  # {"alg":"ES256"}
+
+
+def test_a_token_of_exactly_the_size_limit_is_read() -> None:
+    payload = "A" * (MAX_TOKEN_LENGTH - len(HEAD) - len("..c2ln"))
+    token = f"{HEAD}.{payload}.c2ln"
+    assert len(token) == MAX_TOKEN_LENGTH
+    assert split_compact(token)[2] == b"sig"
+
+
+@pytest.mark.parametrize("signature", ["c2l+", "c2l/", "c2l!n", "c2lnAB"])
+def test_a_signature_not_spelled_canonically_is_refused(signature: str) -> None:
+    with pytest.raises(JoseError) as caught:
+        split_compact(f"{HEAD}.eyJ9.{signature}")
+    assert (caught.value.reason, caught.value.message) == (
+        "bad_signature",
+        "the signature is not canonical base64url",
+    )
+
+
+def test_a_signature_that_is_not_ascii_is_malformed() -> None:
+    with pytest.raises(JoseError) as caught:
+        split_compact(f"{HEAD}.eyJ9.c2lé")
+    assert (caught.value.reason, caught.value.message) == (
+        "malformed",
+        "the token is not base64url ASCII",
+    )
+
+
+def test_a_verification_key_keeps_its_public_key() -> None:
+    public = generate_private_key(Alg.EDDSA).public_key()
+    key = VerificationKey.of(public, "k")
+    assert (key.key, key.kid, key.alg) == (public, "k", Alg.EDDSA)

@@ -104,3 +104,9 @@ def test_covers_exact_and_wildcard_outers(outer: str, inner: str, expected: bool
 
 def test_split_resource_splits_at_the_first_colon() -> None:
     assert split_resource("k8s:ns:default/pods") == ("k8s", "ns:default/pods")
+
+
+def test_only_star_and_backslash_may_be_escaped() -> None:
+    for bad in (r"a\X", r"a\x", r"a\."):
+        with pytest.raises(InvalidInput):
+            parse_pattern(bad)

@@ -77,6 +77,21 @@ def _app() -> FastAPI:
     app.add_api_route("/agents", whoami, methods=["GET", "POST"])
     app.add_api_route("/healthz", lambda: PlainTextResponse("ok"), methods=["GET"])
     app.add_api_route("/login", lambda: PlainTextResponse("login"), methods=["GET"])
+    app.add_api_route("/login/{step}", lambda: PlainTextResponse("step"), methods=["GET"])
+
+    async def own_headers() -> PlainTextResponse:
+        headers = {
+            "cache-control": "max-age=5",
+            "x-frame-options": "SAMEORIGIN",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+            "content-security-policy": "default-src 'none'",
+            "x-request-id": "mine",
+        }
+        return PlainTextResponse("own", headers=headers)
+
+    app.add_api_route("/own", own_headers, methods=["GET"])
+    app.add_api_route("/access/v1/own", own_headers, methods=["POST"])
     return app
 
 
@@ -351,3 +366,24 @@ def test_default_words_of_the_owner_and_principal_checks() -> None:
     assert anonymous.value.message == "sign in first"
     require_transition(OWNER, "suspend")
     require_transition(ADMIN, "activate")
+
+
+def test_headers_a_route_sets_are_kept_not_doubled(estate: Estate) -> None:
+    answer = estate.client.get("/own", headers=session(estate))
+    raw = [name.lower() for name, _ in answer.headers.raw]
+    names = (b"cache-control", b"x-frame-options", b"x-content-type-options")
+    for name in (*names, b"referrer-policy", b"content-security-policy"):
+        assert raw.count(name) == 1, name
+    assert answer.headers["cache-control"] == "max-age=5"
+    assert answer.headers["x-frame-options"] == "SAMEORIGIN"
+    pdp = estate.client.post(
+        "/access/v1/own", headers={**bearer(estate.pep_key), "x-request-id": "theirs"}
+    )
+    assert [name.lower() for name, _ in pdp.headers.raw].count(b"x-request-id") == 1
+
+
+def test_the_sign_in_steps_get_the_console_policy(estate: Estate) -> None:
+    step = estate.client.get("/login/oidc")
+    assert step.text == "step"
+    assert step.headers["content-security-policy"] == CSP
+    assert "cache-control" not in step.headers

@@ -226,3 +226,28 @@ def test_may_act_names_the_refused_agent_and_accepts_our_issuer() -> None:
     with pytest.raises(OAuthError) as caught:
         check_may_act(ours, "other", CHARTER)
     assert caught.value.message == "the subject_token's may_act does not name other"
+
+
+def test_the_key_is_chosen_by_the_tokens_kid(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A token signed by one of the issuer's keys but naming another kid does not verify."""
+    home = tmp_path_factory.mktemp("kids")
+    services = Services.from_settings(
+        Settings(home=home, database_url=f"sqlite:///{home / 'charter.db'}"),
+        clock=FixedClock(dt.datetime.fromtimestamp(NOW, dt.UTC)),
+    )
+    second = generate_private_key(Alg.ES256)
+    other_jwk = jwk_from_public_key(second.public_key())
+    services.tokens.trusted.add(IDP, actor="admin@acme.example", jwks={"keys": [JWK, other_jwk]})
+    claims = {"iss": IDP, "aud": CHARTER, "exp": NOW + 300, "email": "ana@acme.example"}
+    good = sign(claims, second, kid=other_jwk["kid"])
+    misnamed = sign(claims, second, kid=JWK["kid"])
+    try:
+        trusted = services.tokens.trusted
+        assert verify_idp_token(good, trusted, our_audiences={CHARTER}, now=NOW).person == (
+            "ana@acme.example"
+        )
+        with pytest.raises(OAuthError) as caught:
+            verify_idp_token(misnamed, trusted, our_audiences={CHARTER}, now=NOW)
+        assert caught.value.reason == "bad_signature"
+    finally:
+        services.close()
