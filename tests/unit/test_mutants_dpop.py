@@ -212,3 +212,7 @@ def test_the_replay_cache_fails_closed_when_full() -> None:
 def test_a_proofs_jti_is_kept_until_the_proof_could_no_longer_be_accepted() -> None:
     accepted = check_proof(proof(iat=NOW - 10), htm="POST", htu=[URL], now=NOW)
     assert accepted.use.expires_at == NOW - 10 + PROOF_MAX_AGE + CLOCK_SKEW
+
+
+def test_a_nonce_that_cannot_be_decoded_is_refused() -> None:
+    assert Nonces(SECRET).valid("é" * 32, NOW) is False

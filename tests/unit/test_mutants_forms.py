@@ -20,6 +20,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import PlainTextResponse
 from httpx import Response
+from pydantic import BaseModel
 from starlette.testclient import TestClient
 
 from charter.api.security import SESSION_COOKIE, SecurityMiddleware
@@ -47,6 +48,14 @@ class Colour(StrEnum):
     BLUE = "blue"
 
 
+class Inner(BaseModel):
+    size: int
+
+
+class Outer(BaseModel):
+    inner: Inner
+
+
 def _app() -> FastAPI:
     router = APIRouter(route_class=ConsoleRoute)
 
@@ -71,6 +80,14 @@ def _app() -> FastAPI:
     @router.get("/typed")
     async def typed(count: int) -> PlainTextResponse:
         return PlainTextResponse(str(count))
+
+    @router.get("/two")
+    async def two(first: int, second: int) -> PlainTextResponse:
+        return PlainTextResponse(str(first + second))
+
+    @router.post("/nested")
+    async def nested(body: Outer) -> PlainTextResponse:
+        return PlainTextResponse(str(body.inner.size))
 
     app = FastAPI()
     app.include_router(router)
@@ -275,3 +292,14 @@ def test_a_form_takes_at_most_two_files_and_200_fields(console: Console) -> None
     assert post(files=2, fields=198) == 200  # 198 fields and 2 files: 200 parts
     assert post(files=3, fields=3) == 400
     assert post(files=0, fields=201) == 400
+
+
+def test_several_validation_errors_are_joined_with_their_paths(console: Console) -> None:
+    both = console.client.get("/two", headers=console.cookie)
+    assert page(both)[3] == "first: Field required; second: Field required"
+    deep = console.client.post(
+        "/nested", json={"inner": {"size": "big"}}, headers={**console.cookie}
+    )
+    status, _, heading, detail = page(deep)
+    assert (status, heading) == (422, "Please check the input")
+    assert detail.startswith("inner.size: ")
