@@ -95,7 +95,7 @@ def _app() -> FastAPI:
     async def body(request: Request) -> PlainTextResponse:
         return PlainTextResponse((await request.body()).decode())
 
-    app.add_api_route("/v1/body", body, methods=["POST"])
+    app.add_api_route("/v1/agents/body", body, methods=["POST"])
     app.add_api_route("/login/body", body, methods=["POST"])
     app.add_api_route("/access/v1/own", own_headers, methods=["POST"])
     return app
@@ -397,6 +397,8 @@ def test_the_sign_in_steps_get_the_console_policy(estate: Estate) -> None:
 
 def test_a_request_body_reaches_the_route(estate: Estate) -> None:
     """The middleware passes the receive channel on, on open and on authenticated paths."""
-    sent = estate.client.post("/v1/body", content=b"hello", headers=bearer(estate.owner_token))
+    sent = estate.client.post(
+        "/v1/agents/body", content=b"hello", headers=bearer(estate.owner_token)
+    )
     assert sent.text == "hello"
     assert estate.client.post("/login/body", content=b"open").text == "open"
