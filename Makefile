@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench mutate clean
 
 # Idempotent: re-installs only when pyproject.toml changed.
 setup: $(STAMP)
@@ -37,5 +37,21 @@ bench: setup
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/tokens.py
 
+# Mutation testing of the security-critical modules ([tool.mutmut] in pyproject.toml,
+# docs/mutation-testing.md). Minutes, not seconds, so not part of `make test`.
+# Incremental: only mutants of changed functions are re-run. Narrow it with
+# MUTANTS='charter.tokens.dpop*'; MUTANTS=survivors re-runs every mutant not yet
+# killed (after adding tests); MUTATE_JOBS sets the worker count.
+MUTANTS ?=
+MUTATE_JOBS ?= 2
+ifeq ($(MUTANTS),survivors)
+MUTANT_ARGS = $(shell $(BIN)/python tests/mutation/report.py --names)
+else
+MUTANT_ARGS = $(foreach m,$(MUTANTS),'$(m)')
+endif
+mutate: setup
+	$(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(MUTANT_ARGS)
+	$(BIN)/python tests/mutation/report.py
+
 clean:
-	rm -rf $(VENV) .charter .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .charter .pytest_cache .mypy_cache .ruff_cache mutants
