@@ -17,6 +17,7 @@ import httpx
 from charter.config import Settings
 from charter.services.auth import Role
 from charter.services.context import Services
+from tests.support import cli_fork
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTER = str(Path(sys.executable).parent / "charter")
@@ -40,17 +41,12 @@ def charter_env(home: Path, database_url: str | None = None, **extra: str) -> di
 def run_cli(
     *args: str, env: dict[str, str], input_text: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``charter`` command as a user would."""
-    return subprocess.run(
-        [CHARTER, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input_text,
-        cwd=ROOT,
-        check=False,
-    )
+    """Run the installed ``charter`` command as a user would: a new process per call.
+
+    The process is forked from one that has already imported the CLI (see
+    ``tests/support/cli_fork.py``), so a call costs the command, not the imports.
+    """
+    return cli_fork.run([CHARTER, *args], env=env, cwd=ROOT, input_text=input_text, timeout=timeout)
 
 
 #: The console user every live server's store gets, and whose API token ``client()`` sends.
