@@ -25,6 +25,7 @@ import importlib
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -59,15 +60,15 @@ def _child(conn: socket.socket, charter: str) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        streams = [
-            (0, "stdin", os.O_RDONLY),
-            (1, "stdout", os.O_WRONLY),
-            (2, "stderr", os.O_WRONLY),
-        ]
-        for fd, name, mode in streams:
-            path = request[name]
-            opened = os.open(path, mode)
+        for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY)):
+            opened = os.open(request[name], mode)
             os.dup2(opened, fd)
+            os.close(opened)
+        if request["stderr"] == request["stdout"]:
+            os.dup2(1, 2)  # stderr=subprocess.STDOUT
+        else:
+            opened = os.open(request["stderr"], os.O_WRONLY)
+            os.dup2(opened, 2)
             os.close(opened)
         sys.argv = [charter, *request["args"]]
         from charter.cli.main import main
@@ -100,11 +101,11 @@ def _child(conn: socket.socket, charter: str) -> None:
             os._exit(code)
 
 
-def _serve(address: str, executable: str) -> None:
+def _serve(address: str, executable: str, preload: tuple[str, ...]) -> None:
     # As the console script has it: its own directory first on the path, not ours.
     sys.path[0] = str(Path(executable).parent)
     importlib.import_module("charter.cli.main")  # the point: import once, fork many
-    for name in ("alembic.command", "alembic.config"):  # what opening the store imports
+    for name in ("alembic.command", "alembic.config", *preload):  # what commands import
         importlib.import_module(name)
 
     if threading.active_count() != 1:
@@ -132,11 +133,11 @@ def _serve(address: str, executable: str) -> None:
 
 
 class _Server:
-    def __init__(self, env: dict[str, str], charter: str, cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], charter: str, cwd: Path, preload: tuple[str, ...]):
         self.directory = tempfile.mkdtemp(prefix="charter-fork-")
         self.address = os.path.join(self.directory, "socket")
         self.process = subprocess.Popen(
-            [sys.executable, __file__, self.address, charter],
+            [sys.executable, __file__, self.address, charter, *preload],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -160,14 +161,15 @@ _servers: dict[str, _Server] = {}
 _lock = threading.Lock()
 
 
-def _server_for(env: dict[str, str], charter: str, cwd: Path) -> _Server:
-    key = json.dumps([charter, sorted(_import_env(env).items())])
+def _server_for(env: dict[str, str], charter: str, cwd: Path, preload: tuple[str, ...]) -> _Server:
+    key = json.dumps([charter, preload, sorted(_import_env(env).items())])
     with _lock:
         server = _servers.get(key)
         if server is None or server.process.poll() is not None:
             # the server's own environment: only what is read at import differs by key
             base = {k: v for k, v in os.environ.items() if not IMPORT_TIME_ENV.match(k)}
-            server = _servers[key] = _Server({**base, **_import_env(env)}, charter, cwd)
+            server = _Server({**base, **_import_env(env)}, charter, cwd, preload)
+            _servers[key] = server
         return server
 
 
@@ -175,6 +177,80 @@ def _server_for(env: dict[str, str], charter: str, cwd: Path) -> _Server:
 def _stop_all() -> None:
     for server in _servers.values():
         server.stop()
+
+
+class ForkedProcess:
+    """What a test uses of ``subprocess.Popen``: pid, poll, wait, terminate, kill."""
+
+    def __init__(self, args: list[str], conn: socket.socket) -> None:
+        self.args = args
+        self._conn = conn
+        self._reader = conn.makefile("rb")
+        self.pid = int(self._reader.readline())
+        self.returncode: int | None = None
+        self._signalled = signal.SIGKILL
+
+    def _finish(self, line: bytes) -> int:
+        # no exit code: the child died of a signal before it could send one
+        self.returncode = int(line) if line.strip() else -self._signalled
+        self._reader.close()
+        self._conn.close()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        self._conn.settimeout(timeout)
+        try:
+            line = self._reader.readline()
+        except TimeoutError:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0) from None
+        return self._finish(line)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            readable, _, _ = select.select([self._conn], [], [], 0)
+            if readable:
+                return self.wait()
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        if self.returncode is None:
+            self._signalled = signal.Signals(number)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, number)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+def spawn(
+    command: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    stdin: str = os.devnull,
+    stdout: str,
+    stderr: str | None = None,
+    preload: tuple[str, ...] = (),
+) -> ForkedProcess:
+    """``subprocess.Popen(command, ...)`` for ``charter``, output to files (stderr: with stdout).
+
+    ``preload`` names modules the command imports when it runs (``charter serve`` imports
+    the API app): the fork server imports them once too. Servers differ by preload, so a
+    command never finds a module imported that it would not have imported itself.
+    """
+    charter, *args = command
+    server = _server_for(env, charter, cwd, preload)
+    streams = {"stdin": stdin, "stdout": stdout, "stderr": stderr or stdout}
+    request = {"args": args, "env": env, "cwd": str(cwd), **streams}
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(server.address)
+    conn.sendall(json.dumps(request).encode() + b"\n")
+    return ForkedProcess(command, conn)
 
 
 def run(
@@ -186,33 +262,29 @@ def run(
     timeout: float,
 ) -> subprocess.CompletedProcess[str]:
     """``subprocess.run(command, capture_output=True, text=True, ...)`` for ``charter``."""
-    charter, *args = command
-    server = _server_for(env, charter, cwd)
     with tempfile.TemporaryDirectory(prefix="charter-run-") as scratch:
         paths = {name: os.path.join(scratch, name) for name in ("stdin", "stdout", "stderr")}
         Path(paths["stdin"]).write_text(input_text or "")
-        if input_text is None:
-            paths["stdin"] = os.devnull
         for name in ("stdout", "stderr"):
             Path(paths[name]).touch()
-        request = {"args": args, "env": env, "cwd": str(cwd), **paths}
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.connect(server.address)
-            conn.sendall(json.dumps(request).encode() + b"\n")
-            conn.settimeout(timeout)
-            reader = conn.makefile("rb")
-            pid = int(reader.readline())
-            try:
-                line = reader.readline()
-            except TimeoutError:
-                os.kill(pid, signal.SIGKILL)
-                raise subprocess.TimeoutExpired(command, timeout) from None
-        # no exit code: the child died of a signal before it could send one
-        returncode = int(line) if line.strip() else -signal.SIGKILL
+        process = spawn(
+            command,
+            env=env,
+            cwd=cwd,
+            stdin=os.devnull if input_text is None else paths["stdin"],
+            stdout=paths["stdout"],
+            stderr=paths["stderr"],
+        )
+        try:
+            returncode = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
         stdout = Path(paths["stdout"]).read_text()
         stderr = Path(paths["stderr"]).read_text()
     return subprocess.CompletedProcess(command, returncode, stdout, stderr)
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.argv[2])
+    _serve(sys.argv[1], sys.argv[2], tuple(sys.argv[3:]))

@@ -21,6 +21,8 @@ from tests.support import cli_fork
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTER = str(Path(sys.executable).parent / "charter")
+#: What ``charter serve`` imports when it starts (the fork server imports it once).
+SERVE_IMPORTS = ("uvicorn", "charter.api.app")
 
 
 def free_port() -> int:
@@ -107,7 +109,7 @@ class CharterAuth(httpx.Auth):
 @dataclass
 class LiveServer:
     url: str
-    process: subprocess.Popen[bytes]
+    process: cli_fork.ForkedProcess
     env: dict[str, str]
     admin_token: str = ""
     pep_key: str = ""
@@ -135,12 +137,12 @@ def live_server(env: dict[str, str], *extra_args: str) -> Iterator[LiveServer]:
     credentials = seed_credentials(env)
     port = free_port()
     log = open(Path(env["CHARTER_HOME"]) / f"server-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
+    process = cli_fork.spawn(
         [CHARTER, "serve", "--port", str(port), "--log-level", "warning", *extra_args],
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        stdout=log.name,
         cwd=ROOT,
+        preload=SERVE_IMPORTS,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
