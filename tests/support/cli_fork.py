@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def _child(conn: socket.socket, charter: str) -> None:
     """In the forked child: become ``charter <args>`` and never return."""
     code = 1
     try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         reader = conn.makefile("rb")
         request = json.loads(reader.readline())
         conn.sendall(f"{os.getpid()}\n".encode())
@@ -110,7 +111,7 @@ def _serve(address: str, executable: str, preload: tuple[str, ...]) -> None:
 
     if threading.active_count() != 1:
         raise SystemExit("the CLI started a thread at import; forking would be unsafe")
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reap themselves
+    signal.signal(signal.SIGTERM, _stop_serving)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)
@@ -118,15 +119,42 @@ def _serve(address: str, executable: str, preload: tuple[str, ...]) -> None:
     parent = os.getppid()
     sys.stdout.write("ready\n")
     sys.stdout.flush()
-    while os.getppid() == parent:  # the pytest worker is gone: so are we
+    try:
+        while os.getppid() == parent:  # the pytest worker is gone: so are we
+            _reap()
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            if os.fork() == 0:
+                listener.close()
+                _child(conn, executable)
+            conn.close()
+    except _Stop:
+        pass
+    # Wait for the children, so that their CPU time is counted in ours (and the test run's).
+    deadline = time.monotonic() + 10
+    while _reap() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_serving(_signal: int, _frame: object) -> None:
+    raise _Stop
+
+
+def _reap() -> bool:
+    """Collect the children that have exited; whether any are still running."""
+    while True:
         try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
-        if os.fork() == 0:
-            listener.close()
-            _child(conn, executable)
-        conn.close()
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
 
 
 # ---------------------------------------------------------------- the client (pytest side)
@@ -148,8 +176,12 @@ class _Server:
             raise RuntimeError("the charter fork server did not start")
 
     def stop(self) -> None:
-        self.process.kill()
-        self.process.wait()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
         try:
             os.unlink(self.address)
             os.rmdir(self.directory)
