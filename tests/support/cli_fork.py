@@ -96,6 +96,7 @@ def _child(conn: socket.socket, charter: str) -> None:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
+        code &= 0xFF  # what a parent sees of an exit status
         try:
             conn.sendall(f"{code}\n".encode())
         finally:
