@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ os.environ.setdefault("COLUMNS", "200")
 from charter.config import Settings
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.store.database import open_database
+from charter.store.private_files import private_sqlite
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -65,9 +68,30 @@ def postgres_url() -> str | None:
     return _PG_URL  # type: ignore[return-value]
 
 
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite store per test process, migrated to the newest schema, to copy from."""
+    path = tmp_path_factory.mktemp("template") / "charter.db"
+    open_database(f"sqlite:///{path}").dispose()  # the last close folds the WAL into the file
+    assert not path.with_name(path.name + "-wal").exists()
+    return path
+
+
+def _fresh_sqlite(template: Path, tmp_path: Path) -> str:
+    """A new store file at the newest schema: a copy of the template, as private as a new one.
+
+    Opening it still runs the migrations (which find nothing to do); copying saves
+    running every migration again for every test.
+    """
+    path = tmp_path / "charter.db"
+    private_sqlite(path)
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'charter.db'}"
+def sqlite_url(_migrated_sqlite: Path, tmp_path: Path) -> str:
+    return _fresh_sqlite(_migrated_sqlite, tmp_path)
 
 
 @pytest.fixture
@@ -90,7 +114,7 @@ def postgres_schema_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'charter.db'}"
+        return _fresh_sqlite(request.getfixturevalue("_migrated_sqlite"), tmp_path)
     return str(request.getfixturevalue("postgres_schema_url"))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from tests.support import cli_fork
 from tests.unit.scan.helpers import fake
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,15 +30,8 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def scan(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*COMMAND, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    """A new ``charter`` process per call (forked from one that has imported the CLI)."""
+    return cli_fork.run([*COMMAND, *args], env=env, cwd=cwd, input_text=None, timeout=120)
 
 
 def _secrets_in(folder: Path) -> list[str]:

@@ -17,9 +17,12 @@ import httpx
 from charter.config import Settings
 from charter.services.auth import Role
 from charter.services.context import Services
+from tests.support import cli_fork
 
 ROOT = Path(__file__).resolve().parents[2]
 CHARTER = str(Path(sys.executable).parent / "charter")
+#: What ``charter serve`` imports when it starts (the fork server imports it once).
+SERVE_IMPORTS = ("uvicorn", "charter.api.app")
 
 
 def free_port() -> int:
@@ -40,17 +43,12 @@ def charter_env(home: Path, database_url: str | None = None, **extra: str) -> di
 def run_cli(
     *args: str, env: dict[str, str], input_text: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``charter`` command as a user would."""
-    return subprocess.run(
-        [CHARTER, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input_text,
-        cwd=ROOT,
-        check=False,
-    )
+    """Run the installed ``charter`` command as a user would: a new process per call.
+
+    The process is forked from one that has already imported the CLI (see
+    ``tests/support/cli_fork.py``), so a call costs the command, not the imports.
+    """
+    return cli_fork.run([CHARTER, *args], env=env, cwd=ROOT, input_text=input_text, timeout=timeout)
 
 
 #: The console user every live server's store gets, and whose API token ``client()`` sends.
@@ -111,7 +109,7 @@ class CharterAuth(httpx.Auth):
 @dataclass
 class LiveServer:
     url: str
-    process: subprocess.Popen[bytes]
+    process: cli_fork.ForkedProcess
     env: dict[str, str]
     admin_token: str = ""
     pep_key: str = ""
@@ -139,12 +137,12 @@ def live_server(env: dict[str, str], *extra_args: str) -> Iterator[LiveServer]:
     credentials = seed_credentials(env)
     port = free_port()
     log = open(Path(env["CHARTER_HOME"]) / f"server-{port}.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
+    process = cli_fork.spawn(
         [CHARTER, "serve", "--port", str(port), "--log-level", "warning", *extra_args],
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        stdout=log.name,
         cwd=ROOT,
+        preload=SERVE_IMPORTS,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from tests.support import cli_fork
 from tests.support.server import CHARTER, ROOT, LiveServer, free_port, live_server
 
 from charter.config import Settings
@@ -89,6 +90,10 @@ PEOPLE = [
 ]
 
 
+#: What ``charter gateway`` imports when it starts (the fork server imports it once).
+GATEWAY_IMPORTS = ("charter.gateway.config", "charter.gateway.serve")
+
+
 def env_for(home: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "CHARTER_HOME": str(home), "CHARTER_ISSUER": ISSUER, "COLUMNS": "200"}
     env.pop("CHARTER_DATABASE_URL", None)
@@ -118,7 +123,11 @@ def prepare_store(env: dict[str, str], charters: list[str]) -> dict[str, Private
 
 
 def _wait(
-    url: str, process: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 60
+    url: str,
+    process: subprocess.Popen[bytes] | cli_fork.ForkedProcess,
+    log: Path,
+    what: str,
+    timeout: float = 60,
 ) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -134,7 +143,7 @@ def _wait(
         time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes] | cli_fork.ForkedProcess) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -186,10 +195,13 @@ def gateway_process(env: dict[str, str], config: Path, *args: str) -> Iterator[s
     port = free_port()
     log = Path(env["CHARTER_HOME"]) / f"gateway-{port}.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(
+        process = cli_fork.spawn(
             [CHARTER, "gateway", "--config", str(config), "--port", str(port), *args],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
-        )  # fmt: skip
+            env=env,
+            stdout=out.name,
+            cwd=ROOT,
+            preload=GATEWAY_IMPORTS,
+        )
         try:
             _wait(f"http://127.0.0.1:{port}/healthz", process, log, "charter gateway")
             yield f"http://127.0.0.1:{port}/mcp"
