@@ -53,7 +53,7 @@ class Store:
         return self.get(f"{campaign}/{agent}")
 
 
-AGENTS = {
+AGENTS: dict[str, Any] = {
     "summarizer": Thing(name="summarizer", owner=ADA),
     "moving": Thing(name="moving", owner=SAM, pending_owner=ADA),
     "orphan": Thing(name="orphan", owner=None),
@@ -170,12 +170,13 @@ def test_review_items_reach_the_agents_owner_and_the_reviewer() -> None:
 
 def test_review_items_in_listings() -> None:
     ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, Role.ADMIN)
-    item = Thing(agent="summarizer", reviewer=SAM)
+    item: Any = Thing(agent="summarizer", reviewer=SAM)
+    nobodys: Any = Thing(agent="x", reviewer=None)
     assert admin.review_item_visible(item, None)
     assert ada.review_item_visible(item, frozenset({"summarizer"}))
     assert sam.review_item_visible(item, frozenset())  # the reviewer
     assert not ada.review_item_visible(item, frozenset({"other"}))
-    assert not ada.review_item_visible(Thing(agent="x", reviewer=None), frozenset())
+    assert not ada.review_item_visible(nobodys, frozenset())
 
 
 def test_access_requests_follow_their_agents_owner() -> None:
