@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import pytest
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 from tests.unit.gateway.fakes import FakeAuthority
 
-from charter.gateway.auth import PRINCIPAL_KEY, ResourceServer
+from charter.gateway.auth import PRINCIPAL_KEY, ResourceServer, presented
 from charter.gateway.authority import AuthError, AuthFailure, Presented, Principal, Scheme
 from charter.gateway.sessions import Sessions
 
@@ -58,7 +59,7 @@ class Inner:
     """The app behind the middleware: reads the request, records the scope, answers."""
 
     status: int = 200
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    headers: list[tuple[bytes, bytes]] | None = field(default_factory=list)
     scopes: list[Scope] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
 
@@ -67,8 +68,12 @@ class Inner:
         self.scopes.append(scope)
         self.bodies.append(message.get("body", b""))
         if scope["type"] != "http":
+            await send({"type": "lifespan.startup.complete"})
             return
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        start: Message = {"type": "http.response.start", "status": self.status}
+        if self.headers is not None:  # optional in an ASGI response start
+            start["headers"] = self.headers
+        await send(start)
         await send({"type": "http.response.body", "body": b"inner"})
 
 
@@ -144,7 +149,7 @@ def call(
     anyio.run(r.server, scope, receive, send)
     start = messages[0]
     body = b"".join(m.get("body", b"") for m in messages[1:])
-    return Answer(start["status"], Headers(raw=start["headers"]), body, messages)
+    return Answer(start["status"], Headers(raw=start.get("headers", [])), body, messages)
 
 
 def bearer(token: str = "tok-bot") -> tuple[str, str]:  # noqa: S107 - a test token
@@ -223,6 +228,17 @@ def test_wrong_audience_and_scope_refusals_keep_their_status() -> None:
     scope = call(r, bearer("tok-scope"))
     assert scope.status == 403
     assert scope.json()["error"] == "insufficient_scope"
+
+
+def test_an_unsupported_scheme_is_malformed_and_the_challenge_keeps_printable_ascii() -> None:
+    with pytest.raises(AuthFailure) as caught:
+        presented(Headers(raw=[(b"authorization", b"Basic x")]), "POST", "u")
+    assert caught.value.reason == "malformed"
+    r = rig()
+    r.authority.failures["tok"] = AuthFailure(
+        AuthError.INVALID_TOKEN, 'X-ray\x7f\x1f\xe9 "q" \\ ~', reason="revoked"
+    )
+    assert 'error_description="X-ray q  ~"' in call(r, bearer("tok")).headers["www-authenticate"]
 
 
 def test_a_dpop_nonce_demand_is_passed_on() -> None:
@@ -347,6 +363,7 @@ def test_other_scopes_pass_through_untouched() -> None:
     scope: dict[str, Any] = {"type": "lifespan"}
     anyio.run(r.server, scope, receive, send)
     assert r.inner.scopes == [scope] and r.authority.shown == []
+    assert messages == [{"type": "lifespan.startup.complete"}]
     assert PRINCIPAL_KEY not in scope
 
 
@@ -366,6 +383,13 @@ def test_the_session_the_app_opens_is_recorded_against_the_agent() -> None:
     assert call(r, bearer()).status == 200
     assert r.sessions.owner("s\xe9ss-1") == "helpdesk-bot"
     assert r.sessions.agents() == {"helpdesk-bot"}
+
+
+def test_a_response_start_without_headers_opens_no_session() -> None:
+    r = rig(**{"tok-bot": BOT})
+    r.inner.headers = None
+    assert call(r, bearer()).status == 200
+    assert r.sessions.agents() == set()
 
 
 def test_a_failed_response_opens_no_session() -> None:
