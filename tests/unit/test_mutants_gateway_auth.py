@@ -286,11 +286,14 @@ def test_the_authority_sees_the_credentials_method_and_url_without_query() -> No
 
 def test_the_url_comes_from_the_scope_when_the_host_header_is_missing() -> None:
     r = rig(**{"tok-bot": BOT})
-    call(r, bearer(), method="GET", server=("10.0.0.7", 8100), root_path="/gw", path="/gw/mcp")
+    # root_path is prefixed to path: the older ASGI reading, where path excludes it.
+    # Under uvicorn, path includes root_path, so a gateway run with --root-path would
+    # double it in htu; the gateway sets none (reported, not changed here).
+    call(r, bearer(), method="GET", server=("10.0.0.7", 8100), root_path="/gw")
     call(r, bearer(), drop=("server", "scheme", "root_path"))
     call(r, bearer(), ("Host", ""), server=None)
     assert [(p.method, p.url) for p in r.authority.shown] == [
-        ("GET", "https://10.0.0.7:8100/gw/gw/mcp"),
+        ("GET", "https://10.0.0.7:8100/gw/mcp"),
         ("POST", "http://localhost:80/mcp"),
         ("POST", "https://localhost:80/mcp"),
     ]
