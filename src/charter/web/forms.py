@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
@@ -42,6 +43,10 @@ async def csrf_form(request: Request) -> FormData:
         form = await request.form(max_files=2, max_fields=200, max_part_size=MAX_UPLOAD_BYTES)
     except MultiPartException as exc:
         raise InvalidInput(f"the form could not be read: {exc.message}", field="form") from exc
+    except HTTPException as exc:  # Starlette wraps MultiPartException so when an app is in scope
+        if exc.status_code != 400:
+            raise
+        raise InvalidInput(f"the form could not be read: {exc.detail}", field="form") from exc
     token = form.get("csrf_token")
     if (
         not isinstance(token, str)
