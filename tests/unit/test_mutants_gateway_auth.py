@@ -556,11 +556,6 @@ def test_a_real_token_of_a_suspended_agent_is_refused(real: Real) -> None:
     assert r.inner.scopes == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalAuthority (and RemoteAuthority) never set AuthFailure.agent, so the "
-    "middleware's cut-off on an agent-gone refusal never fires with a real authority",
-)
 def test_a_real_token_of_a_suspended_agent_cuts_the_agent(real: Real) -> None:
     r, _ = suspended_call(real)
     assert r.gone == [(AGENT, f"its token was refused: agent {AGENT} is suspended")]

@@ -59,7 +59,9 @@ def failure_of(error: InvalidToken, scheme: Scheme) -> AuthFailure:
         return AuthFailure(
             AuthError.INVALID_DPOP_PROOF, error.message, reason=reason, scheme=Scheme.DPOP
         )
-    return AuthFailure(AuthError.INVALID_TOKEN, error.message, reason=reason, scheme=scheme)
+    return AuthFailure(
+        AuthError.INVALID_TOKEN, error.message, reason=reason, scheme=scheme, agent=error.agent
+    )
 
 
 def principal_of(verified: Any) -> Principal:

@@ -234,9 +234,9 @@ def _check_agent(name: str, version: int, issued_at: int, snapshot: Snapshot, to
     ):
         return  # the common case, in one expression; the reasons follow
     if status is None:
-        raise InvalidToken("agent_unknown", f"agent {name} is not registered")
+        raise InvalidToken("agent_unknown", f"agent {name} is not registered", agent=name)
     if status.state is not AgentState.ACTIVE:
-        raise InvalidToken("agent_not_active", f"agent {name} is {status.state}")
+        raise InvalidToken("agent_not_active", f"agent {name} is {status.state}", agent=name)
     if status.charter_version != version:
         raise InvalidToken(
             "charter_changed",
@@ -246,7 +246,7 @@ def _check_agent(name: str, version: int, issued_at: int, snapshot: Snapshot, to
     if issued_at < status.changed_at:
         raise InvalidToken("agent_changed", f"agent {name} changed after the token was issued")
     if status.expires is not None and status.expires < today:
-        raise InvalidToken("charter_expired", f"the charter of {name} has expired")
+        raise InvalidToken("charter_expired", f"the charter of {name} has expired", agent=name)
     raise InvalidToken("revoked", f"every earlier token of {name} was revoked")
 
 

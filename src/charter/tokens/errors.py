@@ -80,13 +80,16 @@ class InvalidToken(Unauthenticated):
     ``unknown_key``, ``expired``, ``wrong_issuer``, ``wrong_audience``,
     ``revoked``, ``agent_not_active``, ``charter_changed``,
     ``delegator_departed``, ``dpop_required``, ``dpop_invalid``…
+    ``agent`` names the agent when the refusal is about the agent itself (not
+    active, unknown, charter expired), so a resource server can cut its sessions.
     """
 
     code = "invalid-token"
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, agent: str | None = None) -> None:
         super().__init__(message, field="token")
         self.reason = reason
+        self.agent = agent
 
 
 def invalid_request(
