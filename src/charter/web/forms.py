@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from charter.api.security import principal_dep, same_origin
@@ -41,9 +40,7 @@ async def csrf_form(request: Request) -> FormData:
     principal = principal_dep(request)
     try:
         form = await request.form(max_files=2, max_fields=200, max_part_size=MAX_UPLOAD_BYTES)
-    except MultiPartException as exc:
-        raise InvalidInput(f"the form could not be read: {exc.message}", field="form") from exc
-    except HTTPException as exc:  # Starlette wraps MultiPartException so when an app is in scope
+    except HTTPException as exc:  # Starlette's MultiPartException, as it re-raises it in an app
         if exc.status_code != 400:
             raise
         raise InvalidInput(f"the form could not be read: {exc.detail}", field="form") from exc
