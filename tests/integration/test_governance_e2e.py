@@ -3,6 +3,7 @@ now denies what was removed → the audit log shows every step, in order."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from tests.support.server import ROOT, charter_env, run_cli
 from charter.config import Settings
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.lifecycle import Transition
+from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import parse_directory
 
@@ -29,8 +31,11 @@ def ok(*args: str, env: dict[str, str]) -> str:
 def _setup(home: Path) -> None:
     """People and the agent, in-process (the commands for these are tested elsewhere)."""
     (home / "governance.yaml").write_text("thresholds:\n  min_observation: 1s\n")
-    services = Services.from_settings(Settings(home=home,
-                                               database_url=f"sqlite:///{home / 'charter.db'}"))  # fmt: skip
+    # Made a minute ago: the agent has been observed for longer than min_observation
+    # however fast the commands below run.
+    a_minute_ago = FixedClock(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    settings = Settings(home=home, database_url=f"sqlite:///{home / 'charter.db'}")
+    services = Services.from_settings(settings, clock=a_minute_ago)
     try:
         people = ROOT / "examples" / "people.json"
         services.people.import_records(parse_directory(people.read_bytes(), filename="p.json"),
