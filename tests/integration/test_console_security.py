@@ -186,3 +186,14 @@ def test_auditors_console_posts_are_refused(app: TestClient, services: Services)
                             follow_redirects=False)  # fmt: skip
         assert response.status_code in (403, 404), (path, response.status_code)
     assert services.registry.get("support-summarizer").state.value == "proposed"
+
+
+def test_the_audit_page_says_what_its_verification_checked(app: TestClient) -> None:
+    """'None was altered' only with the keyed links checked, and then naming the key."""
+    sign_in(app, "ada.osei@acme.example")
+    page = app.get("/audit", params={"verify": 1})
+    assert page.status_code == 200
+    text = re.sub(r"\s+", " ", page.text)
+    assert "✔ The chain verifies:" in text
+    assert "none was altered (keyed links checked with chain key " in text
+    assert "were not checked" not in text
