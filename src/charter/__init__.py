@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:  # in-process decisions (issue 3): charter.decide(agent, action, resource, ...)
+if TYPE_CHECKING:  # in-process decisions: charter.decide(agent, action, resource, ...)
     from charter.services.decisions import decide as decide
 
 

@@ -45,7 +45,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(JsonDepthLimit)  # inside the size limit, which counts what it reads
     app.add_middleware(BodySizeLimit)
-    # Outermost: who is calling, and may they (sign-in, roles, PEP keys; issue 9).
+    # Outermost: who is calling, and may they (sign-in, roles, PEP keys).
     app.add_middleware(SecurityMiddleware, services=services)
     app.add_middleware(UnknownMethods)  # TRACE and the like: 405, not a sign-in prompt
     app.openapi = truthful_openapi(app)  # type: ignore[method-assign]
@@ -59,9 +59,9 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(audit.router)
     # Capabilities include their routers here, one line each.
     # -- routers --
-    app.include_router(web_router)  # the console at / (issue 9)
-    app.include_router(estate.router)  # identities, credentials, map, shadow (issue 6)
-    app.include_router(governance.router)  # findings, posture, reviews, JIT, lifecycle (issue 7)
+    app.include_router(web_router)  # the console at /
+    app.include_router(estate.router)  # identities, credentials, map, shadow
+    app.include_router(governance.router)  # findings, posture, reviews, JIT, lifecycle
     app.include_router(changes.router)  # proposals waiting for a second person
     # -- end routers --
 

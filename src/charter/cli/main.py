@@ -45,13 +45,13 @@ app.add_typer(discover.app, name="discover")
 
 # Capabilities register their commands here, one line each: module.register(app)
 # -- registrations --
-users.register(app)  # console users (issue 9)
-tokens.register(app)  # agent credentials: enroll, keys, tokens, idp (issue 4)
-access_keys.register(app)  # personal API tokens, PEP keys (issue 9; keep last: yields 'tokens')
-estate.register(app)  # discover <source>/all, shadow, map (issue 6)
-decisions.register(app)  # check, explain, policy, roles, export cedar (issue 3)
-gateway.register(app)  # the MCP gateway (issue 8)
-governance.register(app)  # findings, posture, review, access, rotation, worker (issue 7)
+users.register(app)  # console users
+tokens.register(app)  # agent credentials: enroll, keys, tokens, idp
+access_keys.register(app)  # personal API tokens, PEP keys (keep last: yields 'tokens')
+estate.register(app)  # discover <source>/all, shadow, map
+decisions.register(app)  # check, explain, policy, roles, export cedar
+gateway.register(app)  # the MCP gateway
+governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
 # -- end registrations --
 

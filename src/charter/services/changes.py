@@ -24,8 +24,7 @@ import difflib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -38,6 +37,14 @@ from charter.domain.charter_parsing import parse_charter
 from charter.domain.containment import charter_widenings
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
+from charter.domain.proposal import (
+    POLICY_KEY,
+    Proposal,
+    ProposalKind,
+    ProposalStatus,
+    jit_proposal,
+    proposal_of_row,
+)
 from charter.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from charter.governance.policy import GovernancePolicy
 from charter.services.approvals import approval_refusal
@@ -59,140 +66,6 @@ _J = jit_grants
 _A = schema.agents
 _E = schema.events
 JIT_PREFIX = "jit-"
-
-
-class ProposalKind(StrEnum):
-    CHARTER_UPDATE = "charter_update"
-    JIT_GRANT = "jit_grant"
-    RESUME = "resume"
-
-
-class ProposalStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-
-
-#: the policy key (``approvals.<key>``) that names who approves each kind
-POLICY_KEY = {
-    ProposalKind.CHARTER_UPDATE: "charter_widening",
-    ProposalKind.JIT_GRANT: "jit",
-    ProposalKind.RESUME: "resume_after_admin_suspension",
-}
-
-
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    id: str
-    kind: ProposalKind
-    agent: str
-    owner: str
-    requested_by: str
-    requested_at: dt.datetime
-    reason: str
-    payload: dict[str, Any]
-    diff: dict[str, Any]  # {"widenings": [{kind, rule, message}], "text": unified diff}
-    base_version: int
-    status: ProposalStatus
-    expires_at: dt.datetime | None = None
-    decided_by: str | None = None
-    decided_at: dt.datetime | None = None
-    decision_reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        def iso(moment: dt.datetime | None) -> str | None:
-            return moment.isoformat() if moment else None
-
-        return {
-            "id": self.id,
-            "kind": self.kind.value,
-            "agent": self.agent,
-            "owner": self.owner,
-            "status": self.status.value,
-            "requested_by": self.requested_by,
-            "requested_at": iso(self.requested_at),
-            "reason": self.reason,
-            "approvers": self.payload.get("approvers", []),
-            "widenings": self.diff.get("widenings", []),
-            "diff": self.diff.get("text", ""),
-            "base_version": self.base_version,
-            "expires_at": iso(self.expires_at),
-            "decided_by": self.decided_by,
-            "decided_at": iso(self.decided_at),
-            "decision_reason": self.decision_reason,
-        }
-
-
-def _proposal(row: Any, now: dt.datetime) -> Proposal:
-    status = ProposalStatus(row.status)
-    expires_at = _aware(row.expires_at)
-    if status == ProposalStatus.PENDING and expires_at is not None and expires_at <= now:
-        status = ProposalStatus.EXPIRED
-    return Proposal(
-        id=row.id,
-        kind=ProposalKind(row.kind),
-        agent=row.agent,
-        owner=row.owner,
-        requested_by=row.requested_by,
-        requested_at=_aware(row.requested_at) or now,
-        reason=row.reason,
-        payload=dict(row.payload or {}),
-        diff=dict(row.diff or {}),
-        base_version=int(row.base_version),
-        status=status,
-        expires_at=expires_at,
-        decided_by=row.decided_by,
-        decided_at=_aware(row.decided_at),
-        decision_reason=row.decision_reason,
-    )
-
-
-_JIT_STATUS = {
-    "pending": "pending",
-    "approved": "approved",
-    "denied": "rejected",
-    "expired": "expired",
-    "revoked": "approved",
-}
-
-
-def _jit_proposal(row: Any, approvers: list[str], now: dt.datetime) -> Proposal:
-    """A JIT request shown as a proposal (its own table stays the truth)."""
-    minutes = int(row.duration_s) // 60
-    message = f"allows {row.action} on {row.resource} for {minutes} min"
-    text = (
-        f"+allow (just in time, {minutes} min):\n"
-        f"+  - action: {row.action}\n"
-        f"+    resource: {row.resource}\n"
-    )
-    return Proposal(
-        id=row.id,
-        kind=ProposalKind.JIT_GRANT,
-        agent=row.agent,
-        owner=row.owner,
-        requested_by=row.requested_by,
-        requested_at=_aware(row.requested_at) or now,
-        reason=row.reason,
-        payload={
-            "action": row.action,
-            "resource": row.resource,
-            "duration_s": int(row.duration_s),
-            "approvers": approvers,
-        },
-        diff={"widenings": [{"kind": "jit", "rule": None, "message": message}], "text": text},
-        base_version=0,
-        status=ProposalStatus(_JIT_STATUS.get(row.status, "expired")),
-        decided_by=row.decided_by,
-        decided_at=_aware(row.decided_at),
-        decision_reason=row.decision_reason,
-    )
 
 
 def charter_diff_text(old: CharterSpec, new: CharterSpec, base_version: int) -> str:
@@ -272,7 +145,7 @@ class ChangeService:
             ),
         )
         row = connection.execute(sa.select(_C).where(_C.c.id == proposal_id)).one()
-        return _proposal(row, now)
+        return proposal_of_row(row, now)
 
     def update_charter(
         self, spec: CharterSpec, *, actor: str, reason: str = "updated"
@@ -397,11 +270,11 @@ class ChangeService:
             "expired": "expired",
         }
         with self._db.read() as connection:
-            found = [_proposal(r, now) for r in connection.execute(query)]
+            found = [proposal_of_row(r, now) for r in connection.execute(query)]
             wanted = jit_status[status.value] if status is not None else None
             approvers = self.approvers(ProposalKind.JIT_GRANT)
             found += [
-                _jit_proposal(r, approvers, now) for r in self._jit_rows(connection, wanted, agent)
+                jit_proposal(r, approvers, now) for r in self._jit_rows(connection, wanted, agent)
             ]
             found = [p for p in found if status is None or p.status == status]
             if visible_to is not None:
@@ -448,11 +321,11 @@ class ChangeService:
                 .where(_J.c.id == proposal_id)
             ).first()
             if row is not None:
-                return _jit_proposal(row, self.approvers(ProposalKind.JIT_GRANT), now)
+                return jit_proposal(row, self.approvers(ProposalKind.JIT_GRANT), now)
         else:
             row = connection.execute(sa.select(_C).where(_C.c.id == proposal_id)).first()
             if row is not None:
-                return _proposal(row, now)
+                return proposal_of_row(row, now)
         raise NotFound(f"no change {proposal_id!r}", field="id")
 
     # -- deciding -------------------------------------------------------------------------------
@@ -499,7 +372,7 @@ class ChangeService:
                 reason=reason,
                 now=now,
             )
-            return _proposal(
+            return proposal_of_row(
                 connection.execute(sa.select(_C).where(_C.c.id == proposal_id)).one(), now
             )
 

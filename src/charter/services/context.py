@@ -56,28 +56,28 @@ class Services:
     # Capabilities add their services below as cached properties (one line each).
 
     @cached_property
-    def reconcile(self) -> ReconcileService:  # estate ingest with attribution (issue 6)
+    def reconcile(self) -> ReconcileService:  # estate ingest with attribution
         attribution = AttributionService(self.db, self.audit, self.clock)
         return ReconcileService(self.db, self.audit, self.clock, attribution.begin)
 
     @cached_property
-    def estate(self) -> EstateServices:  # inventory, map, shadow agents (issue 6)
+    def estate(self) -> EstateServices:  # inventory, map, shadow agents
         return EstateServices(self.db, self.audit, self.clock, self.reconcile)
 
     @cached_property
-    def decisions(self) -> DecisionService:  # the decision point (issue 3)
+    def decisions(self) -> DecisionService:  # the decision point
         return DecisionService(self.db, self.audit, self.clock)
 
     @cached_property
-    def auth(self) -> AuthService:  # console users, sessions, API tokens, PEP keys (issue 9)
+    def auth(self) -> AuthService:  # console users, sessions, API tokens, PEP keys
         return AuthService(self.db, self.audit, self.clock)
 
     @cached_property
-    def tokens(self) -> TokenService:  # security token service (issue 4)
+    def tokens(self) -> TokenService:  # security token service
         return TokenService(self.db, self.audit, self.clock, self.settings)
 
     @cached_property
-    def governance(self) -> GovernanceService:  # findings, posture, lifecycle workflows (issue 7)
+    def governance(self) -> GovernanceService:  # findings, posture, lifecycle workflows
         return GovernanceService(self.db, self.audit, self.clock, self.registry,
                                  home=self.settings.home, tokens=lambda: self.tokens)  # fmt: skip
 

@@ -127,7 +127,7 @@ class SnapshotLoader:
         rows = connection.execute(
             sa.select(_A.c.name, _A.c.state, _A.c.charter_version, _A.c.owner, _A.c.expires)
         ).all()
-        # governance (issue 7): approved just-in-time grants join the agent's allow rules;
+        # governance: approved just-in-time grants join the agent's allow rules;
         # each carries its own validity window, so it stops allowing at its end by itself.
         jit = active_capabilities(connection)
         keys = {

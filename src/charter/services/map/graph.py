@@ -1,7 +1,7 @@
 """The map's model, pure: nodes, edges that say why, and risk colours.
 
 Risk is for the picture (which node a person should look at first), not a
-finding: governance rules (issue 7) own findings. Every risk comes with its
+finding: governance rules own findings. Every risk comes with its
 reasons, so a red box is never unexplained.
 """
 
