@@ -40,7 +40,7 @@ bench: setup
 # Mutation testing of the security-critical modules ([tool.mutmut] in pyproject.toml,
 # docs/mutation-testing.md). Minutes, not seconds, so not part of `make test`.
 # Incremental: only mutants of changed functions are re-run. Narrow it with
-# MUTANTS='charter.tokens.dpop*'; MUTANTS=survivors re-runs every mutant not yet
+# MUTANTS='charter.domain.tokens.dpop*'; MUTANTS=survivors re-runs every mutant not yet
 # killed (after adding tests); MUTATE_JOBS sets the worker count.
 MUTANTS ?=
 MUTATE_JOBS ?= 2

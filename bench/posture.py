@@ -14,7 +14,7 @@ Measured, on the same store:
   activity rows), writing every finding — the figure the target is about;
 * **warm evaluation**: again five minutes later with nothing changed (reads the
   rollup, compares, writes nothing); on PostgreSQL after one *settling* run, which
-  moves the activity into the rollup (see ``charter.governance.rollup``);
+  moves the activity into the rollup (see ``charter.services.governance.rollup``);
 * **currency check**: what ``charter findings`` pays when the store has not changed;
 * **peer** in the same run: one bare ``GROUP BY agent, action, resource`` over
   the activity table, the database's own floor for reading every activity row once.

@@ -67,11 +67,8 @@ from joserfc.jwk import KeySet
 from charter.config import Settings
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.lifecycle import Transition
-from charter.services.context import Services
-from charter.services.people import PersonRecord
-from charter.tokens.access_tokens import AccessTokenVerifier
-from charter.tokens.client_auth import ASSERTION_TYPE
-from charter.tokens.jwk import (
+from charter.domain.tokens.client_auth import ASSERTION_TYPE
+from charter.domain.tokens.jwk import (
     Alg,
     PrivateKey,
     generate_private_key,
@@ -79,9 +76,12 @@ from charter.tokens.jwk import (
     load_private_key_pem,
     private_key_pem,
 )
-from charter.tokens.jws import VerificationKey, sign, split_compact
-from charter.tokens.keys import KeyRing
-from charter.tokens.requests import TokenRequest
+from charter.domain.tokens.jws import VerificationKey, sign, split_compact
+from charter.domain.tokens.requests import TokenRequest
+from charter.services.context import Services
+from charter.services.people import PersonRecord
+from charter.services.tokens.access_tokens import AccessTokenVerifier
+from charter.services.tokens.keys import KeyRing
 
 AGENT = "bench-agent"
 ISSUER = "http://127.0.0.1:8000"

@@ -11,10 +11,10 @@ from tests.support import governance_seed as seed
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.roles import parse_roles
 from charter.errors import Conflict, PermissionDenied
-from charter.governance.jit import JitStatus
 from charter.services.auth import Role
 from charter.services.changes import Proposal, ProposalStatus
 from charter.services.context import Services
+from charter.services.governance.jit import JitStatus
 from charter.services.people import PersonRecord
 
 ADA, SAM, ROOT_ADMIN = "ada@acme.example", "sam@acme.example", "root@acme.example"

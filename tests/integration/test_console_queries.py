@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.enums import FindingStatus, Severity
 from charter.services.clock import FixedClock
+from charter.services.console import governance_queries, queries, summaries
+from charter.services.console.governance_queries import FindingQuery
+from charter.services.console.summaries import Summaries
 from charter.services.context import Services
 from charter.services.people import parse_directory
 from charter.store.governance_schema import findings as F
-from charter.web import governance_queries, queries, summaries
-from charter.web.governance_queries import FindingQuery
-from charter.web.summaries import Summaries
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -16,11 +16,11 @@ from tests.support.server import ROOT
 from typer.testing import CliRunner, Result
 
 from charter.api import estate as estate_api
-from charter.api.problems import install_problem_handlers
 from charter.cli.main import app
 from charter.cli.runtime import get_services
 from charter.connectors.base import fingerprint
 from charter.errors import InvalidInput, NotFound
+from charter.http.problems import install_problem_handlers
 from charter.services.context import Services
 from charter.services.map import EdgeKind, NodeKind, Risk, render_graphml, render_svg
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from tests.support import governance_seed as seed
 
 from charter.api import governance
-from charter.api.problems import install_problem_handlers
-from charter.api.security import principal_dep
+from charter.http.problems import install_problem_handlers
+from charter.http.security import principal_dep
 from charter.services.auth import Principal, Role, Via
 from charter.services.context import Services
 

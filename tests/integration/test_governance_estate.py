@@ -15,9 +15,9 @@ from charter.discovery.scan.records import batches
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.enums import Severity
 from charter.domain.lifecycle import Transition
-from charter.governance.findings import Finding
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.governance.findings import Finding
 from charter.services.people import parse_directory
 
 EXAMPLES = ROOT / "examples"

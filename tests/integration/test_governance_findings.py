@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from tests.support import governance_seed as seed
 
 from charter.domain.enums import FindingStatus, Severity
+from charter.domain.governance.ocsf import to_ocsf_events
+from charter.domain.governance.sarif import to_sarif
 from charter.errors import Conflict, InvalidInput
-from charter.governance.findings import FindingFilter
-from charter.governance.ocsf import to_ocsf_events
-from charter.governance.posture import PostureBy
-from charter.governance.sarif import to_sarif
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.governance.findings import FindingFilter
+from charter.services.governance.posture import PostureBy
 from charter.store.governance_schema import activity_rollup
 
 ALL = FindingFilter(status=tuple(FindingStatus))

@@ -12,14 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 from charter.domain.enums import FindingStatus
-from charter.governance.engine import Evaluator
-from charter.governance.facts import RuleContext
-from charter.governance.loader import ActivityIndex, EstateReader
-from charter.governance.prefilter import credential_prefilter
-from charter.governance.registry import EntityType, all_rules
-from charter.governance.rules.secrets import SECRET_KINDS
+from charter.domain.governance.engine import Evaluator
+from charter.domain.governance.facts import RuleContext
+from charter.domain.governance.prefilter import credential_prefilter
+from charter.domain.governance.rule_registry import EntityType, all_rules
+from charter.domain.governance.rules.secrets import SECRET_KINDS
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.governance.loader import ActivityIndex, EstateReader
 from charter.store import schema
 
 DAY = 86400
@@ -166,10 +166,10 @@ def test_sqlite_times_in_another_text_form_are_still_candidates(sqlite_services:
 
 
 def test_every_credential_rule_has_a_condition() -> None:
-    """A new credential rule needs a condition in charter.governance.prefilter (without one
+    """A new credential rule needs a condition in charter.domain.governance.prefilter (without one
     the filter is off, so nothing is missed, but nothing is saved either)."""
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    from charter.governance.policy import GovernancePolicy
+    from charter.domain.governance.policy import GovernancePolicy
 
     thresholds = GovernancePolicy().thresholds
     ids = [r.id for r in all_rules() if r.meta.entity == EntityType.CREDENTIAL]
@@ -183,7 +183,7 @@ def test_every_credential_rule_has_a_condition() -> None:
 
 @pytest.mark.parametrize("rule", ["stale-credential", "long-lived-secret"])
 def test_one_rule_alone_is_its_own_condition(rule: str) -> None:
-    from charter.governance.policy import GovernancePolicy
+    from charter.domain.governance.policy import GovernancePolicy
 
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     chosen = credential_prefilter([rule], now=now, thresholds=GovernancePolicy().thresholds,

@@ -9,12 +9,12 @@ import pytest
 from tests.support import governance_seed as seed
 
 from charter.domain.enums import AgentState
+from charter.domain.governance.review_model import CampaignStatus, ItemStatus, ReviewDecision
 from charter.errors import Conflict, InvalidInput, PermissionDenied
-from charter.governance.jit import JitStatus
-from charter.governance.review_model import CampaignStatus, ItemStatus, ReviewDecision
-from charter.governance.rotation import RotationStatus
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.governance.jit import JitStatus
+from charter.services.governance.rotation import RotationStatus
 
 DAY = dt.timedelta(days=1)
 
@@ -259,8 +259,8 @@ def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Servic
 
 def test_charter_issued_keys_rotate_on_the_charter_cadence(estate: Services,
                                                            clock: FixedClock) -> None:  # fmt: skip
-    from charter.tokens.jwk import generate_private_key
-    from charter.tokens.keys import Alg
+    from charter.domain.tokens.jwk import generate_private_key
+    from charter.services.tokens.keys import Alg
 
     estate.tokens.enrol("summarizer", generate_private_key(Alg.EDDSA).public_key(), actor="test")
     (old_key,) = estate.tokens.agent_keys("summarizer")

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from tests.unit.tokens.estate import Estate
 
+from charter.domain.tokens.errors import OAuthErrorCode
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.tokens.errors import OAuthErrorCode
 
 FIRST, SECOND = "support-summarizer", "ticket-triager"
 MARIA = "maria.garcia@acme.example"

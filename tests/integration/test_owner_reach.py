@@ -29,13 +29,13 @@ from tests.support.console import SAMPLE_USERS, api_token, csrf_of, load_sample_
 from tests.support.server import LiveServer, charter_env, live_server
 
 from charter.api.app import create_app
-from charter.api.security import Zone, api_refusal, zone_of
 from charter.config import Settings
 from charter.domain.charter import Capability
-from charter.governance.tasks import file_task
+from charter.http.security import Zone, api_refusal, zone_of
 from charter.services.auth import Principal, Role, Via
 from charter.services.changes import Proposal
 from charter.services.context import Services
+from charter.services.governance.tasks import file_task
 
 ATTACKER = "priya.nair@acme.example"  # owns finance-reconciler
 VICTIM = "maria.garcia@acme.example"  # owns support-summarizer

@@ -11,10 +11,10 @@ from charter.domain.charter_parsing import parse_charter, parse_charter_text
 from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.lifecycle import Transition
 from charter.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from charter.services.agent_registry import version_diff
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import parse_directory
-from charter.services.registry import version_diff
 from charter.store import schema
 
 ROOT = Path(__file__).resolve().parents[2]

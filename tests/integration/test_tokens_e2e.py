@@ -18,10 +18,10 @@ from tests.support.server import ROOT, charter_env, live_server, run_cli
 from charter.config import Settings
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.lifecycle import Transition
+from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
 from charter.sdk import AgentCredentials, TokenError
 from charter.services.context import Services
 from charter.services.people import parse_directory
-from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
 
 AGENT = "support-summarizer"
 AGENTS = ROOT / "examples" / "agents"

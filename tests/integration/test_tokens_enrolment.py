@@ -10,11 +10,11 @@ from tests.unit.tokens.estate import EXAMPLES, Estate
 
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.lifecycle import Transition
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
+from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
 from charter.errors import Conflict, NotFound
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.tokens.errors import OAuthError, OAuthErrorCode
-from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
 
 AGENT = "support-summarizer"
 

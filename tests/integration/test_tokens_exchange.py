@@ -11,13 +11,13 @@ from tests.unit.tokens.estate import IDP, Estate
 
 from charter.domain.enums import PersonStatus
 from charter.domain.lifecycle import Transition
+from charter.domain.tokens.errors import OAuthErrorCode
+from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import sign
+from charter.domain.tokens.token_exchange import TokenType
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import PersonRecord
-from charter.tokens.errors import OAuthErrorCode
-from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import sign
-from charter.tokens.token_exchange import TokenType
 
 AGENT = "support-summarizer"
 MARIA = "maria.garcia@acme.example"

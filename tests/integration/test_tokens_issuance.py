@@ -16,11 +16,11 @@ from tests.unit.tokens.estate import EXAMPLES, Estate
 
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.lifecycle import Transition
+from charter.domain.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode
+from charter.domain.tokens.jwk import Alg, generate_private_key
+from charter.domain.tokens.requests import TokenRequest
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode
-from charter.tokens.jwk import Alg, generate_private_key
-from charter.tokens.requests import TokenRequest
 
 AGENT = "support-summarizer"
 

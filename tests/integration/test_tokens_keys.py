@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from charter.config import Settings
+from charter.domain.tokens.jwk import Alg
 from charter.errors import InvalidInput, StoreError
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.tokens.keys import MASTER_KEY_ENV, MasterKey, SigningKeys
 from charter.store.tokens_schema import signing_keys
-from charter.tokens.jwk import Alg
-from charter.tokens.keys import MASTER_KEY_ENV, MasterKey, SigningKeys
 
 
 def _keys(services: Services, home: Path) -> SigningKeys:

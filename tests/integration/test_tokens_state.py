@@ -15,10 +15,10 @@ from tests.unit.tokens.estate import Estate
 from charter.config import Settings
 from charter.domain.audit import EventDraft
 from charter.domain.lifecycle import Transition
+from charter.domain.tokens.errors import InvalidToken
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.tokens.errors import InvalidToken
-from charter.tokens.ledger import Entry, OneTimeUse
+from charter.services.tokens.ledger import Entry, OneTimeUse
 
 AGENT = "support-summarizer"
 

@@ -1,6 +1,6 @@
 """RFC 9068 access tokens: the claim set issued, the introspection answer, the ``act`` chain.
 
-Written against surviving mutants of ``charter.tokens.access_tokens``
+Written against surviving mutants of ``charter.services.tokens.access_tokens``
 (docs/mutation-testing.md). Resource servers read these members by name
 (RFC 7662 §2.2, RFC 9068 §2.2, RFC 8693 §4.1), so each one is pinned; the
 actor chain has a depth limit, and every refusal keeps its reason and words.
@@ -18,7 +18,10 @@ import pytest
 from tests.unit.tokens.keysets import ISSUER, NOW, base_claims, ring, signing_key, snapshot
 
 from charter.domain.enums import AgentState, PersonStatus
-from charter.tokens.access_tokens import (
+from charter.domain.tokens.errors import InvalidToken
+from charter.domain.tokens.jwk import b64url_encode
+from charter.domain.tokens.jws import sign
+from charter.services.tokens.access_tokens import (
     MAX_ACT_DEPTH,
     AccessTokenVerifier,
     Actor,
@@ -26,10 +29,7 @@ from charter.tokens.access_tokens import (
     check_standing,
     parse_act,
 )
-from charter.tokens.errors import InvalidToken
-from charter.tokens.jwk import b64url_encode
-from charter.tokens.jws import sign
-from charter.tokens.state import AgentStatus
+from charter.services.tokens.state import AgentStatus
 
 KEY = signing_key()
 RING = ring(KEY)

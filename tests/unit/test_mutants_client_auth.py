@@ -1,6 +1,6 @@
 """private_key_jwt (RFC 7523): each refusal's reason and words, and the edges of ``exp``.
 
-Written against surviving mutants of ``charter.tokens.client_auth``
+Written against surviving mutants of ``charter.domain.tokens.client_auth``
 (docs/mutation-testing.md). An agent's developer reads the description to fix
 their client; the reason is what dashboards count; both are contract.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from charter.tokens.client_auth import (
+from charter.domain.tokens.client_auth import (
     ASSERTION_TYPE,
     CLOCK_SKEW,
     MAX_ASSERTION_LIFETIME,
@@ -19,9 +19,9 @@ from charter.tokens.client_auth import (
     authenticate,
     require_assertion_type,
 )
-from charter.tokens.errors import OAuthError, OAuthErrorCode
-from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import VerificationKey, sign
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
+from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import VerificationKey, sign
 
 AS = "https://charter.test"
 NOW = 1_800_000_000

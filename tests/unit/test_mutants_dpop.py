@@ -1,6 +1,6 @@
 """DPoP (RFC 9449): every refusal's code and words, the edges of each window, nonces, replay.
 
-Written against surviving mutants of ``charter.tokens.dpop``
+Written against surviving mutants of ``charter.domain.tokens.dpop``
 (docs/mutation-testing.md): the boundaries of ``iat`` and ``jti``, a 32-character
 nonce that is not base64, a nonce whose window was swapped, the nonce format
 replicas share, and when the replay cache forgets a ``jti``.
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from charter.tokens import dpop
-from charter.tokens.dpop import (
+from charter.domain.tokens import dpop
+from charter.domain.tokens.dpop import (
     CLOCK_SKEW,
     PROOF_MAX_AGE,
     DPoPError,
@@ -29,9 +29,9 @@ from charter.tokens.dpop import (
     check_proof,
     normalize_htu,
 )
-from charter.tokens.jwk import Alg, b64url_encode, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import sign
-from charter.tokens.ledger import OneTimeUse
+from charter.domain.tokens.jwk import Alg, b64url_encode, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import sign
+from charter.services.tokens.ledger import OneTimeUse
 
 NOW = 1_800_000_000
 URL = "https://charter.test/oauth/token"

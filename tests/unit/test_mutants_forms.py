@@ -23,7 +23,6 @@ from httpx import Response
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from charter.api.security import SESSION_COOKIE, SecurityMiddleware
 from charter.config import Settings
 from charter.errors import (
     CharterError,
@@ -34,6 +33,7 @@ from charter.errors import (
     PermissionDenied,
     Unauthenticated,
 )
+from charter.http.security import SESSION_COOKIE, SecurityMiddleware
 from charter.services.auth import Principal, Role, TooManyAttempts, Via
 from charter.services.clock import FixedClock
 from charter.services.context import Services

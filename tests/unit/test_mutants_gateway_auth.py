@@ -27,13 +27,13 @@ from tests.unit.tokens.estate import Estate
 
 from charter.config import Settings
 from charter.domain.lifecycle import Transition
+from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key
 from charter.gateway.auth import PRINCIPAL_KEY, ResourceServer, presented
 from charter.gateway.authority import AuthError, AuthFailure, Presented, Principal, Scheme
 from charter.gateway.local import LocalAuthority
 from charter.gateway.sessions import Sessions
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.tokens.jwk import Alg, PrivateKey, generate_private_key
 
 RESOURCE = "https://gw.test/mcp"
 META = "https://gw.test/.well-known/oauth-protected-resource/mcp"

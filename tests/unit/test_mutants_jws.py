@@ -1,6 +1,6 @@
 """Compact JWS: what the lean signer writes, byte for byte, and the verifier's refusals.
 
-Written against surviving mutants of ``charter.tokens.jws``
+Written against surviving mutants of ``charter.domain.tokens.jws``
 (docs/mutation-testing.md). Access tokens are signed by :class:`Signer`, so each
 algorithm's output is checked here by PyJWT (an implementation that is not
 ours) and its header is pinned exactly; the refusals keep their reason codes.
@@ -15,8 +15,8 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 
-from charter.tokens.jwk import Alg, generate_private_key
-from charter.tokens.jws import (
+from charter.domain.tokens.jwk import Alg, generate_private_key
+from charter.domain.tokens.jws import (
     MAX_TOKEN_LENGTH,
     JoseError,
     Signer,

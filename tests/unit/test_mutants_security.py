@@ -1,6 +1,6 @@
 """The security middleware in front of every route: zones, credentials, CSRF, headers.
 
-Written against surviving mutants of ``charter.api.security``
+Written against surviving mutants of ``charter.http.security``
 (docs/mutation-testing.md). A small app behind the real middleware, over a real
 SQLite store with real users, sessions, API tokens and PEP keys: each refusal's
 status, problem code and challenge, the CSRF check on session writes, and the
@@ -21,8 +21,10 @@ from httpx import Response
 from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
-from charter.api.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
-from charter.api.security import (
+from charter.config import Settings
+from charter.errors import NotFound, PermissionDenied, Unauthenticated
+from charter.http.problems import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+from charter.http.security import (
     CSRF_HEADER,
     SESSION_COOKIE,
     SecurityMiddleware,
@@ -35,8 +37,6 @@ from charter.api.security import (
     same_origin,
     visible_owner,
 )
-from charter.config import Settings
-from charter.errors import NotFound, PermissionDenied, Unauthenticated
 from charter.services.auth import Principal, Role, Via
 from charter.services.clock import FixedClock
 from charter.services.context import Services

@@ -1,6 +1,6 @@
 """RFC 8693 subject tokens: an identity provider's token checked claim by claim, and chains.
 
-Written against surviving mutants of ``charter.tokens.token_exchange``
+Written against surviving mutants of ``charter.domain.tokens.token_exchange``
 (docs/mutation-testing.md). The subject token decides *whose* authority an
 agent gets, so every refusal, every edge of ``exp``/``nbf`` and the person read
 from it are pinned here, against a real trusted-issuer registry on SQLite.
@@ -16,13 +16,10 @@ from typing import Any
 import pytest
 
 from charter.config import Settings
-from charter.services.clock import FixedClock
-from charter.services.context import Services
-from charter.tokens.access_tokens import Actor, VerifiedToken
-from charter.tokens.errors import OAuthError, OAuthErrorCode
-from charter.tokens.jwk import Alg, b64url_encode, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import sign
-from charter.tokens.token_exchange import (
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
+from charter.domain.tokens.jwk import Alg, b64url_encode, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import sign
+from charter.domain.tokens.token_exchange import (
     CLOCK_SKEW,
     Subject,
     check_may_act,
@@ -30,7 +27,10 @@ from charter.tokens.token_exchange import (
     unverified_issuer,
     verify_idp_token,
 )
-from charter.tokens.trusted_issuers import TrustedIssuers
+from charter.services.clock import FixedClock
+from charter.services.context import Services
+from charter.services.tokens.access_tokens import Actor, VerifiedToken
+from charter.services.tokens.trusted_issuers import TrustedIssuers
 
 IDP = "https://idp.acme.example"
 PINNED = "https://pinned.acme.example"

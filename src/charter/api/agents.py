@@ -19,23 +19,23 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.models import AgentOut, CharterVersionOut, Page
-from charter.api.security import (
+from charter.domain.charter import CharterSpec, charter_json_schema
+from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
+from charter.domain.enums import AgentState
+from charter.domain.lifecycle import Transition
+from charter.errors import InputTooLarge, InvalidInput, PermissionDenied
+from charter.http.deps import Offset, actor_dep, services_dep
+from charter.http.security import (
     PrincipalDep,
     require_owns,
     require_transition,
     require_writer,
     visible_owner,
 )
-from charter.domain.charter import CharterSpec, charter_json_schema
-from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
-from charter.domain.enums import AgentState
-from charter.domain.lifecycle import Transition
-from charter.errors import InputTooLarge, InvalidInput, PermissionDenied
+from charter.services.agent_registry import version_diff
 from charter.services.changes import Proposal
 from charter.services.context import Services
-from charter.services.registry import version_diff
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 

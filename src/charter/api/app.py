@@ -10,10 +10,10 @@ from fastapi import FastAPI
 
 from charter import __version__
 from charter.api import agents, audit, authzen, changes, estate, governance, oauth, people
-from charter.api.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
 from charter.api.openapi import truthful_openapi
-from charter.api.problems import install_problem_handlers
-from charter.api.security import SecurityMiddleware
+from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
+from charter.http.problems import install_problem_handlers
+from charter.http.security import SecurityMiddleware
 from charter.services.context import Services
 from charter.web import router as web_router
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from charter.api.deps import MAX_SEQ, services_dep
 from charter.api.models import ChainOut, EventOut
+from charter.http.deps import MAX_SEQ, services_dep
 from charter.services.context import Services
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])

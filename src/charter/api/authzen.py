@@ -37,10 +37,10 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.problems import problem
 from charter.domain.decision import Decision
 from charter.domain.evaluation import evaluate
 from charter.domain.nesting import MAX_DEPTH, nests_deeper
+from charter.http.problems import problem
 from charter.services.decisions import DecisionService
 
 logger = logging.getLogger("charter.authzen")

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from charter.api.deps import actor_dep, services_dep
-from charter.api.security import PrincipalDep, require_writer
 from charter.errors import InvalidInput
+from charter.http.deps import actor_dep, services_dep
+from charter.http.security import PrincipalDep, require_writer
 from charter.services.auth import Principal
 from charter.services.changes import ProposalStatus
 from charter.services.context import Services

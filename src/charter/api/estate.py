@@ -15,12 +15,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.models import Page
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
 from charter.domain.enums import IdentityKind
 from charter.domain.estate import Credential, Grant, Identity
 from charter.errors import InputTooLarge
+from charter.http.deps import Offset, actor_dep, services_dep
 from charter.services.context import Services
 from charter.services.inventory import Seen
 from charter.services.map import render_graphml, render_svg

@@ -16,22 +16,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from charter.api.deps import Offset, actor_dep, services_dep
-from charter.api.security import PrincipalDep, ReachDep, require_writer
 from charter.domain.durations import parse_duration
 from charter.domain.enums import FindingStatus, Severity
+from charter.domain.governance.ocsf import to_ocsf_events
+from charter.domain.governance.review_model import Campaign, ReviewDecision
+from charter.domain.governance.rule_registry import all_rules
+from charter.domain.governance.sarif import to_sarif
 from charter.errors import InvalidInput, NotFound, PermissionDenied
-from charter.governance.findings import FindingFilter
-from charter.governance.jit import JitStatus
-from charter.governance.ocsf import to_ocsf_events
-from charter.governance.posture import PostureBy
-from charter.governance.registry import all_rules
-from charter.governance.review_model import Campaign, ReviewDecision
-from charter.governance.rotation import RotationStatus
-from charter.governance.sarif import to_sarif
-from charter.governance.tasks import TaskStatus
+from charter.http.deps import Offset, actor_dep, services_dep
+from charter.http.security import PrincipalDep, ReachDep, require_writer
 from charter.services.auth import Principal
 from charter.services.context import Services
+from charter.services.governance.findings import FindingFilter
+from charter.services.governance.jit import JitStatus
+from charter.services.governance.posture import PostureBy
+from charter.services.governance.rotation import RotationStatus
+from charter.services.governance.tasks import TaskStatus
 from charter.services.owner_reach import OwnerReach
 
 router = APIRouter(prefix="/v1", tags=["governance"])

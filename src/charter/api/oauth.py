@@ -21,11 +21,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from charter.api.deps import actor_dep, services_dep
-from charter.services.auth import Role, Via
-from charter.services.context import Services
-from charter.tokens.errors import OAuthError, OAuthErrorCode, invalid_request
-from charter.tokens.metadata import (
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode, invalid_request
+from charter.domain.tokens.metadata import (
     INTROSPECTION_PATH,
     JWKS_PATH,
     METADATA_PATH,
@@ -33,7 +30,10 @@ from charter.tokens.metadata import (
     REVOCATION_PATH,
     TOKEN_PATH,
 )
-from charter.tokens.requests import TokenRequest
+from charter.domain.tokens.requests import TokenRequest
+from charter.http.deps import actor_dep, services_dep
+from charter.services.auth import Role, Via
+from charter.services.context import Services
 
 router = APIRouter(tags=["oauth"])
 ServicesDep = Annotated[Services, Depends(services_dep)]

@@ -17,9 +17,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from charter.api.problems import PROBLEM_MEDIA_TYPE
-from charter.api.security import Zone, zone_of
 from charter.domain.nesting import MAX_DEPTH
+from charter.http.problems import PROBLEM_MEDIA_TYPE
+from charter.http.security import Zone, zone_of
 
 WRITES = frozenset({"post", "put", "patch", "delete"})
 

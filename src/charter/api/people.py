@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from charter.api.deps import Offset, actor_dep, services_dep
 from charter.api.models import Page, PeopleImportOut, PersonOut
 from charter.domain.enums import PersonStatus
+from charter.http.deps import Offset, actor_dep, services_dep
 from charter.services.context import Services
 from charter.services.people import read_directory
 

@@ -26,8 +26,8 @@ from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
 from charter.domain.paging import MAX_OFFSET
 from charter.errors import InvalidInput
+from charter.services.agent_registry import render_yaml, version_diff
 from charter.services.changes import Proposal
-from charter.services.registry import render_yaml, version_diff
 
 app = typer.Typer(help="Register agents, inspect them and move them through their lifecycle.")
 

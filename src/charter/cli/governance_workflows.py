@@ -17,11 +17,11 @@ from rich.table import Table
 
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.domain.durations import parse_duration
+from charter.domain.governance.review_model import Campaign, ReviewDecision
 from charter.errors import InvalidInput
-from charter.governance.jit import JitGrant, JitStatus
-from charter.governance.review_model import Campaign, ReviewDecision
-from charter.governance.rotation import RotationStatus
-from charter.governance.tasks import TaskStatus
+from charter.services.governance.jit import JitGrant, JitStatus
+from charter.services.governance.rotation import RotationStatus
+from charter.services.governance.tasks import TaskStatus
 
 review_app = typer.Typer(help="Access reviews: owners keep, reduce or revoke their agents' access.",
                          no_args_is_help=True)  # fmt: skip

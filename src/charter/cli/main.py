@@ -29,7 +29,7 @@ from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_servic
 from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
 from charter.errors import CharterError
-from charter.services.tokens import DEFAULT_ISSUER, ISSUER_ENV
+from charter.services.tokens.service import DEFAULT_ISSUER, ISSUER_ENV
 
 app = typer.Typer(
     name="charter",

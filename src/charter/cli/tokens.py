@@ -23,10 +23,10 @@ from charter.cli import agent as agent_cli
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
 from charter.domain.durations import parse_duration
 from charter.domain.nesting import load_json
+from charter.domain.tokens.jwk import Alg, generate_private_key, load_public_key, private_key_pem
 from charter.errors import InvalidInput
-from charter.tokens.enrolment import Enrolled
-from charter.tokens.jwk import Alg, generate_private_key, load_public_key, private_key_pem
-from charter.tokens.keys import DEFAULT_OVERLAP
+from charter.services.tokens.enrolment import Enrolled
+from charter.services.tokens.keys import DEFAULT_OVERLAP
 
 keys_app = typer.Typer(help="Charter's own token signing keys: list and rotate.")
 token_app = typer.Typer(help="Inspect and revoke access tokens (operators).")

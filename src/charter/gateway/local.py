@@ -1,7 +1,7 @@
 """The gateway's authority in-process: the same store, the token and decision services.
 
 Used when ``CHARTER_URL`` is not set. Token checks go through
-:meth:`~charter.services.tokens.TokenService.verify_access_token` (signature,
+:meth:`~charter.services.tokens.service.TokenService.verify_access_token` (signature,
 audience, expiry, revocation, agent standing, DPoP proof and replay); decisions
 through :meth:`~charter.services.decisions.DecisionService.decide` on its
 compiled snapshot, which follows the store within a second — and is what the
@@ -20,6 +20,7 @@ import anyio
 from charter.domain.audit import EventDraft
 from charter.domain.compiled import CompiledAgent
 from charter.domain.decision import Decision
+from charter.domain.tokens.errors import InvalidToken
 from charter.gateway.authority import (
     AgentView,
     AuthError,
@@ -29,7 +30,6 @@ from charter.gateway.authority import (
     Scheme,
 )
 from charter.services.context import Services
-from charter.tokens.errors import InvalidToken
 
 SOURCE = "gateway"
 #: How long a verified bearer token is trusted without asking the token service again.

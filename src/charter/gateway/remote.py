@@ -8,7 +8,7 @@ API token (``CHARTER_API_TOKEN``) to read agents' charters and states.
   so revocation, suspension and charter changes count exactly as in-process;
   an answer is reused for at most :data:`INTROSPECTION_TTL` seconds. The
   audience must name this gateway (RFC 8707); a DPoP-bound token's proof is
-  checked here (:func:`charter.tokens.dpop.check_proof`, with a replay cache).
+  checked here (:func:`charter.domain.tokens.dpop.check_proof`, with a replay cache).
 * **Decisions**: OpenID AuthZEN 1.0 ``POST /access/v1/evaluation`` (PEP key).
   The PDP records each decision as Activity itself (source ``authzen``);
   refusals the gateway makes on its own (unknown names, token scope, rate
@@ -29,6 +29,7 @@ import httpx
 
 from charter.domain.charter import CharterSpec
 from charter.domain.decision import Decision, Reason, ReasonCode
+from charter.domain.tokens import dpop
 from charter.gateway.authority import (
     AgentView,
     AuthError,
@@ -39,7 +40,6 @@ from charter.gateway.authority import (
 )
 from charter.gateway.local import check_scheme
 from charter.sdk.guard import authzen_request, decision_from_authzen
-from charter.tokens import dpop
 
 logger = logging.getLogger("charter.gateway.remote")
 

@@ -32,18 +32,18 @@ from typing import Any
 
 import httpx
 
-from charter.tokens.client_auth import ASSERTION_TYPE
-from charter.tokens.dpop import DPOP_TYP, access_token_hash
-from charter.tokens.jwk import (
+from charter.domain.tokens.client_auth import ASSERTION_TYPE
+from charter.domain.tokens.dpop import DPOP_TYP, access_token_hash
+from charter.domain.tokens.jwk import (
     Alg,
     PrivateKey,
     generate_private_key,
     jwk_from_public_key,
     load_private_key_pem,
 )
-from charter.tokens.jws import JoseError, VerificationKey, parse_compact, sign
-from charter.tokens.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
-from charter.tokens.token_exchange import TokenType
+from charter.domain.tokens.jws import JoseError, VerificationKey, parse_compact, sign
+from charter.domain.tokens.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
+from charter.domain.tokens.token_exchange import TokenType
 
 ASSERTION_LIFETIME = 60
 REFRESH_MARGIN = 60
@@ -420,7 +420,7 @@ class TokenVerifier:
         self._fetched = 0.0
 
     def _refresh(self) -> None:
-        from charter.tokens.jwk import public_key_from_jwk
+        from charter.domain.tokens.jwk import public_key_from_jwk
 
         if self._issuer is None:
             meta = self._http.get(self.base_url + "/.well-known/oauth-authorization-server").json()

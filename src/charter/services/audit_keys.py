@@ -15,7 +15,7 @@ from pathlib import Path
 
 from charter.domain.audit_chain import CHAIN_KEY_LABEL, ChainKey
 from charter.domain.audit_checkpoint import CHECKPOINT_KEY_LABEL, CheckpointKey
-from charter.tokens.keys import MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey
+from charter.services.tokens.keys import MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey
 
 
 @dataclass(frozen=True, slots=True)

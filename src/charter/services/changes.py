@@ -36,6 +36,7 @@ from charter.domain.charter import CharterSpec
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.containment import charter_widenings
 from charter.domain.enums import AgentState
+from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.lifecycle import Transition
 from charter.domain.proposal import (
     POLICY_KEY,
@@ -46,18 +47,17 @@ from charter.domain.proposal import (
     proposal_of_row,
 )
 from charter.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from charter.governance.policy import GovernancePolicy
+from charter.services.agent_registry import Registered, RegistryService, render_yaml
 from charter.services.approvals import approval_refusal
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
-from charter.services.registry import Registered, RegistryService, render_yaml
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.governance_schema import jit_grants
 from charter.store.proposals_schema import change_proposals
 
 if TYPE_CHECKING:
-    from charter.governance.jit import JitService
+    from charter.services.governance.jit import JitService
 
 __all__ = ["ChangeService", "Proposal", "ProposalKind", "ProposalStatus"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from charter.config import Settings
+from charter.services.agent_registry import RegistryService
 from charter.services.attribution import AttributionService
 from charter.services.audit import AuditService
 from charter.services.audit_checkpoints import CheckpointTarget
@@ -17,11 +18,10 @@ from charter.services.auth import AuthService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
 from charter.services.estate import EstateServices
-from charter.services.governance import GovernanceService
+from charter.services.governance.service import GovernanceService
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
-from charter.services.registry import RegistryService
-from charter.services.tokens import TokenService
+from charter.services.tokens.service import TokenService
 from charter.store.database import Database, open_database
 
 

@@ -42,7 +42,7 @@ from charter.domain.enums import AgentState
 from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy, parse_org_policy
 from charter.domain.roles import EMPTY_ROLES, RolesFile, parse_roles
 from charter.domain.stored_charter import stored_charter
-from charter.governance.jit import active_capabilities
+from charter.services.governance.jit import active_capabilities
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.decisions_schema import policy_documents

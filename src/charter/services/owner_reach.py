@@ -23,17 +23,17 @@ import sqlalchemy as sa
 
 from charter.domain.agent import Agent
 from charter.errors import NotFound, PermissionDenied
-from charter.governance.findings import normal_id
+from charter.services.governance.findings import normal_id
 from charter.store import schema
 
 if TYPE_CHECKING:
-    from charter.governance.findings import Finding
-    from charter.governance.jit import JitGrant
-    from charter.governance.review_model import ReviewItem
-    from charter.governance.rotation import Rotation
-    from charter.governance.tasks import Task
+    from charter.domain.governance.review_model import ReviewItem
     from charter.services.auth import Principal
     from charter.services.context import Services
+    from charter.services.governance.findings import Finding
+    from charter.services.governance.jit import JitGrant
+    from charter.services.governance.rotation import Rotation
+    from charter.services.governance.tasks import Task
 
 __all__ = ["OwnerReach", "reaches"]
 

@@ -16,20 +16,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
-from charter.api.deps import services_dep
-from charter.api.security import may_transition, require_transition
 from charter.domain.agent import Agent
 from charter.domain.charter import CharterSpec
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition, allowed_transitions
 from charter.errors import CharterError, InputTooLarge, InvalidInput, NotFound, PermissionDenied
-from charter.governance.findings import FindingFilter
+from charter.http.deps import services_dep
+from charter.http.security import may_transition, require_transition
+from charter.services.agent_registry import version_diff
 from charter.services.auth import Principal, Role
 from charter.services.changes import Proposal
+from charter.services.console import queries
+from charter.services.console.summaries import summaries_of
+from charter.services.governance.findings import FindingFilter
 from charter.services.owner_reach import OwnerReach
-from charter.services.registry import version_diff
-from charter.web import queries
 from charter.web.forms import (
     ConsoleRoute,
     FormDep,
@@ -39,7 +40,6 @@ from charter.web.forms import (
     require_role,
 )
 from charter.web.mapview import render_map
-from charter.web.summaries import summaries_of
 from charter.web.templating import may_open, redirect, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from charter.api.deps import MAX_SEQ, services_dep
+from charter.http.deps import MAX_SEQ, services_dep
 from charter.services.audit import ChainReport
 from charter.services.auth import Role
-from charter.web import queries
+from charter.services.console import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.templating import render
 

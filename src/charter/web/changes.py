@@ -15,8 +15,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.errors import CharterError
+from charter.http.deps import services_dep
 from charter.services.auth import Principal, Role
 from charter.services.changes import Proposal, ProposalStatus
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role

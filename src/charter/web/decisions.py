@@ -14,12 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.domain.nesting import load_json
 from charter.errors import InvalidInput
+from charter.http.deps import services_dep
 from charter.services.auth import Role
+from charter.services.console import queries
 from charter.services.owner_reach import OwnerReach
-from charter.web import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.templating import render
 

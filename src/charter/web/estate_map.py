@@ -1,7 +1,7 @@
 """``/map``: the access graph as a picture, filterable by agent, system or risk.
 
 - no filter: the estate's shape — a bounded sample of every agent's reach
-  (:mod:`charter.web.estate_sample`);
+  (:mod:`charter.services.console.estate_sample`);
 - ``?agent=NAME``: that agent's blast radius — one click on any agent box;
 - ``?identity=ID``: what one identity can reach;
 - ``?system=ID``: who can reach that system (admins and auditors);
@@ -16,16 +16,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.errors import InvalidInput
+from charter.http.deps import services_dep
 from charter.services.auth import Role
+from charter.services.console import queries
+from charter.services.console.estate_sample import estate_sample
+from charter.services.console.summaries import summaries_of
 from charter.services.map.graph import Graph, NodeKind, Risk
 from charter.services.owner_reach import OwnerReach
-from charter.web import queries
-from charter.web.estate_sample import estate_sample
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.mapview import render_map
-from charter.web.summaries import summaries_of
 from charter.web.templating import may_open, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -15,13 +15,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.domain.enums import FindingStatus, Severity
 from charter.errors import CharterError, InvalidInput
-from charter.governance.findings import Finding
+from charter.http.deps import services_dep
 from charter.services.auth import Principal, Role
+from charter.services.console import governance_queries, queries
+from charter.services.console.summaries import summaries_of
+from charter.services.governance.findings import Finding
 from charter.services.owner_reach import OwnerReach
-from charter.web import governance_queries, queries
 from charter.web.findings_meta import owasp_ids, rules, rules_for_owasp
 from charter.web.forms import (
     ConsoleRoute,
@@ -31,7 +32,6 @@ from charter.web.forms import (
     field,
     require_role,
 )
-from charter.web.summaries import summaries_of
 from charter.web.templating import may_open, redirect, render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

@@ -1,6 +1,6 @@
 """What the console shows about finding rules: titles, OWASP ids, and counts by OWASP risk.
 
-The rules describe themselves (``charter.governance.registry``); this module
+The rules describe themselves (``charter.domain.governance.rule_registry``); this module
 only turns that metadata into what filters and charts need.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from charter.governance.registry import OWASP_TITLES, all_rules
+from charter.domain.governance.rule_registry import OWASP_TITLES, all_rules
 
 
 @dataclass(frozen=True, slots=True)

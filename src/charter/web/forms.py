@@ -21,9 +21,9 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from charter.api.security import principal_dep, same_origin
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.errors import CharterError, InvalidInput, PermissionDenied
+from charter.http.security import principal_dep, same_origin
 from charter.services.auth import Principal, Role
 from charter.web.templating import render
 

@@ -7,13 +7,13 @@ import datetime as dt
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.domain.durations import parse_duration
 from charter.errors import InvalidInput
+from charter.http.deps import services_dep
+from charter.services.console import queries
+from charter.services.console.summaries import summaries_of
 from charter.services.owner_reach import OwnerReach
-from charter.web import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep
-from charter.web.summaries import summaries_of
 from charter.web.templating import render
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

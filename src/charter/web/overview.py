@@ -7,13 +7,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.domain.enums import AgentState, Severity
-from charter.web import governance_queries
+from charter.http.deps import services_dep
+from charter.services.console import governance_queries
+from charter.services.console.summaries import summaries_of
 from charter.web.charts import PALETTE, Bar, bar_chart, day_columns, stacked_bar
 from charter.web.findings_meta import owasp_counts
 from charter.web.forms import ConsoleRoute, PrincipalDep
-from charter.web.summaries import summaries_of
 from charter.web.templating import may_open, render, svg
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)

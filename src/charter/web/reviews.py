@@ -17,13 +17,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
+from charter.domain.governance.review_model import ReviewDecision
 from charter.domain.patterns import matches
 from charter.errors import CharterError, InvalidInput, NotFound
-from charter.governance.review_model import ReviewDecision
+from charter.http.deps import services_dep
 from charter.services.auth import Principal, Role
+from charter.services.console import governance_queries, queries
 from charter.services.owner_reach import OwnerReach
-from charter.web import governance_queries, queries
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render
 

@@ -15,14 +15,14 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.api.deps import services_dep
 from charter.discovery.scan.agent_code import AI_SYSTEMS
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
 from charter.errors import CharterError, Conflict
+from charter.http.deps import services_dep
 from charter.services.attribution import UNOWNED
 from charter.services.auth import Role
-from charter.web import queries
+from charter.services.console import queries
 from charter.web.agents import charter_from_form
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render

@@ -18,9 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from charter.api.deps import services_dep
-from charter.api.security import SESSION_COOKIE
 from charter.errors import Unauthenticated
+from charter.http.deps import services_dep
+from charter.http.security import SESSION_COOKIE
 from charter.services.auth import (
     SESSION_LIFETIME,
     OidcRequest,

@@ -30,12 +30,12 @@ from charter.config import Settings
 from charter.domain.charter_parsing import load_document, parse_charter
 from charter.domain.lifecycle import Transition
 from charter.domain.roles import parse_roles
+from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import sign
 from charter.sdk.credentials import AgentCredentials
 from charter.services.context import Services
 from charter.services.people import PersonRecord
 from charter.store import schema
-from charter.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import sign
 
 HERE = Path(__file__).resolve().parent
 UPSTREAM = HERE / "upstream_server.py"

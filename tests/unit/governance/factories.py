@@ -7,7 +7,7 @@ from typing import Any
 
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.enums import AgentState
-from charter.governance.facts import (
+from charter.domain.governance.facts import (
     AgentBrief,
     AgentFacts,
     CredentialFacts,
@@ -16,7 +16,7 @@ from charter.governance.facts import (
     RuleContext,
     Usage,
 )
-from charter.governance.policy import Thresholds
+from charter.domain.governance.policy import Thresholds
 
 NOW = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

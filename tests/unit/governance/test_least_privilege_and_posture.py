@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from charter.domain.enums import Severity
-from charter.governance.facts import GrantFacts
-from charter.governance.least_privilege import (
+from charter.domain.governance.facts import GrantFacts
+from charter.domain.governance.least_privilege import (
     capability_label,
     charter_least_privilege,
     grants_least_privilege,
 )
-from charter.governance.posture import PostureBy, grade, score_entry
+from charter.services.governance.posture import PostureBy, grade, score_entry
 
 from . import factories as f
 

@@ -12,7 +12,7 @@ import datetime as dt
 
 import pytest
 
-from charter.governance.registry import get_rule
+from charter.domain.governance.rule_registry import get_rule
 
 from . import factories as f
 from .factories import DAY, NOW

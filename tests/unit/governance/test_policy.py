@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from charter.errors import InvalidInput
-from charter.governance.engine import Evaluator
-from charter.governance.policy import (
+from charter.domain.governance.engine import Evaluator
+from charter.domain.governance.policy import (
     DEFAULT_POLICY,
     load_policy,
     load_policy_file,
     parse_policy,
     policy_path,
 )
+from charter.errors import InvalidInput
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "policy" / "governance.yaml"
 

@@ -12,9 +12,15 @@ from pathlib import Path
 import pytest
 
 from charter.domain.enums import Severity
-from charter.governance.facts import AgentFacts, CredentialFacts, IdentityFacts
-from charter.governance.policy import Thresholds
-from charter.governance.registry import OWASP_ID, OWASP_TITLES, RULE_ID, EntityType, all_rules
+from charter.domain.governance.facts import AgentFacts, CredentialFacts, IdentityFacts
+from charter.domain.governance.policy import Thresholds
+from charter.domain.governance.rule_registry import (
+    OWASP_ID,
+    OWASP_TITLES,
+    RULE_ID,
+    EntityType,
+    all_rules,
+)
 
 from . import factories as f
 

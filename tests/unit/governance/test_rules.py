@@ -6,8 +6,8 @@ import dataclasses
 import datetime as dt
 
 from charter.domain.enums import AgentState, Severity
-from charter.governance.facts import CredentialBrief, GrantFacts, RateWindow
-from charter.governance.registry import get_rule
+from charter.domain.governance.facts import CredentialBrief, GrantFacts, RateWindow
+from charter.domain.governance.rule_registry import get_rule
 
 from . import factories as f
 from .factories import DAY, NOW
@@ -91,8 +91,8 @@ def test_long_lived_secret_by_age_never_expiring_or_long_lifetime() -> None:
 
 
 def test_long_lived_secret_uses_the_agent_charter_cadence() -> None:
-    from charter.governance.facts import AgentBrief, RuleContext
-    from charter.governance.policy import Thresholds
+    from charter.domain.governance.facts import AgentBrief, RuleContext
+    from charter.domain.governance.policy import Thresholds
 
     context = RuleContext(NOW, Thresholds(), f.PEOPLE, {
         "bot": AgentBrief("bot", "ada@acme.example", AgentState.ACTIVE, "production", 7 * 86400)

@@ -9,9 +9,9 @@ import pytest
 
 from charter.domain.charter_parsing import load_document
 from charter.domain.duplicate_keys import duplicate_json_key
+from charter.domain.governance.policy import load_policy_file
 from charter.domain.nesting import MAX_DEPTH, load_json, nests_deeper
 from charter.errors import InvalidInput
-from charter.governance.policy import load_policy_file
 from charter.services.people import parse_directory, read_directory
 
 

@@ -16,16 +16,16 @@ import pytest
 from charter.domain.charter_parsing import parse_charter, parse_charter_text
 from charter.domain.lifecycle import Transition
 from charter.domain.roles import parse_roles
+from charter.domain.tokens.client_auth import ASSERTION_TYPE
+from charter.domain.tokens.errors import OAuthError
+from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import sign
+from charter.domain.tokens.requests import TokenRequest
+from charter.domain.tokens.token_exchange import GRANT_TYPE, TokenType
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import parse_directory
-from charter.services.tokens import TokenResponse, TokenService
-from charter.tokens.client_auth import ASSERTION_TYPE
-from charter.tokens.errors import OAuthError
-from charter.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import sign
-from charter.tokens.requests import TokenRequest
-from charter.tokens.token_exchange import GRANT_TYPE, TokenType
+from charter.services.tokens.service import TokenResponse, TokenService
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 IDP = "https://idp.acme.example"
@@ -119,7 +119,7 @@ class Estate:
         access_token: str | None = None,
         **claims: Any,
     ) -> str:
-        from charter.tokens.dpop import access_token_hash
+        from charter.domain.tokens.dpop import access_token_hash
 
         jwk = {
             k: v

@@ -7,10 +7,10 @@ from typing import Any
 
 from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.people import Person
-from charter.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import VerificationKey
-from charter.tokens.keys import KeyRing, SigningKey
-from charter.tokens.state import AgentStatus, Snapshot
+from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import VerificationKey
+from charter.services.tokens.keys import KeyRing, SigningKey
+from charter.services.tokens.state import AgentStatus, Snapshot
 
 ISSUER = "https://charter.test"
 NOW = 1_800_000_000

@@ -28,12 +28,17 @@ from tests.unit.tokens.keysets import (
 )
 
 from charter.domain.enums import AgentState, PersonStatus
-from charter.tokens.access_tokens import AccessTokenVerifier, Actor, access_token_claims, parse_act
-from charter.tokens.errors import InvalidToken
-from charter.tokens.jwk import Alg
-from charter.tokens.jws import sign
-from charter.tokens.keys import KeyRing, SigningKey
-from charter.tokens.state import Snapshot
+from charter.domain.tokens.errors import InvalidToken
+from charter.domain.tokens.jwk import Alg
+from charter.domain.tokens.jws import sign
+from charter.services.tokens.access_tokens import (
+    AccessTokenVerifier,
+    Actor,
+    access_token_claims,
+    parse_act,
+)
+from charter.services.tokens.keys import KeyRing, SigningKey
+from charter.services.tokens.state import Snapshot
 
 
 def _issue(key: SigningKey, claims: dict[str, Any], typ: str = "at+jwt") -> str:

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from charter.tokens.client_auth import (
+from charter.domain.tokens.client_auth import (
     MAX_ASSERTION_LIFETIME,
     ClientKey,
     authenticate,
     require_assertion_type,
 )
-from charter.tokens.errors import OAuthError, OAuthErrorCode
-from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
-from charter.tokens.jws import VerificationKey, sign
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
+from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
+from charter.domain.tokens.jws import VerificationKey, sign
 
 AS = "https://charter.test"
 NOW = 1_800_000_000

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from charter.tokens.dpop import (
+from charter.domain.tokens.dpop import (
     DPoPError,
     NonceRequired,
     Nonces,
@@ -15,8 +15,8 @@ from charter.tokens.dpop import (
     check_proof,
     normalize_htu,
 )
-from charter.tokens.jwk import Alg, generate_private_key, jwk_from_public_key, thumbprint
-from charter.tokens.jws import sign
+from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key, thumbprint
+from charter.domain.tokens.jws import sign
 
 NOW = 1_800_000_000
 URL = "https://charter.test/oauth/token"

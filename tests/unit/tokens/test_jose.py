@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from charter.errors import InvalidInput
-from charter.tokens.dpop import access_token_hash
-from charter.tokens.jwk import (
+from charter.domain.tokens.dpop import access_token_hash
+from charter.domain.tokens.jwk import (
     Alg,
     generate_private_key,
     jwk_from_public_key,
@@ -19,7 +18,8 @@ from charter.tokens.jwk import (
     public_key_from_jwk,
     thumbprint,
 )
-from charter.tokens.jws import JoseError, VerificationKey, parse_compact, sign
+from charter.domain.tokens.jws import JoseError, VerificationKey, parse_compact, sign
+from charter.errors import InvalidInput
 
 RFC7638_KEY = {
     "kty": "RSA",

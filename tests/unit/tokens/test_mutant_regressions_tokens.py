@@ -14,11 +14,11 @@ from tests.unit.tokens.keysets import NOW, base_claims, ring, signing_key, snaps
 from tests.unit.tokens.test_client_auth import AGENT, AS, KEY, KID, _keys
 from tests.unit.tokens.test_dpop import URL, _proof
 
-from charter.tokens.access_tokens import AccessTokenVerifier
-from charter.tokens.client_auth import authenticate
-from charter.tokens.dpop import DPoPError, check_proof
-from charter.tokens.errors import InvalidToken, OAuthError
-from charter.tokens.jws import sign
+from charter.domain.tokens.client_auth import authenticate
+from charter.domain.tokens.dpop import DPoPError, check_proof
+from charter.domain.tokens.errors import InvalidToken, OAuthError
+from charter.domain.tokens.jws import sign
+from charter.services.tokens.access_tokens import AccessTokenVerifier
 
 TOKEN_ENDPOINT = f"{AS}/oauth/token"
 

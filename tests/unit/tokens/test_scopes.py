@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from charter.domain.charter_parsing import parse_charter
-from charter.tokens.errors import OAuthError, OAuthErrorCode
-from charter.tokens.scopes import (
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
+from charter.domain.tokens.scopes import (
     default_scopes,
     outside_charter,
     parse_scope,

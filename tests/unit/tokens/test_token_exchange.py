@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from charter.tokens.access_tokens import Actor, parse_act
-from charter.tokens.errors import OAuthError, OAuthErrorCode
-from charter.tokens.token_exchange import Subject, act_claim, check_may_act
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
+from charter.domain.tokens.token_exchange import Subject, act_claim, check_may_act
+from charter.services.tokens.access_tokens import Actor, parse_act
 
 
 def test_act_nests_the_new_actor_outermost() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
-from charter.api.security import (
+from charter.errors import NotFound
+from charter.http.security import (
     OWNER_API_PREFIXES,
     Zone,
     api_refusal,
@@ -13,7 +14,6 @@ from charter.api.security import (
     same_origin,
     zone_of,
 )
-from charter.errors import NotFound
 from charter.services.auth import Principal, Role, Via
 from charter.web.oidc import pkce_challenge, pkce_pair
 from charter.web.signin import safe_next

@@ -1,0 +1,12 @@
+"""Finding rules, one module per family. Importing this package registers them all."""
+
+from charter.domain.governance.rules import (
+    behaviour,
+    lifecycle,
+    ownership,
+    privilege,
+    secrets,
+    staleness,
+)
+
+__all__ = ["behaviour", "lifecycle", "ownership", "privilege", "secrets", "staleness"]

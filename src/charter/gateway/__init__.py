@@ -1,0 +1,1 @@
+"""The MCP gateway: Charter's enforcement point between agents and MCP servers."""

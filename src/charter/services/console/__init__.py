@@ -1,0 +1,1 @@
+"""The console's read models: the queries and summaries its pages show."""

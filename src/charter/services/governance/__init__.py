@@ -1,0 +1,1 @@
+"""Governance use cases: finding runs, reviews, rotation, decommissioning, JIT, departures, tasks, notices; each with its transactions."""
