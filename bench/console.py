@@ -82,19 +82,28 @@ def build(services: Services, identities: int, creds: int, systems: int) -> None
     print(f"\n  estate ingested in {time.perf_counter() - started:.0f} s")
     now = services.clock.now()
     rows = [
-        {"time": now - dt.timedelta(minutes=i), "agent": agents[i % len(agents)],
-         "action": "s3.get_object", "resource": f"aws:acct0000/bucket/data-{i % 50}/x",
-         "allowed": i % 9 != 0, "reasons": [] if i % 9 else [{"code": "no_matching_capability",
-         "message": "no allow rule covers it"}], "source": "bench"}
+        {
+            "time": now - dt.timedelta(minutes=i),
+            "agent": agents[i % len(agents)],
+            "action": "s3.get_object",
+            "resource": f"aws:acct0000/bucket/data-{i % 50}/x",
+            "allowed": i % 9 != 0,
+            "reasons": []
+            if i % 9
+            else [{"code": "no_matching_capability", "message": "no allow rule covers it"}],
+            "source": "bench",
+        }
         for i in range(100_000)
-    ]  # fmt: skip
+    ]
     with services.db.write() as connection:
         for start in range(0, len(rows), 10_000):
             connection.execute(sa.insert(schema.activities), rows[start : start + 10_000])
     started = time.perf_counter()
     result = services.governance.evaluation.evaluate(actor="bench")
-    print(f"  findings evaluated in {time.perf_counter() - started:.0f} s: "
-          f"{result.counts.get('live', '?')} live")  # fmt: skip
+    print(
+        f"  findings evaluated in {time.perf_counter() - started:.0f} s: "
+        f"{result.counts.get('live', '?')} live"
+    )
     services.governance.reviews.start("all", actor="bench")
     services.auth.add_user(ADMIN, role=Role.ADMIN, password=PASSWORD, actor="bench")
 
@@ -103,8 +112,11 @@ def sign_in(client: TestClient) -> None:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token
-    response = client.post("/login", data={"email": ADMIN, "password": PASSWORD,
-                                           "csrf_token": token.group(1)}, follow_redirects=False)  # fmt: skip
+    response = client.post(
+        "/login",
+        data={"email": ADMIN, "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
 
 
@@ -122,8 +134,9 @@ def measure(client: TestClient, path: str, requests: int) -> tuple[float, float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--store", type=Path, default=HERE / "out" / "console-store")
     parser.add_argument("--identities", type=int, default=100_000)
     parser.add_argument("--credentials-per-identity", type=int, default=10)
@@ -140,31 +153,54 @@ def main() -> None:
         with services.db.read() as connection:
             counts = {
                 t.name: connection.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                for t in (schema.agents, schema.identities, schema.credentials, schema.grants,
-                          schema.activities, schema.events)
-            }  # fmt: skip
+                for t in (
+                    schema.agents,
+                    schema.identities,
+                    schema.credentials,
+                    schema.grants,
+                    schema.activities,
+                    schema.events,
+                )
+            }
         print(f"\n== {args.database}: " + ", ".join(f"{n:,} {t}" for t, n in counts.items()))
         with services.db.read() as connection:
             a_shadow = connection.execute(
-                sa.select(schema.agents.c.name).where(schema.agents.c.origin == "discovered")
+                sa.select(schema.agents.c.name)
+                .where(schema.agents.c.origin == "discovered")
                 .limit(1)
-            ).scalar()  # fmt: skip
+            ).scalar()
         pages = [
-            "/", "/agents", "/agents?q=workload-00001", "/agents?sort=updated&dir=desc&page=20",
-            "/agents/agent-000", f"/agents/{a_shadow}", "/shadow", "/findings",
-            "/findings?owasp=NHI7", "/findings?severity=high&page=50", "/map",
-            "/map?agent=agent-000", "/map?system=aws:acct0000", "/map?risk=high", "/reviews",
-            "/audit", "/decisions?agent=agent-000&action=s3.get_object&resource=aws:x/y",
-            "/credentials?found=7d", "/credentials?expiring=30d", "/agents/agent-000/decommission",
-        ]  # fmt: skip
+            "/",
+            "/agents",
+            "/agents?q=workload-00001",
+            "/agents?sort=updated&dir=desc&page=20",
+            "/agents/agent-000",
+            f"/agents/{a_shadow}",
+            "/shadow",
+            "/findings",
+            "/findings?owasp=NHI7",
+            "/findings?severity=high&page=50",
+            "/map",
+            "/map?agent=agent-000",
+            "/map?system=aws:acct0000",
+            "/map?risk=high",
+            "/reviews",
+            "/audit",
+            "/decisions?agent=agent-000&action=s3.get_object&resource=aws:x/y",
+            "/credentials?found=7d",
+            "/credentials?expiring=30d",
+            "/agents/agent-000/decommission",
+        ]
         app = create_app(services)
         with TestClient(app, base_url="http://bench.test") as client:
             sign_in(client)
             started = time.perf_counter()
             client.get("/")  # the first visit counts the findings (in the background if many)
             app.state.summaries.wait()
-            print(f"finding summary counted in {time.perf_counter() - started:.1f} s "
-                  "(once per change in the findings; pages never wait for it)")  # fmt: skip
+            print(
+                f"finding summary counted in {time.perf_counter() - started:.1f} s "
+                "(once per change in the findings; pages never wait for it)"
+            )
             worst = 0.0
             print(f"{'page':58} {'p50 ms':>8} {'p95 ms':>8}  status")
             for path in pages:
@@ -172,8 +208,9 @@ def main() -> None:
                 worst = max(worst, p95)
                 flag = "" if p95 < TARGET_MS else "  << over target"
                 print(f"{path:58} {p50:8.1f} {p95:8.1f}  {status}{flag}")
-            token = services.auth.keys.create_api_token(ADMIN, name="bench", expires_in=None,
-                                                        actor="bench").secret  # fmt: skip
+            token = services.auth.keys.create_api_token(
+                ADMIN, name="bench", expires_in=None, actor="bench"
+            ).secret
             api = {"authorization": f"Bearer {token}"}
             times = []
             for _ in range(args.requests):

@@ -14,11 +14,37 @@ from dataclasses import dataclass
 from typing import Any
 
 SYSTEMS = [
-    "zendesk", "slack", "github", "stripe", "ledger", "salesforce", "jira", "confluence",
-    "gdrive", "s3", "snowflake", "postgres", "hubspot", "notion", "linear", "datadog",
-    "pagerduty", "okta", "workday", "netsuite", "intercom", "gong", "figma", "asana",
-    "box", "dropbox", "twilio", "sendgrid", "shopify", "aws",
-]  # fmt: skip
+    "zendesk",
+    "slack",
+    "github",
+    "stripe",
+    "ledger",
+    "salesforce",
+    "jira",
+    "confluence",
+    "gdrive",
+    "s3",
+    "snowflake",
+    "postgres",
+    "hubspot",
+    "notion",
+    "linear",
+    "datadog",
+    "pagerduty",
+    "okta",
+    "workday",
+    "netsuite",
+    "intercom",
+    "gong",
+    "figma",
+    "asana",
+    "box",
+    "dropbox",
+    "twilio",
+    "sendgrid",
+    "shopify",
+    "aws",
+]
 OBJECTS = ["tickets", "messages", "pulls", "charges", "entries", "records", "files", "issues"]
 VERBS = ["read", "list", "create", "update", "comment", "delete", "export", "approve"]
 GROUPS = [f"team-{i:02d}" for i in range(20)]
@@ -59,8 +85,12 @@ def _capability(rng: random.Random, system: str) -> dict[str, Any]:
     elif extra < 0.18:
         capability["when"] = [{"attribute": "region", "op": "in", "value": REGIONS[:2]}]
     elif extra < 0.21:
-        capability["schedule"] = {"timezone": "Europe/Berlin", "days": ["mon", "tue", "wed", "thu", "fri"],
-                                  "start": "06:00", "end": "22:00"}  # fmt: skip
+        capability["schedule"] = {
+            "timezone": "Europe/Berlin",
+            "days": ["mon", "tue", "wed", "thu", "fri"],
+            "start": "06:00",
+            "end": "22:00",
+        }
     return capability
 
 
@@ -90,9 +120,12 @@ def generate(
         deny = [
             {"action": f"{rng.choice(systems)}.*.delete", "resource": "*"},
             {"action": "*", "resource": f"{rng.choice(systems)}:secrets/*"},
-            {"action": _action(rng, rng.choice(systems)), "resource": "*",
-             "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}]},
-        ]  # fmt: skip
+            {
+                "action": _action(rng, rng.choice(systems)),
+                "resource": "*",
+                "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}],
+            },
+        ]
         delegation: dict[str, Any] = {"allowed": False}
         if rng.random() < 0.33:
             delegation = {"allowed": True, "groups": rng.sample(GROUPS, 3)}
@@ -135,8 +168,11 @@ def generate(
         kind = index % 3
         index += 1
         if kind == 0:
-            rule = {"action": f"{system}.*.export", "resource": f"{system}:*",
-                    "when": [{"attribute": "destination.region", "op": "not_in", "value": REGIONS[:2]}]}  # fmt: skip
+            rule = {
+                "action": f"{system}.*.export",
+                "resource": f"{system}:*",
+                "when": [{"attribute": "destination.region", "op": "not_in", "value": REGIONS[:2]}],
+            }
         elif kind == 1:
             rule = {
                 "action": f"{system}.{rng.choice(OBJECTS)}.delete",

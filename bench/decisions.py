@@ -98,10 +98,18 @@ def compile_estate(
     kept = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     del again
-    return snapshot, specs, {
-        "parse_s": parsed[0], "parse_cpu_s": parsed[1], "compile_s": compiled[0],
-        "compile_cpu_s": compiled[1], "index_mb": kept / 1e6, "peak_mb": peak / 1e6,
-    }  # fmt: skip
+    return (
+        snapshot,
+        specs,
+        {
+            "parse_s": parsed[0],
+            "parse_cpu_s": parsed[1],
+            "compile_s": compiled[0],
+            "compile_cpu_s": compiled[1],
+            "index_mb": kept / 1e6,
+            "peak_mb": peak / 1e6,
+        },
+    )
 
 
 def in_process(snapshot: Snapshot, requests: list[Any], now_us: int) -> dict[str, Any]:
@@ -119,10 +127,13 @@ def in_process(snapshot: Snapshot, requests: list[Any], now_us: int) -> dict[str
         latencies.append((clock() - begin) / 1000)
     latencies.sort()
     return {
-        "p50_us": percentile(latencies, 0.5), "p99_us": percentile(latencies, 0.99),
-        "p999_us": percentile(latencies, 0.999), "per_s": len(requests) / cpu,
-        "allowed_share": sum(allowed) / len(allowed), "decisions": allowed,
-    }  # fmt: skip
+        "p50_us": percentile(latencies, 0.5),
+        "p99_us": percentile(latencies, 0.99),
+        "p999_us": percentile(latencies, 0.999),
+        "per_s": len(requests) / cpu,
+        "allowed_share": sum(allowed) / len(allowed),
+        "decisions": allowed,
+    }
 
 
 def load_store(home: Path, estate: Estate, specs: list[CharterSpec], now: dt.datetime) -> Services:
@@ -134,13 +145,39 @@ def load_store(home: Path, estate: Estate, specs: list[CharterSpec], now: dt.dat
         [PersonRecord.model_validate(p) for p in estate.people], actor="bench"
     )
     with services.db.write() as connection:  # bulk: 10,000 registrations one by one take minutes
-        connection.execute(sa.insert(schema.agents), [
-            {"name": s.name, "owner": s.owner, "state": "active", "charter_version": 1,
-             "purpose": s.purpose, "environment": s.environment, "labels": {}, "expires": s.expires,
-             "origin": "registered", "created_at": now, "updated_at": now} for s in specs])  # fmt: skip
-        connection.execute(sa.insert(schema.charter_versions), [
-            {"agent": s.name, "version": 1, "document": s.document(), "created_at": now,
-             "created_by": "bench", "reason": "bench"} for s in specs])  # fmt: skip
+        connection.execute(
+            sa.insert(schema.agents),
+            [
+                {
+                    "name": s.name,
+                    "owner": s.owner,
+                    "state": "active",
+                    "charter_version": 1,
+                    "purpose": s.purpose,
+                    "environment": s.environment,
+                    "labels": {},
+                    "expires": s.expires,
+                    "origin": "registered",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for s in specs
+            ],
+        )
+        connection.execute(
+            sa.insert(schema.charter_versions),
+            [
+                {
+                    "agent": s.name,
+                    "version": 1,
+                    "document": s.document(),
+                    "created_at": now,
+                    "created_by": "bench",
+                    "reason": "bench",
+                }
+                for s in specs
+            ],
+        )
         bump_version(connection, "charters")
     services.decisions.apply_policy(
         parse_org_policy(estate.org_policy), actor="bench", source="bench"
@@ -174,9 +211,16 @@ def service_level(home: Path, requests: list[Any]) -> dict[str, Any]:
         rows = connection.execute(sa.text("SELECT count(*) FROM activities")).scalar_one()
     services.close()
     latencies.sort()
-    return {"load_s": load, "load_cpu_s": load_cpu, "p50_us": percentile(latencies, 0.5),
-            "p99_us": percentile(latencies, 0.99), "per_s": len(requests) / elapsed,
-            "cpu_us": process_cpu / len(requests) * 1e6, "flush_s": flush, "recorded": rows}  # fmt: skip
+    return {
+        "load_s": load,
+        "load_cpu_s": load_cpu,
+        "p50_us": percentile(latencies, 0.5),
+        "p99_us": percentile(latencies, 0.99),
+        "per_s": len(requests) / elapsed,
+        "cpu_us": process_cpu / len(requests) * 1e6,
+        "flush_s": flush,
+        "recorded": rows,
+    }
 
 
 def cedar(
@@ -211,10 +255,17 @@ def cedar(
         disagree += result.allowed != ours[index]
         errors += bool(result.diagnostics.errors)
     latencies.sort()
-    return {"policies": export.policies.count("\n@id("), "export_s": exported, "parse_s": parsed,
-            "sample": len(latencies), "p50_us": percentile(latencies, 0.5),
-            "p99_us": percentile(latencies, 0.99), "per_s": len(latencies) / (sum(latencies) / 1e6),
-            "disagree": disagree, "errors": errors}  # fmt: skip
+    return {
+        "policies": export.policies.count("\n@id("),
+        "export_s": exported,
+        "parse_s": parsed,
+        "sample": len(latencies),
+        "p50_us": percentile(latencies, 0.5),
+        "p99_us": percentile(latencies, 0.99),
+        "per_s": len(latencies) / (sum(latencies) / 1e6),
+        "disagree": disagree,
+        "errors": errors,
+    }
 
 
 def authzen_body(
@@ -224,8 +275,12 @@ def authzen_body(
     subject: dict[str, Any] = {"type": "agent", "id": agent}
     if on_behalf_of:
         subject["properties"] = {"on_behalf_of": on_behalf_of}
-    return {"subject": subject, "action": {"name": action}, "resource": {"type": system, "id": path},
-            "context": context}  # fmt: skip
+    return {
+        "subject": subject,
+        "action": {"name": action},
+        "resource": {"type": system, "id": path},
+        "context": context,
+    }
 
 
 def process_cpu(pid: int) -> float:
@@ -239,8 +294,19 @@ def run_load(
 ) -> dict[str, Any]:
     requests_file, out_file = work / "bodies.jsonl", work / "out.json"
     requests_file.write_bytes(b"\n".join(bodies) + b"\n")
-    subprocess.run([sys.executable, str(Path(__file__).parent / "http_load.py"), str(port), bearer,
-                    str(requests_file), str(concurrency), path, str(out_file)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).parent / "http_load.py"),
+            str(port),
+            bearer,
+            str(requests_file),
+            str(concurrency),
+            path,
+            str(out_file),
+        ],
+        check=True,
+    )
     result: dict[str, Any] = json.loads(out_file.read_text())
     return result
 
@@ -254,8 +320,13 @@ def http(
     port = free_port()
     env = charter_env(home)
     log = open(home / "server.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen([CHARTER, "serve", "--port", str(port), "--log-level", "warning"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)  # fmt: skip
+    server = subprocess.Popen(
+        [CHARTER, "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     out: dict[str, Any] = {}
     try:
         deadline = time.monotonic() + 120
@@ -268,9 +339,12 @@ def http(
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError((home / "server.log").read_text()[-2000:])
             time.sleep(0.2)
-        warm = httpx.post(f"http://127.0.0.1:{port}/access/v1/evaluation",
-                          headers={"Authorization": f"Bearer {bearer}"},
-                          json=authzen_body(*requests[0]), timeout=120)  # fmt: skip
+        warm = httpx.post(
+            f"http://127.0.0.1:{port}/access/v1/evaluation",
+            headers={"Authorization": f"Bearer {bearer}"},
+            json=authzen_body(*requests[0]),
+            timeout=120,
+        )
         assert warm.status_code == 200, warm.text
         singles = requests[: args.http_single]
         bodies = [json.dumps(authzen_body(*r)).encode() for r in singles]
@@ -327,14 +401,18 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     now = dt.datetime.now(dt.UTC)
     now_us = epoch_micros(now)
-    print(f"Charter decision benchmark — {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} at start, Python {sys.version.split()[0]}")  # fmt: skip
+    print(
+        f"Charter decision benchmark — {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at start, Python {sys.version.split()[0]}"
+    )
     estate = generate(agents=args.agents, requests=args.requests)
     snapshot, specs, compiled = compile_estate(estate, now)
     rules = sum(len(a.allows) + len(a.denies) for a in snapshot.agents.values())
-    print(f"\nestate: {args.agents:,} agents ({rules:,} rules), {len(estate.org_policy['deny'])} org "
-          f"deny rules, {len(estate.people):,} people, {len(estate.roles['roles'])} roles; "
-          f"{len(estate.requests):,} requests")  # fmt: skip
+    print(
+        f"\nestate: {args.agents:,} agents ({rules:,} rules), {len(estate.org_policy['deny'])} org "
+        f"deny rules, {len(estate.people):,} people, {len(estate.roles['roles'])} roles; "
+        f"{len(estate.requests):,} requests"
+    )
     print("\ncompile")
     line(
         "parse charters (pydantic, from documents)",
@@ -375,8 +453,14 @@ def main() -> None:
             f"{service['recorded']:,} of {len(estate.requests):,} (flush {service['flush_s']:.2f} s)",
         )
         if not args.skip_cedar:
-            theirs = cedar(snapshot, estate.requests, ours["decisions"], args.cedar_sample,
-                           args.cedar_seconds, now_us)  # fmt: skip
+            theirs = cedar(
+                snapshot,
+                estate.requests,
+                ours["decisions"],
+                args.cedar_sample,
+                args.cedar_seconds,
+                now_us,
+            )
             print(
                 "\ncedarpy on the export (pre-parsed PolicySet and Entities; sampled: it is slow)"
             )

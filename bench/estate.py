@@ -38,7 +38,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from charter.config import Settings
-from charter.connectors.batch import Batch
+from charter.domain.batch import Batch
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System

@@ -49,9 +49,15 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(
-    direct_url: str, gateway_url: str, headers: dict[str, str], *, calls: int, rounds: int,
-    concurrency: int, mode: str,
-) -> dict[str, dict[str, float]]:  # fmt: skip
+    direct_url: str,
+    gateway_url: str,
+    headers: dict[str, str],
+    *,
+    calls: int,
+    rounds: int,
+    concurrency: int,
+    mode: str,
+) -> dict[str, dict[str, float]]:
     latencies: dict[str, list[float]] = {"direct": [], "gateway": []}
     throughput: dict[str, float] = {}
     async with (
@@ -114,27 +120,38 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {token.value}"}
             results = anyio.run(
                 lambda: measure(
-                    direct_url, gateway_url, headers, calls=args.calls, rounds=args.rounds,
-                    concurrency=args.concurrency, mode=args.mode,
+                    direct_url,
+                    gateway_url,
+                    headers,
+                    calls=args.calls,
+                    rounds=args.rounds,
+                    concurrency=args.concurrency,
+                    mode=args.mode,
                 )
-            )  # fmt: skip
+            )
             credentials.close()
     direct, gateway = results["direct"], results["gateway"]
-    print(f"MCP tools/call read_ticket over loopback, {args.calls} sequential calls each "
-          f"(client mode {args.mode}), throughput with {args.concurrency} in flight")  # fmt: skip
+    print(
+        f"MCP tools/call read_ticket over loopback, {args.calls} sequential calls each "
+        f"(client mode {args.mode}), throughput with {args.concurrency} in flight"
+    )
     print(f"{'path':<28}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>10}{'concurrent calls/s':>20}")
     for name, label in (
         ("direct", "direct to upstream (peer)"),
         ("gateway", "through charter gateway"),
     ):
         row = results[name]
-        print(f"{label:<28}{row['p50']:>9.3f}{row['p99']:>9.3f}{row['calls_per_s']:>10.0f}"
-              f"{row['concurrent_calls_per_s']:>20.0f}")  # fmt: skip
+        print(
+            f"{label:<28}{row['p50']:>9.3f}{row['p99']:>9.3f}{row['calls_per_s']:>10.0f}"
+            f"{row['concurrent_calls_per_s']:>20.0f}"
+        )
     added50 = gateway["p50"] - direct["p50"]
     added99 = gateway["p99"] - direct["p99"]
     verdict = "meets" if added50 <= 2.0 else "MISSES"
-    print(f"gateway adds {added50:.3f} ms at p50, {added99:.3f} ms at p99 "
-          f"(authenticate + decide + rate-limit + forward + record); {verdict} the 2 ms p50 target")  # fmt: skip
+    print(
+        f"gateway adds {added50:.3f} ms at p50, {added99:.3f} ms at p99 "
+        f"(authenticate + decide + rate-limit + forward + record); {verdict} the 2 ms p50 target"
+    )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,19 @@ SOURCES = [  # (source, identity kind, credential kind, provider, share)
     ("k8s", "service_account", "token", "k8s", 0.1),
     ("slack", "bot_user", "token", "slack", 0.1),
 ]
-ACTIVITY_COLUMNS = ("time", "agent", "identity", "on_behalf_of", "action", "resource", "allowed",
-                    "reasons", "source", "latency_us", "context")  # fmt: skip
+ACTIVITY_COLUMNS = (
+    "time",
+    "agent",
+    "identity",
+    "on_behalf_of",
+    "action",
+    "resource",
+    "allowed",
+    "reasons",
+    "source",
+    "latency_us",
+    "context",
+)
 
 
 def _services(kind: str, home: Path, schema: str | None = None) -> tuple[Services, str | None]:
@@ -110,14 +121,20 @@ class Estate:
 
     def charter(self, i: int) -> dict[str, Any]:
         return {
-            "name": self.agent_name(i), "owner": self.person(i % self.people),
+            "name": self.agent_name(i),
+            "owner": self.person(i % self.people),
             "purpose": f"benchmark agent number {i} reading items",
-            "allow": [{"action": f"svc{(i + j) % 20}.items.read",
-                       "resource": f"svc{(i + j) % 20}:items/*"} for j in range(5)]
+            "allow": [
+                {
+                    "action": f"svc{(i + j) % 20}.items.read",
+                    "resource": f"svc{(i + j) % 20}:items/*",
+                }
+                for j in range(5)
+            ]
             + [{"action": f"svc{i % 20}.items.*", "resource": f"svc{i % 20}:archive/*"}],
             "deny": [{"action": "*.delete", "resource": "*"}],
             **({"expires": "2026-10-01"} if i % 50 == 7 else {}),
-        }  # fmt: skip
+        }
 
     def agent_rows(self) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...]]]:
         for i in range(self.agents):
@@ -126,11 +143,23 @@ class Estate:
             state = "discovered" if shadow else ("suspended" if i % 25 == 4 else "active")
             created = self.ago(10 + (i * 37) % 400)
             yield (
-                (doc["name"], doc["owner"], state, 1, doc["purpose"], "production", "{}",
-                 doc.get("expires"), None, None, "discovered" if shadow else "registered",
-                 created, created),
+                (
+                    doc["name"],
+                    doc["owner"],
+                    state,
+                    1,
+                    doc["purpose"],
+                    "production",
+                    "{}",
+                    doc.get("expires"),
+                    None,
+                    None,
+                    "discovered" if shadow else "registered",
+                    created,
+                    created,
+                ),
                 (doc["name"], 1, json.dumps(doc), created, "bench", "generated"),
-            )  # fmt: skip
+            )
 
     def source_of(self, i: int) -> tuple[str, str, str, str]:
         slot = (i * 7919) % 100
@@ -153,25 +182,56 @@ class Estate:
             agent = self.agent_name(i % self.agents) if i % 5 == 0 else None
             used = None if i % 10 == 9 else self.ago(rng.random() * 300)
             props = {"admin": True} if i % 97 == 0 else {}
-            yield (self.identity_id(i), source, f"acct{i % self.systems}", kind, f"ident-{i}",
-                   f"{source}:acct{i % self.systems}", f"native-{i}", owner, 0.8, agent,
-                   i % 10 == 1, self.ago(30 + (i * 13) % 700), used, "[]", json.dumps(props),
-                   self.ago(30), NOW, None)  # fmt: skip
+            yield (
+                self.identity_id(i),
+                source,
+                f"acct{i % self.systems}",
+                kind,
+                f"ident-{i}",
+                f"{source}:acct{i % self.systems}",
+                f"native-{i}",
+                owner,
+                0.8,
+                agent,
+                i % 10 == 1,
+                self.ago(30 + (i * 13) % 700),
+                used,
+                "[]",
+                json.dumps(props),
+                self.ago(30),
+                NOW,
+                None,
+            )
 
     def grant_rows(self) -> Iterator[tuple[Any, ...]]:
         for i in range(self.identities):
             source = self.source_of(i)[0]
             for g in range(2):
                 perms = ["*"] if (i + g) % 53 == 0 else [f"{source}:Get{g}", f"{source}:Put{g}"]
-                yield (f"{self.identity_id(i)}#g{g}", source, f"acct{i % self.systems}",
-                       "identity", self.identity_id(i), f"{source}:acct{i % self.systems}",
-                       f"res/{g}", json.dumps(perms), f"ident-{i} may use res/{g}", "{}",
-                       self.ago(30), NOW, None)  # fmt: skip
+                yield (
+                    f"{self.identity_id(i)}#g{g}",
+                    source,
+                    f"acct{i % self.systems}",
+                    "identity",
+                    self.identity_id(i),
+                    f"{source}:acct{i % self.systems}",
+                    f"res/{g}",
+                    json.dumps(perms),
+                    f"ident-{i} may use res/{g}",
+                    "{}",
+                    self.ago(30),
+                    NOW,
+                    None,
+                )
 
     #: credential mix by c % 50: (kind, provider, lifetime days or None for never expires)
-    MIX = ([("access_key", "aws", None)] * 3 + [("private_key", "gcp", None)]
-           + [("client_secret", "entra", 365)] + [("token", "github", 60)] * 20
-           + [("api_key", "openai", 365)] * 25)  # fmt: skip
+    MIX = (
+        [("access_key", "aws", None)] * 3
+        + [("private_key", "gcp", None)]
+        + [("client_secret", "entra", 365)]
+        + [("token", "github", 60)] * 20
+        + [("api_key", "openai", 365)] * 25
+    )
 
     def credential_rows(self) -> Iterator[tuple[Any, ...]]:
         """Realistic hygiene: most secrets are young and used this month; a fifth are old."""
@@ -187,12 +247,26 @@ class Estate:
             created = self.ago(age)
             expires = created + dt.timedelta(days=lifetime) if lifetime else None
             used = min(age, rng.random() * 30 if rng.random() < 0.85 else rng.random() * 300)
-            yield (f"{'fs' if leaked else source}:acct{i % self.systems}:cred/{c}",
-                   "fs" if leaked else source, f"acct{i % self.systems}", kind, provider,
-                   fingerprint, f"…{c % 10000:04d}", None if leaked else self.identity_id(i),
-                   None, None if leaked else created, None if leaked else expires,
-                   None if leaked else self.ago(used), None,
-                   f"repo/app{c}.env:3" if leaked else None, "{}", self.ago(30), NOW, None)  # fmt: skip
+            yield (
+                f"{'fs' if leaked else source}:acct{i % self.systems}:cred/{c}",
+                "fs" if leaked else source,
+                f"acct{i % self.systems}",
+                kind,
+                provider,
+                fingerprint,
+                f"…{c % 10000:04d}",
+                None if leaked else self.identity_id(i),
+                None,
+                None if leaked else created,
+                None if leaked else expires,
+                None if leaked else self.ago(used),
+                None,
+                f"repo/app{c}.env:3" if leaked else None,
+                "{}",
+                self.ago(30),
+                NOW,
+                None,
+            )
 
     def activity_rows(self) -> Iterator[tuple[Any, ...]]:
         """Time-ordered; each agent mostly uses three of its six capabilities."""
@@ -209,35 +283,113 @@ class Estate:
             denied = rng.random() < 0.02
             action = f"svc{svc}.items.delete" if denied else f"svc{svc}.items.read"
             identity = self.identity_id(a * 5 % self.identities) if n % 10 == 0 else None
-            yield (moment, self.agent_name(a), identity, None, action,
-                   f"svc{svc}:items/{rng.randrange(8)}", not denied,
-                   '[{"code": "allowed"}]', "sdk", 12.0, None)  # fmt: skip
+            yield (
+                moment,
+                self.agent_name(a),
+                identity,
+                None,
+                action,
+                f"svc{svc}:items/{rng.randrange(8)}",
+                not denied,
+                '[{"code": "allowed"}]',
+                "sdk",
+                12.0,
+                None,
+            )
         for b in range(20):  # a few runaway agents in the last hour
             a = active[b * 7 % len(active)]
             for k in range(600):
-                yield (NOW - dt.timedelta(seconds=3600 - k * 5), self.agent_name(a), None, None,
-                       f"svc{a % 20}.items.read", f"svc{a % 20}:items/0", True,
-                       '[{"code": "allowed"}]', "sdk", 12.0, None)  # fmt: skip
+                yield (
+                    NOW - dt.timedelta(seconds=3600 - k * 5),
+                    self.agent_name(a),
+                    None,
+                    None,
+                    f"svc{a % 20}.items.read",
+                    f"svc{a % 20}:items/0",
+                    True,
+                    '[{"code": "allowed"}]',
+                    "sdk",
+                    12.0,
+                    None,
+                )
 
 
 # -- loading -------------------------------------------------------------------------------------------
 TABLES = {
     "people": ("email", "name", "status", "manager", "groups", "updated_at"),
-    "agents": ("name", "owner", "state", "charter_version", "purpose", "environment", "labels",
-               "expires", "pending_owner", "pending_owner_since", "origin", "created_at",
-               "updated_at"),
+    "agents": (
+        "name",
+        "owner",
+        "state",
+        "charter_version",
+        "purpose",
+        "environment",
+        "labels",
+        "expires",
+        "pending_owner",
+        "pending_owner_since",
+        "origin",
+        "created_at",
+        "updated_at",
+    ),
     "charter_versions": ("agent", "version", "document", "created_at", "created_by", "reason"),
-    "identities": ("id", "source", "account", "kind", "name", "system", "native_id", "owner",
-                   "owner_confidence", "agent", "ai_related", "created_at", "last_used_at",
-                   "evidence", "properties", "first_seen", "last_seen", "gone_at"),
-    "grants": ("id", "source", "account", "subject_type", "subject", "system", "resource",
-               "permissions", "reason", "properties", "first_seen", "last_seen", "gone_at"),
-    "credentials": ("id", "source", "account", "kind", "provider", "fingerprint", "preview",
-                    "identity", "agent", "created_at", "expires_at", "last_used_at",
-                    "last_rotated_at", "location", "properties", "first_seen", "last_seen",
-                    "gone_at"),
+    "identities": (
+        "id",
+        "source",
+        "account",
+        "kind",
+        "name",
+        "system",
+        "native_id",
+        "owner",
+        "owner_confidence",
+        "agent",
+        "ai_related",
+        "created_at",
+        "last_used_at",
+        "evidence",
+        "properties",
+        "first_seen",
+        "last_seen",
+        "gone_at",
+    ),
+    "grants": (
+        "id",
+        "source",
+        "account",
+        "subject_type",
+        "subject",
+        "system",
+        "resource",
+        "permissions",
+        "reason",
+        "properties",
+        "first_seen",
+        "last_seen",
+        "gone_at",
+    ),
+    "credentials": (
+        "id",
+        "source",
+        "account",
+        "kind",
+        "provider",
+        "fingerprint",
+        "preview",
+        "identity",
+        "agent",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_rotated_at",
+        "location",
+        "properties",
+        "first_seen",
+        "last_seen",
+        "gone_at",
+    ),
     "activities": ACTIVITY_COLUMNS,
-}  # fmt: skip
+}
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -355,9 +507,12 @@ def bench(kind: str, scale: float, keep: Path | None = None) -> dict[str, Any]:
         out["load average (1 min) before"] = os.getloadavg()[0]
         start = time.perf_counter()
         with services.db.read() as connection:
-            connection.execute(sa.text(
-                "SELECT agent, action, resource, count(*) FROM activities "
-                "GROUP BY agent, action, resource")).fetchall()  # fmt: skip
+            connection.execute(
+                sa.text(
+                    "SELECT agent, action, resource, count(*) FROM activities "
+                    "GROUP BY agent, action, resource"
+                )
+            ).fetchall()
         out["peer: bare GROUP BY over activities s"] = time.perf_counter() - start
 
         start, cpu = time.perf_counter(), time.process_time()
@@ -403,16 +558,22 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k/1M/10M")
     parser.add_argument("--databases", default="sqlite,postgres")
-    parser.add_argument("--keep", type=Path, default=None,
-                        help="keep the generated estate in DIR and reuse it next time "
-                        "(evaluations start cold again)")  # fmt: skip
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="keep the generated estate in DIR and reuse it next time "
+        "(evaluations start cold again)",
+    )
     args = parser.parse_args()
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=True)
     estate = Estate(args.scale)
-    print(f"estate: {estate.identities:,} identities, {estate.credentials:,} credentials, "
-          f"{estate.activities:,} activity rows, {estate.agents:,} agents, "
-          f"{estate.people:,} people")  # fmt: skip
+    print(
+        f"estate: {estate.identities:,} identities, {estate.credentials:,} credentials, "
+        f"{estate.activities:,} activity rows, {estate.agents:,} agents, "
+        f"{estate.people:,} people"
+    )
     figures: dict[str, dict[str, Any]] = {}
     for kind in args.databases.split(","):
         print(f"\n== {kind}")
@@ -427,8 +588,11 @@ def main() -> None:
         peer = results["peer: bare GROUP BY over activities s"]
         print(f"  {'cold evaluation / bare GROUP BY (ratio)':44s} {cold / peer:>10.2f}")
         if args.scale >= 1.0:
-            target = 60.0 if kind == "sqlite" else figures.get("sqlite", {}).get(
-                "cold evaluation s", 60.0)  # fmt: skip
+            target = (
+                60.0
+                if kind == "sqlite"
+                else figures.get("sqlite", {}).get("cold evaluation s", 60.0)
+            )
             verdict = "PASS" if cold < target else "MISS"
             print(f"  target cold evaluation < {target:.1f} s: {verdict}")
 

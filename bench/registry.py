@@ -60,14 +60,19 @@ def bench(kind: str, events: int, agents: int, batch: int) -> dict[str, float]:
             [PersonRecord(email="owner@acme.example", name="Owner")], actor="bench"
         )
         specs = [
-            parse_charter({
-                "name": f"agent-{i:06d}", "owner": "owner@acme.example",
-                "purpose": "benchmark agent with a realistic charter",
-                "labels": {"team": f"t{i % 20}"},
-                "allow": [{"action": f"svc{j}.read", "resource": f"svc{j}:items/*"} for j in range(5)],
-            })
+            parse_charter(
+                {
+                    "name": f"agent-{i:06d}",
+                    "owner": "owner@acme.example",
+                    "purpose": "benchmark agent with a realistic charter",
+                    "labels": {"team": f"t{i % 20}"},
+                    "allow": [
+                        {"action": f"svc{j}.read", "resource": f"svc{j}:items/*"} for j in range(5)
+                    ],
+                }
+            )
             for i in range(agents)
-        ]  # fmt: skip
+        ]
         start = time.perf_counter()
         for spec in specs:
             services.registry.register(spec, actor="bench")
@@ -85,10 +90,16 @@ def bench(kind: str, events: int, agents: int, batch: int) -> dict[str, float]:
         results["list agents/s"] = listed / (time.perf_counter() - start)
 
         drafts = [
-            EventDraft("bench", "bench.event", "agent", f"agent-{i % agents:06d}",
-                       {"state": "active"}, {"state": "suspended", "reason": "benchmark"})
+            EventDraft(
+                "bench",
+                "bench.event",
+                "agent",
+                f"agent-{i % agents:06d}",
+                {"state": "active"},
+                {"state": "suspended", "reason": "benchmark"},
+            )
             for i in range(batch)
-        ]  # fmt: skip
+        ]
         already = services.audit.count()
         start = time.perf_counter()
         appended = 0
@@ -108,11 +119,19 @@ def bench(kind: str, events: int, agents: int, batch: int) -> dict[str, float]:
 
         # peers, same run: raw insert of the same rows; raw SHA-256 of the same inputs
         rows = [
-            {"seq": 10_000_000 + i, "time": "2026-11-28T00:00:00.000000Z", "actor": "bench",
-             "action": "bench.raw", "target_type": "agent", "target": "x",
-             "summary": d.summary_text(), "prev_hash": f"{i:064x}", "hash": f"{i:064x}"}
+            {
+                "seq": 10_000_000 + i,
+                "time": "2026-11-28T00:00:00.000000Z",
+                "actor": "bench",
+                "action": "bench.raw",
+                "target_type": "agent",
+                "target": "x",
+                "summary": d.summary_text(),
+                "prev_hash": f"{i:064x}",
+                "hash": f"{i:064x}",
+            }
             for i, d in enumerate(drafts)
-        ]  # fmt: skip
+        ]
         table = sa.table("raw_events", *(sa.column(k) for k in rows[0]))
         with services.db.write() as connection:
             connection.execute(
@@ -127,10 +146,20 @@ def bench(kind: str, events: int, agents: int, batch: int) -> dict[str, float]:
             connection.execute(sa.insert(table), rows)
         results["peer: raw executemany insert rows/s"] = len(rows) / (time.perf_counter() - start)
         material = [
-            "\x1f".join((str(i), "2026-11-28T00:00:00.000000Z", "bench", "bench.event",
-                         "agent", "x", d.summary_text(), "0" * 64)).encode()
+            "\x1f".join(
+                (
+                    str(i),
+                    "2026-11-28T00:00:00.000000Z",
+                    "bench",
+                    "bench.event",
+                    "agent",
+                    "x",
+                    d.summary_text(),
+                    "0" * 64,
+                )
+            ).encode()
             for i, d in enumerate(drafts)
-        ]  # fmt: skip
+        ]
         start = time.perf_counter()
         for _ in range(10):
             for item in material:

@@ -158,9 +158,16 @@ def _log_line(rng: random.Random) -> str:
 
 
 KINDS = {
-    "py": _python_line, "ts": _js_line, "js": _js_line, "yaml": _yaml_line, "json": _json_line,
-    "md": _text_line, "env": None, "log": _log_line, "toml": _yaml_line,
-}  # fmt: skip
+    "py": _python_line,
+    "ts": _js_line,
+    "js": _js_line,
+    "yaml": _yaml_line,
+    "json": _json_line,
+    "md": _text_line,
+    "env": None,
+    "log": _log_line,
+    "toml": _yaml_line,
+}
 
 
 def _pool(rng: random.Random, make: object, n: int = 4000) -> list[str]:
@@ -328,8 +335,15 @@ class Score:
         return (self.reported - self.false_positives) / self.reported if self.reported else 1.0
 
 
-def score(tool: str, seconds: float, size: int, planted: list[Planted],
-          reported: set[tuple[str, int]], note: str = "", cpu: float = 0.0) -> Score:  # fmt: skip
+def score(
+    tool: str,
+    seconds: float,
+    size: int,
+    planted: list[Planted],
+    reported: set[tuple[str, int]],
+    note: str = "",
+    cpu: float = 0.0,
+) -> Score:
     by_file: dict[str, list[int]] = {}
     for index, p in enumerate(planted):
         by_file.setdefault(p.path, []).append(index)
@@ -343,8 +357,17 @@ def score(tool: str, seconds: float, size: int, planted: list[Planted],
             matched.update(hits)
         else:
             false_positives += 1
-    return Score(tool, seconds, size / 1e6, len(matched), len(planted), len(reported),
-                 false_positives, note, cpu)  # fmt: skip
+    return Score(
+        tool,
+        seconds,
+        size / 1e6,
+        len(matched),
+        len(planted),
+        len(reported),
+        false_positives,
+        note,
+        cpu,
+    )
 
 
 def _children_cpu() -> float:
@@ -356,8 +379,19 @@ def run_charter(
     corpus: Path, jobs: int, engine: str | None
 ) -> tuple[float, set[tuple[str, int]], str]:
     report = corpus.parent / f"{corpus.name}.charter.json"
-    command = [str(PYTHON), "-m", "charter.cli.discover_fs", str(corpus), "--format", "json",
-               "--output", str(report), "--no-record", "--jobs", str(jobs)]  # fmt: skip
+    command = [
+        str(PYTHON),
+        "-m",
+        "charter.cli.discover_fs",
+        str(corpus),
+        "--format",
+        "json",
+        "--output",
+        str(report),
+        "--no-record",
+        "--jobs",
+        str(jobs),
+    ]
     if engine:
         command += ["--engine", engine]
     started = time.perf_counter()
@@ -373,8 +407,13 @@ def run_charter(
 def run_detect_secrets(corpus: Path) -> tuple[float, set[tuple[str, int]]]:
     binary = PYTHON.with_name("detect-secrets")
     started = time.perf_counter()
-    done = subprocess.run([str(binary), "scan", "--all-files", "."], cwd=corpus,
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [str(binary), "scan", "--all-files", "."],
+        cwd=corpus,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"detect-secrets failed: {done.stderr[-2000:]}")
@@ -436,8 +475,17 @@ def main() -> None:
         seconds, reported, engine = run_charter(args.out, jobs, args.engine)
         cpu = _children_cpu() - cpu
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        scores.append(score(f"charter --jobs {jobs}", seconds, size, planted, reported,
-                            f"{engine}; peak RSS {peak:.0f} MB", cpu))  # fmt: skip
+        scores.append(
+            score(
+                f"charter --jobs {jobs}",
+                seconds,
+                size,
+                planted,
+                reported,
+                f"{engine}; peak RSS {peak:.0f} MB",
+                cpu,
+            )
+        )
     if not args.skip_peer:
         corpus, peer_planted, peer_size = args.out, planted, size
         if args.peer_size_mb and args.peer_size_mb * 1e6 < size:
@@ -449,20 +497,36 @@ def main() -> None:
         scores.append(
             score("detect-secrets", seconds, peer_size, peer_planted, reported, note, cpu)
         )
-    print(f"\n{'tool':<20} {'MB':>7} {'wall s':>8} {'MB/s':>7} {'cpu s':>8} {'MB/cpu-s':>9} "
-          f"{'recall':>8} {'precision':>10} {'found/planted':>14} {'FP':>6}  note")  # fmt: skip
+    print(
+        f"\n{'tool':<20} {'MB':>7} {'wall s':>8} {'MB/s':>7} {'cpu s':>8} {'MB/cpu-s':>9} "
+        f"{'recall':>8} {'precision':>10} {'found/planted':>14} {'FP':>6}  note"
+    )
     for s in scores:
-        print(f"{s.tool:<20} {s.megabytes:>7.1f} {s.seconds:>8.2f} {s.mb_per_s:>7.1f} "
-              f"{s.cpu_seconds:>8.2f} {s.mb_per_cpu_s:>9.1f} {s.recall:>8.2%} {s.precision:>10.2%} "
-              f"{s.found:>6}/{s.planted:<7} {s.false_positives:>6}  {s.note}")  # fmt: skip
+        print(
+            f"{s.tool:<20} {s.megabytes:>7.1f} {s.seconds:>8.2f} {s.mb_per_s:>7.1f} "
+            f"{s.cpu_seconds:>8.2f} {s.mb_per_cpu_s:>9.1f} {s.recall:>8.2%} {s.precision:>10.2%} "
+            f"{s.found:>6}/{s.planted:<7} {s.false_positives:>6}  {s.note}"
+        )
     load = os.getloadavg()[0]
     print(
         f"\ncpus: {os.cpu_count()}; load average at the end: {load:.1f}; "
         f"python {sys.version.split()[0]}"
     )
     if args.json:
-        print(json.dumps([{**asdict(s), "mb_per_s": s.mb_per_s, "mb_per_cpu_s": s.mb_per_cpu_s,
-                           "recall": s.recall, "precision": s.precision} for s in scores]))  # fmt: skip
+        print(
+            json.dumps(
+                [
+                    {
+                        **asdict(s),
+                        "mb_per_s": s.mb_per_s,
+                        "mb_per_cpu_s": s.mb_per_cpu_s,
+                        "recall": s.recall,
+                        "precision": s.precision,
+                    }
+                    for s in scores
+                ]
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -48,9 +48,12 @@ def test_owner_sees_only_their_own_agents(as_user: Any) -> None:
     names = page.locator("tbody td.name a").all_inner_texts()
     assert names == ["support-summarizer"]
     maria.shot("agents")
-    for path in ("/agents/finance-reconciler", "/map?agent=finance-reconciler",
-                 "/decisions?agent=finance-reconciler&action=x&resource=y:z",
-                 "/credentials?agent=finance-reconciler"):  # fmt: skip
+    for path in (
+        "/agents/finance-reconciler",
+        "/map?agent=finance-reconciler",
+        "/decisions?agent=finance-reconciler&action=x&resource=y:z",
+        "/credentials?agent=finance-reconciler",
+    ):
         response = maria.go(path)
         assert response.status == 404, path
         assert "no agent named 'finance-reconciler'" in page.locator("main").inner_text()
@@ -125,18 +128,30 @@ def test_every_page_renders_cleanly(as_user: Any, console: LiveServer) -> None:
     """Screenshots of every page, as each role sees it; no script error, no CSP violation."""
     pages = {
         ADMIN: [
-            ("overview", "/"), ("agents", "/agents"), ("agent", "/agents/code-reviewer"),
-            ("register", "/agents/new"), ("decommission-plan", "/agents/code-reviewer/decommission"),
-            ("shadow", "/shadow"), ("findings", "/findings"), ("findings-nhi7", "/findings?owasp=NHI7"),
-            ("map", "/map"), ("map-blast-radius", "/map?agent=support-summarizer"),
-            ("map-risk", "/map?risk=high"), ("reviews", "/reviews"), ("audit", "/audit"),
-            ("decisions", "/decisions?agent=code-reviewer&action=github.pulls.read&resource=github:acme/x"),
-            ("credentials-found", "/credentials?found=7d"), ("credentials-expiring", "/credentials?expiring=30d"),
+            ("overview", "/"),
+            ("agents", "/agents"),
+            ("agent", "/agents/code-reviewer"),
+            ("register", "/agents/new"),
+            ("decommission-plan", "/agents/code-reviewer/decommission"),
+            ("shadow", "/shadow"),
+            ("findings", "/findings"),
+            ("findings-nhi7", "/findings?owasp=NHI7"),
+            ("map", "/map"),
+            ("map-blast-radius", "/map?agent=support-summarizer"),
+            ("map-risk", "/map?risk=high"),
+            ("reviews", "/reviews"),
+            ("audit", "/audit"),
+            (
+                "decisions",
+                "/decisions?agent=code-reviewer&action=github.pulls.read&resource=github:acme/x",
+            ),
+            ("credentials-found", "/credentials?found=7d"),
+            ("credentials-expiring", "/credentials?expiring=30d"),
             ("not-found", "/agents/no-such-agent"),
         ],
         MARIA: [("overview", "/"), ("reviews", "/reviews"), ("map", "/map")],
         AUDITOR: [("overview", "/"), ("audit", "/audit"), ("findings", "/findings")],
-    }  # fmt: skip
+    }
     for email, visits in pages.items():
         tab: Console = as_user(email)
         problems = _watch(tab)

@@ -66,8 +66,10 @@ def test_the_journey(as_user: Any, console: LiveServer) -> None:
     row.locator("summary", has_text="Adopt").click()
     draft = yaml.safe_load(row.locator("textarea[name=charter]").input_value())
     assert draft["name"] == name and draft["identities"], draft
-    draft.update(owner="noah.smith@acme.example",
-                 purpose="Adopted in the console: summarises support tickets for the team.")  # fmt: skip
+    draft.update(
+        owner="noah.smith@acme.example",
+        purpose="Adopted in the console: summarises support tickets for the team.",
+    )
     row.locator("textarea[name=charter]").fill(yaml.safe_dump(draft, sort_keys=False))
     row.get_by_role("button", name=f"Adopt {name}").click()
     page.wait_for_url(re.compile(f"/agents/{re.escape(name)}$"))

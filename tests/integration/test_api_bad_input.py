@@ -37,9 +37,13 @@ def _connection(server: LiveServer) -> http.client.HTTPConnection:
 
 
 def _send(
-    connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None,
-    secret: str, content_type: str = "application/json",
-) -> tuple[int, str, dict[str, Any]]:  # fmt: skip
+    connection: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: bytes | None,
+    secret: str,
+    content_type: str = "application/json",
+) -> tuple[int, str, dict[str, Any]]:
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": content_type}
     connection.request(method, path, body=body, headers=headers)
     response = connection.getresponse()
@@ -61,8 +65,9 @@ def test_100000_deep_json_is_400_and_the_connection_still_serves(
 ) -> None:
     connection = _connection(server)
     try:
-        status, media, body = _send(connection, "POST", path, DEEP, server.admin_token,
-                                    content_type)  # fmt: skip
+        status, media, body = _send(
+            connection, "POST", path, DEEP, server.admin_token, content_type
+        )
         assert status == 400, body
         assert media == PROBLEM
         assert "deeper than 64 levels" in body["detail"]

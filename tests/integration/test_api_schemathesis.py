@@ -60,8 +60,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             people = (ROOT / "examples" / "people.json").read_bytes()
             assert client.post("/v1/people/import", content=people).status_code == 200
             for charter in sorted((ROOT / "examples" / "agents").glob("*.yaml")):
-                client.post("/v1/agents", content=charter.read_bytes(),
-                            headers={"content-type": "application/yaml"})  # fmt: skip
+                client.post(
+                    "/v1/agents",
+                    content=charter.read_bytes(),
+                    headers={"content-type": "application/yaml"},
+                )
         yield running
 
 

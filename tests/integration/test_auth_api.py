@@ -62,8 +62,10 @@ def test_anonymous_callers_are_refused_or_sent_to_sign_in(server: LiveServer) ->
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == 'Bearer realm="charter"'
         assert response.headers["content-type"] == "application/problem+json"
-        assert client.post("/v1/agents/support-summarizer/suspend",
-                           json={"reason": "x"}).status_code == 401  # fmt: skip
+        assert (
+            client.post("/v1/agents/support-summarizer/suspend", json={"reason": "x"}).status_code
+            == 401
+        )
         bad = client.get("/v1/agents", headers=_bearer("chpat_forged"))
         assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["www-authenticate"]
         assert client.post("/access/v1/evaluation", json={}).status_code == 401
@@ -102,8 +104,9 @@ def test_owners_see_and_change_only_their_own_agents(server: LiveServer) -> None
         transfer = client.post("/v1/agents/finance-reconciler/transfer", json={"to": MARIA})
         assert transfer.status_code == 404
         charter = (AGENTS / "code-reviewer.yaml").read_bytes()  # owned by jonas
-        register = client.post("/v1/agents", content=charter,
-                               headers={"content-type": "application/yaml"})  # fmt: skip
+        register = client.post(
+            "/v1/agents", content=charter, headers={"content-type": "application/yaml"}
+        )
         assert register.status_code == 403 and register.json()["field"] == "owner"
         assert client.get("/v1/audit").status_code == 403  # not scoped by owner: closed
         assert client.get("/v1/identities").status_code == 403
@@ -115,8 +118,12 @@ def test_owners_see_and_change_only_their_own_agents(server: LiveServer) -> None
         approve = client.post("/v1/agents/support-summarizer/activate", json={"reason": "go"})
         assert approve.status_code == 403
     with server.client() as admin:
-        assert admin.post("/v1/agents/support-summarizer/activate",
-                          json={"reason": "approved"}).status_code == 200  # fmt: skip
+        assert (
+            admin.post(
+                "/v1/agents/support-summarizer/activate", json={"reason": "approved"}
+            ).status_code
+            == 200
+        )
     with server.anonymous_client(headers=_bearer(maria)) as client:
         # their own agent: allowed, and the audit log names the person
         mine = client.post("/v1/agents/support-summarizer/suspend", json={"reason": "pause"})
@@ -163,14 +170,22 @@ def test_revoked_token_stops_working_within_a_second(server: LiveServer) -> None
 
 
 def test_users_add_prompts_for_the_password(server: LiveServer) -> None:
-    result = run_cli("users", "add", "noah.smith@acme.example", "--role", "owner",
-                     env=server.env, input_text="prompted-password-1\nprompted-password-1\n")  # fmt: skip
+    result = run_cli(
+        "users",
+        "add",
+        "noah.smith@acme.example",
+        "--role",
+        "owner",
+        env=server.env,
+        input_text="prompted-password-1\nprompted-password-1\n",
+    )
     assert result.returncode == 0, result.stderr
     client = sign_in(server, "noah.smith@acme.example", "prompted-password-1")
     assert client.get("/").status_code == 200
     client.close()
-    bad = run_cli("users", "add", "x@acme.example", "--role", "root", "--password", "p" * 12,
-                  env=server.env)  # fmt: skip
+    bad = run_cli(
+        "users", "add", "x@acme.example", "--role", "root", "--password", "p" * 12, env=server.env
+    )
     assert bad.returncode == 2 and "role" in bad.stderr
     listed = run_cli("users", "list", "--json", env=server.env)
     assert "noah.smith@acme.example" in listed.stdout and "argon2" not in listed.stdout
@@ -187,14 +202,19 @@ def test_console_session_cookie_and_csrf(server: LiveServer) -> None:
         assert response.status_code == 403  # login CSRF: the form's token must match its cookie
         response = client.post(
             "/login",
-            data={"email": MARIA, "password": "pass-word-12345",
-                  "csrf_token": csrf_of(page.text), "next": "/agents"},
-        )  # fmt: skip
+            data={
+                "email": MARIA,
+                "password": "pass-word-12345",
+                "csrf_token": csrf_of(page.text),
+                "next": "/agents",
+            },
+        )
         assert response.status_code == 303 and response.headers["location"] == "/agents"
         cookie = next(
-            v for k, v in response.headers.multi_items()
+            v
+            for k, v in response.headers.multi_items()
             if k == "set-cookie" and v.startswith("charter_session=")
-        )  # fmt: skip
+        )
         attributes = {part.strip().lower() for part in cookie.split(";")}
         assert {"httponly", "samesite=lax", "path=/"} <= attributes
         assert "secure" not in attributes  # plain http on loopback; https sets Secure
@@ -208,8 +228,11 @@ def test_console_session_cookie_and_csrf(server: LiveServer) -> None:
             client.post(path, json={"reason": "x"}, headers={"x-csrf-token": "forged"}).status_code
             == 403
         )
-        foreign = client.post(path, json={"reason": "x"},
-                              headers={"x-csrf-token": csrf, "origin": "http://evil.example"})  # fmt: skip
+        foreign = client.post(
+            path,
+            json={"reason": "x"},
+            headers={"x-csrf-token": csrf, "origin": "http://evil.example"},
+        )
         assert foreign.status_code == 403
         assert client.get("/v1/agents").json()["total"] == 1  # reads need no token
         # sign out needs the token too; then the session is gone
@@ -226,17 +249,21 @@ def test_sign_in_attempts_are_limited_in_the_store(server: LiveServer) -> None:
     try:
         for _ in range(MAX_FAILURES_PER_ACCOUNT):
             with pytest.raises(Exception, match="wrong e-mail or password"):
-                services.auth.sign_in("fatima.haddad@acme.example", "guess-guess-guess",
-                                      client="198.51.100.7")  # fmt: skip
+                services.auth.sign_in(
+                    "fatima.haddad@acme.example", "guess-guess-guess", client="198.51.100.7"
+                )
     finally:
         services.close()
     with server.anonymous_client() as client:
         page = client.get("/login")
         response = client.post(
             "/login",
-            data={"email": "fatima.haddad@acme.example", "password": "fatimas-password-1",
-                  "csrf_token": csrf_of(page.text)},
-        )  # fmt: skip
+            data={
+                "email": "fatima.haddad@acme.example",
+                "password": "fatimas-password-1",
+                "csrf_token": csrf_of(page.text),
+            },
+        )
         assert response.status_code == 429
         assert int(response.headers["retry-after"]) > 0
         assert "too many sign-in attempts" in response.text

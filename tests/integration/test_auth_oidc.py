@@ -59,15 +59,17 @@ class FakeProvider:
         )
 
     async def discovery(self, request: Request) -> Response:
-        return JSONResponse({
-            "issuer": self.url,
-            "authorization_endpoint": f"{self.url}/authorize",
-            "token_endpoint": f"{self.url}/token",
-            "jwks_uri": f"{self.url}/jwks",
-            "response_types_supported": ["code"],
-            "code_challenge_methods_supported": ["S256"],
-            "id_token_signing_alg_values_supported": ["RS256", "HS256"],
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "issuer": self.url,
+                "authorization_endpoint": f"{self.url}/authorize",
+                "token_endpoint": f"{self.url}/token",
+                "jwks_uri": f"{self.url}/jwks",
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "id_token_signing_alg_values_supported": ["RS256", "HS256"],
+            }
+        )
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse({"keys": [self.key.as_dict(private=False)]})
@@ -104,14 +106,22 @@ class FakeProvider:
         ):
             return JSONResponse({"error": "invalid_grant"}, status_code=400)
         if pkce_challenge(str(form.get("code_verifier"))) != grant["challenge"]:
-            return JSONResponse({"error": "invalid_grant", "error_description": "PKCE"},
-                                status_code=400)  # fmt: skip
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "PKCE"}, status_code=400
+            )
         self.pkce_checked += 1
         now = int(time.time())
         claims = {
-            "iss": self.url, "sub": "user-123", "aud": CLIENT_ID, "iat": now, "exp": now + 300,
-            "nonce": grant["nonce"], "email": self.email, "email_verified": True, **self.claims,
-        }  # fmt: skip
+            "iss": self.url,
+            "sub": "user-123",
+            "aud": CLIENT_ID,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": grant["nonce"],
+            "email": self.email,
+            "email_verified": True,
+            **self.claims,
+        }
         claims = {k: v for k, v in claims.items() if v is not None}
         if self.sign == "other-key":
             other = RSAKey.generate_key(2048, parameters={"kid": "k1"})
@@ -121,8 +131,9 @@ class FakeProvider:
             id_token = jwt.encode({"alg": "HS256", "kid": "k1"}, claims, secret)
         else:
             id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, self.key)
-        return JSONResponse({"access_token": "at", "token_type": "Bearer", "expires_in": 300,
-                             "id_token": id_token})  # fmt: skip
+        return JSONResponse(
+            {"access_token": "at", "token_type": "Bearer", "expires_in": 300, "id_token": id_token}
+        )
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +159,12 @@ def server(
     provider: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     home: Path = tmp_path_factory.mktemp("oidc")
-    env = charter_env(home, CHARTER_OIDC_ISSUER=provider.url, CHARTER_OIDC_CLIENT_ID=CLIENT_ID,
-                      CHARTER_OIDC_NAME="Acme SSO")  # fmt: skip
+    env = charter_env(
+        home,
+        CHARTER_OIDC_ISSUER=provider.url,
+        CHARTER_OIDC_CLIENT_ID=CLIENT_ID,
+        CHARTER_OIDC_NAME="Acme SSO",
+    )
     with live_server(env) as running:
         add_user(running, MARIA, "owner", password=None)  # OpenID Connect only
         add_user(running, "priya.nair@acme.example", "owner")
@@ -231,8 +246,7 @@ def test_bad_id_tokens_are_refused(
 
 def test_provider_errors_and_forged_callbacks(server: LiveServer) -> None:
     with httpx.Client(base_url=server.url) as client:
-        denied = client.get("/login/oidc/callback", params={"error": "access_denied",
-                                                            "state": "x"})  # fmt: skip
+        denied = client.get("/login/oidc/callback", params={"error": "access_denied", "state": "x"})
         assert denied.status_code == 401 and "access_denied" in denied.text
         forged = client.get("/login/oidc/callback", params={"code": "c", "state": "forged"})
         assert forged.status_code == 401 and not _has_session(forged)

@@ -53,8 +53,9 @@ def test_users_are_validated_and_passwords_are_argon2id(services: Services, admi
     with services.db.read() as connection:
         stored = connection.execute(sa.select(auth_users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
-    oidc_only = services.auth.add_user("cy@acme.example", role=Role.AUDITOR, password=None,
-                                       actor="t")  # fmt: skip
+    oidc_only = services.auth.add_user(
+        "cy@acme.example", role=Role.AUDITOR, password=None, actor="t"
+    )
     assert not oidc_only.has_password
     with pytest.raises(Unauthenticated):  # no password: password sign-in is impossible
         services.auth.sign_in("cy@acme.example", "", client="c")
@@ -155,8 +156,10 @@ def test_api_tokens(services: Services, admin: str, clock: FixedClock) -> None:
     assert keys.authenticate(second.secret) is None
     assert [t.revoked for t in keys.list_api_tokens(admin)] == [False, True]
     assert [e.action for e in services.audit.list(target_type="api_token")] == [
-        "api_token.revoke", "api_token.create", "api_token.create",
-    ]  # fmt: skip
+        "api_token.revoke",
+        "api_token.create",
+        "api_token.create",
+    ]
 
 
 def test_pep_keys_and_revocation_reaches_other_processes(

@@ -52,8 +52,9 @@ def test_deep_files_are_one_line_naming_the_limit(
 
 def test_deep_context_option_is_one_line(env: dict[str, str]) -> None:
     context = '{"a":' * 100 + "1" + "}" * 100
-    result = run_cli("check", "-a", "x", "--action", "y", "--resource", "z", "--context", context,
-                     env=env)  # fmt: skip
+    result = run_cli(
+        "check", "-a", "x", "--action", "y", "--resource", "z", "--context", context, env=env
+    )
     one_line_error(result, "--context nests deeper than 64 levels")
 
 

@@ -63,10 +63,11 @@ def test_the_summary_counts_what_the_table_holds(estate: Services) -> None:
         total = connection.execute(sa.select(sa.func.count()).where(open_)).scalar_one()
         agents = dict(
             connection.execute(
-                sa.select(F.c.agent, sa.func.count()).where(open_, F.c.agent.is_not(None))
+                sa.select(F.c.agent, sa.func.count())
+                .where(open_, F.c.agent.is_not(None))
                 .group_by(F.c.agent)
             ).all()
-        )  # fmt: skip
+        )
     assert total > 50 and sum(summary.by_severity.values()) == total
     assert sum(summary.by_rule.values()) == total
     assert summary.by_agent == agents

@@ -24,8 +24,11 @@ from charter.services.people import parse_directory
 from charter.web.forms import ConsoleRoute
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORDS = {"admin@acme.example": "admin-password-1", "maria.garcia@acme.example": "maria-pass-1234",
-             "ada.osei@acme.example": "auditor-pass-12"}  # fmt: skip
+PASSWORDS = {
+    "admin@acme.example": "admin-password-1",
+    "maria.garcia@acme.example": "maria-pass-1234",
+    "ada.osei@acme.example": "auditor-pass-12",
+}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -36,8 +39,11 @@ def app(services: Services) -> Iterator[TestClient]:
     for file in ("support-summarizer.yaml", "finance-reconciler.yaml"):
         spec = parse_charter_text((ROOT / "examples" / "agents" / file).read_bytes())
         services.registry.register(spec, actor="t")
-    roles = {"admin@acme.example": Role.ADMIN, "maria.garcia@acme.example": Role.OWNER,
-             "ada.osei@acme.example": Role.AUDITOR}  # fmt: skip
+    roles = {
+        "admin@acme.example": Role.ADMIN,
+        "maria.garcia@acme.example": Role.OWNER,
+        "ada.osei@acme.example": Role.AUDITOR,
+    }
     for email, role in roles.items():
         services.auth.add_user(email, role=role, password=PASSWORDS[email], actor="t")
     with TestClient(create_app(services), base_url="http://console.test") as client:
@@ -94,18 +100,27 @@ def test_every_console_form_refuses_a_missing_or_forged_token(app: TestClient) -
     before = app.get("/v1/audit", params={"limit": 1000}, headers={"x-csrf-token": token}).json()
     for path in posts:
         for data in ({}, {"csrf_token": "forged"}, {"csrf_token": token + "x"}):
-            response = app.post(path, data={"reason": "x", "to": "li.wei@acme.example", **data},
-                                follow_redirects=False)  # fmt: skip
+            response = app.post(
+                path,
+                data={"reason": "x", "to": "li.wei@acme.example", **data},
+                follow_redirects=False,
+            )
             assert response.status_code == 403, (path, data, response.status_code)
             assert "security token" in response.text
-        foreign = app.post(path, data={"csrf_token": token, "reason": "x"},
-                           headers={"origin": "https://evil.example"}, follow_redirects=False)  # fmt: skip
+        foreign = app.post(
+            path,
+            data={"csrf_token": token, "reason": "x"},
+            headers={"origin": "https://evil.example"},
+            follow_redirects=False,
+        )
         assert foreign.status_code == 403, path
     after = app.get("/v1/audit", params={"limit": 1000}).json()
     assert len(after) == len(before)  # nothing happened
-    ok = app.post("/agents/support-summarizer/transition",
-                  data={"csrf_token": token, "transition": "activate", "reason": "approved"},
-                  follow_redirects=False)  # fmt: skip
+    ok = app.post(
+        "/agents/support-summarizer/transition",
+        data={"csrf_token": token, "transition": "activate", "reason": "approved"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303  # the same form with the real token works
 
 
@@ -114,17 +129,23 @@ def test_an_expired_session_goes_back_to_sign_in(app: TestClient, clock: FixedCl
     clock.advance(seconds=SESSION_IDLE.total_seconds() + 1)
     page = app.get("/agents", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fagents"
-    write = app.post("/agents/support-summarizer/transition",
-                     data={"csrf_token": token, "transition": "activate", "reason": "x"},
-                     follow_redirects=False)  # fmt: skip
+    write = app.post(
+        "/agents/support-summarizer/transition",
+        data={"csrf_token": token, "transition": "activate", "reason": "x"},
+        follow_redirects=False,
+    )
     assert write.status_code == 303 and write.headers["location"] == "/login?next=%2F"
     assert app.get("/v1/agents").status_code == 401
 
 
 def test_another_owners_ids_in_urls(app: TestClient, services: Services) -> None:
     token = sign_in(app, "maria.garcia@acme.example")
-    for path in ("/agents/finance-reconciler", "/agents/finance-reconciler/decommission",
-                 "/map?agent=finance-reconciler", "/credentials?agent=finance-reconciler"):  # fmt: skip
+    for path in (
+        "/agents/finance-reconciler",
+        "/agents/finance-reconciler/decommission",
+        "/map?agent=finance-reconciler",
+        "/credentials?agent=finance-reconciler",
+    ):
         assert app.get(path).status_code == 404, path
     for path, data in (
         ("/agents/finance-reconciler/transition", {"transition": "suspend", "reason": "x"}),
@@ -135,9 +156,11 @@ def test_another_owners_ids_in_urls(app: TestClient, services: Services) -> None
         assert response.status_code == 404, path
     assert services.registry.get("finance-reconciler").owner == "priya.nair@acme.example"
     # and an owner cannot approve their own agent
-    response = app.post("/agents/support-summarizer/transition",
-                        data={"csrf_token": token, "transition": "activate", "reason": "me"},
-                        follow_redirects=False)  # fmt: skip
+    response = app.post(
+        "/agents/support-summarizer/transition",
+        data={"csrf_token": token, "transition": "activate", "reason": "me"},
+        follow_redirects=False,
+    )
     assert response.status_code == 403
     assert services.registry.get("support-summarizer").state.value == "proposed"
 
@@ -145,14 +168,23 @@ def test_another_owners_ids_in_urls(app: TestClient, services: Services) -> None
 def test_oversized_uploads_are_refused(app: TestClient) -> None:
     token = sign_in(app, "admin@acme.example")
     big = b"name: x\n" + b"#" * (MAX_CHARTER_BYTES + 10)
-    response = app.post("/agents/new", data={"csrf_token": token},
-                        files={"file": ("big.yaml", big, "application/yaml")})  # fmt: skip
+    response = app.post(
+        "/agents/new",
+        data={"csrf_token": token},
+        files={"file": ("big.yaml", big, "application/yaml")},
+    )
     assert response.status_code == 413 and "larger than" in response.text
-    huge = app.post("/agents/new", content=b"x" * (17 * 1024 * 1024),
-                    headers={"content-type": "multipart/form-data; boundary=b"})  # fmt: skip
+    huge = app.post(
+        "/agents/new",
+        content=b"x" * (17 * 1024 * 1024),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
     assert huge.status_code == 413
-    garbage = app.post("/agents/new", data={"csrf_token": token},
-                       files={"file": ("x.yaml", b"\xff\xfe\x00binary", "application/yaml")})  # fmt: skip
+    garbage = app.post(
+        "/agents/new",
+        data={"csrf_token": token},
+        files={"file": ("x.yaml", b"\xff\xfe\x00binary", "application/yaml")},
+    )
     assert garbage.status_code == 422 and "UTF-8" in garbage.text
 
 
@@ -163,8 +195,9 @@ def test_script_in_a_charter_is_escaped(app: TestClient) -> None:
         "purpose: '<script>alert(1)</script><img src=x onerror=alert(2)>'\n"
         "labels: {note: '\"><svg onload=alert(3)><script>alert(4)</script>'}\n"
     )
-    response = app.post("/agents/new", data={"csrf_token": token, "charter": charter},
-                        follow_redirects=True)  # fmt: skip
+    response = app.post(
+        "/agents/new", data={"csrf_token": token, "charter": charter}, follow_redirects=True
+    )
     assert response.status_code == 200
     for path in ("/agents/evil", "/agents", "/audit?target=evil"):
         html = app.get(path).text
@@ -181,9 +214,17 @@ def test_auditors_console_posts_are_refused(app: TestClient, services: Services)
     for path in _console_posts(app):
         if path == "/logout":
             continue
-        response = app.post(path, data={"csrf_token": token, "reason": "x", "transition": "suspend",
-                                        "scope": "all", "to": "li.wei@acme.example"},
-                            follow_redirects=False)  # fmt: skip
+        response = app.post(
+            path,
+            data={
+                "csrf_token": token,
+                "reason": "x",
+                "transition": "suspend",
+                "scope": "all",
+                "to": "li.wei@acme.example",
+            },
+            follow_redirects=False,
+        )
         assert response.status_code in (403, 404), (path, response.status_code)
     assert services.registry.get("support-summarizer").state.value == "proposed"
 

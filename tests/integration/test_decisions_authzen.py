@@ -60,8 +60,11 @@ def test_allow_and_deny_are_200_with_reasons_and_the_request_id_is_echoed(
     server: LiveServer,
 ) -> None:
     with server.client() as client:
-        allowed = client.post("/access/v1/evaluation", json=evaluation("github.pulls.read"),
-                              headers={"X-Request-ID": "req-42"})  # fmt: skip
+        allowed = client.post(
+            "/access/v1/evaluation",
+            json=evaluation("github.pulls.read"),
+            headers={"X-Request-ID": "req-42"},
+        )
         assert allowed.status_code == 200 and allowed.headers["x-request-id"] == "req-42"
         assert allowed.json() == {
             "decision": True,
@@ -84,15 +87,26 @@ def test_allow_and_deny_are_200_with_reasons_and_the_request_id_is_echoed(
 
 
 def test_on_behalf_of_and_properties(server: LiveServer) -> None:
-    subject = {"type": "agent", "id": "support-summarizer",
-               "properties": {"on_behalf_of": "maria.garcia@acme.example"}}  # fmt: skip
-    request = {"subject": subject, "action": {"name": "tickets.comments.read"},
-               "resource": {"type": "zendesk", "id": "tickets/4711"},
-               "context": {"data": {"classification": "internal"}}}  # fmt: skip
+    subject = {
+        "type": "agent",
+        "id": "support-summarizer",
+        "properties": {"on_behalf_of": "maria.garcia@acme.example"},
+    }
+    request = {
+        "subject": subject,
+        "action": {"name": "tickets.comments.read"},
+        "resource": {"type": "zendesk", "id": "tickets/4711"},
+        "context": {"data": {"classification": "internal"}},
+    }
     with server.client() as client:
         body = client.post("/access/v1/evaluation", json=request).json()
-        assert body == {"decision": True, "context": {
-            "rule": "charter/support-summarizer/allow/1", "role": "role/support-agent/allow/0"}}  # fmt: skip
+        assert body == {
+            "decision": True,
+            "context": {
+                "rule": "charter/support-summarizer/allow/1",
+                "role": "role/support-agent/allow/0",
+            },
+        }
         subject["properties"] = {"on_behalf_of": {"type": "user", "id": "priya.nair@acme.example"}}
         body = client.post("/access/v1/evaluation", json=request).json()
         assert body["decision"] is False
@@ -114,17 +128,31 @@ def test_evaluations_with_defaults_semantics_and_per_item_errors(server: LiveSer
             "status": 400,
             "message": "action.name must be a non-empty string",
         }
-        deny_first = client.post("/access/v1/evaluations", json={
-            **base, "options": {"evaluations_semantic": "deny_on_first_deny"}}).json()["evaluations"]  # fmt: skip
+        deny_first = client.post(
+            "/access/v1/evaluations",
+            json={**base, "options": {"evaluations_semantic": "deny_on_first_deny"}},
+        ).json()["evaluations"]
         assert len(deny_first) == 2 and "error" in deny_first[1]["context"]
-        permit_first = client.post("/access/v1/evaluations", json={
-            **base, "evaluations": items[2:], "options": {"evaluations_semantic": "permit_on_first_permit"},
-        }).json()["evaluations"]  # fmt: skip
+        permit_first = client.post(
+            "/access/v1/evaluations",
+            json={
+                **base,
+                "evaluations": items[2:],
+                "options": {"evaluations_semantic": "permit_on_first_permit"},
+            },
+        ).json()["evaluations"]
         assert [e["decision"] for e in permit_first] == [False, True]
-        override = client.post("/access/v1/evaluations", json={
-            "subject": {"type": "agent", "id": "ghost"}, "action": {"name": "github.pulls.read"},
-            "evaluations": [{"resource": PLATFORM}, {"subject": REVIEWER, "resource": PLATFORM}],
-        }).json()["evaluations"]  # fmt: skip
+        override = client.post(
+            "/access/v1/evaluations",
+            json={
+                "subject": {"type": "agent", "id": "ghost"},
+                "action": {"name": "github.pulls.read"},
+                "evaluations": [
+                    {"resource": PLATFORM},
+                    {"subject": REVIEWER, "resource": PLATFORM},
+                ],
+            },
+        ).json()["evaluations"]
         assert [e["decision"] for e in override] == [False, True]
         single = client.post("/access/v1/evaluations", json=evaluation("github.pulls.read")).json()
         assert single["decision"] is True  # no evaluations array: one evaluation
@@ -161,8 +189,11 @@ def test_malformed_requests_are_clear_400s(
     server: LiveServer, body: bytes, status: int, words: str
 ) -> None:
     with server.client() as client:
-        response = client.post("/access/v1/evaluation", content=body,
-                               headers={"content-type": "application/json", "X-Request-ID": "bad-1"})  # fmt: skip
+        response = client.post(
+            "/access/v1/evaluation",
+            content=body,
+            headers={"content-type": "application/json", "X-Request-ID": "bad-1"},
+        )
         assert response.status_code == status
         assert words in response.json()["detail"]
         assert response.headers["x-request-id"] == "bad-1"
@@ -172,20 +203,33 @@ def test_limits_unauthenticated_callers_and_metadata(server: LiveServer) -> None
     with server.client() as client:
         huge = evaluation("github.pulls.read", context={"blob": "x" * 70_000})
         assert client.post("/access/v1/evaluation", json=huge).status_code == 413
-        too_many = {"subject": REVIEWER, "resource": PLATFORM,
-                    "evaluations": [{"action": {"name": "a"}}] * 10_001}  # fmt: skip
+        too_many = {
+            "subject": REVIEWER,
+            "resource": PLATFORM,
+            "evaluations": [{"action": {"name": "a"}}] * 10_001,
+        }
         assert client.post("/access/v1/evaluations", json=too_many).status_code == 413
-        bad_semantic = {"subject": REVIEWER, "resource": PLATFORM, "evaluations": [{"action": {"name": "a"}}],
-                        "options": {"evaluations_semantic": "first_come"}}  # fmt: skip
+        bad_semantic = {
+            "subject": REVIEWER,
+            "resource": PLATFORM,
+            "evaluations": [{"action": {"name": "a"}}],
+            "options": {"evaluations_semantic": "first_come"},
+        }
         assert client.post("/access/v1/evaluations", json=bad_semantic).status_code == 400
     with server.anonymous_client() as anonymous:
-        refused = anonymous.post("/access/v1/evaluation", json=evaluation("github.pulls.read"),
-                                 headers={"X-Request-ID": "anon-7"})  # fmt: skip
+        refused = anonymous.post(
+            "/access/v1/evaluation",
+            json=evaluation("github.pulls.read"),
+            headers={"X-Request-ID": "anon-7"},
+        )
         assert refused.status_code == 401
         assert refused.headers["x-request-id"] == "anon-7"  # the PEP can match the refusal
         assert refused.headers["www-authenticate"].startswith("Bearer")
-        unsafe = anonymous.post("/access/v1/evaluation", json=evaluation("github.pulls.read"),
-                                headers={"X-Request-ID": "x" * 300})  # fmt: skip
+        unsafe = anonymous.post(
+            "/access/v1/evaluation",
+            json=evaluation("github.pulls.read"),
+            headers={"X-Request-ID": "x" * 300},
+        )
         assert unsafe.status_code == 401 and "x-request-id" not in unsafe.headers
         metadata = anonymous.get("/.well-known/authzen-configuration").json()
         assert metadata["policy_decision_point"] == server.url
@@ -195,15 +239,26 @@ def test_limits_unauthenticated_callers_and_metadata(server: LiveServer) -> None
 
 def test_decisions_are_in_the_activity_log_after_a_clean_shutdown(tmp_path: Path) -> None:
     env = seed(tmp_path, roles=False)
-    batch = {"subject": REVIEWER, "resource": PLATFORM,
-             "evaluations": [{"action": {"name": "github.pulls.read"}},
-                             {"action": {"name": "github.pulls.merge"}}] * 250}  # fmt: skip
+    batch = {
+        "subject": REVIEWER,
+        "resource": PLATFORM,
+        "evaluations": [
+            {"action": {"name": "github.pulls.read"}},
+            {"action": {"name": "github.pulls.merge"}},
+        ]
+        * 250,
+    }
     with live_server(env) as running, running.client() as client:
         assert client.post("/access/v1/evaluations", json=batch).status_code == 200
     # the server was stopped (SIGTERM): its shutdown hook wrote every queued record
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'charter.db'}")
     with engine.connect() as connection:
-        counts = dict(connection.execute(sa.text(
-            "SELECT allowed, count(*) FROM activities WHERE source = 'authzen' GROUP BY allowed")).all())  # fmt: skip
+        counts = dict(
+            connection.execute(
+                sa.text(
+                    "SELECT allowed, count(*) FROM activities WHERE source = 'authzen' GROUP BY allowed"
+                )
+            ).all()
+        )
     engine.dispose()
     assert {bool(k): v for k, v in counts.items()} == {True: 250, False: 250}

@@ -44,12 +44,36 @@ def sqlite_env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
 def test_check_explain_policy_roles_export(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     env = sqlite_env  # the store itself is tested on SQLite and PostgreSQL in test_decisions_store
     internal = json.dumps({"data": {"classification": "internal"}})
-    allowed = run_cli("check", "--agent", "support-summarizer", "--action", "tickets.read",
-                      "--resource", "zendesk:tickets/4711", "--context", internal, "--at", AT, env=env)  # fmt: skip
+    allowed = run_cli(
+        "check",
+        "--agent",
+        "support-summarizer",
+        "--action",
+        "tickets.read",
+        "--resource",
+        "zendesk:tickets/4711",
+        "--context",
+        internal,
+        "--at",
+        AT,
+        env=env,
+    )
     assert allowed.returncode == 0 and "ALLOW" in allowed.stdout
     assert "charter/support-summarizer/allow/0" in allowed.stdout
-    denied = run_cli("check", "--agent", "support-summarizer", "--action", "tickets.read",
-                     "--resource", "zendesk:tickets/4711", "--at", AT, "--json", "--exit-code", env=env)  # fmt: skip
+    denied = run_cli(
+        "check",
+        "--agent",
+        "support-summarizer",
+        "--action",
+        "tickets.read",
+        "--resource",
+        "zendesk:tickets/4711",
+        "--at",
+        AT,
+        "--json",
+        "--exit-code",
+        env=env,
+    )
     assert denied.returncode == 1
     body = json.loads(denied.stdout)
     assert body["allowed"] is False and body["reasons"][0]["code"] == "explicitly_denied"
@@ -62,12 +86,35 @@ def test_check_explain_policy_roles_export(sqlite_env: dict[str, str], tmp_path:
     assert roles.returncode == 0 and json.loads(roles.stdout)["version"] == 1
     shown = json.loads(run_cli("policy", "show", env=env).stdout)
     assert shown["version_applied"] == 1 and len(shown["deny"]) == 5
-    payout = run_cli("check", "-a", "finance-reconciler", "--action", "stripe.payouts.create",
-                     "-r", "stripe:acct_acme/payouts", "--json", env=env)  # fmt: skip
+    payout = run_cli(
+        "check",
+        "-a",
+        "finance-reconciler",
+        "--action",
+        "stripe.payouts.create",
+        "-r",
+        "stripe:acct_acme/payouts",
+        "--json",
+        env=env,
+    )
     assert "org_policy_denied" in [r["code"] for r in json.loads(payout.stdout)["reasons"]]
-    delegated = run_cli("check", "-a", "support-summarizer", "--action", "tickets.read",
-                        "-r", "zendesk:tickets/1", "-c", internal, "--at", AT,
-                        "--on-behalf-of", "maria.garcia@acme.example", "--json", env=env)  # fmt: skip
+    delegated = run_cli(
+        "check",
+        "-a",
+        "support-summarizer",
+        "--action",
+        "tickets.read",
+        "-r",
+        "zendesk:tickets/1",
+        "-c",
+        internal,
+        "--at",
+        AT,
+        "--on-behalf-of",
+        "maria.garcia@acme.example",
+        "--json",
+        env=env,
+    )
     assert json.loads(delegated.stdout)["role"] == "role/support-agent/allow/0"
 
     explained = json.loads(
@@ -111,13 +158,17 @@ def test_bad_input_exits_2_naming_the_problem(sqlite_env: dict[str, str]) -> Non
 def test_conflicting_files_are_refused(sqlite_env: dict[str, str], tmp_path: Path) -> None:
     env = sqlite_env
     policy = tmp_path / "policy.yaml"  # conflicting files
-    policy.write_text("deny:\n  - {id: a, description: one, action: 'x.*'}\n"
-                      "  - {id: b, description: two, action: 'x.*'}\n")  # fmt: skip
+    policy.write_text(
+        "deny:\n  - {id: a, description: one, action: 'x.*'}\n"
+        "  - {id: b, description: two, action: 'x.*'}\n"
+    )
     result = run_cli("policy", "apply", str(policy), env=env)
     assert result.returncode == 2 and "repeats rule 'a'" in result.stderr
     roles = tmp_path / "roles.yaml"
-    roles.write_text("roles:\n  - {name: r, groups: [g], allow: [{action: a}]}\n"
-                     "  - {name: r, groups: [h], allow: [{action: b}]}\n")  # fmt: skip
+    roles.write_text(
+        "roles:\n  - {name: r, groups: [g], allow: [{action: a}]}\n"
+        "  - {name: r, groups: [h], allow: [{action: b}]}\n"
+    )
     result = run_cli("roles", "apply", str(roles), env=env)
     assert result.returncode == 2 and "defined twice" in result.stderr
     bad = tmp_path / "bad.yaml"

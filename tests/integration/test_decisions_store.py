@@ -74,9 +74,14 @@ def test_policy_and_roles_are_versioned_audited_and_enforced(live: Services) -> 
     decisions.refresh()
     denied = decisions.decide("code-reviewer", "iam.roles.update", "aws:123/roles/x")
     assert "org_policy_denied" in denied.codes
-    delegated = decisions.decide("support-summarizer", "tickets.read", "zendesk:tickets/1",
-                                 context=INTERNAL, on_behalf_of="maria.garcia@acme.example",
-                                 at=MONDAY)  # fmt: skip
+    delegated = decisions.decide(
+        "support-summarizer",
+        "tickets.read",
+        "zendesk:tickets/1",
+        context=INTERNAL,
+        on_behalf_of="maria.garcia@acme.example",
+        at=MONDAY,
+    )
     assert delegated.allowed and delegated.role == "role/support-agent/allow/0"
     events = live.audit.list(target_type="policy")
     assert [e.action for e in events] == ["policy.apply"]
@@ -115,8 +120,12 @@ def test_every_decision_is_recorded_and_nothing_is_lost_on_close(live: Services)
     decisions = live.decisions
     for index in range(2500):
         decisions.decide("code-reviewer", "github.pulls.read", f"github:acme/platform-{index}")
-        decisions.decide("code-reviewer", "github.pulls.merge", f"github:acme/platform-{index}",
-                         on_behalf_of="jonas.berg@acme.example")  # fmt: skip
+        decisions.decide(
+            "code-reviewer",
+            "github.pulls.merge",
+            f"github:acme/platform-{index}",
+            on_behalf_of="jonas.berg@acme.example",
+        )
     decisions.close()
     with live.db.read() as connection:
         rows = connection.execute(
@@ -160,8 +169,9 @@ def test_denies_are_never_sampled(
         services.close()
 
 
-def test_changes_take_effect_within_a_second_across_processes(live: Services, database_url: str,
-                                                              tmp_path: Path) -> None:  # fmt: skip
+def test_changes_take_effect_within_a_second_across_processes(
+    live: Services, database_url: str, tmp_path: Path
+) -> None:
     decisions = live.decisions
     assert decisions.decide(
         "code-reviewer", "github.pulls.read", "github:acme/platform-api"
@@ -170,8 +180,14 @@ def test_changes_take_effect_within_a_second_across_processes(live: Services, da
     # another process suspends the agent: this process must deny within a second
     result = run_cli("agent", "suspend", "code-reviewer", "--reason", "incident", env=env)
     assert result.returncode == 0, result.stderr
-    took = _within(1.0, lambda: not decisions.decide(
-        "code-reviewer", "github.pulls.read", "github:acme/platform-api").allowed)  # fmt: skip
+    took = _within(
+        1.0,
+        lambda: (
+            not decisions.decide(
+                "code-reviewer", "github.pulls.read", "github:acme/platform-api"
+            ).allowed
+        ),
+    )
     assert took < 1.0
     assert decisions.decide("code-reviewer", "github.pulls.read", "github:a/b").codes == [
         "agent_not_active"
@@ -179,5 +195,10 @@ def test_changes_take_effect_within_a_second_across_processes(live: Services, da
     # ...and an org policy applied by another process, too
     result = run_cli("policy", "apply", str(EXAMPLES / "policy" / "org-policy.yaml"), env=env)
     assert result.returncode == 0, result.stderr
-    _within(1.0, lambda: "org_policy_denied" in decisions.decide(
-        "support-summarizer", "iam.users.create", "aws:1/users/x").codes)  # fmt: skip
+    _within(
+        1.0,
+        lambda: (
+            "org_policy_denied"
+            in decisions.decide("support-summarizer", "iam.users.create", "aws:1/users/x").codes
+        ),
+    )

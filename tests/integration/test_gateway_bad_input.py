@@ -42,24 +42,42 @@ def raw(stack: Stack) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
         "MCP-Protocol-Version": PROTOCOL,
     }
     with httpx.Client(timeout=30) as client:
-        opened = client.post(stack.gateway, headers=headers, json={
-            "jsonrpc": "2.0", "id": 0, "method": "initialize",
-            "params": {"protocolVersion": PROTOCOL, "capabilities": {},
-                       "clientInfo": {"name": "raw", "version": "1"}},
-        })  # fmt: skip
+        opened = client.post(
+            stack.gateway,
+            headers=headers,
+            json={
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": PROTOCOL,
+                    "capabilities": {},
+                    "clientInfo": {"name": "raw", "version": "1"},
+                },
+            },
+        )
         assert opened.status_code == 200, opened.text
         session = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
-        done = client.post(stack.gateway, headers=session,
-                           json={"jsonrpc": "2.0", "method": "notifications/initialized"})  # fmt: skip
+        done = client.post(
+            stack.gateway,
+            headers=session,
+            json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+        )
         assert done.status_code == 202
         yield client, session
 
 
 def still_serves(client: httpx.Client, stack: Stack, headers: dict[str, str]) -> None:
-    answer = client.post(stack.gateway, headers=headers, json={
-        "jsonrpc": "2.0", "id": 99, "method": "tools/call",
-        "params": {"name": "read_ticket", "arguments": {"ticket_id": "1"}},
-    })  # fmt: skip
+    answer = client.post(
+        stack.gateway,
+        headers=headers,
+        json={
+            "jsonrpc": "2.0",
+            "id": 99,
+            "method": "tools/call",
+            "params": {"name": "read_ticket", "arguments": {"ticket_id": "1"}},
+        },
+    )
     assert answer.status_code == 200
     assert answer.json()["result"]["content"][0]["text"].startswith("ticket 1")
 
@@ -99,8 +117,11 @@ def test_unknown_methods_are_method_not_found(
     stack: Stack, raw: tuple[httpx.Client, dict[str, str]], method: str
 ) -> None:
     client, headers = raw
-    answer = client.post(stack.gateway, headers=headers,
-                         json={"jsonrpc": "2.0", "id": 7, "method": method, "params": {}})  # fmt: skip
+    answer = client.post(
+        stack.gateway,
+        headers=headers,
+        json={"jsonrpc": "2.0", "id": 7, "method": method, "params": {}},
+    )
     assert answer.status_code == 200
     # not served by the gateway: "method not found" (spec methods with invalid params may be
     # refused as such first, -32602) — an error either way, never forwarded
@@ -112,9 +133,15 @@ def test_oversized_messages_are_refused_before_parsing(
     stack: Stack, raw: tuple[httpx.Client, dict[str, str]]
 ) -> None:
     client, headers = raw
-    huge = {"jsonrpc": "2.0", "id": 8, "method": "tools/call",
-            "params": {"name": "send_email", "arguments": {"to": "customer@example.com",
-                                                           "subject": "x", "body": "a" * 200_000}}}  # fmt: skip
+    huge = {
+        "jsonrpc": "2.0",
+        "id": 8,
+        "method": "tools/call",
+        "params": {
+            "name": "send_email",
+            "arguments": {"to": "customer@example.com", "subject": "x", "body": "a" * 200_000},
+        },
+    }
     answer = client.post(stack.gateway, headers=headers, json=huge)
     assert answer.status_code == 413
     assert "send_email" not in (stack.home / "calls.log").read_text().split()
@@ -133,8 +160,11 @@ def test_bad_params_and_path_tricks_are_refused_undecided_upstream(
         ({"name": "delete_table", "arguments": {"table": "t"}}, refusals.ACCESS_DENIED),
         ({"name": "read_ticket", "arguments": "not an object"}, -32602),
     ):
-        answer = client.post(stack.gateway, headers=headers,
-                             json={"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params})  # fmt: skip
+        answer = client.post(
+            stack.gateway,
+            headers=headers,
+            json={"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params},
+        )
         assert answer.json()["error"]["code"] == code, params
     assert "delete_table" not in (stack.home / "calls.log").read_text().split()
     still_serves(client, stack, headers)
@@ -205,9 +235,15 @@ def test_a_session_belongs_to_the_agent_that_opened_it(
 ) -> None:
     client, headers = raw
     other = {**headers, "Authorization": f"Bearer {stack.token('ticket-reviewer', 'read_ticket')}"}
-    answer = client.post(stack.gateway, headers=other, json={
-        "jsonrpc": "2.0", "id": 5, "method": "tools/call",
-        "params": {"name": "read_ticket", "arguments": {"ticket_id": "1"}},
-    })  # fmt: skip
+    answer = client.post(
+        stack.gateway,
+        headers=other,
+        json={
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": "read_ticket", "arguments": {"ticket_id": "1"}},
+        },
+    )
     assert answer.status_code == 404  # as if the session did not exist
     still_serves(client, stack, headers)

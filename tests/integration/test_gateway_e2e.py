@@ -138,8 +138,11 @@ def test_dpop_bound_tokens(stack: Stack) -> None:
     class DPoPAuth(httpx2.Auth):
         def auth_flow(self, request: httpx2.Request) -> Any:
             url = str(request.url).split("?")[0]
-            request.headers.update(credentials.headers(request.method, url, scope="read_ticket",
-                                                       resource=stack.gateway))  # fmt: skip
+            request.headers.update(
+                credentials.headers(
+                    request.method, url, scope="read_ticket", resource=stack.gateway
+                )
+            )
             yield request
 
     async def call() -> str:
@@ -158,8 +161,11 @@ def test_dpop_bound_tokens(stack: Stack) -> None:
             return str(result.content[0].text)  # type: ignore[union-attr]
 
     assert run(call()).startswith("ticket 1")
-    as_bearer = httpx.post(stack.gateway, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-                           headers={"Authorization": f"Bearer {token.value}"})  # fmt: skip
+    as_bearer = httpx.post(
+        stack.gateway,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Authorization": f"Bearer {token.value}"},
+    )
     assert as_bearer.status_code == 401
     assert as_bearer.headers["www-authenticate"].startswith("DPoP ")
 
@@ -246,9 +252,11 @@ def test_stdio_mode_for_a_local_agent(stack: Stack) -> None:
     token = stack.token("ticket-reviewer", "read_ticket")
     config = stack.home / "gateway.yaml"
     params = StdioServerParameters(
-        command=CHARTER, args=["gateway", "--config", str(config), "--stdio", "--resource", stack.gateway],
-        env={**stack.env, "CHARTER_ACCESS_TOKEN": token}, cwd=str(stack.home),
-    )  # fmt: skip
+        command=CHARTER,
+        args=["gateway", "--config", str(config), "--stdio", "--resource", stack.gateway],
+        env={**stack.env, "CHARTER_ACCESS_TOKEN": token},
+        cwd=str(stack.home),
+    )
 
     async def session() -> tuple[list[str], str, Any]:
         async with Client(stdio_client(params), mode="legacy") as client:

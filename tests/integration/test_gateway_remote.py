@@ -40,10 +40,18 @@ def test_remote_mode_end_to_end(tmp_path: Path) -> None:
     config = write_config(tmp_path, stdio_upstream(), watch_interval=0.2)
     with live_server(env) as charter:
         (tmp_path / "elsewhere").mkdir()
-        remote_env = {**env_for(tmp_path / "elsewhere"), "CHARTER_URL": charter.url,
-                      "CHARTER_PEP_KEY": charter.pep_key, "CHARTER_API_TOKEN": charter.admin_token}  # fmt: skip
-        missing = run_cli("gateway", "--config", str(config),
-                          env={k: v for k, v in remote_env.items() if k != "CHARTER_API_TOKEN"})  # fmt: skip
+        remote_env = {
+            **env_for(tmp_path / "elsewhere"),
+            "CHARTER_URL": charter.url,
+            "CHARTER_PEP_KEY": charter.pep_key,
+            "CHARTER_API_TOKEN": charter.admin_token,
+        }
+        missing = run_cli(
+            "gateway",
+            "--config",
+            str(config),
+            env={k: v for k, v in remote_env.items() if k != "CHARTER_API_TOKEN"},
+        )
         assert missing.returncode == 2 and "CHARTER_API_TOKEN" in missing.stderr
         with gateway_process(remote_env, config) as gateway:
             credentials = AgentCredentials(
@@ -98,8 +106,9 @@ def test_remote_mode_end_to_end(tmp_path: Path) -> None:
         with services.db.read() as connection:
             rows = connection.execute(
                 sa.select(schema.activities.c.action, schema.activities.c.allowed)
-                .where(schema.activities.c.source == "authzen").order_by(schema.activities.c.id)
-            ).all()  # fmt: skip
+                .where(schema.activities.c.source == "authzen")
+                .order_by(schema.activities.c.id)
+            ).all()
     finally:
         services.close()
     assert [tuple(r) for r in rows][:3] == [

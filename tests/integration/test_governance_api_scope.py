@@ -56,14 +56,20 @@ def test_owners_see_and_change_only_their_own(estate: Services) -> None:
     campaign = admin.post("/v1/reviews", json={"scope": "all"}).json()
     mine = ada.get(f"/v1/reviews/{campaign['id']}").json()["items"]
     assert {i["reviewer"] for i in mine} == {"ada@acme.example"}
-    as_someone_else = ada.post(f"/v1/reviews/{campaign['id']}/items/summarizer",
-                               json={"decision": "keep", "by": "sam@acme.example"})  # fmt: skip
+    as_someone_else = ada.post(
+        f"/v1/reviews/{campaign['id']}/items/summarizer",
+        json={"decision": "keep", "by": "sam@acme.example"},
+    )
     assert as_someone_else.status_code == 403 and as_someone_else.json()["field"] == "by"
     kept = ada.post(f"/v1/reviews/{campaign['id']}/items/summarizer", json={"decision": "keep"})
     assert kept.status_code == 200 and kept.json()["decided_by"] == "ada@acme.example"
 
-    request = {"agent": "summarizer", "action": "crm.write", "resource": "salesforce:x",
-               "reason": "fix"}  # fmt: skip
+    request = {
+        "agent": "summarizer",
+        "action": "crm.write",
+        "resource": "salesforce:x",
+        "reason": "fix",
+    }
     assert sam.post("/v1/access-requests", json=request).status_code == 404
     grant = ada.post("/v1/access-requests", json=request).json()
     assert sam.get("/v1/access-requests").json() == []

@@ -78,8 +78,9 @@ def test_posture_explains_its_score(cli: Run) -> None:
     explained = cli("posture", "--by", "owner", "--explain", "ada@acme.example")
     assert "secret-leaked: 1 finding(s), worst critical → 25 points" in explained.stdout
     entries = _json(cli("posture", "--by", "agent", "--json"))
-    assert all(e["score"] == min(100, sum(c["points"] for c in e["contributions"]))
-               for e in entries)  # type: ignore[union-attr]  # fmt: skip
+    assert all(
+        e["score"] == min(100, sum(c["points"] for c in e["contributions"])) for e in entries
+    )  # type: ignore[union-attr]
 
 
 def test_review_plan_refusal_and_decision(cli: Run) -> None:
@@ -105,7 +106,8 @@ def test_decommission_accept_access_worker_tasks_notices(cli: Run) -> None:
     plan = cli("agent", "decommission", "summarizer", "--plan")
     assert plan.exit_code == 0 and "Charter will revoke" in plan.stdout
     assert f"aws iam delete-access-key --user-name etl --access-key-id {seed.LEAKED_KEY}" in (
-        plan.stdout)  # fmt: skip
+        plan.stdout
+    )
     refused = cli("agent", "decommission", "summarizer")
     assert refused.exit_code == 2 and "--reason" in refused.stdout
     done = _json(cli("agent", "decommission", "summarizer", "--reason", "retired", "--json"))
@@ -122,11 +124,35 @@ def test_decommission_accept_access_worker_tasks_notices(cli: Run) -> None:
     accepted = cli("agent", "accept", "release-notes", "--by", "ada@acme.example")
     assert accepted.exit_code == 0 and "now owned by ada@acme.example" in accepted.stdout
 
-    grant = _json(cli("access", "request", "release-notes", "--action", "github.pulls.comment",
-                      "--resource", "github:acme/*", "--reason", "hotfix notes", "--for", "1h",
-                      "--json"))  # fmt: skip
-    too_long = cli("access", "request", "release-notes", "--action", "a.b", "--resource", "x:y",
-                   "--reason", "r", "--for", "3d")  # fmt: skip
+    grant = _json(
+        cli(
+            "access",
+            "request",
+            "release-notes",
+            "--action",
+            "github.pulls.comment",
+            "--resource",
+            "github:acme/*",
+            "--reason",
+            "hotfix notes",
+            "--for",
+            "1h",
+            "--json",
+        )
+    )
+    too_long = cli(
+        "access",
+        "request",
+        "release-notes",
+        "--action",
+        "a.b",
+        "--resource",
+        "x:y",
+        "--reason",
+        "r",
+        "--for",
+        "3d",
+    )
     assert too_long.exit_code == 2 and "duration" in too_long.stderr
     approved = cli("access", "approve", grant["id"], "--by", "ada@acme.example")  # type: ignore[index]
     assert approved.exit_code == 0 and "approved" in approved.stdout

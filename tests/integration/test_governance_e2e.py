@@ -38,16 +38,20 @@ def _setup(home: Path) -> None:
     services = Services.from_settings(settings, clock=a_minute_ago)
     try:
         people = ROOT / "examples" / "people.json"
-        services.people.import_records(parse_directory(people.read_bytes(), filename="p.json"),
-                                       actor="test")  # fmt: skip
+        services.people.import_records(
+            parse_directory(people.read_bytes(), filename="p.json"), actor="test"
+        )
         path = ROOT / "examples" / "agents" / f"{SUMMARIZER}.yaml"
         services.registry.register(parse_charter_text(path.read_bytes()), actor="test")
         services.registry.transition(SUMMARIZER, Transition.ACTIVATE, actor="test", reason="ok")
         # it has been reading ticket comments, and nothing else
         for _ in range(3):
             decision = services.decisions.decide(
-                SUMMARIZER, "tickets.comments.read", "zendesk:tickets/4711",
-                context=json.loads(CONTEXT))  # fmt: skip
+                SUMMARIZER,
+                "tickets.comments.read",
+                "zendesk:tickets/4711",
+                context=json.loads(CONTEXT),
+            )
             assert decision.allowed
         services.decisions.close()  # writes the activity
     finally:
@@ -61,29 +65,62 @@ def test_discover_find_review_reduce_deny_audit(tmp_path: Path) -> None:
 
     found = json.loads(ok("findings", "--json", "--limit", "5000", env=env))
     assert found["evaluation"] is not None  # the ingest changed the store: it evaluated first
-    over = next(f for f in found["findings"]
-                if f["rule"] == "agent-over-privileged" and f["agent"] == SUMMARIZER)  # fmt: skip
+    over = next(
+        f
+        for f in found["findings"]
+        if f["rule"] == "agent-over-privileged" and f["agent"] == SUMMARIZER
+    )
     assert over["owasp"] == ["NHI5"] and over["entity"]["name"] == SUMMARIZER
     assert "slack.post_message on slack:channels/support-digest" in over["evidence"]["unused"]
     assert any(f["rule"] == "human-permissions-inherited" for f in found["findings"])
 
-    campaign = json.loads(ok("review", "start", "--scope", f"agent:{SUMMARIZER}", "--json",
-                             env=env))  # fmt: skip
+    campaign = json.loads(
+        ok("review", "start", "--scope", f"agent:{SUMMARIZER}", "--json", env=env)
+    )
     (item,) = campaign["items"]
     assert item["reviewer"] == MARIA
     assert item["snapshot"]["suggestion"]["keep"] == ["tickets.comments.read on zendesk:tickets/*"]
-    ok("review", "decide", campaign["id"], SUMMARIZER, "reduce", "--by", MARIA,
-       "--reason", "it only reads comments", env=env)  # fmt: skip
+    ok(
+        "review",
+        "decide",
+        campaign["id"],
+        SUMMARIZER,
+        "reduce",
+        "--by",
+        MARIA,
+        "--reason",
+        "it only reads comments",
+        env=env,
+    )
 
-    denied = json.loads(ok("check", "--agent", SUMMARIZER, "--action", "slack.post_message",
-                           "--resource", "slack:channels/support-digest", "--context", CONTEXT,
-                           "--json", env=env))  # fmt: skip
+    denied = json.loads(
+        ok(
+            "check",
+            "--agent",
+            SUMMARIZER,
+            "--action",
+            "slack.post_message",
+            "--resource",
+            "slack:channels/support-digest",
+            "--context",
+            CONTEXT,
+            "--json",
+            env=env,
+        )
+    )
     assert denied["allowed"] is False  # it was allowed before the review
 
     events = json.loads(ok("audit", "list", "--json", "--limit", "1000", env=env))
     actions = [e["action"] for e in sorted(events, key=lambda e: e["seq"])]
-    steps = ["agent.register", "estate.ingest", "findings.evaluate", "review.start",
-             "agent.update", "review.decide", "review.close"]  # fmt: skip
+    steps = [
+        "agent.register",
+        "estate.ingest",
+        "findings.evaluate",
+        "review.start",
+        "agent.update",
+        "review.decide",
+        "review.close",
+    ]
     positions = [actions.index(step) for step in steps]
     assert positions == sorted(positions), actions
     update = next(e for e in events if e["action"] == "agent.update")

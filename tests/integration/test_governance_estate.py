@@ -31,11 +31,13 @@ def clock() -> FixedClock:
 
 def _evaluate(services: Services) -> dict[tuple[str, str], list[Finding]]:
     people = EXAMPLES / "people.json"
-    services.people.import_records(parse_directory(people.read_bytes(), filename=people.name),
-                                   actor="test")  # fmt: skip
+    services.people.import_records(
+        parse_directory(people.read_bytes(), filename=people.name), actor="test"
+    )
     for path in sorted((EXAMPLES / "agents").glob("*.yaml")):
-        services.registry.register(parse_charter_text(path.read_bytes(), source=str(path)),
-                                   actor="test")  # fmt: skip
+        services.registry.register(
+            parse_charter_text(path.read_bytes(), source=str(path)), actor="test"
+        )
     for name in ("support-summarizer", "finance-reconciler", "code-reviewer"):
         services.registry.transition(name, Transition.ACTIVATE, actor="test", reason="approved")
     services.estate.ingest.ingest_tree(EXAMPLES / "estate", actor="test")
@@ -64,9 +66,13 @@ EXPECTED = [
     ("stale-identity", "legacy-batch", Severity.MEDIUM),
 ]
 #: registered agents with active owners and charters; provider-managed identities nobody owns
-CLEAN = ["support-summarizer", "finance-reconciler", "aws:345678901234:root",
-         "AWSServiceRoleForSupport",
-         "service-842113970211@gcp-sa-aiplatform.iam.gserviceaccount.com"]  # fmt: skip
+CLEAN = [
+    "support-summarizer",
+    "finance-reconciler",
+    "aws:345678901234:root",
+    "AWSServiceRoleForSupport",
+    "service-842113970211@gcp-sa-aiplatform.iam.gserviceaccount.com",
+]
 
 
 def test_sample_estate_named_findings_and_clean_entities(services: Services) -> None:
@@ -85,6 +91,10 @@ def test_sample_estate_named_findings_and_clean_entities(services: Services) -> 
     assert leak.evidence["location"].startswith("scripts/backup.sh:")
     assert leak.evidence["live_in"] and leak.evidence["live_in"][0].startswith("aws:")
     for entity in CLEAN:
-        on_it = [rule for (rule, name), hits in findings.items()
-                 for h in hits if entity in (name, h.entity_id)]  # fmt: skip
+        on_it = [
+            rule
+            for (rule, name), hits in findings.items()
+            for h in hits
+            if entity in (name, h.entity_id)
+        ]
         assert on_it == [], f"{entity} should be clean: {on_it}"

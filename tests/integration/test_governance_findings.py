@@ -22,8 +22,9 @@ ALL = FindingFilter(status=tuple(FindingStatus))
 
 
 def _by_rule(services: Services, rule: str, **where: str) -> list:  # type: ignore[type-arg]
-    found, _ = services.governance.findings.list(FindingFilter(status=tuple(FindingStatus),
-                                                               rule=rule, **where))  # fmt: skip
+    found, _ = services.governance.findings.list(
+        FindingFilter(status=tuple(FindingStatus), rule=rule, **where)
+    )
     return found
 
 
@@ -45,23 +46,28 @@ def test_evaluation_finds_named_problems_with_the_json_contract(estate: Services
     assert body["entity"]["name"] == "AKIA…ED01"
     assert body["entity"]["identifiers"]["fingerprint"] == seed.FP_LEAKED
     assert body["entity"]["identifiers"]["location"] == "deploy/.env:3"
-    assert body["evidence"]["live_in"] == [f"aws:{seed.ACCOUNT} (aws:{seed.ACCOUNT}:access-key/"
-                                           f"{seed.LEAKED_KEY})"]  # fmt: skip
+    assert body["evidence"]["live_in"] == [
+        f"aws:{seed.ACCOUNT} (aws:{seed.ACCOUNT}:access-key/{seed.LEAKED_KEY})"
+    ]
     (old,) = _by_rule(estate, "long-lived-secret")
     assert old.to_dict()["owasp"] == ["NHI7"] and old.owner == "ada@acme.example"
     (departed,) = _by_rule(estate, "agent-owner-departed")
     assert departed.entity_name == "release-notes"
     assert departed.suggestion == {"new_owner": "ada@acme.example"}
     # the clean role has nothing
-    assert not [f for f in estate.governance.findings.list(ALL)[0]
-                if f.entity_id == f"aws:{seed.ACCOUNT}:role/clean"]  # fmt: skip
+    assert not [
+        f
+        for f in estate.governance.findings.list(ALL)[0]
+        if f.entity_id == f"aws:{seed.ACCOUNT}:role/clean"
+    ]
     # one audit event for the run, with the counts
     (event,) = estate.audit.list(action="findings.evaluate")
     assert event.after["new"] == result.counts["new"]
 
 
-def test_evaluation_is_idempotent_and_current_after_ingest(estate: Services,
-                                                          clock: FixedClock) -> None:  # fmt: skip
+def test_evaluation_is_idempotent_and_current_after_ingest(
+    estate: Services, clock: FixedClock
+) -> None:
     evaluation = estate.governance.evaluation
     first = evaluation.evaluate(actor="test")
     assert evaluation.ensure_current(actor="test") is None  # nothing changed
@@ -115,29 +121,55 @@ def test_activity_rollup_is_incremental_and_feeds_privilege_and_drift(
 ) -> None:
     clock.advance(days=60)  # the agent has been observed long enough
     now = clock.now()
-    seed.add_activity(estate, seed.uses("summarizer", "tickets.read", "zendesk:tickets/1",
-                                        now - dt.timedelta(days=3), n=4))  # fmt: skip
+    seed.add_activity(
+        estate,
+        seed.uses(
+            "summarizer", "tickets.read", "zendesk:tickets/1", now - dt.timedelta(days=3), n=4
+        ),
+    )
     estate.governance.evaluation.evaluate(actor="test")
     clock.advance(minutes=5)
-    seed.add_activity(estate, seed.uses("summarizer", "tickets.read", "zendesk:tickets/1",
-                                        now - dt.timedelta(days=1), n=3)
-                      + seed.uses("summarizer", "tickets.delete", "zendesk:tickets/2",
-                                  now - dt.timedelta(hours=5), n=3, allowed=False)
-                      + seed.uses("summarizer", "crm.export", "salesforce:accounts",
-                                  now - dt.timedelta(hours=2), allowed=None, source="cloudtrail"))  # fmt: skip
+    seed.add_activity(
+        estate,
+        seed.uses(
+            "summarizer", "tickets.read", "zendesk:tickets/1", now - dt.timedelta(days=1), n=3
+        )
+        + seed.uses(
+            "summarizer",
+            "tickets.delete",
+            "zendesk:tickets/2",
+            now - dt.timedelta(hours=5),
+            n=3,
+            allowed=False,
+        )
+        + seed.uses(
+            "summarizer",
+            "crm.export",
+            "salesforce:accounts",
+            now - dt.timedelta(hours=2),
+            allowed=None,
+            source="cloudtrail",
+        ),
+    )
     estate.governance.evaluation.evaluate(actor="test")
     # PostgreSQL only rolls up what an evaluation saw two minutes earlier (ids may commit out
     # of order); a later evaluation settles it. SQLite settles at once. Either way: no double count.
     clock.advance(minutes=5)
     estate.governance.evaluation.evaluate(actor="test")
     with estate.db.read() as connection:
-        rows = connection.execute(
-            sa.select(activity_rollup).where(activity_rollup.c.action == "tickets.read")
-        ).mappings().all()  # fmt: skip
+        rows = (
+            connection.execute(
+                sa.select(activity_rollup).where(activity_rollup.c.action == "tickets.read")
+            )
+            .mappings()
+            .all()
+        )
     assert len(rows) == 1 and rows[0]["count"] == 7  # 4 + 3: nothing counted twice
     (over,) = _by_rule(estate, "agent-over-privileged", agent="summarizer")
-    assert over.evidence["unused"] == ["slack.post_message on slack:channels/digest",
-                                       "crm.read on salesforce:*"]  # fmt: skip
+    assert over.evidence["unused"] == [
+        "slack.post_message on slack:channels/digest",
+        "crm.read on salesforce:*",
+    ]
     assert [c["action"] for c in over.suggestion["least_privilege"]] == ["tickets.read"]
     (drift,) = _by_rule(estate, "intent-drift", agent="summarizer")
     assert drift.severity == Severity.HIGH and drift.evidence["denied_total"] == 3

@@ -48,15 +48,19 @@ def test_jobs_run_when_due_on_the_fake_clock(estate: Services, clock: FixedClock
     assert worker.run_once()["evaluate"]["evaluated"] is True
     clock.advance(days=15)  # the pending owner never accepted
     late = worker.run_once()
-    assert {"agent": "release-notes", "action": "suspended",
-            "to": "ada@acme.example"} in late["workflows"]["departures"]  # fmt: skip
+    assert {"agent": "release-notes", "action": "suspended", "to": "ada@acme.example"} in late[
+        "workflows"
+    ]["departures"]
     assert estate.registry.get("release-notes").state == AgentState.SUSPENDED
 
 
-def test_two_workers_never_double_act(estate: Services, second: Services,
-                                     clock: FixedClock) -> None:  # fmt: skip
-    seed.register(estate, {**seed.SUMMARIZER, "name": "expired-bot", "identities": [],
-                           "expires": "2026-12-31"})  # fmt: skip
+def test_two_workers_never_double_act(
+    estate: Services, second: Services, clock: FixedClock
+) -> None:
+    seed.register(
+        estate,
+        {**seed.SUMMARIZER, "name": "expired-bot", "identities": [], "expires": "2026-12-31"},
+    )
     clock.advance(days=70)  # expired-bot expired; release-notes' owner left long ago
     workers = [estate.governance.worker(), second.governance.worker(), estate.governance.worker()]
     results: list[dict[str, object]] = []

@@ -36,30 +36,42 @@ def _decide(services: Services, agent: str, action: str, resource: str) -> bool:
 
 
 # -- access reviews -----------------------------------------------------------------------------
-def test_review_reduce_plans_then_applies_and_decisions_follow(estate: Services,
-                                                              clock: FixedClock) -> None:  # fmt: skip
+def test_review_reduce_plans_then_applies_and_decisions_follow(
+    estate: Services, clock: FixedClock
+) -> None:
     clock.advance(days=60)
     now = clock.now()
-    seed.add_activity(estate, seed.uses("summarizer", "tickets.read", "zendesk:tickets/7",
-                                        now - DAY, n=3))  # fmt: skip
+    seed.add_activity(
+        estate, seed.uses("summarizer", "tickets.read", "zendesk:tickets/7", now - DAY, n=3)
+    )
     reviews = estate.governance.reviews
     plan = reviews.plan_start("owner:ada@acme.example")
     assert [i.agent for i in plan.items] == ["summarizer"]
-    assert plan.items[0].suggestion["remove"] == ["slack.post_message on slack:channels/digest",
-                                                  "crm.read on salesforce:*"]  # fmt: skip
+    assert plan.items[0].suggestion["remove"] == [
+        "slack.post_message on slack:channels/digest",
+        "crm.read on salesforce:*",
+    ]
     assert reviews.list() == []  # a plan changes nothing
     campaign = reviews.start("owner:ada@acme.example", actor="cli:sec")
     assert campaign.status == CampaignStatus.OPEN and campaign.items[0].reviewer == (
-        "ada@acme.example")  # fmt: skip
+        "ada@acme.example"
+    )
     assert _decide(estate, "summarizer", "crm.read", "salesforce:accounts")
     with pytest.raises(PermissionDenied):
-        reviews.decide(campaign.id, "summarizer", ReviewDecision.REDUCE, by="sam@acme.example",
-                       actor="cli:sam")  # fmt: skip
+        reviews.decide(
+            campaign.id, "summarizer", ReviewDecision.REDUCE, by="sam@acme.example", actor="cli:sam"
+        )
     decision_plan = reviews.plan_decision(campaign.id, "summarizer", ReviewDecision.REDUCE)
     assert "-  - action: crm.read" in decision_plan.diff or "crm.read" in decision_plan.diff
     assert decision_plan.charter_version == 1 and not decision_plan.suspend
-    item = reviews.decide(campaign.id, "summarizer", ReviewDecision.REDUCE, by="ada@acme.example",
-                          actor="cli:ada", reason="only reads tickets")  # fmt: skip
+    item = reviews.decide(
+        campaign.id,
+        "summarizer",
+        ReviewDecision.REDUCE,
+        by="ada@acme.example",
+        actor="cli:ada",
+        reason="only reads tickets",
+    )
     assert item.status == ItemStatus.REDUCED and item.new_charter_version == 2
     agent = estate.registry.get("summarizer")
     assert agent.charter is not None
@@ -73,8 +85,9 @@ def test_review_reduce_plans_then_applies_and_decisions_follow(estate: Services,
     for step in ("review.start", "agent.update", "review.decide", "review.close"):
         assert step in actions
     with pytest.raises(Conflict):
-        reviews.decide(campaign.id, "summarizer", ReviewDecision.KEEP, by="ada@acme.example",
-                       actor="cli:ada")  # fmt: skip
+        reviews.decide(
+            campaign.id, "summarizer", ReviewDecision.KEEP, by="ada@acme.example", actor="cli:ada"
+        )
 
 
 def test_review_revoke_suspends_and_nothing_to_reduce_is_refused(estate: Services) -> None:
@@ -84,8 +97,9 @@ def test_review_revoke_suspends_and_nothing_to_reduce_is_refused(estate: Service
     # revoke additionally suspends
     plan = reviews.plan_decision(campaign.id, "summarizer", ReviewDecision.REVOKE)
     assert plan.suspend and "suspended" in plan.changes[-1]
-    reviews.decide(campaign.id, "summarizer", ReviewDecision.REVOKE, by="ada@acme.example",
-                   actor="cli:ada")  # fmt: skip
+    reviews.decide(
+        campaign.id, "summarizer", ReviewDecision.REVOKE, by="ada@acme.example", actor="cli:ada"
+    )
     agent = estate.registry.get("summarizer")
     assert agent.state == AgentState.SUSPENDED and agent.charter is not None
     assert agent.charter.allow == []
@@ -106,8 +120,10 @@ def test_unreviewed_items_are_reminded_then_suspended(estate: Services, clock: F
     assert reviews.remind(actor="worker") == 2
     clock.advance(days=1)
     actions = reviews.enforce_deadlines(actor="worker")
-    assert {a["agent"]: a["suspended"] for a in actions} == {"summarizer": "true",
-                                                             "release-notes": "true"}  # fmt: skip
+    assert {a["agent"]: a["suspended"] for a in actions} == {
+        "summarizer": "true",
+        "release-notes": "true",
+    }
     assert estate.registry.get("summarizer").state == AgentState.SUSPENDED
     assert reviews.get(campaign.id).status == CampaignStatus.CLOSED
     assert reviews.enforce_deadlines(actor="worker") == []
@@ -120,11 +136,22 @@ def test_jit_is_effective_at_once_and_gone_at_its_end(estate: Services, clock: F
     jit = estate.governance.jit
     assert not _decide(estate, "summarizer", "crm.write", "salesforce:accounts/1")
     with pytest.raises(InvalidInput, match="duration"):
-        jit.request("summarizer", action="crm.write", resource="salesforce:*", reason="x",
-                    actor="cli:bot", duration=24 * 3600)  # fmt: skip
-    grant = jit.request("summarizer", action="crm.write", resource="salesforce:accounts/*",
-                        reason="fix duplicate accounts", actor="cli:bot",
-                        duration=2 * 3600)  # fmt: skip
+        jit.request(
+            "summarizer",
+            action="crm.write",
+            resource="salesforce:*",
+            reason="x",
+            actor="cli:bot",
+            duration=24 * 3600,
+        )
+    grant = jit.request(
+        "summarizer",
+        action="crm.write",
+        resource="salesforce:accounts/*",
+        reason="fix duplicate accounts",
+        actor="cli:bot",
+        duration=2 * 3600,
+    )
     assert grant.status == JitStatus.PENDING
     assert not _decide(estate, "summarizer", "crm.write", "salesforce:accounts/1")
     with pytest.raises(PermissionDenied):
@@ -138,29 +165,42 @@ def test_jit_is_effective_at_once_and_gone_at_its_end(estate: Services, clock: F
     assert jit.expire(actor="worker") == [grant.id]
     assert jit.get(grant.id).status == JitStatus.EXPIRED
     # a grant never beats a deny rule of the charter
-    delete = jit.request("summarizer", action="tickets.delete", resource="zendesk:tickets/*",
-                         reason="spam cleanup", actor="cli:bot")  # fmt: skip
+    delete = jit.request(
+        "summarizer",
+        action="tickets.delete",
+        resource="zendesk:tickets/*",
+        reason="spam cleanup",
+        actor="cli:bot",
+    )
     jit.approve(delete.id, by="ada@acme.example", actor="cli:ada")
     assert not _decide(estate, "summarizer", "tickets.delete", "zendesk:tickets/1")
-    refused = jit.request("summarizer", action="x.y", resource="a:b", reason="try",
-                          actor="cli:bot")  # fmt: skip
+    refused = jit.request("summarizer", action="x.y", resource="a:b", reason="try", actor="cli:bot")
     assert jit.deny(refused.id, by="ada@acme.example", actor="cli:ada").status == JitStatus.DENIED
     with pytest.raises(Conflict):
         jit.approve(refused.id, by="ada@acme.example", actor="cli:ada")
     actions = [e.action for e in estate.audit.list(target_type="access", newest_first=False)]
-    assert actions == ["access.request", "access.approve", "access.expire", "access.request",
-                       "access.approve", "access.request", "access.deny"]  # fmt: skip
+    assert actions == [
+        "access.request",
+        "access.approve",
+        "access.expire",
+        "access.request",
+        "access.approve",
+        "access.request",
+        "access.deny",
+    ]
 
 
 # -- owner departure ------------------------------------------------------------------------------
-def test_departed_owner_pending_transfer_accept_or_suspend(estate: Services,
-                                                          clock: FixedClock) -> None:  # fmt: skip
+def test_departed_owner_pending_transfer_accept_or_suspend(
+    estate: Services, clock: FixedClock
+) -> None:
     seed.register(estate, {**seed.TOMS, "name": "changelog", "owner": "ada@acme.example"})
     estate.registry.transfer("changelog", "sam@acme.example", actor="test")
     departures = estate.governance.departures
     actions = departures.apply(actor="worker")
-    assert actions == [{"agent": "release-notes", "action": "pending_transfer",
-                        "to": "ada@acme.example"}]  # fmt: skip
+    assert actions == [
+        {"agent": "release-notes", "action": "pending_transfer", "to": "ada@acme.example"}
+    ]
     assert departures.apply(actor="worker") == []  # idempotent
     assert estate.registry.get("release-notes").pending_owner == "ada@acme.example"
     with pytest.raises(PermissionDenied):
@@ -216,21 +256,37 @@ def test_rotation_scheduled_stepped_and_verified_by_the_next_ingest(
     from charter.domain.enums import CredentialKind
     from charter.domain.estate import Credential
 
-    fresh = Credential(id=f"aws:{seed.ACCOUNT}:access-key/AKIANEW", source="aws",
-                       account=seed.ACCOUNT, kind=CredentialKind.ACCESS_KEY, provider="aws",
-                       fingerprint="b" * 64, preview="AKIA…NEW0",
-                       identity=f"aws:{seed.ACCOUNT}:user/etl", created_at=clock.now())  # fmt: skip
+    fresh = Credential(
+        id=f"aws:{seed.ACCOUNT}:access-key/AKIANEW",
+        source="aws",
+        account=seed.ACCOUNT,
+        kind=CredentialKind.ACCESS_KEY,
+        provider="aws",
+        fingerprint="b" * 64,
+        preview="AKIA…NEW0",
+        identity=f"aws:{seed.ACCOUNT}:user/etl",
+        created_at=clock.now(),
+    )
     estate.reconcile.apply(
-        seed.Batch("aws", seed.ACCOUNT, systems=new.systems, identities=new.identities,
-                   credentials=[fresh], grants=new.grants), actor="test")  # fmt: skip
+        seed.Batch(
+            "aws",
+            seed.ACCOUNT,
+            systems=new.systems,
+            identities=new.identities,
+            credentials=[fresh],
+            grants=new.grants,
+        ),
+        actor="test",
+    )
     assert rotation.verify_pending(actor="worker") == [rotation_id]
     assert rotation.get(rotation_id).status == RotationStatus.VERIFIED
 
 
 # -- decommissioning --------------------------------------------------------------------------------
 def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Services) -> None:
-    grant = estate.governance.jit.request("summarizer", action="x.y", resource="a:b",
-                                          reason="try", actor="cli:bot")  # fmt: skip
+    grant = estate.governance.jit.request(
+        "summarizer", action="x.y", resource="a:b", reason="try", actor="cli:bot"
+    )
     service = estate.governance.decommission
     plan = service.plan("summarizer")
     by_kind = {i.kind: i for i in plan.items}
@@ -248,7 +304,8 @@ def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Servic
     assert result.revoked["jit_requests_denied"] == 1 and not result.problems
     (event,) = estate.audit.list(action="agent.decommission")
     assert event.after["tasks"] == len(plan.task_items) and event.after["reason"] == (
-        "replaced by v2")  # fmt: skip
+        "replaced by v2"
+    )
     assert len(result.tasks) == len(plan.task_items)
     assert {t.target for t in estate.governance.tasks.list(agent="summarizer")} == tasks
     assert estate.governance.jit.get(grant.id).status == JitStatus.DENIED
@@ -257,8 +314,9 @@ def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Servic
         service.plan("summarizer")
 
 
-def test_charter_issued_keys_rotate_on_the_charter_cadence(estate: Services,
-                                                           clock: FixedClock) -> None:  # fmt: skip
+def test_charter_issued_keys_rotate_on_the_charter_cadence(
+    estate: Services, clock: FixedClock
+) -> None:
     from charter.domain.tokens.jwk import generate_private_key
     from charter.services.tokens.keys import Alg
 

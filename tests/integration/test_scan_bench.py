@@ -12,10 +12,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_smoke_run(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "scan.py"), "--size-mb", "1", "--jobs", "1",
-         "--peer-size-mb", "0.3", "--out", str(tmp_path / "corpus"), "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(ROOT / "bench" / "scan.py"),
+            "--size-mb",
+            "1",
+            "--jobs",
+            "1",
+            "--peer-size-mb",
+            "0.3",
+            "--out",
+            str(tmp_path / "corpus"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     figures = {row["tool"]: row for row in json.loads(done.stdout.strip().splitlines()[-1])}
     charter, peer = figures["charter --jobs 1"], figures["detect-secrets"]

@@ -81,9 +81,15 @@ def activity(services: Services) -> list[tuple[Any, ...]]:
     table = schema.activities
     with services.db.read() as connection:
         rows = connection.execute(
-            sa.select(table.c.agent, table.c.action, table.c.resource, table.c.allowed,
-                      table.c.source, table.c.on_behalf_of).order_by(table.c.id)
-        )  # fmt: skip
+            sa.select(
+                table.c.agent,
+                table.c.action,
+                table.c.resource,
+                table.c.allowed,
+                table.c.source,
+                table.c.on_behalf_of,
+            ).order_by(table.c.id)
+        )
         return [tuple(row) for row in rows]
 
 
@@ -183,8 +189,12 @@ def test_remote_authzen_decider(tmp_path: Any) -> None:
         services.close()
     with live_server(env) as server:
         remote = RemoteDecider(server.url, pep_key=server.pep_key)
-        allowed = guard(action="stripe.refunds.create", resource="stripe:acct_acme/charges/{charge}",
-                        agent="refund-bot", decider=remote)  # fmt: skip
+        allowed = guard(
+            action="stripe.refunds.create",
+            resource="stripe:acct_acme/charges/{charge}",
+            agent="refund-bot",
+            decider=remote,
+        )
         assert (
             allowed.check(charge="ch_9", amount=100, currency="EUR").rule
             == "charter/refund-bot/allow/0"
@@ -198,11 +208,19 @@ def test_remote_authzen_decider(tmp_path: Any) -> None:
                 await allowed.acheck(charge="ch_9", amount=600, currency="EUR")
 
         anyio.run(main)
-        without_key = guard(action="ledger.read", resource="ledger:books/acme", agent="refund-bot",
-                            decider=RemoteDecider(server.url))  # fmt: skip
+        without_key = guard(
+            action="ledger.read",
+            resource="ledger:books/acme",
+            agent="refund-bot",
+            decider=RemoteDecider(server.url),
+        )
         with pytest.raises(AccessDenied, match="HTTP 401"):
             without_key.check()
-    unreachable = guard(action="ledger.read", resource="ledger:books/acme", agent="refund-bot",
-                        decider=RemoteDecider(server.url, timeout=1))  # fmt: skip
+    unreachable = guard(
+        action="ledger.read",
+        resource="ledger:books/acme",
+        agent="refund-bot",
+        decider=RemoteDecider(server.url, timeout=1),
+    )
     with pytest.raises(AccessDenied, match="did not answer"):
         unreachable.check()

@@ -94,8 +94,13 @@ def test_langchain_tool_call_path(decider: LocalDecider) -> None:
         assert result.status == "error"
 
     anyio.run(main)
-    raising = guard_tool(send_email, resource="mail:outbox/{to}", agent="mail-bot", decider=decider,
-                         on_denied="raise")  # fmt: skip
+    raising = guard_tool(
+        send_email,
+        resource="mail:outbox/{to}",
+        agent="mail-bot",
+        decider=decider,
+        on_denied="raise",
+    )
     with pytest.raises(AccessDenied):
         raising.invoke(call("send_email", {"to": "x@y.z", "subject": "s"}, "c4"))
     assert SENT == ["customer@example.com"]
@@ -110,9 +115,12 @@ def refund(charge: str, amount: int) -> str:
 
 def test_openai_agents_runner_path(decider: LocalDecider) -> None:
     guarded = guard_function_tool(
-        refund, action="stripe.refunds.create", resource="stripe:acct_acme/charges/{charge}",
-        agent="mail-bot", decider=decider,
-    )  # fmt: skip
+        refund,
+        action="stripe.refunds.create",
+        resource="stripe:acct_acme/charges/{charge}",
+        agent="mail-bot",
+        decider=decider,
+    )
     assert guarded.name == "refund" and guarded.params_json_schema == refund.params_json_schema
     model = ScriptedModel(
         [

@@ -89,29 +89,79 @@ def _depart(estate: Estate) -> None:
 
 
 # path → (request builder, setup, expected HTTP status, expected error, expected charter_reason)
-PATHS: dict[str, tuple[Callable[[Estate, PrivateKey], TokenRequest], Callable[[Estate], None] | None, int, str, str]] = {
+PATHS: dict[
+    str,
+    tuple[
+        Callable[[Estate, PrivateKey], TokenRequest], Callable[[Estate], None] | None, int, str, str
+    ],
+] = {
     "expired assertion": (
-        lambda e, k: e.request(AGENT, k, assertion=e.assertion(AGENT, k, iat=e.now - 400, exp=e.now - 300)),
-        None, 401, "invalid_client", "assertion_expired"),
+        lambda e, k: e.request(
+            AGENT, k, assertion=e.assertion(AGENT, k, iat=e.now - 400, exp=e.now - 300)
+        ),
+        None,
+        401,
+        "invalid_client",
+        "assertion_expired",
+    ),
     "wrong audience": (
-        lambda e, k: e.request(AGENT, k, assertion=e.assertion(AGENT, k, aud="https://elsewhere.example")),
-        None, 401, "invalid_client", "wrong_audience"),
-    "unknown key": (lambda e, k: e.request(AGENT, generate_private_key(Alg.EDDSA)), None, 401,
-                    "invalid_client", "unknown_key"),
-    "suspended agent": (lambda e, k: e.request(AGENT, k), _suspend, 400, "unauthorized_client",
-                        "agent_not_active"),
-    "scope escalation": (lambda e, k: e.request(AGENT, k, scope="tickets.delete"), None, 400,
-                         "invalid_scope", "scope_escalation"),
+        lambda e, k: e.request(
+            AGENT, k, assertion=e.assertion(AGENT, k, aud="https://elsewhere.example")
+        ),
+        None,
+        401,
+        "invalid_client",
+        "wrong_audience",
+    ),
+    "unknown key": (
+        lambda e, k: e.request(AGENT, generate_private_key(Alg.EDDSA)),
+        None,
+        401,
+        "invalid_client",
+        "unknown_key",
+    ),
+    "suspended agent": (
+        lambda e, k: e.request(AGENT, k),
+        _suspend,
+        400,
+        "unauthorized_client",
+        "agent_not_active",
+    ),
+    "scope escalation": (
+        lambda e, k: e.request(AGENT, k, scope="tickets.delete"),
+        None,
+        400,
+        "invalid_scope",
+        "scope_escalation",
+    ),
     "delegation not allowed": (
-        lambda e, k: e.exchange_request("code-reviewer", e.enrol("code-reviewer"),
-                                        e.person_token("jonas.berg@acme.example")),
-        None, 400, "invalid_grant", "delegation_not_allowed"),
-    "delegator departed": (lambda e, k: e.exchange_request(AGENT, k, e.person_token(MARIA)), _depart, 400,
-                           "invalid_grant", "delegator_departed"),
-    "dpop wrong htu": (lambda e, k: e.request(AGENT, k, dpop=e.dpop(generate_private_key(Alg.ES256),
-                                                                     htu="https://evil.example/oauth/token")),
-                       None, 400, "invalid_dpop_proof", "dpop_wrong_htu"),
-}  # fmt: skip
+        lambda e, k: e.exchange_request(
+            "code-reviewer", e.enrol("code-reviewer"), e.person_token("jonas.berg@acme.example")
+        ),
+        None,
+        400,
+        "invalid_grant",
+        "delegation_not_allowed",
+    ),
+    "delegator departed": (
+        lambda e, k: e.exchange_request(AGENT, k, e.person_token(MARIA)),
+        _depart,
+        400,
+        "invalid_grant",
+        "delegator_departed",
+    ),
+    "dpop wrong htu": (
+        lambda e, k: e.request(
+            AGENT,
+            k,
+            dpop=e.dpop(generate_private_key(Alg.ES256), htu="https://evil.example/oauth/token"),
+        ),
+        None,
+        400,
+        "invalid_dpop_proof",
+        "dpop_wrong_htu",
+    ),
+}
 
 
 @pytest.mark.parametrize("path", list(PATHS))
@@ -256,8 +306,14 @@ def test_enrolment_codes_over_rfc7591(client: TestClient, estate: Estate) -> Non
 
 
 def _sdk(estate: Estate, client: TestClient, key: PrivateKey, **options: Any) -> AgentCredentials:
-    return AgentCredentials(AGENT, key, base_url=BASE, http=client,
-                            clock=lambda: estate.clock.now().timestamp(), **options)  # fmt: skip
+    return AgentCredentials(
+        AGENT,
+        key,
+        base_url=BASE,
+        http=client,
+        clock=lambda: estate.clock.now().timestamp(),
+        **options,
+    )
 
 
 def test_the_sdk_caches_refreshes_and_verifies(client: TestClient, estate: Estate) -> None:
@@ -269,8 +325,12 @@ def test_the_sdk_caches_refreshes_and_verifies(client: TestClient, estate: Estat
     assert second.value != first.value and not second.expires_within(
         60, estate.clock.now().timestamp()
     )
-    verifier = TokenVerifier(BASE, audience=estate.tokens.issuer, http=client,
-                             clock=lambda: estate.clock.now().timestamp())  # fmt: skip
+    verifier = TokenVerifier(
+        BASE,
+        audience=estate.tokens.issuer,
+        http=client,
+        clock=lambda: estate.clock.now().timestamp(),
+    )
     assert verifier.verify(second.value)["client_id"] == AGENT
     with pytest.raises(TokenError) as tampered:
         verifier.verify(
@@ -283,7 +343,10 @@ def test_the_sdk_caches_refreshes_and_verifies(client: TestClient, estate: Estat
     with pytest.raises(TokenError) as refused:
         creds.token("tickets.delete")
     assert (refused.value.error, refused.value.status, refused.value.reason) == (
-        "invalid_scope", 400, "scope_escalation")  # fmt: skip
+        "invalid_scope",
+        400,
+        "scope_escalation",
+    )
     headers = creds.headers("GET", "https://api.acme.example/t", scope="tickets.read")
     assert headers["Authorization"].startswith("Bearer ")
 

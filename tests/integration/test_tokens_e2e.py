@@ -122,14 +122,24 @@ def test_the_credential_cli(env: dict[str, str], tmp_path: Path) -> None:
     key_file.write_text("already here")
     refused = run_cli("agent", "enroll", AGENT, "--generate", "--out", str(key_file), env=env)
     assert refused.returncode == 2 and "never overwritten" in refused.stderr
-    inactive = run_cli("agent", "enroll", "release-notes-writer", "--generate", "--out",
-                       str(tmp_path / "r.pem"), env=env)  # fmt: skip
+    inactive = run_cli(
+        "agent",
+        "enroll",
+        "release-notes-writer",
+        "--generate",
+        "--out",
+        str(tmp_path / "r.pem"),
+        env=env,
+    )
     assert inactive.returncode == 2 and "only active agents enrol" in inactive.stderr
     assert not (tmp_path / "r.pem").exists()  # nothing left behind
     public = tmp_path / "public.pem"
     enrolled = _key_whose_kid_begins_with_a_dash()  # the CLI must take "-…" as a key id
-    public.write_bytes(enrolled.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))  # fmt: skip
+    public.write_bytes(
+        enrolled.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
     assert run_cli("agent", "enroll", AGENT, "--public-key", str(public), env=env).returncode == 0
     code = run_cli("agent", "enroll", AGENT, "--code", "--ttl", "5m", "--json", env=env)
     assert code.returncode == 0 and json.loads(code.stdout)["code"].startswith("chenr_")

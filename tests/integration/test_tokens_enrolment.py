@@ -52,8 +52,11 @@ def test_an_enrolment_code_is_single_use_short_lived_and_never_stored(estate: Es
     assert enrolled.key.agent == AGENT and enrolled.key.alg == "ES256"
     assert estate.issue(AGENT, private).claims["client_id"] == AGENT
     with pytest.raises(OAuthError) as again:
-        estate.tokens.register_with_code(code.code, {"keys": [jwk_from_public_key(
-            generate_private_key(Alg.EDDSA).public_key())]}, actor="agent")  # fmt: skip
+        estate.tokens.register_with_code(
+            code.code,
+            {"keys": [jwk_from_public_key(generate_private_key(Alg.EDDSA).public_key())]},
+            actor="agent",
+        )
     assert (again.value.error, again.value.status) == (OAuthErrorCode.INVALID_TOKEN, 401)
     late = estate.tokens.issue_enrolment_code(AGENT, actor="ops", ttl=60)
     estate.clock.advance(seconds=61)

@@ -133,9 +133,11 @@ def test_bad_subject_tokens_are_invalid_request(estate: Estate) -> None:
     for token, reason in cases:
         assert _refused(estate, AGENT, token) == (request, 400, reason), reason
     assert _refused(
-        estate, AGENT, estate.person_token(MARIA),
+        estate,
+        AGENT,
+        estate.person_token(MARIA),
         requested_token_type="urn:ietf:params:oauth:token-type:refresh_token",
-    ) == (request, 400, "unsupported_requested_token_type")  # fmt: skip
+    ) == (request, 400, "unsupported_requested_token_type")
     assert _refused(estate, AGENT, estate.person_token(MARIA), subject_token_type="urn:x") == (
         request,
         400,

@@ -39,8 +39,12 @@ def _refusals(estate: Estate) -> list[dict[str, Any]]:
 
 def test_client_credentials_issue_an_rfc9068_token_that_joserfc_verifies(estate: Estate) -> None:
     key = estate.enrol(AGENT)
-    issued = estate.issue(AGENT, key, scope="tickets.read slack.post_message",
-                          resource=("https://api.acme.example/tickets",))  # fmt: skip
+    issued = estate.issue(
+        AGENT,
+        key,
+        scope="tickets.read slack.post_message",
+        resource=("https://api.acme.example/tickets",),
+    )
     assert issued.token_type == "Bearer" and issued.scope == "tickets.read slack.post_message"
     assert issued.expires_in <= 900  # the charter's max_token_lifetime: 15m
     keys = KeySet.import_key_set(estate.tokens.jwks())
@@ -50,9 +54,10 @@ def test_client_credentials_issue_an_rfc9068_token_that_joserfc_verifies(estate:
     assert decoded.header["typ"] == "at+jwt" and decoded.header["kid"]
     claims = decoded.claims
     jose_jwt.JWTClaimsRegistry(
-        now=estate.now, iss={"essential": True, "value": estate.tokens.issuer},
+        now=estate.now,
+        iss={"essential": True, "value": estate.tokens.issuer},
         aud={"essential": True, "value": "https://api.acme.example/tickets"},
-    ).validate(claims)  # fmt: skip
+    ).validate(claims)
     assert {
         "iss",
         "sub",
@@ -179,7 +184,10 @@ def test_an_inactive_agent_gets_no_token_and_loses_the_ones_it_has(
     assert inactive.value.reason == "agent_not_active"
     refused = estate.refused(estate.request(AGENT, key))
     assert (refused.error, refused.status, refused.reason) == (
-        OAuthErrorCode.UNAUTHORIZED_CLIENT, 400, "agent_not_active")  # fmt: skip
+        OAuthErrorCode.UNAUTHORIZED_CLIENT,
+        400,
+        "agent_not_active",
+    )
     if transition == Transition.SUSPEND:  # resuming does not revive tokens from before
         estate.clock.advance(seconds=2)
         estate.transition(AGENT, Transition.RESUME)
@@ -259,11 +267,18 @@ def test_dpop_binds_the_token_and_refuses_replays_and_wrong_urls(estate: Estate)
     for header, proof_value, reason in [
         (f"DPoP {token}", None, "dpop_required"),
         (f"DPoP {token}", good, "dpop_replayed"),
-        (f"Bearer {token}", estate.dpop(pop, htm="GET", htu=url, access_token=token), "dpop_required"),
-        (f"DPoP {token}", estate.dpop(generate_private_key(Alg.ES256), htm="GET", htu=url, access_token=token),
-         "dpop_wrong_key"),
+        (
+            f"Bearer {token}",
+            estate.dpop(pop, htm="GET", htu=url, access_token=token),
+            "dpop_required",
+        ),
+        (
+            f"DPoP {token}",
+            estate.dpop(generate_private_key(Alg.ES256), htm="GET", htu=url, access_token=token),
+            "dpop_wrong_key",
+        ),
         (f"DPoP {token}", estate.dpop(pop, htm="GET", htu=url), "dpop_wrong_ath"),
-    ]:  # fmt: skip
+    ]:
         with pytest.raises(InvalidToken) as refused:
             estate.tokens.verify_authorization(header, proof_value, method="GET", url=url)
         assert refused.value.reason == reason
@@ -273,8 +288,12 @@ def test_a_charter_requiring_proof_of_possession_refuses_bearer_requests(estate:
     key = estate.enrol("finance-reconciler")
     refused = estate.refused(estate.request("finance-reconciler", key, scope="ledger.entries.read"))
     assert (refused.error, refused.reason) == (OAuthErrorCode.INVALID_REQUEST, "dpop_required")
-    issued = estate.issue("finance-reconciler", key, scope="ledger.entries.read",
-                          dpop=estate.dpop(generate_private_key(Alg.EDDSA)))  # fmt: skip
+    issued = estate.issue(
+        "finance-reconciler",
+        key,
+        scope="ledger.entries.read",
+        dpop=estate.dpop(generate_private_key(Alg.EDDSA)),
+    )
     assert issued.token_type == "DPoP" and issued.expires_in <= 600
 
 

@@ -69,8 +69,11 @@ def test_a_revocation_in_one_process_is_seen_by_the_other(two: tuple[Estate, Ser
 
 def _entry(*jtis: str) -> Entry:
     uses = [OneTimeUse("assertion", "a", jti, 2_000_000_000) for jti in jtis]
-    return Entry(uses, EventDraft("a", "token.issue", "agent", "a", None, {"jtis": list(jtis)}),
-                 lambda use: EventDraft("a", "token.refuse", "agent", "a", None, {"jti": use.jti}))  # fmt: skip
+    return Entry(
+        uses,
+        EventDraft("a", "token.issue", "agent", "a", None, {"jtis": list(jtis)}),
+        lambda use: EventDraft("a", "token.refuse", "agent", "a", None, {"jti": use.jti}),
+    )
 
 
 def test_the_ledger_lets_each_jti_win_once_within_and_across_batches(

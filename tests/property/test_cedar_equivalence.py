@@ -103,11 +103,21 @@ def conditions(draw: st.DrawFn) -> dict[str, Any]:
 def schedules(draw: st.DrawFn) -> dict[str, Any] | None:
     if not draw(st.booleans()):
         return None
-    days = draw(st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
-                         min_size=1, max_size=7, unique=True))  # fmt: skip
+    days = draw(
+        st.lists(
+            st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+            min_size=1,
+            max_size=7,
+            unique=True,
+        )
+    )
     start = draw(st.sampled_from(CLOCKS[:-1]))
-    return {"timezone": draw(st.sampled_from(ZONES)), "days": days, "start": start,
-            "end": draw(st.sampled_from(CLOCKS))}  # fmt: skip
+    return {
+        "timezone": draw(st.sampled_from(ZONES)),
+        "days": days,
+        "start": start,
+        "end": draw(st.sampled_from(CLOCKS)),
+    }
 
 
 @st.composite
@@ -158,9 +168,13 @@ def agents(draw: st.DrawFn, name: str) -> Agent:
         "deny": draw(st.lists(capabilities(), max_size=2)),
         "delegation": {"allowed": False}
         if delegation == "off"
-        else {"allowed": True, "groups": [] if delegation == "any"
-              else draw(st.lists(st.sampled_from(GROUPS), min_size=1, unique=True))},
-    }  # fmt: skip
+        else {
+            "allowed": True,
+            "groups": []
+            if delegation == "any"
+            else draw(st.lists(st.sampled_from(GROUPS), min_size=1, unique=True)),
+        },
+    }
     if draw(st.booleans()):
         document["expires"] = (
             BASE.date() + dt.timedelta(days=draw(st.integers(-2, 30)))
@@ -173,51 +187,82 @@ def agents(draw: st.DrawFn, name: str) -> Agent:
 
 
 contexts = st.recursive(
-    scalars | st.none() | st.sampled_from(["10.1.2.3", "10.0.0.1", "::1", "2001:db8::7", "::ffff:10.1.2.3",
-                                           "fe80::1%eth0", "10.1.2.3/8", "192.168.0.1"]),
-    lambda children: st.dictionaries(
-        st.sampled_from(["a", "args", "amount", "x-y", "region", "ip", "deep", "er", "value", "a.b"]),
-        children, max_size=4,
-    ) | st.lists(children, max_size=2),
+    scalars
+    | st.none()
+    | st.sampled_from(
+        [
+            "10.1.2.3",
+            "10.0.0.1",
+            "::1",
+            "2001:db8::7",
+            "::ffff:10.1.2.3",
+            "fe80::1%eth0",
+            "10.1.2.3/8",
+            "192.168.0.1",
+        ]
+    ),
+    lambda children: (
+        st.dictionaries(
+            st.sampled_from(
+                ["a", "args", "amount", "x-y", "region", "ip", "deep", "er", "value", "a.b"]
+            ),
+            children,
+            max_size=4,
+        )
+        | st.lists(children, max_size=2)
+    ),
     max_leaves=8,
-)  # fmt: skip
+)
 
 
 @st.composite
 def estates(draw: st.DrawFn) -> dict[str, Any]:
     names = ["alpha", "beta", "gamma"][: draw(st.integers(1, 3))]
     people = [
-        Person(email, email.split("@")[0],
-               PersonStatus.DEPARTED if email.startswith("tom") else PersonStatus.ACTIVE,
-               groups=tuple(draw(st.lists(st.sampled_from(GROUPS), unique=True, max_size=2))))
+        Person(
+            email,
+            email.split("@")[0],
+            PersonStatus.DEPARTED if email.startswith("tom") else PersonStatus.ACTIVE,
+            groups=tuple(draw(st.lists(st.sampled_from(GROUPS), unique=True, max_size=2))),
+        )
         for email in EMAILS[:3]
-    ]  # fmt: skip
+    ]
     roles = RolesFile.model_validate(
-        {"roles": [
-            {"name": f"role-{i}", "groups": draw(st.lists(st.sampled_from(GROUPS), min_size=1, unique=True)),
-             "allow": draw(st.lists(capabilities(), min_size=1, max_size=3))}
-            for i in range(draw(st.integers(0, 2)))
-        ]}
-    )  # fmt: skip
+        {
+            "roles": [
+                {
+                    "name": f"role-{i}",
+                    "groups": draw(st.lists(st.sampled_from(GROUPS), min_size=1, unique=True)),
+                    "allow": draw(st.lists(capabilities(), min_size=1, max_size=3)),
+                }
+                for i in range(draw(st.integers(0, 2)))
+            ]
+        }
+    )
     org = OrgPolicy(
         deny=[
-            OrgRule.model_validate({"id": f"rule-{i}", "description": "generated rule", **draw(capabilities())})
+            OrgRule.model_validate(
+                {"id": f"rule-{i}", "description": "generated rule", **draw(capabilities())}
+            )
             for i in range(draw(st.integers(0, 3)))
         ]
-    )  # fmt: skip
+    )
     requests = draw(
         st.lists(
             st.tuples(
                 st.sampled_from([*names, "ghost"]),
                 st.sampled_from(ACTIONS),
                 st.sampled_from(RESOURCES),
-                st.dictionaries(st.sampled_from(["a", "args", "region", "ip", "deep"]), contexts, max_size=4),
+                st.dictionaries(
+                    st.sampled_from(["a", "args", "region", "ip", "deep"]), contexts, max_size=4
+                ),
                 st.sampled_from([None, None, *EMAILS, "MARIA@acme.example"]),
                 st.integers(-3 * 24 * 60, 40 * 24 * 60),
             ),
-            min_size=REQUESTS, max_size=REQUESTS,
+            min_size=REQUESTS,
+            max_size=REQUESTS,
         )
-    )  # fmt: skip
+    )
     return {
         "agents": [draw(agents(name)) for name in names],
         "people": people,
@@ -228,9 +273,12 @@ def estates(draw: st.DrawFn) -> dict[str, Any]:
 
 
 FORBID_CODES = {
-    "charter_expired", "delegation_not_allowed", "unknown_delegator", "delegator_departed",
+    "charter_expired",
+    "delegation_not_allowed",
+    "unknown_delegator",
+    "delegator_departed",
     "delegator_lacks_access",
-}  # fmt: skip
+}
 
 
 @settings(

@@ -50,8 +50,9 @@ def api_token(server: LiveServer, email: str, *, cli: bool = False) -> str:
         return str(json.loads(result.stdout)["token"])
     services = _services(server)
     try:
-        return services.auth.keys.create_api_token(email, name="test", expires_in=None,
-                                                   actor="test:setup").secret  # fmt: skip
+        return services.auth.keys.create_api_token(
+            email, name="test", expires_in=None, actor="test:setup"
+        ).secret
     finally:
         services.close()
 
@@ -92,13 +93,15 @@ def load_sample_estate(env: dict[str, str]) -> None:
     services = Services.from_settings(Settings.from_env(env))
     try:
         people = (ROOT / "examples" / "people.json").read_bytes()
-        services.people.import_records(parse_directory(people, filename="people.json"),
-                                       actor="test:setup")  # fmt: skip
+        services.people.import_records(
+            parse_directory(people, filename="people.json"), actor="test:setup"
+        )
         for file in sorted((ROOT / "examples" / "agents").glob("*.yaml")):
             services.registry.register(parse_charter_text(file.read_bytes()), actor="test:setup")
         for name in ("support-summarizer", "finance-reconciler", "code-reviewer"):
-            services.registry.transition(name, Transition.ACTIVATE, actor="test:setup",
-                                         reason="approved in SEC-101")  # fmt: skip
+            services.registry.transition(
+                name, Transition.ACTIVATE, actor="test:setup", reason="approved in SEC-101"
+            )
         for email, (role, password) in SAMPLE_USERS.items():
             services.auth.add_user(email, role=Role(role), password=password, actor="test:setup")
     finally:
@@ -108,10 +111,15 @@ def load_sample_estate(env: dict[str, str]) -> None:
     services = Services.from_settings(Settings.from_env(env))
     try:
         for _ in range(3):  # what finance-reconciler really does: read charges
-            services.decisions.decide("finance-reconciler", "stripe.charges.read",
-                                      "stripe:acct_acme/charges/ch_1", source="test")  # fmt: skip
-        services.decisions.decide("support-summarizer", "tickets.delete", "zendesk:tickets/9",
-                                  source="test")  # fmt: skip
+            services.decisions.decide(
+                "finance-reconciler",
+                "stripe.charges.read",
+                "stripe:acct_acme/charges/ch_1",
+                source="test",
+            )
+        services.decisions.decide(
+            "support-summarizer", "tickets.delete", "zendesk:tickets/9", source="test"
+        )
         services.decisions.recorder.flush()
         services.governance.evaluation.evaluate(actor="test:setup")
         for scope in ("agent:finance-reconciler", "agent:support-summarizer"):

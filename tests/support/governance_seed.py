@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from charter.connectors.batch import Batch
+from charter.domain.batch import Batch
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
@@ -24,9 +24,10 @@ FP_LEAKED = "a" * 64
 PEOPLE = [
     PersonRecord(email="ada@acme.example", name="Ada", manager="sam@acme.example"),
     PersonRecord(email="sam@acme.example", name="Sam"),
-    PersonRecord(email="tom@acme.example", name="Tom", status="departed",
-                 manager="ada@acme.example"),
-]  # fmt: skip
+    PersonRecord(
+        email="tom@acme.example", name="Tom", status="departed", manager="ada@acme.example"
+    ),
+]
 
 SUMMARIZER = {
     "name": "summarizer",
@@ -72,59 +73,132 @@ def seed_people_and_agents(services: Services) -> None:
 def aws_batch(now: dt.datetime, *, with_old_key: bool = True, key_age_days: int = 400) -> Batch:
     old = now - dt.timedelta(days=key_age_days)
     identities = [
-        Identity(id=f"aws:{ACCOUNT}:user/etl", source="aws", account=ACCOUNT,
-                 kind=IdentityKind.CLOUD_USER, name="etl", system=f"aws:{ACCOUNT}",
-                 native_id=f"arn:aws:iam::{ACCOUNT}:user/etl", owner="ada@acme.example",
-                 created_at=old, last_used_at=now - dt.timedelta(days=1)),
-        Identity(id=f"aws:{ACCOUNT}:role/clean", source="aws", account=ACCOUNT,
-                 kind=IdentityKind.CLOUD_ROLE, name="clean", system=f"aws:{ACCOUNT}",
-                 native_id=f"arn:aws:iam::{ACCOUNT}:role/clean", owner="ada@acme.example",
-                 created_at=old, last_used_at=now - dt.timedelta(days=2)),
-    ]  # fmt: skip
+        Identity(
+            id=f"aws:{ACCOUNT}:user/etl",
+            source="aws",
+            account=ACCOUNT,
+            kind=IdentityKind.CLOUD_USER,
+            name="etl",
+            system=f"aws:{ACCOUNT}",
+            native_id=f"arn:aws:iam::{ACCOUNT}:user/etl",
+            owner="ada@acme.example",
+            created_at=old,
+            last_used_at=now - dt.timedelta(days=1),
+        ),
+        Identity(
+            id=f"aws:{ACCOUNT}:role/clean",
+            source="aws",
+            account=ACCOUNT,
+            kind=IdentityKind.CLOUD_ROLE,
+            name="clean",
+            system=f"aws:{ACCOUNT}",
+            native_id=f"arn:aws:iam::{ACCOUNT}:role/clean",
+            owner="ada@acme.example",
+            created_at=old,
+            last_used_at=now - dt.timedelta(days=2),
+        ),
+    ]
     credentials = []
     if with_old_key:
         credentials.append(
-            Credential(id=f"aws:{ACCOUNT}:access-key/{LEAKED_KEY}", source="aws",
-                       account=ACCOUNT, kind=CredentialKind.ACCESS_KEY, provider="aws",
-                       fingerprint=FP_LEAKED, preview="AKIA…ED01",
-                       identity=f"aws:{ACCOUNT}:user/etl", created_at=old, last_rotated_at=old,
-                       last_used_at=now - dt.timedelta(days=1), location="aws iam user etl",
-                       properties={"active": True, "key_id": LEAKED_KEY})
-        )  # fmt: skip
+            Credential(
+                id=f"aws:{ACCOUNT}:access-key/{LEAKED_KEY}",
+                source="aws",
+                account=ACCOUNT,
+                kind=CredentialKind.ACCESS_KEY,
+                provider="aws",
+                fingerprint=FP_LEAKED,
+                preview="AKIA…ED01",
+                identity=f"aws:{ACCOUNT}:user/etl",
+                created_at=old,
+                last_rotated_at=old,
+                last_used_at=now - dt.timedelta(days=1),
+                location="aws iam user etl",
+                properties={"active": True, "key_id": LEAKED_KEY},
+            )
+        )
     grants = [
-        Grant(id=f"aws:{ACCOUNT}:user/etl#grant/s3", source="aws", account=ACCOUNT,
-              subject_type="identity", subject=f"aws:{ACCOUNT}:user/etl",
-              system=f"aws:{ACCOUNT}", resource="arn:aws:s3:::reports/*",
-              permissions=("s3:GetObject",), reason="user etl may read reports"),
-    ]  # fmt: skip
-    return Batch("aws", ACCOUNT, systems=[System(f"aws:{ACCOUNT}", "aws", "AWS prod")],
-                 identities=identities, credentials=credentials, grants=grants)  # fmt: skip
+        Grant(
+            id=f"aws:{ACCOUNT}:user/etl#grant/s3",
+            source="aws",
+            account=ACCOUNT,
+            subject_type="identity",
+            subject=f"aws:{ACCOUNT}:user/etl",
+            system=f"aws:{ACCOUNT}",
+            resource="arn:aws:s3:::reports/*",
+            permissions=("s3:GetObject",),
+            reason="user etl may read reports",
+        ),
+    ]
+    return Batch(
+        "aws",
+        ACCOUNT,
+        systems=[System(f"aws:{ACCOUNT}", "aws", "AWS prod")],
+        identities=identities,
+        credentials=credentials,
+        grants=grants,
+    )
 
 
 def fs_batch(*, leaked: bool = True) -> Batch:
     credentials = []
     if leaked:
         credentials.append(
-            Credential(id="fs:/repo:credential/leak", source="fs", account="/repo",
-                       kind=CredentialKind.ACCESS_KEY, provider="aws", fingerprint=FP_LEAKED,
-                       preview="AKIA…ED01", location="deploy/.env:3",
-                       properties={"locations": ["deploy/.env:3"], "in_history_only": False})
-        )  # fmt: skip
-    return Batch("fs", "/repo", systems=[System("fs:/repo", "filesystem", "/repo")],
-                 credentials=credentials)  # fmt: skip
+            Credential(
+                id="fs:/repo:credential/leak",
+                source="fs",
+                account="/repo",
+                kind=CredentialKind.ACCESS_KEY,
+                provider="aws",
+                fingerprint=FP_LEAKED,
+                preview="AKIA…ED01",
+                location="deploy/.env:3",
+                properties={"locations": ["deploy/.env:3"], "in_history_only": False},
+            )
+        )
+    return Batch(
+        "fs", "/repo", systems=[System("fs:/repo", "filesystem", "/repo")], credentials=credentials
+    )
 
 
 def add_activity(services: Services, rows: Iterable[dict[str, Any]]) -> None:
     """Insert activity rows as the decision point or a log ingest would."""
     values = []
     for row in rows:
-        values.append({"identity": None, "on_behalf_of": None, "allowed": True, "reasons": [],
-                       "source": "sdk", "latency_us": None, "context": None, **row})  # fmt: skip
+        values.append(
+            {
+                "identity": None,
+                "on_behalf_of": None,
+                "allowed": True,
+                "reasons": [],
+                "source": "sdk",
+                "latency_us": None,
+                "context": None,
+                **row,
+            }
+        )
     with services.db.write() as connection:
         connection.execute(sa.insert(schema.activities), values)
 
 
-def uses(agent: str, action: str, resource: str, when: dt.datetime, *, n: int = 1,
-         allowed: bool | None = True, source: str = "sdk") -> list[dict[str, Any]]:  # fmt: skip
-    return [{"time": when, "agent": agent, "action": action, "resource": resource,
-             "allowed": allowed, "source": source} for _ in range(n)]  # fmt: skip
+def uses(
+    agent: str,
+    action: str,
+    resource: str,
+    when: dt.datetime,
+    *,
+    n: int = 1,
+    allowed: bool | None = True,
+    source: str = "sdk",
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "time": when,
+            "agent": agent,
+            "action": action,
+            "resource": resource,
+            "allowed": allowed,
+            "source": source,
+        }
+        for _ in range(n)
+    ]

@@ -73,8 +73,13 @@ def seed_credentials(env: dict[str, str]) -> Credentials:
     try:
         auth = services.auth
         if not any(u.email == TEST_ADMIN_EMAIL for u in auth.list_users()):
-            auth.add_user(TEST_ADMIN_EMAIL, role=Role.ADMIN, password=TEST_ADMIN_PASSWORD,
-                          name="Test Admin", actor="test:setup")  # fmt: skip
+            auth.add_user(
+                TEST_ADMIN_EMAIL,
+                role=Role.ADMIN,
+                password=TEST_ADMIN_PASSWORD,
+                name="Test Admin",
+                actor="test:setup",
+            )
         token = auth.keys.create_api_token(
             TEST_ADMIN_EMAIL, name="live-server", expires_in=None, actor="test:setup"
         ).secret
@@ -100,8 +105,11 @@ class CharterAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
         if "authorization" not in request.headers:
             path = request.url.path
-            secret = self.pep_key if path == "/access" or path.startswith("/access/") else (
-                self.admin_token)  # fmt: skip
+            secret = (
+                self.pep_key
+                if path == "/access" or path.startswith("/access/")
+                else (self.admin_token)
+            )
             request.headers["authorization"] = f"Bearer {secret}"
         yield request
 

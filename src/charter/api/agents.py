@@ -91,8 +91,9 @@ async def register_agent(
     spec = await _charter_from(request)
     scope = visible_owner(principal)
     if scope is not None and spec.owner != scope:
-        raise PermissionDenied(f"owners register only their own agents, not {spec.owner}'s",
-                               field="owner")  # fmt: skip
+        raise PermissionDenied(
+            f"owners register only their own agents, not {spec.owner}'s", field="owner"
+        )
     result = services.registry.register(spec, actor=actor)
     return AgentOut.of(result.agent, result.warnings)
 

@@ -252,9 +252,11 @@ async def evaluation(request: Request) -> Response:
     try:
         document = await _document(request, MAX_EVALUATION_BYTES)
         parsed = parse_tuple(
-            document.get("subject"), document.get("action"), document.get("resource"),
+            document.get("subject"),
+            document.get("action"),
+            document.get("resource"),
             document.get("context"),
-        )  # fmt: skip
+        )
     except BadRequest as error:
         return _bad(request, error)
     service = _service(request)
@@ -277,9 +279,11 @@ async def evaluations(request: Request) -> Response:
         if semantic not in SEMANTICS:
             raise BadRequest(f"options.evaluations_semantic must be one of {', '.join(SEMANTICS)}")
         defaults = (
-            document.get("subject"), document.get("action"), document.get("resource"),
+            document.get("subject"),
+            document.get("action"),
+            document.get("resource"),
             document.get("context"),
-        )  # fmt: skip
+        )
         single = parse_tuple(*defaults) if not items else None
     except BadRequest as error:
         return _bad(request, error)
@@ -298,9 +302,11 @@ async def evaluations(request: Request) -> Response:
             if type(item) is not dict:
                 raise BadRequest(f"evaluations[{index}] must be a JSON object")
             agent, action, resource, context, on_behalf_of = parse_tuple(
-                item.get("subject", defaults[0]), item.get("action", defaults[1]),
-                item.get("resource", defaults[2]), item.get("context", defaults[3]),
-            )  # fmt: skip
+                item.get("subject", defaults[0]),
+                item.get("action", defaults[1]),
+                item.get("resource", defaults[2]),
+                item.get("context", defaults[3]),
+            )
         except BadRequest as error:
             parts.append(_error_bytes(error))
             if stop_on is False:

@@ -97,8 +97,13 @@ def list_findings(
         return to_sarif(found)
     if format == "ocsf":
         return to_ocsf_events(found)
-    return {"items": [f.to_dict() for f in found], "total": total, "limit": limit,
-            "offset": offset, "evaluation": ran.to_dict() if ran else None}  # fmt: skip
+    return {
+        "items": [f.to_dict() for f in found],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "evaluation": ran.to_dict() if ran else None,
+    }
 
 
 @router.post("/findings/evaluate")
@@ -109,11 +114,20 @@ def evaluate_findings(services: ServicesDep, principal: PrincipalDep, actor: Act
 
 @router.get("/findings/rules")
 def finding_rules() -> list[dict[str, Any]]:
-    return [{"id": r.id, "title": r.meta.title, "entity": r.meta.entity.value,
-             "severity": r.meta.severity.value, "owasp": list(r.meta.owasp),
-             "description": r.meta.description, "remediation": r.meta.remediation,
-             "evidence": list(r.meta.evidence), "thresholds": list(r.meta.thresholds)}
-            for r in all_rules()]  # fmt: skip
+    return [
+        {
+            "id": r.id,
+            "title": r.meta.title,
+            "entity": r.meta.entity.value,
+            "severity": r.meta.severity.value,
+            "owasp": list(r.meta.owasp),
+            "description": r.meta.description,
+            "remediation": r.meta.remediation,
+            "evidence": list(r.meta.evidence),
+            "thresholds": list(r.meta.thresholds),
+        }
+        for r in all_rules()
+    ]
 
 
 @router.get("/findings/{finding_id}")
@@ -152,8 +166,9 @@ def suppress_finding(
         if seconds is None:
             raise InvalidInput("give 'until' (a time) or 'for' (a duration)", field="until")
         until = services.clock.now() + dt.timedelta(seconds=seconds)
-    return services.governance.findings.suppress(fid, actor=actor, reason=body.reason,
-                                                 until=until).to_dict()  # fmt: skip
+    return services.governance.findings.suppress(
+        fid, actor=actor, reason=body.reason, until=until
+    ).to_dict()
 
 
 @router.post("/findings/{finding_id}/reopen")
@@ -171,10 +186,15 @@ def reopen_finding(
 
 
 @router.get("/posture")
-def posture(services: ServicesDep, principal: PrincipalDep, actor: ActorDep,
-            by: PostureBy = PostureBy.AGENT, key: str | None = None,
-            limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
-            evaluate: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+def posture(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    actor: ActorDep,
+    by: PostureBy = PostureBy.AGENT,
+    key: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 50,
+    evaluate: bool = True,
+) -> list[dict[str, Any]]:
     """Risk score per agent, owner or system, each with its explanation."""
     if principal.owner_scope is not None:
         raise PermissionDenied("posture spans every owner: admins and auditors only", field="by")
@@ -243,16 +263,29 @@ def get_review(campaign_id: str, services: ServicesDep, reach: ReachDep) -> Any:
 
 
 @router.post("/reviews/{campaign_id}/items/{agent}")
-def decide_review(campaign_id: str, agent: str, body: ReviewDecisionIn, services: ServicesDep,
-                  principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def decide_review(
+    campaign_id: str,
+    agent: str,
+    body: ReviewDecisionIn,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     """Keep, reduce or revoke (``plan: true`` shows the exact change and applies nothing)."""
     reviews = services.governance.reviews
     reach.review_item(campaign_id, agent)
     if body.plan:
         return reviews.plan_decision(campaign_id, agent, body.decision).to_dict()
     require_writer(principal)
-    item = reviews.decide(campaign_id, agent, body.decision, by=_by(principal, body.by),
-                          actor=actor, reason=body.reason)  # fmt: skip
+    item = reviews.decide(
+        campaign_id,
+        agent,
+        body.decision,
+        by=_by(principal, body.by),
+        actor=actor,
+        reason=body.reason,
+    )
     return item.to_dict()
 
 
@@ -271,27 +304,46 @@ class AccessDecisionIn(BaseModel):
 
 
 @router.post("/access-requests", status_code=201)
-def request_access(body: AccessRequestIn, services: ServicesDep, principal: PrincipalDep,
-                   reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def request_access(
+    body: AccessRequestIn,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
     reach.agent(body.agent)
     return services.governance.jit.request(
-        body.agent, action=body.action, resource=body.resource, reason=body.reason, actor=actor,
+        body.agent,
+        action=body.action,
+        resource=body.resource,
+        reason=body.reason,
+        actor=actor,
         duration=_seconds(body.duration, "duration"),
-    ).to_dict()  # fmt: skip
+    ).to_dict()
 
 
 @router.get("/access-requests")
-def list_access(services: ServicesDep, reach: ReachDep, agent: str | None = None,
-                status: JitStatus | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def list_access(
+    services: ServicesDep,
+    reach: ReachDep,
+    agent: str | None = None,
+    status: JitStatus | None = None,
+) -> list[dict[str, Any]]:
     grants = services.governance.jit.list(agent=reach.agent_filter(agent), status=status)
     owned = reach.agent_names()
     return [g.to_dict() for g in grants if owned is None or g.agent in owned]
 
 
 def _access_decision(approve: bool) -> Any:
-    def route(grant_id: str, body: AccessDecisionIn, services: ServicesDep,
-              principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+    def route(
+        grant_id: str,
+        body: AccessDecisionIn,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        reach: ReachDep,
+        actor: ActorDep,
+    ) -> Any:
         require_writer(principal)
         reach.access_request(grant_id)
         jit = services.governance.jit
@@ -311,12 +363,19 @@ router.post("/access-requests/{grant_id}/deny")(_access_decision(False))
 
 
 @router.post("/access-requests/{grant_id}/revoke")
-def revoke_access(grant_id: str, body: StatusChange, services: ServicesDep,
-                  principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def revoke_access(
+    grant_id: str,
+    body: StatusChange,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
     reach.access_request(grant_id)
-    return services.governance.jit.revoke(grant_id, actor=actor,
-                                          reason=body.reason or "revoked").to_dict()  # fmt: skip
+    return services.governance.jit.revoke(
+        grant_id, actor=actor, reason=body.reason or "revoked"
+    ).to_dict()
 
 
 # -- decommissioning and ownership --------------------------------------------------------------
@@ -336,70 +395,115 @@ def decommission_plan(name: str, services: ServicesDep, reach: ReachDep) -> Any:
 
 
 @router.post("/decommissions/{name}")
-def decommission(name: str, body: DecommissionIn, services: ServicesDep,
-                 principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def decommission(
+    name: str,
+    body: DecommissionIn,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
     reach.agent(name)
     return services.governance.decommission.apply(name, actor=actor, reason=body.reason).to_dict()
 
 
 @router.post("/agents/{name}/accept")
-def accept_ownership(name: str, body: AcceptIn, services: ServicesDep, principal: PrincipalDep,
-                     reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def accept_ownership(
+    name: str,
+    body: AcceptIn,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     """The pending owner takes over an agent whose owner left."""
     require_writer(principal)
     reach.pending_agent(name)
     agent = services.governance.departures.accept(name, by=_by(principal, body.by), actor=actor)
-    return {"name": agent.name, "owner": agent.owner, "state": agent.state.value,
-            "pending_owner": agent.pending_owner}  # fmt: skip
+    return {
+        "name": agent.name,
+        "owner": agent.owner,
+        "state": agent.state.value,
+        "pending_owner": agent.pending_owner,
+    }
 
 
 # -- rotation, tasks, notices -------------------------------------------------------------------
 @router.get("/rotations")
-def list_rotations(services: ServicesDep, reach: ReachDep,
-                   status: RotationStatus | None = None,
-                   agent: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def list_rotations(
+    services: ServicesDep,
+    reach: ReachDep,
+    status: RotationStatus | None = None,
+    agent: str | None = None,
+) -> list[dict[str, Any]]:
     scope = reach.scope
     found = services.governance.rotation.list(status=status, agent=reach.agent_filter(agent))
     return [r.to_dict() for r in found if scope is None or r.owner == scope]
 
 
 @router.post("/rotations/{rotation_id}/start")
-def start_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
-                   reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def start_rotation(
+    rotation_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
     reach.rotation(rotation_id)
     return services.governance.rotation.start(rotation_id, actor=actor).to_dict()
 
 
 @router.post("/rotations/{rotation_id}/verify")
-def verify_rotation(rotation_id: str, services: ServicesDep, principal: PrincipalDep,
-                    reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def verify_rotation(
+    rotation_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
     reach.rotation(rotation_id)
     return services.governance.rotation.verify(rotation_id, actor=actor).to_dict()
 
 
 @router.get("/tasks")
-def list_tasks(services: ServicesDep, reach: ReachDep, agent: str | None = None,
-               status: TaskStatus | None = TaskStatus.OPEN) -> list[dict[str, Any]]:  # fmt: skip
+def list_tasks(
+    services: ServicesDep,
+    reach: ReachDep,
+    agent: str | None = None,
+    status: TaskStatus | None = TaskStatus.OPEN,
+) -> list[dict[str, Any]]:
     scope = reach.scope
     found = services.governance.tasks.list(status=status, agent=reach.agent_filter(agent))
     return [t.to_dict() for t in found if scope is None or t.assignee == scope]
 
 
 @router.post("/tasks/{task_id}/done")
-def complete_task(task_id: str, body: StatusChange, services: ServicesDep,
-                  principal: PrincipalDep, reach: ReachDep, actor: ActorDep) -> Any:  # fmt: skip
+def complete_task(
+    task_id: str,
+    body: StatusChange,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    actor: ActorDep,
+) -> Any:
     require_writer(principal)
     reach.task(task_id)
     return services.governance.tasks.complete(task_id, actor=actor, note=body.reason).to_dict()
 
 
 @router.get("/notices")
-def list_notices(services: ServicesDep, reach: ReachDep, recipient: str | None = None,
-                 kind: str | None = None,
-                 limit: Annotated[int, Query(ge=1, le=10_000)] = 100) -> list[dict[str, Any]]:  # fmt: skip
+def list_notices(
+    services: ServicesDep,
+    reach: ReachDep,
+    recipient: str | None = None,
+    kind: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
     chosen = reach.owner_filter(recipient, field="recipient")
-    return [n.to_dict() for n in services.governance.notices.list(recipient=chosen, kind=kind,
-                                                                  limit=limit)]  # fmt: skip
+    return [
+        n.to_dict()
+        for n in services.governance.notices.list(recipient=chosen, kind=kind, limit=limit)
+    ]

@@ -76,8 +76,10 @@ def create_token(
     if json_out:
         emit_json({**_token_json(issued.token), "token": issued.secret})
         return
-    console.print(f"API token {issued.token.id} for {issued.token.email} "
-                  f"(expires {_when(issued.token.expires_at)}). Shown once:")  # fmt: skip
+    console.print(
+        f"API token {issued.token.id} for {issued.token.email} "
+        f"(expires {_when(issued.token.expires_at)}). Shown once:"
+    )
     typer.echo(issued.secret)
     console.print(
         'Use it as:  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/v1/agents'
@@ -99,8 +101,14 @@ def list_tokens(
     for column in ("id", "user", "name", "expires", "last used", "state"):
         table.add_column(column)
     for token in tokens:
-        table.add_row(token.id, token.email, token.name, _when(token.expires_at),
-                      _when(token.last_used_at), "revoked" if token.revoked else "active")  # fmt: skip
+        table.add_row(
+            token.id,
+            token.email,
+            token.name,
+            _when(token.expires_at),
+            _when(token.last_used_at),
+            "revoked" if token.revoked else "active",
+        )
     console.print(table)
 
 
@@ -143,8 +151,12 @@ def list_pep(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     for column in ("name", "created", "last used", "state"):
         table.add_column(column)
     for key in keys:
-        table.add_row(key.name, _when(key.created_at), _when(key.last_used_at),
-                      "revoked" if key.revoked else "active")  # fmt: skip
+        table.add_row(
+            key.name,
+            _when(key.created_at),
+            _when(key.last_used_at),
+            "revoked" if key.revoked else "active",
+        )
     console.print(table)
 
 

@@ -183,12 +183,18 @@ def show(
             {
                 **agent_json(agent),
                 "history": [
-                    {"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action,
-                     "before": e.before, "after": e.after}
+                    {
+                        "seq": e.seq,
+                        "time": e.time,
+                        "actor": e.actor,
+                        "action": e.action,
+                        "before": e.before,
+                        "after": e.after,
+                    }
                     for e in events
                 ],
             }
-        )  # fmt: skip
+        )
         return
     style = STATE_STYLE.get(agent.state, "")
     console.print(
@@ -206,8 +212,9 @@ def show(
     for column in ("#", "time", "actor", "action", "change"):
         table.add_column(column)
     for event in events:
-        table.add_row(str(event.seq), event.time[:19], event.actor, event.action,
-                      str(event.after)[:80])  # fmt: skip
+        table.add_row(
+            str(event.seq), event.time[:19], event.actor, event.action, str(event.after)[:80]
+        )
     console.print(table)
 
 
@@ -222,12 +229,17 @@ def history(
     if json_out:
         emit_json(
             [
-                {"version": v.version, "created_at": v.created_at.isoformat(),
-                 "created_by": v.created_by, "reason": v.reason, "document": v.document,
-                 "diff": version_diff(versions[i - 1] if i else None, v)}
+                {
+                    "version": v.version,
+                    "created_at": v.created_at.isoformat(),
+                    "created_by": v.created_by,
+                    "reason": v.reason,
+                    "document": v.document,
+                    "diff": version_diff(versions[i - 1] if i else None, v),
+                }
                 for i, v in enumerate(versions)
             ]
-        )  # fmt: skip
+        )
         return
     for index, version in enumerate(versions):
         console.print(

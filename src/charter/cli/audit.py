@@ -29,19 +29,34 @@ def list_events(
     if json_out:
         emit_json(
             [
-                {"seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action,
-                 "target_type": e.target_type, "target": e.target, "before": e.before,
-                 "after": e.after, "prev_hash": e.prev_hash, "hash": e.hash}
+                {
+                    "seq": e.seq,
+                    "time": e.time,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "target_type": e.target_type,
+                    "target": e.target,
+                    "before": e.before,
+                    "after": e.after,
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                }
                 for e in events
             ]
-        )  # fmt: skip
+        )
         return
     table = Table(title="Audit events", title_justify="left")
     for column in ("#", "time", "actor", "action", "target", "after"):
         table.add_column(column, overflow="fold" if column == "after" else "ellipsis")
     for event in events:
-        table.add_row(str(event.seq), event.time[:19].replace("T", " "), event.actor,
-                      event.action, event.target, str(event.after)[:70])  # fmt: skip
+        table.add_row(
+            str(event.seq),
+            event.time[:19].replace("T", " "),
+            event.actor,
+            event.action,
+            event.target,
+            str(event.after)[:70],
+        )
     console.print(table)
 
 

@@ -88,9 +88,14 @@ def check(
     with cli_errors():
         service = get_services().decisions
         decision = service.decide(
-            agent, action, resource, context=_context(context), on_behalf_of=on_behalf_of,
-            at=_moment(at), source="cli",
-        )  # fmt: skip
+            agent,
+            action,
+            resource,
+            context=_context(context),
+            on_behalf_of=on_behalf_of,
+            at=_moment(at),
+            source="cli",
+        )
         service.close()
     if json_out:
         emit_json(decision.to_dict())

@@ -34,8 +34,13 @@ findings_app = typer.Typer(
     no_args_is_help=False,
 )
 
-SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.HIGH: "red", Severity.MEDIUM: "yellow",
-                  Severity.LOW: "cyan", Severity.INFO: "dim"}  # fmt: skip
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
 FORMATS = ("table", "json", "sarif", "ocsf")
 
 
@@ -45,8 +50,9 @@ def _statuses(value: str) -> tuple[FindingStatus, ...]:
     try:
         return tuple(FindingStatus(v.strip()) for v in value.split(",") if v.strip())
     except ValueError as exc:
-        raise InvalidInput(f"{exc}; use open, acknowledged, suppressed, resolved or all",
-                           field="status") from exc  # fmt: skip
+        raise InvalidInput(
+            f"{exc}; use open, acknowledged, suppressed, resolved or all", field="status"
+        ) from exc
 
 
 def _table(findings: list[Finding], total: int) -> None:
@@ -107,24 +113,35 @@ def findings(
         if chosen not in FORMATS:
             raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}", field="format")
         ran = services.governance.evaluation.ensure_current(actor=actor()) if evaluate else None
-        where = FindingFilter(_statuses(status), severity, rule, agent,
-                              owner.lower() if owner else None, system)  # fmt: skip
+        where = FindingFilter(
+            _statuses(status), severity, rule, agent, owner.lower() if owner else None, system
+        )
         found, total = services.governance.findings.list(where, limit=limit)
     document: Any
     if chosen == "table":
         if ran is not None:
             c = ran.counts
-            console.print(f"[dim]evaluated {c['agents']} agents, {c['identities']} identities, "
-                          f"{c['credentials']} credentials in {ran.duration_ms} ms: "
-                          f"{c['new']} new, {c['resolved']} resolved[/]")  # fmt: skip
+            console.print(
+                f"[dim]evaluated {c['agents']} agents, {c['identities']} identities, "
+                f"{c['credentials']} credentials in {ran.duration_ms} ms: "
+                f"{c['new']} new, {c['resolved']} resolved[/]"
+            )
         _table(found, total)
-        console.print(f"{_summary(found)}"
-                      + (f"  [dim](showing {len(found)} of {total}: --limit)[/]"
-                         if total > len(found) else ""))  # fmt: skip
+        console.print(
+            f"{_summary(found)}"
+            + (
+                f"  [dim](showing {len(found)} of {total}: --limit)[/]"
+                if total > len(found)
+                else ""
+            )
+        )
         return
     if chosen == "json":
-        document = {"total": total, "evaluation": ran.to_dict() if ran else None,
-                    "findings": [f.to_dict() for f in found]}  # fmt: skip
+        document = {
+            "total": total,
+            "evaluation": ran.to_dict() if ran else None,
+            "findings": [f.to_dict() for f in found],
+        }
     elif chosen == "sarif":
         document = to_sarif(found)
     else:
@@ -141,18 +158,30 @@ def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every finding rule: id, severity, OWASP ids, what it checks, what to do."""
     catalogue = all_rules()
     if json_out:
-        emit_json([{"id": r.id, "title": r.meta.title, "entity": r.meta.entity.value,
-                    "severity": r.meta.severity.value, "owasp": list(r.meta.owasp),
-                    "description": r.meta.description, "remediation": r.meta.remediation,
-                    "evidence": list(r.meta.evidence), "thresholds": list(r.meta.thresholds)}
-                   for r in catalogue])  # fmt: skip
+        emit_json(
+            [
+                {
+                    "id": r.id,
+                    "title": r.meta.title,
+                    "entity": r.meta.entity.value,
+                    "severity": r.meta.severity.value,
+                    "owasp": list(r.meta.owasp),
+                    "description": r.meta.description,
+                    "remediation": r.meta.remediation,
+                    "evidence": list(r.meta.evidence),
+                    "thresholds": list(r.meta.thresholds),
+                }
+                for r in catalogue
+            ]
+        )
         return
     table = Table(title=f"Rules ({len(catalogue)})", title_justify="left")
     for column in ("id", "entity", "severity", "OWASP", "title"):
         table.add_column(column, no_wrap=column != "title")
     for r in catalogue:
-        table.add_row(r.id, r.meta.entity.value, r.meta.severity.value, ",".join(r.meta.owasp),
-                      r.meta.title)  # fmt: skip
+        table.add_row(
+            r.id, r.meta.entity.value, r.meta.severity.value, ",".join(r.meta.owasp), r.meta.title
+        )
     console.print(table)
 
 
@@ -165,8 +194,10 @@ def evaluate_now(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         emit_json(result.to_dict())
         return
     c = result.counts
-    console.print(f"evaluated in {result.duration_ms} ms: {c['new']} new, {c['changed']} changed, "
-                  f"{c['reopened']} reopened, {c['resolved']} resolved; {c['live']} live")  # fmt: skip
+    console.print(
+        f"evaluated in {result.duration_ms} ms: {c['new']} new, {c['changed']} changed, "
+        f"{c['reopened']} reopened, {c['resolved']} resolved; {c['live']} live"
+    )
 
 
 @findings_app.command("show")
@@ -178,28 +209,36 @@ def show(finding_id: str, json_out: Annotated[bool, typer.Option("--json")] = Fa
     if json_out:
         emit_json(body)
         return
-    console.print(f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity}[/] [bold]{finding.rule}"
-                  f"[/] ({', '.join(body['owasp'])}) — {finding.status}")  # fmt: skip
-    console.print(f"{finding.entity_type} [bold]{escape(finding.entity_name)}[/]  "
-                  f"{escape(finding.entity_id)}")  # fmt: skip
+    console.print(
+        f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity}[/] [bold]{finding.rule}"
+        f"[/] ({', '.join(body['owasp'])}) — {finding.status}"
+    )
+    console.print(
+        f"{finding.entity_type} [bold]{escape(finding.entity_name)}[/]  {escape(finding.entity_id)}"
+    )
     console.print(escape(finding.message))
-    console.print_json(json.dumps({"evidence": body["evidence"],
-                                   "suggestion": body["suggestion"]}, default=str))  # fmt: skip
+    console.print_json(
+        json.dumps({"evidence": body["evidence"], "suggestion": body["suggestion"]}, default=str)
+    )
     console.print(f"[bold]remediation:[/] {escape(str(body['remediation']))}")
 
 
 def _change(verb: str, finding: Finding) -> None:
-    console.print(f"finding {finding.id} ({finding.rule} on {escape(finding.entity_name)}) is now "
-                  f"[bold]{finding.status}[/] ({verb})")  # fmt: skip
+    console.print(
+        f"finding {finding.id} ({finding.rule} on {escape(finding.entity_name)}) is now "
+        f"[bold]{finding.status}[/] ({verb})"
+    )
 
 
 @findings_app.command("ack")
-def acknowledge(finding_id: str,
-                reason: Annotated[str | None, typer.Option(help="why")] = None) -> None:  # fmt: skip
+def acknowledge(
+    finding_id: str, reason: Annotated[str | None, typer.Option(help="why")] = None
+) -> None:
     """Acknowledge a finding (it stays listed until the problem is gone)."""
     with cli_errors():
-        done = get_services().governance.findings.acknowledge(finding_id, actor=actor(),
-                                                              reason=reason)  # fmt: skip
+        done = get_services().governance.findings.acknowledge(
+            finding_id, actor=actor(), reason=reason
+        )
     _change("acknowledged", done)
 
 
@@ -213,8 +252,9 @@ def suppress(
     services = get_services()
     with cli_errors():
         until = services.clock.now() + dt.timedelta(seconds=duration(for_, "for"))
-        done = services.governance.findings.suppress(finding_id, actor=actor(), reason=reason,
-                                                      until=until)  # fmt: skip
+        done = services.governance.findings.suppress(
+            finding_id, actor=actor(), reason=reason, until=until
+        )
     _change(f"until {until:%Y-%m-%d %H:%M} UTC", done)
 
 
@@ -222,8 +262,7 @@ def suppress(
 def reopen(finding_id: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
     """Reopen an acknowledged or suppressed finding."""
     with cli_errors():
-        done = get_services().governance.findings.reopen(finding_id, actor=actor(),
-                                                         reason=reason)  # fmt: skip
+        done = get_services().governance.findings.reopen(finding_id, actor=actor(), reason=reason)
     _change("reopened", done)
 
 
@@ -258,13 +297,17 @@ def posture(
         top = "; ".join(f"{c.rule} +{c.points}" for c in e.contributions[:3])
         table.add_row(str(e.score), e.grade, escape(e.key), str(e.findings), sev, top)
     console.print(table)
-    console.print("[dim]points: critical 25, high 10, medium 4, low 1; one rule adds at most "
-                  "twice its worst finding; capped at 100 (--explain KEY shows the sum)[/]")  # fmt: skip
+    console.print(
+        "[dim]points: critical 25, high 10, medium 4, low 1; one rule adds at most "
+        "twice its worst finding; capped at 100 (--explain KEY shows the sum)[/]"
+    )
 
 
 def _explain(entry: PostureEntry) -> None:
-    console.print(f"[bold]{entry.by} {entry.key}[/]: score {entry.score} ({entry.grade}), "
-                  f"{entry.findings} live finding(s)")  # fmt: skip
+    console.print(
+        f"[bold]{entry.by} {entry.key}[/]: score {entry.score} ({entry.grade}), "
+        f"{entry.findings} live finding(s)"
+    )
     for line in entry.explanation():
         console.print(f"  {line}")
 
@@ -287,8 +330,9 @@ def worker(
                 console.print(f"[dim]{job}: {outcome}[/]")
                 continue
             done = {k: v for k, v in outcome.items() if v not in ([], 0, {}, None, False)}
-            console.print(f"[bold]{job}[/]: " + (json.dumps(done, default=str) if done
-                                                   else "nothing to do"))  # fmt: skip
+            console.print(
+                f"[bold]{job}[/]: " + (json.dumps(done, default=str) if done else "nothing to do")
+            )
 
     with cli_errors():
         if once:
@@ -329,8 +373,11 @@ def decommission(
     workflows.print_decommission(result.to_dict(), applied=True)
 
 
-def accept(name: str, by: Annotated[str | None, typer.Option(help="the pending owner")] = None,
-           json_out: Annotated[bool, typer.Option("--json")] = False) -> None:  # fmt: skip
+def accept(
+    name: str,
+    by: Annotated[str | None, typer.Option(help="the pending owner")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
     """Take over an agent whose owner left (you are its pending owner)."""
     with cli_errors():
         agent = get_services().governance.departures.accept(name, by=person(by), actor=actor())

@@ -23,14 +23,18 @@ from charter.services.governance.jit import JitGrant, JitStatus
 from charter.services.governance.rotation import RotationStatus
 from charter.services.governance.tasks import TaskStatus
 
-review_app = typer.Typer(help="Access reviews: owners keep, reduce or revoke their agents' access.",
-                         no_args_is_help=True)  # fmt: skip
-access_app = typer.Typer(help="Just-in-time access: time-boxed extra capabilities for an agent.",
-                         no_args_is_help=True)  # fmt: skip
-rotation_app = typer.Typer(help="Credential rotation: schedule, exact steps, verification.",
-                           no_args_is_help=True)  # fmt: skip
-tasks_app = typer.Typer(help="Tasks Charter filed for what it cannot do itself.",
-                        invoke_without_command=True)  # fmt: skip
+review_app = typer.Typer(
+    help="Access reviews: owners keep, reduce or revoke their agents' access.", no_args_is_help=True
+)
+access_app = typer.Typer(
+    help="Just-in-time access: time-boxed extra capabilities for an agent.", no_args_is_help=True
+)
+rotation_app = typer.Typer(
+    help="Credential rotation: schedule, exact steps, verification.", no_args_is_help=True
+)
+tasks_app = typer.Typer(
+    help="Tasks Charter filed for what it cannot do itself.", invoke_without_command=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -53,10 +57,11 @@ def person(value: str | None, field: str = "by") -> str:
 # -- reviews ------------------------------------------------------------------------------------
 def _campaign(campaign: Campaign, reviewer: str | None = None) -> None:
     progress = ", ".join(f"{n} {s}" for s, n in sorted(campaign.progress.items()))
-    console.print(f"[bold]{campaign.id}[/] scope {campaign.scope} — {campaign.status}, due "
-                  f"{campaign.due_at:%Y-%m-%d %H:%M} UTC ({progress})"
-                  + ("; unreviewed agents will be suspended" if campaign.suspend_unreviewed
-                     else ""))  # fmt: skip
+    console.print(
+        f"[bold]{campaign.id}[/] scope {campaign.scope} — {campaign.status}, due "
+        f"{campaign.due_at:%Y-%m-%d %H:%M} UTC ({progress})"
+        + ("; unreviewed agents will be suspended" if campaign.suspend_unreviewed else "")
+    )
     table = Table(title_justify="left")
     for column in ("agent", "reviewer", "status", "last used", "findings"):
         table.add_column(column, no_wrap=True)
@@ -71,11 +76,15 @@ def _campaign(campaign: Campaign, reviewer: str | None = None) -> None:
             change.append("remove " + "; ".join(suggestion["remove"]))
         for old, new in (suggestion.get("narrow") or {}).items():
             change.append(f"narrow {old} → {', '.join(new)}")
-        table.add_row(item.agent, item.reviewer, item.status.value,
-                      (snap.get("last_activity") or "never")[:10],
-                      str(len(snap.get("findings", []))),
-                      escape("\n".join(snap.get("access", [])))
-                      + ("\n[yellow]" + escape("\n".join(change)) + "[/]" if change else ""))  # fmt: skip
+        table.add_row(
+            item.agent,
+            item.reviewer,
+            item.status.value,
+            (snap.get("last_activity") or "never")[:10],
+            str(len(snap.get("findings", []))),
+            escape("\n".join(snap.get("access", [])))
+            + ("\n[yellow]" + escape("\n".join(change)) + "[/]" if change else ""),
+        )
     console.print(table)
 
 
@@ -97,11 +106,15 @@ def review_start(
             if json_out:
                 emit_json(shown.to_dict())
                 return
-            console.print(f"[bold]plan[/]: review {len(shown.items)} agent(s) in {shown.scope}, "
-                          f"due {shown.due_at:%Y-%m-%d}")  # fmt: skip
+            console.print(
+                f"[bold]plan[/]: review {len(shown.items)} agent(s) in {shown.scope}, "
+                f"due {shown.due_at:%Y-%m-%d}"
+            )
             for item in shown.items:
-                console.print(f"  {item.agent} → {item.reviewer}: {len(item.access)} capabilities,"
-                              f" suggested {len(item.least_privilege)}")  # fmt: skip
+                console.print(
+                    f"  {item.agent} → {item.reviewer}: {len(item.access)} capabilities,"
+                    f" suggested {len(item.least_privilege)}"
+                )
             return
         campaign = reviews.start(scope, actor=actor(), due_in=due_in)
     if json_out:
@@ -120,8 +133,10 @@ def review_list(json_out: JsonOpt = False) -> None:
         return
     for campaign in campaigns:
         progress = ", ".join(f"{n} {s}" for s, n in sorted(campaign.progress.items()))
-        console.print(f"{campaign.id}  {campaign.status:6}  {campaign.scope}  due "
-                      f"{campaign.due_at:%Y-%m-%d}  ({progress})")  # fmt: skip
+        console.print(
+            f"{campaign.id}  {campaign.status:6}  {campaign.scope}  due "
+            f"{campaign.due_at:%Y-%m-%d}  ({progress})"
+        )
 
 
 @review_app.command("show")
@@ -162,8 +177,9 @@ def review_decide(
             if shown.diff:
                 console.print(Syntax(shown.diff, "diff"))
             return
-        item = reviews.decide(campaign, agent, decision, by=person(by), actor=actor(),
-                              reason=reason)  # fmt: skip
+        item = reviews.decide(
+            campaign, agent, decision, by=person(by), actor=actor(), reason=reason
+        )
     if json_out:
         emit_json(item.to_dict())
         return
@@ -174,10 +190,15 @@ def review_decide(
 
 # -- just-in-time access ----------------------------------------------------------------------------
 def _grant(grant: JitGrant) -> str:
-    window = (f" until {grant.ends_at:%Y-%m-%d %H:%M} UTC" if grant.ends_at else
-              f" for {grant.duration_s // 60} min once approved")  # fmt: skip
-    return (f"{grant.id}: {grant.agent} may {escape(grant.action)} on {escape(grant.resource)} — "
-            f"[bold]{grant.status}[/]{window}")  # fmt: skip
+    window = (
+        f" until {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+        if grant.ends_at
+        else f" for {grant.duration_s // 60} min once approved"
+    )
+    return (
+        f"{grant.id}: {grant.agent} may {escape(grant.action)} on {escape(grant.resource)} — "
+        f"[bold]{grant.status}[/]{window}"
+    )
 
 
 @access_app.command("request")
@@ -194,9 +215,13 @@ def access_request(
     """Ask for a time-boxed extra capability; the agent's owner approves or denies it."""
     with cli_errors():
         grant = get_services().governance.jit.request(
-            agent, action=action, resource=resource, reason=reason, actor=actor(),
+            agent,
+            action=action,
+            resource=resource,
+            reason=reason,
+            actor=actor(),
             duration=duration(for_, "for") if for_ else None,
-        )  # fmt: skip
+        )
     if json_out:
         emit_json(grant.to_dict())
         return
@@ -219,8 +244,11 @@ def _decide_access(approve: bool):  # type: ignore[no-untyped-def]
             return
         console.print(_grant(grant))
 
-    command.__doc__ = ("Approve an access request: effective in decisions at once."
-                       if approve else "Refuse an access request.")  # fmt: skip
+    command.__doc__ = (
+        "Approve an access request: effective in decisions at once."
+        if approve
+        else "Refuse an access request."
+    )
     return command
 
 
@@ -229,8 +257,9 @@ access_app.command("deny")(_decide_access(False))
 
 
 @access_app.command("revoke")
-def access_revoke(grant_id: str, reason: Annotated[str, typer.Option(help="why")],
-                  json_out: JsonOpt = False) -> None:  # fmt: skip
+def access_revoke(
+    grant_id: str, reason: Annotated[str, typer.Option(help="why")], json_out: JsonOpt = False
+) -> None:
     """End an approved grant now, before its window closes."""
     with cli_errors():
         grant = get_services().governance.jit.revoke(grant_id, actor=actor(), reason=reason)
@@ -241,9 +270,11 @@ def access_revoke(grant_id: str, reason: Annotated[str, typer.Option(help="why")
 
 
 @access_app.command("list")
-def access_list(agent: Annotated[str | None, typer.Option()] = None,
-                status: Annotated[JitStatus | None, typer.Option()] = None,
-                json_out: JsonOpt = False) -> None:  # fmt: skip
+def access_list(
+    agent: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[JitStatus | None, typer.Option()] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Access requests and grants, newest first."""
     with cli_errors():
         grants = get_services().governance.jit.list(agent=agent, status=status)
@@ -256,9 +287,11 @@ def access_list(agent: Annotated[str | None, typer.Option()] = None,
 
 # -- rotation ---------------------------------------------------------------------------------------
 @rotation_app.command("list")
-def rotation_list(status: Annotated[RotationStatus | None, typer.Option()] = None,
-                  agent: Annotated[str | None, typer.Option()] = None,
-                  json_out: JsonOpt = False) -> None:  # fmt: skip
+def rotation_list(
+    status: Annotated[RotationStatus | None, typer.Option()] = None,
+    agent: Annotated[str | None, typer.Option()] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Scheduled and running rotations."""
     with cli_errors():
         found = get_services().governance.rotation.list(status=status, agent=agent)
@@ -266,8 +299,10 @@ def rotation_list(status: Annotated[RotationStatus | None, typer.Option()] = Non
         emit_json([r.to_dict() for r in found])
         return
     for r in found:
-        console.print(f"{r.id}  {r.status:11}  due {r.due_at:%Y-%m-%d}  {r.agent}  "
-                      f"{r.provider}  {r.credential}")  # fmt: skip
+        console.print(
+            f"{r.id}  {r.status:11}  due {r.due_at:%Y-%m-%d}  {r.agent}  "
+            f"{r.provider}  {r.credential}"
+        )
 
 
 @rotation_app.command("schedule")
@@ -275,8 +310,9 @@ def rotation_schedule() -> None:
     """Schedule rotations that are due now (the worker does this on its own)."""
     with cli_errors():
         created = get_services().governance.rotation.schedule(actor=actor())
-    console.print(f"scheduled {len(created)} rotation(s)" + (": " + ", ".join(created)
-                                                              if created else ""))  # fmt: skip
+    console.print(
+        f"scheduled {len(created)} rotation(s)" + (": " + ", ".join(created) if created else "")
+    )
 
 
 @rotation_app.command("plan")
@@ -287,8 +323,10 @@ def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(r.to_dict())
         return
-    console.print(f"[bold]{r.id}[/]: rotate {r.provider} credential {r.credential} of {r.agent} "
-                  f"(owner {r.owner}) by {r.due_at:%Y-%m-%d}")  # fmt: skip
+    console.print(
+        f"[bold]{r.id}[/]: rotate {r.provider} credential {r.credential} of {r.agent} "
+        f"(owner {r.owner}) by {r.due_at:%Y-%m-%d}"
+    )
     for number, step in enumerate(r.steps, 1):
         console.print(f"  {number}. {escape(step)}")
 
@@ -319,21 +357,26 @@ def rotation_verify(rotation_id: str, json_out: JsonOpt = False) -> None:
 
 # -- tasks and notices ------------------------------------------------------------------------------
 @tasks_app.callback()
-def tasks(ctx: typer.Context, agent: Annotated[str | None, typer.Option()] = None,
-          all_: Annotated[bool, typer.Option("--all", help="include done tasks")] = False,
-          json_out: JsonOpt = False) -> None:  # fmt: skip
+def tasks(
+    ctx: typer.Context,
+    agent: Annotated[str | None, typer.Option()] = None,
+    all_: Annotated[bool, typer.Option("--all", help="include done tasks")] = False,
+    json_out: JsonOpt = False,
+) -> None:
     """Open tasks (``charter tasks done ID`` closes one)."""
     if ctx.invoked_subcommand is not None:
         return
     with cli_errors():
         found = get_services().governance.tasks.list(
-            status=None if all_ else TaskStatus.OPEN, agent=agent)  # fmt: skip
+            status=None if all_ else TaskStatus.OPEN, agent=agent
+        )
     if json_out:
         emit_json([t.to_dict() for t in found])
         return
     for task in found:
-        console.print(f"[bold]{task.id}[/] ({task.status}) {escape(task.title)}  → "
-                      f"{task.assignee or '-'}")  # fmt: skip
+        console.print(
+            f"[bold]{task.id}[/] ({task.status}) {escape(task.title)}  → {task.assignee or '-'}"
+        )
         for step in task.steps:
             console.print(f"    - {escape(step)}")
 
@@ -346,10 +389,12 @@ def task_done(task_id: str, note: Annotated[str | None, typer.Option()] = None) 
     console.print(f"task {task.id} done")
 
 
-def notices(to: Annotated[str | None, typer.Option("--to", help="recipient e-mail")] = None,
-            kind: Annotated[str | None, typer.Option()] = None,
-            limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
-            json_out: JsonOpt = False) -> None:  # fmt: skip
+def notices(
+    to: Annotated[str | None, typer.Option("--to", help="recipient e-mail")] = None,
+    kind: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    json_out: JsonOpt = False,
+) -> None:
     """Reminders and warnings Charter sent (review due, charter expiring, ownership …)."""
     with cli_errors():
         found = get_services().governance.notices.list(recipient=to, kind=kind, limit=limit)
@@ -366,12 +411,16 @@ def notices(to: Annotated[str | None, typer.Option("--to", help="recipient e-mai
 def print_decommission(body: dict[str, Any], *, applied: bool) -> None:
     """The decommission plan (or what was done) as a person reads it."""
     verb = "revoked by Charter" if applied else "Charter will revoke"
-    console.print(f"[bold]{body['agent']}[/] (owner {body['owner']}) — "
-                  + ("[red]decommissioned[/]" if applied else f"plan from state {body['state']}"))  # fmt: skip
+    console.print(
+        f"[bold]{body['agent']}[/] (owner {body['owner']}) — "
+        + ("[red]decommissioned[/]" if applied else f"plan from state {body['state']}")
+    )
     console.print(f"[bold]{verb}:[/]")
     for item in body["charter_revokes"]:
-        console.print(f"  ✓ {escape(item['action'])}" + (f"  [dim]{escape(item['id'])}[/]"
-                                                 if item["kind"] != "agent" else ""))  # fmt: skip
+        console.print(
+            f"  ✓ {escape(item['action'])}"
+            + (f"  [dim]{escape(item['id'])}[/]" if item["kind"] != "agent" else "")
+        )
     tasks_for = body["tasks"]
     console.print(f"[bold]{'tasks filed' if applied else 'tasks to file'} ({len(tasks_for)}):[/]")
     for item in tasks_for:

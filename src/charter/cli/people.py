@@ -70,19 +70,25 @@ def list_people(
         emit_json(
             {
                 "items": [
-                    {"email": p.email, "name": p.name, "status": p.status.value,
-                     "manager": p.manager, "groups": list(p.groups)}
+                    {
+                        "email": p.email,
+                        "name": p.name,
+                        "status": p.status.value,
+                        "manager": p.manager,
+                        "groups": list(p.groups),
+                    }
                     for p in people
                 ],
                 "total": total,
             }
-        )  # fmt: skip
+        )
         return
     table = Table(title=f"People ({total})", title_justify="left")
     for column in ("email", "name", "status", "manager", "groups"):
         table.add_column(column)
     for person in people:
         status_text = person.status.value if person.is_active else f"[red]{person.status}[/]"
-        table.add_row(person.email, person.name, status_text, person.manager or "",
-                      ", ".join(person.groups))  # fmt: skip
+        table.add_row(
+            person.email, person.name, status_text, person.manager or "", ", ".join(person.groups)
+        )
     console.print(table)

@@ -32,8 +32,8 @@ from charter.connectors.base import (
     json_members,
     json_records,
 )
-from charter.connectors.batch import Batch
 from charter.connectors.streaming import Head, Rec, iter_csv
+from charter.domain.batch import Batch
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
 

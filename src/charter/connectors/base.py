@@ -5,7 +5,7 @@ it reads (each with the exact command that produces it), what access it needs,
 and, where the system has one, its live API. ``fetch()`` turns files (or the
 live API) into *raw* records — lazily, so a multi-gigabyte export is streamed —
 and ``normalize()`` maps raw records to canonical ``charter.domain.estate``
-records grouped into :class:`~charter.connectors.batch.Batch` objects, one per
+records grouped into :class:`~charter.domain.batch.Batch` objects, one per
 source and account, without touching files, the network or the store.
 ``tests/unit/connectors/test_contract.py`` lints every registered connector.
 """
@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from charter.connectors.batch import Batch
 from charter.connectors.streaming import Head, Rec, read_json_records
+from charter.domain.batch import Batch
 from charter.errors import CharterError, InvalidInput
 
 RawT = TypeVar("RawT")

@@ -40,9 +40,9 @@ from charter.connectors.base import (
     live_records,
     preview,
 )
-from charter.connectors.batch import Batch
 from charter.connectors.dates import parse_time
 from charter.connectors.streaming import Head, Rec
+from charter.domain.batch import Batch
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput

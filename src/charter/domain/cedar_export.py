@@ -331,20 +331,35 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
         )
     on_behalf = "context has on_behalf_of"
     blocks.append(
-        _policy("forbid", "delegation/unknown-person", "principal", None,
-                [on_behalf, "!(context.on_behalf_of has active)"],
-                ReasonCode.UNKNOWN_DELEGATOR.value)
-    )  # fmt: skip
+        _policy(
+            "forbid",
+            "delegation/unknown-person",
+            "principal",
+            None,
+            [on_behalf, "!(context.on_behalf_of has active)"],
+            ReasonCode.UNKNOWN_DELEGATOR.value,
+        )
+    )
     blocks.append(
-        _policy("forbid", "delegation/departed-person", "principal", None,
-                [on_behalf, "context.on_behalf_of has active", "!context.on_behalf_of.active"],
-                ReasonCode.DELEGATOR_DEPARTED.value)
-    )  # fmt: skip
+        _policy(
+            "forbid",
+            "delegation/departed-person",
+            "principal",
+            None,
+            [on_behalf, "context.on_behalf_of has active", "!context.on_behalf_of.active"],
+            ReasonCode.DELEGATOR_DEPARTED.value,
+        )
+    )
     blocks.append(
-        _policy("forbid", "delegation/roles", "principal", None,
-                [on_behalf, _not(_role_expression(snapshot))],
-                ReasonCode.DELEGATOR_LACKS_ACCESS.value)
-    )  # fmt: skip
+        _policy(
+            "forbid",
+            "delegation/roles",
+            "principal",
+            None,
+            [on_behalf, _not(_role_expression(snapshot))],
+            ReasonCode.DELEGATOR_LACKS_ACCESS.value,
+        )
+    )
     groups: set[str] = set()
     agents: list[str] = []
     for name in sorted(snapshot.agents):
@@ -368,10 +383,15 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
             last = from_epoch_micros(compiled.expires_us - 1).date()
             blocks.append(
                 f"// the charter is valid through {last} (UTC)\n"
-                + _policy("forbid", f"charter/{name}/expiry", principal, None,
-                          [f"context.now >= {compiled.expires_us}"],
-                          ReasonCode.CHARTER_EXPIRED.value)
-            )  # fmt: skip
+                + _policy(
+                    "forbid",
+                    f"charter/{name}/expiry",
+                    principal,
+                    None,
+                    [f"context.now >= {compiled.expires_us}"],
+                    ReasonCode.CHARTER_EXPIRED.value,
+                )
+            )
         if compiled.delegation_groups is not None:
             groups.update(compiled.delegation_groups)
             accepted = _any(
@@ -379,10 +399,15 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
                 for g in sorted(compiled.delegation_groups)
             )
             blocks.append(
-                _policy("forbid", f"charter/{name}/delegation", principal, None,
-                        [on_behalf, _not(accepted)],
-                        ReasonCode.DELEGATION_NOT_ALLOWED.value)
-            )  # fmt: skip
+                _policy(
+                    "forbid",
+                    f"charter/{name}/delegation",
+                    principal,
+                    None,
+                    [on_behalf, _not(accepted)],
+                    ReasonCode.DELEGATION_NOT_ALLOWED.value,
+                )
+            )
     for role in snapshot.roles.roles:
         groups.update(role.groups)
         all_rules.extend(

@@ -133,16 +133,28 @@ def presented(headers: Headers, method: str, url: str) -> Presented | None:
         )
     scheme = Scheme.DPOP if lowered == "dpop" else Scheme.BEARER
     if not token or len(token) > MAX_TOKEN_LENGTH or " " in token:
-        raise AuthFailure(AuthError.INVALID_REQUEST, "the access token is missing or malformed",
-                          reason="malformed", scheme=scheme)  # fmt: skip
+        raise AuthFailure(
+            AuthError.INVALID_REQUEST,
+            "the access token is missing or malformed",
+            reason="malformed",
+            scheme=scheme,
+        )
     proofs = headers.getlist("dpop")
     if len(proofs) > 1:
-        raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "send exactly one DPoP proof",
-                          reason="dpop_malformed", scheme=Scheme.DPOP)  # fmt: skip
+        raise AuthFailure(
+            AuthError.INVALID_DPOP_PROOF,
+            "send exactly one DPoP proof",
+            reason="dpop_malformed",
+            scheme=Scheme.DPOP,
+        )
     proof = proofs[0] if proofs else None
     if scheme == Scheme.DPOP and proof is None:
-        raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "a DPoP token needs a DPoP proof header",
-                          reason="dpop_missing", scheme=Scheme.DPOP)  # fmt: skip
+        raise AuthFailure(
+            AuthError.INVALID_DPOP_PROOF,
+            "a DPoP token needs a DPoP proof header",
+            reason="dpop_missing",
+            scheme=Scheme.DPOP,
+        )
     return Presented(scheme, token, proof, method, url)
 
 

@@ -106,8 +106,11 @@ class Directory:
                 if visible in tools:
                     logger.warning(
                         "tool %r is offered by %s and %s; only %s's is used",
-                        visible, tools[visible].upstream, upstream.name, tools[visible].upstream,
-                    )  # fmt: skip
+                        visible,
+                        tools[visible].upstream,
+                        upstream.name,
+                        tools[visible].upstream,
+                    )
                     continue
                 shown = tool.model_copy(update={"name": visible}) if prefix else tool
                 tools[visible] = ToolEntry(visible, upstream.name, tool.name, shown)
@@ -133,8 +136,9 @@ class Directory:
                 except InvalidInput:
                     logger.warning(
                         "upstream %s: resource template %r is too complex; not offered",
-                        upstream.name, template.uri_template,
-                    )  # fmt: skip
+                        upstream.name,
+                        template.uri_template,
+                    )
                     continue
                 templates.append(TemplateEntry(upstream.name, template, pattern))
         self.tools, self.prompts, self.resources, self.templates = (

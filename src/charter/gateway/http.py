@@ -60,8 +60,12 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
 
     async def health(_: Request) -> Response:
         states = [upstream.state.value for upstream in gateway.upstreams.values()]
-        body = {"status": "ok", "version": __version__, "upstreams": len(states),
-                "ready": states.count("ready")}  # fmt: skip
+        body = {
+            "status": "ok",
+            "version": __version__,
+            "upstreams": len(states),
+            "ready": states.count("ready"),
+        }
         return JSONResponse(body)
 
     well_known = {

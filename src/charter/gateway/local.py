@@ -81,14 +81,18 @@ def check_scheme(principal: Principal, scheme: Scheme) -> None:
     """RFC 9449 §7.1: a bound token only with the DPoP scheme, the DPoP scheme only with one."""
     if principal.key_thumbprint is not None and scheme != Scheme.DPOP:
         raise AuthFailure(
-            AuthError.INVALID_TOKEN, "a DPoP-bound token must be sent with the DPoP scheme",
-            reason="dpop_required", scheme=Scheme.DPOP,
-        )  # fmt: skip
+            AuthError.INVALID_TOKEN,
+            "a DPoP-bound token must be sent with the DPoP scheme",
+            reason="dpop_required",
+            scheme=Scheme.DPOP,
+        )
     if principal.key_thumbprint is None and scheme == Scheme.DPOP:
         raise AuthFailure(
-            AuthError.INVALID_TOKEN, "the token is not DPoP-bound; send it as a Bearer token",
-            reason="not_dpop_bound", scheme=Scheme.DPOP,
-        )  # fmt: skip
+            AuthError.INVALID_TOKEN,
+            "the token is not DPoP-bound; send it as a Bearer token",
+            reason="not_dpop_bound",
+            scheme=Scheme.DPOP,
+        )
 
 
 class LocalAuthority:
@@ -177,9 +181,13 @@ class LocalAuthority:
 
     async def note_cut(self, agent: str, sessions: int, calls: int, reason: str) -> None:
         draft = EventDraft(
-            "gateway", "gateway.cut", "agent", agent, None,
+            "gateway",
+            "gateway.cut",
+            "agent",
+            agent,
+            None,
             {"sessions": sessions, "calls": calls, "reason": reason},
-        )  # fmt: skip
+        )
         await anyio.to_thread.run_sync(self.services.audit.append, [draft])
 
     async def aclose(self) -> None:

@@ -82,15 +82,21 @@ class RemoteAuthority:
             )
         except httpx.HTTPError as error:
             raise AuthFailure(
-                AuthError.INVALID_TOKEN, f"cannot reach Charter to check the token ({type(error).__name__})",
-                reason="unavailable", scheme=scheme,
-            ) from None  # fmt: skip
+                AuthError.INVALID_TOKEN,
+                f"cannot reach Charter to check the token ({type(error).__name__})",
+                reason="unavailable",
+                scheme=scheme,
+            ) from None
         if response.status_code != 200:
             logger.warning(
                 "introspection answered HTTP %s (is CHARTER_PEP_KEY set?)", response.status_code
             )
-            raise AuthFailure(AuthError.INVALID_TOKEN, "the token could not be checked",
-                              reason="unavailable", scheme=scheme)  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_TOKEN,
+                "the token could not be checked",
+                reason="unavailable",
+                scheme=scheme,
+            )
         answer = dict(response.json())
         if len(self._introspected) >= MAX_CACHED_TOKENS:
             self._introspected.clear()
@@ -100,14 +106,21 @@ class RemoteAuthority:
     async def authenticate(self, presented: Presented, audience: str) -> Principal:
         claims = await self._introspect(presented.token, presented.scheme)
         if claims.get("active") is not True:
-            raise AuthFailure(AuthError.INVALID_TOKEN, "the token is not active (expired, revoked, "
-                              "or its agent may no longer act)", reason="inactive",
-                              scheme=presented.scheme)  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_TOKEN,
+                "the token is not active (expired, revoked, or its agent may no longer act)",
+                reason="inactive",
+                scheme=presented.scheme,
+            )
         aud = claims.get("aud")
         audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
         if audience not in audiences:
-            raise AuthFailure(AuthError.INVALID_TOKEN, f"the token is not meant for {audience}",
-                              reason="wrong_audience", scheme=presented.scheme)  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_TOKEN,
+                f"the token is not meant for {audience}",
+                reason="wrong_audience",
+                scheme=presented.scheme,
+            )
         principal = _principal(claims)
         check_scheme(principal, presented.scheme)
         if principal.key_thumbprint is not None:
@@ -116,23 +129,39 @@ class RemoteAuthority:
 
     def _check_proof(self, presented: Presented, principal: Principal) -> None:
         if presented.proof is None:
-            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "a DPoP proof is required",
-                              reason="dpop_missing", scheme=Scheme.DPOP)  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_DPOP_PROOF,
+                "a DPoP proof is required",
+                reason="dpop_missing",
+                scheme=Scheme.DPOP,
+            )
         now = time.time()
         try:
             proof = dpop.check_proof(
-                presented.proof, htm=presented.method, htu=[presented.url], now=now,
+                presented.proof,
+                htm=presented.method,
+                htu=[presented.url],
+                now=now,
                 access_token=presented.token,
-            )  # fmt: skip
+            )
         except dpop.DPoPError as error:
-            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, error.message, reason=error.reason,
-                              scheme=Scheme.DPOP) from None  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_DPOP_PROOF, error.message, reason=error.reason, scheme=Scheme.DPOP
+            ) from None
         if proof.jkt != principal.key_thumbprint:
-            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "the DPoP proof is signed by another key",
-                              reason="dpop_wrong_key", scheme=Scheme.DPOP)  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_DPOP_PROOF,
+                "the DPoP proof is signed by another key",
+                reason="dpop_wrong_key",
+                scheme=Scheme.DPOP,
+            )
         if not self._replays.consume(proof.use, now):
-            raise AuthFailure(AuthError.INVALID_DPOP_PROOF, "the DPoP proof was used before",
-                              reason="dpop_replayed", scheme=Scheme.DPOP)  # fmt: skip
+            raise AuthFailure(
+                AuthError.INVALID_DPOP_PROOF,
+                "the DPoP proof was used before",
+                reason="dpop_replayed",
+                scheme=Scheme.DPOP,
+            )
 
     # -- decisions ----------------------------------------------------------------------------
     async def decide(
@@ -237,6 +266,10 @@ def _view(name: str, body: Any) -> AgentView | None:
     deny = tuple(spec.deny) if active and spec else ()
     expired = bool(spec and spec.expires and spec.expires < dt.datetime.now(dt.UTC).date())
     return AgentView.build(
-        name, active=active, version=int(body.get("charter_version", 0)), allow=allow, deny=deny,
+        name,
+        active=active,
+        version=int(body.get("charter_version", 0)),
+        allow=allow,
+        deny=deny,
         expired=expired,
-    )  # fmt: skip
+    )

@@ -57,8 +57,10 @@ def build_authority(config: GatewayConfig, environ: Mapping[str, str] | None = N
     if url:
         from charter.gateway.remote import RemoteAuthority
 
-        for name, what in (("CHARTER_PEP_KEY", "a PEP key ('charter pep add NAME')"),
-                           ("CHARTER_API_TOKEN", "an auditor API token ('charter api-tokens')")):  # fmt: skip
+        for name, what in (
+            ("CHARTER_PEP_KEY", "a PEP key ('charter pep add NAME')"),
+            ("CHARTER_API_TOKEN", "an auditor API token ('charter api-tokens')"),
+        ):
             if not env.get(name):
                 raise InvalidInput(
                     f"CHARTER_URL is set, so the gateway asks that server; it needs {what} in {name}",

@@ -117,9 +117,12 @@ class Gateway:
         async with anyio.create_task_group() as group:
             for upstream_config in self.config.upstreams:
                 upstream = Upstream(
-                    upstream_config, self.secrets, call_timeout=self.settings.call_timeout,
-                    errlog=self._errlog, base_dir=self.config.base_dir.resolve(),
-                )  # fmt: skip
+                    upstream_config,
+                    self.secrets,
+                    call_timeout=self.settings.call_timeout,
+                    errlog=self._errlog,
+                    base_dir=self.config.base_dir.resolve(),
+                )
                 upstream.listeners.append(self._catalogue_changed)
                 self.upstreams[upstream.name] = upstream
                 group.start_soon(upstream.run)
@@ -164,8 +167,11 @@ class Gateway:
         if report.calls or report.sessions:
             logger.warning(
                 "cut off agent %s: %d in-flight calls, %d sessions (%s)",
-                agent, report.calls, len(report.sessions), reason,
-            )  # fmt: skip
+                agent,
+                report.calls,
+                len(report.sessions),
+                reason,
+            )
             # Audit first: whoever sees the cut (the agent, an operator) can already find it.
             try:
                 await self.authority.note_cut(agent, len(report.sessions), report.calls, reason)

@@ -82,9 +82,16 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _OPEN_EXACT = frozenset(
-    {"/healthz", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/login",
-     "/favicon.ico"}
-)  # fmt: skip
+    {
+        "/healthz",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+        "/login",
+        "/favicon.ico",
+    }
+)
 _OPEN_PREFIXES = ("/.well-known/", "/oauth/", "/login/", "/static/")
 
 #: ``/v1`` prefixes an *owner* may call, with the methods (None: all). The router
@@ -225,16 +232,19 @@ class SecurityMiddleware:
             principal = keys.authenticate(bearer) if bearer else None
             if principal is None or principal.via != Via.PEP_KEY:
                 return None, _unauthorized(
-                    path, "the AuthZEN endpoints need a PEP key: 'Authorization: Bearer chpep_…' "
-                    "(create one with 'charter pep add NAME')", bearer is not None
-                )  # fmt: skip
+                    path,
+                    "the AuthZEN endpoints need a PEP key: 'Authorization: Bearer chpep_…' "
+                    "(create one with 'charter pep add NAME')",
+                    bearer is not None,
+                )
             return principal, None
         bearer = _bearer(headers) if zone == Zone.API else None
         if bearer is not None:
             principal = keys.authenticate(bearer)
             if principal is None or principal.via != Via.API_TOKEN:
-                return None, _unauthorized(path, "the API token is unknown, expired or revoked",
-                                           True)  # fmt: skip
+                return None, _unauthorized(
+                    path, "the API token is unknown, expired or revoked", True
+                )
         else:
             token = _cookie(headers, SESSION_COOKIE)
             principal = self.services.auth.resolve_session(token) if token else None
@@ -242,21 +252,29 @@ class SecurityMiddleware:
                 if zone == Zone.CONSOLE:
                     return None, _to_login(scope)
                 return None, _unauthorized(
-                    path, "sign in, or send a personal API token: 'Authorization: Bearer chpat_…' "
-                    "(create one with 'charter api-tokens create')", False
-                )  # fmt: skip
+                    path,
+                    "sign in, or send a personal API token: 'Authorization: Bearer chpat_…' "
+                    "(create one with 'charter api-tokens create')",
+                    False,
+                )
             if zone == Zone.API and method not in SAFE_METHODS:
                 sent = headers.get(CSRF_HEADER, "")
                 if not same_origin(headers, scope.get("scheme", "http")) or not _equal(
                     sent, principal.csrf
                 ):
-                    return None, problem(403, "CSRFRefused", "a missing or wrong CSRF token",
-                                         code="csrf", instance=path)  # fmt: skip
+                    return None, problem(
+                        403,
+                        "CSRFRefused",
+                        "a missing or wrong CSRF token",
+                        code="csrf",
+                        instance=path,
+                    )
         if zone == Zone.API:
             reason = api_refusal(principal, method, path)
             if reason is not None:
-                return None, problem(403, "PermissionDenied", reason, code="forbidden",
-                                     instance=path)  # fmt: skip
+                return None, problem(
+                    403, "PermissionDenied", reason, code="forbidden", instance=path
+                )
         return principal, None
 
     def _hardened(self, send: Send, zone: Zone, path: str, request_id: bytes | None) -> Send:

@@ -90,14 +90,24 @@ class Decider(Protocol):
     """Where a guard's decisions come from (one method each for sync and async callers)."""
 
     def decide(
-        self, agent: str, action: str, resource: str, *, context: Mapping[str, Any],
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any],
         on_behalf_of: str | None,
-    ) -> Decision: ...  # fmt: skip
+    ) -> Decision: ...
 
     async def adecide(
-        self, agent: str, action: str, resource: str, *, context: Mapping[str, Any],
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any],
         on_behalf_of: str | None,
-    ) -> Decision: ...  # fmt: skip
+    ) -> Decision: ...
 
 
 def _deny(code: ReasonCode, message: str) -> Decision:
@@ -112,25 +122,39 @@ class LocalDecider:
         self._source = source
 
     def decide(
-        self, agent: str, action: str, resource: str, *, context: Mapping[str, Any],
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any],
         on_behalf_of: str | None,
-    ) -> Decision:  # fmt: skip
+    ) -> Decision:
         from charter.services.decisions import decide
 
         if self._services is not None:
             return cast(
                 Decision,
                 self._services.decisions.decide(
-                    agent, action, resource, context=context, on_behalf_of=on_behalf_of,
+                    agent,
+                    action,
+                    resource,
+                    context=context,
+                    on_behalf_of=on_behalf_of,
                     source=self._source,
                 ),
-            )  # fmt: skip
+            )
         return decide(agent, action, resource, context=context, on_behalf_of=on_behalf_of)
 
     async def adecide(
-        self, agent: str, action: str, resource: str, *, context: Mapping[str, Any],
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any],
         on_behalf_of: str | None,
-    ) -> Decision:  # fmt: skip
+    ) -> Decision:
         # In memory and microseconds: no thread hop needed.
         return self.decide(agent, action, resource, context=context, on_behalf_of=on_behalf_of)
 
@@ -184,9 +208,14 @@ class RemoteDecider:
     """A Charter server's AuthZEN endpoint (``CHARTER_URL``), authenticated with a PEP key."""
 
     def __init__(
-        self, base_url: str, *, pep_key: str | None = None, timeout: float = 5.0,
-        http: httpx.Client | None = None, async_http: httpx.AsyncClient | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        base_url: str,
+        *,
+        pep_key: str | None = None,
+        timeout: float = 5.0,
+        http: httpx.Client | None = None,
+        async_http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.url = base_url.rstrip("/") + "/access/v1/evaluation"
         self._headers = {"Authorization": f"Bearer {pep_key}"} if pep_key else {}
         self._timeout = timeout
@@ -203,29 +232,42 @@ class RemoteDecider:
     @staticmethod
     def _answer(response: httpx.Response) -> Decision:
         if response.status_code != 200:
-            return _deny(ReasonCode.EVALUATION_ERROR,
-                         f"the PDP answered HTTP {response.status_code}; denied")  # fmt: skip
+            return _deny(
+                ReasonCode.EVALUATION_ERROR, f"the PDP answered HTTP {response.status_code}; denied"
+            )
         try:
             return decision_from_authzen(response.json())
         except ValueError:
             return _deny(ReasonCode.EVALUATION_ERROR, "the PDP's answer is not JSON; denied")
 
     def decide(
-        self, agent: str, action: str, resource: str, *, context: Mapping[str, Any],
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any],
         on_behalf_of: str | None,
-    ) -> Decision:  # fmt: skip
+    ) -> Decision:
         body = authzen_request(agent, action, resource, context, on_behalf_of)
         try:
             response = self._client().post(self.url, json=body, headers=self._headers)
         except httpx.HTTPError as error:
-            return _deny(ReasonCode.EVALUATION_ERROR,
-                         f"the PDP did not answer ({type(error).__name__}); denied")  # fmt: skip
+            return _deny(
+                ReasonCode.EVALUATION_ERROR,
+                f"the PDP did not answer ({type(error).__name__}); denied",
+            )
         return self._answer(response)
 
     async def adecide(
-        self, agent: str, action: str, resource: str, *, context: Mapping[str, Any],
+        self,
+        agent: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any],
         on_behalf_of: str | None,
-    ) -> Decision:  # fmt: skip
+    ) -> Decision:
         body = authzen_request(agent, action, resource, context, on_behalf_of)
         try:
             if self._async_http is None:
@@ -234,8 +276,10 @@ class RemoteDecider:
             else:
                 response = await self._async_http.post(self.url, json=body, headers=self._headers)
         except httpx.HTTPError as error:
-            return _deny(ReasonCode.EVALUATION_ERROR,
-                         f"the PDP did not answer ({type(error).__name__}); denied")  # fmt: skip
+            return _deny(
+                ReasonCode.EVALUATION_ERROR,
+                f"the PDP did not answer ({type(error).__name__}); denied",
+            )
         return self._answer(response)
 
 
@@ -325,10 +369,14 @@ class Guard:
         agent = self.agent or _settings.agent or os.environ.get("CHARTER_AGENT")
         if not agent:
             raise AccessDenied(
-                _deny(ReasonCode.INVALID_REQUEST,
-                      "no agent is configured: pass agent=, call configure(agent=...) or set CHARTER_AGENT"),
-                agent="(none)", action=self.action, resource=self.resource,
-            )  # fmt: skip
+                _deny(
+                    ReasonCode.INVALID_REQUEST,
+                    "no agent is configured: pass agent=, call configure(agent=...) or set CHARTER_AGENT",
+                ),
+                agent="(none)",
+                action=self.action,
+                resource=self.resource,
+            )
         args = {name: _jsonable(value) for name, value in arguments.items()}
         try:
             names = {field for _, field, _, _ in _FORMATTER.parse(self.resource) if field}
@@ -336,10 +384,14 @@ class Guard:
             resource = self.resource.format(**values)
         except (KeyError, IndexError, ValueError, AttributeError) as error:
             raise AccessDenied(
-                _deny(ReasonCode.INVALID_REQUEST,
-                      f"the resource {self.resource!r} cannot be filled from the call's arguments ({error})"),
-                agent=agent, action=self.action, resource=self.resource,
-            ) from None  # fmt: skip
+                _deny(
+                    ReasonCode.INVALID_REQUEST,
+                    f"the resource {self.resource!r} cannot be filled from the call's arguments ({error})",
+                ),
+                agent=agent,
+                action=self.action,
+                resource=self.resource,
+            ) from None
         context: dict[str, Any] = {"args": args}
         extra = self.context(arguments) if callable(self.context) else self.context
         if extra:
@@ -441,9 +493,14 @@ def guard(
     latter decides with ``args`` as the arguments).
     """
     return Guard(
-        action, resource, agent=agent, on_behalf_of=on_behalf_of, context=context,
-        decider=decider, args=args,
-    )  # fmt: skip
+        action,
+        resource,
+        agent=agent,
+        on_behalf_of=on_behalf_of,
+        context=context,
+        decider=decider,
+        args=args,
+    )
 
 
 __all__ = [

@@ -230,9 +230,15 @@ class AccessKeyService:
             connection.execute(sa.update(_T).where(_T.c.id == token_id).values(revoked_at=now))
             self._audit.record(
                 connection,
-                EventDraft(actor, "api_token.revoke", "api_token", token_id, None,
-                           {"user": row.email, "name": row.name}),
-            )  # fmt: skip
+                EventDraft(
+                    actor,
+                    "api_token.revoke",
+                    "api_token",
+                    token_id,
+                    None,
+                    {"user": row.email, "name": row.name},
+                ),
+            )
             bump_version(connection, AUTH_VERSION_KEY)
         self.forget_cached()
 
@@ -310,11 +316,18 @@ class AccessKeyService:
     def _lookup(self, key: str, now: dt.datetime) -> tuple[Principal, dt.datetime | None] | None:
         with self._db.read() as connection:
             token = connection.execute(
-                sa.select(_T.c.id, _T.c.email, _T.c.expires_at, _T.c.revoked_at,
-                          _U.c.role, _U.c.name, _U.c.disabled_at)
+                sa.select(
+                    _T.c.id,
+                    _T.c.email,
+                    _T.c.expires_at,
+                    _T.c.revoked_at,
+                    _U.c.role,
+                    _U.c.name,
+                    _U.c.disabled_at,
+                )
                 .join(_U, _U.c.email == _T.c.email)
                 .where(_T.c.token_hash == key)
-            ).first()  # fmt: skip
+            ).first()
             pep = None
             if token is None:
                 pep = connection.execute(

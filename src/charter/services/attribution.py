@@ -40,8 +40,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from charter.connectors.batch import Batch
 from charter.domain.audit import EventDraft
+from charter.domain.batch import Batch
 from charter.domain.charter import CharterSpec
 from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.estate import Credential, Identity

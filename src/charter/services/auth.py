@@ -295,9 +295,10 @@ class AuthService:
             connection.execute(sa.update(_U).where(_U.c.email == email).values(role=role.value))
             self._audit.record(
                 connection,
-                EventDraft(actor, "user.set_role", "user", email, {"role": row.role},
-                           {"role": role.value}),
-            )  # fmt: skip
+                EventDraft(
+                    actor, "user.set_role", "user", email, {"role": row.role}, {"role": role.value}
+                ),
+            )
             bump_version(connection, AUTH_VERSION_KEY)
             user = _user(self._row(connection, email))
         self.keys.forget_cached()

@@ -78,8 +78,14 @@ class Services:
 
     @cached_property
     def governance(self) -> GovernanceService:  # findings, posture, lifecycle workflows
-        return GovernanceService(self.db, self.audit, self.clock, self.registry,
-                                 home=self.settings.home, tokens=lambda: self.tokens)  # fmt: skip
+        return GovernanceService(
+            self.db,
+            self.audit,
+            self.clock,
+            self.registry,
+            home=self.settings.home,
+            tokens=lambda: self.tokens,
+        )
 
     def close(self) -> None:
         """Flush what services buffer (the decision engine's activity writer), then disconnect."""

@@ -288,9 +288,13 @@ class DecisionService:
             if group not in known
         ]
         return self._apply(
-            "roles", document, self._items("roles", document), actor=actor, source=source,
+            "roles",
+            document,
+            self._items("roles", document),
+            actor=actor,
+            source=source,
             warnings=warnings,
-        )  # fmt: skip
+        )
 
     def current(self, kind: str) -> tuple[dict[str, Any], int]:
         """The document in force for ``kind`` ("policy" or "roles") and its version (0: none)."""

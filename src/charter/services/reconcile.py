@@ -46,8 +46,8 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from charter.connectors.batch import Batch
 from charter.domain.audit import EventDraft
+from charter.domain.batch import Batch
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import Conflict, InvalidInput
 from charter.services.audit import AuditService
@@ -251,14 +251,39 @@ class ReconcileService:
                 else None
             )
             self._systems(connection, batch.systems, result.systems)
-            self._upsert(connection, batch, now, "identity", batch.identities,
-                         schema.identities, IDENTITY_COLUMNS, result.identities,
-                         hook.identities if hook else None)  # fmt: skip
-            self._upsert(connection, batch, now, "credential", batch.credentials,
-                         schema.credentials, CREDENTIAL_COLUMNS, result.credentials,
-                         hook.credentials if hook else None)  # fmt: skip
-            self._upsert(connection, batch, now, "grant", batch.grants,
-                         schema.grants, GRANT_COLUMNS, result.grants, None)  # fmt: skip
+            self._upsert(
+                connection,
+                batch,
+                now,
+                "identity",
+                batch.identities,
+                schema.identities,
+                IDENTITY_COLUMNS,
+                result.identities,
+                hook.identities if hook else None,
+            )
+            self._upsert(
+                connection,
+                batch,
+                now,
+                "credential",
+                batch.credentials,
+                schema.credentials,
+                CREDENTIAL_COLUMNS,
+                result.credentials,
+                hook.credentials if hook else None,
+            )
+            self._upsert(
+                connection,
+                batch,
+                now,
+                "grant",
+                batch.grants,
+                schema.grants,
+                GRANT_COLUMNS,
+                result.grants,
+                None,
+            )
             for kind, table, counts in (
                 ("identity", schema.identities, result.identities),
                 ("credential", schema.credentials, result.credentials),

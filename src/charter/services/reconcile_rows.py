@@ -27,17 +27,48 @@ import sqlalchemy as sa
 from charter.errors import InvalidInput
 
 IDENTITY_COLUMNS = (
-    "source", "account", "kind", "name", "system", "native_id", "owner", "owner_confidence",
-    "agent", "ai_related", "created_at", "last_used_at", "evidence", "properties",
-)  # fmt: skip
+    "source",
+    "account",
+    "kind",
+    "name",
+    "system",
+    "native_id",
+    "owner",
+    "owner_confidence",
+    "agent",
+    "ai_related",
+    "created_at",
+    "last_used_at",
+    "evidence",
+    "properties",
+)
 CREDENTIAL_COLUMNS = (
-    "source", "account", "kind", "provider", "fingerprint", "preview", "identity", "agent",
-    "created_at", "expires_at", "last_used_at", "last_rotated_at", "location", "properties",
-)  # fmt: skip
+    "source",
+    "account",
+    "kind",
+    "provider",
+    "fingerprint",
+    "preview",
+    "identity",
+    "agent",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "last_rotated_at",
+    "location",
+    "properties",
+)
 GRANT_COLUMNS = (
-    "source", "account", "subject_type", "subject", "system", "resource", "permissions",
-    "reason", "properties",
-)  # fmt: skip
+    "source",
+    "account",
+    "subject_type",
+    "subject",
+    "system",
+    "resource",
+    "permissions",
+    "reason",
+    "properties",
+)
 JSON_COLUMNS = frozenset({"evidence", "properties", "permissions"})
 
 
@@ -142,9 +173,16 @@ def _json_encoder() -> Callable[[Any], str]:
     options = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
     markers: dict[int, Any] = {}
     encode = make(
-        markers, options.default, json.encoder.encode_basestring, None,
-        options.key_separator, options.item_separator, True, False, True,
-    )  # fmt: skip
+        markers,
+        options.default,
+        json.encoder.encode_basestring,
+        None,
+        options.key_separator,
+        options.item_separator,
+        True,
+        False,
+        True,
+    )
 
     def text(value: Any) -> str:
         if isinstance(value, str):  # json.dumps short-cuts a bare string the same way

@@ -23,8 +23,9 @@ def bump_version(connection: Connection, key: str) -> None:
     if updated.rowcount == 0:
         connection.execute(sa.insert(schema.meta).values(key=key, value=1))
     if connection.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_notify(:channel, :key)"),
-                           {"channel": NOTIFY_CHANNEL, "key": key})  # fmt: skip
+        connection.execute(
+            sa.text("SELECT pg_notify(:channel, :key)"), {"channel": NOTIFY_CHANNEL, "key": key}
+        )
 
 
 def read_version(connection: Connection, key: str) -> int:

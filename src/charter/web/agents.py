@@ -132,9 +132,13 @@ async def register_agent(request: Request, principal: PrincipalDep, form: FormDe
         result = services.registry.register(spec, actor=str(principal))
     except CharterError as exc:
         text = form.get("charter")
-        return render(request, "agent_new.html",
-                      {"error": str(exc), "text": text if isinstance(text, str) else ""},
-                      status=exc.status, title="Register an agent")  # fmt: skip
+        return render(
+            request,
+            "agent_new.html",
+            {"error": str(exc), "text": text if isinstance(text, str) else ""},
+            status=exc.status,
+            title="Register an agent",
+        )
     note = f"registered {result.agent.name} (proposed: an admin activates it)"
     if result.warnings:
         note += "; " + "; ".join(result.warnings)
@@ -149,8 +153,13 @@ def _visible_agent(request: Request, principal: Principal, name: str) -> Agent:
 def _diff_lines(diff: str) -> list[tuple[str, str]]:
     out = []
     for line in diff.splitlines()[2:]:  # skip the ---/+++ header
-        kind = "add" if line.startswith("+") else "del" if line.startswith("-") else (
-            "hunk" if line.startswith("@@") else "")  # fmt: skip
+        kind = (
+            "add"
+            if line.startswith("+")
+            else "del"
+            if line.startswith("-")
+            else ("hunk" if line.startswith("@@") else "")
+        )
         out.append((kind, line))
     return out
 
@@ -197,9 +206,10 @@ def agent_page(request: Request, name: str, principal: PrincipalDep) -> Response
         FindingFilter(agent=name), limit=50
     )
     transitions = [
-        t.value for t in allowed_transitions(agent.state)
+        t.value
+        for t in allowed_transitions(agent.state)
         if t != Transition.DECOMMISSION and may_transition(principal, t.value)
-    ]  # fmt: skip
+    ]
     return render(
         request,
         "agent.html",
@@ -265,8 +275,9 @@ def transfer_agent(request: Request, name: str, principal: PrincipalDep, form: F
     to = field(form, "to", limit=320)
     reason = field(form, "reason", required=False) or "transferred in the console"
     try:
-        agent = services_dep(request).registry.transfer(name, to, actor=str(principal),
-                                                        reason=reason)  # fmt: skip
+        agent = services_dep(request).registry.transfer(
+            name, to, actor=str(principal), reason=reason
+        )
     except CharterError as exc:
         return redirect(agent_url(name), message=str(exc), error=True)
     return redirect(
@@ -280,8 +291,9 @@ def decommission_plan(request: Request, name: str, principal: PrincipalDep) -> R
     agent = _visible_agent(request, principal, name)
     require_transition(principal, "decommission")
     plan = services_dep(request).governance.decommission.plan(agent.name)
-    return render(request, "decommission.html", {"agent": agent, "plan": plan},
-                  title=f"Decommission {name}")  # fmt: skip
+    return render(
+        request, "decommission.html", {"agent": agent, "plan": plan}, title=f"Decommission {name}"
+    )
 
 
 @router.post("/agents/{name}/decommission")
@@ -298,5 +310,8 @@ def decommission(request: Request, name: str, principal: PrincipalDep, form: For
     except CharterError as exc:
         return redirect(agent_url(name) + "/decommission", message=str(exc), error=True)
     tasks = len(result.tasks)
-    return redirect(agent_url(name), message=f"{name} is decommissioned; {tasks} task(s) filed "
-                                              "for what Charter cannot revoke itself")  # fmt: skip
+    return redirect(
+        agent_url(name),
+        message=f"{name} is decommissioned; {tasks} task(s) filed "
+        "for what Charter cannot revoke itself",
+    )

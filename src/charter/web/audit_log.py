@@ -47,8 +47,16 @@ def _shown(row: queries.EventRow) -> Shown:
         summary = json.loads(row.summary)
     except ValueError:
         summary = {}
-    return Shown(row.seq, row.time, row.actor, row.action, row.target_type, row.target,
-                 summary.get("before"), summary.get("after"))  # fmt: skip
+    return Shown(
+        row.seq,
+        row.time,
+        row.actor,
+        row.action,
+        row.target_type,
+        row.target,
+        summary.get("before"),
+        summary.get("after"),
+    )
 
 
 @router.get("/audit")
@@ -64,9 +72,12 @@ def audit(
     require_role(principal, Role.ADMIN, Role.AUDITOR)
     services = services_dep(request)
     rows, cursor = queries.events_page(
-        services.db, actor=actor or None, action=action or None, target=target or None,
+        services.db,
+        actor=actor or None,
+        action=action or None,
+        target=target or None,
         before=before,
-    )  # fmt: skip
+    )
     count = services.audit.count()
     key = id(services)
     report: ChainReport | None = None

@@ -83,9 +83,13 @@ def bar_chart(bars: Sequence[Bar], *, label: str, width: int = 520, unit: str = 
 
 
 def day_columns(
-    days: Sequence[tuple[dt.date, int]], *, label: str, href: str | None = None,
-    width: int = 560, height: int = 180,
-) -> str:  # fmt: skip
+    days: Sequence[tuple[dt.date, int]],
+    *,
+    label: str,
+    href: str | None = None,
+    width: int = 560,
+    height: int = 180,
+) -> str:
     """One column per day (e.g. findings opened), with a baseline and a few date ticks."""
     left, bottom, top = 36, 26, 12
     plot_w, plot_h = width - left - 8, height - bottom - top

@@ -62,9 +62,14 @@ def decision_tester(
             error, asked = str(exc), False
         else:
             decision = services.decisions.decide(
-                agent.strip(), action.strip()[:256], resource.strip()[:1024], context=parsed,
-                on_behalf_of=on_behalf_of.strip().lower() or None, source="console", record=False,
-            )  # fmt: skip
+                agent.strip(),
+                action.strip()[:256],
+                resource.strip()[:1024],
+                context=parsed,
+                on_behalf_of=on_behalf_of.strip().lower() or None,
+                source="console",
+                record=False,
+            )
     return render(
         request,
         "decisions.html",

@@ -85,9 +85,13 @@ def findings(
             raise InvalidInput(f"no rule maps to OWASP id {owasp!r}", field="owasp")
         chosen = tuple(r for r in mapped if not rule or r == rule) or ("-none-",)
     query = governance_queries.FindingQuery(
-        rules=chosen, severity=wanted_severity, status=wanted_status, owner=owner or None,
-        system=system or None, agent=agent or None,
-    )  # fmt: skip
+        rules=chosen,
+        severity=wanted_severity,
+        status=wanted_status,
+        owner=owner or None,
+        system=system or None,
+        agent=agent or None,
+    )
     summary = summaries_of(request).findings()
     result = governance_queries.finding_ids_page(services.db, query, page=page, summary=summary)
     items = governance_queries.load_findings(services.db, result.items)
@@ -151,8 +155,11 @@ def change_status(
     action = field(form, "action", limit=20)
     reason = field(form, "reason", required=action == "suppress")
     back = field(form, "back", required=False, limit=2000)
-    back = back if back.startswith("/findings") and not back.startswith("//") else (
-        finding_url(finding_id))  # fmt: skip
+    back = (
+        back
+        if back.startswith("/findings") and not back.startswith("//")
+        else (finding_url(finding_id))
+    )
     actor = str(principal)
     try:
         if action == "acknowledge":
@@ -160,8 +167,9 @@ def change_status(
         elif action == "suppress":
             until_text = field(form, "until", limit=10)
             try:
-                until = dt.datetime.combine(dt.date.fromisoformat(until_text), dt.time(),
-                                            tzinfo=dt.UTC)  # fmt: skip
+                until = dt.datetime.combine(
+                    dt.date.fromisoformat(until_text), dt.time(), tzinfo=dt.UTC
+                )
             except ValueError as exc:
                 raise InvalidInput("until must be a date (YYYY-MM-DD)", field="until") from exc
             store.suppress(finding_id, actor=actor, reason=reason, until=until)

@@ -23,10 +23,11 @@ class RuleInfo:
 
 def rules() -> dict[str, RuleInfo]:
     return {
-        r.meta.id: RuleInfo(r.meta.id, r.meta.title, r.meta.severity.value, r.meta.owasp,
-                            r.meta.remediation)
+        r.meta.id: RuleInfo(
+            r.meta.id, r.meta.title, r.meta.severity.value, r.meta.owasp, r.meta.remediation
+        )
         for r in all_rules()
-    }  # fmt: skip
+    }
 
 
 def rules_for_owasp(owasp_id: str) -> tuple[str, ...]:

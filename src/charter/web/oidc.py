@@ -45,8 +45,18 @@ __all__ = ["OidcClient", "OidcSettings", "pkce_challenge", "pkce_pair"]
 
 #: Asymmetric algorithms only: an ID token signed with the client secret (HS*)
 #: or not at all ("none") is refused.
-ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
-                      "ES512", "EdDSA")  # fmt: skip
+ALLOWED_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
 LEEWAY_SECONDS = 60
 METADATA_TTL_SECONDS = 3600.0
 HTTP_TIMEOUT = 10.0

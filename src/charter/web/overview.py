@@ -41,10 +41,14 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
         for s in AgentState
     ]
     severities = [
-        Bar(s.value, data.findings_by_severity.get(s.value, 0),
-            _href("/findings", severity=s.value), PALETTE[s.value])
+        Bar(
+            s.value,
+            data.findings_by_severity.get(s.value, 0),
+            _href("/findings", severity=s.value),
+            PALETTE[s.value],
+        )
         for s in reversed(Severity)
-    ]  # fmt: skip
+    ]
     owasp = owasp_counts(data.findings_by_rule)
     owasp_bars = [
         Bar(f"{oid} {title}", n, _href("/findings", owasp=oid)) for oid, title, n in owasp
@@ -59,21 +63,39 @@ def overview(request: Request, principal: PrincipalDep) -> Response:
     cards: list[tuple[str, int | None, str, str]] = [
         ("Agents", sum(data.states.values()), "/agents", ""),
         ("Active agents", data.states.get("active", 0), "/agents?state=active", ""),
-        ("Suspended", data.states.get("suspended", 0), "/agents?state=suspended",
-         "warn" if data.states.get("suspended") else ""),
-    ]  # fmt: skip
+        (
+            "Suspended",
+            data.states.get("suspended", 0),
+            "/agents?state=suspended",
+            "warn" if data.states.get("suspended") else "",
+        ),
+    ]
     if owner is None:
-        cards.append(("Shadow agents awaiting adoption", data.shadow, "/shadow",
-                      "bad" if data.shadow else ""))  # fmt: skip
+        cards.append(
+            (
+                "Shadow agents awaiting adoption",
+                data.shadow,
+                "/shadow",
+                "bad" if data.shadow else "",
+            )
+        )
     cards += [
         ("Open findings", open_findings, "/findings", ""),
         ("Critical and high", severe, "/findings?severity=high", "bad" if severe else ""),
-        ("Secrets found this week", data.secrets_this_week, "/credentials?found=7d",
-         "bad" if data.secrets_this_week else ""),
+        (
+            "Secrets found this week",
+            data.secrets_this_week,
+            "/credentials?found=7d",
+            "bad" if data.secrets_this_week else "",
+        ),
         ("Reviews due", data.reviews_due, "/reviews", "warn" if data.reviews_due else ""),
-        ("Credentials expiring in 30 days", data.credentials_expiring,
-         "/credentials?expiring=30d", "warn" if data.credentials_expiring else ""),
-    ]  # fmt: skip
+        (
+            "Credentials expiring in 30 days",
+            data.credentials_expiring,
+            "/credentials?expiring=30d",
+            "warn" if data.credentials_expiring else "",
+        ),
+    ]
     return render(
         request,
         "overview.html",

@@ -97,8 +97,11 @@ def start(request: Request, principal: PrincipalDep, form: FormDep) -> Response:
         )
     except CharterError as exc:
         return redirect("/reviews", message=str(exc), error=True)
-    return redirect("/reviews", message=f"started review {campaign.id}: "
-                                        f"{len(campaign.items)} agent(s), scope {campaign.scope}")  # fmt: skip
+    return redirect(
+        "/reviews",
+        message=f"started review {campaign.id}: "
+        f"{len(campaign.items)} agent(s), scope {campaign.scope}",
+    )
 
 
 @router.get("/reviews/{campaign}/{agent}")
@@ -121,15 +124,21 @@ def review_item(
                 campaign, agent, ReviewDecision(decision)
             )
         except ValueError as exc:
-            raise InvalidInput(f"decide keep, reduce or revoke, not {decision!r}",
-                               field="decision") from exc  # fmt: skip
+            raise InvalidInput(
+                f"decide keep, reduce or revoke, not {decision!r}", field="decision"
+            ) from exc
         except CharterError as exc:
             plan_error = str(exc)
     diff = []
     if plan is not None:
         for line in plan.diff.splitlines()[2:]:
-            kind = "add" if line.startswith("+") else "del" if line.startswith("-") else (
-                "hunk" if line.startswith("@@") else "same")  # fmt: skip
+            kind = (
+                "add"
+                if line.startswith("+")
+                else "del"
+                if line.startswith("-")
+                else ("hunk" if line.startswith("@@") else "same")
+            )
             diff.append((kind, line))
     return render(
         request,
@@ -171,8 +180,9 @@ def decide(
             campaign, agent, decision, by=principal.subject, actor=str(principal), reason=reason
         )
     except CharterError as exc:
-        return redirect(item_url(campaign, agent) + f"?decision={decision.value}",
-                        message=str(exc), error=True)  # fmt: skip
+        return redirect(
+            item_url(campaign, agent) + f"?decision={decision.value}", message=str(exc), error=True
+        )
     note = f"{agent}: {done.status.value}"
     if done.new_charter_version:
         note += f" (charter v{done.new_charter_version})"

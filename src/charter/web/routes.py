@@ -24,8 +24,19 @@ from charter.web import (
 STATIC = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (signin, overview, agents, shadow, findings, estate_map, reviews, audit_log,
-               decisions, inventory, changes):  # fmt: skip
+for module in (
+    signin,
+    overview,
+    agents,
+    shadow,
+    findings,
+    estate_map,
+    reviews,
+    audit_log,
+    decisions,
+    inventory,
+    changes,
+):
     router.include_router(module.router)
 
 

@@ -63,9 +63,13 @@ def oidc_client(request: Request) -> OidcClient | None:
 
 
 def _login_page(
-    request: Request, *, next_url: str, error: str | None = None, status: int = 200,
+    request: Request,
+    *,
+    next_url: str,
+    error: str | None = None,
+    status: int = 200,
     email: str = "",
-) -> Response:  # fmt: skip
+) -> Response:
     # one token per browser (cookie), so several tabs and a failed attempt keep working
     existing = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     token = existing if 40 <= len(existing) <= 64 else secrets.token_urlsafe(32)
@@ -84,9 +88,14 @@ def _login_page(
         title="Sign in",
     )
     response.set_cookie(
-        LOGIN_CSRF_COOKIE, token, max_age=3600, path="/login", httponly=True,
-        samesite="strict", secure=_secure(request),
-    )  # fmt: skip
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+    )
     return response
 
 
@@ -125,19 +134,26 @@ def login(
     next_url = safe_next(next)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not csrf_token or not hmac.compare_digest(cookie, csrf_token):
-        return _login_page(request, next_url=next_url, status=403, email=email,
-                           error="The sign-in form expired; please try again.")  # fmt: skip
+        return _login_page(
+            request,
+            next_url=next_url,
+            status=403,
+            email=email,
+            error="The sign-in form expired; please try again.",
+        )
     client = request.client.host if request.client else "unknown"
     try:
         grant = services_dep(request).auth.sign_in(email, password, client=client)
     except TooManyAttempts as exc:
-        response = _login_page(request, next_url=next_url, error=exc.message, status=429,
-                               email=email)  # fmt: skip
+        response = _login_page(
+            request, next_url=next_url, error=exc.message, status=429, email=email
+        )
         response.headers["retry-after"] = str(exc.retry_after)
         return response
     except Unauthenticated:
-        return _login_page(request, next_url=next_url, status=401, email=email,
-                           error="Wrong e-mail or password.")  # fmt: skip
+        return _login_page(
+            request, next_url=next_url, status=401, email=email, error="Wrong e-mail or password."
+        )
     return _signed_in(request, grant, next_url)
 
 
@@ -147,8 +163,9 @@ def logout(request: Request, form: FormDep) -> Response:
     if token:
         services_dep(request).auth.end_session(token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
-                           secure=_secure(request))  # fmt: skip
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request)
+    )
     return response
 
 
@@ -160,8 +177,12 @@ def _redirect_uri(request: Request, client: OidcClient) -> str:
 def oidc_start(request: Request, next: str = "/") -> Response:
     client = oidc_client(request)
     if client is None:
-        return _login_page(request, next_url="/", status=404,
-                           error="Single sign-on is not configured on this server.")  # fmt: skip
+        return _login_page(
+            request,
+            next_url="/",
+            status=404,
+            error="Single sign-on is not configured on this server.",
+        )
     verifier, challenge = pkce_pair()
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     try:
@@ -183,15 +204,23 @@ def oidc_start(request: Request, next: str = "/") -> Response:
 def oidc_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
     client = oidc_client(request)
     if client is None:
-        return _login_page(request, next_url="/", status=404,
-                           error="Single sign-on is not configured on this server.")  # fmt: skip
+        return _login_page(
+            request,
+            next_url="/",
+            status=404,
+            error="Single sign-on is not configured on this server.",
+        )
     services = services_dep(request)
     pending = services.auth.take_oidc_request(state)
     if error or pending is None or not code:
-        reason = f"the identity provider said: {error[:200]}" if error else (
-            "this sign-in link expired or was already used")  # fmt: skip
-        return _login_page(request, next_url="/", status=401,
-                           error=f"Single sign-on failed: {reason}.")  # fmt: skip
+        reason = (
+            f"the identity provider said: {error[:200]}"
+            if error
+            else ("this sign-in link expired or was already used")
+        )
+        return _login_page(
+            request, next_url="/", status=401, error=f"Single sign-on failed: {reason}."
+        )
     try:
         id_token = client.exchange(
             code=code[:2000],
@@ -201,6 +230,7 @@ def oidc_callback(request: Request, code: str = "", state: str = "", error: str 
         claims = client.verify_id_token(id_token, nonce=pending.nonce)
         grant = services.auth.start_session(client.email_of(claims), method="oidc")
     except Unauthenticated as exc:
-        return _login_page(request, next_url="/", status=401,
-                           error=f"Single sign-on failed: {exc.message}")  # fmt: skip
+        return _login_page(
+            request, next_url="/", status=401, error=f"Single sign-on failed: {exc.message}"
+        )
     return _signed_in(request, grant, pending.next_url)

@@ -187,9 +187,13 @@ def redirect(url: str, *, message: str | None = None, error: bool = False) -> Re
     if message:
         payload = json.dumps({"kind": "error" if error else "ok", "text": message[:500]})
         response.set_cookie(
-            FLASH_COOKIE, quote(payload, safe=""), max_age=60, path="/", httponly=True,
+            FLASH_COOKIE,
+            quote(payload, safe=""),
+            max_age=60,
+            path="/",
+            httponly=True,
             samesite="lax",
-        )  # fmt: skip
+        )
     return response
 
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 
 from charter.connectors import registry
-from charter.connectors.batch import Batch
+from charter.domain.batch import Batch
 from charter.domain.estate import Credential, Grant, Identity
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

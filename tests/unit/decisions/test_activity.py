@@ -30,8 +30,16 @@ def test_a_failed_write_is_retried_not_lost(
 
     monkeypatch.setattr(recorder, "_insert", flaky)
     for index in range(7000):
-        recorder.record(1_700_000_000_000_000 + index, "a", "x.read", f"s:{index}", None,
-                        ALLOW if index % 2 else DENY, "test", 1.5)  # fmt: skip
+        recorder.record(
+            1_700_000_000_000_000 + index,
+            "a",
+            "x.read",
+            f"s:{index}",
+            None,
+            ALLOW if index % 2 else DENY,
+            "test",
+            1.5,
+        )
     assert recorder.flush() == 0 and recorder.stats.failures == 1 and recorder.stats.queued == 7000
     recorder.close()
     assert recorder.stats.queued == 0 and recorder.stats.written == 7000

@@ -58,12 +58,28 @@ def test_operators(op: str, value: Any, actual: Any, expected: bool | None) -> N
 
 @pytest.mark.parametrize(
     "context",
-    [{}, {"a": {}}, {"a": "not an object"}, {"a": {"b": None}}, {"a": {"b": [1]}}, {"a": {"b": {"c": 1}}},
-     {"a": {"b": 1e-5}}, {"a": {"b": 10**20}}, {"a": {"b": float("nan")}}],
-)  # fmt: skip
+    [
+        {},
+        {"a": {}},
+        {"a": "not an object"},
+        {"a": {"b": None}},
+        {"a": {"b": [1]}},
+        {"a": {"b": {"c": 1}}},
+        {"a": {"b": 1e-5}},
+        {"a": {"b": 10**20}},
+        {"a": {"b": float("nan")}},
+    ],
+)
 def test_missing_attributes_are_unknown_for_every_operator(context: dict[str, Any]) -> None:
-    for op, value in [("eq", 1), ("ne", 1), ("in", [1]), ("not_in", [1]), ("lt", 1), ("prefix", "x"),
-                      ("cidr", "10.0.0.0/8")]:  # fmt: skip
+    for op, value in [
+        ("eq", 1),
+        ("ne", 1),
+        ("in", [1]),
+        ("not_in", [1]),
+        ("lt", 1),
+        ("prefix", "x"),
+        ("cidr", "10.0.0.0/8"),
+    ]:
         assert check(op, value, context) is None, (op, context)
 
 

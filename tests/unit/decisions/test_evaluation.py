@@ -18,29 +18,40 @@ SUPPORT = agent(
         "name": "support-bot",
         "allow": [
             {"action": "tickets.read", "resource": "zendesk:tickets/*"},
-            {"action": "tickets.comment", "resource": "zendesk:tickets/*",
-             "when": [{"attribute": "args.length", "op": "le", "value": 2000}]},
+            {
+                "action": "tickets.comment",
+                "resource": "zendesk:tickets/*",
+                "when": [{"attribute": "args.length", "op": "le", "value": 2000}],
+            },
             {"action": "iam.read", "resource": "aws:*"},
             {"action": "data.export", "resource": "s3:*"},
             {"action": "slack.post_message", "resource": "slack:channels/support"},
         ],
         "deny": [
             {"action": "tickets.read", "resource": "zendesk:tickets/vip-*"},
-            {"action": "*", "resource": "zendesk:*",
-             "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}]},
+            {
+                "action": "*",
+                "resource": "zendesk:*",
+                "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}],
+            },
         ],
         "delegation": {"allowed": True, "groups": ["support"]},
         "expires": "2027-01-31",
     }
-)  # fmt: skip
+)
 
 
 def decide(action: str, resource: str, context: dict[str, Any] | None = None, **kw: Any) -> Any:
     snapshot = kw.pop("snapshot", None) or estate(SUPPORT)
     return evaluate(
-        snapshot, kw.pop("agent", "support-bot"), action, resource, context,
-        kw.pop("on_behalf_of", None), kw.pop("now_us", MONDAY_US),
-    )  # fmt: skip
+        snapshot,
+        kw.pop("agent", "support-bot"),
+        action,
+        resource,
+        context,
+        kw.pop("on_behalf_of", None),
+        kw.pop("now_us", MONDAY_US),
+    )
 
 
 SAFE = {"data": {"classification": "internal"}}
@@ -114,8 +125,15 @@ def test_unknown_agent_and_bad_input_never_allow() -> None:
     assert decide("tickets.read", "zendesk:tickets/1", agent="ghost").codes == ["unknown_agent"]
     too_long = decide("x" * 300, "zendesk:tickets/1", SAFE)
     assert too_long.codes == ["invalid_request"]
-    not_a_mapping = evaluate(estate(SUPPORT), "support-bot", "tickets.read", "zendesk:tickets/1",
-                             ["list"], None, MONDAY_US)  # type: ignore[arg-type]  # fmt: skip
+    not_a_mapping = evaluate(
+        estate(SUPPORT),
+        "support-bot",
+        "tickets.read",
+        "zendesk:tickets/1",
+        ["list"],
+        None,
+        MONDAY_US,
+    )  # type: ignore[arg-type]
     assert not_a_mapping.codes == ["invalid_request"]
 
 
@@ -162,8 +180,13 @@ def test_delegation_refusals() -> None:
     closed = agent(
         {"name": "support-bot", "allow": [{"action": "*"}], "delegation": {"allowed": False}}
     )
-    refused = decide("tickets.read", "zendesk:tickets/1", SAFE, on_behalf_of="maria@acme.example",
-                     snapshot=estate(closed))  # fmt: skip
+    refused = decide(
+        "tickets.read",
+        "zendesk:tickets/1",
+        SAFE,
+        on_behalf_of="maria@acme.example",
+        snapshot=estate(closed),
+    )
     assert refused.codes == ["delegation_not_allowed"]
 
 
@@ -173,8 +196,11 @@ def test_every_reason_is_listed() -> None:
     )
     decision = decide("iam.write", "aws:iam", snapshot=snapshot, on_behalf_of="tom@acme.example")
     assert set(decision.codes) == {
-        "agent_not_active", "org_policy_denied", "delegator_departed", "delegator_lacks_access",
-    }  # fmt: skip
+        "agent_not_active",
+        "org_policy_denied",
+        "delegator_departed",
+        "delegator_lacks_access",
+    }
     assert "denied:" in decision.summary() and decision.to_dict()["allowed"] is False
 
 
@@ -182,11 +208,19 @@ def test_schedule_in_a_time_zone() -> None:
     office = agent(
         {
             "name": "support-bot",
-            "allow": [{"action": "tickets.read", "schedule": {
-                "timezone": "Europe/Berlin", "days": ["mon", "tue", "wed", "thu", "fri"],
-                "start": "08:00", "end": "18:00"}}],
+            "allow": [
+                {
+                    "action": "tickets.read",
+                    "schedule": {
+                        "timezone": "Europe/Berlin",
+                        "days": ["mon", "tue", "wed", "thu", "fri"],
+                        "start": "08:00",
+                        "end": "18:00",
+                    },
+                }
+            ],
         }
-    )  # fmt: skip
+    )
     snapshot = estate(office)
     monday_11_berlin = MONDAY_US
     assert decide(
@@ -203,9 +237,16 @@ def test_schedule_in_a_time_zone() -> None:
 
 def test_validity_window() -> None:
     window = agent(
-        {"name": "support-bot",
-         "allow": [{"action": "tickets.read", "valid": {"from": "2026-11-01T00:00:00Z", "until": "2026-11-03T00:00:00Z"}}]}
-    )  # fmt: skip
+        {
+            "name": "support-bot",
+            "allow": [
+                {
+                    "action": "tickets.read",
+                    "valid": {"from": "2026-11-01T00:00:00Z", "until": "2026-11-03T00:00:00Z"},
+                }
+            ],
+        }
+    )
     snapshot = estate(window)
     assert decide("tickets.read", "x:y", snapshot=snapshot).allowed
     later = MONDAY_US + 86400 * 1_000_000

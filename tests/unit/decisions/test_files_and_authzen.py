@@ -34,14 +34,24 @@ def test_example_files_parse() -> None:
         ("deny: [{id: a, description: one, action: 'x \\\\q'}]", InvalidInput, "deny[0].action"),
         ("deny: [{id: A!, description: one}]", InvalidInput, "deny[0].id"),
         ("allow: []", InvalidInput, "unknown field"),
-        ("deny: [{id: a, description: x.1, action: a}, {id: a, description: x.2, action: b}]", Conflict, "ids must be unique"),
-        ("deny: [{id: a, description: two values, action: a, when: [{attribute: r, op: eq, value: x}, {attribute: r, op: eq, value: y}]}]",
-         Conflict, "cannot equal both"),
-        ("deny: [{id: a, description: eq and in, action: a, when: [{attribute: r, op: eq, value: x}, {attribute: r, op: in, value: [y]}]}]",
-         Conflict, "be one of"),
+        (
+            "deny: [{id: a, description: x.1, action: a}, {id: a, description: x.2, action: b}]",
+            Conflict,
+            "ids must be unique",
+        ),
+        (
+            "deny: [{id: a, description: two values, action: a, when: [{attribute: r, op: eq, value: x}, {attribute: r, op: eq, value: y}]}]",
+            Conflict,
+            "cannot equal both",
+        ),
+        (
+            "deny: [{id: a, description: eq and in, action: a, when: [{attribute: r, op: eq, value: x}, {attribute: r, op: in, value: [y]}]}]",
+            Conflict,
+            "be one of",
+        ),
         ("x: &x {id: a}\ndeny: [*x]", InvalidInput, "aliases"),
     ],
-)  # fmt: skip
+)
 def test_bad_org_policies_are_refused_naming_the_field(
     text: str, error: type[Exception], words: str
 ) -> None:
@@ -95,14 +105,21 @@ def test_authzen_bad_tuples(
 
 
 def test_authzen_context_of_a_deny_lists_every_reason() -> None:
-    decision = Decision(False, reasons=(
-        Reason(ReasonCode.EXPLICITLY_DENIED, "no", "charter/a/deny/0"),
-        Reason(ReasonCode.CONDITION_FAILED, "too much", "charter/a/allow/1", "args.amount"),
-    ))  # fmt: skip
+    decision = Decision(
+        False,
+        reasons=(
+            Reason(ReasonCode.EXPLICITLY_DENIED, "no", "charter/a/deny/0"),
+            Reason(ReasonCode.CONDITION_FAILED, "too much", "charter/a/allow/1", "args.amount"),
+        ),
+    )
     context = decision_context(decision)
     assert context["reason_codes"] == ["explicitly_denied", "condition_failed:args.amount"]
-    assert context["reasons"][1] == {"id": "1", "code": "condition_failed:args.amount",
-                                     "rule": "charter/a/allow/1", "reason_admin": {"en": "too much"}}  # fmt: skip
+    assert context["reasons"][1] == {
+        "id": "1",
+        "code": "condition_failed:args.amount",
+        "rule": "charter/a/allow/1",
+        "reason_admin": {"en": "too much"},
+    }
     with pytest.raises(TypeError):
         bool(decision)
 

@@ -51,14 +51,31 @@ def test_cedar_literals_escape_what_they_must() -> None:
 
 def test_export_validates_against_its_schema_and_decides_like_us() -> None:
     snapshot = estate(
-        agent({"name": "alpha", "allow": [
-            {"action": "tickets.*", "resource": "zendesk:*",
-             "when": [{"attribute": "args.amount", "op": "le", "value": 10.5},
-                      {"attribute": "ip", "op": "cidr", "value": "10.0.0.0/8"}],
-             "schedule": {"timezone": "Europe/Berlin", "days": ["mon"], "start": "08:00", "end": "18:00"}},
-        ], "deny": [{"action": "tickets.delete"}], "delegation": {"allowed": True, "groups": ["support"]},
-            "expires": "2027-01-01"}),
-    )  # fmt: skip
+        agent(
+            {
+                "name": "alpha",
+                "allow": [
+                    {
+                        "action": "tickets.*",
+                        "resource": "zendesk:*",
+                        "when": [
+                            {"attribute": "args.amount", "op": "le", "value": 10.5},
+                            {"attribute": "ip", "op": "cidr", "value": "10.0.0.0/8"},
+                        ],
+                        "schedule": {
+                            "timezone": "Europe/Berlin",
+                            "days": ["mon"],
+                            "start": "08:00",
+                            "end": "18:00",
+                        },
+                    },
+                ],
+                "deny": [{"action": "tickets.delete"}],
+                "delegation": {"allowed": True, "groups": ["support"]},
+                "expires": "2027-01-01",
+            }
+        ),
+    )
     export = export_cedar(snapshot)
     assert cedarpy.validate_policies(export.policies, export.schema).validation_passed
     policies = cedarpy.PolicySet.from_str(export.policies)
@@ -74,6 +91,9 @@ def test_export_validates_against_its_schema_and_decides_like_us() -> None:
         action = rng.choice(["tickets.read", "tickets.delete", "iam.put"])
         person = rng.choice([None, "maria@acme.example", "tom@acme.example"])
         ours = evaluate(snapshot, "alpha", action, "zendesk:t/1", context, person, MONDAY_US)
-        theirs = cedarpy.is_authorized(export.request("alpha", action, "zendesk:t/1", context, person, MONDAY_US),
-                                       policies, entities)  # fmt: skip
+        theirs = cedarpy.is_authorized(
+            export.request("alpha", action, "zendesk:t/1", context, person, MONDAY_US),
+            policies,
+            entities,
+        )
         assert ours.allowed == theirs.allowed and not theirs.diagnostics.errors

@@ -276,10 +276,18 @@ class Stack:
         deadline = time.monotonic() + 10  # the gateway writes activity in batches
         while True:
             rows = self.read(
-                sa.select(table.c.action, table.c.resource, table.c.allowed, table.c.on_behalf_of,
-                          table.c.source, table.c.latency_us, table.c.reasons)
-                .where(table.c.agent == agent, table.c.source == "gateway").order_by(table.c.id)
-            )  # fmt: skip
+                sa.select(
+                    table.c.action,
+                    table.c.resource,
+                    table.c.allowed,
+                    table.c.on_behalf_of,
+                    table.c.source,
+                    table.c.latency_us,
+                    table.c.reasons,
+                )
+                .where(table.c.agent == agent, table.c.source == "gateway")
+                .order_by(table.c.id)
+            )
             if len(rows) >= at_least or time.monotonic() > deadline:
                 return rows
             time.sleep(0.2)
@@ -315,9 +323,10 @@ def running_stack(
     try:
         services.decisions.apply_roles(parse_roles(ROLES), actor="test:setup", source="test")
         services.tokens.trusted.add(
-            IDP, actor="test:setup",
+            IDP,
+            actor="test:setup",
             jwks={"keys": [jwk_from_public_key(idp_key.public_key(), kid="idp-1")]},
-        )  # fmt: skip
+        )
     finally:
         services.decisions.close()
         services.close()

@@ -51,11 +51,22 @@ def test_prefixes_duplicates_and_invalid_names() -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "../read_ticket", "helpdesk/../read_ticket", "./read_ticket", "read_ticket/", "READ_TICKET",
-        "read_ticket\x00", "read_ticket ", "rеad_ticket",  # Cyrillic е
-        "helpdesk:tools/read_ticket", "%2e%2e/read_ticket", "", "read*", 7, None,
+        "../read_ticket",
+        "helpdesk/../read_ticket",
+        "./read_ticket",
+        "read_ticket/",
+        "READ_TICKET",
+        "read_ticket\x00",
+        "read_ticket ",
+        "rеad_ticket",  # Cyrillic е
+        "helpdesk:tools/read_ticket",
+        "%2e%2e/read_ticket",
+        "",
+        "read*",
+        7,
+        None,
     ],
-)  # fmt: skip
+)
 def test_lookups_are_exact(name: object) -> None:
     directory = Directory()
     directory.rebuild([upstream("helpdesk", ["read_ticket"])])

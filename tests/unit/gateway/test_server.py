@@ -32,8 +32,18 @@ from charter.gateway.upstream import Upstream
 
 pytestmark = pytest.mark.anyio
 
-SCOPES = frozenset({"read_ticket", "send_email", "slow", "hang", "crash", "whoami",
-                    "resources.read", "prompts.get"})  # fmt: skip
+SCOPES = frozenset(
+    {
+        "read_ticket",
+        "send_email",
+        "slow",
+        "hang",
+        "crash",
+        "whoami",
+        "resources.read",
+        "prompts.get",
+    }
+)
 
 
 def make_gateway(**settings: Any) -> tuple[Gateway, FakeAuthority]:
@@ -43,13 +53,16 @@ def make_gateway(**settings: Any) -> tuple[Gateway, FakeAuthority]:
             "upstreams": [
                 {
                     "name": "helpdesk",
-                    "stdio": {"command": sys.executable, "args": [str(UPSTREAM)],
-                              "env": {"HELPDESK_API_KEY": "k-0123456789"}},
+                    "stdio": {
+                        "command": sys.executable,
+                        "args": [str(UPSTREAM)],
+                        "env": {"HELPDESK_API_KEY": "k-0123456789"},
+                    },
                     "call_timeout": settings.pop("upstream_timeout", 10),
                 }
             ],
         }
-    )  # fmt: skip
+    )
     authority = FakeAuthority({"helpdesk-bot": parse_charter(load_document(HELPDESK_CHARTER))})
     return Gateway(config, authority, resource="http://gw.test/mcp"), authority
 
@@ -124,8 +137,17 @@ async def test_credentials_are_injected_but_never_listed() -> None:
         assert "k-0123456789" not in listing
 
 
-TRICKS = ["../delete_table", "helpdesk/../delete_table", "helpdesk:tools/read_ticket", "read_ticket\x00",
-          "READ_TICKET", "rеad_ticket", "*", "x" * 5000, "mail.send_email"]  # fmt: skip
+TRICKS = [
+    "../delete_table",
+    "helpdesk/../delete_table",
+    "helpdesk:tools/read_ticket",
+    "read_ticket\x00",
+    "READ_TICKET",
+    "rеad_ticket",
+    "*",
+    "x" * 5000,
+    "mail.send_email",
+]
 
 
 @pytest.mark.usefixtures("in_memory")
@@ -276,10 +298,22 @@ async def test_http_upstreams_get_their_credentials_as_headers(
         return real(headers=headers, **options)
 
     monkeypatch.setattr(upstream_module, "create_mcp_http_client", capture)
-    config = parse({"upstreams": [{"name": "mail", "http": {
-        "url": "http://127.0.0.1:9/mcp",
-        "headers": {"Authorization": {"env": "MAIL_TOKEN", "prefix": "Bearer "}, "X-Tenant": "acme"},
-    }}]})  # fmt: skip
+    config = parse(
+        {
+            "upstreams": [
+                {
+                    "name": "mail",
+                    "http": {
+                        "url": "http://127.0.0.1:9/mcp",
+                        "headers": {
+                            "Authorization": {"env": "MAIL_TOKEN", "prefix": "Bearer "},
+                            "X-Tenant": "acme",
+                        },
+                    },
+                }
+            ]
+        }
+    )
     upstream = Upstream(
         config.upstreams[0], Secrets({}, {"MAIL_TOKEN": "tok-xyz-123"}), call_timeout=5
     )

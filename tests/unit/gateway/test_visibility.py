@@ -24,16 +24,22 @@ def test_allow_rules_show_tools_and_unconditional_denies_hide_them() -> None:
     spec = charter(
         allow=[
             {"action": "read_*", "resource": "helpdesk:*"},
-            {"action": "send_email", "resource": "helpdesk:tools/send_email",
-             "when": [{"attribute": "args.to", "op": "eq", "value": "a@b.c"}]},
+            {
+                "action": "send_email",
+                "resource": "helpdesk:tools/send_email",
+                "when": [{"attribute": "args.to", "op": "eq", "value": "a@b.c"}],
+            },
             {"action": "delete_table", "resource": "*"},
         ],
         deny=[
             {"action": "delete_*", "resource": "*"},
-            {"action": "read_secret", "resource": "*",
-             "when": [{"attribute": "args.x", "op": "eq", "value": 1}]},
+            {
+                "action": "read_secret",
+                "resource": "*",
+                "when": [{"attribute": "args.x", "op": "eq", "value": 1}],
+            },
         ],
-    )  # fmt: skip
+    )
     seen = Visibility.of(spec, NOW)
     assert seen.may_allow("read_ticket", "helpdesk:tools/read_ticket")
     assert seen.may_allow("send_email", "helpdesk:tools/send_email")  # conditions decided per call

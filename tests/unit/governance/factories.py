@@ -44,8 +44,15 @@ def charter(**overrides: Any) -> Any:
     return parse_charter(document)
 
 
-def usage(action: str, resource: str, *, allowed: bool | None = True, count: int = 5,
-          source: str = "sdk", last: dt.datetime = NOW - DAY) -> Usage:  # fmt: skip
+def usage(
+    action: str,
+    resource: str,
+    *,
+    allowed: bool | None = True,
+    count: int = 5,
+    source: str = "sdk",
+    last: dt.datetime = NOW - DAY,
+) -> Usage:
     return Usage(action, resource, allowed, source, count, last - 10 * DAY, last)
 
 

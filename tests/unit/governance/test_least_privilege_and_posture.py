@@ -15,12 +15,17 @@ from . import factories as f
 
 
 def test_unused_capabilities_go_and_wildcards_narrow_to_what_was_used() -> None:
-    spec = f.charter(allow=[
-        {"action": "tickets.*", "resource": "zendesk:tickets/*",
-         "when": [{"attribute": "region", "op": "eq", "value": "eu"}]},
-        {"action": "slack.post_message", "resource": "slack:channels/digest"},
-        {"action": "crm.*", "resource": "salesforce:*"},
-    ])  # fmt: skip
+    spec = f.charter(
+        allow=[
+            {
+                "action": "tickets.*",
+                "resource": "zendesk:tickets/*",
+                "when": [{"attribute": "region", "op": "eq", "value": "eu"}],
+            },
+            {"action": "slack.post_message", "resource": "slack:channels/digest"},
+            {"action": "crm.*", "resource": "salesforce:*"},
+        ]
+    )
     usage = [
         f.usage("tickets.read", "zendesk:tickets/1", count=9),
         f.usage("tickets.comments.read", "zendesk:tickets/2"),
@@ -32,9 +37,10 @@ def test_unused_capabilities_go_and_wildcards_narrow_to_what_was_used() -> None:
         "slack.post_message on slack:channels/digest"
     ]
     assert [capability_label(c) for c in result.allow] == [
-        "tickets.comments.read on zendesk:tickets/*", "tickets.read on zendesk:tickets/*",
+        "tickets.comments.read on zendesk:tickets/*",
+        "tickets.read on zendesk:tickets/*",
         "crm.read on salesforce:*",
-    ]  # fmt: skip
+    ]
     assert result.allow[0].when == spec.allow[0].when  # conditions stay with what is kept
     reduced = result.apply(spec)
     assert reduced.deny == spec.deny and reduced.owner == spec.owner
@@ -47,26 +53,35 @@ def test_narrowing_stops_at_the_limit_and_escapes_literal_stars() -> None:
     assert charter_least_privilege(spec, many, narrow_max=3).allow == tuple(spec.allow)
     odd = charter_least_privilege(spec, [f.usage("svc.a*b", "svc:x")], narrow_max=3)
     assert odd.allow[0].action == "svc.a\\*b"  # the literal star, not a new wildcard
-    unchanged = charter_least_privilege(f.charter(allow=[{"action": "a.b", "resource": "x:y"}]),
-                                        [f.usage("a.b", "x:y")])  # fmt: skip
+    unchanged = charter_least_privilege(
+        f.charter(allow=[{"action": "a.b", "resource": "x:y"}]), [f.usage("a.b", "x:y")]
+    )
     assert not unchanged.changed
 
 
 def test_grants_least_privilege_matches_permission_patterns() -> None:
     grants = [GrantFacts("g", "aws:1", "*", ("s3:Get*", "s3:PutObject", "iam:PassRole"), "r")]
-    use = grants_least_privilege(grants, [f.usage("s3:GetObject", "arn:x"),
-                                          f.usage("iam:PassRole", "arn:y", allowed=False)])  # fmt: skip
+    use = grants_least_privilege(
+        grants, [f.usage("s3:GetObject", "arn:x"), f.usage("iam:PassRole", "arn:y", allowed=False)]
+    )
     assert use.used == ("s3:Get*",) and use.unused == ("iam:PassRole", "s3:PutObject")
     assert use.suggested == ("s3:GetObject",)
 
 
 def test_posture_points_caps_and_grades() -> None:
-    rows = [("secret-leaked", Severity.CRITICAL, 1), ("stale-credential", Severity.MEDIUM, 40),
-            ("stale-credential", Severity.LOW, 5), ("long-lived-secret", Severity.HIGH, 1)]  # fmt: skip
+    rows = [
+        ("secret-leaked", Severity.CRITICAL, 1),
+        ("stale-credential", Severity.MEDIUM, 40),
+        ("stale-credential", Severity.LOW, 5),
+        ("long-lived-secret", Severity.HIGH, 1),
+    ]
     entry = score_entry(PostureBy.OWNER, "ada@acme.example", rows)
     points = {c.rule: (c.points, c.capped) for c in entry.contributions}
-    assert points == {"secret-leaked": (25, False), "stale-credential": (8, True),
-                      "long-lived-secret": (10, False)}  # fmt: skip
+    assert points == {
+        "secret-leaked": (25, False),
+        "stale-credential": (8, True),
+        "long-lived-secret": (10, False),
+    }
     assert entry.score == 43 and entry.grade == "medium" and entry.findings == 47
     assert entry.contributions[0].rule == "secret-leaked"  # biggest first
     assert "capped at 2×4" in entry.explanation()[2]

@@ -24,9 +24,12 @@ def test_the_example_file_is_exactly_the_defaults() -> None:
 
 
 def test_durations_and_overrides() -> None:
-    policy = parse_policy({"thresholds": {"stale_after": "30d", "shadow_grace": "7d"},
-                           "rules": {"stale-agent": {"enabled": False},
-                                     "static-cloud-key": {"severity": "high"}}})  # fmt: skip
+    policy = parse_policy(
+        {
+            "thresholds": {"stale_after": "30d", "shadow_grace": "7d"},
+            "rules": {"stale-agent": {"enabled": False}, "static-cloud-key": {"severity": "high"}},
+        }
+    )
     assert policy.thresholds.stale_after == 30 * 86400
     assert policy.thresholds.shadow_grace == 7 * 86400
     evaluator = Evaluator(policy)

@@ -27,12 +27,25 @@ from . import factories as f
 RULES = all_rules()
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "governance.md"
 ISSUE_FAMILIES = {
-    "agent-owner-departed", "identity-owner-missing", "stale-identity", "stale-credential",
-    "long-lived-secret", "secret-leaked", "agent-over-privileged", "identity-over-privileged",
-    "intent-drift", "human-use-of-nhi", "human-permissions-inherited", "credential-reuse",
-    "static-cloud-key", "third-party-ai-app-broad-scopes", "runaway-agent", "charter-expired",
-    "review-overdue", "shadow-agent-unadopted",
-}  # fmt: skip
+    "agent-owner-departed",
+    "identity-owner-missing",
+    "stale-identity",
+    "stale-credential",
+    "long-lived-secret",
+    "secret-leaked",
+    "agent-over-privileged",
+    "identity-over-privileged",
+    "intent-drift",
+    "human-use-of-nhi",
+    "human-permissions-inherited",
+    "credential-reuse",
+    "static-cloud-key",
+    "third-party-ai-app-broad-scopes",
+    "runaway-agent",
+    "charter-expired",
+    "review-overdue",
+    "shadow-agent-unadopted",
+}
 
 
 def test_the_issue_s_rules_are_all_registered() -> None:
@@ -76,14 +89,30 @@ def test_rule_modules_do_no_io(rule) -> None:  # type: ignore[no-untyped-def]
             imported.add(node.module)
         elif isinstance(node, ast.Import):
             imported.update(alias.name for alias in node.names)
-    forbidden = {m for m in imported if m.startswith(
-        ("sqlalchemy", "charter.store", "charter.services", "httpx", "requests", "socket",
-         "subprocess", "os"))}  # fmt: skip
+    forbidden = {
+        m
+        for m in imported
+        if m.startswith(
+            (
+                "sqlalchemy",
+                "charter.store",
+                "charter.services",
+                "httpx",
+                "requests",
+                "socket",
+                "subprocess",
+                "os",
+            )
+        )
+    }
     assert not forbidden, f"{rule.id} imports {forbidden}"
 
 
-FACT_TYPES = {EntityType.AGENT: AgentFacts, EntityType.IDENTITY: IdentityFacts,
-              EntityType.CREDENTIAL: CredentialFacts}  # fmt: skip
+FACT_TYPES = {
+    EntityType.AGENT: AgentFacts,
+    EntityType.IDENTITY: IdentityFacts,
+    EntityType.CREDENTIAL: CredentialFacts,
+}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
@@ -95,31 +124,49 @@ def test_signature_names_its_fact_type(rule) -> None:  # type: ignore[no-untyped
 
 SAMPLES = {
     EntityType.AGENT: [
-        f.agent(), f.agent(owner="tom@acme.example"), f.agent(last_activity=None),
-        f.agent(expires=f.NOW.date() - f.DAY), f.agent(origin="discovered",
-                                                       state=f.AgentState.DISCOVERED),
-        f.agent(usage=(f.usage("tickets.read", "zendesk:tickets/1"),
-                       f.usage("tickets.delete", "zendesk:tickets/2", allowed=False, count=9),
-                       f.usage("crm.export", "salesforce:accounts", allowed=None))),
-        f.agent(last_review=None), f.agent(charter=f.charter(allow=[{"action": "*"}])),
+        f.agent(),
+        f.agent(owner="tom@acme.example"),
+        f.agent(last_activity=None),
+        f.agent(expires=f.NOW.date() - f.DAY),
+        f.agent(origin="discovered", state=f.AgentState.DISCOVERED),
+        f.agent(
+            usage=(
+                f.usage("tickets.read", "zendesk:tickets/1"),
+                f.usage("tickets.delete", "zendesk:tickets/2", allowed=False, count=9),
+                f.usage("crm.export", "salesforce:accounts", allowed=None),
+            )
+        ),
+        f.agent(last_review=None),
+        f.agent(charter=f.charter(allow=[{"action": "*"}])),
     ],
     EntityType.IDENTITY: [
-        f.identity(), f.identity(owner=None), f.identity(owner="tom@acme.example"),
+        f.identity(),
+        f.identity(owner=None),
+        f.identity(owner="tom@acme.example"),
         f.identity(last_used_at=f.NOW - 300 * f.DAY),
-        f.identity(kind="cloud_user", properties={"console_access": True,
-                                                  "password_last_used": "2026-10-01"}),
-        f.identity(kind="oauth_app", ai_related=True,
-                   properties={"scopes": ["https://mail.google.com/"], "third_party": True}),
-        f.identity(kind="api_key_holder", agent="bot",
-                   properties={"kind": "fine-grained PAT", "owner_login": "ada"}),
+        f.identity(
+            kind="cloud_user",
+            properties={"console_access": True, "password_last_used": "2026-10-01"},
+        ),
+        f.identity(
+            kind="oauth_app",
+            ai_related=True,
+            properties={"scopes": ["https://mail.google.com/"], "third_party": True},
+        ),
+        f.identity(
+            kind="api_key_holder",
+            agent="bot",
+            properties={"kind": "fine-grained PAT", "owner_login": "ada"},
+        ),
     ],
     EntityType.CREDENTIAL: [
-        f.credential(), f.credential(expires_at=None),
+        f.credential(),
+        f.credential(expires_at=None),
         f.credential(created_at=f.NOW - 400 * f.DAY, last_rotated_at=None),
         f.credential(source="fs", location="src/app.py:3", kind="api_key", provider="openai"),
         f.credential(last_used_at=f.NOW - 200 * f.DAY),
     ],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

@@ -58,8 +58,10 @@ def test_stale_identity_and_credential_by_last_use_or_age() -> None:
     assert check("stale-identity", f.identity(last_used_at=None, usage_tracked=False)) is None
     untracked = f.identity(last_used_at=None, properties={"usage_tracked": False})
     assert check("stale-identity", untracked) is None
-    assert check("stale-identity", f.identity(last_used_at=NOW - 120 * DAY),
-                 stale_after=200 * 86400) is None  # fmt: skip
+    assert (
+        check("stale-identity", f.identity(last_used_at=NOW - 120 * DAY), stale_after=200 * 86400)
+        is None
+    )
     cred = check("stale-credential", f.credential(last_used_at=NOW - 100 * DAY))
     assert cred is not None and cred.evidence["stale_after_days"] == 90
     inactive = f.credential(last_used_at=NOW - 100 * DAY, properties={"active": False})
@@ -73,8 +75,10 @@ def test_stale_agent_only_when_active_and_old() -> None:
     assert check("stale-agent", f.agent(last_activity=None)) is not None
     young = f.agent(last_activity=None, created_at=NOW - 10 * DAY)
     assert check("stale-agent", young) is None
-    assert check("stale-agent", f.agent(last_activity=NOW - 100 * DAY,
-                                        state=AgentState.SUSPENDED)) is None  # fmt: skip
+    assert (
+        check("stale-agent", f.agent(last_activity=NOW - 100 * DAY, state=AgentState.SUSPENDED))
+        is None
+    )
 
 
 # -- secrets ------------------------------------------------------------------------------------
@@ -94,9 +98,12 @@ def test_long_lived_secret_uses_the_agent_charter_cadence() -> None:
     from charter.domain.governance.facts import AgentBrief, RuleContext
     from charter.domain.governance.policy import Thresholds
 
-    context = RuleContext(NOW, Thresholds(), f.PEOPLE, {
-        "bot": AgentBrief("bot", "ada@acme.example", AgentState.ACTIVE, "production", 7 * 86400)
-    })  # fmt: skip
+    context = RuleContext(
+        NOW,
+        Thresholds(),
+        f.PEOPLE,
+        {"bot": AgentBrief("bot", "ada@acme.example", AgentState.ACTIVE, "production", 7 * 86400)},
+    )
     rule = get_rule("long-lived-secret")
     assert rule is not None
     hit = rule.check(f.credential(agent="bot"), context)  # 10 days old, cadence 7 days
@@ -104,12 +111,18 @@ def test_long_lived_secret_uses_the_agent_charter_cadence() -> None:
 
 
 def test_leaked_secret_is_critical_when_live_elsewhere() -> None:
-    leaked = f.credential(id="fs:/repo:credential/x", source="fs", account="/repo",
-                          location="config/.env:4", provider="aws")  # fmt: skip
+    leaked = f.credential(
+        id="fs:/repo:credential/x",
+        source="fs",
+        account="/repo",
+        location="config/.env:4",
+        provider="aws",
+    )
     hit = check("secret-leaked", leaked)
     assert hit is not None and hit.severity is None and hit.evidence["live_in"] == []
-    live = CredentialBrief("aws:111122223333:access-key/AKIAEXAMPLE0001", "aws", "111122223333",
-                           "access_key")  # fmt: skip
+    live = CredentialBrief(
+        "aws:111122223333:access-key/AKIAEXAMPLE0001", "aws", "111122223333", "access_key"
+    )
     same = CredentialBrief(leaked.id, "fs", "/repo", "access_key")
     hit = check("secret-leaked", leaked._replace(same_secret=(same, live)))
     assert hit is not None and hit.severity == Severity.CRITICAL
@@ -118,10 +131,12 @@ def test_leaked_secret_is_critical_when_live_elsewhere() -> None:
 
 
 def test_credential_reuse_reported_once_on_the_first_holder() -> None:
-    a = CredentialBrief("k8s:prod:secret/a", "k8s", "prod", "api_key", agent="bot",
-                        environment="production")  # fmt: skip
-    b = CredentialBrief("k8s:staging:secret/b", "k8s", "staging", "api_key", agent="helper",
-                        environment="staging")  # fmt: skip
+    a = CredentialBrief(
+        "k8s:prod:secret/a", "k8s", "prod", "api_key", agent="bot", environment="production"
+    )
+    b = CredentialBrief(
+        "k8s:staging:secret/b", "k8s", "staging", "api_key", agent="helper", environment="staging"
+    )
     first = f.credential(id=a.id, source="k8s", account="prod", same_secret=(a, b))
     hit = check("credential-reuse", first)
     assert hit is not None and hit.evidence["agents"] == ["bot", "helper"]
@@ -136,8 +151,9 @@ def test_credential_reuse_reported_once_on_the_first_holder() -> None:
 def test_static_cloud_keys_name_the_federation_alternative() -> None:
     hit = check("static-cloud-key", f.credential())
     assert hit is not None and "OIDC" in hit.evidence["federation"]
-    gcp = f.credential(provider="gcp", kind="private_key",
-                       properties={"key_type": "SYSTEM_MANAGED"})  # fmt: skip
+    gcp = f.credential(
+        provider="gcp", kind="private_key", properties={"key_type": "SYSTEM_MANAGED"}
+    )
     assert check("static-cloud-key", gcp) is None
     assert check("static-cloud-key", f.credential(properties={"active": False})) is None
     assert check("static-cloud-key", f.credential(provider="openai", kind="api_key")) is None
@@ -145,8 +161,10 @@ def test_static_cloud_keys_name_the_federation_alternative() -> None:
 
 # -- privilege ----------------------------------------------------------------------------------
 def test_over_privileged_agent_suggests_least_privilege() -> None:
-    used = (f.usage("tickets.read", "zendesk:tickets/1"),
-            f.usage("tickets.comments.read", "zendesk:tickets/1"))  # fmt: skip
+    used = (
+        f.usage("tickets.read", "zendesk:tickets/1"),
+        f.usage("tickets.comments.read", "zendesk:tickets/1"),
+    )
     hit = check("agent-over-privileged", f.agent(usage=used))
     assert hit is not None
     assert hit.evidence["unused"] == ["slack.post_message on slack:channels/digest"]
@@ -160,8 +178,14 @@ def test_over_privileged_agent_suggests_least_privilege() -> None:
 
 
 def test_over_privileged_identity_admin_wildcards_and_unused() -> None:
-    admin = GrantFacts("g1", "aws:1", "*", ("s3:GetObject",), "role etl may do anything",
-                       {"admin": True, "patterns": ["*"]})  # fmt: skip
+    admin = GrantFacts(
+        "g1",
+        "aws:1",
+        "*",
+        ("s3:GetObject",),
+        "role etl may do anything",
+        {"admin": True, "patterns": ["*"]},
+    )
     hit = check("identity-over-privileged", f.identity(grants=(admin,)))
     assert hit is not None and hit.severity == Severity.HIGH and hit.evidence["wildcards"] == ["*"]
     scoped = GrantFacts("g2", "aws:1", "arn:aws:s3:::r/*", ("s3:GetObject", "s3:PutObject"), "r")
@@ -173,12 +197,19 @@ def test_over_privileged_identity_admin_wildcards_and_unused() -> None:
 
 
 def test_third_party_ai_app_with_broad_scopes() -> None:
-    app = f.identity(kind="oauth_app", ai_related=True, name="MeetingNotes AI",
-                     properties={"scopes": ["https://mail.google.com/", "openid"], "users": 12})  # fmt: skip
+    app = f.identity(
+        kind="oauth_app",
+        ai_related=True,
+        name="MeetingNotes AI",
+        properties={"scopes": ["https://mail.google.com/", "openid"], "users": 12},
+    )
     hit = check("third-party-ai-app-broad-scopes", app)
     assert hit is not None and hit.evidence["broad_scopes"] == ["https://mail.google.com/"]
-    internal = f.identity(kind="oauth_app", ai_related=True,
-                          properties={"scopes": ["https://mail.google.com/"], "internal": True})  # fmt: skip
+    internal = f.identity(
+        kind="oauth_app",
+        ai_related=True,
+        properties={"scopes": ["https://mail.google.com/"], "internal": True},
+    )
     assert check("third-party-ai-app-broad-scopes", internal) is None
     narrow = f.identity(kind="oauth_app", ai_related=True, properties={"scopes": ["openid"]})
     assert check("third-party-ai-app-broad-scopes", narrow) is None
@@ -190,8 +221,10 @@ def test_intent_drift_from_denials_and_unchartered_log_actions() -> None:
     hit = check("intent-drift", f.agent(usage=denied))
     assert hit is not None and hit.evidence["denied_total"] == 4
     assert check("intent-drift", f.agent(usage=denied), drift_min_denied=5) is None
-    logged = (f.usage("crm.export", "salesforce:accounts", allowed=None, source="cloudtrail"),
-              f.usage("tickets.read", "zendesk:tickets/1", allowed=None, source="cloudtrail"))  # fmt: skip
+    logged = (
+        f.usage("crm.export", "salesforce:accounts", allowed=None, source="cloudtrail"),
+        f.usage("tickets.read", "zendesk:tickets/1", allowed=None, source="cloudtrail"),
+    )
     hit = check("intent-drift", f.agent(usage=logged))
     assert hit is not None and hit.severity == Severity.HIGH
     assert [u["action"] for u in hit.evidence["unchartered"]] == ["crm.export"]
@@ -214,8 +247,10 @@ def test_runaway_compares_with_the_agent_s_own_baseline() -> None:
 
 
 def test_human_use_of_a_service_identity() -> None:
-    user = f.identity(kind="cloud_user", properties={"console_access": True,
-                                                     "password_last_used": "2026-10-30T08:00:00"})  # fmt: skip
+    user = f.identity(
+        kind="cloud_user",
+        properties={"console_access": True, "password_last_used": "2026-10-30T08:00:00"},
+    )
     hit = check("human-use-of-nhi", user)
     assert hit is not None and hit.severity is None
     assert any("console sign-in" in s for s in hit.evidence["signals"])
@@ -234,12 +269,17 @@ def test_human_use_of_a_service_identity() -> None:
 
 
 def test_agent_using_a_person_s_pat_or_inherited_token() -> None:
-    pat = f.identity(kind="api_key_holder", agent="bot", name="ci-helper",
-                     properties={"kind": "fine-grained PAT", "owner_login": "ada"})  # fmt: skip
+    pat = f.identity(
+        kind="api_key_holder",
+        agent="bot",
+        name="ci-helper",
+        properties={"kind": "fine-grained PAT", "owner_login": "ada"},
+    )
     hit = check("human-permissions-inherited", pat)
     assert hit is not None and hit.evidence["via"] == "personal access token"
-    inherits = GrantFacts("g", "okta:acme", "org", ("okta.management-api",), "r",
-                          {"inherits_user": "00u1"})  # fmt: skip
+    inherits = GrantFacts(
+        "g", "okta:acme", "org", ("okta.management-api",), "r", {"inherits_user": "00u1"}
+    )
     okta = f.identity(kind="api_key_holder", ai_related=True, grants=(inherits,))
     assert check("human-permissions-inherited", okta) is not None
     unattributed = f.identity(kind="api_key_holder", properties={"kind": "fine-grained PAT"})
@@ -254,8 +294,12 @@ def test_charter_expired_review_overdue_shadow_unadopted() -> None:
     overdue = check("review-overdue", f.agent(last_review=NOW - 120 * DAY))
     assert overdue is not None and overdue.evidence["review_every_days"] == 90
     assert check("review-overdue", f.agent(last_review=NOW - 95 * DAY)) is None  # grace 7 d
-    shadow = f.agent(origin="discovered", state=AgentState.DISCOVERED, credential_count=2,
-                     created_at=NOW - 30 * DAY)  # fmt: skip
+    shadow = f.agent(
+        origin="discovered",
+        state=AgentState.DISCOVERED,
+        credential_count=2,
+        created_at=NOW - 30 * DAY,
+    )
     hit = check("shadow-agent-unadopted", shadow)
     assert hit is not None and hit.severity == Severity.HIGH
     fresh = f.agent(origin="discovered", state=AgentState.DISCOVERED, created_at=NOW - DAY)

@@ -117,8 +117,12 @@ SCIM_USER = {
 
 
 def scim(*users: dict[str, object]) -> bytes:
-    return json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-                       "Resources": list(users)}).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "Resources": list(users),
+        }
+    ).encode()
 
 
 @pytest.mark.parametrize(

@@ -21,15 +21,45 @@ from .test_detector_cases import NEGATIVES
 DETECTORS = all_detectors()
 IDS = [d.id for d in DETECTORS]
 AI_PROVIDERS = {
-    "OpenAI", "Anthropic", "Google", "Hugging Face", "Groq", "xAI", "Mistral AI", "Cohere",
-    "DeepSeek", "OpenRouter", "Replicate", "Perplexity", "Pinecone", "LangSmith", "Langfuse",
-    "Weights & Biases", "Azure OpenAI", "Databricks",
-}  # fmt: skip
+    "OpenAI",
+    "Anthropic",
+    "Google",
+    "Hugging Face",
+    "Groq",
+    "xAI",
+    "Mistral AI",
+    "Cohere",
+    "DeepSeek",
+    "OpenRouter",
+    "Replicate",
+    "Perplexity",
+    "Pinecone",
+    "LangSmith",
+    "Langfuse",
+    "Weights & Biases",
+    "Azure OpenAI",
+    "Databricks",
+}
 SYSTEM_PROVIDERS = {
-    "AWS", "Google Cloud", "Azure", "GitHub", "GitLab", "Slack", "Stripe", "Twilio",
-    "SendGrid", "Atlassian", "Notion", "Linear", "Salesforce", "PostgreSQL", "MySQL",
-    "MongoDB", "Private key", "JWT",
-}  # fmt: skip
+    "AWS",
+    "Google Cloud",
+    "Azure",
+    "GitHub",
+    "GitLab",
+    "Slack",
+    "Stripe",
+    "Twilio",
+    "SendGrid",
+    "Atlassian",
+    "Notion",
+    "Linear",
+    "Salesforce",
+    "PostgreSQL",
+    "MySQL",
+    "MongoDB",
+    "Private key",
+    "JWT",
+}
 
 
 def test_at_least_forty_detectors_covering_every_named_provider() -> None:

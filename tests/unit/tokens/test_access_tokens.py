@@ -88,10 +88,16 @@ def _joserfc_claims(token: str, key: SigningKey, now: int = NOW + 10) -> dict[st
 def test_issued_tokens_verify_with_an_independent_library(alg: Alg) -> None:
     key = signing_key(alg)
     claims = access_token_claims(
-        issuer=ISSUER, subject="support-summarizer", client_id="support-summarizer",
-        audience=(ISSUER,), scopes=("tickets.read", "slack.post_message"), issued_at=NOW,
-        expires_at=NOW + 900, jti="abc", charter_version=3,
-    )  # fmt: skip
+        issuer=ISSUER,
+        subject="support-summarizer",
+        client_id="support-summarizer",
+        audience=(ISSUER,),
+        scopes=("tickets.read", "slack.post_message"),
+        issued_at=NOW,
+        expires_at=NOW + 900,
+        jti="abc",
+        charter_version=3,
+    )
     token = _issue(key, claims)
     seen = _joserfc_claims(token, key)
     assert seen["scope"] == "tickets.read slack.post_message"
@@ -262,8 +268,11 @@ def test_the_store_must_still_back_the_token_and_the_cache_does_not_hide_it(
 
 def test_delegated_tokens_name_the_person_and_every_agent_of_the_chain() -> None:
     key = signing_key()
-    act = {"sub": "support-summarizer", "charter_version": 1,
-           "act": {"sub": "code-reviewer", "charter_version": 4}}  # fmt: skip
+    act = {
+        "sub": "support-summarizer",
+        "charter_version": 1,
+        "act": {"sub": "code-reviewer", "charter_version": 4},
+    }
     token = _issue(key, base_claims(sub="maria.garcia@acme.example", act=act))
     agents = {"support-summarizer": (AgentState.ACTIVE, 1), "code-reviewer": (AgentState.ACTIVE, 4)}
     people = {"maria.garcia@acme.example": PersonStatus.ACTIVE}

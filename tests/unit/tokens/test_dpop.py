@@ -40,8 +40,12 @@ def test_a_good_proof_yields_the_key_thumbprint_and_a_single_use_jti() -> None:
     assert proof.jkt == thumbprint(JWK)
     assert (proof.use.namespace, proof.use.issuer, proof.use.jti) == ("dpop", proof.jkt, "p-1")
     # htu is compared normalised: default port, case of scheme and host, no query
-    assert check_proof(_proof(htu="HTTPS://Charter.test:443/oauth/token?x=1"), htm="POST",
-                       htu=[URL], now=NOW).jkt == proof.jkt  # fmt: skip
+    assert (
+        check_proof(
+            _proof(htu="HTTPS://Charter.test:443/oauth/token?x=1"), htm="POST", htu=[URL], now=NOW
+        ).jkt
+        == proof.jkt
+    )
 
 
 @pytest.mark.parametrize(
@@ -82,8 +86,9 @@ def test_server_nonces_are_stateless_windowed_and_unforgeable() -> None:
     assert not nonces.valid(nonce, NOW + 900)
     assert not Nonces(b"x" * 32).valid(nonce, NOW)
     assert not nonces.valid("A" * 32, NOW) and not nonces.valid(None, NOW)
-    assert check_proof(_proof(nonce=nonce), htm="POST", htu=[URL], now=NOW, nonces=nonces,
-                       require_nonce=True)  # fmt: skip
+    assert check_proof(
+        _proof(nonce=nonce), htm="POST", htu=[URL], now=NOW, nonces=nonces, require_nonce=True
+    )
     for bad in (_proof(), _proof(nonce="stale")):
         with pytest.raises(NonceRequired):
             check_proof(bad, htm="POST", htu=[URL], now=NOW, nonces=nonces, require_nonce=True)

@@ -88,8 +88,16 @@ def test_compact_parsing_refuses_what_is_not_a_jws() -> None:
     assert parse_compact(token).claims == {"a": 1}
     head, payload, signature = token.split(".")
     not_json = base64.urlsafe_b64encode(b"[1,2]").rstrip(b"=").decode()
-    for bad in ["", "a.b", "a.b.c.d", token + "!", f"{head}.{payload}.{signature}=",
-                f"{head}.{not_json}.{signature}", "x" * 20_000, f"{not_json}.{payload}.{signature}"]:  # fmt: skip
+    for bad in [
+        "",
+        "a.b",
+        "a.b.c.d",
+        token + "!",
+        f"{head}.{payload}.{signature}=",
+        f"{head}.{not_json}.{signature}",
+        "x" * 20_000,
+        f"{not_json}.{payload}.{signature}",
+    ]:
         with pytest.raises(JoseError):
             parse_compact(bad)
 

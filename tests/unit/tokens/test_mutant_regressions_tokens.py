@@ -34,9 +34,12 @@ def _assertion_with(aud: Any) -> str:
 )
 def test_an_assertion_audience_list_naming_us_is_accepted(aud: list[str]) -> None:
     client = authenticate(
-        _assertion_with(aud), client_id=None, keys_for=_keys,
-        audiences={AS, TOKEN_ENDPOINT}, now=NOW,
-    )  # fmt: skip
+        _assertion_with(aud),
+        client_id=None,
+        keys_for=_keys,
+        audiences={AS, TOKEN_ENDPOINT},
+        now=NOW,
+    )
     assert client.client_id == AGENT
 
 
@@ -55,9 +58,12 @@ def test_an_assertion_audience_list_naming_us_is_accepted(aud: list[str]) -> Non
 def test_an_assertion_audience_not_naming_us_is_refused(aud: Any) -> None:
     with pytest.raises(OAuthError) as refused:
         authenticate(
-            _assertion_with(aud), client_id=None, keys_for=_keys,
-            audiences={AS, TOKEN_ENDPOINT}, now=NOW,
-        )  # fmt: skip
+            _assertion_with(aud),
+            client_id=None,
+            keys_for=_keys,
+            audiences={AS, TOKEN_ENDPOINT},
+            now=NOW,
+        )
     assert refused.value.reason == "wrong_audience"
 
 

@@ -27,11 +27,14 @@ CHARTER = parse_charter(
         "deny": [
             {"action": "tickets.delete", "resource": "*"},
             {"action": "tickets.export", "resource": "zendesk:tickets/restricted/*"},
-            {"action": "tickets.merge", "resource": "*",
-             "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}]},
+            {
+                "action": "tickets.merge",
+                "resource": "*",
+                "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}],
+            },
         ],
     }
-)  # fmt: skip
+)
 
 
 def test_scope_parsing_follows_rfc6749() -> None:

@@ -12,9 +12,11 @@ from charter.services.tokens.access_tokens import Actor, parse_act
 def test_act_nests_the_new_actor_outermost() -> None:
     assert act_claim("a", 1, ()) == {"sub": "a", "charter_version": 1}
     nested = act_claim("c", 3, (Actor("b", 2), Actor("a", 1)))
-    assert nested == {"sub": "c", "charter_version": 3,
-                      "act": {"sub": "b", "charter_version": 2,
-                              "act": {"sub": "a", "charter_version": 1}}}  # fmt: skip
+    assert nested == {
+        "sub": "c",
+        "charter_version": 3,
+        "act": {"sub": "b", "charter_version": 2, "act": {"sub": "a", "charter_version": 1}},
+    }
     assert parse_act(nested) == (Actor("c", 3), Actor("b", 2), Actor("a", 1))
 
 
@@ -29,7 +31,8 @@ def test_may_act_must_name_the_actor() -> None:
         OAuthErrorCode.INVALID_GRANT,
         "may_act_mismatch",
     )
-    other_issuer = Subject("p@x.example", "https://idp", 0,
-                           {"sub": "support-summarizer", "iss": "https://other"})  # fmt: skip
+    other_issuer = Subject(
+        "p@x.example", "https://idp", 0, {"sub": "support-summarizer", "iss": "https://other"}
+    )
     with pytest.raises(OAuthError):
         check_may_act(other_issuer, "support-summarizer", "https://charter.test")

@@ -23,11 +23,11 @@ import hashlib
 from collections import defaultdict
 from typing import Any
 
-from charter.connectors.batch import Batch
 from charter.discovery.scan.agent_code import Project
 from charter.discovery.scan.mcp_configs import McpServer
 from charter.discovery.scan.report import Finding, ScanReport
 from charter.discovery.scan.walker import Root
+from charter.domain.batch import Batch
 from charter.domain.enums import IdentityKind, Severity
 from charter.domain.estate import Credential, Grant, Identity, System
 

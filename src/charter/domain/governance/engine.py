@@ -58,49 +58,82 @@ class FindingDraft(NamedTuple):
 
 
 #: one encoder, built once: ``json.dumps`` with options builds a new encoder per call
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                              default=str)  # fmt: skip
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
 canonical_json = _CANONICAL.encode
 
 
-def _digest(severity: Severity, subject: Subject, message: str, evidence: str,
-            suggestion: str | None) -> str:  # fmt: skip
+def _digest(
+    severity: Severity, subject: Subject, message: str, evidence: str, suggestion: str | None
+) -> str:
     """What the finding says, hashed: a change of any of it rewrites the stored finding.
     (The identifiers follow from the entity id, which is part of the finding's id.)"""
-    text = "\x1f".join((severity.value, subject.name, subject.agent or "", subject.owner or "",
-                        subject.system or "", message, evidence, suggestion or ""))  # fmt: skip
+    text = "\x1f".join(
+        (
+            severity.value,
+            subject.name,
+            subject.agent or "",
+            subject.owner or "",
+            subject.system or "",
+            message,
+            evidence,
+            suggestion or "",
+        )
+    )
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def agent_subject(agent: AgentFacts, ctx: RuleContext) -> Subject:
     return Subject(
-        EntityType.AGENT, agent.name, agent.name,
+        EntityType.AGENT,
+        agent.name,
+        agent.name,
         {"name": agent.name, "charter_version": agent.charter_version, "origin": agent.origin},
-        agent.name, agent.owner, None,
-    )  # fmt: skip
+        agent.name,
+        agent.owner,
+        None,
+    )
 
 
 def identity_subject(identity: IdentityFacts, ctx: RuleContext) -> Subject:
     brief = ctx.agents.get(identity.agent) if identity.agent else None
     return Subject(
-        EntityType.IDENTITY, identity.id, identity.name,
-        {"id": identity.id, "native_id": identity.native_id, "source": identity.source,
-         "account": identity.account, "kind": identity.kind},
-        identity.agent, brief.owner if brief else identity.owner, identity.system,
-    )  # fmt: skip
+        EntityType.IDENTITY,
+        identity.id,
+        identity.name,
+        {
+            "id": identity.id,
+            "native_id": identity.native_id,
+            "source": identity.source,
+            "account": identity.account,
+            "kind": identity.kind,
+        },
+        identity.agent,
+        brief.owner if brief else identity.owner,
+        identity.system,
+    )
 
 
 def credential_subject(credential: CredentialFacts, ctx: RuleContext) -> Subject:
     brief = ctx.agents.get(credential.agent) if credential.agent else None
     return Subject(
-        EntityType.CREDENTIAL, credential.id, credential.preview,
-        {"id": credential.id, "fingerprint": credential.fingerprint,
-         "preview": credential.preview, "provider": credential.provider, "kind": credential.kind,
-         "identity": credential.identity, "location": credential.location},
+        EntityType.CREDENTIAL,
+        credential.id,
+        credential.preview,
+        {
+            "id": credential.id,
+            "fingerprint": credential.fingerprint,
+            "preview": credential.preview,
+            "provider": credential.provider,
+            "kind": credential.kind,
+            "identity": credential.identity,
+            "location": credential.location,
+        },
         credential.agent,
         brief.owner if brief else credential.identity_owner,
         credential.identity_system or f"{credential.source}:{credential.account}",
-    )  # fmt: skip
+    )
 
 
 class Evaluator:

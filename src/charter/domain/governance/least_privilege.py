@@ -70,8 +70,9 @@ class LeastPrivilege:
     def apply(self, spec: CharterSpec) -> CharterSpec:
         """The charter with the least-privilege allow list (everything else as it was)."""
         document = spec.document()
-        document["allow"] = [c.model_dump(mode="json", by_alias=True, exclude_none=True)
-                             for c in self.allow]  # fmt: skip
+        document["allow"] = [
+            c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in self.allow
+        ]
         return CharterSpec.model_validate(document)
 
     def summary(self) -> dict[str, object]:

@@ -25,11 +25,19 @@ from charter.services.governance.findings import Finding
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2004
 CATEGORY_UID = 2
-SEVERITY_ID = {Severity.INFO: 1, Severity.LOW: 2, Severity.MEDIUM: 3, Severity.HIGH: 4,
-               Severity.CRITICAL: 5}  # fmt: skip
-STATUS_ID = {FindingStatus.OPEN: (1, "New"), FindingStatus.ACKNOWLEDGED: (2, "In Progress"),
-             FindingStatus.SUPPRESSED: (3, "Suppressed"),
-             FindingStatus.RESOLVED: (4, "Resolved")}  # fmt: skip
+SEVERITY_ID = {
+    Severity.INFO: 1,
+    Severity.LOW: 2,
+    Severity.MEDIUM: 3,
+    Severity.HIGH: 4,
+    Severity.CRITICAL: 5,
+}
+STATUS_ID = {
+    FindingStatus.OPEN: (1, "New"),
+    FindingStatus.ACKNOWLEDGED: (2, "In Progress"),
+    FindingStatus.SUPPRESSED: (3, "Suppressed"),
+    FindingStatus.RESOLVED: (4, "Resolved"),
+}
 ACTIVITY = {1: "Create", 2: "Update", 3: "Close"}
 
 
@@ -72,18 +80,24 @@ def to_ocsf(finding: Finding) -> dict[str, Any]:
             "types": list(rule.meta.owasp) if rule else [],
             "first_seen_time": _ms(finding.first_seen),
             "last_seen_time": _ms(finding.last_changed),
-            "analytic": {"uid": finding.rule, "name": finding.rule, "type_id": 1,
-                         "type": "Rule"},
+            "analytic": {"uid": finding.rule, "name": finding.rule, "type_id": 1, "type": "Rule"},
         },
         "resources": [
-            {"uid": finding.entity_id, "name": finding.entity_name,
-             "type": finding.entity_type, "data": dict(finding.identifiers),
-             **({"owner": {"email_addr": finding.owner}} if finding.owner else {})}
+            {
+                "uid": finding.entity_id,
+                "name": finding.entity_name,
+                "type": finding.entity_type,
+                "data": dict(finding.identifiers),
+                **({"owner": {"email_addr": finding.owner}} if finding.owner else {}),
+            }
         ],
         "evidences": [{"data": dict(finding.evidence)}],
-        "unmapped": {"agent": finding.agent, "system": finding.system,
-                     "suggestion": finding.suggestion},
-    }  # fmt: skip
+        "unmapped": {
+            "agent": finding.agent,
+            "system": finding.system,
+            "suggestion": finding.suggestion,
+        },
+    }
     if rule is not None:
         event["remediation"] = {"desc": rule.meta.remediation}
     if finding.status == FindingStatus.OPEN and activity == 1:

@@ -73,24 +73,30 @@ def credential_prefilter(
         if rule_id == "secret-leaked":
             conditions.append(("source = 'fs'", ()))
         elif rule_id == "long-lived-secret":
-            conditions.append((
-                f"(source <> 'fs' AND kind IN ({secret_kinds}) AND (expires_at IS NULL "
-                f"OR COALESCE(last_rotated_at, created_at) < {mark}))",
-                (bound(cadence),),
-            ))  # fmt: skip
+            conditions.append(
+                (
+                    f"(source <> 'fs' AND kind IN ({secret_kinds}) AND (expires_at IS NULL "
+                    f"OR COALESCE(last_rotated_at, created_at) < {mark}))",
+                    (bound(cadence),),
+                )
+            )
         elif rule_id == "credential-reuse":
-            conditions.append((
-                "(source <> 'fs' AND fingerprint IN (SELECT fingerprint FROM credentials "
-                "WHERE gone_at IS NULL GROUP BY fingerprint HAVING count(*) > 1))",
-                (),
-            ))  # fmt: skip
+            conditions.append(
+                (
+                    "(source <> 'fs' AND fingerprint IN (SELECT fingerprint FROM credentials "
+                    "WHERE gone_at IS NULL GROUP BY fingerprint HAVING count(*) > 1))",
+                    (),
+                )
+            )
         elif rule_id == "static-cloud-key":
             conditions.append((f"(source <> 'fs' AND kind IN ({_quoted(STATIC_KINDS)}))", ()))
         elif rule_id == "stale-credential":
-            conditions.append((
-                f"(source <> 'fs' AND (last_used_at IS NULL OR last_used_at < {mark}))",
-                (bound(thresholds.stale_after),),
-            ))  # fmt: skip
+            conditions.append(
+                (
+                    f"(source <> 'fs' AND (last_used_at IS NULL OR last_used_at < {mark}))",
+                    (bound(thresholds.stale_after),),
+                )
+            )
         else:
             return None
     if not conditions:

@@ -43,7 +43,7 @@ def rotation_steps(
             f"aws iam delete-access-key --user-name {user} --access-key-id {key_id}",
             "Better: replace the key with an IAM role and OIDC federation, then delete it for good.",
             verify,
-        ]  # fmt: skip
+        ]
     if provider in ("gcp", "google") and kind in ("private_key", "access_key"):
         return [
             f"gcloud iam service-accounts keys create new-key.json --iam-account={who}",
@@ -52,7 +52,7 @@ def rotation_steps(
             f"gcloud iam service-accounts keys delete {key_id} --iam-account={who}",
             "Better: use Workload Identity Federation and stop creating keys.",
             verify,
-        ]  # fmt: skip
+        ]
     if provider in ("entra", "azure", "microsoft") and kind in ("client_secret", "certificate"):
         app = properties.get("held_by") or who
         return [
@@ -62,7 +62,7 @@ def rotation_steps(
             f"az ad app credential delete --id {app} --key-id {key_id}",
             "Better: a federated identity credential or a managed identity (no secret at all).",
             verify,
-        ]  # fmt: skip
+        ]
     if provider == "github":
         return [
             "Create a replacement fine-grained token with the same repositories and permissions "
@@ -71,7 +71,7 @@ def rotation_steps(
             f"Revoke the old token {key_id} (Settings → Developer settings → Fine-grained tokens).",
             "Better: a GitHub App installation token, which expires within an hour.",
             verify,
-        ]  # fmt: skip
+        ]
     if provider == "okta":
         return [
             "Create a new API token as a dedicated service user (Security → API → Tokens).",
@@ -79,7 +79,7 @@ def rotation_steps(
             f"Revoke the old token {key_id} in the same page.",
             "Better: an OAuth 2.0 service app with private_key_jwt and scoped grants.",
             verify,
-        ]  # fmt: skip
+        ]
     if source == "k8s" or (kind == "token" and properties.get("secret_type")):
         namespace = properties.get("namespace", "NAMESPACE")
         return [
@@ -87,7 +87,7 @@ def rotation_steps(
             "Switch the workload to the projected service account token volume.",
             f"kubectl -n {namespace} delete secret <the long-lived token secret of {who}>",
             verify,
-        ]  # fmt: skip
+        ]
     if provider == "charter":
         return [
             f"charter agent enroll {who} --generate --out new-key.pem  # the old key overlaps",

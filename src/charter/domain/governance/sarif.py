@@ -22,10 +22,20 @@ from charter.domain.governance.rule_registry import OWASP_TITLES, Rule, all_rule
 from charter.services.governance.findings import Finding
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-LEVEL = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
-         Severity.LOW: "note", Severity.INFO: "note"}  # fmt: skip
-SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
-                     Severity.LOW: "3.0", Severity.INFO: "1.0"}  # fmt: skip
+LEVEL = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+SECURITY_SEVERITY = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "3.0",
+    Severity.INFO: "1.0",
+}
 #: "path/to/file:12" or "path:12@commit" (the scanner's location format)
 _FILE_LOCATION = re.compile(r"^(?P<path>[^@]+?):(?P<line>\d+)(?:@(?P<commit>[0-9a-f]{7,40}))?$")
 
@@ -45,12 +55,15 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
         },
         "defaultConfiguration": {"level": LEVEL[meta.severity]},
         "properties": {
-            "tags": ["security", "non-human-identity",
-                     *(f"external/owasp/{o.lower()}" for o in meta.owasp)],
+            "tags": [
+                "security",
+                "non-human-identity",
+                *(f"external/owasp/{o.lower()}" for o in meta.owasp),
+            ],
             "security-severity": SECURITY_SEVERITY[meta.severity],
             "entity": meta.entity.value,
         },
-    }  # fmt: skip
+    }
 
 
 def _location(finding: Finding) -> dict[str, Any]:
@@ -85,21 +98,24 @@ def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
         "properties": {
             "severity": finding.severity.value,
             "status": finding.status.value,
-            "entity": {"type": finding.entity_type, "id": finding.entity_id,
-                       "name": finding.entity_name, "identifiers": dict(finding.identifiers)},
+            "entity": {
+                "type": finding.entity_type,
+                "id": finding.entity_id,
+                "name": finding.entity_name,
+                "identifiers": dict(finding.identifiers),
+            },
             "agent": finding.agent,
             "owner": finding.owner,
             "system": finding.system,
             "evidence": dict(finding.evidence),
         },
-    }  # fmt: skip
+    }
     if finding.rule in index:
         result["ruleIndex"] = index[finding.rule]
     if finding.status == FindingStatus.SUPPRESSED:
         result["suppressions"] = [
-            {"kind": "external", "status": "accepted",
-             "justification": finding.status_reason or ""}
-        ]  # fmt: skip
+            {"kind": "external", "status": "accepted", "justification": finding.status_reason or ""}
+        ]
     return result
 
 

@@ -60,9 +60,13 @@ def guard_tool(
     if tool.args_schema is None:
         raise TypeError(f"{tool.name}: only structured tools (with an args schema) can be guarded")
     check = Guard(
-        action or tool.name, resource, agent=agent, on_behalf_of=on_behalf_of, context=context,
+        action or tool.name,
+        resource,
+        agent=agent,
+        on_behalf_of=on_behalf_of,
+        context=context,
         decider=decider,
-    )  # fmt: skip
+    )
 
     def run(**arguments: Any) -> Any:
         try:

@@ -49,9 +49,13 @@ def guard_function_tool(
 ) -> FunctionTool:
     """A copy of ``tool`` behind a Charter decision (the action defaults to the tool's name)."""
     check = Guard(
-        action or tool.name, resource, agent=agent, on_behalf_of=on_behalf_of, context=context,
+        action or tool.name,
+        resource,
+        agent=agent,
+        on_behalf_of=on_behalf_of,
+        context=context,
         decider=decider,
-    )  # fmt: skip
+    )
     original = tool.on_invoke_tool
 
     async def invoke(ctx: ToolContext[Any], input_json: str) -> Any:

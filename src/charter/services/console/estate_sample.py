@@ -66,8 +66,9 @@ def estate_sample(db: Database, *, now: dt.datetime, agents: int = AGENTS) -> Gr
         names = [a.name for a in chosen]
         identities = _capped(connection, _I, _I.c.agent, names, PER_AGENT)
         own_creds = _capped(connection, _C, _C.c.agent, names, PER_AGENT)
-        via_identity = _capped(connection, _C, _C.c.identity, [i.id for i in identities],
-                               PER_IDENTITY)  # fmt: skip
+        via_identity = _capped(
+            connection, _C, _C.c.identity, [i.id for i in identities], PER_IDENTITY
+        )
         creds = list({c.id: c for c in [*own_creds, *via_identity]}.values())
         subjects = [i.id for i in identities] + [c.id for c in creds]
         grants = _capped(connection, _G, _G.c.subject, subjects, PER_SUBJECT)
@@ -80,26 +81,42 @@ def estate_sample(db: Database, *, now: dt.datetime, agents: int = AGENTS) -> Gr
     known = set()
     for i in identities:
         risk, reasons = identity_risk(i, now, admin=i.id in admin, departed=gone)
-        graph.add(Node(i.id, NodeKind.IDENTITY, i.name, risk, reasons,
-                       {"source": i.source, "kind": i.kind}))  # fmt: skip
+        graph.add(
+            Node(
+                i.id, NodeKind.IDENTITY, i.name, risk, reasons, {"source": i.source, "kind": i.kind}
+            )
+        )
         graph.connect(Edge(i.agent, i.id, EdgeKind.ACTS_AS, why_agent(i.properties, i.agent)))
         known.add(i.id)
     for c in creds:
         risk, reasons = credential_risk(c, now, copies=shared.get(c.fingerprint, 1))
-        graph.add(Node(c.id, NodeKind.CREDENTIAL, c.preview or c.id, risk, reasons,
-                       {"kind": c.kind}))  # fmt: skip
+        graph.add(
+            Node(c.id, NodeKind.CREDENTIAL, c.preview or c.id, risk, reasons, {"kind": c.kind})
+        )
         if c.identity in known:
-            graph.connect(Edge(c.id, c.identity, EdgeKind.AUTHENTICATES,
-                               f"authenticates as {c.identity}"))  # fmt: skip
+            graph.connect(
+                Edge(c.id, c.identity, EdgeKind.AUTHENTICATES, f"authenticates as {c.identity}")
+            )
         elif c.agent:
             graph.connect(Edge(c.agent, c.id, EdgeKind.ACTS_AS, why_agent(c.properties, c.agent)))
     for g in grants:
         graph.add(Node(g.system, NodeKind.SYSTEM, g.system))
-        graph.connect(Edge(g.subject, g.system, EdgeKind.GRANT, g.reason, g.resource,
-                           tuple(g.permissions or ())))  # fmt: skip
+        graph.connect(
+            Edge(
+                g.subject,
+                g.system,
+                EdgeKind.GRANT,
+                g.reason,
+                g.resource,
+                tuple(g.permissions or ()),
+            )
+        )
     for node in graph.nodes.values():
         if node.kind == NodeKind.AGENT:
-            below = [graph.nodes[e.target].risk for e in graph.edges
-                     if e.source == node.id and e.target in graph.nodes]  # fmt: skip
+            below = [
+                graph.nodes[e.target].risk
+                for e in graph.edges
+                if e.source == node.id and e.target in graph.nodes
+            ]
             node.risk = worst(node.risk, *below)
     return graph

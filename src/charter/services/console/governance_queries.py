@@ -113,13 +113,15 @@ def overview(
                     (str(s), int(n))
                     for s, n in connection.execute(
                         sa.select(_I.c.system, sa.func.count())
-                        .where(_I.c.gone_at.is_(None),
-                               _I.c.agent.in_(sa.select(_A.c.name).where(_A.c.owner == owner)))
+                        .where(
+                            _I.c.gone_at.is_(None),
+                            _I.c.agent.in_(sa.select(_A.c.name).where(_A.c.owner == owner)),
+                        )
                         .group_by(_I.c.system)
                     )
                 ),
                 key=lambda item: (-item[1], item[0]),
-            )[:10]  # fmt: skip
+            )[:10]
         elif estate is not None:
             by_system = estate.identities_by_system
     days_since = [since + dt.timedelta(days=i) for i in range(days)]
@@ -198,8 +200,11 @@ def finding_ids_page(
     conditions: list[sa.ColumnElement[bool]] = []
     if query.rules:
         conditions.append(_F.c.rule.in_(query.rules))
-    for column, value in ((_F.c.owner, query.owner), (_F.c.system, query.system),
-                          (_F.c.agent, query.agent)):  # fmt: skip
+    for column, value in (
+        (_F.c.owner, query.owner),
+        (_F.c.system, query.system),
+        (_F.c.agent, query.agent),
+    ):
         if value:
             conditions.append(column == str(value))
     statuses = [query.status.value] if query.status else list(OPEN_STATUSES)
@@ -211,20 +216,28 @@ def finding_ids_page(
     known = summary is not None and not summary.stale and not selective
     with db.read() as connection:
         if selective or (estimate is not None and estimate <= SORT_UP_TO):
-            where = [*conditions, _F.c.status.in_(statuses),
-                     _F.c.severity.in_([s.value for s in severities])]  # fmt: skip
-            rank = sa.case(*((_F.c.severity == s.value, i) for i, s in enumerate(Severity)),
-                           else_=-1)  # fmt: skip
+            where = [
+                *conditions,
+                _F.c.status.in_(statuses),
+                _F.c.severity.in_([s.value for s in severities]),
+            ]
+            rank = sa.case(
+                *((_F.c.severity == s.value, i) for i, s in enumerate(Severity)), else_=-1
+            )
             total = int(
-                connection.execute(sa.select(sa.func.count()).select_from(_F).where(*where))
-                .scalar_one()
-            )  # fmt: skip
+                connection.execute(
+                    sa.select(sa.func.count()).select_from(_F).where(*where)
+                ).scalar_one()
+            )
             ids = list(
                 connection.execute(
-                    sa.select(_F.c.id).where(*where).order_by(rank.desc(), _F.c.id)
-                    .limit(per_page).offset(offset)
+                    sa.select(_F.c.id)
+                    .where(*where)
+                    .order_by(rank.desc(), _F.c.id)
+                    .limit(per_page)
+                    .offset(offset)
                 ).scalars()
-            )  # fmt: skip
+            )
             return Page(ids, total, page, per_page)
         ids, total, capped = [], 0, False
         for severity in severities:
@@ -251,10 +264,13 @@ def finding_ids_page(
                 if len(ids) < per_page:
                     ids += list(
                         connection.execute(
-                            sa.select(_F.c.id).where(*bucket).order_by(_F.c.id)
-                            .limit(per_page - len(ids)).offset(offset)
+                            sa.select(_F.c.id)
+                            .where(*bucket)
+                            .order_by(_F.c.id)
+                            .limit(per_page - len(ids))
+                            .offset(offset)
                         ).scalars()
-                    )  # fmt: skip
+                    )
                 offset = 0
     return Page(ids, total, page, per_page, capped=capped)
 
@@ -354,10 +370,17 @@ def campaigns(db: Database, *, limit: int = 20) -> list[CampaignRow]:
             ):
                 progress[campaign][status] = int(n)
     return [
-        CampaignRow(r.id, r.scope, r.status, aware(r.created_at), r.created_by,
-                    aware(r.due_at), progress[r.id])
+        CampaignRow(
+            r.id,
+            r.scope,
+            r.status,
+            aware(r.created_at),
+            r.created_by,
+            aware(r.due_at),
+            progress[r.id],
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -381,5 +404,13 @@ def review_item(db: Database, campaign: str, agent: str) -> ItemRow | None:
         ).first()
     if row is None:
         return None
-    return ItemRow(row.campaign, row.agent, row.reviewer, row.status, dict(row.snapshot or {}),
-                   aware(row.due_at), row.decided_by, row.reason)  # fmt: skip
+    return ItemRow(
+        row.campaign,
+        row.agent,
+        row.reviewer,
+        row.status,
+        dict(row.snapshot or {}),
+        aware(row.due_at),
+        row.decided_by,
+        row.reason,
+    )

@@ -154,9 +154,10 @@ def agents_page(
         systems = systems_reached(connection, names)
         last = last_activity(connection, names)
         counts = (
-            open_findings if open_findings is not None
+            open_findings
+            if open_findings is not None
             else open_findings_by_agent(connection, names)
-        )  # fmt: skip
+        )
     for row in rows:
         row.systems = systems.get(row.name, [])
         row.last_activity = last.get(row.name)
@@ -184,10 +185,14 @@ def systems_reached(connection: Connection, agents: Sequence[str]) -> dict[str, 
     for agent, system in connection.execute(  # credentials held without an identity
         sa.select(_C.c.agent, _G.c.system)
         .select_from(_C.join(_G, _G.c.subject == _C.c.id))
-        .where(_C.c.agent.in_(agents), _C.c.identity.is_(None), _C.c.gone_at.is_(None),
-               _G.c.gone_at.is_(None))
+        .where(
+            _C.c.agent.in_(agents),
+            _C.c.identity.is_(None),
+            _C.c.gone_at.is_(None),
+            _G.c.gone_at.is_(None),
+        )
         .group_by(_C.c.agent, _G.c.system)
-    ):  # fmt: skip
+    ):
         out.setdefault(agent, set()).add(system)
     return {agent: sorted(found) for agent, found in out.items()}
 
@@ -270,20 +275,40 @@ def credentials_page(
             if total > COUNT_CAP:
                 total, capped = COUNT_CAP, True
         rows = connection.execute(
-            sa.select(_C.c.id, _C.c.kind, _C.c.provider, _C.c.preview, _C.c.agent,
-                      _C.c.identity, _C.c.location, _C.c.source, _C.c.first_seen,
-                      _C.c.expires_at, _C.c.last_used_at)
+            sa.select(
+                _C.c.id,
+                _C.c.kind,
+                _C.c.provider,
+                _C.c.preview,
+                _C.c.agent,
+                _C.c.identity,
+                _C.c.location,
+                _C.c.source,
+                _C.c.first_seen,
+                _C.c.expires_at,
+                _C.c.last_used_at,
+            )
             .where(*conditions)
             .order_by(order, _C.c.id)
             .limit(per_page)
             .offset((page_number(page) - 1) * per_page)
-        ).all()  # fmt: skip
+        ).all()
     items = [
-        CredentialRow(r.id, r.kind, r.provider, r.preview, r.agent, r.identity, r.location,
-                      r.source, aware(r.first_seen), aware(r.expires_at),
-                      aware(r.last_used_at))
+        CredentialRow(
+            r.id,
+            r.kind,
+            r.provider,
+            r.preview,
+            r.agent,
+            r.identity,
+            r.location,
+            r.source,
+            aware(r.first_seen),
+            aware(r.expires_at),
+            aware(r.last_used_at),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     return Page(items, total, page, per_page, capped=capped)
 
 
@@ -302,12 +327,19 @@ class DecisionRow:
 def recent_decisions(db: Database, agent: str, *, limit: int = 20) -> list[DecisionRow]:
     with db.read() as connection:
         rows = connection.execute(
-            sa.select(_ACT.c.time, _ACT.c.action, _ACT.c.resource, _ACT.c.allowed,
-                      _ACT.c.on_behalf_of, _ACT.c.reasons, _ACT.c.source)
+            sa.select(
+                _ACT.c.time,
+                _ACT.c.action,
+                _ACT.c.resource,
+                _ACT.c.allowed,
+                _ACT.c.on_behalf_of,
+                _ACT.c.reasons,
+                _ACT.c.source,
+            )
             .where(_ACT.c.agent == agent)
             .order_by(_ACT.c.time.desc())
             .limit(limit)
-        ).all()  # fmt: skip
+        ).all()
     return [
         DecisionRow(
             aware(r.time),
@@ -358,12 +390,19 @@ def events_page(
         conditions.append(_E.c.seq < before)
     with db.read() as connection:
         rows = connection.execute(
-            sa.select(_E.c.seq, _E.c.time, _E.c.actor, _E.c.action, _E.c.target_type,
-                      _E.c.target, _E.c.summary)
+            sa.select(
+                _E.c.seq,
+                _E.c.time,
+                _E.c.actor,
+                _E.c.action,
+                _E.c.target_type,
+                _E.c.target,
+                _E.c.summary,
+            )
             .where(*conditions)
             .order_by(_E.c.seq.desc())
             .limit(limit + 1)
-        ).all()  # fmt: skip
+        ).all()
     items = [EventRow(*row) for row in rows[:limit]]
     cursor = items[-1].seq if len(rows) > limit and items else None
     return items, cursor
@@ -416,11 +455,20 @@ def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[Shad
         by_agent: dict[str, list[ShadowIdentityRow]] = {n: [] for n in names}
         if names:
             for r in connection.execute(
-                sa.select(_I.c.id, _I.c.source, _I.c.account, _I.c.kind, _I.c.name, _I.c.system,
-                          _I.c.last_used_at, _I.c.evidence, _I.c.agent)
+                sa.select(
+                    _I.c.id,
+                    _I.c.source,
+                    _I.c.account,
+                    _I.c.kind,
+                    _I.c.name,
+                    _I.c.system,
+                    _I.c.last_used_at,
+                    _I.c.evidence,
+                    _I.c.agent,
+                )
                 .where(_I.c.agent.in_(names), _I.c.gone_at.is_(None))
                 .order_by(_I.c.id)
-            ):  # fmt: skip
+            ):
                 by_agent[r.agent].append(
                     ShadowIdentityRow(
                         r.id,
@@ -447,20 +495,44 @@ def unclaimed_ai_credentials(
     wanted = sorted({p.replace("-", "").replace(" ", "").lower() for p in providers})
     with db.read() as connection:
         rows = connection.execute(
-            sa.select(_C.c.id, _C.c.kind, _C.c.provider, _C.c.preview, _C.c.agent,
-                      _C.c.identity, _C.c.location, _C.c.source, _C.c.first_seen,
-                      _C.c.expires_at, _C.c.last_used_at)
-            .where(_C.c.source == "fs", _C.c.agent.is_(None), _C.c.gone_at.is_(None),
-                   normalised.in_(wanted))
+            sa.select(
+                _C.c.id,
+                _C.c.kind,
+                _C.c.provider,
+                _C.c.preview,
+                _C.c.agent,
+                _C.c.identity,
+                _C.c.location,
+                _C.c.source,
+                _C.c.first_seen,
+                _C.c.expires_at,
+                _C.c.last_used_at,
+            )
+            .where(
+                _C.c.source == "fs",
+                _C.c.agent.is_(None),
+                _C.c.gone_at.is_(None),
+                normalised.in_(wanted),
+            )
             .order_by(_C.c.first_seen.desc(), _C.c.id)
             .limit(limit)
-        ).all()  # fmt: skip
+        ).all()
     return [
-        CredentialRow(r.id, r.kind, r.provider, r.preview, r.agent, r.identity, r.location,
-                      r.source, aware(r.first_seen), aware(r.expires_at),
-                      aware(r.last_used_at))
+        CredentialRow(
+            r.id,
+            r.kind,
+            r.provider,
+            r.preview,
+            r.agent,
+            r.identity,
+            r.location,
+            r.source,
+            aware(r.first_seen),
+            aware(r.expires_at),
+            aware(r.last_used_at),
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def allowed_activity(

@@ -152,8 +152,9 @@ def count(connection: Connection, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _summary(version: str, computed_at: dt.datetime, data: dict[str, Any], *,
-             stale: bool) -> FindingSummary:  # fmt: skip
+def _summary(
+    version: str, computed_at: dt.datetime, data: dict[str, Any], *, stale: bool
+) -> FindingSummary:
     return FindingSummary(
         version=version,
         computed_at=_aware(computed_at),
@@ -268,8 +269,9 @@ class Summaries:
         _, computed_at, data, stale = got
         top = [(str(s), int(n)) for s, n in data.get("identities_by_system", [])]
         every = [(str(s), int(n)) for s, n in data.get("systems", [])]
-        return EstateSummary(_aware(computed_at), int(data.get("found_this_week", 0)), top,
-                             every, stale)  # fmt: skip
+        return EstateSummary(
+            _aware(computed_at), int(data.get("found_this_week", 0)), top, every, stale
+        )
 
     def _get(self, kind: _Kind) -> tuple[str, dt.datetime, dict[str, Any], bool] | None:
         now = self._clock.now()
@@ -298,8 +300,11 @@ class Summaries:
                 .values(version=version, computed_at=now, data=data, refreshing_until=None)
             )
             if updated.rowcount == 0:
-                connection.execute(sa.insert(_S).values(name=kind.name, version=version,
-                                                        computed_at=now, data=data))  # fmt: skip
+                connection.execute(
+                    sa.insert(_S).values(
+                        name=kind.name, version=version, computed_at=now, data=data
+                    )
+                )
         return data
 
     def _lease(self, kind: _Kind) -> bool:
@@ -308,16 +313,24 @@ class Summaries:
         with self._db.write() as connection:
             row = connection.execute(sa.select(_S.c.name).where(_S.c.name == kind.name)).first()
             if row is None:
-                connection.execute(sa.insert(_S).values(
-                    name=kind.name, version="", computed_at=now, data={},
-                    refreshing_until=now + LEASE))  # fmt: skip
+                connection.execute(
+                    sa.insert(_S).values(
+                        name=kind.name,
+                        version="",
+                        computed_at=now,
+                        data={},
+                        refreshing_until=now + LEASE,
+                    )
+                )
                 return True
             taken = connection.execute(
                 sa.update(_S)
-                .where(_S.c.name == kind.name,
-                       sa.or_(_S.c.refreshing_until.is_(None), _S.c.refreshing_until < now))
+                .where(
+                    _S.c.name == kind.name,
+                    sa.or_(_S.c.refreshing_until.is_(None), _S.c.refreshing_until < now),
+                )
                 .values(refreshing_until=now + LEASE)
-            )  # fmt: skip
+            )
             return taken.rowcount == 1
 
     def _refresh_in_background(self, kind: _Kind) -> None:
@@ -327,8 +340,9 @@ class Summaries:
                 return
             if not self._lease(kind):
                 return
-            thread = threading.Thread(target=self._refresh, args=(kind,),
-                                      name=f"console-summary-{kind.name}", daemon=True)  # fmt: skip
+            thread = threading.Thread(
+                target=self._refresh, args=(kind,), name=f"console-summary-{kind.name}", daemon=True
+            )
             self._threads[kind.name] = thread
             thread.start()
 

@@ -81,9 +81,15 @@ def transition(
         return False
     audit.record(
         connection,
-        EventDraft(actor, f"agent.{to.value}", "agent", name, {"state": current.value},
-                   {"state": target.value, "reason": reason, **(detail or {})}),
-    )  # fmt: skip
+        EventDraft(
+            actor,
+            f"agent.{to.value}",
+            "agent",
+            name,
+            {"state": current.value},
+            {"state": target.value, "reason": reason, **(detail or {})},
+        ),
+    )
     bump_version(connection, "charters")
     return True
 
@@ -116,19 +122,37 @@ def new_version(
     moved = connection.execute(
         sa.update(_A)
         .where(_A.c.name == spec.name, _A.c.charter_version == expect_version)
-        .values(charter_version=version, purpose=spec.purpose, environment=spec.environment,
-                labels=spec.labels, expires=spec.expires, updated_at=now)
-    )  # fmt: skip
+        .values(
+            charter_version=version,
+            purpose=spec.purpose,
+            environment=spec.environment,
+            labels=spec.labels,
+            expires=spec.expires,
+            updated_at=now,
+        )
+    )
     if moved.rowcount != 1:
         raise Conflict(f"the charter of {spec.name} changed meanwhile; plan again", field="agent")
     connection.execute(
-        sa.insert(_V).values(agent=spec.name, version=version, document=spec.document(),
-                             created_at=now, created_by=actor, reason=reason)
-    )  # fmt: skip
+        sa.insert(_V).values(
+            agent=spec.name,
+            version=version,
+            document=spec.document(),
+            created_at=now,
+            created_by=actor,
+            reason=reason,
+        )
+    )
     audit.record(
         connection,
-        EventDraft(actor, "agent.update", "agent", spec.name, {"version": expect_version},
-                   {**spec.summary(), "version": version, "reason": reason}),
-    )  # fmt: skip
+        EventDraft(
+            actor,
+            "agent.update",
+            "agent",
+            spec.name,
+            {"version": expect_version},
+            {**spec.summary(), "version": version, "reason": reason},
+        ),
+    )
     bump_version(connection, "charters")
     return version

@@ -53,9 +53,14 @@ class PlanItem:
     steps: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "id": self.id, "system": self.system,
-                "by": "charter" if self.controlled else "task", "action": self.action,
-                "steps": list(self.steps)}  # fmt: skip
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "system": self.system,
+            "by": "charter" if self.controlled else "task",
+            "action": self.action,
+            "steps": list(self.steps),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +79,13 @@ class DecommissionPlan:
         return [i for i in self.items if not i.controlled]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"agent": self.agent, "owner": self.owner, "state": self.state,
-                "charter_revokes": [i.to_dict() for i in self.charter_items],
-                "tasks": [i.to_dict() for i in self.task_items]}  # fmt: skip
+        return {
+            "agent": self.agent,
+            "owner": self.owner,
+            "state": self.state,
+            "charter_revokes": [i.to_dict() for i in self.charter_items],
+            "tasks": [i.to_dict() for i in self.task_items],
+        }
 
 
 @dataclass(slots=True)
@@ -87,31 +96,47 @@ class DecommissionResult:
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.plan.to_dict(), "state": AgentState.DECOMMISSIONED.value,
-                "filed_tasks": self.tasks, "revoked": self.revoked,
-                "problems": self.problems}  # fmt: skip
+        return {
+            **self.plan.to_dict(),
+            "state": AgentState.DECOMMISSIONED.value,
+            "filed_tasks": self.tasks,
+            "revoked": self.revoked,
+            "problems": self.problems,
+        }
 
 
 def _credential_steps(row: Any) -> tuple[str, ...]:
     if row.source == "fs":
-        return (f"Remove the secret from {row.location} (and from git history if committed).",
-                f"Revoke it at {row.provider}: it was exposed.")  # fmt: skip
+        return (
+            f"Remove the secret from {row.location} (and from git history if committed).",
+            f"Revoke it at {row.provider}: it was exposed.",
+        )
     key = (row.properties or {}).get("key_id") or row.id.rsplit("/", 1)[-1]
     if row.provider == "aws" and row.kind == "access_key":
         user = str(row.location or "").removeprefix("aws iam user ") or "USER"
-        return (f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive",
-                f"aws iam delete-access-key --user-name {user} --access-key-id {key}")  # fmt: skip
+        return (
+            f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive",
+            f"aws iam delete-access-key --user-name {user} --access-key-id {key}",
+        )
     if row.provider in ("gcp", "google"):
         return (f"gcloud iam service-accounts keys delete {key} --iam-account=<service account>",)
     if row.provider == "github":
         return (f"Revoke token {key} (organisation settings → Personal access tokens).",)
-    return (f"Revoke {row.kind.replace('_', ' ')} {row.preview} at {row.provider}"
-            + (f" ({row.location})" if row.location else "") + ".",)  # fmt: skip
+    return (
+        f"Revoke {row.kind.replace('_', ' ')} {row.preview} at {row.provider}"
+        + (f" ({row.location})" if row.location else "")
+        + ".",
+    )
 
 
 class DecommissionService:
-    def __init__(self, database: Database, audit: AuditService, clock: Clock,
-                 tokens: Callable[[], TokenService] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        tokens: Callable[[], TokenService] | None = None,
+    ) -> None:
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -128,70 +153,128 @@ class DecommissionService:
         now = self._clock.now()
         for key in keys:
             if key.usable(now):
-                items.append(PlanItem("charter-key", key.kid, "charter", True,
-                                      f"revoke enrolled key {key.kid} ({key.alg})"))  # fmt: skip
+                items.append(
+                    PlanItem(
+                        "charter-key",
+                        key.kid,
+                        "charter",
+                        True,
+                        f"revoke enrolled key {key.kid} ({key.alg})",
+                    )
+                )
         return items
 
     def _plan(self, connection: Connection, name: str) -> DecommissionPlan:
         agent = agent_writes.agent_row(connection, name)
         if agent.state == AgentState.DECOMMISSIONED.value:
             raise Conflict(f"agent {name} is already decommissioned", field="state")
-        items = [PlanItem("agent", name, None, True, f"state {agent.state} → decommissioned: "
-                          "every decision denies, no token is issued, and every access token "
-                          "already issued is inactive at once")]  # fmt: skip
+        items = [
+            PlanItem(
+                "agent",
+                name,
+                None,
+                True,
+                f"state {agent.state} → decommissioned: "
+                "every decision denies, no token is issued, and every access token "
+                "already issued is inactive at once",
+            )
+        ]
         for grant_id, status in connection.execute(
             sa.select(jit_grants.c.id, jit_grants.c.status).where(
                 jit_grants.c.agent == name,
-                jit_grants.c.status.in_((JitStatus.PENDING.value, JitStatus.APPROVED.value)))
-        ):  # fmt: skip
-            items.append(PlanItem("jit", grant_id, "charter", True,
-                                  "deny the pending request" if status == "pending"
-                                  else "revoke the just-in-time grant"))  # fmt: skip
+                jit_grants.c.status.in_((JitStatus.PENDING.value, JitStatus.APPROVED.value)),
+            )
+        ):
+            items.append(
+                PlanItem(
+                    "jit",
+                    grant_id,
+                    "charter",
+                    True,
+                    "deny the pending request"
+                    if status == "pending"
+                    else "revoke the just-in-time grant",
+                )
+            )
         for rotation_id in connection.execute(
             sa.select(rotations.c.id).where(rotations.c.agent == name, rotations.c.status.in_(OPEN))
         ).scalars():
             items.append(PlanItem("rotation", rotation_id, "charter", True, "cancel the rotation"))
         for campaign in connection.execute(
             sa.select(review_items.c.campaign).where(
-                review_items.c.agent == name, review_items.c.status == ItemStatus.PENDING.value)
-        ).scalars():  # fmt: skip
-            items.append(PlanItem("review", f"{campaign}/{name}", "charter", True,
-                                  "cancel the pending review"))  # fmt: skip
+                review_items.c.agent == name, review_items.c.status == ItemStatus.PENDING.value
+            )
+        ).scalars():
+            items.append(
+                PlanItem(
+                    "review", f"{campaign}/{name}", "charter", True, "cancel the pending review"
+                )
+            )
         identities = connection.execute(
             sa.select(_I.c.id, _I.c.kind, _I.c.name, _I.c.system)
-            .where(_I.c.agent == name, _I.c.gone_at.is_(None)).order_by(_I.c.id)
-        ).all()  # fmt: skip
+            .where(_I.c.agent == name, _I.c.gone_at.is_(None))
+            .order_by(_I.c.id)
+        ).all()
         identity_ids = [i.id for i in identities]
         credentials = connection.execute(
-            sa.select(_C).where(_C.c.gone_at.is_(None),
-                                sa.or_(_C.c.agent == name, _C.c.identity.in_(identity_ids)))
+            sa.select(_C)
+            .where(
+                _C.c.gone_at.is_(None), sa.or_(_C.c.agent == name, _C.c.identity.in_(identity_ids))
+            )
             .order_by(_C.c.id)
-        ).all()  # fmt: skip
+        ).all()
         for row in credentials:
-            items.append(PlanItem("credential", row.id, f"{row.source}:{row.account}", False,
-                                  f"revoke {row.provider} {row.kind.replace('_', ' ')} "
-                                  f"{row.preview}", _credential_steps(row)))  # fmt: skip
+            items.append(
+                PlanItem(
+                    "credential",
+                    row.id,
+                    f"{row.source}:{row.account}",
+                    False,
+                    f"revoke {row.provider} {row.kind.replace('_', ' ')} {row.preview}",
+                    _credential_steps(row),
+                )
+            )
         subjects = identity_ids + [c.id for c in credentials]
         for grant in connection.execute(
             sa.select(_G.c.id, _G.c.system, _G.c.reason)
-            .where(_G.c.gone_at.is_(None), _G.c.subject.in_(subjects)).order_by(_G.c.id)
-        ):  # fmt: skip
-            items.append(PlanItem("grant", grant.id, grant.system, False,
-                                  f"remove the grant: {grant.reason}",
-                                  (f"Remove this access in {grant.system}: {grant.reason}",)))  # fmt: skip
+            .where(_G.c.gone_at.is_(None), _G.c.subject.in_(subjects))
+            .order_by(_G.c.id)
+        ):
+            items.append(
+                PlanItem(
+                    "grant",
+                    grant.id,
+                    grant.system,
+                    False,
+                    f"remove the grant: {grant.reason}",
+                    (f"Remove this access in {grant.system}: {grant.reason}",),
+                )
+            )
         for identity in identities:
-            items.append(PlanItem("identity", identity.id, identity.system, False,
-                                  f"disable, then delete {identity.kind.replace('_', ' ')} "
-                                  f"{identity.name}",
-                                  (f"Disable {identity.name} in {identity.system}; delete it "
-                                   "after a waiting period.",)))  # fmt: skip
+            items.append(
+                PlanItem(
+                    "identity",
+                    identity.id,
+                    identity.system,
+                    False,
+                    f"disable, then delete {identity.kind.replace('_', ' ')} {identity.name}",
+                    (
+                        f"Disable {identity.name} in {identity.system}; delete it "
+                        "after a waiting period.",
+                    ),
+                )
+            )
         return DecommissionPlan(name, agent.owner, agent.state, items)
 
     def plan(self, name: str) -> DecommissionPlan:
         with self._db.read() as connection:
             plan = self._plan(connection, name)
-        return DecommissionPlan(plan.agent, plan.owner, plan.state,
-                                plan.items[:1] + self._token_items(name) + plan.items[1:])  # fmt: skip
+        return DecommissionPlan(
+            plan.agent,
+            plan.owner,
+            plan.state,
+            plan.items[:1] + self._token_items(name) + plan.items[1:],
+        )
 
     def apply(self, name: str, *, actor: str, reason: str) -> DecommissionResult:
         if not reason or not reason.strip():
@@ -200,57 +283,93 @@ class DecommissionService:
         token_items = self._token_items(name)
         with self._db.write() as connection:
             base = self._plan(connection, name)
-            plan = DecommissionPlan(base.agent, base.owner, base.state,
-                                    base.items[:1] + token_items + base.items[1:])  # fmt: skip
+            plan = DecommissionPlan(
+                base.agent, base.owner, base.state, base.items[:1] + token_items + base.items[1:]
+            )
             result = DecommissionResult(plan)
             result.revoked = self._revoke_controlled(connection, name, actor, now)
             for item in plan.task_items:
-                result.tasks.append(file_task(
-                    connection, kind="decommission", target_type=item.kind, target=item.id,
-                    title=f"Decommission {name}: {item.action}", steps=list(item.steps),
-                    actor=actor, now=now, agent=name, system=item.system, assignee=plan.owner,
-                ))  # fmt: skip
+                result.tasks.append(
+                    file_task(
+                        connection,
+                        kind="decommission",
+                        target_type=item.kind,
+                        target=item.id,
+                        title=f"Decommission {name}: {item.action}",
+                        steps=list(item.steps),
+                        actor=actor,
+                        now=now,
+                        agent=name,
+                        system=item.system,
+                        assignee=plan.owner,
+                    )
+                )
             if not agent_writes.transition(
-                connection, self._audit, name=name, to=Transition.DECOMMISSION, actor=actor,
-                reason=reason.strip(), now=now,
-                detail={"revoked": dict(result.revoked), "tasks": len(result.tasks),
-                        "task_targets": [i.id for i in plan.task_items][:50]},
-            ):  # fmt: skip
+                connection,
+                self._audit,
+                name=name,
+                to=Transition.DECOMMISSION,
+                actor=actor,
+                reason=reason.strip(),
+                now=now,
+                detail={
+                    "revoked": dict(result.revoked),
+                    "tasks": len(result.tasks),
+                    "task_targets": [i.id for i in plan.task_items][:50],
+                },
+            ):
                 raise Conflict(f"agent {name} changed meanwhile; plan again", field="state")
         self._revoke_tokens(name, token_items, result, actor)
         return result
 
-    def _revoke_controlled(self, connection: Connection, name: str, actor: str,
-                           now: dt.datetime) -> dict[str, int]:  # fmt: skip
+    def _revoke_controlled(
+        self, connection: Connection, name: str, actor: str, now: dt.datetime
+    ) -> dict[str, int]:
         j = jit_grants
         denied = connection.execute(
-            sa.update(j).where(j.c.agent == name, j.c.status == JitStatus.PENDING.value)
-            .values(status=JitStatus.DENIED.value, decided_by=actor, decided_at=now,
-                    decision_reason="agent decommissioned")
-        ).rowcount  # fmt: skip
+            sa.update(j)
+            .where(j.c.agent == name, j.c.status == JitStatus.PENDING.value)
+            .values(
+                status=JitStatus.DENIED.value,
+                decided_by=actor,
+                decided_at=now,
+                decision_reason="agent decommissioned",
+            )
+        ).rowcount
         revoked = connection.execute(
-            sa.update(j).where(j.c.agent == name, j.c.status == JitStatus.APPROVED.value)
+            sa.update(j)
+            .where(j.c.agent == name, j.c.status == JitStatus.APPROVED.value)
             .values(status=JitStatus.REVOKED.value, ends_at=now)
-        ).rowcount  # fmt: skip
+        ).rowcount
         if denied or revoked:
             bump_version(connection, COUNTER)
         cancelled = connection.execute(
-            sa.update(rotations).where(rotations.c.agent == name, rotations.c.status.in_(OPEN))
-            .values(status=RotationStatus.CANCELLED.value, finished_at=now,
-                    note="agent decommissioned")
-        ).rowcount  # fmt: skip
+            sa.update(rotations)
+            .where(rotations.c.agent == name, rotations.c.status.in_(OPEN))
+            .values(
+                status=RotationStatus.CANCELLED.value, finished_at=now, note="agent decommissioned"
+            )
+        ).rowcount
         reviews = connection.execute(
             sa.update(review_items)
-            .where(review_items.c.agent == name,
-                   review_items.c.status == ItemStatus.PENDING.value)
-            .values(status=ItemStatus.CANCELLED.value, decided_at=now, decided_by=actor,
-                    reason="agent decommissioned")
-        ).rowcount  # fmt: skip
-        return {"jit_requests_denied": denied, "jit_grants_revoked": revoked,
-                "rotations_cancelled": cancelled, "reviews_cancelled": reviews}  # fmt: skip
+            .where(review_items.c.agent == name, review_items.c.status == ItemStatus.PENDING.value)
+            .values(
+                status=ItemStatus.CANCELLED.value,
+                decided_at=now,
+                decided_by=actor,
+                reason="agent decommissioned",
+            )
+        ).rowcount
+        return {
+            "jit_requests_denied": denied,
+            "jit_grants_revoked": revoked,
+            "rotations_cancelled": cancelled,
+            "reviews_cancelled": reviews,
+        }
 
-    def _revoke_tokens(self, name: str, items: list[PlanItem], result: DecommissionResult,
-                       actor: str) -> None:  # fmt: skip
+    def _revoke_tokens(
+        self, name: str, items: list[PlanItem], result: DecommissionResult, actor: str
+    ) -> None:
         if self._tokens is None:
             if items:
                 result.problems.append("the token service is not available: keys not revoked")

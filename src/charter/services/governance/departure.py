@@ -52,8 +52,14 @@ def successor(people: dict[str, Any], email: str) -> str | None:
 
 
 class DepartureService:
-    def __init__(self, database: Database, audit: AuditService, clock: Clock,
-                 policy: Callable[[], GovernancePolicy], registry: RegistryService) -> None:  # fmt: skip
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        policy: Callable[[], GovernancePolicy],
+        registry: RegistryService,
+    ) -> None:
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -69,10 +75,10 @@ class DepartureService:
             departed = [e for e, p in people.items() if p.status != PersonStatus.ACTIVE.value]
             if departed:
                 rows = connection.execute(
-                    sa.select(_A).where(_A.c.owner.in_(departed),
-                                        _A.c.state != AgentState.DECOMMISSIONED.value)
+                    sa.select(_A)
+                    .where(_A.c.owner.in_(departed), _A.c.state != AgentState.DECOMMISSIONED.value)
                     .order_by(_A.c.name)
-                ).all()  # fmt: skip
+                ).all()
                 for row in rows:
                     action = self._pend(connection, row, people, actor, now)
                     if action:
@@ -80,8 +86,9 @@ class DepartureService:
             actions.extend(self._lapse(connection, actor, now))
         return actions
 
-    def _pend(self, connection: Connection, row: Any, people: dict[str, Any], actor: str,
-              now: dt.datetime) -> dict[str, str] | None:  # fmt: skip
+    def _pend(
+        self, connection: Connection, row: Any, people: dict[str, Any], actor: str, now: dt.datetime
+    ) -> dict[str, str] | None:
         pending = row.pending_owner
         if (
             pending
@@ -94,53 +101,88 @@ class DepartureService:
             return None  # nobody to give it to: the agent-owner-departed finding says so
         moved = connection.execute(
             sa.update(_A)
-            .where(_A.c.name == row.name, _A.c.owner == row.owner,
-                   (_A.c.pending_owner.is_(None) if pending is None
-                    else _A.c.pending_owner == pending))
-            .values(pending_owner=heir, pending_owner_since=row.pending_owner_since or now,
-                    updated_at=now)
-        )  # fmt: skip
+            .where(
+                _A.c.name == row.name,
+                _A.c.owner == row.owner,
+                (
+                    _A.c.pending_owner.is_(None)
+                    if pending is None
+                    else _A.c.pending_owner == pending
+                ),
+            )
+            .values(
+                pending_owner=heir,
+                pending_owner_since=row.pending_owner_since or now,
+                updated_at=now,
+            )
+        )
         if moved.rowcount != 1:
             return None
         grace = self._policy().departure.grace
         deadline = utc(row.pending_owner_since or now) + dt.timedelta(seconds=grace)
-        self._audit.record(connection, EventDraft(
-            actor, "agent.pending_transfer", "agent", row.name,
-            {"owner": row.owner, "pending_owner": pending},
-            {"pending_owner": heir, "reason": f"owner {row.owner} has left",
-             "accept_by": deadline.isoformat()}))  # fmt: skip
+        self._audit.record(
+            connection,
+            EventDraft(
+                actor,
+                "agent.pending_transfer",
+                "agent",
+                row.name,
+                {"owner": row.owner, "pending_owner": pending},
+                {
+                    "pending_owner": heir,
+                    "reason": f"owner {row.owner} has left",
+                    "accept_by": deadline.isoformat(),
+                },
+            ),
+        )
         notices.send(
-            connection, key=f"ownership.pending:{row.name}:{heir}", recipient=heir,
-            kind="ownership.pending", agent=row.name,
+            connection,
+            key=f"ownership.pending:{row.name}:{heir}",
+            recipient=heir,
+            kind="ownership.pending",
+            agent=row.name,
             subject=f"You are asked to own {row.name} ({row.owner} has left)",
             body=f"Accept by {deadline:%Y-%m-%d} or it is suspended: "
             f"charter agent accept {row.name} --by {heir}",
             now=now,
-        )  # fmt: skip
+        )
         return {"agent": row.name, "action": "pending_transfer", "to": heir}
 
-    def _lapse(self, connection: Connection, actor: str, now: dt.datetime
-               ) -> builtins.list[dict[str, str]]:  # fmt: skip
+    def _lapse(
+        self, connection: Connection, actor: str, now: dt.datetime
+    ) -> builtins.list[dict[str, str]]:
         cutoff = now - dt.timedelta(seconds=self._policy().departure.grace)
         rows = connection.execute(
             sa.select(_A.c.name, _A.c.owner, _A.c.pending_owner).where(
-                _A.c.pending_owner.is_not(None), _A.c.pending_owner_since <= cutoff,
-                _A.c.state == AgentState.ACTIVE.value)
-        ).all()  # fmt: skip
+                _A.c.pending_owner.is_not(None),
+                _A.c.pending_owner_since <= cutoff,
+                _A.c.state == AgentState.ACTIVE.value,
+            )
+        ).all()
         out = []
         for name, owner, pending in rows:
             if agent_writes.transition(
-                connection, self._audit, name=name, to=Transition.SUSPEND, actor=actor,
+                connection,
+                self._audit,
+                name=name,
+                to=Transition.SUSPEND,
+                actor=actor,
                 reason=f"{pending} did not accept ownership within the grace period after "
-                f"{owner} left", now=now, expect=AgentState.ACTIVE,
-            ):  # fmt: skip
+                f"{owner} left",
+                now=now,
+                expect=AgentState.ACTIVE,
+            ):
                 notices.send(
-                    connection, key=f"ownership.lapsed:{name}:{pending}", recipient=pending,
-                    kind="ownership.lapsed", agent=name, subject=f"{name} was suspended",
+                    connection,
+                    key=f"ownership.lapsed:{name}:{pending}",
+                    recipient=pending,
+                    kind="ownership.lapsed",
+                    agent=name,
+                    subject=f"{name} was suspended",
                     body=f"Nobody accepted {name} in time. Accept it, then resume it: "
                     f"charter agent accept {name} --by {pending}; charter agent resume {name}",
                     now=now,
-                )  # fmt: skip
+                )
                 out.append({"agent": name, "action": "suspended", "to": str(pending)})
         return out
 

@@ -30,8 +30,13 @@ _A = schema.agents
 
 
 class ExpiryService:
-    def __init__(self, database: Database, audit: AuditService, clock: Clock,
-                 policy: Callable[[], GovernancePolicy]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        policy: Callable[[], GovernancePolicy],
+    ) -> None:
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -47,43 +52,67 @@ class ExpiryService:
                 sa.select(_A.c.name, _A.c.owner, _A.c.pending_owner, _A.c.expires)
                 .where(_A.c.state == AgentState.ACTIVE.value, _A.c.expires.is_not(None))
                 .order_by(_A.c.name)
-            ).all()  # fmt: skip
+            ).all()
             for name, owner, pending, expires in rows:
                 if expires < today:
                     if agent_writes.transition(
-                        connection, self._audit, name=name, to=Transition.SUSPEND, actor=actor,
-                        reason=f"charter expired on {expires}", now=now,
+                        connection,
+                        self._audit,
+                        name=name,
+                        to=Transition.SUSPEND,
+                        actor=actor,
+                        reason=f"charter expired on {expires}",
+                        now=now,
                         expect=AgentState.ACTIVE,
-                    ):  # fmt: skip
+                    ):
                         notices.send(
-                            connection, key=f"expiry.suspended:{name}:{expires}",
-                            recipient=pending or owner, kind="expiry.suspended", agent=name,
+                            connection,
+                            key=f"expiry.suspended:{name}:{expires}",
+                            recipient=pending or owner,
+                            kind="expiry.suspended",
+                            agent=name,
                             subject=f"{name} was suspended: its charter expired on {expires}",
                             body="Renew it ('charter agent update FILE' with a new expires) and "
                             "resume it, or decommission it.",
                             now=now,
-                        )  # fmt: skip
-                        actions.append({"agent": name, "action": "suspended",
-                                        "expires": expires.isoformat()})  # fmt: skip
+                        )
+                        actions.append(
+                            {"agent": name, "action": "suspended", "expires": expires.isoformat()}
+                        )
                     continue
                 for offset in offsets:
                     if today < expires - dt.timedelta(seconds=offset):
                         continue
                     days = (expires - today).days
                     if notices.send(
-                        connection, key=f"expiry.warn:{name}:{expires}:{offset}",
-                        recipient=pending or owner, kind="expiry.warn", agent=name,
+                        connection,
+                        key=f"expiry.warn:{name}:{expires}:{offset}",
+                        recipient=pending or owner,
+                        kind="expiry.warn",
+                        agent=name,
                         subject=f"The charter of {name} expires on {expires} ({days} days)",
                         body="Renew it with 'charter agent update FILE' (a new expires), or "
                         "let it lapse: the agent is then suspended.",
                         now=now,
-                    ):  # fmt: skip
-                        self._audit.record(connection, EventDraft(
-                            actor, "agent.expiry_warning", "agent", name, None,
-                            {"expires": expires.isoformat(), "days_left": days,
-                             "warned": pending or owner,
-                             "offset": format_duration(offset)}))  # fmt: skip
-                        actions.append({"agent": name, "action": "warned",
-                                        "expires": expires.isoformat()})  # fmt: skip
+                    ):
+                        self._audit.record(
+                            connection,
+                            EventDraft(
+                                actor,
+                                "agent.expiry_warning",
+                                "agent",
+                                name,
+                                None,
+                                {
+                                    "expires": expires.isoformat(),
+                                    "days_left": days,
+                                    "warned": pending or owner,
+                                    "offset": format_duration(offset),
+                                },
+                            ),
+                        )
+                        actions.append(
+                            {"agent": name, "action": "warned", "expires": expires.isoformat()}
+                        )
                     break  # one warning per pass: the nearest offset reached
         return actions

@@ -58,8 +58,7 @@ from charter.store.versions import read_versions
 _F, _RUNS = findings, finding_runs
 JOB = "findings.evaluate"
 CHUNK = 10000
-_LIVE = (FindingStatus.OPEN.value, FindingStatus.ACKNOWLEDGED.value,
-         FindingStatus.SUPPRESSED.value)  # fmt: skip
+_LIVE = (FindingStatus.OPEN.value, FindingStatus.ACKNOWLEDGED.value, FindingStatus.SUPPRESSED.value)
 
 
 @dataclass(slots=True)
@@ -105,8 +104,9 @@ def _large_cache(connection: Connection) -> Iterator[None]:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
 
 
-def store_fingerprint(connection: Connection, policy: GovernancePolicy, rules: Iterable[str]
-                      ) -> tuple[str, int]:  # fmt: skip
+def store_fingerprint(
+    connection: Connection, policy: GovernancePolicy, rules: Iterable[str]
+) -> tuple[str, int]:
     """What the findings depend on: change counters, newest activity, policy, rule set."""
     versions = {
         k: v
@@ -115,10 +115,15 @@ def store_fingerprint(connection: Connection, policy: GovernancePolicy, rules: I
     }
     newest = rollup.max_activity_id(connection)
     text = json.dumps(
-        {"versions": versions, "activity": newest, "policy": policy.digest(),
-         "rules": sorted(rules), "charter": __version__},
+        {
+            "versions": versions,
+            "activity": newest,
+            "policy": policy.digest(),
+            "rules": sorted(rules),
+            "charter": __version__,
+        },
         sort_keys=True,
-    )  # fmt: skip
+    )
     return hashlib.sha256(text.encode()).hexdigest(), newest
 
 
@@ -155,8 +160,21 @@ class _Spool:
 
 
 #: the content columns evaluation writes, in this order (see :func:`_row`)
-CONTENT = ("rule", "severity", "entity_type", "entity_id", "entity_name", "identifiers", "agent",
-           "owner", "system", "message", "evidence", "suggestion", "digest")  # fmt: skip
+CONTENT = (
+    "rule",
+    "severity",
+    "entity_type",
+    "entity_id",
+    "entity_name",
+    "identifiers",
+    "agent",
+    "owner",
+    "system",
+    "message",
+    "evidence",
+    "suggestion",
+    "digest",
+)
 _JSON_COLUMNS = frozenset({"identifiers", "evidence", "suggestion"})
 
 
@@ -172,10 +190,21 @@ def _row(draft: FindingDraft) -> tuple[Any, ...]:
     """(id, *CONTENT) with JSON already serialised: written straight through the driver."""
     s = draft.subject
     return (
-        draft.id, draft.rule, draft.severity.value, s.type.value, s.id[:512], s.name[:512],
-        _dumps(s.identifiers), s.agent, s.owner, s.system[:256] if s.system else None,
-        draft.message, draft.evidence_json, draft.suggestion_json, draft.digest,
-    )  # fmt: skip
+        draft.id,
+        draft.rule,
+        draft.severity.value,
+        s.type.value,
+        s.id[:512],
+        s.name[:512],
+        _dumps(s.identifiers),
+        s.agent,
+        s.owner,
+        s.system[:256] if s.system else None,
+        draft.message,
+        draft.evidence_json,
+        draft.suggestion_json,
+        draft.digest,
+    )
 
 
 def _statements(postgres: bool) -> dict[str, str]:
@@ -189,8 +218,10 @@ def _statements(postgres: bool) -> dict[str, str]:
     columns = ("id", *CONTENT, "status", "first_seen", "last_changed")
     values = ", ".join(value(c) for c in columns)
     sets = ", ".join(f"{c} = {value(c)}" for c in (*CONTENT, "last_changed"))
-    reopen = ("status = 'open', resolved_at = NULL, status_until = NULL, status_reason = NULL, "
-              "status_by = NULL")  # fmt: skip
+    reopen = (
+        "status = 'open', resolved_at = NULL, status_until = NULL, status_reason = NULL, "
+        "status_by = NULL"
+    )
     return {
         "new": f"INSERT INTO findings ({', '.join(columns)}) VALUES ({values}) "  # noqa: S608
         "ON CONFLICT (id) DO NOTHING",
@@ -236,8 +267,9 @@ def _copy_new(connection: Connection, spool: _Spool, now: dt.datetime) -> int:
     return result.rowcount if result.rowcount >= 0 else written
 
 
-def _copy_rows(connection: Connection, spool: _Spool, now: dt.datetime, table: str,
-               columns: tuple[str, ...]) -> int:  # fmt: skip
+def _copy_rows(
+    connection: Connection, spool: _Spool, now: dt.datetime, table: str, columns: tuple[str, ...]
+) -> int:
     driver = connection.connection.driver_connection
     assert driver is not None
     written = 0
@@ -314,9 +346,19 @@ class EvaluationService:
         now = self._clock.now()
         evaluator = Evaluator(policy)
         timings: dict[str, float] = {}
-        counts = {"agents": 0, "identities": 0, "credentials": 0, "candidate_credentials": 0,
-                  "hits": 0, "new": 0, "changed": 0, "reopened": 0, "unsuppressed": 0,
-                  "resolved": 0, "unchanged": 0}  # fmt: skip
+        counts = {
+            "agents": 0,
+            "identities": 0,
+            "credentials": 0,
+            "candidate_credentials": 0,
+            "hits": 0,
+            "new": 0,
+            "changed": 0,
+            "reopened": 0,
+            "unsuppressed": 0,
+            "resolved": 0,
+            "unchanged": 0,
+        }
         spool = _Spool()
         try:
             with self._db.read() as connection, _large_cache(connection):
@@ -334,8 +376,9 @@ class EvaluationService:
                 # no activity (credentials), and prepares what the others need.
                 with ThreadPoolExecutor(1, thread_name_prefix="charter-activity") as pool:
                     activity = pool.submit(self._activity, policy, now, old, target, newest, window)
-                    reader = EstateReader(connection, now=now, policy=policy,
-                                          activity=ActivityIndex())  # fmt: skip
+                    reader = EstateReader(
+                        connection, now=now, policy=policy, activity=ActivityIndex()
+                    )
                     people = reader.people()
                     loaded_agents = reader.load_agents()
                     loaded_identities = reader.load_identities()
@@ -344,14 +387,17 @@ class EvaluationService:
                     stored = self._stored(connection)
                     counts["credentials"] = reader.live_credentials()
                     candidates = credential_prefilter(
-                        evaluator.rule_ids_for(EntityType.CREDENTIAL), now=now,
-                        thresholds=policy.thresholds, agents=reader.agent_briefs,
+                        evaluator.rule_ids_for(EntityType.CREDENTIAL),
+                        now=now,
+                        thresholds=policy.thresholds,
+                        agents=reader.agent_briefs,
                         postgres=self._db.is_postgres,
-                    )  # fmt: skip
+                    )
                     for chunk in reader.credentials(candidates):
                         counts["candidate_credentials"] += len(chunk)
-                        self._compare(evaluator.credentials(chunk, ctx), stored, spool, seen,
-                                      counts, now)  # fmt: skip
+                        self._compare(
+                            evaluator.credentials(chunk, ctx), stored, spool, seen, counts, now
+                        )
                     timings["credentials_s"] = round(time.perf_counter() - lap, 3)
                     extras = reader.agent_extras()
                     prepared = reader.identities_without_usage(loaded_identities)
@@ -369,32 +415,49 @@ class EvaluationService:
                 identities = reader.with_usage(prepared)
                 del prepared
                 counts["identities"] = len(identities)
-                self._compare(evaluator.identities(identities, ctx), stored, spool, seen,
-                              counts, now)  # fmt: skip
+                self._compare(
+                    evaluator.identities(identities, ctx), stored, spool, seen, counts, now
+                )
                 del identities
                 timings["rules_s"] = round(time.perf_counter() - lap, 3)
-                resolve = [fid for fid, (status, _, _) in stored.items()
-                           if status in _LIVE and fid not in seen]  # fmt: skip
+                resolve = [
+                    fid
+                    for fid, (status, _, _) in stored.items()
+                    if status in _LIVE and fid not in seen
+                ]
                 del stored, seen
             lap = time.perf_counter()
             with self._db.write() as connection, _large_cache(connection):
                 rollup.merge(connection, settled, old=old, new=max(target, old))
                 self._apply(connection, spool, resolve, now, counts)
-                run_id = self._record(connection, now, fingerprint, newest, started, counts,
-                                      actor, evaluator.errors)  # fmt: skip
+                run_id = self._record(
+                    connection, now, fingerprint, newest, started, counts, actor, evaluator.errors
+                )
             timings["write_s"] = round(time.perf_counter() - lap, 3)
         finally:
             spool.close()
         return EvaluationResult(
-            run_id, True, now, int((time.perf_counter() - started) * 1000), fingerprint,
-            counts, timings, list(evaluator.errors),
-        )  # fmt: skip
+            run_id,
+            True,
+            now,
+            int((time.perf_counter() - started) * 1000),
+            fingerprint,
+            counts,
+            timings,
+            list(evaluator.errors),
+        )
 
     def _activity(
-        self, policy: GovernancePolicy, now: dt.datetime, old: int, target: int, newest: int,
+        self,
+        policy: GovernancePolicy,
+        now: dt.datetime,
+        old: int,
+        target: int,
+        newest: int,
         window: dt.datetime,
-    ) -> tuple[dict[rollup.Key, rollup.Group], dict[rollup.Key, rollup.Group],
-               dict[str, RateWindow], float]:  # fmt: skip
+    ) -> tuple[
+        dict[rollup.Key, rollup.Group], dict[rollup.Key, rollup.Group], dict[str, RateWindow], float
+    ]:
         """On its own read connection: the activity to settle into the rollup, every group in
         the window (rollup + new rows), and each agent's recent rate. Activities are append-only
         and the id range is fixed, so a second snapshot sees the same rows for it."""
@@ -449,8 +512,14 @@ class EvaluationService:
             else:
                 counts["unchanged"] += 1
 
-    def _apply(self, connection: Connection, spool: _Spool, resolve: list[str],
-               now: dt.datetime, counts: dict[str, int]) -> None:  # fmt: skip
+    def _apply(
+        self,
+        connection: Connection,
+        spool: _Spool,
+        resolve: list[str],
+        now: dt.datetime,
+        counts: dict[str, int],
+    ) -> None:
         postgres = self._db.is_postgres
         statements = _statements(postgres)
         stamp: Any = now if postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -477,8 +546,17 @@ class EvaluationService:
             result = connection.execute(resolve_statement, {"ids": resolve[start : start + 500]})
             counts["resolved"] += max(result.rowcount, 0)
 
-    def _record(self, connection: Connection, now: dt.datetime, fingerprint: str, newest: int,
-                started: float, counts: dict[str, int], actor: str, errors: list[str]) -> int:  # fmt: skip
+    def _record(
+        self,
+        connection: Connection,
+        now: dt.datetime,
+        fingerprint: str,
+        newest: int,
+        started: float,
+        counts: dict[str, int],
+        actor: str,
+        errors: list[str],
+    ) -> int:
         open_total = connection.execute(
             sa.select(sa.func.count()).select_from(_F).where(_F.c.status.in_(_LIVE))
         ).scalar_one()
@@ -486,14 +564,27 @@ class EvaluationService:
         duration = int((time.perf_counter() - started) * 1000)
         run_id = connection.execute(
             sa.insert(_RUNS)
-            .values(started_at=now, finished_at=self._clock.now(), fingerprint=fingerprint,
-                    max_activity_id=newest, duration_ms=duration, counts=counts, actor=actor)
+            .values(
+                started_at=now,
+                finished_at=self._clock.now(),
+                fingerprint=fingerprint,
+                max_activity_id=newest,
+                duration_ms=duration,
+                counts=counts,
+                actor=actor,
+            )
             .returning(_RUNS.c.id)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         if counts["new"] or counts["resolved"] or counts["reopened"] or counts["unsuppressed"]:
             self._audit.record(
                 connection,
-                EventDraft(actor, "findings.evaluate", "findings", f"run:{run_id}", None,
-                           {**counts, "errors": errors[:5]}),
-            )  # fmt: skip
+                EventDraft(
+                    actor,
+                    "findings.evaluate",
+                    "findings",
+                    f"run:{run_id}",
+                    None,
+                    {**counts, "errors": errors[:5]},
+                ),
+            )
         return int(run_id)

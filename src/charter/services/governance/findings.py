@@ -142,9 +142,12 @@ class FindingFilter:
                 _F.c.severity.in_([s.value for s in Severity if SEVERITY_ORDER[s] >= floor])
             )
         for column, value in (
-            (_F.c.rule, self.rule), (_F.c.agent, self.agent), (_F.c.owner, self.owner),
-            (_F.c.system, self.system), (_F.c.entity_id, self.entity_id),
-        ):  # fmt: skip
+            (_F.c.rule, self.rule),
+            (_F.c.agent, self.agent),
+            (_F.c.owner, self.owner),
+            (_F.c.system, self.system),
+            (_F.c.entity_id, self.entity_id),
+        ):
             if value:
                 conditions.append(column == value)
         return conditions
@@ -168,8 +171,9 @@ def _row(connection: Connection, finding_id: str, owner: str | None = None) -> A
             query = query.where(_F.c.owner == owner)
         rows = connection.execute(query.limit(2)).all()
         if len(rows) > 1:
-            raise InvalidInput(f"{finding_id!r} matches several findings; give more of the id",
-                               field="id")  # fmt: skip
+            raise InvalidInput(
+                f"{finding_id!r} matches several findings; give more of the id", field="id"
+            )
         row = rows[0] if rows else None
     if row is None:
         raise NotFound(f"no finding {finding_id!r}", field="id")
@@ -254,18 +258,26 @@ class FindingStore:
                     "finding",
                     finding_id,
                     {"status": current.value},
-                    {"status": to.value, "rule": row.rule, "entity": row.entity_id,
-                     "reason": reason, "until": until.isoformat() if until else None},
+                    {
+                        "status": to.value,
+                        "rule": row.rule,
+                        "entity": row.entity_id,
+                        "reason": reason,
+                        "until": until.isoformat() if until else None,
+                    },
                 ),
-            )  # fmt: skip
+            )
             updated = connection.execute(sa.select(_F).where(_F.c.id == finding_id)).one()
             return row_to_finding(updated)
 
     def acknowledge(self, finding_id: str, *, actor: str, reason: str | None = None) -> Finding:
         return self._change(
-            finding_id, allowed_from=(FindingStatus.OPEN,), to=FindingStatus.ACKNOWLEDGED,
-            actor=actor, reason=reason,
-        )  # fmt: skip
+            finding_id,
+            allowed_from=(FindingStatus.OPEN,),
+            to=FindingStatus.ACKNOWLEDGED,
+            actor=actor,
+            reason=reason,
+        )
 
     def suppress(self, finding_id: str, *, actor: str, reason: str, until: dt.datetime) -> Finding:
         """Hide a finding until ``until`` (required, at most a year ahead), for a stated reason."""

@@ -96,12 +96,22 @@ class JitGrant:
         def iso(moment: dt.datetime | None) -> str | None:
             return moment.isoformat() if moment else None
 
-        return {"id": self.id, "agent": self.agent, "action": self.action,
-                "resource": self.resource, "reason": self.reason, "duration_s": self.duration_s,
-                "status": self.status.value, "requested_by": self.requested_by,
-                "requested_at": iso(self.requested_at), "decided_by": self.decided_by,
-                "decided_at": iso(self.decided_at), "decision_reason": self.decision_reason,
-                "starts_at": iso(self.starts_at), "ends_at": iso(self.ends_at)}  # fmt: skip
+        return {
+            "id": self.id,
+            "agent": self.agent,
+            "action": self.action,
+            "resource": self.resource,
+            "reason": self.reason,
+            "duration_s": self.duration_s,
+            "status": self.status.value,
+            "requested_by": self.requested_by,
+            "requested_at": iso(self.requested_at),
+            "decided_by": self.decided_by,
+            "decided_at": iso(self.decided_at),
+            "decision_reason": self.decision_reason,
+            "starts_at": iso(self.starts_at),
+            "ends_at": iso(self.ends_at),
+        }
 
 
 def is_broad(text: str, *, resource: bool) -> bool:
@@ -118,10 +128,21 @@ def _grant(row: Any) -> JitGrant:
         return utc(moment) if moment is not None else None
 
     return JitGrant(
-        row.id, row.agent, row.action, row.resource, row.reason, int(row.duration_s),
-        JitStatus(row.status), row.requested_by, utc(row.requested_at), row.decided_by,
-        aware(row.decided_at), row.decision_reason, aware(row.starts_at), aware(row.ends_at),
-    )  # fmt: skip
+        row.id,
+        row.agent,
+        row.action,
+        row.resource,
+        row.reason,
+        int(row.duration_s),
+        JitStatus(row.status),
+        row.requested_by,
+        utc(row.requested_at),
+        row.decided_by,
+        aware(row.decided_at),
+        row.decision_reason,
+        aware(row.starts_at),
+        aware(row.ends_at),
+    )
 
 
 def active_capabilities(
@@ -143,8 +164,13 @@ def active_capabilities(
 
 
 class JitService:
-    def __init__(self, database: Database, audit: AuditService, clock: Clock,
-                 policy: Callable[[], GovernancePolicy]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        policy: Callable[[], GovernancePolicy],
+    ) -> None:
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -156,15 +182,23 @@ class JitService:
             raise NotFound(f"no access request {grant_id!r}", field="id")
         return row
 
-    def request(self, agent: str, *, action: str, resource: str, reason: str,
-                actor: str, duration: int | None = None) -> JitGrant:  # fmt: skip
+    def request(
+        self,
+        agent: str,
+        *,
+        action: str,
+        resource: str,
+        reason: str,
+        actor: str,
+        duration: int | None = None,
+    ) -> JitGrant:
         policy = self._policy().jit
         duration = duration if duration is not None else policy.default_duration
         if duration <= 0 or duration > policy.max_duration:
             raise InvalidInput(
                 f"the duration must be between 1 s and {policy.max_duration} s (policy jit.max_duration)",
                 field="duration",
-            )  # fmt: skip
+            )
         if not reason or not reason.strip():
             raise InvalidInput("say why the agent needs this access", field="reason")
         for field, text in (("action", action), ("resource", resource)):
@@ -180,26 +214,50 @@ class JitService:
         with self._db.write() as connection:
             row = agent_row(connection, agent)
             if row.state != AgentState.ACTIVE.value:
-                raise Conflict(f"agent {agent} is {row.state}; only active agents get access",
-                               field="agent")  # fmt: skip
+                raise Conflict(
+                    f"agent {agent} is {row.state}; only active agents get access", field="agent"
+                )
             connection.execute(
-                sa.insert(_J).values(id=grant_id, agent=agent, action=action, resource=resource,
-                                     reason=reason.strip()[:2000], duration_s=duration,
-                                     status=JitStatus.PENDING.value, requested_by=actor,
-                                     requested_at=now)
-            )  # fmt: skip
-            self._audit.record(connection, EventDraft(
-                actor, "access.request", "access", grant_id, None,
-                {"agent": agent, "action": action, "resource": resource, "duration_s": duration,
-                 "reason": reason.strip()}))  # fmt: skip
+                sa.insert(_J).values(
+                    id=grant_id,
+                    agent=agent,
+                    action=action,
+                    resource=resource,
+                    reason=reason.strip()[:2000],
+                    duration_s=duration,
+                    status=JitStatus.PENDING.value,
+                    requested_by=actor,
+                    requested_at=now,
+                )
+            )
+            self._audit.record(
+                connection,
+                EventDraft(
+                    actor,
+                    "access.request",
+                    "access",
+                    grant_id,
+                    None,
+                    {
+                        "agent": agent,
+                        "action": action,
+                        "resource": resource,
+                        "duration_s": duration,
+                        "reason": reason.strip(),
+                    },
+                ),
+            )
             notices.send(
-                connection, key=f"access.request:{grant_id}", recipient=row.owner,
-                kind="access.request", agent=agent,
+                connection,
+                key=f"access.request:{grant_id}",
+                recipient=row.owner,
+                kind="access.request",
+                agent=agent,
                 subject=f"{agent} asks for {action} on {resource} for {duration // 60} min",
                 body=f"Reason: {reason.strip()}. Approve: charter access approve {grant_id} "
                 f"--by {row.owner}",
                 now=now,
-            )  # fmt: skip
+            )
             return _grant(self._row(connection, grant_id))
 
     def _approvers(self, row: Any) -> list[str]:
@@ -208,8 +266,9 @@ class JitService:
             return ["admin"]
         return list(self._policy().approvals.jit)
 
-    def _decide(self, grant_id: str, *, by: str, actor: str, approve: bool,
-                reason: str | None) -> JitGrant:  # fmt: skip
+    def _decide(
+        self, grant_id: str, *, by: str, actor: str, approve: bool, reason: str | None
+    ) -> JitGrant:
         by = (by or "").strip().lower()
         now = self._clock.now()
         with self._db.write() as connection:
@@ -226,32 +285,52 @@ class JitService:
                 raise PermissionDenied(refusal, field="by")
             if approve and agent.state != AgentState.ACTIVE.value:
                 raise Conflict(f"agent {row.agent} is {agent.state}", field="agent")
-            values: dict[str, Any] = {"decided_by": by, "decided_at": now,
-                                      "decision_reason": reason}  # fmt: skip
+            values: dict[str, Any] = {
+                "decided_by": by,
+                "decided_at": now,
+                "decision_reason": reason,
+            }
             if approve:
-                values |= {"status": JitStatus.APPROVED.value, "starts_at": now,
-                           "ends_at": now + dt.timedelta(seconds=int(row.duration_s))}  # fmt: skip
+                values |= {
+                    "status": JitStatus.APPROVED.value,
+                    "starts_at": now,
+                    "ends_at": now + dt.timedelta(seconds=int(row.duration_s)),
+                }
             else:
                 values["status"] = JitStatus.DENIED.value
             done = connection.execute(
-                sa.update(_J).where(_J.c.id == grant_id, _J.c.status == JitStatus.PENDING.value)
+                sa.update(_J)
+                .where(_J.c.id == grant_id, _J.c.status == JitStatus.PENDING.value)
                 .values(**values)
-            )  # fmt: skip
+            )
             if done.rowcount != 1:
                 raise Conflict(f"request {grant_id} was decided meanwhile", field="status")
             verb = "approve" if approve else "deny"
-            self._audit.record(connection, EventDraft(
-                actor, f"access.{verb}", "access", grant_id, {"status": "pending"},
-                {"status": values["status"], "by": by, "requested_by": row.requested_by,
-                 "reason": reason, "agent": row.agent,
-                 "action": row.action, "resource": row.resource,
-                 "ends_at": values["ends_at"].isoformat() if approve else None}))  # fmt: skip
+            self._audit.record(
+                connection,
+                EventDraft(
+                    actor,
+                    f"access.{verb}",
+                    "access",
+                    grant_id,
+                    {"status": "pending"},
+                    {
+                        "status": values["status"],
+                        "by": by,
+                        "requested_by": row.requested_by,
+                        "reason": reason,
+                        "agent": row.agent,
+                        "action": row.action,
+                        "resource": row.resource,
+                        "ends_at": values["ends_at"].isoformat() if approve else None,
+                    },
+                ),
+            )
             if approve:
                 bump_version(connection, COUNTER)
             return _grant(self._row(connection, grant_id))
 
-    def approve(self, grant_id: str, *, by: str, actor: str, reason: str | None = None
-                ) -> JitGrant:  # fmt: skip
+    def approve(self, grant_id: str, *, by: str, actor: str, reason: str | None = None) -> JitGrant:
         return self._decide(grant_id, by=by, actor=actor, approve=True, reason=reason)
 
     def deny(self, grant_id: str, *, by: str, actor: str, reason: str | None = None) -> JitGrant:
@@ -265,12 +344,21 @@ class JitService:
             if row.status != JitStatus.APPROVED.value or utc(row.ends_at) <= now:
                 raise Conflict(f"request {grant_id} is not in force", field="status")
             connection.execute(
-                sa.update(_J).where(_J.c.id == grant_id, _J.c.status == JitStatus.APPROVED.value)
+                sa.update(_J)
+                .where(_J.c.id == grant_id, _J.c.status == JitStatus.APPROVED.value)
                 .values(status=JitStatus.REVOKED.value, ends_at=now)
-            )  # fmt: skip
-            self._audit.record(connection, EventDraft(
-                actor, "access.revoke", "access", grant_id, {"status": "approved"},
-                {"status": "revoked", "reason": reason, "agent": row.agent}))  # fmt: skip
+            )
+            self._audit.record(
+                connection,
+                EventDraft(
+                    actor,
+                    "access.revoke",
+                    "access",
+                    grant_id,
+                    {"status": "approved"},
+                    {"status": "revoked", "reason": reason, "agent": row.agent},
+                ),
+            )
             bump_version(connection, COUNTER)
             return _grant(self._row(connection, grant_id))
 
@@ -278,10 +366,13 @@ class JitService:
         """Mark grants whose window closed as expired (they already allow nothing)."""
         now = self._clock.now()
         with self._db.write() as connection:
-            ended = list(connection.execute(
-                sa.select(_J.c.id, _J.c.agent).where(_J.c.status == JitStatus.APPROVED.value,
-                                                     _J.c.ends_at <= now)
-            ))  # fmt: skip
+            ended = list(
+                connection.execute(
+                    sa.select(_J.c.id, _J.c.agent).where(
+                        _J.c.status == JitStatus.APPROVED.value, _J.c.ends_at <= now
+                    )
+                )
+            )
             done = []
             for grant_id, agent in ended:
                 moved = connection.execute(
@@ -291,9 +382,17 @@ class JitService:
                 )
                 if moved.rowcount == 1:
                     done.append(grant_id)
-                    self._audit.record(connection, EventDraft(
-                        actor, "access.expire", "access", grant_id, {"status": "approved"},
-                        {"status": "expired", "agent": agent}))  # fmt: skip
+                    self._audit.record(
+                        connection,
+                        EventDraft(
+                            actor,
+                            "access.expire",
+                            "access",
+                            grant_id,
+                            {"status": "approved"},
+                            {"status": "expired", "agent": agent},
+                        ),
+                    )
             if done:
                 bump_version(connection, COUNTER)
             return done
@@ -302,8 +401,9 @@ class JitService:
         with self._db.read() as connection:
             return _grant(self._row(connection, grant_id))
 
-    def list(self, *, agent: str | None = None, status: JitStatus | None = None,
-             limit: int = 200) -> builtins.list[JitGrant]:  # fmt: skip
+    def list(
+        self, *, agent: str | None = None, status: JitStatus | None = None, limit: int = 200
+    ) -> builtins.list[JitGrant]:
         query = sa.select(_J).order_by(_J.c.requested_at.desc(), _J.c.id).limit(limit)
         if agent:
             query = query.where(_J.c.agent == agent)

@@ -126,8 +126,9 @@ class ActivityIndex:
         return index
 
 
-def rates(connection: Connection, *, now: dt.datetime, policy: GovernancePolicy
-          ) -> dict[str, RateWindow]:  # fmt: skip
+def rates(
+    connection: Connection, *, now: dt.datetime, policy: GovernancePolicy
+) -> dict[str, RateWindow]:
     """Per agent: requests and denials in the recent window and in the baseline before it."""
     t = policy.thresholds
     end = now
@@ -205,15 +206,21 @@ class EstateReader:
                 logger.warning("charter of %s does not validate; evaluated without it", row.name)
                 charter = None
             self.agent_briefs[row.name] = AgentBrief(
-                row.name, row.owner, AgentState(row.state), row.environment,
+                row.name,
+                row.owner,
+                AgentState(row.state),
+                row.environment,
                 charter.credentials.rotate_every if charter else None,
-            )  # fmt: skip
+            )
             loaded.append((row, charter))
         return loaded
 
-    def agent_facts(self, loaded: list[tuple[Any, CharterSpec | None]],
-                    rates: dict[str, RateWindow], extras: AgentExtras | None = None
-                    ) -> list[AgentFacts]:  # fmt: skip
+    def agent_facts(
+        self,
+        loaded: list[tuple[Any, CharterSpec | None]],
+        rates: dict[str, RateWindow],
+        extras: AgentExtras | None = None,
+    ) -> list[AgentFacts]:
         """Agents' facts, with their activity (set :attr:`activity` first)."""
         reviewed, credentials, identities = extras or self.agent_extras()
         out: list[AgentFacts] = []
@@ -301,9 +308,10 @@ class EstateReader:
     def _passwords(self) -> dict[str, list[CredentialBrief]]:
         out: dict[str, list[CredentialBrief]] = defaultdict(list)
         rows = self.c.execute(
-            sa.select(_C.c.id, _C.c.source, _C.c.account, _C.c.identity, _C.c.last_used_at)
-            .where(_C.c.gone_at.is_(None), _C.c.kind == "password", _C.c.identity.is_not(None))
-        )  # fmt: skip
+            sa.select(_C.c.id, _C.c.source, _C.c.account, _C.c.identity, _C.c.last_used_at).where(
+                _C.c.gone_at.is_(None), _C.c.kind == "password", _C.c.identity.is_not(None)
+            )
+        )
         for cid, source, account, identity, last_used in rows:
             out[identity].append(
                 CredentialBrief(
@@ -341,11 +349,13 @@ class EstateReader:
 
     def load_identities(self) -> list[tuple[Any, ...]]:
         """Every live identity row; fills :attr:`identity_index` (what credential rules need)."""
-        rows = list(self._raw(
-            "SELECT id, source, account, kind, name, system, native_id, owner, agent, "
-            "ai_related, created_at, last_used_at, first_seen, CAST(properties AS TEXT), "
-            "CAST(evidence AS TEXT) FROM identities WHERE gone_at IS NULL"
-        ))  # fmt: skip
+        rows = list(
+            self._raw(
+                "SELECT id, source, account, kind, name, system, native_id, owner, agent, "
+                "ai_related, created_at, last_used_at, first_seen, CAST(properties AS TEXT), "
+                "CAST(evidence AS TEXT) FROM identities WHERE gone_at IS NULL"
+            )
+        )
         for row in rows:
             self.identity_index[row[0]] = (row[3], row[4], row[7], row[5], row[8])
         return rows
@@ -372,8 +382,23 @@ class EstateReader:
         tracked = self._tracked(_I)
         handles = self._handles()
         out: list[IdentityFacts] = []
-        for (iid, source, account, kind, name, system, native_id, owner, agent, ai_related,
-             created_at, last_used_at, first_seen, properties, evidence) in loaded:  # fmt: skip
+        for (
+            iid,
+            source,
+            account,
+            kind,
+            name,
+            system,
+            native_id,
+            owner,
+            agent,
+            ai_related,
+            created_at,
+            last_used_at,
+            first_seen,
+            properties,
+            evidence,
+        ) in loaded:
             out.append(
                 IdentityFacts(
                     id=iid,
@@ -409,11 +434,20 @@ class EstateReader:
             .having(sa.func.count() > 1)
         )
         rows = self.c.execute(
-            sa.select(_C.c.fingerprint, _C.c.id, _C.c.source, _C.c.account, _C.c.kind,
-                      _C.c.agent, _C.c.identity, _C.c.last_used_at, _C.c.location)
+            sa.select(
+                _C.c.fingerprint,
+                _C.c.id,
+                _C.c.source,
+                _C.c.account,
+                _C.c.kind,
+                _C.c.agent,
+                _C.c.identity,
+                _C.c.last_used_at,
+                _C.c.location,
+            )
             .where(_C.c.gone_at.is_(None), _C.c.fingerprint.in_(shared))
             .order_by(_C.c.fingerprint, _C.c.id)
-        )  # fmt: skip
+        )
         out: dict[str, list[CredentialBrief]] = defaultdict(list)
         for fp, cid, source, account, kind, agent, identity, last_used, location in rows:
             agent = agent or self._identity_agent(identity)
@@ -450,8 +484,9 @@ class EstateReader:
         those the ``candidates`` condition (:mod:`.prefilter`) holds for."""
         shared = self.shared_secrets()
         tracked = self._tracked(_C)
-        times = _times(self.c, "created_at", "expires_at", "last_used_at", "last_rotated_at",
-                       "first_seen")  # fmt: skip
+        times = _times(
+            self.c, "created_at", "expires_at", "last_used_at", "last_rotated_at", "first_seen"
+        )
         where, params = (f" AND {candidates.sql}", candidates.params) if candidates else ("", ())
         result = self.c.execution_options(stream_results=True).exec_driver_sql(
             "SELECT id, source, account, kind, provider, fingerprint, preview, identity, agent, "  # noqa: S608
@@ -463,9 +498,24 @@ class EstateReader:
         index = self.identity_index
         for chunk in result.partitions(CREDENTIAL_CHUNK):
             out: list[CredentialFacts] = []
-            for (cid, source, account, kind, provider, fingerprint, preview, identity, agent,
-                 created_at, expires_at, last_used_at, last_rotated_at, first_seen, location,
-                 properties) in chunk:  # fmt: skip
+            for (
+                cid,
+                source,
+                account,
+                kind,
+                provider,
+                fingerprint,
+                preview,
+                identity,
+                agent,
+                created_at,
+                expires_at,
+                last_used_at,
+                last_rotated_at,
+                first_seen,
+                location,
+                properties,
+            ) in chunk:
                 known = index.get(identity) if identity else None
                 out.append(
                     CredentialFacts(

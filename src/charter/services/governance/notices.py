@@ -37,9 +37,16 @@ class Notice:
     created_at: dt.datetime
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "key": self.key, "recipient": self.recipient, "kind": self.kind,
-                "agent": self.agent, "subject": self.subject, "body": self.body,
-                "created_at": self.created_at.isoformat()}  # fmt: skip
+        return {
+            "id": self.id,
+            "key": self.key,
+            "recipient": self.recipient,
+            "kind": self.kind,
+            "agent": self.agent,
+            "subject": self.subject,
+            "body": self.body,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 def send(
@@ -57,10 +64,17 @@ def send(
     insert = postgresql.insert(_N) if connection.dialect.name == "postgresql" else sqlite.insert(_N)
     result = connection.execute(
         insert.on_conflict_do_nothing(index_elements=[_N.c.key])
-        .values(key=key[:400], recipient=recipient, kind=kind, agent=agent, subject=subject,
-                body=body, created_at=now)
+        .values(
+            key=key[:400],
+            recipient=recipient,
+            kind=kind,
+            agent=agent,
+            subject=subject,
+            body=body,
+            created_at=now,
+        )
         .returning(_N.c.id)  # a row back only when inserted (rowcount is not reliable here)
-    )  # fmt: skip
+    )
     return result.first() is not None
 
 
@@ -82,7 +96,8 @@ class NoticeService:
         with self._db.read() as connection:
             rows = connection.execute(query.order_by(_N.c.id.desc()).limit(limit))
             return [
-                Notice(r.id, r.key, r.recipient, r.kind, r.agent, r.subject, r.body,
-                       utc(r.created_at))
+                Notice(
+                    r.id, r.key, r.recipient, r.kind, r.agent, r.subject, r.body, utc(r.created_at)
+                )
                 for r in rows
-            ]  # fmt: skip
+            ]

@@ -30,8 +30,13 @@ from charter.store.database import Database
 from charter.store.governance_schema import findings
 
 _F = findings
-POINTS = {Severity.CRITICAL: 25, Severity.HIGH: 10, Severity.MEDIUM: 4, Severity.LOW: 1,
-          Severity.INFO: 0}  # fmt: skip
+POINTS = {
+    Severity.CRITICAL: 25,
+    Severity.HIGH: 10,
+    Severity.MEDIUM: 4,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
 RULE_CAP_FACTOR = 2
 MAX_SCORE = 100
 _RANK = {s: i for i, s in enumerate(Severity)}
@@ -100,12 +105,18 @@ class PostureEntry:
             "findings": self.findings,
             "by_severity": self.by_severity,
             "contributions": [
-                {"rule": c.rule, "title": c.title, "count": c.count, "worst": c.worst.value,
-                 "points": c.points, "capped": c.capped}
+                {
+                    "rule": c.rule,
+                    "title": c.title,
+                    "count": c.count,
+                    "worst": c.worst.value,
+                    "points": c.points,
+                    "capped": c.capped,
+                }
                 for c in self.contributions
             ],
             "explanation": self.explanation(),
-        }  # fmt: skip
+        }
 
 
 def score_entry(by: PostureBy, key: str, rows: list[tuple[str, Severity, int]]) -> PostureEntry:
@@ -145,8 +156,11 @@ class PostureService:
     ) -> list[PostureEntry]:
         if not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000", field="limit")
-        column = {PostureBy.AGENT: _F.c.agent, PostureBy.OWNER: _F.c.owner,
-                  PostureBy.SYSTEM: _F.c.system}[by]  # fmt: skip
+        column = {
+            PostureBy.AGENT: _F.c.agent,
+            PostureBy.OWNER: _F.c.owner,
+            PostureBy.SYSTEM: _F.c.system,
+        }[by]
         live = (FindingStatus.OPEN.value, FindingStatus.ACKNOWLEDGED.value)
         query = (
             sa.select(column, _F.c.rule, _F.c.severity, sa.func.count())

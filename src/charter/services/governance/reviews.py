@@ -74,8 +74,13 @@ def reviewer_for(connection: Connection, owner: str, pending: str | None) -> str
 
 
 class ReviewService:
-    def __init__(self, database: Database, audit: AuditService, clock: Clock,
-                 policy: Callable[[], GovernancePolicy]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        policy: Callable[[], GovernancePolicy],
+    ) -> None:
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -90,16 +95,19 @@ class ReviewService:
         window = now - dt.timedelta(seconds=policy.thresholds.activity_window)
         index = ActivityIndex.build(rollup.agent_usage(connection, row.name, window), window)
         result = charter_least_privilege(
-            spec, index.by_agent.get(row.name, []),
+            spec,
+            index.by_agent.get(row.name, []),
             narrow_max=policy.thresholds.narrow_max_actions,
-        )  # fmt: skip
+        )
         open_findings = connection.execute(
             sa.select(findings.c.rule, findings.c.severity, findings.c.message)
-            .where(findings.c.agent == row.name,
-                   findings.c.status.in_((FindingStatus.OPEN.value,
-                                          FindingStatus.ACKNOWLEDGED.value)))
-            .order_by(findings.c.rule).limit(20)
-        )  # fmt: skip
+            .where(
+                findings.c.agent == row.name,
+                findings.c.status.in_((FindingStatus.OPEN.value, FindingStatus.ACKNOWLEDGED.value)),
+            )
+            .order_by(findings.c.rule)
+            .limit(20)
+        )
         last = index.last_by_agent.get(row.name)
         return ItemSnapshot(
             agent=row.name,
@@ -131,17 +139,19 @@ class ReviewService:
         via_identity = set(
             connection.execute(
                 sa.select(_I.c.agent).where(
-                    _I.c.agent.is_not(None), _I.c.gone_at.is_(None),
+                    _I.c.agent.is_not(None),
+                    _I.c.gone_at.is_(None),
                     sa.or_(_I.c.system == scope.value, _I.c.system.like(f"{scope.value}:%")),
                 )
             ).scalars()
-        )  # fmt: skip
+        )
         kind = scope.value.split(":", 1)[0]
         chosen = []
         for row in rows:
             document = agent_writes.charter_document(connection, row.name, row.charter_version)
-            systems = {split_resource(str(c.get("resource", "*")))[0]
-                       for c in document.get("allow", [])}  # fmt: skip
+            systems = {
+                split_resource(str(c.get("resource", "*")))[0] for c in document.get("allow", [])
+            }
             if row.name in via_identity or scope.value in systems or kind in systems:
                 chosen.append(row)
         return chosen
@@ -179,57 +189,95 @@ class ReviewService:
         with self._db.write() as connection:
             plan = self._plan_start(connection, parsed, due_in)
             connection.execute(
-                sa.insert(_C).values(id=campaign_id, scope=str(parsed),
-                                     status=CampaignStatus.OPEN.value, created_at=now,
-                                     created_by=actor, due_at=plan.due_at,
-                                     suspend_unreviewed=plan.suspend_unreviewed)
-            )  # fmt: skip
+                sa.insert(_C).values(
+                    id=campaign_id,
+                    scope=str(parsed),
+                    status=CampaignStatus.OPEN.value,
+                    created_at=now,
+                    created_by=actor,
+                    due_at=plan.due_at,
+                    suspend_unreviewed=plan.suspend_unreviewed,
+                )
+            )
             connection.execute(
                 sa.insert(_IT),
-                [{"campaign": campaign_id, "agent": i.agent, "reviewer": i.reviewer,
-                  "status": ItemStatus.PENDING.value, "snapshot": i.to_dict(),
-                  "charter_version": i.charter_version} for i in plan.items],
-            )  # fmt: skip
+                [
+                    {
+                        "campaign": campaign_id,
+                        "agent": i.agent,
+                        "reviewer": i.reviewer,
+                        "status": ItemStatus.PENDING.value,
+                        "snapshot": i.to_dict(),
+                        "charter_version": i.charter_version,
+                    }
+                    for i in plan.items
+                ],
+            )
             self._audit.record(
                 connection,
-                EventDraft(actor, "review.start", "review", campaign_id, None,
-                           {"scope": str(parsed), "due_at": plan.due_at.isoformat(),
-                            "agents": [i.agent for i in plan.items][:200],
-                            "suspend_unreviewed": plan.suspend_unreviewed}),
-            )  # fmt: skip
+                EventDraft(
+                    actor,
+                    "review.start",
+                    "review",
+                    campaign_id,
+                    None,
+                    {
+                        "scope": str(parsed),
+                        "due_at": plan.due_at.isoformat(),
+                        "agents": [i.agent for i in plan.items][:200],
+                        "suspend_unreviewed": plan.suspend_unreviewed,
+                    },
+                ),
+            )
             by_reviewer: dict[str, list[str]] = {}
             for item in plan.items:
                 by_reviewer.setdefault(item.reviewer, []).append(item.agent)
             for reviewer, agents in by_reviewer.items():
                 notices.send(
-                    connection, key=f"review.assigned:{campaign_id}:{reviewer}",
-                    recipient=reviewer, kind="review.assigned",
+                    connection,
+                    key=f"review.assigned:{campaign_id}:{reviewer}",
+                    recipient=reviewer,
+                    kind="review.assigned",
                     subject=f"Access review {campaign_id}: {len(agents)} agent(s) due "
                     f"{plan.due_at:%Y-%m-%d}",
-                    body="Please keep, reduce or revoke the access of: " + ", ".join(agents)
+                    body="Please keep, reduce or revoke the access of: "
+                    + ", ".join(agents)
                     + f". Run: charter review show {campaign_id}",
                     now=now,
-                )  # fmt: skip
+                )
         return self.get(campaign_id)
 
     # -- read -------------------------------------------------------------------------------
     @staticmethod
     def _item(row: Any) -> ReviewItem:
         return ReviewItem(
-            row.campaign, row.agent, row.reviewer, ItemStatus(row.status), dict(row.snapshot),
-            row.charter_version, utc(row.decided_at) if row.decided_at else None,
-            row.decided_by, row.reason, row.new_charter_version,
-        )  # fmt: skip
+            row.campaign,
+            row.agent,
+            row.reviewer,
+            ItemStatus(row.status),
+            dict(row.snapshot),
+            row.charter_version,
+            utc(row.decided_at) if row.decided_at else None,
+            row.decided_by,
+            row.reason,
+            row.new_charter_version,
+        )
 
     def _campaign(self, connection: Connection, row: Any) -> Campaign:
         items = connection.execute(
             sa.select(_IT).where(_IT.c.campaign == row.id).order_by(_IT.c.agent)
         )
         return Campaign(
-            row.id, row.scope, CampaignStatus(row.status), utc(row.created_at), row.created_by,
-            utc(row.due_at), bool(row.suspend_unreviewed),
-            utc(row.closed_at) if row.closed_at else None, [self._item(i) for i in items],
-        )  # fmt: skip
+            row.id,
+            row.scope,
+            CampaignStatus(row.status),
+            utc(row.created_at),
+            row.created_by,
+            utc(row.due_at),
+            bool(row.suspend_unreviewed),
+            utc(row.closed_at) if row.closed_at else None,
+            [self._item(i) for i in items],
+        )
 
     def get(self, campaign_id: str) -> Campaign:
         with self._db.read() as connection:
@@ -259,8 +307,9 @@ class ReviewService:
             raise NotFound(f"agent {agent!r} is not in review {campaign_id!r}", field="agent")
         return row
 
-    def _plan_decision(self, connection: Connection, item: Any, decision: ReviewDecision
-                       ) -> DecisionPlan:  # fmt: skip
+    def _plan_decision(
+        self, connection: Connection, item: Any, decision: ReviewDecision
+    ) -> DecisionPlan:
         agent = agent_writes.agent_row(connection, item.agent)
         if agent.state == AgentState.DECOMMISSIONED.value:
             raise Conflict(f"agent {item.agent} is decommissioned", field="agent")
@@ -285,7 +334,7 @@ class ReviewService:
                 f"the charter of {item.agent} changed since the review started "
                 f"(v{item.charter_version} → v{version}); start a new review",
                 field="charter_version",
-            )  # fmt: skip
+            )
         allow = (
             item.snapshot.get("least_privilege", []) if decision == ReviewDecision.REDUCE else []
         )
@@ -305,19 +354,31 @@ class ReviewService:
         ]
         if suspend:
             changes.append(f"{item.agent} is suspended (active → suspended)")
-        return DecisionPlan(**plan_args, diff=version_diff(old, new), new_document=new_doc,
-                            suspend=suspend, changes=changes)  # fmt: skip
+        return DecisionPlan(
+            **plan_args,
+            diff=version_diff(old, new),
+            new_document=new_doc,
+            suspend=suspend,
+            changes=changes,
+        )
 
-    def plan_decision(self, campaign_id: str, agent: str, decision: ReviewDecision
-                      ) -> DecisionPlan:  # fmt: skip
+    def plan_decision(self, campaign_id: str, agent: str, decision: ReviewDecision) -> DecisionPlan:
         with self._db.read() as connection:
             item = self._item_row(connection, campaign_id, agent)
             if item.status != ItemStatus.PENDING.value:
                 raise Conflict(f"{agent} was already reviewed ({item.status})", field="agent")
             return self._plan_decision(connection, item, ReviewDecision(decision))
 
-    def decide(self, campaign_id: str, agent: str, decision: ReviewDecision, *, by: str,
-               actor: str, reason: str = "") -> ReviewItem:  # fmt: skip
+    def decide(
+        self,
+        campaign_id: str,
+        agent: str,
+        decision: ReviewDecision,
+        *,
+        by: str,
+        actor: str,
+        reason: str = "",
+    ) -> ReviewItem:
         """Apply the reviewer's decision in one transaction (see :meth:`plan_decision`)."""
         decision = ReviewDecision(decision)
         by = (by or "").strip().lower()
@@ -337,53 +398,90 @@ class ReviewService:
             new_version = None
             if plan.new_document is not None:
                 new_version = agent_writes.new_version(
-                    connection, self._audit, spec=CharterSpec.model_validate(plan.new_document),
-                    expect_version=plan.charter_version, actor=actor,
-                    reason=f"review {campaign_id}: {decision} by {by}: {why}", now=now,
-                )  # fmt: skip
+                    connection,
+                    self._audit,
+                    spec=CharterSpec.model_validate(plan.new_document),
+                    expect_version=plan.charter_version,
+                    actor=actor,
+                    reason=f"review {campaign_id}: {decision} by {by}: {why}",
+                    now=now,
+                )
             if plan.suspend:
                 agent_writes.transition(
-                    connection, self._audit, name=agent, to=Transition.SUSPEND, actor=actor,
-                    reason=f"access revoked in review {campaign_id} by {by}", now=now,
+                    connection,
+                    self._audit,
+                    name=agent,
+                    to=Transition.SUSPEND,
+                    actor=actor,
+                    reason=f"access revoked in review {campaign_id} by {by}",
+                    now=now,
                     expect=AgentState.ACTIVE,
-                )  # fmt: skip
+                )
             done = connection.execute(
                 sa.update(_IT)
-                .where(_IT.c.campaign == campaign_id, _IT.c.agent == agent,
-                       _IT.c.status == ItemStatus.PENDING.value)
-                .values(status=DECIDED[decision].value, decided_at=now, decided_by=by,
-                        reason=why, new_charter_version=new_version)
-            )  # fmt: skip
+                .where(
+                    _IT.c.campaign == campaign_id,
+                    _IT.c.agent == agent,
+                    _IT.c.status == ItemStatus.PENDING.value,
+                )
+                .values(
+                    status=DECIDED[decision].value,
+                    decided_at=now,
+                    decided_by=by,
+                    reason=why,
+                    new_charter_version=new_version,
+                )
+            )
             if done.rowcount != 1:
                 raise Conflict(f"{agent} was reviewed meanwhile", field="agent")
             self._audit.record(
                 connection,
-                EventDraft(actor, "review.decide", "review", f"{campaign_id}/{agent}",
-                           {"status": "pending", "charter_version": plan.charter_version},
-                           {"decision": decision.value, "by": by, "reason": why,
-                            "charter_version": new_version or plan.charter_version,
-                            "suspended": plan.suspend, "changes": plan.changes}),
-            )  # fmt: skip
+                EventDraft(
+                    actor,
+                    "review.decide",
+                    "review",
+                    f"{campaign_id}/{agent}",
+                    {"status": "pending", "charter_version": plan.charter_version},
+                    {
+                        "decision": decision.value,
+                        "by": by,
+                        "reason": why,
+                        "charter_version": new_version or plan.charter_version,
+                        "suspended": plan.suspend,
+                        "changes": plan.changes,
+                    },
+                ),
+            )
             self._close_if_done(connection, campaign_id, actor, now)
             return self._item(self._item_row(connection, campaign_id, agent))
 
-    def _close_if_done(self, connection: Connection, campaign_id: str, actor: str,
-                       now: dt.datetime) -> None:  # fmt: skip
+    def _close_if_done(
+        self, connection: Connection, campaign_id: str, actor: str, now: dt.datetime
+    ) -> None:
         pending = connection.execute(
-            sa.select(sa.func.count()).select_from(_IT)
+            sa.select(sa.func.count())
+            .select_from(_IT)
             .where(_IT.c.campaign == campaign_id, _IT.c.status == ItemStatus.PENDING.value)
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
         if pending:
             return
         closed = connection.execute(
-            sa.update(_C).where(_C.c.id == campaign_id, _C.c.status == CampaignStatus.OPEN.value)
+            sa.update(_C)
+            .where(_C.c.id == campaign_id, _C.c.status == CampaignStatus.OPEN.value)
             .values(status=CampaignStatus.CLOSED.value, closed_at=now)
-        )  # fmt: skip
+        )
         if closed.rowcount == 1:
             self._audit.record(
-                connection, EventDraft(actor, "review.close", "review", campaign_id,
-                                       {"status": "open"}, {"status": "closed"}),
-            )  # fmt: skip
+                connection,
+                EventDraft(
+                    actor,
+                    "review.close",
+                    "review",
+                    campaign_id,
+                    {"status": "open"},
+                    {"status": "closed"},
+                ),
+            )
 
     # -- the worker's part: reminders and deadlines ---------------------------------------------
     def remind(self, *, actor: str) -> int:
@@ -395,25 +493,38 @@ class ReviewService:
             rows = connection.execute(
                 sa.select(_IT.c.campaign, _IT.c.agent, _IT.c.reviewer, _C.c.due_at)
                 .join(_C, _C.c.id == _IT.c.campaign)
-                .where(_C.c.status == CampaignStatus.OPEN.value,
-                       _IT.c.status == ItemStatus.PENDING.value)
-            ).all()  # fmt: skip
+                .where(
+                    _C.c.status == CampaignStatus.OPEN.value,
+                    _IT.c.status == ItemStatus.PENDING.value,
+                )
+            ).all()
             for campaign, agent, reviewer, due_at in rows:
                 due = utc(due_at)
                 for offset in sorted(policy.reviews.remind_before):  # nearest first
                     if not due - dt.timedelta(seconds=offset) <= now < due:
                         continue
                     if notices.send(
-                        connection, key=f"review.remind:{campaign}:{agent}:{offset}",
-                        recipient=reviewer, kind="review.remind", agent=agent,
+                        connection,
+                        key=f"review.remind:{campaign}:{agent}:{offset}",
+                        recipient=reviewer,
+                        kind="review.remind",
+                        agent=agent,
                         subject=f"Review of {agent} is due {due:%Y-%m-%d %H:%M} UTC",
                         body=f"Decide keep, reduce or revoke: charter review show {campaign}",
                         now=now,
-                    ):  # fmt: skip
+                    ):
                         sent += 1
-                        self._audit.record(connection, EventDraft(
-                            actor, "review.remind", "review", f"{campaign}/{agent}", None,
-                            {"reviewer": reviewer, "due_at": due.isoformat()}))  # fmt: skip
+                        self._audit.record(
+                            connection,
+                            EventDraft(
+                                actor,
+                                "review.remind",
+                                "review",
+                                f"{campaign}/{agent}",
+                                None,
+                                {"reviewer": reviewer, "due_at": due.isoformat()},
+                            ),
+                        )
                     break  # one reminder per pass: the nearest offset reached
         return sent
 
@@ -427,45 +538,76 @@ class ReviewService:
             ).all()
             for campaign in due:
                 pending = connection.execute(
-                    sa.select(_IT).where(_IT.c.campaign == campaign.id,
-                                         _IT.c.status == ItemStatus.PENDING.value)
-                ).all()  # fmt: skip
+                    sa.select(_IT).where(
+                        _IT.c.campaign == campaign.id, _IT.c.status == ItemStatus.PENDING.value
+                    )
+                ).all()
                 for item in pending:
                     actions.append(self._expire(connection, campaign, item, actor, now))
                 self._close_if_done(connection, campaign.id, actor, now)
         return actions
 
-    def _expire(self, connection: Connection, campaign: Any, item: Any, actor: str,
-                now: dt.datetime) -> dict[str, str]:  # fmt: skip
+    def _expire(
+        self, connection: Connection, campaign: Any, item: Any, actor: str, now: dt.datetime
+    ) -> dict[str, str]:
         state = connection.execute(sa.select(_A.c.state).where(_A.c.name == item.agent)).scalar()
-        status = (ItemStatus.CANCELLED if state in (None, AgentState.DECOMMISSIONED.value)
-                  else ItemStatus.EXPIRED)  # fmt: skip
+        status = (
+            ItemStatus.CANCELLED
+            if state in (None, AgentState.DECOMMISSIONED.value)
+            else ItemStatus.EXPIRED
+        )
         connection.execute(
-            sa.update(_IT).where(_IT.c.campaign == campaign.id, _IT.c.agent == item.agent,
-                                 _IT.c.status == ItemStatus.PENDING.value)
-            .values(status=status.value, decided_at=now, decided_by=actor,
-                    reason=f"not reviewed by {utc(campaign.due_at):%Y-%m-%d %H:%M} UTC")
-        )  # fmt: skip
+            sa.update(_IT)
+            .where(
+                _IT.c.campaign == campaign.id,
+                _IT.c.agent == item.agent,
+                _IT.c.status == ItemStatus.PENDING.value,
+            )
+            .values(
+                status=status.value,
+                decided_at=now,
+                decided_by=actor,
+                reason=f"not reviewed by {utc(campaign.due_at):%Y-%m-%d %H:%M} UTC",
+            )
+        )
         suspended = False
         if status == ItemStatus.EXPIRED and campaign.suspend_unreviewed:
             suspended = agent_writes.transition(
-                connection, self._audit, name=item.agent, to=Transition.SUSPEND, actor=actor,
-                reason=f"access review {campaign.id} not completed by its due date", now=now,
+                connection,
+                self._audit,
+                name=item.agent,
+                to=Transition.SUSPEND,
+                actor=actor,
+                reason=f"access review {campaign.id} not completed by its due date",
+                now=now,
                 expect=AgentState.ACTIVE,
-            )  # fmt: skip
+            )
         self._audit.record(
             connection,
-            EventDraft(actor, "review.expire", "review", f"{campaign.id}/{item.agent}",
-                       {"status": "pending"}, {"status": status.value, "suspended": suspended}),
-        )  # fmt: skip
+            EventDraft(
+                actor,
+                "review.expire",
+                "review",
+                f"{campaign.id}/{item.agent}",
+                {"status": "pending"},
+                {"status": status.value, "suspended": suspended},
+            ),
+        )
         if status == ItemStatus.EXPIRED:
             notices.send(
-                connection, key=f"review.expired:{campaign.id}:{item.agent}",
-                recipient=item.reviewer, kind="review.expired", agent=item.agent,
+                connection,
+                key=f"review.expired:{campaign.id}:{item.agent}",
+                recipient=item.reviewer,
+                kind="review.expired",
+                agent=item.agent,
                 subject=f"Review of {item.agent} expired"
                 + ("; the agent is suspended" if suspended else ""),
                 body=f"Campaign {campaign.id} passed its due date without a decision.",
                 now=now,
-            )  # fmt: skip
-        return {"campaign": campaign.id, "agent": item.agent, "status": status.value,
-                "suspended": str(suspended).lower()}  # fmt: skip
+            )
+        return {
+            "campaign": campaign.id,
+            "agent": item.agent,
+            "status": status.value,
+            "suspended": str(suspended).lower(),
+        }

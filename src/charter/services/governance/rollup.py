@@ -88,8 +88,9 @@ def _time(value: Any) -> dt.datetime:
     if isinstance(value, float):
         return dt.datetime.fromtimestamp(value, dt.UTC)
     if isinstance(value, str):
-        return dt.datetime.fromisoformat(value + "+00:00" if len(value) < 20 or value[-6] not in "+-"
-                                         else value)  # fmt: skip
+        return dt.datetime.fromisoformat(
+            value + "+00:00" if len(value) < 20 or value[-6] not in "+-" else value
+        )
     return utc(value)
 
 
@@ -144,8 +145,10 @@ def stored(
     result = connection.exec_driver_sql(statement, (bound, agent) if agent else (bound,))
     for chunk in result.partitions(20000):
         for a, ident, action, resource, flag, source, count, first, last in chunk:
-            yield ((a, ident, action, resource, int(flag), source),
-                   Group(int(count), _time(first), _time(last)))  # fmt: skip
+            yield (
+                (a, ident, action, resource, int(flag), source),
+                Group(int(count), _time(first), _time(last)),
+            )
 
 
 def combine(*sources: Iterable[tuple[Key, Group]]) -> dict[Key, Group]:
@@ -180,10 +183,19 @@ def merge(connection: Connection, groups: dict[Key, Group], *, old: int, new: in
         return False
     postgres = connection.dialect.name == "postgresql"
     rows = [
-        (k[0][:128], k[1][:512], k[2][:256], k[3][:1024], k[4], k[5][:32], g.count,
-         g.first if postgres else _stamp(g.first), g.last if postgres else _stamp(g.last))
+        (
+            k[0][:128],
+            k[1][:512],
+            k[2][:256],
+            k[3][:1024],
+            k[4],
+            k[5][:32],
+            g.count,
+            g.first if postgres else _stamp(g.first),
+            g.last if postgres else _stamp(g.last),
+        )
         for k, g in groups.items()
-    ]  # fmt: skip
+    ]
     columns = "agent, identity, action, resource, allowed, source, count, first_time, last_time"
     keys = "agent, identity, action, resource, allowed, source"
     least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")

@@ -46,8 +46,13 @@ from charter.store.database import Database
 from charter.store.governance_schema import rotations
 from charter.store.tokens_schema import agent_keys as _K
 
-_R, _C, _I, _A, _V = (rotations, schema.credentials, schema.identities, schema.agents,
-                      schema.charter_versions)  # fmt: skip
+_R, _C, _I, _A, _V = (
+    rotations,
+    schema.credentials,
+    schema.identities,
+    schema.agents,
+    schema.charter_versions,
+)
 SCHEDULE_LIMIT = 5000
 
 
@@ -96,12 +101,21 @@ class Rotation:
         def iso(moment: dt.datetime | None) -> str | None:
             return moment.isoformat() if moment else None
 
-        return {"id": self.id, "credential": self.credential, "identity": self.identity,
-                "agent": self.agent, "owner": self.owner, "provider": self.provider,
-                "status": self.status.value, "due_at": iso(self.due_at),
-                "created_at": iso(self.created_at), "started_at": iso(self.started_at),
-                "finished_at": iso(self.finished_at), "steps": self.steps,
-                "note": self.note}  # fmt: skip
+        return {
+            "id": self.id,
+            "credential": self.credential,
+            "identity": self.identity,
+            "agent": self.agent,
+            "owner": self.owner,
+            "provider": self.provider,
+            "status": self.status.value,
+            "due_at": iso(self.due_at),
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "steps": self.steps,
+            "note": self.note,
+        }
 
 
 @dataclass(slots=True)
@@ -111,22 +125,40 @@ class Verification:
     reasons: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rotation": self.rotation.to_dict(), "verified": self.verified,
-                "reasons": self.reasons}  # fmt: skip
+        return {
+            "rotation": self.rotation.to_dict(),
+            "verified": self.verified,
+            "reasons": self.reasons,
+        }
 
 
 def _rotation(row: Any) -> Rotation:
     return Rotation(
-        row.id, row.credential, row.fingerprint, row.identity, row.agent, row.owner,
-        row.provider, RotationStatus(row.status), utc(row.due_at), utc(row.created_at),
+        row.id,
+        row.credential,
+        row.fingerprint,
+        row.identity,
+        row.agent,
+        row.owner,
+        row.provider,
+        RotationStatus(row.status),
+        utc(row.due_at),
+        utc(row.created_at),
         utc(row.started_at) if row.started_at else None,
-        utc(row.finished_at) if row.finished_at else None, list(row.steps or []), row.note,
-    )  # fmt: skip
+        utc(row.finished_at) if row.finished_at else None,
+        list(row.steps or []),
+        row.note,
+    )
 
 
 class RotationService:
-    def __init__(self, database: Database, audit: AuditService, clock: Clock,
-                 policy: Callable[[], GovernancePolicy]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        database: Database,
+        audit: AuditService,
+        clock: Clock,
+        policy: Callable[[], GovernancePolicy],
+    ) -> None:
         self._db = database
         self._audit = audit
         self._clock = clock
@@ -141,7 +173,7 @@ class RotationService:
             sa.select(_A.c.name, _A.c.owner, _V.c.document)
             .join(_V, sa.and_(_V.c.agent == _A.c.name, _V.c.version == _A.c.charter_version))
             .where(_A.c.state.in_(("active", "suspended", "proposed")))  # not shadow agents
-        )  # fmt: skip
+        )
         for name, owner, document in rows:
             every = (document or {}).get("credentials", {}).get("rotate_every")
             try:
@@ -166,16 +198,32 @@ class RotationService:
             agent = sa.func.coalesce(_C.c.agent, _I.c.agent)
             open_rotation = sa.exists().where(_R.c.credential == _C.c.id, _R.c.status.in_(OPEN))
             rows = connection.execute(
-                sa.select(_C.c.id, _C.c.fingerprint, _C.c.identity, _C.c.provider, _C.c.kind,
-                          _C.c.location, _C.c.properties, born.label("born"),
-                          agent.label("agent"), _I.c.name.label("identity_name"),
-                          _I.c.native_id.label("native_id"))
+                sa.select(
+                    _C.c.id,
+                    _C.c.fingerprint,
+                    _C.c.identity,
+                    _C.c.provider,
+                    _C.c.kind,
+                    _C.c.location,
+                    _C.c.properties,
+                    born.label("born"),
+                    agent.label("agent"),
+                    _I.c.name.label("identity_name"),
+                    _I.c.native_id.label("native_id"),
+                )
                 .select_from(_C.outerjoin(_I, _I.c.id == _C.c.identity))
-                .where(_C.c.gone_at.is_(None), _C.c.source != "fs",
-                       _C.c.kind.in_(sorted(SECRET_KINDS)), agent.is_not(None),
-                       born.is_not(None), born <= horizon, ~open_rotation)
-                .order_by(born).limit(SCHEDULE_LIMIT)
-            ).all()  # fmt: skip
+                .where(
+                    _C.c.gone_at.is_(None),
+                    _C.c.source != "fs",
+                    _C.c.kind.in_(sorted(SECRET_KINDS)),
+                    agent.is_not(None),
+                    born.is_not(None),
+                    born <= horizon,
+                    ~open_rotation,
+                )
+                .order_by(born)
+                .limit(SCHEDULE_LIMIT)
+            ).all()
             for row in rows:
                 if row.agent not in cadences or (row.properties or {}).get("active") is False:
                     continue
@@ -186,30 +234,59 @@ class RotationService:
                 rotation_id = f"rot-{uuid.uuid4().hex[:10]}"
                 connection.execute(
                     sa.insert(_R).values(
-                        id=rotation_id, credential=row.id, fingerprint=row.fingerprint,
-                        identity=row.identity, agent=row.agent, owner=owner,
-                        provider=row.provider, status=RotationStatus.SCHEDULED.value,
-                        due_at=due, created_at=now,
-                        steps=rotation_steps(row.provider, row.kind, row.id, row.identity_name,
-                                             row.native_id, row.location, row.properties or {}),
+                        id=rotation_id,
+                        credential=row.id,
+                        fingerprint=row.fingerprint,
+                        identity=row.identity,
+                        agent=row.agent,
+                        owner=owner,
+                        provider=row.provider,
+                        status=RotationStatus.SCHEDULED.value,
+                        due_at=due,
+                        created_at=now,
+                        steps=rotation_steps(
+                            row.provider,
+                            row.kind,
+                            row.id,
+                            row.identity_name,
+                            row.native_id,
+                            row.location,
+                            row.properties or {},
+                        ),
                     )
-                )  # fmt: skip
-                self._audit.record(connection, EventDraft(
-                    actor, "rotation.schedule", "credential", row.id, None,
-                    {"rotation": rotation_id, "agent": row.agent,
-                     "due_at": due.isoformat()}))  # fmt: skip
+                )
+                self._audit.record(
+                    connection,
+                    EventDraft(
+                        actor,
+                        "rotation.schedule",
+                        "credential",
+                        row.id,
+                        None,
+                        {"rotation": rotation_id, "agent": row.agent, "due_at": due.isoformat()},
+                    ),
+                )
                 notices.send(
-                    connection, key=f"rotation.due:{rotation_id}", recipient=owner,
-                    kind="rotation.due", agent=row.agent,
+                    connection,
+                    key=f"rotation.due:{rotation_id}",
+                    recipient=owner,
+                    kind="rotation.due",
+                    agent=row.agent,
                     subject=f"Rotate {row.provider} {row.kind} of {row.agent} by {due:%Y-%m-%d}",
-                    body=f"Steps: charter rotation plan {rotation_id}", now=now,
-                )  # fmt: skip
+                    body=f"Steps: charter rotation plan {rotation_id}",
+                    now=now,
+                )
                 created.append(rotation_id)
             created.extend(self._schedule_keys(connection, cadences, now, actor))
         return created
 
-    def _schedule_keys(self, connection: Connection, cadences: dict[str, tuple[str, int]],
-                       now: dt.datetime, actor: str) -> builtins.list[str]:  # fmt: skip
+    def _schedule_keys(
+        self,
+        connection: Connection,
+        cadences: dict[str, tuple[str, int]],
+        now: dt.datetime,
+        actor: str,
+    ) -> builtins.list[str]:
         """Charter's own credentials: agents' enrolled keys, on their charter's cadence.
 
         The private key lives with the agent, so Charter cannot make the new one itself: the
@@ -219,35 +296,60 @@ class RotationService:
         created = []
         for agent, kid, created_at in connection.execute(
             sa.select(_K.c.agent, _K.c.kid, _K.c.created_at).where(
-                _K.c.revoked_at.is_(None), _K.c.expires_at.is_(None))
-        ):  # fmt: skip
+                _K.c.revoked_at.is_(None), _K.c.expires_at.is_(None)
+            )
+        ):
             if agent not in cadences:
                 continue
             owner, every = cadences[agent]
             due = utc(created_at) + dt.timedelta(seconds=every)
             credential = charter_key_id(agent, kid)
-            if due - dt.timedelta(seconds=ahead) > now or connection.execute(
-                sa.select(_R.c.id).where(_R.c.credential == credential, _R.c.status.in_(OPEN))
-            ).first():  # fmt: skip
+            if (
+                due - dt.timedelta(seconds=ahead) > now
+                or connection.execute(
+                    sa.select(_R.c.id).where(_R.c.credential == credential, _R.c.status.in_(OPEN))
+                ).first()
+            ):
                 continue
             rotation_id = f"rot-{uuid.uuid4().hex[:10]}"
-            connection.execute(sa.insert(_R).values(
-                id=rotation_id, credential=credential,
-                fingerprint=hashlib.sha256(credential.encode()).hexdigest(), identity=None,
-                agent=agent, owner=owner, provider="charter", status=RotationStatus.SCHEDULED.value,
-                due_at=due, created_at=now,
-                steps=rotation_steps("charter", "public_key", credential, agent, None, None,
-                                     {"key_id": kid}),
-            ))  # fmt: skip
-            self._audit.record(connection, EventDraft(
-                actor, "rotation.schedule", "agent", agent, None,
-                {"rotation": rotation_id, "key": kid, "due_at": due.isoformat()}))  # fmt: skip
+            connection.execute(
+                sa.insert(_R).values(
+                    id=rotation_id,
+                    credential=credential,
+                    fingerprint=hashlib.sha256(credential.encode()).hexdigest(),
+                    identity=None,
+                    agent=agent,
+                    owner=owner,
+                    provider="charter",
+                    status=RotationStatus.SCHEDULED.value,
+                    due_at=due,
+                    created_at=now,
+                    steps=rotation_steps(
+                        "charter", "public_key", credential, agent, None, None, {"key_id": kid}
+                    ),
+                )
+            )
+            self._audit.record(
+                connection,
+                EventDraft(
+                    actor,
+                    "rotation.schedule",
+                    "agent",
+                    agent,
+                    None,
+                    {"rotation": rotation_id, "key": kid, "due_at": due.isoformat()},
+                ),
+            )
             notices.send(
-                connection, key=f"rotation.due:{rotation_id}", recipient=owner,
-                kind="rotation.due", agent=agent,
+                connection,
+                key=f"rotation.due:{rotation_id}",
+                recipient=owner,
+                kind="rotation.due",
+                agent=agent,
                 subject=f"Rotate the enrolled key {kid} of {agent} by {due:%Y-%m-%d}",
-                body=f"Steps: charter rotation plan {rotation_id}", now=now,
-            )  # fmt: skip
+                body=f"Steps: charter rotation plan {rotation_id}",
+                now=now,
+            )
             created.append(rotation_id)
         return created
 
@@ -262,8 +364,9 @@ class RotationService:
         with self._db.read() as connection:
             return _rotation(self._row(connection, rotation_id))
 
-    def list(self, *, status: RotationStatus | None = None, agent: str | None = None,
-             limit: int = 200) -> builtins.list[Rotation]:  # fmt: skip
+    def list(
+        self, *, status: RotationStatus | None = None, agent: str | None = None, limit: int = 200
+    ) -> builtins.list[Rotation]:
         query = sa.select(_R).order_by(_R.c.due_at, _R.c.id).limit(limit)
         if status is not None:
             query = query.where(_R.c.status == status.value)
@@ -283,21 +386,36 @@ class RotationService:
             note = (
                 rotator.rotate(dict(row._mapping))
                 if rotator is not None
-                else "task " + file_task(
-                    connection, kind="rotation", target_type="credential", target=row.credential,
+                else "task "
+                + file_task(
+                    connection,
+                    kind="rotation",
+                    target_type="credential",
+                    target=row.credential,
                     title=f"Rotate {row.provider} credential {row.credential}",
-                    steps=list(row.steps or []), actor=actor, now=now, agent=row.agent,
+                    steps=list(row.steps or []),
+                    actor=actor,
+                    now=now,
+                    agent=row.agent,
                     assignee=row.owner,
                 )
-            )  # fmt: skip
+            )
             connection.execute(
-                sa.update(_R).where(_R.c.id == rotation_id,
-                                    _R.c.status == RotationStatus.SCHEDULED.value)
+                sa.update(_R)
+                .where(_R.c.id == rotation_id, _R.c.status == RotationStatus.SCHEDULED.value)
                 .values(status=RotationStatus.IN_PROGRESS.value, started_at=now, note=note)
-            )  # fmt: skip
-            self._audit.record(connection, EventDraft(
-                actor, "rotation.start", "credential", row.credential, {"status": "scheduled"},
-                {"rotation": rotation_id, "status": "in_progress", "note": note}))  # fmt: skip
+            )
+            self._audit.record(
+                connection,
+                EventDraft(
+                    actor,
+                    "rotation.start",
+                    "credential",
+                    row.credential,
+                    {"status": "scheduled"},
+                    {"rotation": rotation_id, "status": "in_progress", "note": note},
+                ),
+            )
             return _rotation(self._row(connection, rotation_id))
 
     def _check(self, connection: Connection, row: Any) -> builtins.list[str]:
@@ -306,23 +424,29 @@ class RotationService:
             return self._check_key(connection, row)
         reasons: builtins.list[str] = []
         old_live = connection.execute(
-            sa.select(_C.c.id).where(_C.c.fingerprint == row.fingerprint, _C.c.gone_at.is_(None),
-                                     _C.c.source != "fs").limit(1)
-        ).scalar()  # fmt: skip
+            sa.select(_C.c.id)
+            .where(_C.c.fingerprint == row.fingerprint, _C.c.gone_at.is_(None), _C.c.source != "fs")
+            .limit(1)
+        ).scalar()
         if old_live is not None:
             reasons.append(f"the old secret is still live ({old_live}); revoke it and re-ingest")
         since = utc(row.started_at or row.created_at)
         if row.identity:
             newer = connection.execute(
-                sa.select(_C.c.id).where(
-                    _C.c.identity == row.identity, _C.c.gone_at.is_(None),
+                sa.select(_C.c.id)
+                .where(
+                    _C.c.identity == row.identity,
+                    _C.c.gone_at.is_(None),
                     _C.c.fingerprint != row.fingerprint,
                     sa.or_(_C.c.first_seen >= since, _C.c.created_at >= since),
-                ).limit(1)
-            ).scalar()  # fmt: skip
+                )
+                .limit(1)
+            ).scalar()
             if newer is None:
-                reasons.append(f"no new credential for {row.identity} has been seen since "
-                               f"{since:%Y-%m-%d %H:%M}; ingest the source again")  # fmt: skip
+                reasons.append(
+                    f"no new credential for {row.identity} has been seen since "
+                    f"{since:%Y-%m-%d %H:%M}; ingest the source again"
+                )
         return reasons
 
     def _check_key(self, connection: Connection, row: Any) -> builtins.list[str]:
@@ -336,11 +460,13 @@ class RotationService:
             and old.revoked_at is None
             and (old.expires_at is None or utc(old.expires_at) > now)
         ):
-            reasons.append(f"key {kid} is still accepted; revoke it "
-                           f"(charter agent revoke-key {agent} {kid})")  # fmt: skip
+            reasons.append(
+                f"key {kid} is still accepted; revoke it (charter agent revoke-key {agent} {kid})"
+            )
         since = utc(row.started_at or row.created_at)
-        if not any(k.kid != kid and k.revoked_at is None and utc(k.created_at) >= since
-                   for k in keys):  # fmt: skip
+        if not any(
+            k.kid != kid and k.revoked_at is None and utc(k.created_at) >= since for k in keys
+        ):
             reasons.append(f"{agent} has enrolled no new key since {since:%Y-%m-%d %H:%M}")
         return reasons
 
@@ -351,26 +477,35 @@ class RotationService:
             if row.status == RotationStatus.VERIFIED.value:
                 return Verification(_rotation(row), True)
             if row.status != RotationStatus.IN_PROGRESS.value:
-                raise Conflict(f"rotation {rotation_id} is {row.status}; start it first",
-                               field="status")  # fmt: skip
+                raise Conflict(
+                    f"rotation {rotation_id} is {row.status}; start it first", field="status"
+                )
             reasons = self._check(connection, row)
             if not reasons:
                 connection.execute(
-                    sa.update(_R).where(_R.c.id == rotation_id,
-                                        _R.c.status == RotationStatus.IN_PROGRESS.value)
+                    sa.update(_R)
+                    .where(_R.c.id == rotation_id, _R.c.status == RotationStatus.IN_PROGRESS.value)
                     .values(status=RotationStatus.VERIFIED.value, finished_at=now)
-                )  # fmt: skip
-                self._audit.record(connection, EventDraft(
-                    actor, "rotation.verify", "credential", row.credential,
-                    {"status": "in_progress"}, {"rotation": rotation_id,
-                                                "status": "verified"}))  # fmt: skip
-            return Verification(_rotation(self._row(connection, rotation_id)), not reasons,
-                                reasons)  # fmt: skip
+                )
+                self._audit.record(
+                    connection,
+                    EventDraft(
+                        actor,
+                        "rotation.verify",
+                        "credential",
+                        row.credential,
+                        {"status": "in_progress"},
+                        {"rotation": rotation_id, "status": "verified"},
+                    ),
+                )
+            return Verification(_rotation(self._row(connection, rotation_id)), not reasons, reasons)
 
     def verify_pending(self, *, actor: str) -> builtins.list[str]:
         """The worker's pass: verify every rotation in progress that now checks out."""
         with self._db.read() as connection:
-            ids = list(connection.execute(
-                sa.select(_R.c.id).where(_R.c.status == RotationStatus.IN_PROGRESS.value)
-            ).scalars())  # fmt: skip
+            ids = list(
+                connection.execute(
+                    sa.select(_R.c.id).where(_R.c.status == RotationStatus.IN_PROGRESS.value)
+                ).scalars()
+            )
         return [i for i in ids if self.verify(i, actor=actor).verified]

@@ -51,20 +51,39 @@ class Task:
     done_by: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "agent": self.agent,
-                "target_type": self.target_type, "target": self.target, "system": self.system,
-                "assignee": self.assignee, "title": self.title, "steps": self.steps,
-                "status": self.status.value, "created_at": self.created_at.isoformat(),
-                "done_at": self.done_at.isoformat() if self.done_at else None,
-                "done_by": self.done_by}  # fmt: skip
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "agent": self.agent,
+            "target_type": self.target_type,
+            "target": self.target,
+            "system": self.system,
+            "assignee": self.assignee,
+            "title": self.title,
+            "steps": self.steps,
+            "status": self.status.value,
+            "created_at": self.created_at.isoformat(),
+            "done_at": self.done_at.isoformat() if self.done_at else None,
+            "done_by": self.done_by,
+        }
 
 
 def _task(row: Any) -> Task:
     return Task(
-        row.id, row.kind, row.agent, row.target_type, row.target, row.system, row.assignee,
-        row.title, list(row.steps or []), TaskStatus(row.status), utc(row.created_at),
-        utc(row.done_at) if row.done_at else None, row.done_by,
-    )  # fmt: skip
+        row.id,
+        row.kind,
+        row.agent,
+        row.target_type,
+        row.target,
+        row.system,
+        row.assignee,
+        row.title,
+        list(row.steps or []),
+        TaskStatus(row.status),
+        utc(row.created_at),
+        utc(row.done_at) if row.done_at else None,
+        row.done_by,
+    )
 
 
 def file_task(
@@ -84,11 +103,20 @@ def file_task(
     task_id = uuid.uuid4().hex[:16]
     connection.execute(
         sa.insert(_T).values(
-            id=task_id, kind=kind, agent=agent, target_type=target_type, target=target[:512],
-            system=system, assignee=assignee, title=title, steps=steps,
-            status=TaskStatus.OPEN.value, created_at=now, created_by=actor,
+            id=task_id,
+            kind=kind,
+            agent=agent,
+            target_type=target_type,
+            target=target[:512],
+            system=system,
+            assignee=assignee,
+            title=title,
+            steps=steps,
+            status=TaskStatus.OPEN.value,
+            created_at=now,
+            created_by=actor,
         )
-    )  # fmt: skip
+    )
     return task_id
 
 
@@ -99,9 +127,12 @@ class TaskService:
         self._clock = clock
 
     def list(
-        self, *, status: TaskStatus | None = TaskStatus.OPEN, agent: str | None = None,
+        self,
+        *,
+        status: TaskStatus | None = TaskStatus.OPEN,
+        agent: str | None = None,
         limit: int = 200,
-    ) -> list[Task]:  # fmt: skip
+    ) -> list[Task]:
         if not 1 <= limit <= 10_000:
             raise InvalidInput("limit must be between 1 and 10000", field="limit")
         query = sa.select(_T)
@@ -129,12 +160,19 @@ class TaskService:
             if row.status != TaskStatus.OPEN.value:
                 raise Conflict(f"task {task_id} is already {row.status}", field="status")
             connection.execute(
-                sa.update(_T).where(_T.c.id == task_id, _T.c.status == TaskStatus.OPEN.value)
+                sa.update(_T)
+                .where(_T.c.id == task_id, _T.c.status == TaskStatus.OPEN.value)
                 .values(status=TaskStatus.DONE.value, done_at=now, done_by=actor)
-            )  # fmt: skip
+            )
             self._audit.record(
                 connection,
-                EventDraft(actor, "task.done", "task", task_id, {"status": "open"},
-                           {"status": "done", "title": row.title, "note": note}),
-            )  # fmt: skip
+                EventDraft(
+                    actor,
+                    "task.done",
+                    "task",
+                    task_id,
+                    {"status": "open"},
+                    {"status": "done", "title": row.title, "note": note},
+                ),
+            )
             return _task(connection.execute(sa.select(_T).where(_T.c.id == task_id)).one())

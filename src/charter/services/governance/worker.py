@@ -48,8 +48,11 @@ class Worker:
         result = self.g.evaluation.ensure_current(actor=ACTOR)
         if result is None:
             return {"evaluated": False}
-        return {"evaluated": True, "run": result.run_id, **{
-            k: result.counts.get(k, 0) for k in ("new", "resolved", "reopened", "live")}}  # fmt: skip
+        return {
+            "evaluated": True,
+            "run": result.run_id,
+            **{k: result.counts.get(k, 0) for k in ("new", "resolved", "reopened", "live")},
+        }
 
     def _workflows(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -93,11 +96,14 @@ class Worker:
         """Run ``job`` if due and not running elsewhere; None when skipped."""
         policy = self.g.policy().worker
         plan: dict[str, tuple[int, Callable[[], dict[str, Any]], Callable[[], bool] | None]] = {
-            "evaluate": (policy.evaluate_every, self._evaluate,
-                         lambda: not self.g.evaluation.is_current()),
+            "evaluate": (
+                policy.evaluate_every,
+                self._evaluate,
+                lambda: not self.g.evaluation.is_current(),
+            ),
             "workflows": (policy.workflows_every, self._workflows, None),
             "checkpoint": (policy.checkpoint_every, self._checkpoint, None),
-        }  # fmt: skip
+        }
         every, run, force = plan[job]
         lease = f"job:{job}"
         if not self.g.leases.acquire(lease, self.holder, ttl=int(policy.lease)):
@@ -118,8 +124,13 @@ class Worker:
             out[job] = result if result is not None else "not due"
         return out
 
-    def run(self, *, stop: threading.Event | None = None, ticks: int | None = None,
-            on_pass: Callable[[dict[str, Any]], None] | None = None) -> None:  # fmt: skip
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        ticks: int | None = None,
+        on_pass: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         """Loop until ``stop`` is set (or ``ticks`` passes are done)."""
         stop = stop or threading.Event()
         done = 0

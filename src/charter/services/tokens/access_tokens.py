@@ -192,17 +192,35 @@ def _structure(claims: Mapping[str, Any], kid: str, issuer: str, payload: str) -
     actors = parse_act(act) if act is not None else ()
     jti, sub, client_id = claims.get("jti"), claims.get("sub"), claims.get("client_id")
     iat, exp, version = claims.get("iat"), claims.get("exp"), claims.get("charter_version")
-    if not (type(jti) is str and jti and type(sub) is str and sub and type(client_id) is str
-            and client_id and type(scope) is str):  # fmt: skip
+    if not (
+        type(jti) is str
+        and jti
+        and type(sub) is str
+        and sub
+        and type(client_id) is str
+        and client_id
+        and type(scope) is str
+    ):
         raise InvalidToken("malformed", "the token lacks a string jti, sub, client_id or scope")
     if not (type(iat) is int and type(exp) is int and type(version) is int):
         raise InvalidToken("malformed", "the token's iat, exp and charter_version must be integers")
     if actors and actors[0].sub != client_id:
         raise InvalidToken("malformed", "the token's current actor is not its client")
     return VerifiedToken(
-        jti, issuer, sub, client_id, audience, tuple(dict.fromkeys(scope.split())), iat, exp,
-        version, actors, jkt, kid, payload,
-    )  # fmt: skip
+        jti,
+        issuer,
+        sub,
+        client_id,
+        audience,
+        tuple(dict.fromkeys(scope.split())),
+        iat,
+        exp,
+        version,
+        actors,
+        jkt,
+        kid,
+        payload,
+    )
 
 
 def check_standing(token: VerifiedToken, snapshot: Snapshot, today: str) -> None:

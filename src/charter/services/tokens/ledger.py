@@ -207,8 +207,10 @@ class Ledger:
         """Insert the uses; return the keys that were new (one compiled statement, cached)."""
         if not uses:
             return set()
-        rows = [{"namespace": u.namespace, "issuer": u.issuer, "jti": u.jti,
-                 "expires_at": u.expires_at} for u in uses]  # fmt: skip
+        rows = [
+            {"namespace": u.namespace, "issuer": u.issuer, "jti": u.jti, "expires_at": u.expires_at}
+            for u in uses
+        ]
         result = connection.execute(self._statement, rows)
         return {(r.namespace, r.issuer, r.jti) for r in result}
 

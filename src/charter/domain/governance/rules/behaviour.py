@@ -15,10 +15,15 @@ _SAMPLES = 10
 def _sample(usage: list[Usage]) -> list[dict[str, object]]:
     usage = sorted(usage, key=lambda u: (-u.count, u.action, u.resource))[:_SAMPLES]
     return [
-        {"action": u.action, "resource": u.resource, "count": u.count, "last": iso(u.last),
-         "source": u.source}
+        {
+            "action": u.action,
+            "resource": u.resource,
+            "count": u.count,
+            "last": iso(u.last),
+            "source": u.source,
+        }
         for u in usage
-    ]  # fmt: skip
+    ]
 
 
 def _named(agent: AgentFacts, usage: Usage) -> bool:
@@ -90,11 +95,24 @@ def intent_drift(agent: AgentFacts, ctx: RuleContext) -> Hit | None:
         "('charter agent suspend NAME') if the activity is not expected, and set a "
         "rate_limit_per_minute on its capabilities."
     ),
-    evidence=("window_start", "window_end", "requests", "denials", "baseline_start",
-              "expected_requests", "expected_denials", "factor"),
-    thresholds=("runaway_window", "runaway_baseline", "runaway_factor",
-                "runaway_min_requests", "runaway_min_denials"),
-)  # fmt: skip
+    evidence=(
+        "window_start",
+        "window_end",
+        "requests",
+        "denials",
+        "baseline_start",
+        "expected_requests",
+        "expected_denials",
+        "factor",
+    ),
+    thresholds=(
+        "runaway_window",
+        "runaway_baseline",
+        "runaway_factor",
+        "runaway_min_requests",
+        "runaway_min_denials",
+    ),
+)
 def runaway_agent(agent: AgentFacts, ctx: RuleContext) -> Hit | None:
     """In the last ``runaway_window``, requests (or denials) at least ``runaway_factor``
     times what the agent's own ``runaway_baseline`` predicts, and above the minimums."""
@@ -130,8 +148,9 @@ def runaway_agent(agent: AgentFacts, ctx: RuleContext) -> Hit | None:
     )
 
 
-_SERVICE_KINDS = frozenset({"service_account", "cloud_user", "bot_user", "api_key_holder",
-                            "workload", "oauth_app"})  # fmt: skip
+_SERVICE_KINDS = frozenset(
+    {"service_account", "cloud_user", "bot_user", "api_key_holder", "workload", "oauth_app"}
+)
 
 
 @rule(

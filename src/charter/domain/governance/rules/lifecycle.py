@@ -69,9 +69,12 @@ def review_overdue(agent: AgentFacts, ctx: RuleContext) -> Hit | None:
     return Hit(
         f"agent {agent.name} was {since} on {last:%Y-%m-%d}; its review was due "
         f"{overdue} days ago (every {days(every)} days)",
-        {"last_review": iso(agent.last_review), "review_every_days": days(every),
-         "overdue_days": overdue},
-    )  # fmt: skip
+        {
+            "last_review": iso(agent.last_review),
+            "review_every_days": days(every),
+            "overdue_days": overdue,
+        },
+    )
 
 
 @rule(

@@ -58,11 +58,15 @@ def agent_over_privileged(agent: AgentFacts, ctx: RuleContext) -> Hit | None:
     if broad:
         parts.append("it may do anything anywhere")
     suggestion = (
-        {"least_privilege": [c.model_dump(mode="json", by_alias=True, exclude_none=True)
-                             for c in result.allow],
-         "summary": result.summary()}
-        if observed else None
-    )  # fmt: skip
+        {
+            "least_privilege": [
+                c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in result.allow
+            ],
+            "summary": result.summary(),
+        }
+        if observed
+        else None
+    )
     return Hit(
         f"agent {agent.name}: " + "; ".join(parts),
         {

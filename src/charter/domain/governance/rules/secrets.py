@@ -10,9 +10,16 @@ from charter.domain.governance.rules._common import active, days, iso
 #: kinds that authenticate by knowing a secret the organisation holds (a public key or a
 #: certificate is not one; a person's OAuth consent to an app is a grant, not a held secret)
 SECRET_KINDS = frozenset(
-    {"api_key", "access_key", "token", "client_secret", "private_key", "password",
-     "connection_string"}
-)  # fmt: skip
+    {
+        "api_key",
+        "access_key",
+        "token",
+        "client_secret",
+        "private_key",
+        "password",
+        "connection_string",
+    }
+)
 #: long-term cloud keys, and the federation that replaces each
 FEDERATION = {
     "aws": "IAM roles with OIDC federation (IRSA on EKS, GitHub Actions OIDC, IAM Roles Anywhere)",

@@ -72,9 +72,14 @@ def stale_identity(identity: IdentityFacts, ctx: RuleContext) -> Hit | None:
     if not active(identity.properties) or provider_managed(identity.properties):
         return None
     return _stale(
-        identity.kind.replace("_", " "), identity.name, identity.last_used_at,
-        identity.created_at, identity.properties, ctx, identity.usage_tracked,
-    )  # fmt: skip
+        identity.kind.replace("_", " "),
+        identity.name,
+        identity.last_used_at,
+        identity.created_at,
+        identity.properties,
+        ctx,
+        identity.usage_tracked,
+    )
 
 
 @rule(
@@ -98,9 +103,14 @@ def stale_credential(credential: CredentialFacts, ctx: RuleContext) -> Hit | Non
     if credential.source == "fs" or credential.properties.get("last_used_derived") is False:
         return None
     hit = _stale(
-        credential.kind.replace("_", " "), credential.preview, credential.last_used_at,
-        credential.created_at, credential.properties, ctx, credential.usage_tracked,
-    )  # fmt: skip
+        credential.kind.replace("_", " "),
+        credential.preview,
+        credential.last_used_at,
+        credential.created_at,
+        credential.properties,
+        ctx,
+        credential.usage_tracked,
+    )
     if hit is not None and not active(credential.properties):
         return Hit(hit.message + "; it is inactive: delete it", hit.evidence, Severity.LOW)
     return hit
