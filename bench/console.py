@@ -34,9 +34,9 @@ from typing import Any
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from charter.api.app import create_app
 from charter.config import Settings
 from charter.domain.lifecycle import Transition
+from charter.server import create_app
 from charter.services.auth import Role
 from charter.services.context import Services
 from charter.store import schema

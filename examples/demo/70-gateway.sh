@@ -54,11 +54,11 @@ echo "# every call is Activity (agent, tool, decision, latency):"
 python - <<'PY'
 import time
 import sqlalchemy as sa
-from charter.cli.runtime import get_services
+from charter.services.context import process_services
 from charter.store import schema
 
 time.sleep(0.5)  # the gateway writes activity in batches
-services = get_services()
+services = process_services()
 a = schema.activities
 with services.db.read() as connection:
     rows = connection.execute(

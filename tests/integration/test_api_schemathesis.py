@@ -29,8 +29,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from tests.support.server import ROOT, LiveServer, charter_env, live_server
 
-from charter.api.app import create_app
 from charter.config import Settings
+from charter.server import create_app
 from charter.services.context import Services
 
 EXAMPLES_PER_OPERATION = 25

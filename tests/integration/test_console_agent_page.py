@@ -14,10 +14,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from charter.api.app import create_app
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.decision import Decision, Reason, ReasonCode, RecordedReason
 from charter.domain.lifecycle import Transition
+from charter.server import create_app
 from charter.services.auth import Role
 from charter.services.context import Services
 from charter.services.people import parse_directory

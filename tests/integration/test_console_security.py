@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from charter.api.app import create_app
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
+from charter.server import create_app
 from charter.services.auth import SESSION_IDLE, Role
 from charter.services.clock import FixedClock
 from charter.services.context import Services

@@ -28,10 +28,10 @@ from fastapi.routing import APIRoute
 from tests.support.console import SAMPLE_USERS, api_token, csrf_of, load_sample_estate, sign_in
 from tests.support.server import LiveServer, charter_env, live_server
 
-from charter.api.app import create_app
 from charter.config import Settings
 from charter.domain.charter import Capability
 from charter.http.security import Zone, api_refusal, zone_of
+from charter.server import create_app
 from charter.services.auth import Principal, Role, Via
 from charter.services.changes import Proposal
 from charter.services.context import Services

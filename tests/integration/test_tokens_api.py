@@ -12,12 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.unit.tokens.estate import Estate
 
-from charter.api.app import create_app
 from charter.domain.enums import PersonStatus
 from charter.domain.lifecycle import Transition
 from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
 from charter.domain.tokens.requests import TokenRequest
 from charter.sdk import AgentCredentials, TokenError, TokenVerifier
+from charter.server import create_app
 from charter.services.auth import Role
 from charter.services.clock import FixedClock
 from charter.services.context import Services

@@ -22,7 +22,7 @@ from tests.support import cli_fork
 ROOT = Path(__file__).resolve().parents[2]
 CHARTER = str(Path(sys.executable).parent / "charter")
 #: What ``charter serve`` imports when it starts (the fork server imports it once).
-SERVE_IMPORTS = ("uvicorn", "charter.api.app")
+SERVE_IMPORTS = ("uvicorn", "charter.server")
 
 
 def free_port() -> int:

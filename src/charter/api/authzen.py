@@ -24,7 +24,7 @@ A deny is HTTP 200 with ``"decision": false`` and the reasons in ``context``
 (reason objects per §6.2: ``id``, ``reason_admin``; plus our stable ``code`` and
 the ``rule``). Malformed requests are 400 (413 when too large), never an allow.
 ``X-Request-ID`` is echoed [§10.1]. The ``/access`` paths need a PEP key
-(``api/security.py``); the metadata is public.
+(``http/security.py``); the metadata is public.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.domain.decision import Decision
-from charter.domain.evaluation import evaluate
 from charter.domain.nesting import MAX_DEPTH, nests_deeper
 from charter.http.problems import problem
+from charter.http.request_id import echoable_request_id
 from charter.services.decisions import DecisionService
 
 logger = logging.getLogger("charter.authzen")
@@ -50,7 +50,6 @@ router = APIRouter(tags=["authzen"])
 MAX_EVALUATION_BYTES = 1024 * 1024
 MAX_EVALUATIONS = 10_000
 MAX_CONTEXT_BYTES = 64 * 1024
-MAX_REQUEST_ID = 256
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 SOURCE = "authzen"
 JSON = "application/json"
@@ -195,13 +194,6 @@ def _error_bytes(error: BadRequest) -> bytes:
     )
 
 
-def echoable_request_id(sent: str | None) -> str | None:
-    """The PEP's ``X-Request-ID`` if it is safe to send back (printable ASCII, bounded)."""
-    if sent and len(sent) <= MAX_REQUEST_ID and sent.isprintable() and sent.isascii():
-        return sent
-    return None
-
-
 def _headers(request: Request) -> dict[str, str]:
     request_id = echoable_request_id(request.headers.get("x-request-id"))
     return {"X-Request-ID": request_id} if request_id else {}
@@ -239,13 +231,6 @@ async def _document(request: Request, limit: int) -> dict[str, Any]:
     return _object(document, "the request body")
 
 
-def _decide_one(service: DecisionService, parsed: Parsed, now_us: int) -> Decision:
-    agent, action, resource, context, on_behalf_of = parsed
-    decision = evaluate(service.snapshot(), agent, action, resource, context, on_behalf_of, now_us)
-    service.recorder.record(now_us, agent, action, resource, on_behalf_of, decision, SOURCE)
-    return decision
-
-
 @router.post("/access/v1/evaluation", summary="AuthZEN Access Evaluation (one decision)")
 async def evaluation(request: Request) -> Response:
     """May the subject (an agent) do the action on the resource? Deny is 200 with ``decision: false``."""
@@ -259,8 +244,7 @@ async def evaluation(request: Request) -> Response:
         )
     except BadRequest as error:
         return _bad(request, error)
-    service = _service(request)
-    decision = _decide_one(service, parsed, service.now_us())
+    decision = _service(request).decider(SOURCE)(*parsed)
     return Response(decision_bytes(decision), media_type=JSON, headers=_headers(request))
 
 
@@ -287,21 +271,17 @@ async def evaluations(request: Request) -> Response:
         single = parse_tuple(*defaults) if not items else None
     except BadRequest as error:
         return _bad(request, error)
-    service = _service(request)
-    now_us = service.now_us()
+    decide = _service(request).decider(SOURCE)
     headers = _headers(request)
     if single is not None:  # no evaluations array: behaves as one evaluation (§7.1)
-        decision = _decide_one(service, single, now_us)
-        return Response(decision_bytes(decision), media_type=JSON, headers=headers)
-    snapshot = service.snapshot()
-    record = service.recorder.record
+        return Response(decision_bytes(decide(*single)), media_type=JSON, headers=headers)
     stop_on = {"deny_on_first_deny": False, "permit_on_first_permit": True}.get(semantic)
     parts: list[bytes] = []
     for index, item in enumerate(items or ()):
         try:
             if type(item) is not dict:
                 raise BadRequest(f"evaluations[{index}] must be a JSON object")
-            agent, action, resource, context, on_behalf_of = parse_tuple(
+            parsed = parse_tuple(
                 item.get("subject", defaults[0]),
                 item.get("action", defaults[1]),
                 item.get("resource", defaults[2]),
@@ -312,8 +292,7 @@ async def evaluations(request: Request) -> Response:
             if stop_on is False:
                 break
             continue
-        decision = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
-        record(now_us, agent, action, resource, on_behalf_of, decision, SOURCE)
+        decision = decide(*parsed)
         parts.append(decision_bytes(decision))
         if stop_on is not None and decision.allowed is stop_on:
             break

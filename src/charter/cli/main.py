@@ -98,7 +98,7 @@ def serve(
             f"(e.g. {ISSUER_ENV}=http://{host}:{port})[/yellow]"
         )
     uvicorn.run(
-        "charter.api.app:create_app",
+        "charter.server:create_app",
         factory=True,
         host=host,
         port=port,

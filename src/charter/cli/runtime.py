@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from charter.errors import CharterError, InputTooLarge, InvalidInput
-from charter.services.context import Services
+from charter.services.context import process_services
 
 # Piped output (make demo, CI logs) gets a readable width instead of Rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
@@ -35,9 +34,8 @@ MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024
 DEBUG_ENV = "CHARTER_DEBUG"
 
 
-@lru_cache(maxsize=1)
-def get_services() -> Services:
-    return Services.from_settings()
+#: The process's services, the same container the HTTP server and the gateway use.
+get_services = process_services
 
 
 def actor() -> str:

@@ -73,10 +73,10 @@ def build_authority(config: GatewayConfig, environ: Mapping[str, str] | None = N
             api_token=env.get("CHARTER_API_TOKEN"),
             authorization_servers=servers or [url.rstrip("/")],
         )
-    from charter.cli.runtime import get_services
     from charter.gateway.local import LocalAuthority
+    from charter.services.context import process_services
 
-    return LocalAuthority(get_services(), authorization_servers=servers or None)
+    return LocalAuthority(process_services(), authorization_servers=servers or None)
 
 
 def build_gateway(

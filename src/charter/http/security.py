@@ -32,7 +32,7 @@ Roles on ``/v1`` (checked here, centrally, before any router runs):
   every route with another owner's objects (``test_owner_reach.py``).
 
 The authenticated :class:`~charter.services.auth.Principal` lands in
-``request.state.principal``; ``api.deps.actor_dep`` names it in audit events.
+``request.state.principal``; ``http.deps.actor_dep`` names it in audit events.
 Responses also get the usual hardening headers (RFC 6797 is the proxy's job):
 ``nosniff``, ``frame-ancestors 'none'``, a strict Content-Security-Policy on
 console pages, and ``Cache-Control: no-store`` on anything behind a sign-in.
@@ -51,10 +51,10 @@ from starlette.datastructures import Headers
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from charter.api.authzen import echoable_request_id
 from charter.errors import NotFound, PermissionDenied, Unauthenticated
 from charter.http.deps import services_dep
 from charter.http.problems import problem
+from charter.http.request_id import echoable_request_id
 from charter.services.auth import Principal, Role, Via
 from charter.services.context import Services
 from charter.services.owner_reach import OwnerReach, reaches

@@ -1,12 +1,14 @@
 """The service container: one per process, built from settings, handed to every interface.
 
 The CLI, the API, the gateway and the worker all call these services; none of
-them talks to the store directly.
+them talks to the store directly. :func:`process_services` is that one container,
+so every interface builds it the same way and a process that runs several of them
+(``charter serve``, ``charter gateway serve``) shares one store connection pool.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from charter.config import Settings
 from charter.services.agent_registry import RegistryService
@@ -94,3 +96,13 @@ class Services:
         if "tokens" in self.__dict__:
             self.tokens.close()
         self.db.dispose()
+
+
+@lru_cache(maxsize=1)
+def process_services() -> Services:
+    """This process's services, built from the environment (:class:`Settings`) on first use.
+
+    The first call opens (and migrates) the store; later calls return the same
+    container. ``process_services.cache_clear()`` forgets it, after ``close()``.
+    """
+    return Services.from_settings()

@@ -2,7 +2,7 @@
 
 Every value a page shows goes through Jinja2's HTML autoescaping, so a charter
 whose purpose is ``<script>…`` shows that text and runs nothing; the
-Content-Security-Policy set in ``api/security.py`` (``script-src 'self'``)
+Content-Security-Policy set in ``http/security.py`` (``script-src 'self'``)
 is the second wall. Templates never mark user data ``|safe``; the only markup
 built in Python is the SVG of charts and the map, which escapes every label
 itself (:mod:`charter.web.charts`).

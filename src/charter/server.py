@@ -1,4 +1,11 @@
-"""The HTTP application: management API under ``/v1`` plus the standard endpoints."""
+"""The HTTP application that ``charter serve`` runs: the API, the console and the standard endpoints.
+
+It is composed here, above :mod:`charter.api` and :mod:`charter.web`, because it
+is the one place that needs both: the API and the console are siblings over the
+same services and the same :mod:`charter.http` middleware, and neither imports the
+other. Uvicorn builds it with ``charter.server:create_app`` (a factory, so each
+worker process opens its own store).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +21,14 @@ from charter.api.openapi import truthful_openapi
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
 from charter.http.problems import install_problem_handlers
 from charter.http.security import SecurityMiddleware
-from charter.services.context import Services
+from charter.services.context import Services, process_services
 from charter.web import router as web_router
 
 
 def create_app(services: Services | None = None) -> FastAPI:
+    """The app over ``services``; without them, over the process's own, closed at shutdown."""
     owned = services is None
-    services = services or Services.from_settings()
+    services = services or process_services()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +41,7 @@ def create_app(services: Services | None = None) -> FastAPI:
             hook()
         if owned:
             services.close()
+            process_services.cache_clear()  # never hand out a closed container
 
     app = FastAPI(
         title="Charter",
