@@ -101,6 +101,7 @@ class AwsConnector(ConnectorBase[AwsRaw]):
         "lambda:ListFunctions",
     )
 
+    reports_last_use = True
     providers = ("aws",)
 
     def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:

@@ -192,6 +192,11 @@ class Connector(Protocol[RawT]):
     def live_api(self) -> LiveApi | None: ...
 
     @property
+    def reports_last_use(self) -> bool:
+        """Its exports say when an identity was last used, so no date there means never."""
+        ...
+
+    @property
     def providers(self) -> tuple[str, ...]:
         """The credential providers whose revoke and rotate steps this connector knows.
 
@@ -236,6 +241,7 @@ class ConnectorBase(Generic[RawT]):
     id: ClassVar[str]
     formats: ClassVar[tuple[ExportFormat, ...]]
     live_api: ClassVar[LiveApi | None] = None
+    reports_last_use: ClassVar[bool] = False
     providers: ClassVar[tuple[str, ...]] = ()
 
     def fetch_live(self, client: httpx.Client, target: str) -> RawT:

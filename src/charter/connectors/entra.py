@@ -124,6 +124,7 @@ class EntraConnector(ConnectorBase[EntraRaw]):
         docs="https://learn.microsoft.com/graph/api/resources/serviceprincipal",
     )
 
+    reports_last_use = True
     providers = ("entra", "azure", "microsoft")
 
     def rotation_steps(self, credential: CredentialRef) -> list[str] | None:

@@ -105,6 +105,7 @@ class GithubConnector(ConnectorBase[GithubRaw]):
         ),
     )
 
+    reports_last_use = True
     providers = ("github",)
 
     def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:

@@ -48,6 +48,14 @@ def test_each_provider_has_one_connector_that_knows_its_steps() -> None:
 
 
 @pytest.mark.parametrize("source", SOURCES)
+def test_a_connector_that_reports_last_use_does(source: str) -> None:
+    """The map reads a missing date as "never used" only for these: the fixtures must show use."""
+    if registry.get(source).reports_last_use:
+        found = normalise(source)
+        assert any(r.last_used_at for r in (*found.identities, *found.credentials))
+
+
+@pytest.mark.parametrize("source", SOURCES)
 def test_a_connector_gives_no_steps_for_a_credential_it_neither_issued_nor_found(
     source: str,
 ) -> None:
