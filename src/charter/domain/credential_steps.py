@@ -17,7 +17,7 @@ from typing import Any
 class CredentialRef:
     id: str  # the credential's id, "<source>:<account>:…"
     source: str  # the source that found it (a connector's id, or "fs" for the scanner)
-    provider: str  # the system that issued it, e.g. "aws"
+    provider: str  # the system that issued it; the connector that knows it gives its steps
     kind: str  # a CredentialKind value, e.g. "access_key"
     preview: str = ""
     location: str | None = None
