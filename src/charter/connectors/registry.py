@@ -54,7 +54,7 @@ def knowing(credential: CredentialRef) -> Iterator[Connector[Any]]:
         if credential.provider in connector.providers:
             yield connector
     found_by = CONNECTORS.get(credential.source)
-    if found_by is not None:
+    if found_by is not None and credential.provider not in found_by.providers:
         yield found_by
 
 
