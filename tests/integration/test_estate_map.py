@@ -7,6 +7,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from typer.testing import CliRunner, Result
 from charter.api import estate as estate_api
 from charter.cli.main import app
 from charter.cli.runtime import get_services
+from charter.connectors import registry
 from charter.connectors.base import fingerprint
 from charter.errors import InvalidInput, NotFound
 from charter.http.problems import install_problem_handlers
@@ -191,6 +193,24 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..
     yield run
     get_services().close()
     get_services.cache_clear()
+
+
+def test_discover_all_classifies_each_file_once(
+    cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The progress bar is sized from the ingest's own plan, not from a walk of its own."""
+    seen: list[Path] = []
+    classify = registry.classify
+
+    def counting(path: Path) -> Any:
+        seen.append(path)
+        return classify(path)
+
+    monkeypatch.setattr(registry, "classify", counting)
+    result = cli("discover", "all", str(ESTATE))
+    assert result.exit_code == 0, result.output
+    assert "29/29" in result.stderr
+    assert seen and len(seen) == len(set(seen))
 
 
 def test_cli_discover_shadow_map_end_to_end(cli: Callable[..., Result], tmp_path: Path) -> None:

@@ -128,9 +128,8 @@ def discover_all(
     """Find the exports of every kind under DIR and ingest each, source by source."""
     services = get_services()
     with cli_errors():
-        from charter.connectors.registry import find_exports
-
-        total = sum(len(v) for v in find_exports(directory).by_connector.values())
+        plan = services.estate.ingest.plan_tree(directory)
+    total = plan.file_count
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description:<28}"),
@@ -150,7 +149,7 @@ def discover_all(
                 progress.advance(task, event.files)
 
         with cli_errors():
-            report = services.estate.ingest.ingest_tree(directory, actor=actor(), progress=on_event)
+            report = services.estate.ingest.ingest_plan(plan, actor=actor(), progress=on_event)
         progress.update(task, description="done")
     if json_out:
         emit_json(report.summary())

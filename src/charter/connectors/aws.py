@@ -26,6 +26,7 @@ from charter.connectors import aws_mapping as mapping
 from charter.connectors.aws_mapping import AccountExport, AwsRaw, account_of
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     Stream,
@@ -34,6 +35,7 @@ from charter.connectors.base import (
 )
 from charter.connectors.streaming import Head, Rec, iter_csv
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
 
@@ -86,7 +88,7 @@ _GAAD_MEMBERS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policie
 _OWNER_TAGS = ("owner", "Owner", "OWNER", "created-by", "CreatedBy", "createdBy", "contact")
 
 
-class AwsConnector(Connector[AwsRaw]):
+class AwsConnector(ConnectorBase[AwsRaw]):
     id = "aws"
     title = "AWS IAM"
     formats = (GAAD, REPORT, KEYS, FUNCTIONS)
@@ -98,6 +100,41 @@ class AwsConnector(Connector[AwsRaw]):
         "iam:ListAccessKeys",
         "lambda:ListFunctions",
     )
+
+    reports_last_use = True
+    providers = ("aws",)
+
+    def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
+        if credential.provider not in self.providers:
+            return None
+        if credential.kind != "access_key":
+            return None
+        user = str(credential.location or "").removeprefix("aws iam user ") or "USER"
+        key = credential.key_id
+        return (
+            f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive",
+            f"aws iam delete-access-key --user-name {user} --access-key-id {key}",
+        )
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        if credential.provider not in self.providers:
+            return None
+        if credential.kind != "access_key":
+            return None
+        user = (
+            credential.holder
+            if credential.identity_name
+            else (credential.location or "USER").removeprefix("aws iam user ")
+        )
+        key = credential.key_id
+        return [
+            f"aws iam create-access-key --user-name {user}",
+            "Store the new key in the secret manager the agent reads and redeploy it.",
+            f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive",
+            "Watch for errors for a day (CloudTrail, the agent's logs); reactivate only to roll back.",
+            f"aws iam delete-access-key --user-name {user} --access-key-id {key}",
+            "Better: replace the key with an IAM role and OIDC federation, then delete it for good.",
+        ]
 
     def sniff(self, head: Head) -> ExportFormat | None:
         if head.kind == "csv" and head.csv_header[:3] == ("user", "arn", "user_creation_time"):
@@ -256,4 +293,4 @@ def _report_stream(path: Path) -> Stream[Rec]:
 
 
 # -- principals ---------------------------------------------------------------------------
-CONNECTOR = AwsConnector()
+CONNECTOR: Connector[AwsRaw] = AwsConnector()

@@ -2,27 +2,36 @@
 
 A connector declares what it is (``id``, ``title``), which real export formats
 it reads (each with the exact command that produces it), what access it needs,
-and, where the system has one, its live API. ``fetch()`` turns files (or the
-live API) into *raw* records — lazily, so a multi-gigabyte export is streamed —
-and ``normalize()`` maps raw records to canonical ``charter.domain.estate``
-records grouped into :class:`~charter.domain.batch.Batch` objects, one per
-source and account, without touching files, the network or the store.
-``tests/unit/connectors/test_contract.py`` lints every registered connector.
+and, where the system has one, its live API and how that API authenticates.
+``fetch()`` turns files (or the live API) into *raw* records — lazily, so a
+multi-gigabyte export is streamed — and ``normalize()`` maps raw records to
+canonical ``charter.domain.estate`` records grouped into
+:class:`~charter.domain.batch.Batch` objects, one per source and account,
+without touching files, the network or the store. A connector also declares
+what only its system knows about the credentials it issues: the steps that
+revoke one and the steps that rotate one (``providers`` says which
+credentials those are), so the core never branches on a source's name.
+
+:class:`Connector` is the contract the core relies on, a :class:`~typing.Protocol`
+each connector satisfies structurally (the registry is typed with it, so
+``mypy`` checks every connector); :class:`ConnectorBase` is an optional mixin
+with the shared defaults. ``tests/unit/connectors/test_contract.py`` lints
+every registered connector.
 """
 
 from __future__ import annotations
 
 import hashlib
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 
 from charter.connectors.streaming import Head, Rec, read_json_records
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.errors import CharterError, InvalidInput
 
 RawT = TypeVar("RawT")
@@ -60,8 +69,28 @@ class LiveApi:
 
     base_url: str
     target: str  # what TARGET means, e.g. "the organisation login"
-    credential_env: str  # environment variable holding the bearer token
+    credential_env: str  # environment variable holding the API token
     docs: str  # the API reference this follows
+    #: The ``Authorization`` scheme the API expects before the token ("SSWS" for Okta).
+    scheme: str = "Bearer"
+    #: Headers the API asks every client to send (media type, API version), over the defaults.
+    headers: tuple[tuple[str, str], ...] = ()
+    #: Environment variable naming a CA bundle, for APIs that run on a private CA.
+    ca_env: str | None = None
+
+    def request_headers(self, token: str) -> dict[str, str]:
+        """The headers of every request to this API, carrying ``token`` in its own scheme."""
+        return {
+            "Authorization": f"{self.scheme} {token}",
+            "Accept": "application/json",
+            "User-Agent": "charter-discovery",
+        } | dict(self.headers)
+
+    def verify(self, environ: Mapping[str, str]) -> str | bool:
+        """What TLS verification trusts: the CA bundle ``ca_env`` names, else the system's."""
+        if self.ca_env is None:
+            return True
+        return environ.get(self.ca_env, True)
 
 
 class Stream(Generic[_T]):
@@ -140,30 +169,82 @@ def require(rec: Rec, key: str) -> Any:
     return value
 
 
-class Connector(ABC, Generic[RawT]):
-    """A source of non-human identities. Subclasses register in ``registry``."""
+class Connector(Protocol[RawT]):
+    """A source of non-human identities: what the core relies on. Registered in ``registry``."""
 
-    id: ClassVar[str]
-    title: ClassVar[str]
-    formats: ClassVar[tuple[ExportFormat, ...]]
-    #: The read-only access the export (or live fetch) needs, in the system's own terms.
-    needs: ClassVar[tuple[str, ...]]
-    live_api: ClassVar[LiveApi | None] = None
+    @property
+    def id(self) -> str:
+        """The source name: ``charter discover <id>``, and the prefix of every record id."""
+        ...
 
-    @abstractmethod
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def formats(self) -> tuple[ExportFormat, ...]: ...
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The read-only access the export (or live fetch) needs, in the system's own terms."""
+        ...
+
+    @property
+    def live_api(self) -> LiveApi | None: ...
+
+    @property
+    def reports_last_use(self) -> bool:
+        """Its exports say when an identity was last used, so no date there means never."""
+        ...
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The credential providers whose revoke and rotate steps this connector knows.
+
+        A credential is matched by its ``provider``, whichever source found it: an AWS
+        access key found in a Kubernetes Secret is revoked the AWS way.
+        """
+        ...
+
     def sniff(self, head: Head) -> ExportFormat | None:
         """Which of this connector's formats the file is, from a cheap look at its start."""
+        ...
 
-    @abstractmethod
     def fetch(self, files: Sequence[ExportFile]) -> RawT:
         """Open the export files (lazily) as raw records: all the I/O."""
-
-    @abstractmethod
-    def normalize(self, raw: RawT) -> list[Batch]:
-        """Map raw records to canonical records, one batch per account. Pure."""
+        ...
 
     def fetch_live(self, client: httpx.Client, target: str) -> RawT:
         """Read the same raw records from the live API (where the system has one)."""
+        ...
+
+    def normalize(self, raw: RawT) -> list[Batch]:
+        """Map raw records to canonical records, one batch per account. Pure."""
+        ...
+
+    def format(self, format_id: str) -> ExportFormat: ...
+
+    def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
+        """How a person revokes this credential in the system, or None for the generic steps."""
+        ...
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        """How a person rotates it: new secret first, switch over, disable, delete. None: generic.
+
+        The core appends the step that verifies the rotation by re-ingesting the source.
+        """
+        ...
+
+
+class ConnectorBase(Generic[RawT]):
+    """Shared defaults for a connector: no live API, no credential steps of its own."""
+
+    id: ClassVar[str]
+    formats: ClassVar[tuple[ExportFormat, ...]]
+    live_api: ClassVar[LiveApi | None] = None
+    reports_last_use: ClassVar[bool] = False
+    providers: ClassVar[tuple[str, ...]] = ()
+
+    def fetch_live(self, client: httpx.Client, target: str) -> RawT:
         raise InvalidInput(f"{self.id} has no live API; export the files instead", field="live")
 
     def format(self, format_id: str) -> ExportFormat:
@@ -171,6 +252,12 @@ class Connector(ABC, Generic[RawT]):
             if candidate.id == format_id:
                 return candidate
         raise KeyError(format_id)
+
+    def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
+        return None
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        return None
 
 
 # -- live API helpers -----------------------------------------------------------------------

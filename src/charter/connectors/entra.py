@@ -21,6 +21,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -34,6 +35,7 @@ from charter.connectors.base import (
 from charter.connectors.dates import parse_time
 from charter.connectors.streaming import Head, Rec
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -110,7 +112,7 @@ class _Ctx:
     registered: dict[str, Rec] = field(default_factory=dict)  # appId → app registration (small)
 
 
-class EntraConnector(Connector[EntraRaw]):
+class EntraConnector(ConnectorBase[EntraRaw]):
     id = "entra"
     title = "Microsoft Entra ID"
     formats = (PRINCIPALS, APPLICATIONS, GRANTS, SIGNINS, ORGANIZATION)
@@ -121,6 +123,23 @@ class EntraConnector(Connector[EntraRaw]):
         credential_env="CHARTER_GRAPH_TOKEN",
         docs="https://learn.microsoft.com/graph/api/resources/serviceprincipal",
     )
+
+    reports_last_use = True
+    providers = ("entra", "azure", "microsoft")
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        if credential.provider not in self.providers:
+            return None
+        if credential.kind not in ("client_secret", "certificate"):
+            return None
+        app = credential.properties.get("held_by") or credential.holder
+        return [
+            f"az ad app credential reset --id {app} --append --display-name rotated "
+            "--years 0 --end-date $(date -d '+90 days' +%Y-%m-%d)",
+            "Store the new secret in Key Vault and redeploy the agent.",
+            f"az ad app credential delete --id {app} --key-id {credential.key_id}",
+            "Better: a federated identity credential or a managed identity (no secret at all).",
+        ]
 
     def sniff(self, head: Head) -> ExportFormat | None:
         first = head.first if isinstance(head.first, dict) else {}
@@ -424,4 +443,4 @@ def _credentials(app_id: str, rec: Rec, held_by: str, c: _Ctx) -> Iterator[Crede
         )
 
 
-CONNECTOR = EntraConnector()
+CONNECTOR: Connector[EntraRaw] = EntraConnector()

@@ -21,6 +21,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -35,6 +36,7 @@ from charter.connectors.base import (
 from charter.connectors.dates import parse_time
 from charter.connectors.streaming import Head, Rec, read_json_records
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -101,7 +103,7 @@ class _Seen:
     roles: dict[str, list[str]] = field(default_factory=dict)  # SA email → roles
 
 
-class GcpConnector(Connector[GcpRaw]):
+class GcpConnector(ConnectorBase[GcpRaw]):
     id = "gcp"
     title = "Google Cloud IAM"
     formats = (ACCOUNTS, KEYS, POLICY, ACTIVITY)
@@ -117,6 +119,31 @@ class GcpConnector(Connector[GcpRaw]):
         credential_env="CHARTER_GCP_TOKEN",
         docs="https://cloud.google.com/iam/docs/reference/rest",
     )
+
+    #: "google" too: the name other sources (the scanner, Workspace) give Google's credentials.
+    providers = ("gcp", "google")
+
+    def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
+        if credential.provider not in self.providers:
+            return None
+        return (
+            f"gcloud iam service-accounts keys delete {credential.key_id} "
+            "--iam-account=<service account>",
+        )
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        if credential.provider not in self.providers:
+            return None
+        if credential.kind not in ("private_key", "access_key"):
+            return None
+        who, key = credential.holder, credential.key_id
+        return [
+            f"gcloud iam service-accounts keys create new-key.json --iam-account={who}",
+            "Store new-key.json in the secret manager the agent reads, redeploy, then shred the file.",
+            f"gcloud iam service-accounts keys disable {key} --iam-account={who}",
+            f"gcloud iam service-accounts keys delete {key} --iam-account={who}",
+            "Better: use Workload Identity Federation and stop creating keys.",
+        ]
 
     def sniff(self, head: Head) -> ExportFormat | None:
         first = head.first if isinstance(head.first, dict) else {}
@@ -446,4 +473,4 @@ def _bindings(rec: Rec, project: str, listed: set[str]) -> Iterator[Grant]:
         )
 
 
-CONNECTOR = GcpConnector()
+CONNECTOR: Connector[GcpRaw] = GcpConnector()

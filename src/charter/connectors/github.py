@@ -18,6 +18,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -31,6 +32,7 @@ from charter.connectors.base import (
 from charter.connectors.dates import parse_time
 from charter.connectors.streaming import Head, Rec
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -84,7 +86,7 @@ def _permissions(permissions: dict[str, Any]) -> list[str]:
     return out
 
 
-class GithubConnector(Connector[GithubRaw]):
+class GithubConnector(ConnectorBase[GithubRaw]):
     id = "github"
     title = "GitHub"
     formats = (PATS, INSTALLATIONS, DEPLOY_KEYS)
@@ -97,7 +99,33 @@ class GithubConnector(Connector[GithubRaw]):
         target="the organisation login",
         credential_env="CHARTER_GITHUB_TOKEN",
         docs="https://docs.github.com/en/rest/orgs/personal-access-tokens",
+        headers=(
+            ("Accept", "application/vnd.github+json"),
+            ("X-GitHub-Api-Version", "2022-11-28"),
+        ),
     )
+
+    reports_last_use = True
+    providers = ("github",)
+
+    def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
+        if credential.provider not in self.providers:
+            return None
+        return (
+            f"Revoke token {credential.key_id} (organisation settings → Personal access tokens).",
+        )
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        if credential.provider not in self.providers:
+            return None
+        return [
+            "Create a replacement fine-grained token with the same repositories and permissions "
+            "(https://github.com/settings/personal-access-tokens/new), expiring in at most 90 days.",
+            "Store it where the agent reads it and redeploy.",
+            f"Revoke the old token {credential.key_id} "
+            "(Settings → Developer settings → Fine-grained tokens).",
+            "Better: a GitHub App installation token, which expires within an hour.",
+        ]
 
     def sniff(self, head: Head) -> ExportFormat | None:
         first = head.first if isinstance(head.first, dict) else {}
@@ -408,4 +436,4 @@ def _deploy_key(rec: Rec, org: str) -> tuple[Identity, Credential, Grant]:
     return identity, credential, grant
 
 
-CONNECTOR = GithubConnector()
+CONNECTOR: Connector[GithubRaw] = GithubConnector()

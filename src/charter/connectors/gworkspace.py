@@ -24,6 +24,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -109,7 +110,7 @@ def short_scope(scope: str) -> str:
     return scope.removeprefix(_SCOPE)
 
 
-class WorkspaceConnector(Connector[WorkspaceRaw]):
+class WorkspaceConnector(ConnectorBase[WorkspaceRaw]):
     id = "gworkspace"
     title = "Google Workspace"
     formats = (TOKENS,)
@@ -306,4 +307,4 @@ def _customer(customer: str, raw: WorkspaceRaw) -> Batch:
     )
 
 
-CONNECTOR = WorkspaceConnector()
+CONNECTOR: Connector[WorkspaceRaw] = WorkspaceConnector()

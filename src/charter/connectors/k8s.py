@@ -30,6 +30,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -43,6 +44,7 @@ from charter.connectors.base import (
 from charter.connectors.dates import parse_time
 from charter.connectors.streaming import Head, Rec
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -109,7 +111,7 @@ def _rules(data: dict[str, Any]) -> list[tuple[str, ...]]:
     return out
 
 
-class K8sConnector(Connector[K8sRaw]):
+class K8sConnector(ConnectorBase[K8sRaw]):
     id = "k8s"
     title = "Kubernetes"
     formats = (LIST,)
@@ -122,7 +124,26 @@ class K8sConnector(Connector[K8sRaw]):
         target="the API server URL (https://…:6443); its first host label names the cluster",
         credential_env="CHARTER_K8S_TOKEN",
         docs="https://kubernetes.io/docs/reference/kubernetes-api/",
+        ca_env="CHARTER_K8S_CA",  # clusters usually serve a certificate of their own CA
     )
+
+    providers = ("kubernetes",)
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        """A secret this connector found in a cluster, or a long-lived service account token.
+
+        Whatever issued the secret, the workload should get a bound token instead.
+        """
+        long_lived_token = credential.kind == "token" and credential.properties.get("secret_type")
+        if credential.source != self.id and not long_lived_token:
+            return None
+        namespace = credential.properties.get("namespace", "NAMESPACE")
+        who = credential.holder
+        return [
+            f"kubectl -n {namespace} create token {who} --duration=1h  # bound, short-lived",
+            "Switch the workload to the projected service account token volume.",
+            f"kubectl -n {namespace} delete secret <the long-lived token secret of {who}>",
+        ]
 
     def sniff(self, head: Head) -> ExportFormat | None:
         first = head.first if isinstance(head.first, dict) else {}
@@ -433,4 +454,4 @@ def _cloud_links(rec: Rec, cluster: str) -> Iterator[Grant]:
         )
 
 
-CONNECTOR = K8sConnector()
+CONNECTOR: Connector[K8sRaw] = K8sConnector()

@@ -24,6 +24,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -37,6 +38,7 @@ from charter.connectors.base import (
 from charter.connectors.dates import parse_time
 from charter.connectors.streaming import Head, Rec
 from charter.domain.batch import Batch
+from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -113,7 +115,7 @@ def _is_service_app(data: dict[str, Any]) -> bool:
     )
 
 
-class OktaConnector(Connector[OktaRaw]):
+class OktaConnector(ConnectorBase[OktaRaw]):
     id = "okta"
     title = "Okta"
     formats = (TOKENS, APPS, GRANTS, USERS)
@@ -123,7 +125,20 @@ class OktaConnector(Connector[OktaRaw]):
         target="the Okta domain (acme.okta.com)",
         credential_env="CHARTER_OKTA_TOKEN",
         docs="https://developer.okta.com/docs/api/openapi/okta-management/management/",
+        scheme="SSWS",  # Okta API tokens use their own scheme, not Bearer
     )
+
+    providers = ("okta",)
+
+    def rotation_steps(self, credential: CredentialRef) -> list[str] | None:
+        if credential.provider not in self.providers:
+            return None
+        return [
+            "Create a new API token as a dedicated service user (Security → API → Tokens).",
+            "Store it where the agent reads it and redeploy.",
+            f"Revoke the old token {credential.key_id} in the same page.",
+            "Better: an OAuth 2.0 service app with private_key_jwt and scoped grants.",
+        ]
 
     def sniff(self, head: Head) -> ExportFormat | None:
         first = head.first if isinstance(head.first, dict) else {}
@@ -398,4 +413,4 @@ def _app(rec: Rec, domain: str, ctx: _Ctx) -> tuple[Identity, list[Credential], 
     return identity, credentials, grant
 
 
-CONNECTOR = OktaConnector()
+CONNECTOR: Connector[OktaRaw] = OktaConnector()

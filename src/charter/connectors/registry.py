@@ -1,47 +1,39 @@
 """Every connector by id, and the file classification ``charter discover all`` relies on.
 
-Adding a source is one module plus one line in :data:`_MODULES`.
+Adding a source is one module plus its line in :data:`_ORDER` (and its import). The modules
+are imported here, statically, so import checkers and reviewers see every edge
+(importing the registry loads every connector, as listing them needs).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from charter.connectors import aws, entra, gcp, github, gworkspace, k8s, okta, slack
 from charter.connectors.base import Connector, ExportFile
 from charter.connectors.streaming import peek
+from charter.domain.credential_steps import CredentialRef
 from charter.errors import InvalidInput, NotFound
 
-#: One line per source module (``charter.connectors.<name>``), in ingest order:
-#: clouds before clusters, so Kubernetes identities can link to the roles they assume.
-_MODULES = (
-    "aws",
-    "gcp",
-    "entra",
-    "okta",
-    "github",
-    "gworkspace",
-    "slack",
-    "k8s",
+#: One line per source, in ingest order: clouds before clusters, so Kubernetes
+#: identities can link to the roles they assume.
+_ORDER: tuple[Connector[Any], ...] = (
+    aws.CONNECTOR,
+    gcp.CONNECTOR,
+    entra.CONNECTOR,
+    okta.CONNECTOR,
+    github.CONNECTOR,
+    gworkspace.CONNECTOR,
+    slack.CONNECTOR,
+    k8s.CONNECTOR,
 )
+CONNECTORS: dict[str, Connector[Any]] = {connector.id: connector for connector in _ORDER}
 
 #: Names of files ``discover all`` never opens as exports.
 _SKIP_SUFFIXES = frozenset({".md", ".txt", ".py", ".sh", ".yaml", ".yml", ".gitkeep"})
-
-
-def _load() -> dict[str, Connector[Any]]:
-    found: dict[str, Connector[Any]] = {}
-    for name in _MODULES:
-        module = importlib.import_module(f"charter.connectors.{name}")
-        connector: Connector[Any] = module.CONNECTOR
-        found[connector.id] = connector
-    return found
-
-
-CONNECTORS: dict[str, Connector[Any]] = _load()
 
 
 def get(source: str) -> Connector[Any]:
@@ -50,6 +42,20 @@ def get(source: str) -> Connector[Any]:
     except KeyError:
         known = ", ".join(CONNECTORS)
         raise NotFound(f"no connector {source!r}; known sources: {known}", field="source") from None
+
+
+def knowing(credential: CredentialRef) -> Iterator[Connector[Any]]:
+    """The connectors that may know a credential's revoke and rotate steps, best first.
+
+    First the one whose system issued it (by ``provider``: an AWS key is revoked the
+    AWS way wherever it was found), then the one that found it (by ``source``).
+    """
+    for connector in CONNECTORS.values():
+        if credential.provider in connector.providers:
+            yield connector
+    found_by = CONNECTORS.get(credential.source)
+    if found_by is not None and credential.provider not in found_by.providers:
+        yield found_by
 
 
 def classify(path: Path) -> tuple[Connector[Any], ExportFile] | None:
@@ -123,8 +129,14 @@ def files_for(connector: Connector[Any], paths: Iterable[Path]) -> list[ExportFi
 class Found:
     """What ``discover all`` found in a tree: per connector, its files."""
 
+    root: Path
     by_connector: dict[str, list[ExportFile]]
     ignored: list[Path]
+
+    @property
+    def file_count(self) -> int:
+        """How many export files will be read: what a progress display counts to."""
+        return sum(len(files) for files in self.by_connector.values())
 
 
 def find_exports(root: Path) -> Found:
@@ -140,4 +152,4 @@ def find_exports(root: Path) -> Found:
         else:
             by.setdefault(hit[0].id, []).append(hit[1])
     ordered = {cid: by[cid] for cid in CONNECTORS if cid in by}
-    return Found(ordered, ignored)
+    return Found(root, ordered, ignored)

@@ -18,6 +18,7 @@ import httpx
 from charter.connectors import ai_signals
 from charter.connectors.base import (
     Connector,
+    ConnectorBase,
     ExportFile,
     ExportFormat,
     LiveApi,
@@ -97,7 +98,7 @@ def _workspace(rec: Rec) -> str:
     raise rec.fail("cannot tell the workspace: no enterprise, team or team_id")
 
 
-class SlackConnector(Connector[SlackRaw]):
+class SlackConnector(ConnectorBase[SlackRaw]):
     id = "slack"
     title = "Slack"
     formats = (APPS, USERS, LOGS)
@@ -345,4 +346,4 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value else None
 
 
-CONNECTOR = SlackConnector()
+CONNECTOR: Connector[SlackRaw] = SlackConnector()

@@ -2,7 +2,8 @@
 
 Each batch (one source and account) is one transaction: an export with a bad
 record leaves nothing of that source and account behind. ``ingest_tree`` (what
-``charter discover all`` runs) classifies every file under a directory, then
+``charter discover all`` runs) classifies every file under a directory once (its
+plan, :meth:`EstateIngest.plan_tree`, also sizes a progress display), then
 ingests source by source in the registry's order — clouds before clusters, so
 a Kubernetes service account can be linked to the AWS role it assumes — and
 keeps going when one source fails, reporting each failure by name.
@@ -20,6 +21,7 @@ import httpx
 
 from charter.connectors import registry
 from charter.connectors.base import Connector, ExportFile
+from charter.connectors.registry import Found
 from charter.errors import CharterError, InvalidInput
 from charter.services.reconcile import ReconcileResult, ReconcileService
 
@@ -77,15 +79,26 @@ class EstateIngest:
         self._run(connector, files, report, actor=actor, progress=progress)
         return report
 
+    def plan_tree(self, root: Path) -> Found:
+        """Which exports of which source are under ``root``, and which files are ignored.
+
+        A caller that shows progress sizes it from the plan, then hands the plan to
+        :meth:`ingest_plan`, so the tree is classified once.
+        """
+        return registry.find_exports(root)
+
     def ingest_tree(self, root: Path, *, actor: str, progress: Progress = _noop) -> IngestReport:
         """Find and ingest the exports of every kind under ``root``; failures are collected."""
-        found = registry.find_exports(root)
+        return self.ingest_plan(self.plan_tree(root), actor=actor, progress=progress)
+
+    def ingest_plan(self, found: Found, *, actor: str, progress: Progress = _noop) -> IngestReport:
+        """Ingest what :meth:`plan_tree` found, source by source; failures are collected."""
         report = IngestReport(
             files={k: [str(f.path) for f in v] for k, v in found.by_connector.items()},
             ignored=[str(p) for p in found.ignored],
         )
         if not found.by_connector:
-            raise InvalidInput(f"no exports Charter recognises under {root}", field="dir")
+            raise InvalidInput(f"no exports Charter recognises under {found.root}", field="dir")
         for source, files in found.by_connector.items():
             progress(IngestEvent("source", source, len(files)))
             try:
@@ -117,21 +130,12 @@ class EstateIngest:
             raise InvalidInput(
                 f"set {api.credential_env} to read {connector.title} live", field="live"
             )
-        scheme = "SSWS" if source == "okta" else "Bearer"
-        headers = {
-            "Authorization": f"{scheme} {token}",
-            "Accept": "application/json",
-            "User-Agent": "charter-discovery",
-        }
-        if source == "github":
-            headers |= {
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-            }
-        verify: Any = os.environ.get("CHARTER_K8S_CA", True) if source == "k8s" else True
         report = IngestReport(files={source: [f"live: {target}"]})
         with httpx.Client(
-            headers=headers, transport=transport, timeout=30.0, verify=verify
+            headers=api.request_headers(token),
+            transport=transport,
+            timeout=30.0,
+            verify=api.verify(os.environ),
         ) as client:
             raw = connector.fetch_live(client, target)
             self._apply(connector, raw, report, actor=actor, progress=progress)

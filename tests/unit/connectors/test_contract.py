@@ -5,14 +5,19 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pkgutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from charter import connectors
 from charter.connectors import registry
 from charter.connectors.base import Connector
 from charter.connectors.streaming import peek
+from charter.domain.credential_steps import CredentialRef
+from charter.domain.governance.rotation_steps import verify_step
+from charter.services.governance.credential_steps import revoke_steps, rotate_steps
 
 from .helpers import FIXTURES, LIVE, normalise
 
@@ -20,8 +25,67 @@ SOURCES = sorted(registry.CONNECTORS)
 GOLDEN = FIXTURES / "golden"
 
 
-def test_every_source_named_in_the_issue_is_registered() -> None:
-    assert set(SOURCES) == {"aws", "entra", "gcp", "gworkspace", "github", "okta", "k8s", "slack"}
+def test_every_connector_module_is_registered() -> None:
+    """A module that defines a CONNECTOR and is missing from the registry would never run."""
+    package = Path(connectors.__file__).parent
+    defined = set()
+    for info in pkgutil.iter_modules([str(package)]):
+        module = importlib.import_module(f"charter.connectors.{info.name}")
+        connector = getattr(module, "CONNECTOR", None)
+        if connector is not None:
+            assert info.name == connector.id, "a connector's module is named after its source"
+            defined.add(connector.id)
+    assert defined == set(SOURCES)
+
+
+def test_each_provider_has_one_connector_that_knows_its_steps() -> None:
+    owners: dict[str, list[str]] = {}
+    for connector in registry.CONNECTORS.values():
+        for provider in connector.providers:
+            owners.setdefault(provider, []).append(connector.id)
+    assert owners, "some connector declares revoke or rotate steps"
+    assert {p: ids for p, ids in owners.items() if len(ids) > 1} == {}
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_connector_that_reports_last_use_does(source: str) -> None:
+    """The map reads a missing date as "never used" only for these: the fixtures must show use."""
+    if registry.get(source).reports_last_use:
+        found = normalise(source)
+        assert any(r.last_used_at for r in (*found.identities, *found.credentials))
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_connector_gives_no_steps_for_a_credential_it_neither_issued_nor_found(
+    source: str,
+) -> None:
+    stranger = CredentialRef(
+        id="elsewhere:acct:key/1", source="elsewhere", provider="nobody", kind="token"
+    )
+    connector = registry.get(source)
+    assert connector.revoke_steps(stranger) is None
+    assert connector.rotation_steps(stranger) is None
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_every_normalised_credential_gets_steps_that_name_it(source: str) -> None:
+    """Whoever declares them, the steps are concrete: they name the key or where it lives."""
+    for credential in normalise(source).credentials:
+        ref = CredentialRef(
+            id=credential.id,
+            source=credential.source,
+            provider=credential.provider,
+            kind=credential.kind,
+            preview=credential.preview,
+            location=credential.location,
+            properties=credential.properties,
+        )
+        revoke = revoke_steps(ref)
+        rotate = rotate_steps(ref)
+        assert revoke and all(revoke), credential.id
+        assert rotate[-1] == verify_step(source), credential.id
+        named = (ref.key_id, ref.preview, ref.location or "", ref.holder)
+        assert any(n and n in " ".join(revoke) for n in named), (credential.id, revoke)
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -41,6 +105,9 @@ def test_connector_describes_itself(source: str) -> None:
     if connector.live_api is not None:
         assert connector.live_api.credential_env.startswith("CHARTER_")
         assert (LIVE / source / "responses.json").exists(), "a live API needs recorded responses"
+        assert (LIVE / source / "replay.json").exists(), "and the target they were recorded for"
+        headers = connector.live_api.request_headers("T0KEN")
+        assert headers["Authorization"] == f"{connector.live_api.scheme} T0KEN"
 
 
 @pytest.mark.parametrize("source", SOURCES)

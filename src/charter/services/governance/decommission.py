@@ -29,6 +29,7 @@ from charter.errors import CharterError, Conflict, InvalidInput
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import agent_writes
+from charter.services.governance.credential_steps import revoke_steps, stored
 from charter.services.governance.jit import COUNTER, JitStatus
 from charter.services.governance.rotation import OPEN, RotationStatus
 from charter.services.governance.tasks import file_task
@@ -103,30 +104,6 @@ class DecommissionResult:
             "revoked": self.revoked,
             "problems": self.problems,
         }
-
-
-def _credential_steps(row: Any) -> tuple[str, ...]:
-    if row.source == "fs":
-        return (
-            f"Remove the secret from {row.location} (and from git history if committed).",
-            f"Revoke it at {row.provider}: it was exposed.",
-        )
-    key = (row.properties or {}).get("key_id") or row.id.rsplit("/", 1)[-1]
-    if row.provider == "aws" and row.kind == "access_key":
-        user = str(row.location or "").removeprefix("aws iam user ") or "USER"
-        return (
-            f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive",
-            f"aws iam delete-access-key --user-name {user} --access-key-id {key}",
-        )
-    if row.provider in ("gcp", "google"):
-        return (f"gcloud iam service-accounts keys delete {key} --iam-account=<service account>",)
-    if row.provider == "github":
-        return (f"Revoke token {key} (organisation settings → Personal access tokens).",)
-    return (
-        f"Revoke {row.kind.replace('_', ' ')} {row.preview} at {row.provider}"
-        + (f" ({row.location})" if row.location else "")
-        + ".",
-    )
 
 
 class DecommissionService:
@@ -231,7 +208,7 @@ class DecommissionService:
                     f"{row.source}:{row.account}",
                     False,
                     f"revoke {row.provider} {row.kind.replace('_', ' ')} {row.preview}",
-                    _credential_steps(row),
+                    revoke_steps(stored(row)),
                 )
             )
         subjects = identity_ids + [c.id for c in credentials]

@@ -4,10 +4,11 @@
   reaches the agent's ``credentials.rotate_every`` (minus the policy's
   ``rotation.schedule_ahead``) gets a rotation with a due date, and its owner a
   notice. Charter-issued agent keys are scheduled the same way.
-* **Steps**: per provider, the exact commands (:mod:`.rotation_steps`).
+* **Steps**: per provider, the exact commands, declared by the connector that knows the
+  provider (:mod:`.credential_steps`).
 * **Doing it**: Charter's own keys rotate through the token service with an
   overlap window (``charter agent enroll NAME --generate``); for an external
-  credential a connector that can write would act here (:data:`ROTATORS`, empty
+  credential a connector that can write would act here (:data:`.credential_steps.ROTATORS`, empty
   today: every connector is read-only), otherwise starting the rotation files a
   task with the steps for its owner.
 * **Verification**: a rotation is verified only when the store no longer holds
@@ -25,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -33,12 +34,13 @@ from sqlalchemy.engine import Connection
 from charter.domain.audit import EventDraft
 from charter.domain.durations import parse_duration
 from charter.domain.governance.policy import GovernancePolicy
-from charter.domain.governance.rotation_steps import rotation_steps
+from charter.domain.governance.rotation_steps import charter_key_steps
 from charter.domain.governance.rules.secrets import SECRET_KINDS
 from charter.errors import Conflict, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import notices
+from charter.services.governance.credential_steps import ROTATORS, rotate_steps, scheduled
 from charter.services.governance.rollup import utc
 from charter.services.governance.tasks import file_task
 from charter.store import schema
@@ -69,15 +71,6 @@ class RotationStatus(StrEnum):
 
 
 OPEN = (RotationStatus.SCHEDULED.value, RotationStatus.IN_PROGRESS.value)
-
-
-class Rotator(Protocol):
-    """A connector that can rotate a credential itself (none is registered yet)."""
-
-    def rotate(self, credential: dict[str, Any]) -> str: ...
-
-
-ROTATORS: dict[str, Rotator] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,15 +237,7 @@ class RotationService:
                         status=RotationStatus.SCHEDULED.value,
                         due_at=due,
                         created_at=now,
-                        steps=rotation_steps(
-                            row.provider,
-                            row.kind,
-                            row.id,
-                            row.identity_name,
-                            row.native_id,
-                            row.location,
-                            row.properties or {},
-                        ),
+                        steps=rotate_steps(scheduled(row)),
                     )
                 )
                 self._audit.record(
@@ -324,9 +309,7 @@ class RotationService:
                     status=RotationStatus.SCHEDULED.value,
                     due_at=due,
                     created_at=now,
-                    steps=rotation_steps(
-                        "charter", "public_key", credential, agent, None, None, {"key_id": kid}
-                    ),
+                    steps=charter_key_steps(agent, kid),
                 )
             )
             self._audit.record(

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from charter.connectors import registry
+
 STALE_AFTER = dt.timedelta(days=90)
 ROTATE_AFTER = dt.timedelta(days=365)
 #: Sources whose exports say when an identity was last used: only there does "no date" mean "never".
-REPORTS_USE = frozenset({"aws", "entra", "github"})
+REPORTS_USE = frozenset(c.id for c in registry.CONNECTORS.values() if c.reports_last_use)
 
 
 class NodeKind(StrEnum):
