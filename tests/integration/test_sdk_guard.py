@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from tests.support.server import charter_env, live_server
 
+import charter
 from charter.config import Settings
 from charter.domain.charter_parsing import load_document, parse_charter
 from charter.domain.lifecycle import Transition
@@ -224,3 +229,64 @@ def test_remote_authzen_decider(tmp_path: Any) -> None:
     )
     with pytest.raises(AccessDenied, match="did not answer"):
         unreachable.check()
+
+
+def test_an_in_process_decision_point_handed_in(seeded: Services) -> None:
+    """The caller hands the guard its decision point: a service's, or ``charter.decide``."""
+    for decide in (seeded.decisions.decide, functools.partial(charter.decide, services=seeded)):
+        read = guard(
+            action="ledger.read",
+            resource="ledger:books/acme",
+            agent="refund-bot",
+            decider=LocalDecider(decide=decide),
+        )
+        assert read.check().rule == "charter/refund-bot/allow/1"
+    assert [row[1:5] for row in activity(seeded)] == [
+        ("ledger.read", "ledger:books/acme", True, "sdk"),
+        ("ledger.read", "ledger:books/acme", True, "sdk"),
+    ]
+
+
+ZERO_CONFIG = """
+import json, sys
+from charter.sdk import AccessDenied, configure, guard
+
+configure(agent="refund-bot")
+loaded = lambda: any(name.startswith("charter.services") for name in sys.modules)
+before = loaded()
+allowed = guard(action="ledger.read", resource="ledger:books/acme").check().rule
+try:
+    guard(action="stripe.payouts.create", resource="stripe:acct_acme/payouts/1").check()
+    denied = []
+except AccessDenied as error:
+    denied = error.codes
+print(json.dumps({"before": before, "after": loaded(), "allowed": allowed, "denied": denied}))
+"""
+
+
+def test_with_nothing_configured_it_decides_in_process_over_charter_home(tmp_path: Any) -> None:
+    """The zero-configuration default is unchanged: the engine over ``CHARTER_HOME``, loaded
+    by the first decision (``charter.decide``), not by importing the SDK."""
+    env = charter_env(tmp_path)
+    env.pop("CHARTER_URL", None)
+    services = Services.from_settings(Settings.from_env(env))
+    try:
+        seed(services)
+    finally:
+        services.decisions.close()
+        services.close()
+    result = subprocess.run(
+        [sys.executable, "-c", ZERO_CONFIG],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "before": False,
+        "after": True,
+        "allowed": "charter/refund-bot/allow/1",
+        "denied": ["explicitly_denied", "no_matching_capability"],
+    }

@@ -16,9 +16,10 @@ from charter.config import Settings
 from charter.domain.audit import EventDraft
 from charter.domain.lifecycle import Transition
 from charter.domain.tokens.errors import InvalidToken
+from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.services.tokens.ledger import Entry, OneTimeUse
+from charter.services.tokens.ledger import Entry
 
 AGENT = "support-summarizer"
 

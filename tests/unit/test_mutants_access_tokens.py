@@ -18,17 +18,11 @@ import pytest
 from tests.unit.tokens.keysets import ISSUER, NOW, base_claims, ring, signing_key, snapshot
 
 from charter.domain.enums import AgentState, PersonStatus
+from charter.domain.tokens.claims import MAX_ACT_DEPTH, Actor, access_token_claims, parse_act
 from charter.domain.tokens.errors import InvalidToken
 from charter.domain.tokens.jwk import b64url_encode
 from charter.domain.tokens.jws import sign
-from charter.services.tokens.access_tokens import (
-    MAX_ACT_DEPTH,
-    AccessTokenVerifier,
-    Actor,
-    access_token_claims,
-    check_standing,
-    parse_act,
-)
+from charter.services.tokens.access_tokens import AccessTokenVerifier, check_standing
 from charter.services.tokens.state import AgentStatus
 
 KEY = signing_key()

@@ -31,7 +31,7 @@ from charter.domain.tokens.dpop import (
 )
 from charter.domain.tokens.jwk import Alg, b64url_encode, generate_private_key, jwk_from_public_key
 from charter.domain.tokens.jws import sign
-from charter.services.tokens.ledger import OneTimeUse
+from charter.domain.tokens.one_time_use import OneTimeUse
 
 NOW = 1_800_000_000
 URL = "https://charter.test/oauth/token"

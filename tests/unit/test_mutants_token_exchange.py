@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from charter.config import Settings
+from charter.domain.tokens.claims import Actor, VerifiedToken
 from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
 from charter.domain.tokens.jwk import Alg, b64url_encode, generate_private_key, jwk_from_public_key
 from charter.domain.tokens.jws import sign
@@ -29,7 +30,6 @@ from charter.domain.tokens.token_exchange import (
 )
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.services.tokens.access_tokens import Actor, VerifiedToken
 from charter.services.tokens.trusted_issuers import TrustedIssuers
 
 IDP = "https://idp.acme.example"

@@ -25,8 +25,11 @@ Where decisions come from (:func:`configure`, else the environment):
 
 * ``CHARTER_URL`` set → :class:`RemoteDecider`, the AuthZEN 1.0 endpoint
   ``POST /access/v1/evaluation`` of that server, with ``CHARTER_PEP_KEY``;
-* otherwise :class:`LocalDecider`, the in-process engine over the store at
-  ``CHARTER_HOME`` / ``CHARTER_DATABASE_URL`` (decisions recorded as Activity).
+* otherwise :class:`LocalDecider`, the in-process engine (:func:`charter.decide`)
+  over the store at ``CHARTER_HOME`` / ``CHARTER_DATABASE_URL`` (decisions
+  recorded as Activity), loaded on the first decision, never on import.
+
+The deciders live in :mod:`charter.sdk.deciders` (and are importable from here).
 
 Anything that prevents a decision — no agent configured, a PDP that does not
 answer, a resource template that cannot be filled — is a deny (fail closed).
@@ -41,18 +44,24 @@ import json
 import logging
 import os
 import string
-import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
-
-import httpx
+from typing import Any, ParamSpec, TypeVar, cast
 
 from charter.domain.decision import Decision, Reason, ReasonCode
-from charter.domain.patterns import split_resource
 from charter.errors import PermissionDenied
+from charter.sdk.deciders import (
+    DecideFunction,
+    Decider,
+    LocalDecider,
+    RemoteDecider,
+    authzen_request,
+    decision_from_authzen,
+    default_decider,
+    deny,
+)
 
 logger = logging.getLogger("charter.sdk.guard")
 
@@ -85,204 +94,6 @@ class AccessDenied(PermissionDenied):
         return self.decision.codes
 
 
-# -- deciders ----------------------------------------------------------------------------------
-class Decider(Protocol):
-    """Where a guard's decisions come from (one method each for sync and async callers)."""
-
-    def decide(
-        self,
-        agent: str,
-        action: str,
-        resource: str,
-        *,
-        context: Mapping[str, Any],
-        on_behalf_of: str | None,
-    ) -> Decision: ...
-
-    async def adecide(
-        self,
-        agent: str,
-        action: str,
-        resource: str,
-        *,
-        context: Mapping[str, Any],
-        on_behalf_of: str | None,
-    ) -> Decision: ...
-
-
-def _deny(code: ReasonCode, message: str) -> Decision:
-    return Decision(False, reasons=(Reason(code, message),))
-
-
-class LocalDecider:
-    """The in-process decision engine (``charter.decide``), over ``services`` or the environment."""
-
-    def __init__(self, services: Any | None = None, *, source: str = "sdk") -> None:
-        self._services = services
-        self._source = source
-
-    def decide(
-        self,
-        agent: str,
-        action: str,
-        resource: str,
-        *,
-        context: Mapping[str, Any],
-        on_behalf_of: str | None,
-    ) -> Decision:
-        from charter.services.decisions import decide
-
-        if self._services is not None:
-            return cast(
-                Decision,
-                self._services.decisions.decide(
-                    agent,
-                    action,
-                    resource,
-                    context=context,
-                    on_behalf_of=on_behalf_of,
-                    source=self._source,
-                ),
-            )
-        return decide(agent, action, resource, context=context, on_behalf_of=on_behalf_of)
-
-    async def adecide(
-        self,
-        agent: str,
-        action: str,
-        resource: str,
-        *,
-        context: Mapping[str, Any],
-        on_behalf_of: str | None,
-    ) -> Decision:
-        # In memory and microseconds: no thread hop needed.
-        return self.decide(agent, action, resource, context=context, on_behalf_of=on_behalf_of)
-
-
-def authzen_request(
-    agent: str, action: str, resource: str, context: Mapping[str, Any], on_behalf_of: str | None
-) -> dict[str, Any]:
-    """An AuthZEN 1.0 §6.1 evaluation request for a Charter access request."""
-    system, path = split_resource(resource)
-    subject: dict[str, Any] = {"type": "agent", "id": agent}
-    if on_behalf_of:
-        subject["properties"] = {"on_behalf_of": on_behalf_of}
-    return {
-        "subject": subject,
-        "action": {"name": action},
-        "resource": {"type": system, "id": path},
-        "context": dict(context),
-    }
-
-
-def _reason(item: Mapping[str, Any]) -> Reason:
-    text = str(item.get("code", ReasonCode.EVALUATION_ERROR.value))
-    base, _, attribute = text.partition(":")
-    try:
-        code = ReasonCode(base)
-    except ValueError:
-        code = ReasonCode.EVALUATION_ERROR
-    admin = item.get("reason_admin")
-    message = str(admin.get("en", text)) if isinstance(admin, dict) else text
-    rule = item.get("rule")
-    return Reason(code, message, str(rule) if rule else None, attribute or None)
-
-
-def decision_from_authzen(body: Any) -> Decision:
-    """An AuthZEN §6.2 response as a :class:`Decision`; anything but ``decision: true`` denies."""
-    if isinstance(body, dict) and body.get("decision") is True:
-        found = body.get("context")
-        allowing: dict[str, Any] = found if isinstance(found, dict) else {}
-        return Decision(True, rule=allowing.get("rule"), role=allowing.get("role"))
-    context = body.get("context") if isinstance(body, dict) else None
-    items = context.get("reasons") if isinstance(context, dict) else None
-    reasons = (
-        tuple(_reason(r) for r in items if isinstance(r, dict)) if isinstance(items, list) else ()
-    )
-    return Decision(
-        False, reasons=reasons or (Reason(ReasonCode.EVALUATION_ERROR, "the PDP denied"),)
-    )
-
-
-class RemoteDecider:
-    """A Charter server's AuthZEN endpoint (``CHARTER_URL``), authenticated with a PEP key."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        pep_key: str | None = None,
-        timeout: float = 5.0,
-        http: httpx.Client | None = None,
-        async_http: httpx.AsyncClient | None = None,
-    ) -> None:
-        self.url = base_url.rstrip("/") + "/access/v1/evaluation"
-        self._headers = {"Authorization": f"Bearer {pep_key}"} if pep_key else {}
-        self._timeout = timeout
-        self._http = http
-        self._async_http = async_http
-        self._lock = threading.Lock()
-
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self._http is None:
-                self._http = httpx.Client(timeout=self._timeout)
-            return self._http
-
-    @staticmethod
-    def _answer(response: httpx.Response) -> Decision:
-        if response.status_code != 200:
-            return _deny(
-                ReasonCode.EVALUATION_ERROR, f"the PDP answered HTTP {response.status_code}; denied"
-            )
-        try:
-            return decision_from_authzen(response.json())
-        except ValueError:
-            return _deny(ReasonCode.EVALUATION_ERROR, "the PDP's answer is not JSON; denied")
-
-    def decide(
-        self,
-        agent: str,
-        action: str,
-        resource: str,
-        *,
-        context: Mapping[str, Any],
-        on_behalf_of: str | None,
-    ) -> Decision:
-        body = authzen_request(agent, action, resource, context, on_behalf_of)
-        try:
-            response = self._client().post(self.url, json=body, headers=self._headers)
-        except httpx.HTTPError as error:
-            return _deny(
-                ReasonCode.EVALUATION_ERROR,
-                f"the PDP did not answer ({type(error).__name__}); denied",
-            )
-        return self._answer(response)
-
-    async def adecide(
-        self,
-        agent: str,
-        action: str,
-        resource: str,
-        *,
-        context: Mapping[str, Any],
-        on_behalf_of: str | None,
-    ) -> Decision:
-        body = authzen_request(agent, action, resource, context, on_behalf_of)
-        try:
-            if self._async_http is None:
-                async with httpx.AsyncClient(timeout=self._timeout) as client:
-                    response = await client.post(self.url, json=body, headers=self._headers)
-            else:
-                response = await self._async_http.post(self.url, json=body, headers=self._headers)
-        except httpx.HTTPError as error:
-            return _deny(
-                ReasonCode.EVALUATION_ERROR,
-                f"the PDP did not answer ({type(error).__name__}); denied",
-            )
-        return self._answer(response)
-
-
 # -- configuration -------------------------------------------------------------------------------
 @dataclass
 class _Settings:
@@ -304,14 +115,6 @@ def configure(
     _settings.agent = agent
     _settings.decider = decider
     _settings.on_behalf_of = on_behalf_of
-
-
-def default_decider(environ: Mapping[str, str] | None = None) -> Decider:
-    env = os.environ if environ is None else environ
-    url = env.get("CHARTER_URL")
-    if url:
-        return RemoteDecider(url, pep_key=env.get("CHARTER_PEP_KEY"))
-    return LocalDecider()
 
 
 @contextmanager
@@ -369,7 +172,7 @@ class Guard:
         agent = self.agent or _settings.agent or os.environ.get("CHARTER_AGENT")
         if not agent:
             raise AccessDenied(
-                _deny(
+                deny(
                     ReasonCode.INVALID_REQUEST,
                     "no agent is configured: pass agent=, call configure(agent=...) or set CHARTER_AGENT",
                 ),
@@ -384,7 +187,7 @@ class Guard:
             resource = self.resource.format(**values)
         except (KeyError, IndexError, ValueError, AttributeError) as error:
             raise AccessDenied(
-                _deny(
+                deny(
                     ReasonCode.INVALID_REQUEST,
                     f"the resource {self.resource!r} cannot be filled from the call's arguments ({error})",
                 ),
@@ -505,6 +308,7 @@ def guard(
 
 __all__ = [
     "AccessDenied",
+    "DecideFunction",
     "Decider",
     "Guard",
     "LocalDecider",

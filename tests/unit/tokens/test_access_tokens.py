@@ -28,15 +28,11 @@ from tests.unit.tokens.keysets import (
 )
 
 from charter.domain.enums import AgentState, PersonStatus
+from charter.domain.tokens.claims import Actor, access_token_claims, parse_act
 from charter.domain.tokens.errors import InvalidToken
 from charter.domain.tokens.jwk import Alg
 from charter.domain.tokens.jws import sign
-from charter.services.tokens.access_tokens import (
-    AccessTokenVerifier,
-    Actor,
-    access_token_claims,
-    parse_act,
-)
+from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.keys import KeyRing, SigningKey
 from charter.services.tokens.state import Snapshot
 

@@ -6,9 +6,10 @@ authorization server (its issuer identifier or its token endpoint URL), ``exp``
 within a few minutes, and a ``jti`` that is accepted once. No shared secrets
 exist anywhere.
 
-This module checks everything that needs no store write; the ``jti`` is
-consumed by the ledger in the same commit as the issuance (so a replay is
-refused by every replica), see :mod:`charter.services.tokens.ledger`.
+This module checks everything that needs no store write; the ``jti`` it names
+(a :class:`~charter.domain.tokens.one_time_use.OneTimeUse`) is consumed by the
+issuance ledger in the same commit as the issuance, so a replay is refused by
+every replica.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 from charter.domain.tokens.errors import OAuthError, OAuthErrorCode, invalid_client
 from charter.domain.tokens.jws import JoseError, VerificationKey, parse_compact
-from charter.services.tokens.ledger import OneTimeUse
+from charter.domain.tokens.one_time_use import OneTimeUse
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: Longest accepted assertion lifetime (exp - now): "short-lived", RFC 7523 §3 item 4.

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from charter.domain.tokens.jwk import b64url_encode, public_key_from_jwk, thumbprint
 from charter.domain.tokens.jws import JoseError, VerificationKey, parse_compact
+from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.errors import InvalidInput
-from charter.services.tokens.ledger import OneTimeUse
 
 DPOP_TYP = "dpop+jwt"
 PROOF_MAX_AGE = 300

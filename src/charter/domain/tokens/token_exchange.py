@@ -22,15 +22,14 @@ too long — is ``invalid_grant``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
+from charter.domain.tokens.claims import Actor, VerifiedToken
 from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
-from charter.domain.tokens.jws import JoseError, parse_compact
-from charter.services.tokens.access_tokens import Actor, VerifiedToken
-from charter.services.tokens.trusted_issuers import TrustedIssuers
+from charter.domain.tokens.jws import JoseError, VerificationKey, parse_compact
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 CLOCK_SKEW = 30
@@ -45,6 +44,29 @@ class TokenType(StrEnum):
 
 
 SUBJECT_TOKEN_TYPES = frozenset(TokenType)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedIssuer:
+    """An identity provider whose tokens speak for people (``charter idp trust``)."""
+
+    issuer: str
+    jwks_url: str | None
+    jwks: Mapping[str, Any] | None
+    audience: str | None
+    subject_claim: str
+
+
+class IssuerKeys(Protocol):
+    """Which issuers are trusted, and their keys: all a subject token's check needs.
+
+    The trusted-issuer registry satisfies it; the check never learns where the
+    registry keeps them or how it fetches and caches a JWKS.
+    """
+
+    def get(self, issuer: str) -> TrustedIssuer | None: ...
+
+    def keys(self, trusted: TrustedIssuer, kid: str | None) -> Sequence[VerificationKey]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +105,7 @@ def unverified_issuer(token: str) -> str | None:
 
 
 def verify_idp_token(
-    token: str, trusted: TrustedIssuers, *, our_audiences: Collection[str], now: float
+    token: str, trusted: IssuerKeys, *, our_audiences: Collection[str], now: float
 ) -> Subject:
     """Verify a person's token from a trusted identity provider."""
     try:

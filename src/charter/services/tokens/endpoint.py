@@ -23,16 +23,14 @@ from charter.domain.enums import AgentState
 from charter.domain.patterns import parse_pattern
 from charter.domain.roles import RolesFile
 from charter.domain.tokens import client_auth, dpop, token_exchange
+from charter.domain.tokens.claims import access_token_claims, parse_act
 from charter.domain.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode, invalid_request
+from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.domain.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
 from charter.domain.tokens.scopes import parse_scope, require_within_charter
-from charter.services.tokens.access_tokens import (
-    AccessTokenVerifier,
-    access_token_claims,
-    parse_act,
-)
+from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.keys import KeyRing
-from charter.services.tokens.ledger import Entry, Ledger, OneTimeUse
+from charter.services.tokens.ledger import Entry, Ledger
 from charter.services.tokens.pending import PendingToken, TokenResponse, replay_error
 from charter.services.tokens.state import AgentStatus, Snapshot, StateView
 from charter.services.tokens.trusted_issuers import TrustedIssuers

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from charter.domain.audit import EventDraft
+from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.store.database import Database
@@ -42,20 +43,6 @@ MAX_BATCH = 128
 #: how long the writer waits for more requests when they are arriving concurrently
 BATCH_WINDOW = 0.002
 PRUNE_EVERY_SECONDS = 60
-
-
-@dataclass(frozen=True, slots=True)
-class OneTimeUse:
-    """A ``jti`` that must not have been seen before, kept until ``expires_at`` (epoch s)."""
-
-    namespace: str
-    issuer: str
-    jti: str
-    expires_at: int
-
-    @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.namespace, self.issuer, self.jti)
 
 
 @dataclass(slots=True)

@@ -10,7 +10,8 @@ from typing import Any
 
 from charter.domain.tokens import dpop
 from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
-from charter.services.tokens.ledger import Entry, OneTimeUse
+from charter.domain.tokens.one_time_use import OneTimeUse
+from charter.services.tokens.ledger import Entry
 
 
 @dataclass(frozen=True, slots=True)

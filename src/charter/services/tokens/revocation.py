@@ -12,10 +12,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from charter.domain.audit import EventDraft
+from charter.domain.tokens.claims import VerifiedToken
 from charter.errors import InvalidInput
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
-from charter.services.tokens.access_tokens import VerifiedToken
 from charter.services.tokens.enrolment import Enrolment
 from charter.services.tokens.keys import TOKENS_VERSION_KEY
 from charter.store.database import Database

@@ -10,7 +10,7 @@ Event to the ledger; the caller awaits :class:`PendingToken` (or calls
 
 Resource servers inside Charter call :meth:`TokenService.verify_access_token`
 (or :meth:`verify_authorization` with the raw headers): it returns a
-:class:`~charter.services.tokens.access_tokens.VerifiedToken` — agent, person and
+:class:`~charter.domain.tokens.claims.VerifiedToken` — agent, person and
 delegation chain, scopes — or raises ``InvalidToken``; a suspended,
 decommissioned or re-chartered agent's tokens fail at once.
 """
@@ -29,6 +29,7 @@ from charter.config import Settings
 from charter.domain.charter import CharterSpec
 from charter.domain.roles import EMPTY_ROLES, RolesFile, parse_roles
 from charter.domain.tokens import client_auth, dpop
+from charter.domain.tokens.claims import VerifiedToken
 from charter.domain.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode
 from charter.domain.tokens.jwk import Alg, PublicKey, public_key_from_jwk
 from charter.domain.tokens.jws import VerificationKey
@@ -43,7 +44,7 @@ from charter.domain.tokens.requests import TokenRequest
 from charter.errors import NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock, SystemClock
-from charter.services.tokens.access_tokens import AccessTokenVerifier, VerifiedToken
+from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.endpoint import TokenEndpoint
 from charter.services.tokens.enrolment import (
     AgentKey,

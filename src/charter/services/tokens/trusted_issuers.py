@@ -17,7 +17,6 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from charter.domain.audit import EventDraft
 from charter.domain.tokens.jwk import public_key_from_jwk
 from charter.domain.tokens.jws import VerificationKey
+from charter.domain.tokens.token_exchange import TrustedIssuer
 from charter.errors import InvalidInput, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
@@ -40,15 +40,6 @@ JWKS_REFRESH_MIN = 30
 MAX_JWKS_BYTES = 1024 * 1024
 
 JwksFetcher = Callable[[str], Mapping[str, Any]]
-
-
-@dataclass(frozen=True, slots=True)
-class TrustedIssuer:
-    issuer: str
-    jwks_url: str | None
-    jwks: Mapping[str, Any] | None
-    audience: str | None
-    subject_claim: str
 
 
 def fetch_jwks(url: str) -> Mapping[str, Any]:
