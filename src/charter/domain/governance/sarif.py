@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from charter import __version__
 from charter.domain.enums import FindingStatus, Severity
+from charter.domain.governance.finding import Finding
 from charter.domain.governance.rule_registry import OWASP_TITLES, Rule, all_rules
-from charter.services.governance.findings import Finding
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {

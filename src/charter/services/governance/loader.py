@@ -35,7 +35,8 @@ from charter.domain.governance.facts import (
 )
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.prefilter import Prefilter
-from charter.services.governance.rollup import Group, Key, utc
+from charter.domain.moments import utc
+from charter.services.governance.rollup import Group, Key
 from charter.store import schema
 from charter.store.governance_schema import review_items
 
