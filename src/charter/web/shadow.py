@@ -23,6 +23,7 @@ from charter.http.deps import services_dep
 from charter.services.attribution import UNOWNED
 from charter.services.auth import Role
 from charter.services.console import queries
+from charter.services.shadow import ShadowAgent
 from charter.web.agents import charter_from_form
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render
@@ -30,7 +31,7 @@ from charter.web.templating import redirect, render
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def suggested_charter(row: queries.ShadowRow) -> str:
+def suggested_charter(row: ShadowAgent) -> str:
     """A starting charter for adoption: its name, the suggested owner, its identities."""
     document = {
         "name": row.name,

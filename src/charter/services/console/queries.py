@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from charter.domain.decision import RecordedReason, recorded_reasons
 from charter.domain.enums import AgentState, FindingStatus
 from charter.errors import InvalidInput
+from charter.services.shadow import ShadowAgent, shadow_agents
 from charter.store import console_schema as _indexes  # noqa: F401 - its indexes
 from charter.store import schema
 from charter.store.database import Database
@@ -414,29 +415,8 @@ def event_actions(db: Database) -> list[str]:
 
 
 # -- shadow AI ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ShadowIdentityRow:
-    id: str
-    source: str
-    account: str
-    kind: str
-    name: str
-    system: str
-    last_used_at: dt.datetime | None
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ShadowRow:
-    name: str
-    suggested_owner: str
-    purpose: str
-    discovered_at: dt.datetime | None
-    identities: list[ShadowIdentityRow]
-
-
-def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[ShadowRow]:
-    """Shadow agents awaiting adoption, a page at a time, with their identities (2 queries)."""
+def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[ShadowAgent]:
+    """Shadow agents awaiting adoption, a page at a time, with their identities (4 queries)."""
     conditions = [_A.c.origin == "discovered", _A.c.state == AgentState.DISCOVERED.value]
     with db.read() as connection:
         total = int(
@@ -451,39 +431,7 @@ def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[Shad
             .limit(per_page)
             .offset((page_number(page) - 1) * per_page)
         ).all()
-        names = [a.name for a in agents]
-        by_agent: dict[str, list[ShadowIdentityRow]] = {n: [] for n in names}
-        if names:
-            for r in connection.execute(
-                sa.select(
-                    _I.c.id,
-                    _I.c.source,
-                    _I.c.account,
-                    _I.c.kind,
-                    _I.c.name,
-                    _I.c.system,
-                    _I.c.last_used_at,
-                    _I.c.evidence,
-                    _I.c.agent,
-                )
-                .where(_I.c.agent.in_(names), _I.c.gone_at.is_(None))
-                .order_by(_I.c.id)
-            ):
-                by_agent[r.agent].append(
-                    ShadowIdentityRow(
-                        r.id,
-                        r.source,
-                        r.account,
-                        r.kind,
-                        r.name,
-                        r.system,
-                        aware(r.last_used_at),
-                        tuple(r.evidence or ()),
-                    )
-                )
-    rows = [
-        ShadowRow(a.name, a.owner, a.purpose, aware(a.created_at), by_agent[a.name]) for a in agents
-    ]
+        rows = shadow_agents(connection, agents)
     return Page(rows, total, page, per_page)
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from charter.domain.charter import CharterSpec
-from charter.domain.enums import AgentState, PersonStatus
+from charter.domain.enums import AgentState, IdentityKind, PersonStatus
 from charter.domain.governance.facts import (
     AgentBrief,
     AgentFacts,
@@ -405,7 +405,7 @@ class EstateReader:
                     id=iid,
                     source=source,
                     account=account,
-                    kind=kind,
+                    kind=IdentityKind(kind),
                     name=name,
                     system=system,
                     native_id=native_id,
