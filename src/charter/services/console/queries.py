@@ -20,6 +20,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from charter.domain.audit import Event
 from charter.domain.decision import RecordedReason, recorded_reasons
 from charter.domain.enums import AgentState, FindingStatus
 from charter.errors import InvalidInput
@@ -356,17 +357,6 @@ def recent_decisions(db: Database, agent: str, *, limit: int = 20) -> list[Decis
 
 
 # -- audit -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    seq: int
-    time: str
-    actor: str
-    action: str
-    target_type: str
-    target: str
-    summary: str
-
-
 def events_page(
     db: Database,
     *,
@@ -375,7 +365,7 @@ def events_page(
     target: str | None = None,
     before: int | None = None,
     limit: int = PER_PAGE,
-) -> tuple[list[EventRow], int | None]:
+) -> tuple[list[Event], int | None]:
     """Newest first; returns the page and the ``before`` cursor of the next (older) page."""
     conditions: list[sa.ColumnElement[bool]] = []
     if actor:
@@ -391,20 +381,9 @@ def events_page(
         conditions.append(_E.c.seq < before)
     with db.read() as connection:
         rows = connection.execute(
-            sa.select(
-                _E.c.seq,
-                _E.c.time,
-                _E.c.actor,
-                _E.c.action,
-                _E.c.target_type,
-                _E.c.target,
-                _E.c.summary,
-            )
-            .where(*conditions)
-            .order_by(_E.c.seq.desc())
-            .limit(limit + 1)
+            sa.select(_E).where(*conditions).order_by(_E.c.seq.desc()).limit(limit + 1)
         ).all()
-    items = [EventRow(*row) for row in rows[:limit]]
+    items = [Event(**row._mapping) for row in rows[:limit]]
     cursor = items[-1].seq if len(rows) > limit and items else None
     return items, cursor
 
