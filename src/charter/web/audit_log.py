@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from charter.domain.audit import Event
 from charter.http.deps import MAX_SEQ, services_dep
 from charter.services.audit import ChainReport
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.console import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.templating import render
@@ -50,7 +50,7 @@ def audit(
     before: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     verify: bool = False,
 ) -> Response:
-    require_role(principal, Role.ADMIN, Role.AUDITOR)
+    require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
     services = services_dep(request)
     rows, cursor = queries.events_page(
         services.db,
