@@ -37,7 +37,7 @@ from starlette.testclient import TestClient
 from charter.config import Settings
 from charter.domain.lifecycle import Transition
 from charter.server import create_app
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.context import Services
 from charter.store import schema
 
@@ -105,7 +105,7 @@ def build(services: Services, identities: int, creds: int, systems: int) -> None
         f"{result.counts.get('live', '?')} live"
     )
     services.governance.reviews.start("all", actor="bench")
-    services.auth.add_user(ADMIN, role=Role.ADMIN, password=PASSWORD, actor="bench")
+    services.auth.add_user(ADMIN, role=UserRole.ADMIN, password=PASSWORD, actor="bench")
 
 
 def sign_in(client: TestClient) -> None:

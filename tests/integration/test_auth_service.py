@@ -16,8 +16,8 @@ from charter.services.auth import (
     SESSION_IDLE,
     THROTTLE_WINDOW,
     OidcRequest,
-    Role,
     TooManyAttempts,
+    UserRole,
     Via,
 )
 from charter.services.clock import FixedClock
@@ -29,7 +29,7 @@ PASSWORD = "a long enough password"
 
 @pytest.fixture
 def admin(services: Services) -> str:
-    services.auth.add_user("Ada@Acme.example", role=Role.ADMIN, password=PASSWORD, actor="t")
+    services.auth.add_user("Ada@Acme.example", role=UserRole.ADMIN, password=PASSWORD, actor="t")
     return "ada@acme.example"
 
 
@@ -43,18 +43,18 @@ def second(services: Services) -> Iterator[Services]:
 
 def test_users_are_validated_and_passwords_are_argon2id(services: Services, admin: str) -> None:
     with pytest.raises(Conflict):
-        services.auth.add_user(admin, role=Role.OWNER, password=PASSWORD, actor="t")
+        services.auth.add_user(admin, role=UserRole.OWNER, password=PASSWORD, actor="t")
     with pytest.raises(InvalidInput) as bad_email:
-        services.auth.add_user("not-an-email", role=Role.OWNER, password=PASSWORD, actor="t")
+        services.auth.add_user("not-an-email", role=UserRole.OWNER, password=PASSWORD, actor="t")
     assert bad_email.value.field == "email"
     with pytest.raises(InvalidInput) as short:
-        services.auth.add_user("bo@acme.example", role=Role.OWNER, password="short", actor="t")
+        services.auth.add_user("bo@acme.example", role=UserRole.OWNER, password="short", actor="t")
     assert short.value.field == "password"
     with services.db.read() as connection:
         stored = connection.execute(sa.select(auth_users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     oidc_only = services.auth.add_user(
-        "cy@acme.example", role=Role.AUDITOR, password=None, actor="t"
+        "cy@acme.example", role=UserRole.AUDITOR, password=None, actor="t"
     )
     assert not oidc_only.has_password
     with pytest.raises(Unauthenticated):  # no password: password sign-in is impossible
@@ -68,7 +68,7 @@ def test_sign_in_starts_a_session_that_expires(
 ) -> None:
     grant = services.auth.sign_in("ADA@acme.example ", PASSWORD, client="10.0.0.1")
     principal = services.auth.resolve_session(grant.token)
-    assert principal is not None and principal.subject == admin and principal.role == Role.ADMIN
+    assert principal is not None and principal.subject == admin and principal.role == UserRole.ADMIN
     assert principal.csrf == grant.csrf and principal.via == Via.SESSION
     with services.db.read() as connection:  # only a digest of the session id is stored
         stored = connection.execute(sa.select(auth_sessions.c.id_hash)).scalar_one()
@@ -117,7 +117,7 @@ def test_sign_in_is_throttled_per_account_across_processes(
         services.auth.sign_in(admin, PASSWORD, client="10.9.9.9")
     assert refused.value.status == 429 and 0 < refused.value.retry_after <= 15 * 60 + 1
     # another account is not affected
-    services.auth.add_user("bo@acme.example", role=Role.OWNER, password=PASSWORD, actor="t")
+    services.auth.add_user("bo@acme.example", role=UserRole.OWNER, password=PASSWORD, actor="t")
     assert services.auth.sign_in("bo@acme.example", PASSWORD, client="10.0.0.1").token
     clock.advance(seconds=THROTTLE_WINDOW.total_seconds() + 1)
     assert services.auth.sign_in(admin, PASSWORD, client="10.0.0.1").token

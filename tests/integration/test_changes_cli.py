@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from charter.cli.main import app
 from charter.cli.runtime import get_services
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 
 Run = Callable[..., Result]
 ADA = "ada@acme.example"  # owns summarizer
@@ -30,7 +30,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Run]:
     get_services.cache_clear()
     services = get_services()
     seed.seed_people_and_agents(services)
-    services.auth.add_user(ROOT_ADMIN, role=Role.ADMIN, password=None, actor="test")
+    services.auth.add_user(ROOT_ADMIN, role=UserRole.ADMIN, password=None, actor="test")
     runner = CliRunner()
     yield lambda *args: runner.invoke(app, list(args))
     get_services().close()

@@ -11,7 +11,7 @@ from tests.support import governance_seed as seed
 from charter.domain.charter_parsing import parse_charter
 from charter.domain.roles import parse_roles
 from charter.errors import Conflict, PermissionDenied
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.changes import Proposal, ProposalStatus
 from charter.services.context import Services
 from charter.services.governance.jit import JitStatus
@@ -24,7 +24,7 @@ ADA, SAM, ROOT_ADMIN = "ada@acme.example", "sam@acme.example", "root@acme.exampl
 def estate(sqlite_services: Services, tmp_path: Path) -> Services:
     services = sqlite_services
     seed.seed_people_and_agents(services)  # summarizer (active) is ada's
-    services.auth.add_user(ROOT_ADMIN, role=Role.ADMIN, password=None, actor="test")
+    services.auth.add_user(ROOT_ADMIN, role=UserRole.ADMIN, password=None, actor="test")
     return services
 
 

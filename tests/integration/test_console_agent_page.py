@@ -18,7 +18,7 @@ from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.decision import Decision, Reason, ReasonCode, RecordedReason
 from charter.domain.lifecycle import Transition
 from charter.server import create_app
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.context import Services
 from charter.services.people import parse_directory
 from charter.store import schema
@@ -66,7 +66,7 @@ def test_agent_page_renders_every_recorded_reason_shape(services: Services) -> N
     services.registry.register(spec, actor="t")
     services.registry.transition(AGENT, Transition.ACTIVATE, actor="t", reason="test")
     services.auth.add_user(
-        "admin@acme.example", role=Role.ADMIN, password="admin-pass-1234", actor="t"
+        "admin@acme.example", role=UserRole.ADMIN, password="admin-pass-1234", actor="t"
     )
     _record_every_shape(services)
     with TestClient(create_app(services), base_url="http://console.test") as client:

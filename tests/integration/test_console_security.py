@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.server import create_app
-from charter.services.auth import SESSION_IDLE, Role
+from charter.services.auth import SESSION_IDLE, UserRole
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import parse_directory
@@ -40,9 +40,9 @@ def app(services: Services) -> Iterator[TestClient]:
         spec = parse_charter_text((ROOT / "examples" / "agents" / file).read_bytes())
         services.registry.register(spec, actor="t")
     roles = {
-        "admin@acme.example": Role.ADMIN,
-        "maria.garcia@acme.example": Role.OWNER,
-        "ada.osei@acme.example": Role.AUDITOR,
+        "admin@acme.example": UserRole.ADMIN,
+        "maria.garcia@acme.example": UserRole.OWNER,
+        "ada.osei@acme.example": UserRole.AUDITOR,
     }
     for email, role in roles.items():
         services.auth.add_user(email, role=role, password=PASSWORDS[email], actor="t")

@@ -9,7 +9,7 @@ import pytest
 from tests.support.server import ROOT, LiveServer, charter_env, live_server
 
 from charter.config import Settings
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.context import Services
 
 PROBLEM = "application/problem+json"
@@ -43,7 +43,7 @@ def _token(server: LiveServer, email: str) -> str:
     """A console owner with an API token, created in the server's store."""
     services = Services.from_settings(Settings.from_env(server.env))
     try:
-        services.auth.add_user(email, role=Role.OWNER, password=None, actor="test:setup")
+        services.auth.add_user(email, role=UserRole.OWNER, password=None, actor="test:setup")
         keys = services.auth.keys
         return keys.create_api_token(email, name="t", expires_in=None, actor="test:setup").secret
     finally:

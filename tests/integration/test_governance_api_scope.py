@@ -14,11 +14,11 @@ from tests.support import governance_seed as seed
 from charter.api import governance
 from charter.http.problems import install_problem_handlers
 from charter.http.security import principal_dep
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.services.context import Services
 
 
-def _client(services: Services, who: str, role: Role) -> TestClient:
+def _client(services: Services, who: str, role: UserRole) -> TestClient:
     app = FastAPI()
     app.state.services = services
     install_problem_handlers(app)
@@ -37,9 +37,9 @@ def estate(sqlite_services: Services) -> Services:
 
 
 def test_owners_see_and_change_only_their_own(estate: Services) -> None:
-    sam = _client(estate, "sam@acme.example", Role.OWNER)
-    ada = _client(estate, "ada@acme.example", Role.OWNER)
-    admin = _client(estate, "root@acme.example", Role.ADMIN)
+    sam = _client(estate, "sam@acme.example", UserRole.OWNER)
+    ada = _client(estate, "ada@acme.example", UserRole.OWNER)
+    admin = _client(estate, "root@acme.example", UserRole.ADMIN)
     everything = admin.get("/v1/findings").json()["items"]
     adas = ada.get("/v1/findings").json()["items"]
     assert adas and {f["owner"] for f in adas} == {"ada@acme.example"}

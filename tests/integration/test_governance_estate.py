@@ -14,10 +14,10 @@ from charter.discovery.scan.engine import ScanOptions, run_scan
 from charter.discovery.scan.records import batches
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.enums import Severity
+from charter.domain.governance.finding import Finding
 from charter.domain.lifecycle import Transition
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.services.governance.findings import Finding
 from charter.services.people import parse_directory
 
 EXAMPLES = ROOT / "examples"

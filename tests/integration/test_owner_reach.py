@@ -32,7 +32,7 @@ from charter.config import Settings
 from charter.domain.charter import Capability
 from charter.http.security import Zone, api_refusal, zone_of
 from charter.server import create_app
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.services.changes import Proposal
 from charter.services.context import Services
 from charter.services.governance.tasks import file_task
@@ -332,7 +332,7 @@ def _owner_reachable(method: str, path: str) -> bool:
     zone = zone_of(path)
     if zone == Zone.CONSOLE or path.startswith("/login") or path == "/logout":
         return True
-    owner = Principal(ATTACKER, Role.OWNER, Via.API_TOKEN)
+    owner = Principal(ATTACKER, UserRole.OWNER, Via.API_TOKEN)
     return zone == Zone.API and api_refusal(owner, method, path) is None
 
 

@@ -7,14 +7,14 @@ import pytest
 from tests.support import governance_seed as seed
 
 from charter.errors import NotFound, PermissionDenied
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.services.context import Services
 from charter.services.owner_reach import OwnerReach, reaches
 
 ADA, SAM = "ada@acme.example", "sam@acme.example"  # ada owns summarizer; sam owns nothing
 
 
-def _reach(services: Services, who: str, role: Role = Role.OWNER) -> OwnerReach:
+def _reach(services: Services, who: str, role: UserRole = UserRole.OWNER) -> OwnerReach:
     return OwnerReach(services, Principal(who, role, Via.API_TOKEN))
 
 
@@ -25,15 +25,19 @@ def estate(sqlite_services: Services) -> Services:
 
 
 def test_the_one_predicate() -> None:
-    owner = Principal(ADA, Role.OWNER, Via.SESSION)
+    owner = Principal(ADA, UserRole.OWNER, Via.SESSION)
     assert reaches(owner, "ADA@acme.example") and reaches(owner, None, ADA)
     assert not reaches(owner, SAM) and not reaches(owner, None) and not reaches(owner)
-    for role in (Role.ADMIN, Role.AUDITOR):
+    for role in (UserRole.ADMIN, UserRole.AUDITOR):
         assert reaches(Principal(SAM, role, Via.SESSION), ADA)
 
 
 def test_agents_and_filters(estate: Services) -> None:
-    ada, sam, admin = _reach(estate, ADA), _reach(estate, SAM), _reach(estate, "r@x", Role.ADMIN)
+    ada, sam, admin = (
+        _reach(estate, ADA),
+        _reach(estate, SAM),
+        _reach(estate, "r@x", UserRole.ADMIN),
+    )
     assert ada.agent("summarizer").owner == ADA
     with pytest.raises(NotFound) as refused:
         sam.agent("summarizer")

@@ -18,7 +18,7 @@ import pytest
 from tests.support.server import ROOT, TEST_ADMIN_EMAIL, LiveServer, charter_env, live_server
 
 from charter.config import Settings
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.context import Services
 
 PROBLEM = "application/problem+json"
@@ -54,7 +54,11 @@ def _tokens(server: LiveServer) -> dict[str, str]:
     services = Services.from_settings(Settings.from_env(server.env))
     try:
         out = {}
-        for email, role in ((MARIA, Role.OWNER), (LI, Role.OWNER), (ADMIN2, Role.ADMIN)):
+        for email, role in (
+            (MARIA, UserRole.OWNER),
+            (LI, UserRole.OWNER),
+            (ADMIN2, UserRole.ADMIN),
+        ):
             services.auth.add_user(email, role=role, password=None, actor="test:setup")
             out[email] = services.auth.keys.create_api_token(
                 email, name="sod", expires_in=None, actor="test:setup"

@@ -18,7 +18,7 @@ from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk
 from charter.domain.tokens.requests import TokenRequest
 from charter.sdk import AgentCredentials, TokenError, TokenVerifier
 from charter.server import create_app
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.services.people import PersonRecord
@@ -271,7 +271,10 @@ def test_an_agent_introspects_only_tokens_issued_to_it(client: TestClient, estat
     )
     assert mine.json()["active"] is True and mine.json()["client_id"] == other
     auth = estate.services.auth
-    for email, role in (("root@acme.example", Role.ADMIN), ("ada@acme.example", Role.AUDITOR)):
+    for email, role in (
+        ("root@acme.example", UserRole.ADMIN),
+        ("ada@acme.example", UserRole.AUDITOR),
+    ):
         auth.add_user(email, role=role, password=None, actor="test")
     admin = auth.keys.create_api_token(
         "root@acme.example", name="t", expires_in=None, actor="test"

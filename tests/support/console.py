@@ -8,7 +8,7 @@ import re
 import httpx
 
 from charter.config import Settings
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.context import Services
 from tests.support.server import LiveServer, run_cli
 
@@ -34,7 +34,7 @@ def add_user(
     """A console user in the server's store (in this process: quicker than the CLI)."""
     services = _services(server)
     try:
-        services.auth.add_user(email, role=Role(role), password=password, actor="test:setup")
+        services.auth.add_user(email, role=UserRole(role), password=password, actor="test:setup")
     finally:
         services.close()
     return password
@@ -85,7 +85,7 @@ def load_sample_estate(env: dict[str, str]) -> None:
     from charter.config import Settings
     from charter.domain.charter_parsing import parse_charter_text
     from charter.domain.lifecycle import Transition
-    from charter.services.auth import Role
+    from charter.services.auth import UserRole
     from charter.services.context import Services
     from charter.services.people import parse_directory
     from tests.support.server import ROOT, run_cli
@@ -103,7 +103,9 @@ def load_sample_estate(env: dict[str, str]) -> None:
                 name, Transition.ACTIVATE, actor="test:setup", reason="approved in SEC-101"
             )
         for email, (role, password) in SAMPLE_USERS.items():
-            services.auth.add_user(email, role=Role(role), password=password, actor="test:setup")
+            services.auth.add_user(
+                email, role=UserRole(role), password=password, actor="test:setup"
+            )
     finally:
         services.close()
     result = run_cli("discover", "all", str(ROOT / "examples" / "estate"), env=env)

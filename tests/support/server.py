@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from charter.config import Settings
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.context import Services
 from tests.support import cli_fork
 
@@ -75,7 +75,7 @@ def seed_credentials(env: dict[str, str]) -> Credentials:
         if not any(u.email == TEST_ADMIN_EMAIL for u in auth.list_users()):
             auth.add_user(
                 TEST_ADMIN_EMAIL,
-                role=Role.ADMIN,
+                role=UserRole.ADMIN,
                 password=TEST_ADMIN_PASSWORD,
                 name="Test Admin",
                 actor="test:setup",

@@ -34,7 +34,7 @@ from charter.errors import (
     Unauthenticated,
 )
 from charter.http.security import SESSION_COOKIE, SecurityMiddleware
-from charter.services.auth import Principal, Role, TooManyAttempts, Via
+from charter.services.auth import Principal, TooManyAttempts, UserRole, Via
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 from charter.web.forms import ConsoleRoute, FormDep, choice, field, require_role
@@ -113,7 +113,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     home: Path = tmp_path_factory.mktemp("forms")
     url = f"sqlite:///{home / 'charter.db'}"
     services = Services.from_settings(Settings(home=home, database_url=url), clock=FixedClock(NOW))
-    services.auth.add_user("ada@acme.example", role=Role.ADMIN, password=None, actor="t")
+    services.auth.add_user("ada@acme.example", role=UserRole.ADMIN, password=None, actor="t")
     grant = services.auth.start_session("ada@acme.example", method="oidc")
     yield Store(services, grant.token, grant.csrf)
     services.close()
@@ -248,10 +248,10 @@ def test_choice_is_optional_and_names_what_is_allowed() -> None:
 
 
 def test_require_role_names_the_roles_a_page_is_for() -> None:
-    owner = Principal("bo@acme.example", Role.OWNER, Via.SESSION)
-    require_role(owner, Role.OWNER)
+    owner = Principal("bo@acme.example", UserRole.OWNER, Via.SESSION)
+    require_role(owner, UserRole.OWNER)
     with pytest.raises(PermissionDenied) as caught:
-        require_role(owner, Role.ADMIN, Role.AUDITOR)
+        require_role(owner, UserRole.ADMIN, UserRole.AUDITOR)
     assert (caught.value.message, caught.value.field) == (
         "this page is for: admin, auditor",
         "role",

@@ -29,7 +29,7 @@ from charter.config import Settings
 from charter.domain.lifecycle import Transition
 from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key
 from charter.gateway.auth import PRINCIPAL_KEY, ResourceServer, presented
-from charter.gateway.authority import AuthError, AuthFailure, Presented, Principal, Scheme
+from charter.gateway.authority import AgentPrincipal, AuthError, AuthFailure, Presented, Scheme
 from charter.gateway.local import LocalAuthority
 from charter.gateway.sessions import Sessions
 from charter.services.clock import FixedClock
@@ -37,7 +37,7 @@ from charter.services.context import Services
 
 RESOURCE = "https://gw.test/mcp"
 META = "https://gw.test/.well-known/oauth-protected-resource/mcp"
-BOT = Principal(
+BOT = AgentPrincipal(
     "helpdesk-bot",
     on_behalf_of="maria.garcia@acme.example",
     token_id="jti-1",
@@ -45,7 +45,7 @@ BOT = Principal(
     expires_at=1_900_000_000,
     scopes=frozenset({"send_email", "read_ticket"}),
 )
-OTHER = Principal("ticket-reviewer", issuer="http://charter.test")
+OTHER = AgentPrincipal("ticket-reviewer", issuer="http://charter.test")
 AGENT = "support-summarizer"
 
 
@@ -56,7 +56,7 @@ class Authority(FakeAuthority):
     failures: dict[str, AuthFailure] = field(default_factory=dict)
     shown: list[Presented] = field(default_factory=list)
 
-    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+    async def authenticate(self, presented: Presented, audience: str) -> AgentPrincipal:
         self.shown.append(presented)
         failure = self.failures.get(presented.token)
         if failure is not None:
@@ -97,7 +97,7 @@ class Rig:
     gone: list[tuple[str, str]]
 
 
-def rig(**tokens: Principal) -> Rig:
+def rig(**tokens: AgentPrincipal) -> Rig:
     inner = Inner()
     authority = Authority({}, tokens=dict(tokens))
     sessions = Sessions()

@@ -16,7 +16,7 @@ import pytest
 from tests.support import governance_seed as seed
 
 from charter.errors import NotFound, PermissionDenied
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.services.context import Services
 from charter.services.owner_reach import OwnerReach, reaches
 
@@ -80,7 +80,9 @@ def _services() -> Services:
     return cast(Services, SimpleNamespace(registry=registry, governance=governance))
 
 
-def _reach(who: str, role: Role = Role.OWNER, services: Services | None = None) -> OwnerReach:
+def _reach(
+    who: str, role: UserRole = UserRole.OWNER, services: Services | None = None
+) -> OwnerReach:
     return OwnerReach(services or _services(), Principal(who, role, Via.API_TOKEN))
 
 
@@ -91,18 +93,18 @@ def _refusal(call: Any, *args: Any) -> tuple[str | None, str]:
 
 
 def test_the_predicate() -> None:
-    ada = Principal(ADA, Role.OWNER, Via.SESSION)
+    ada = Principal(ADA, UserRole.OWNER, Via.SESSION)
     assert reaches(ada, ADA.upper()) and reaches(ada, None, ADA) and reaches(ada, SAM, ADA)
     assert not reaches(ada, SAM) and not reaches(ada, None) and not reaches(ada)
     assert not reaches(ada, SAM, None)
-    for role in (Role.ADMIN, Role.AUDITOR):
+    for role in (UserRole.ADMIN, UserRole.AUDITOR):
         assert reaches(Principal(SAM, role, Via.SESSION), ADA) and reaches(
             Principal(SAM, role, Via.SESSION)
         )
 
 
 def test_agents() -> None:
-    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, Role.ADMIN)
+    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, UserRole.ADMIN)
     assert ada.principal.subject == ADA
     assert ada.agent("summarizer") is AGENTS["summarizer"]
     assert admin.agent("orphan") is AGENTS["orphan"]
@@ -120,7 +122,7 @@ def test_pending_owners_reach_the_agent_they_take_over() -> None:
 
 
 def test_filters() -> None:
-    ada, admin = _reach(ADA), _reach(BOB, Role.ADMIN)
+    ada, admin = _reach(ADA), _reach(BOB, UserRole.ADMIN)
     assert ada.agent_filter("summarizer") == "summarizer" and ada.agent_filter(None) is None
     assert ada.agent_filter("") == ""
     assert _refusal(ada.agent_filter, "moving") == ("name", "no agent named 'moving'")
@@ -143,7 +145,7 @@ def test_filters() -> None:
 def test_findings_are_looked_up_within_the_owners_own() -> None:
     services = _services()
     ada, sam = _reach(ADA, services=services), _reach(SAM, services=services)
-    admin = _reach(BOB, Role.ADMIN, services=services)
+    admin = _reach(BOB, UserRole.ADMIN, services=services)
     findings = services.governance.findings
     assert ada.finding("f-ada") is findings.things["f-ada"]  # type: ignore[attr-defined]
     assert findings.asked[-1] == ("f-ada", {"owner": ADA})  # type: ignore[attr-defined]
@@ -155,7 +157,7 @@ def test_findings_are_looked_up_within_the_owners_own() -> None:
 
 def test_review_items_reach_the_agents_owner_and_the_reviewer() -> None:
     ada, sam, bob = _reach(ADA), _reach(SAM), _reach(BOB)
-    admin = _reach(BOB, Role.ADMIN)
+    admin = _reach(BOB, UserRole.ADMIN)
     assert ada.review_item("c1", "summarizer").agent == "summarizer"  # the owner
     assert sam.review_item("c1", "summarizer").agent == "summarizer"  # the reviewer
     assert sam.review_item("c1", "moving").agent == "moving"
@@ -169,7 +171,7 @@ def test_review_items_reach_the_agents_owner_and_the_reviewer() -> None:
 
 
 def test_review_items_in_listings() -> None:
-    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, Role.ADMIN)
+    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, UserRole.ADMIN)
     item: Any = Thing(agent="summarizer", reviewer=SAM)
     nobodys: Any = Thing(agent="x", reviewer=None)
     assert admin.review_item_visible(item, None)
@@ -180,7 +182,7 @@ def test_review_items_in_listings() -> None:
 
 
 def test_access_requests_follow_their_agents_owner() -> None:
-    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, Role.ADMIN)
+    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, UserRole.ADMIN)
     assert ada.access_request("jit-1").agent == "summarizer"
     assert admin.access_request("jit-2").agent == "gone"  # its agent is gone: admins only
     assert _refusal(sam.access_request, "jit-1") == ("id", "no access request 'jit-1'")
@@ -188,7 +190,7 @@ def test_access_requests_follow_their_agents_owner() -> None:
 
 
 def test_rotations_and_tasks() -> None:
-    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, Role.ADMIN)
+    ada, sam, admin = _reach(ADA), _reach(SAM), _reach(BOB, UserRole.ADMIN)
     assert ada.rotation("rot-1").owner == ADA and admin.rotation("rot-1").owner == ADA
     assert _refusal(sam.rotation, "rot-1") == ("id", "no rotation 'rot-1'")
     assert ada.task("task-1").assignee == ADA and admin.task("task-1").assignee == ADA
@@ -197,8 +199,8 @@ def test_rotations_and_tasks() -> None:
 
 def test_an_owners_agents_are_read_from_the_store(sqlite_services: Services) -> None:
     seed.seed_people_and_agents(sqlite_services)
-    ada = OwnerReach(sqlite_services, Principal(ADA, Role.OWNER, Via.SESSION))
-    sam = OwnerReach(sqlite_services, Principal(SAM, Role.OWNER, Via.SESSION))
-    admin = OwnerReach(sqlite_services, Principal(BOB, Role.ADMIN, Via.SESSION))
+    ada = OwnerReach(sqlite_services, Principal(ADA, UserRole.OWNER, Via.SESSION))
+    sam = OwnerReach(sqlite_services, Principal(SAM, UserRole.OWNER, Via.SESSION))
+    admin = OwnerReach(sqlite_services, Principal(BOB, UserRole.ADMIN, Via.SESSION))
     assert ada.agent_names() == frozenset({"summarizer"})
     assert sam.agent_names() == frozenset() and admin.agent_names() is None

@@ -37,7 +37,7 @@ from charter.http.security import (
     same_origin,
     visible_owner,
 )
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.services.clock import FixedClock
 from charter.services.context import Services
 
@@ -107,9 +107,9 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Estate]:
     url = f"sqlite:///{home / 'charter.db'}"
     services = Services.from_settings(Settings(home=home, database_url=url), clock=FixedClock(NOW))
     auth = services.auth
-    auth.add_user("ada@acme.example", role=Role.ADMIN, password=None, actor="t")
-    auth.add_user("bo@acme.example", role=Role.OWNER, password=None, actor="t")
-    auth.add_user("cy@acme.example", role=Role.AUDITOR, password=None, actor="t")
+    auth.add_user("ada@acme.example", role=UserRole.ADMIN, password=None, actor="t")
+    auth.add_user("bo@acme.example", role=UserRole.OWNER, password=None, actor="t")
+    auth.add_user("cy@acme.example", role=UserRole.AUDITOR, password=None, actor="t")
     session = auth.start_session("ada@acme.example", method="oidc")
     owner = auth.keys.create_api_token("bo@acme.example", name="ci", expires_in=None, actor="t")
     auditor = auth.keys.create_api_token("cy@acme.example", name="ro", expires_in=None, actor="t")
@@ -280,9 +280,9 @@ def test_same_origin(headers: dict[str, str], expected: bool) -> None:
     assert same_origin(Headers(headers), "https") is expected
 
 
-ADMIN = Principal("ada@acme.example", Role.ADMIN, Via.SESSION)
-OWNER = Principal("bo@acme.example", Role.OWNER, Via.SESSION)
-AUDITOR = Principal("cy@acme.example", Role.AUDITOR, Via.SESSION)
+ADMIN = Principal("ada@acme.example", UserRole.ADMIN, Via.SESSION)
+OWNER = Principal("bo@acme.example", UserRole.OWNER, Via.SESSION)
+AUDITOR = Principal("cy@acme.example", UserRole.AUDITOR, Via.SESSION)
 
 
 def test_owner_scope_and_the_not_found_it_answers() -> None:

@@ -9,13 +9,14 @@ and writes GraphML.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from charter.api.models import Page
+from charter.api.records import record_fields, wire_value
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, load_document, parse_charter
 from charter.domain.enums import IdentityKind
 from charter.domain.estate import Credential, Grant, Identity
@@ -30,122 +31,41 @@ ServicesDep = Annotated[Services, Depends(services_dep)]
 ActorDep = Annotated[str, Depends(actor_dep)]
 
 
+_SEEN = frozenset({"first_seen", "last_seen", "gone_at"})
+
+
 class _SeenOut(BaseModel):
     first_seen: dt.datetime
     last_seen: dt.datetime
     gone_at: dt.datetime | None
 
-
-class IdentityOut(_SeenOut):
-    id: str
-    source: str
-    account: str
-    kind: str
-    name: str
-    system: str
-    native_id: str
-    owner: str | None
-    owner_confidence: float
-    agent: str | None
-    ai_related: bool
-    created_at: dt.datetime | None
-    last_used_at: dt.datetime | None
-    evidence: list[str]
-    properties: dict[str, Any]
-
     @classmethod
-    def of(cls, seen: Seen[Identity]) -> IdentityOut:
-        i = seen.record
-        return cls(
-            id=i.id,
-            source=i.source,
-            account=i.account,
-            kind=i.kind.value,
-            name=i.name,
-            system=i.system,
-            native_id=i.native_id,
-            owner=i.owner,
-            owner_confidence=i.owner_confidence,
-            agent=i.agent,
-            ai_related=i.ai_related,
-            created_at=i.created_at,
-            last_used_at=i.last_used_at,
-            evidence=list(i.evidence),
-            properties=i.properties,
-            first_seen=seen.first_seen,
-            last_seen=seen.last_seen,
-            gone_at=seen.gone_at,
+    def of(cls, seen: Seen[Any]) -> Self:
+        """The record's fields as the model declares them, and when it was seen."""
+        values = {
+            name: wire_value(getattr(seen.record, name))
+            for name in cls.model_fields
+            if name not in _SEEN
+        }
+        return cls.model_validate(
+            values
+            | {"first_seen": seen.first_seen, "last_seen": seen.last_seen, "gone_at": seen.gone_at}
         )
+
+
+# Each lists its record's fields (the domain declares them once), as they go on the wire.
+class IdentityOut(_SeenOut):
+    __annotations__ = record_fields(Identity, wire={"kind": str, "evidence": list[str]})
 
 
 class CredentialOut(_SeenOut):
-    id: str
-    source: str
-    account: str
-    kind: str
-    provider: str
-    fingerprint: str
-    preview: str
-    identity: str | None
-    agent: str | None
-    created_at: dt.datetime | None
-    expires_at: dt.datetime | None
-    last_used_at: dt.datetime | None
-    last_rotated_at: dt.datetime | None
-    location: str | None
-    properties: dict[str, Any]
-
-    @classmethod
-    def of(cls, seen: Seen[Credential]) -> CredentialOut:
-        c = seen.record
-        return cls(
-            id=c.id,
-            source=c.source,
-            account=c.account,
-            kind=c.kind.value,
-            provider=c.provider,
-            fingerprint=c.fingerprint,
-            preview=c.preview,
-            identity=c.identity,
-            agent=c.agent,
-            created_at=c.created_at,
-            expires_at=c.expires_at,
-            last_used_at=c.last_used_at,
-            last_rotated_at=c.last_rotated_at,
-            location=c.location,
-            properties=c.properties,
-            first_seen=seen.first_seen,
-            last_seen=seen.last_seen,
-            gone_at=seen.gone_at,
-        )
+    __annotations__ = record_fields(Credential, wire={"kind": str})
 
 
 class GrantOut(_SeenOut):
-    id: str
-    subject_type: str
-    subject: str
-    system: str
-    resource: str
-    permissions: list[str]
-    reason: str
-    properties: dict[str, Any]
-
-    @classmethod
-    def of(cls, seen: Seen[Grant]) -> GrantOut:
-        g = seen.record
-        return cls(
-            id=g.id,
-            subject_type=g.subject_type,
-            subject=g.subject,
-            system=g.system,
-            resource=g.resource,
-            permissions=list(g.permissions),
-            reason=g.reason,
-            properties=g.properties,
-            first_seen=seen.first_seen,
-            last_seen=seen.last_seen,
-            gone_at=seen.gone_at,
-        )
+    __annotations__ = record_fields(
+        Grant, wire={"permissions": list[str]}, omit=("source", "account")
+    )
 
 
 class IdentityDetailOut(BaseModel):

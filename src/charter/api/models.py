@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from charter.api.records import record_fields
 from charter.domain.agent import Agent
 from charter.domain.audit import Event
 from charter.domain.people import Person
@@ -86,31 +87,12 @@ class PersonOut(BaseModel):
 
 
 class EventOut(BaseModel):
-    seq: int
-    time: str
-    actor: str
-    action: str
-    target_type: str
-    target: str
-    before: Any
-    after: Any
-    prev_hash: str
-    hash: str
+    # The event's fields (the domain declares them), its summary as what changed.
+    __annotations__ = record_fields(Event, replace={"summary": {"before": Any, "after": Any}})
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
-        return cls(
-            seq=event.seq,
-            time=event.time,
-            actor=event.actor,
-            action=event.action,
-            target_type=event.target_type,
-            target=event.target,
-            before=event.before,
-            after=event.after,
-            prev_hash=event.prev_hash,
-            hash=event.hash,
-        )
+        return cls.model_validate({name: getattr(event, name) for name in cls.model_fields})
 
 
 class ChainOut(BaseModel):

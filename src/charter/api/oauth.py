@@ -32,7 +32,7 @@ from charter.domain.tokens.metadata import (
 )
 from charter.domain.tokens.requests import TokenRequest
 from charter.http.deps import actor_dep, services_dep
-from charter.services.auth import Role, Via
+from charter.services.auth import UserRole, Via
 from charter.services.context import Services
 
 router = APIRouter(tags=["oauth"])
@@ -101,7 +101,7 @@ async def token(request: Request) -> Response:
     return JSONResponse(issued.body(), headers=headers)
 
 
-def _operator(request: Request, services: Services, *, roles: frozenset[Role]) -> str | None:
+def _operator(request: Request, services: Services, *, roles: frozenset[UserRole]) -> str | None:
     """A PEP key or a personal API token in ``Authorization: Bearer`` (the console's
     credentials): resource servers and operators introspect and revoke with these.
     ``None`` when the request carries none (then the client authenticates itself)."""
@@ -137,7 +137,7 @@ async def introspect(request: Request, services: ServicesDep) -> Response:
     """
     try:
         form = await _form(request)
-        operator = _operator(request, services, roles=frozenset({Role.ADMIN}))
+        operator = _operator(request, services, roles=frozenset({UserRole.ADMIN}))
         holder = None
         if operator is None:
             holder = await run_in_threadpool(services.tokens.authenticate_caller, form)
@@ -156,7 +156,7 @@ async def revoke(request: Request, services: ServicesDep) -> Response:
     token) any token. Unknown or invalid tokens are no error (§2.2)."""
     try:
         form = await _form(request)
-        admin = _operator(request, services, roles=frozenset({Role.ADMIN}))
+        admin = _operator(request, services, roles=frozenset({UserRole.ADMIN}))
         if admin is not None and admin.startswith("pep:"):
             raise OAuthError(
                 OAuthErrorCode.UNAUTHORIZED_CLIENT,

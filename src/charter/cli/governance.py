@@ -21,11 +21,12 @@ from charter.cli import governance_workflows as workflows
 from charter.cli.governance_workflows import duration, person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.domain.enums import FindingStatus, Severity
+from charter.domain.governance.finding import Finding
 from charter.domain.governance.ocsf import to_ocsf_events
 from charter.domain.governance.rule_registry import all_rules
 from charter.domain.governance.sarif import to_sarif
 from charter.errors import InvalidInput
-from charter.services.governance.findings import Finding, FindingFilter
+from charter.services.governance.findings import FindingFilter
 from charter.services.governance.posture import PostureBy, PostureEntry
 
 findings_app = typer.Typer(

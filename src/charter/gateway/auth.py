@@ -30,11 +30,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.gateway.authority import (
+    AgentPrincipal,
     AuthError,
     AuthFailure,
     Authority,
     Presented,
-    Principal,
     Scheme,
 )
 from charter.gateway.sessions import Sessions
@@ -221,7 +221,7 @@ class ResourceServer:
             send = self._watch_session(principal.agent, send)
         await self.app(scope, receive, send)
 
-    def _user(self, principal: Principal, token: str) -> AuthenticatedUser:
+    def _user(self, principal: AgentPrincipal, token: str) -> AuthenticatedUser:
         """The SDK's view of the caller (cached per token: built once, not per request)."""
         user = self._users.get(token)
         if user is None or user.access_token.client_id != principal.agent:
@@ -250,7 +250,7 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
     )
 
 
-def _sdk_token(principal: Principal, token: str) -> AccessToken:
+def _sdk_token(principal: AgentPrincipal, token: str) -> AccessToken:
     """What the SDK's session manager compares to bind a session to the credential that opened it."""
     return AccessToken(
         token=token,

@@ -38,7 +38,7 @@ class Presented:
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
+class AgentPrincipal:
     """The authenticated caller: an agent, perhaps acting for a person."""
 
     agent: str
@@ -147,19 +147,19 @@ class Authority(Protocol):
     #: The authorization server(s) agents get tokens from (RFC 9728 metadata).
     authorization_servers: list[str]
 
-    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+    async def authenticate(self, presented: Presented, audience: str) -> AgentPrincipal:
         """Verify the access token (and DPoP proof) for ``audience``; raise :class:`AuthFailure`."""
         ...
 
     async def decide(
-        self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
+        self, principal: AgentPrincipal, action: str, resource: str, context: Mapping[str, Any]
     ) -> Decision:
         """Decide one request for ``principal``; never raises (a failure is a deny)."""
         ...
 
     def record(
         self,
-        principal: Principal,
+        principal: AgentPrincipal,
         action: str,
         resource: str,
         decision: Decision,

@@ -22,11 +22,11 @@ from charter.domain.compiled import CompiledAgent
 from charter.domain.decision import Decision
 from charter.domain.tokens.errors import InvalidToken
 from charter.gateway.authority import (
+    AgentPrincipal,
     AgentView,
     AuthError,
     AuthFailure,
     Presented,
-    Principal,
     Scheme,
 )
 from charter.services.context import Services
@@ -64,8 +64,8 @@ def failure_of(error: InvalidToken, scheme: Scheme) -> AuthFailure:
     )
 
 
-def principal_of(verified: Any) -> Principal:
-    return Principal(
+def principal_of(verified: Any) -> AgentPrincipal:
+    return AgentPrincipal(
         agent=verified.agent,
         on_behalf_of=verified.on_behalf_of,
         chain=verified.delegation_chain,
@@ -77,7 +77,7 @@ def principal_of(verified: Any) -> Principal:
     )
 
 
-def check_scheme(principal: Principal, scheme: Scheme) -> None:
+def check_scheme(principal: AgentPrincipal, scheme: Scheme) -> None:
     """RFC 9449 §7.1: a bound token only with the DPoP scheme, the DPoP scheme only with one."""
     if principal.key_thumbprint is not None and scheme != Scheme.DPOP:
         raise AuthFailure(
@@ -105,9 +105,9 @@ class LocalAuthority:
         self.tokens = services.tokens
         self.decisions = services.decisions
         self.authorization_servers = authorization_servers or [self.tokens.issuer]
-        self._verified: dict[tuple[str, str], tuple[float, Principal]] = {}
+        self._verified: dict[tuple[str, str], tuple[float, AgentPrincipal]] = {}
 
-    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+    async def authenticate(self, presented: Presented, audience: str) -> AgentPrincipal:
         # A bearer token just verified is trusted again for VERIFIED_TTL (the kill switch
         # and revocation act within that); a DPoP proof is checked on every request.
         now = time.monotonic()
@@ -134,7 +134,7 @@ class LocalAuthority:
         return principal
 
     async def decide(
-        self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
+        self, principal: AgentPrincipal, action: str, resource: str, context: Mapping[str, Any]
     ) -> Decision:
         return self.decisions.decide(
             principal.agent,
@@ -148,7 +148,7 @@ class LocalAuthority:
 
     def record(
         self,
-        principal: Principal,
+        principal: AgentPrincipal,
         action: str,
         resource: str,
         decision: Decision,

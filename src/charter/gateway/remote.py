@@ -31,11 +31,11 @@ from charter.domain.charter import CharterSpec
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.tokens import dpop
 from charter.gateway.authority import (
+    AgentPrincipal,
     AgentView,
     AuthError,
     AuthFailure,
     Presented,
-    Principal,
     Scheme,
 )
 from charter.gateway.local import check_scheme
@@ -103,7 +103,7 @@ class RemoteAuthority:
         self._introspected[token] = (now, answer)
         return answer
 
-    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+    async def authenticate(self, presented: Presented, audience: str) -> AgentPrincipal:
         claims = await self._introspect(presented.token, presented.scheme)
         if claims.get("active") is not True:
             raise AuthFailure(
@@ -127,7 +127,7 @@ class RemoteAuthority:
             self._check_proof(presented, principal)
         return principal
 
-    def _check_proof(self, presented: Presented, principal: Principal) -> None:
+    def _check_proof(self, presented: Presented, principal: AgentPrincipal) -> None:
         if presented.proof is None:
             raise AuthFailure(
                 AuthError.INVALID_DPOP_PROOF,
@@ -165,7 +165,7 @@ class RemoteAuthority:
 
     # -- decisions ----------------------------------------------------------------------------
     async def decide(
-        self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
+        self, principal: AgentPrincipal, action: str, resource: str, context: Mapping[str, Any]
     ) -> Decision:
         body = authzen_request(principal.agent, action, resource, context, principal.on_behalf_of)
         try:
@@ -181,7 +181,7 @@ class RemoteAuthority:
 
     def record(
         self,
-        principal: Principal,
+        principal: AgentPrincipal,
         action: str,
         resource: str,
         decision: Decision,
@@ -232,7 +232,7 @@ def _error(message: str) -> Decision:
     return Decision(False, reasons=(Reason(ReasonCode.EVALUATION_ERROR, message + "; denied"),))
 
 
-def _principal(claims: Mapping[str, Any]) -> Principal:
+def _principal(claims: Mapping[str, Any]) -> AgentPrincipal:
     """The caller, from an RFC 7662 introspection answer (RFC 9068 / RFC 8693 claims)."""
     actors: list[str] = []
     act = claims.get("act")
@@ -240,7 +240,7 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         actors.append(str(act.get("sub")))
         act = act.get("act")
     cnf = claims.get("cnf")
-    return Principal(
+    return AgentPrincipal(
         agent=str(claims.get("client_id")),
         on_behalf_of=str(claims["sub"]) if actors else None,
         chain=tuple(actors),

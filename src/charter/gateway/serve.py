@@ -20,7 +20,7 @@ import anyio
 
 from charter.config import proxy_options
 from charter.errors import InvalidInput
-from charter.gateway.authority import AuthFailure, Authority, Presented, Principal, Scheme
+from charter.gateway.authority import AgentPrincipal, AuthFailure, Authority, Presented, Scheme
 from charter.gateway.config import GatewayConfig
 from charter.gateway.refusals import not_authenticated
 from charter.gateway.secrets import Secrets
@@ -165,7 +165,7 @@ def token_source(
 def run_stdio(gateway: Gateway, token: Callable[[], str]) -> None:
     """Serve one agent on stdin/stdout; its token is checked on every request."""
 
-    async def authenticate() -> Principal:
+    async def authenticate() -> AgentPrincipal:
         try:
             presented = Presented(Scheme.BEARER, token(), None, "POST", gateway.resource)
             return await gateway.authority.authenticate(presented, gateway.resource)

@@ -38,7 +38,7 @@ from charter import __version__
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.patterns import parse_pattern
 from charter.gateway.auth import PRINCIPAL_KEY
-from charter.gateway.authority import AgentView, Authority, Principal
+from charter.gateway.authority import AgentPrincipal, AgentView, Authority
 from charter.gateway.config import GatewayConfig
 from charter.gateway.directory import GET_PROMPT, READ_RESOURCE, Directory, resource_of
 from charter.gateway.ratelimit import RateLimiter
@@ -90,7 +90,7 @@ class Gateway:
         self._errlog = errlog
         self._views: dict[str, tuple[float, AgentView | None, Visibility]] = {}
         self._manager: StreamableHTTPSessionManager | None = None
-        self._stdio_auth: Callable[[], Awaitable[Principal]] | None = None
+        self._stdio_auth: Callable[[], Awaitable[AgentPrincipal]] | None = None
         self.server: Server[dict[str, Any]] = Server(
             "charter-gateway",
             version=__version__,
@@ -198,11 +198,11 @@ class Gateway:
                 await transport.terminate()
 
     # -- who, may they, how often ------------------------------------------------------
-    async def _principal(self, ctx: Ctx) -> Principal:
+    async def _principal(self, ctx: Ctx) -> AgentPrincipal:
         request = ctx.request
         if isinstance(request, Request):
             principal = request.scope.get(PRINCIPAL_KEY)
-            if isinstance(principal, Principal):
+            if isinstance(principal, AgentPrincipal):
                 return principal
         if self._stdio_auth is not None:
             return await self._stdio_auth()
@@ -225,7 +225,7 @@ class Gateway:
         self._views[agent] = (now, view, visibility)
         return view, visibility
 
-    async def _visible(self, principal: Principal, action: str, resource: str) -> bool:
+    async def _visible(self, principal: AgentPrincipal, action: str, resource: str) -> bool:
         if self.sessions.cut_reason(principal.agent) is not None or not principal.in_scope(action):
             return False
         _, visibility = await self._view(principal.agent)
@@ -249,7 +249,7 @@ class Gateway:
     async def _decide(
         self,
         ctx: Ctx,
-        principal: Principal,
+        principal: AgentPrincipal,
         what: str,
         action: str,
         resource: str,
@@ -282,7 +282,7 @@ class Gateway:
         return decision, started
 
     async def _limit(
-        self, principal: Principal, action: str, decision: Decision
+        self, principal: AgentPrincipal, action: str, decision: Decision
     ) -> tuple[int, float, str] | None:
         view, _ = await self._view(principal.agent)
         per_rule = view.limits.get(decision.rule or "") if view is not None else None
@@ -298,7 +298,12 @@ class Gateway:
         return None
 
     def _record(
-        self, principal: Principal, action: str, resource: str, decision: Decision, started: float
+        self,
+        principal: AgentPrincipal,
+        action: str,
+        resource: str,
+        decision: Decision,
+        started: float,
     ) -> None:
         latency_us = (time.perf_counter() - started) * 1e6
         try:
@@ -307,7 +312,11 @@ class Gateway:
             logger.exception("recording activity failed")
 
     async def _forward(
-        self, principal: Principal, upstream_name: str, request: Any, result_type: type[ResultT]
+        self,
+        principal: AgentPrincipal,
+        upstream_name: str,
+        request: Any,
+        result_type: type[ResultT],
     ) -> ResultT:
         upstream = self.upstreams.get(upstream_name)
         if upstream is None:  # pragma: no cover - the directory only names configured upstreams
@@ -365,7 +374,7 @@ class Gateway:
         finally:
             self._record(principal, entry.name, entry.resource, decision, started)
 
-    def _refuse_unknown(self, principal: Principal, kind: str, name: object) -> None:
+    def _refuse_unknown(self, principal: AgentPrincipal, kind: str, name: object) -> None:
         """Record and refuse a name nobody offers: nothing is decided upstream or forwarded."""
         shown = safe_name(name, 200)
         decision = _refused(
@@ -467,7 +476,7 @@ class Gateway:
         app, self._manager = build_app(self, host)
         return app
 
-    async def serve_stdio(self, authenticate: Callable[[], Awaitable[Principal]]) -> None:
+    async def serve_stdio(self, authenticate: Callable[[], Awaitable[AgentPrincipal]]) -> None:
         """Serve one agent over stdin/stdout; ``authenticate`` says who it is on every request.
 
         The MCP authorization spec leaves stdio to "credentials from the

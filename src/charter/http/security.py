@@ -55,7 +55,7 @@ from charter.errors import NotFound, PermissionDenied, Unauthenticated
 from charter.http.deps import services_dep
 from charter.http.problems import problem
 from charter.http.request_id import echoable_request_id
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.services.context import Services
 from charter.services.owner_reach import OwnerReach, reaches
 
@@ -144,11 +144,11 @@ def zone_of(path: str) -> Zone:
 
 def api_refusal(principal: Principal, method: str, path: str) -> str | None:
     """Why ``principal`` may not call ``method path`` under /v1, or None if it may."""
-    if principal.role == Role.ADMIN:
+    if principal.role == UserRole.ADMIN:
         return None
-    if principal.role == Role.AUDITOR:
+    if principal.role == UserRole.AUDITOR:
         return None if method in SAFE_METHODS else "auditors have read-only access"
-    if principal.role == Role.OWNER:
+    if principal.role == UserRole.OWNER:
         for prefix, methods in ADMIN_ONLY_API:
             if _under(path, prefix) and (methods is None or method in methods):
                 return "only an admin may do this"
@@ -382,7 +382,7 @@ OWNER_TRANSITIONS = frozenset({"suspend", "resume", "decommission"})
 def may_transition(principal: Principal, transition: str) -> bool:
     if principal.is_admin:
         return True
-    return principal.role == Role.OWNER and transition in OWNER_TRANSITIONS
+    return principal.role == UserRole.OWNER and transition in OWNER_TRANSITIONS
 
 
 def require_transition(principal: Principal, transition: str) -> None:

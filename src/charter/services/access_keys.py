@@ -36,7 +36,7 @@ from charter.services.audit import AuditService
 from charter.services.auth import (
     AUTH_VERSION_KEY,
     Principal,
-    Role,
+    UserRole,
     Via,
     digest,
     normalise_email,
@@ -341,7 +341,7 @@ class AccessKeyService:
                 return None
             self._touch(_T, _T.c.id == token.id, now)
             principal = Principal(
-                token.email, Role(token.role), Via.API_TOKEN, token.id, name=token.name
+                token.email, UserRole(token.role), Via.API_TOKEN, token.id, name=token.name
             )
             return principal, expires
         if pep is None or pep.revoked_at is not None:

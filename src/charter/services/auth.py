@@ -56,10 +56,10 @@ __all__ = [
     "AuthService",
     "OidcRequest",
     "Principal",
-    "Role",
     "SessionGrant",
     "TooManyAttempts",
     "User",
+    "UserRole",
     "Via",
     "digest",
 ]
@@ -85,7 +85,7 @@ OIDC_REQUEST_LIFETIME = dt.timedelta(minutes=10)
 _EMAIL = TypeAdapter(EmailStr)
 
 
-class Role(StrEnum):
+class UserRole(StrEnum):
     ADMIN = "admin"
     OWNER = "owner"
     AUDITOR = "auditor"
@@ -119,7 +119,7 @@ class Principal:
     """
 
     subject: str
-    role: Role | None
+    role: UserRole | None
     via: Via
     credential_id: str = ""
     csrf: str = ""
@@ -134,24 +134,24 @@ class Principal:
 
     @property
     def is_admin(self) -> bool:
-        return self.role == Role.ADMIN
+        return self.role == UserRole.ADMIN
 
     @property
     def may_write(self) -> bool:
         """Auditors (and PEPs) never change anything."""
-        return self.role in (Role.ADMIN, Role.OWNER)
+        return self.role in (UserRole.ADMIN, UserRole.OWNER)
 
     @property
     def owner_scope(self) -> str | None:
         """The only owner whose agents this principal may see, or None for all."""
-        return self.subject if self.role == Role.OWNER else None
+        return self.subject if self.role == UserRole.OWNER else None
 
 
 @dataclass(frozen=True, slots=True)
 class User:
     email: str
     name: str
-    role: Role
+    role: UserRole
     has_password: bool
     created_at: dt.datetime
     disabled: bool
@@ -193,11 +193,11 @@ def normalise_email(email: str, *, field: str = "email") -> str:
         raise InvalidInput(f"{email!r} is not an e-mail address", field=field) from exc
 
 
-def parse_role(value: str) -> Role:
+def parse_role(value: str) -> UserRole:
     try:
-        return Role(value.strip().lower())
+        return UserRole(value.strip().lower())
     except ValueError as exc:
-        choices = ", ".join(r.value for r in Role)
+        choices = ", ".join(r.value for r in UserRole)
         raise InvalidInput(f"role {value!r} is not one of: {choices}", field="role") from exc
 
 
@@ -205,7 +205,7 @@ def _user(row: Any) -> User:
     return User(
         email=row.email,
         name=row.name,
-        role=Role(row.role),
+        role=UserRole(row.role),
         has_password=row.password_hash is not None,
         created_at=_aware(row.created_at) or dt.datetime.min.replace(tzinfo=dt.UTC),
         disabled=row.disabled_at is not None,
@@ -246,7 +246,7 @@ class AuthService:
         return row
 
     def add_user(
-        self, email: str, *, role: Role, password: str | None, actor: str, name: str = ""
+        self, email: str, *, role: UserRole, password: str | None, actor: str, name: str = ""
     ) -> User:
         """Create a user; ``password=None`` makes an OpenID Connect-only user."""
         email = normalise_email(email)
@@ -288,7 +288,7 @@ class AuthService:
         with self._db.read() as connection:
             return [_user(r) for r in connection.execute(sa.select(_U).order_by(_U.c.email))]
 
-    def set_role(self, email: str, role: Role, *, actor: str) -> User:
+    def set_role(self, email: str, role: UserRole, *, actor: str) -> User:
         email = normalise_email(email)
         with self._db.write() as connection:
             row = self._row(connection, email)
@@ -460,7 +460,7 @@ class AuthService:
                 )
         return Principal(
             subject=row.email,
-            role=Role(row.role),
+            role=UserRole(row.role),
             via=Via.SESSION,
             credential_id=key[:16],
             csrf=row.csrf,

@@ -27,10 +27,10 @@ from charter.services.governance.findings import normal_id
 from charter.store import schema
 
 if TYPE_CHECKING:
+    from charter.domain.governance.finding import Finding
     from charter.domain.governance.review_model import ReviewItem
     from charter.services.auth import Principal
     from charter.services.context import Services
-    from charter.services.governance.findings import Finding
     from charter.services.governance.jit import JitGrant
     from charter.services.governance.rotation import Rotation
     from charter.services.governance.tasks import Task

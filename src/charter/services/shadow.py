@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,11 +24,13 @@ from sqlalchemy.engine import Connection
 from charter.domain.audit import EventDraft
 from charter.domain.charter import CharterSpec
 from charter.domain.enums import AgentState, PersonStatus
+from charter.domain.estate import Identity
 from charter.domain.lifecycle import Transition, next_state
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.services.attribution import UNOWNED
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
+from charter.services.inventory import identity_of
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.versions import bump_version
@@ -36,25 +39,16 @@ _A, _V, _I, _C = schema.agents, schema.charter_versions, schema.identities, sche
 
 
 @dataclass(frozen=True, slots=True)
-class ShadowIdentity:
-    id: str
-    source: str
-    account: str
-    kind: str
-    name: str
-    system: str
-    last_used_at: dt.datetime | None
-    evidence: tuple[str, ...]
-    credentials: int
-
-
-@dataclass(frozen=True, slots=True)
 class ShadowAgent:
+    """A shadow agent: the identities it holds, and each one's live credentials."""
+
     name: str
     suggested_owner: str
     purpose: str
     discovered_at: dt.datetime
-    identities: tuple[ShadowIdentity, ...]
+    identities: tuple[Identity, ...]
+    #: live credentials of this agent per identity id (an identity without any is absent)
+    credentials: Mapping[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -67,16 +61,48 @@ class ShadowAgent:
                     "id": i.id,
                     "source": i.source,
                     "account": i.account,
-                    "kind": i.kind,
+                    "kind": i.kind.value,
                     "name": i.name,
                     "system": i.system,
                     "last_used_at": i.last_used_at.isoformat() if i.last_used_at else None,
                     "evidence": list(i.evidence),
-                    "credentials": i.credentials,
+                    "credentials": self.credentials.get(i.id, 0),
                 }
                 for i in self.identities
             ],
         }
+
+
+def shadow_agents(connection: Connection, agents: Sequence[Any]) -> list[ShadowAgent]:
+    """``agents`` (rows of name, owner, purpose, created_at) with their live identities and
+    credential counts: two queries whatever the number of agents."""
+    names = [a.name for a in agents]
+    by_agent: dict[str, list[Identity]] = {n: [] for n in names}
+    counts: dict[str, int] = {}
+    if names:
+        counts = {
+            identity: int(count)
+            for identity, count in connection.execute(
+                sa.select(_C.c.identity, sa.func.count())
+                .where(_C.c.agent.in_(names), _C.c.gone_at.is_(None))
+                .group_by(_C.c.identity)
+            )
+        }
+        for row in connection.execute(
+            sa.select(_I).where(_I.c.agent.in_(names), _I.c.gone_at.is_(None)).order_by(_I.c.id)
+        ):
+            by_agent[row.agent].append(identity_of(row).record)
+    return [
+        ShadowAgent(
+            a.name,
+            a.owner,
+            a.purpose,
+            _aware(a.created_at),
+            tuple(by_agent[a.name]),
+            {i.id: counts[i.id] for i in by_agent[a.name] if i.id in counts},
+        )
+        for a in agents
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +116,7 @@ class Adopted:
     warnings: tuple[str, ...]
 
 
-def _aware(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
+def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
@@ -110,41 +134,7 @@ class ShadowService:
                 .where(_A.c.origin == "discovered", _A.c.state == AgentState.DISCOVERED.value)
                 .order_by(_A.c.name)
             ).all()
-            names = [a.name for a in agents]
-            by_agent: dict[str, list[ShadowIdentity]] = {n: [] for n in names}
-            counts: dict[str, int] = dict(
-                connection.execute(
-                    sa.select(_C.c.identity, sa.func.count())
-                    .where(_C.c.agent.in_(names), _C.c.gone_at.is_(None))
-                    .group_by(_C.c.identity)
-                ).all()
-            )
-            for row in connection.execute(
-                sa.select(_I).where(_I.c.agent.in_(names), _I.c.gone_at.is_(None)).order_by(_I.c.id)
-            ):
-                by_agent[row.agent].append(
-                    ShadowIdentity(
-                        row.id,
-                        row.source,
-                        row.account,
-                        row.kind,
-                        row.name,
-                        row.system,
-                        _aware(row.last_used_at),
-                        tuple(row.evidence or ()),
-                        int(counts.get(row.id, 0)),
-                    )
-                )
-        return [
-            ShadowAgent(
-                a.name,
-                a.owner,
-                a.purpose,
-                _aware(a.created_at) or self._clock.now(),
-                tuple(by_agent[a.name]),
-            )
-            for a in agents
-        ]
+            return shadow_agents(connection, agents)
 
     def adopt(self, name: str, spec: CharterSpec, *, actor: str) -> Adopted:
         """Register shadow agent ``name`` under the charter ``spec`` (state ``proposed``)."""

@@ -25,7 +25,7 @@ from charter.errors import CharterError, InputTooLarge, InvalidInput, NotFound, 
 from charter.http.deps import services_dep
 from charter.http.security import may_transition, require_transition
 from charter.services.agent_registry import version_diff
-from charter.services.auth import Principal, Role
+from charter.services.auth import Principal, UserRole
 from charter.services.changes import Proposal
 from charter.services.console import queries
 from charter.services.console.summaries import summaries_of
@@ -114,13 +114,13 @@ def agents(
 # -- registering a new agent -------------------------------------------------------------------
 @router.get("/agents/new")
 def new_agent(request: Request, principal: PrincipalDep) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     return render(request, "agent_new.html", {"error": None, "text": ""}, title="Register an agent")
 
 
 @router.post("/agents/new")
 async def register_agent(request: Request, principal: PrincipalDep, form: FormDep) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     services = services_dep(request)
     try:
         spec = await charter_from_form(form)
@@ -270,7 +270,7 @@ def transition_agent(
 
 @router.post("/agents/{name}/transfer")
 def transfer_agent(request: Request, name: str, principal: PrincipalDep, form: FormDep) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     _visible_agent(request, principal, name)
     to = field(form, "to", limit=320)
     reason = field(form, "reason", required=False) or "transferred in the console"

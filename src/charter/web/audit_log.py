@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from charter.domain.audit import Event
 from charter.http.deps import MAX_SEQ, services_dep
 from charter.services.audit import ChainReport
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.console import queries
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
 from charter.web.templating import render
@@ -30,33 +30,14 @@ _last: dict[int, tuple[Any, ChainReport]] = {}
 _lock = threading.Lock()
 
 
-@dataclass(frozen=True, slots=True)
-class Shown:
-    seq: int
-    time: str
-    actor: str
-    action: str
-    target_type: str
-    target: str
-    before: Any
-    after: Any
-
-
-def _shown(row: queries.EventRow) -> Shown:
+def _changes(event: Event) -> tuple[Any, Any]:
+    """Its summary's before and after; none when a damaged row's summary is not JSON (the
+    page still lists it, and the chain's verification reports it)."""
     try:
-        summary = json.loads(row.summary)
+        summary = json.loads(event.summary)
     except ValueError:
         summary = {}
-    return Shown(
-        row.seq,
-        row.time,
-        row.actor,
-        row.action,
-        row.target_type,
-        row.target,
-        summary.get("before"),
-        summary.get("after"),
-    )
+    return summary.get("before"), summary.get("after")
 
 
 @router.get("/audit")
@@ -69,7 +50,7 @@ def audit(
     before: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     verify: bool = False,
 ) -> Response:
-    require_role(principal, Role.ADMIN, Role.AUDITOR)
+    require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
     services = services_dep(request)
     rows, cursor = queries.events_page(
         services.db,
@@ -93,7 +74,7 @@ def audit(
         request,
         "audit.html",
         {
-            "events": [_shown(r) for r in rows],
+            "events": [(e, *_changes(e)) for e in rows],
             "cursor": cursor,
             "count": count,
             "report": report,

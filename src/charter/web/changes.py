@@ -17,7 +17,7 @@ from fastapi.responses import Response
 
 from charter.errors import CharterError
 from charter.http.deps import services_dep
-from charter.services.auth import Principal, Role
+from charter.services.auth import Principal, UserRole
 from charter.services.changes import Proposal, ProposalStatus
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render
@@ -68,7 +68,7 @@ def changes(request: Request, principal: PrincipalDep, status: str = "pending") 
 def _decide(
     request: Request, principal: Principal, change_id: str, form: Any, *, approve: bool
 ) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)  # auditors read
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)  # auditors read
     changes_service = services_dep(request).governance.changes
     # out of reach answers 404 like a missing id (not a flash message that confirms it exists)
     changes_service.get(change_id, visible_to=_viewer(principal))

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from charter.domain.nesting import load_json
 from charter.errors import InvalidInput
 from charter.http.deps import services_dep
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.console import queries
 from charter.services.owner_reach import OwnerReach
 from charter.web.forms import ConsoleRoute, PrincipalDep, require_role
@@ -49,7 +49,7 @@ def decision_tester(
     context: str = "",
     on_behalf_of: str = "",
 ) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     services = services_dep(request)
     decision = None
     error = None

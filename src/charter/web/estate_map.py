@@ -18,7 +18,7 @@ from fastapi.responses import Response
 
 from charter.errors import InvalidInput
 from charter.http.deps import services_dep
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.console import queries
 from charter.services.console.estate_sample import estate_sample
 from charter.services.console.summaries import summaries_of
@@ -87,11 +87,11 @@ def estate_map(
         reach = estate.blast_radius(agent=agent, limit=2000)
         graph, paths, heading = reach.graph, reach.paths, f"Blast radius of {agent}"
     elif identity:
-        require_role(principal, Role.ADMIN, Role.AUDITOR)
+        require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
         reach = estate.blast_radius(identity=identity, limit=2000)
         graph, paths, heading = reach.graph, reach.paths, f"What {identity} can reach"
     elif system:
-        require_role(principal, Role.ADMIN, Role.AUDITOR)
+        require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
         reach = estate.who_can_reach(system, limit=500)
         graph, paths, heading = reach.graph, reach.paths, f"Who can reach {system}"
     elif scope is not None:

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from charter.domain.enums import FindingStatus, Severity
+from charter.domain.governance.finding import Finding
 from charter.errors import CharterError, InvalidInput
 from charter.http.deps import services_dep
-from charter.services.auth import Principal, Role
+from charter.services.auth import Principal, UserRole
 from charter.services.console import governance_queries, queries
 from charter.services.console.summaries import summaries_of
-from charter.services.governance.findings import Finding
 from charter.services.owner_reach import OwnerReach
 from charter.web.findings_meta import owasp_ids, rules, rules_for_owasp
 from charter.web.forms import (
@@ -148,7 +148,7 @@ def change_status(
     request: Request, finding_id: str, principal: PrincipalDep, form: FormDep
 ) -> Response:
     """Acknowledge, suppress (reason and end date) or reopen one finding."""
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     services = services_dep(request)
     store = services.governance.findings
     finding = OwnerReach(services, principal).finding(finding_id)

@@ -24,7 +24,7 @@ from starlette.responses import Response
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.errors import CharterError, InvalidInput, PermissionDenied
 from charter.http.security import principal_dep, same_origin
-from charter.services.auth import Principal, Role
+from charter.services.auth import Principal, UserRole
 from charter.web.templating import render
 
 #: The largest file a console form accepts (a charter upload).
@@ -90,7 +90,7 @@ def choice(kind: type[E], value: str, *, name: str) -> E | None:
         raise InvalidInput(f"{name} is one of: {allowed}", field=name) from exc
 
 
-def require_role(principal: Principal, *roles: Role) -> None:
+def require_role(principal: Principal, *roles: UserRole) -> None:
     if principal.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise PermissionDenied(f"this page is for: {allowed}", field="role")

@@ -21,7 +21,7 @@ from charter.domain.governance.review_model import ReviewDecision
 from charter.domain.patterns import matches
 from charter.errors import CharterError, InvalidInput, NotFound
 from charter.http.deps import services_dep
-from charter.services.auth import Principal, Role
+from charter.services.auth import Principal, UserRole
 from charter.services.console import governance_queries, queries
 from charter.services.owner_reach import OwnerReach
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
@@ -65,7 +65,7 @@ def _item(
 
 @router.get("/reviews")
 def reviews(request: Request, principal: PrincipalDep, page: int = 1) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     services = services_dep(request)
     mine = governance_queries.review_queue(services.db, reviewer=principal.subject, page=page)
     everyone = None
@@ -86,7 +86,7 @@ def reviews(request: Request, principal: PrincipalDep, page: int = 1) -> Respons
 
 @router.post("/reviews/start")
 def start(request: Request, principal: PrincipalDep, form: FormDep) -> Response:
-    require_role(principal, Role.ADMIN)
+    require_role(principal, UserRole.ADMIN)
     scope = field(form, "scope", limit=400)
     days_text = field(form, "due_days", required=False, limit=4) or "14"
     if not days_text.isdigit() or not 1 <= int(days_text) <= 365:
@@ -108,7 +108,7 @@ def start(request: Request, principal: PrincipalDep, form: FormDep) -> Response:
 def review_item(
     request: Request, campaign: str, agent: str, principal: PrincipalDep, decision: str = ""
 ) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     services = services_dep(request)
     item = _item(request, principal, campaign, agent)
     suggestion: dict[str, Any] = item.snapshot.get("suggestion") or {}
@@ -165,7 +165,7 @@ def review_item(
 def decide(
     request: Request, campaign: str, agent: str, principal: PrincipalDep, form: FormDep
 ) -> Response:
-    require_role(principal, Role.ADMIN, Role.OWNER)
+    require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     _item(request, principal, campaign, agent)
     value = field(form, "decision", limit=10)
     try:

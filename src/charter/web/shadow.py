@@ -21,8 +21,9 @@ from charter.domain.lifecycle import Transition
 from charter.errors import CharterError, Conflict
 from charter.http.deps import services_dep
 from charter.services.attribution import UNOWNED
-from charter.services.auth import Role
+from charter.services.auth import UserRole
 from charter.services.console import queries
+from charter.services.shadow import ShadowAgent
 from charter.web.agents import charter_from_form
 from charter.web.forms import ConsoleRoute, FormDep, PrincipalDep, field, require_role
 from charter.web.templating import redirect, render
@@ -30,7 +31,7 @@ from charter.web.templating import redirect, render
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def suggested_charter(row: queries.ShadowRow) -> str:
+def suggested_charter(row: ShadowAgent) -> str:
     """A starting charter for adoption: its name, the suggested owner, its identities."""
     document = {
         "name": row.name,
@@ -44,7 +45,7 @@ def suggested_charter(row: queries.ShadowRow) -> str:
 
 @router.get("/shadow")
 def shadow(request: Request, principal: PrincipalDep, page: int = 1) -> Response:
-    require_role(principal, Role.ADMIN, Role.AUDITOR)
+    require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
     services = services_dep(request)
     result = queries.shadow_page(services.db, page=page)
     return render(
@@ -69,7 +70,7 @@ def _shadow_agent(request: Request, name: str) -> None:
 
 @router.post("/shadow/{name}/adopt")
 async def adopt(request: Request, name: str, principal: PrincipalDep, form: FormDep) -> Response:
-    require_role(principal, Role.ADMIN)
+    require_role(principal, UserRole.ADMIN)
     _shadow_agent(request, name)
     try:
         spec = await charter_from_form(form)
@@ -84,7 +85,7 @@ async def adopt(request: Request, name: str, principal: PrincipalDep, form: Form
 
 @router.post("/shadow/{name}/dismiss")
 def dismiss(request: Request, name: str, principal: PrincipalDep, form: FormDep) -> Response:
-    require_role(principal, Role.ADMIN)
+    require_role(principal, UserRole.ADMIN)
     _shadow_agent(request, name)
     reason = field(form, "reason")
     services_dep(request).registry.transition(

@@ -23,25 +23,25 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from charter import __version__
 from charter.domain.durations import format_duration
-from charter.services.auth import Principal, Role
+from charter.services.auth import Principal, UserRole
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "charter_flash"
 
 #: The console's sections, in the order of the navigation bar, with who sees them.
-NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
-    ("/", "Overview", frozenset(Role)),
-    ("/agents", "Agents", frozenset(Role)),
-    ("/shadow", "Shadow AI", frozenset({Role.ADMIN, Role.AUDITOR})),
-    ("/findings", "Findings", frozenset(Role)),
-    ("/map", "Map", frozenset(Role)),
-    ("/reviews", "Reviews", frozenset({Role.ADMIN, Role.OWNER})),
-    ("/changes", "Changes", frozenset(Role)),
-    ("/audit", "Audit", frozenset({Role.ADMIN, Role.AUDITOR})),
-    ("/decisions", "Decisions", frozenset({Role.ADMIN, Role.OWNER})),
+NAV: tuple[tuple[str, str, frozenset[UserRole]], ...] = (
+    ("/", "Overview", frozenset(UserRole)),
+    ("/agents", "Agents", frozenset(UserRole)),
+    ("/shadow", "Shadow AI", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
+    ("/findings", "Findings", frozenset(UserRole)),
+    ("/map", "Map", frozenset(UserRole)),
+    ("/reviews", "Reviews", frozenset({UserRole.ADMIN, UserRole.OWNER})),
+    ("/changes", "Changes", frozenset(UserRole)),
+    ("/audit", "Audit", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
+    ("/decisions", "Decisions", frozenset({UserRole.ADMIN, UserRole.OWNER})),
 )
 #: Who may open the estate-wide map views (``/map?system=`` and ``?identity=``).
-ESTATE_VIEWERS = frozenset({Role.ADMIN, Role.AUDITOR})
+ESTATE_VIEWERS = frozenset({UserRole.ADMIN, UserRole.AUDITOR})
 
 
 def may_open(principal: Principal | None, href: str) -> bool:

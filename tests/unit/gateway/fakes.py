@@ -19,7 +19,7 @@ from charter.domain.compiled import Snapshot, compile_agent
 from charter.domain.decision import Decision
 from charter.domain.enums import AgentState
 from charter.domain.evaluation import evaluate
-from charter.gateway.authority import AgentView, AuthError, AuthFailure, Presented, Principal
+from charter.gateway.authority import AgentPrincipal, AgentView, AuthError, AuthFailure, Presented
 from charter.gateway.local import view_of
 
 NOW = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
@@ -38,7 +38,7 @@ class Recorded:
 @dataclass
 class FakeAuthority:
     charters: dict[str, CharterSpec]
-    tokens: dict[str, Principal] = field(default_factory=dict)
+    tokens: dict[str, AgentPrincipal] = field(default_factory=dict)
     states: dict[str, AgentState] = field(default_factory=dict)
     records: list[Recorded] = field(default_factory=list)
     cuts: list[tuple[str, int, int]] = field(default_factory=list)
@@ -54,7 +54,7 @@ class FakeAuthority:
             agents[name] = compile_agent(agent)
         return Snapshot(agents, {})
 
-    async def authenticate(self, presented: Presented, audience: str) -> Principal:
+    async def authenticate(self, presented: Presented, audience: str) -> AgentPrincipal:
         self.audiences.append(audience)
         principal = self.tokens.get(presented.token)
         if principal is None:
@@ -69,7 +69,7 @@ class FakeAuthority:
         return principal
 
     async def decide(
-        self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
+        self, principal: AgentPrincipal, action: str, resource: str, context: Mapping[str, Any]
     ) -> Decision:
         return evaluate(
             self.snapshot(), principal.agent, action, resource, context, principal.on_behalf_of
@@ -77,7 +77,7 @@ class FakeAuthority:
 
     def record(
         self,
-        principal: Principal,
+        principal: AgentPrincipal,
         action: str,
         resource: str,
         decision: Decision,

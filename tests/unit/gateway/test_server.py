@@ -25,7 +25,7 @@ from tests.unit.gateway.stack import HELPDESK_CHARTER, UPSTREAM
 from charter.domain.charter_parsing import load_document, parse_charter
 from charter.domain.enums import AgentState
 from charter.gateway import refusals
-from charter.gateway.authority import Principal
+from charter.gateway.authority import AgentPrincipal
 from charter.gateway.config import parse_config
 from charter.gateway.server import Gateway
 from charter.gateway.upstream import Upstream
@@ -68,8 +68,8 @@ def make_gateway(**settings: Any) -> tuple[Gateway, FakeAuthority]:
 
 
 @asynccontextmanager
-async def session(gateway: Gateway, principal: Principal) -> AsyncIterator[Client]:
-    async def authenticate() -> Principal:
+async def session(gateway: Gateway, principal: AgentPrincipal) -> AsyncIterator[Client]:
+    async def authenticate() -> AgentPrincipal:
         return principal
 
     gateway._stdio_auth = authenticate
@@ -77,7 +77,7 @@ async def session(gateway: Gateway, principal: Principal) -> AsyncIterator[Clien
         yield client
 
 
-BOT = Principal("helpdesk-bot", scopes=SCOPES)
+BOT = AgentPrincipal("helpdesk-bot", scopes=SCOPES)
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ async def test_unknown_and_tricky_names_are_refused_and_never_forwarded() -> Non
 @pytest.mark.usefixtures("in_memory")
 async def test_token_scope_and_rate_limits() -> None:
     gateway, authority = make_gateway()
-    narrow = Principal("helpdesk-bot", scopes=frozenset({"read_ticket"}))
+    narrow = AgentPrincipal("helpdesk-bot", scopes=frozenset({"read_ticket"}))
     async with session(gateway, narrow) as client:
         assert {t.name for t in (await client.list_tools()).tools} == {"read_ticket"}
         error = await call_error(
@@ -220,7 +220,7 @@ async def test_resources_and_prompts_are_decided_too() -> None:
 @pytest.mark.usefixtures("in_memory")
 async def test_resources_outside_the_charter_are_hidden_and_denied() -> None:
     gateway, _ = make_gateway()
-    no_resources = Principal("helpdesk-bot", scopes=frozenset({"read_ticket"}))
+    no_resources = AgentPrincipal("helpdesk-bot", scopes=frozenset({"read_ticket"}))
     async with session(gateway, no_resources) as client:
         assert (await client.list_resources()).resources == []
         assert (await client.list_prompts()).prompts == []

@@ -10,7 +10,7 @@ from charter.domain.people import Person
 from charter.domain.tokens.jwk import Alg, PrivateKey, generate_private_key, jwk_from_public_key
 from charter.domain.tokens.jws import VerificationKey
 from charter.services.tokens.keys import KeyRing, SigningKey
-from charter.services.tokens.state import AgentStatus, Snapshot
+from charter.services.tokens.state import AgentStatus, ValiditySnapshot
 
 ISSUER = "https://charter.test"
 NOW = 1_800_000_000
@@ -41,10 +41,10 @@ def snapshot(
     revoked: frozenset[str] = frozenset(),
     floors: dict[str, int] | None = None,
     changed_at: int = NOW - 3600,
-) -> Snapshot:
+) -> ValiditySnapshot:
     agents = agents if agents is not None else {"support-summarizer": (AgentState.ACTIVE, 1)}
     people = people or {}
-    return Snapshot(
+    return ValiditySnapshot(
         agents={
             name: AgentStatus(state, version, changed_at)
             for name, (state, version) in agents.items()

@@ -34,7 +34,7 @@ from charter.domain.tokens.jwk import Alg
 from charter.domain.tokens.jws import sign
 from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.keys import KeyRing, SigningKey
-from charter.services.tokens.state import Snapshot
+from charter.services.tokens.state import ValiditySnapshot
 
 
 def _issue(key: SigningKey, claims: dict[str, Any], typ: str = "at+jwt") -> str:
@@ -42,7 +42,9 @@ def _issue(key: SigningKey, claims: dict[str, Any], typ: str = "at+jwt") -> str:
     return sign(claims, key.private, kid=key.kid, typ=typ)
 
 
-def _verifier(keyring: KeyRing, state: Snapshot, now: float = NOW + 10) -> AccessTokenVerifier:
+def _verifier(
+    keyring: KeyRing, state: ValiditySnapshot, now: float = NOW + 10
+) -> AccessTokenVerifier:
     return AccessTokenVerifier(ISSUER, lambda _s: keyring, lambda _fresh: state, lambda: now)
 
 
@@ -247,7 +249,7 @@ def test_a_retired_signing_key_no_longer_verifies_even_from_the_cache() -> None:
     ],
 )
 def test_the_store_must_still_back_the_token_and_the_cache_does_not_hide_it(
-    state: Snapshot, reason: str
+    state: ValiditySnapshot, reason: str
 ) -> None:
     key = signing_key()
     token = _issue(key, base_claims())

@@ -14,13 +14,13 @@ from charter.http.security import (
     same_origin,
     zone_of,
 )
-from charter.services.auth import Principal, Role, Via
+from charter.services.auth import Principal, UserRole, Via
 from charter.web.oidc import pkce_challenge, pkce_pair
 from charter.web.signin import safe_next
 
-ADMIN = Principal("ada@acme.example", Role.ADMIN, Via.SESSION)
-OWNER = Principal("bo@acme.example", Role.OWNER, Via.API_TOKEN)
-AUDITOR = Principal("cy@acme.example", Role.AUDITOR, Via.SESSION)
+ADMIN = Principal("ada@acme.example", UserRole.ADMIN, Via.SESSION)
+OWNER = Principal("bo@acme.example", UserRole.OWNER, Via.API_TOKEN)
+AUDITOR = Principal("cy@acme.example", UserRole.AUDITOR, Via.SESSION)
 PEP = Principal("gw", None, Via.PEP_KEY)
 
 

@@ -8,13 +8,13 @@ the store reconciles. See docs/scanner.md.
 from charter.discovery.scan.baseline import load_baseline, parse_baseline
 from charter.discovery.scan.detectors import all_detectors
 from charter.discovery.scan.engine import DEFAULT_MAX_FILE_SIZE, ScanOptions, rule, run_scan
-from charter.discovery.scan.report import Finding, ScanReport
+from charter.discovery.scan.report import ScanReport, SecretFinding
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
-    "Finding",
     "ScanOptions",
     "ScanReport",
+    "SecretFinding",
     "all_detectors",
     "load_baseline",
     "parse_baseline",

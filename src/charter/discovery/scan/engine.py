@@ -24,7 +24,7 @@ from charter.discovery.scan.ignore import IGNORE_FILE, IgnoreFile, Ignores
 from charter.discovery.scan.kinds import BaselineState, ProblemKind, SkipReason
 from charter.discovery.scan.mcp_configs import MCP_INLINE_SECRET
 from charter.discovery.scan.packages import lookup
-from charter.discovery.scan.report import Finding, ScanReport
+from charter.discovery.scan.report import ScanReport, SecretFinding
 from charter.discovery.scan.walker import (
     VENDORED_DIRS,
     FileTask,
@@ -146,7 +146,7 @@ class _Aggregate:
         origin: str = "file",
         commit: str | None = None,
         line: int | None = None,
-    ) -> Finding | None:
+    ) -> SecretFinding | None:
         ignores = self.ignores[root]
         if (
             hit.allowed
@@ -155,7 +155,7 @@ class _Aggregate:
         ):
             self.report.allowed += 1
             return None
-        return Finding(
+        return SecretFinding(
             rule=rule(hit.detector),
             fingerprint=hit.fingerprint,
             preview=hit.preview,
@@ -272,7 +272,7 @@ def _add_history(aggregate: _Aggregate, root: Root) -> None:
         return
     report.commits_scanned += history.commits
     present = {f.fingerprint: f for f in report.findings if f.root == root.index}
-    oldest: dict[tuple[str, str], Finding] = {}
+    oldest: dict[tuple[str, str], SecretFinding] = {}
     ignores = aggregate.ignores[root.index]
     for item in history.hits:
         if _history_skip(item.path) or ignores.ignored(item.path, is_dir=False):

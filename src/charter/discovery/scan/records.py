@@ -25,7 +25,7 @@ from typing import Any
 
 from charter.discovery.scan.agent_code import Project
 from charter.discovery.scan.mcp_configs import McpServer
-from charter.discovery.scan.report import Finding, ScanReport
+from charter.discovery.scan.report import ScanReport, SecretFinding
 from charter.discovery.scan.walker import Root
 from charter.domain.batch import Batch
 from charter.domain.enums import IdentityKind, Severity
@@ -101,7 +101,7 @@ class _Builder:
             )
 
     # -- credentials ---------------------------------------------------------------------
-    def credential(self, findings: list[Finding]) -> str:
+    def credential(self, findings: list[SecretFinding]) -> str:
         findings.sort(key=lambda f: (f.commit is not None, f.path, f.line))
         first = findings[0]
         rule = first.rule
@@ -144,7 +144,7 @@ class _Builder:
         )
         return credential_id
 
-    def _service_account(self, finding: Finding) -> str | None:
+    def _service_account(self, finding: SecretFinding) -> str | None:
         email = finding.properties.get("client_email")
         if finding.rule.id != "gcp-service-account-key" or not isinstance(email, str):
             return None
@@ -255,8 +255,8 @@ class _Builder:
                 f"project {name} {how}" + (" (candidate agent)" if project.candidate_agent else ""),
             )
 
-    def batch(self, findings: list[Finding]) -> Batch:
-        by_fingerprint: dict[str, list[Finding]] = defaultdict(list)
+    def batch(self, findings: list[SecretFinding]) -> Batch:
+        by_fingerprint: dict[str, list[SecretFinding]] = defaultdict(list)
         for finding in findings:
             by_fingerprint[finding.fingerprint].append(finding)
         for group in by_fingerprint.values():

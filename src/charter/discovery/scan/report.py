@@ -22,7 +22,7 @@ REPORT_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
+class SecretFinding:
     """One secret at one location."""
 
     rule: Detector
@@ -69,7 +69,7 @@ class Finding:
 class ScanReport:
     engine: str
     roots: list[Root]
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[SecretFinding] = field(default_factory=list)
     servers: list[tuple[int, McpServer]] = field(default_factory=list)
     projects: list[Project] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
@@ -82,7 +82,7 @@ class ScanReport:
     jobs: int = 1
 
     @property
-    def new_findings(self) -> list[Finding]:
+    def new_findings(self) -> list[SecretFinding]:
         return [f for f in self.findings if f.baseline is BaselineState.NEW]
 
     @property

@@ -19,7 +19,7 @@ from charter import __version__
 from charter.discovery.scan.detector import NHI_RISKS, Detector
 from charter.discovery.scan.detectors import all_detectors
 from charter.discovery.scan.mcp_configs import MCP_INLINE_SECRET
-from charter.discovery.scan.report import Finding, ScanReport
+from charter.discovery.scan.report import ScanReport, SecretFinding
 from charter.domain.enums import Severity
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -77,7 +77,7 @@ def _base_id(root: int) -> str:
     return "%SRCROOT%" if root == 0 else f"ROOT{root}"
 
 
-def _result(finding: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _result(finding: SecretFinding, index: dict[str, int]) -> dict[str, Any]:
     where = f" (committed in {finding.commit[:12]})" if finding.commit else ""
     key = f"{finding.rule.id}|{finding.fingerprint}|{finding.path}".encode()
     return {

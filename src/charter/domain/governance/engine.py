@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from charter.domain.enums import Severity
 from charter.domain.governance.facts import AgentFacts, CredentialFacts, IdentityFacts, RuleContext
 from charter.domain.governance.policy import GovernancePolicy
-from charter.domain.governance.rule_registry import EntityType, Rule, all_rules
+from charter.domain.governance.rule_registry import EntityType, GovernanceRule, all_rules
 
 logger = logging.getLogger("charter.governance")
 
@@ -139,13 +139,15 @@ def credential_subject(credential: CredentialFacts, ctx: RuleContext) -> Subject
 class Evaluator:
     """The enabled rules, split by entity type, with the policy's severity overrides."""
 
-    def __init__(self, policy: GovernancePolicy, rules: Iterable[Rule] | None = None) -> None:
+    def __init__(
+        self, policy: GovernancePolicy, rules: Iterable[GovernanceRule] | None = None
+    ) -> None:
         chosen = list(rules) if rules is not None else all_rules()
         policy.check_rules(r.id for r in (all_rules() if rules is None else chosen))
         self.policy = policy
         self.rules = [r for r in chosen if policy.setting(r.id).enabled]
         self._severity = {r.id: policy.setting(r.id).severity for r in self.rules}
-        self._by_entity: dict[EntityType, list[Rule]] = {t: [] for t in EntityType}
+        self._by_entity: dict[EntityType, list[GovernanceRule]] = {t: [] for t in EntityType}
         for rule in self.rules:
             self._by_entity[rule.meta.entity].append(rule)
         self.errors: list[str] = []

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from charter.domain.charter import CharterSpec
 from charter.domain.enums import AgentState
+from charter.domain.estate import Identity
 from charter.domain.governance.policy import Thresholds
 
 _EMPTY: Mapping[str, Any] = {}
@@ -123,22 +124,10 @@ class GrantFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class IdentityFacts:
-    id: str
-    source: str
-    account: str
-    kind: str
-    name: str
-    system: str
-    native_id: str = ""
-    owner: str | None = None
-    agent: str | None = None
-    ai_related: bool = False
-    created_at: dt.datetime | None = None
-    last_used_at: dt.datetime | None = None
+class IdentityFacts(Identity):
+    """An identity as rules see it: the estate's record, and what the loader joins to it."""
+
     first_seen: dt.datetime | None = None
-    properties: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    evidence: tuple[str, ...] = ()
     grants: tuple[GrantFacts, ...] = ()
     usage: tuple[Usage, ...] = ()
     passwords: tuple[CredentialBrief, ...] = ()

@@ -19,8 +19,8 @@ from typing import Any
 
 from charter import __version__
 from charter.domain.enums import FindingStatus, Severity
+from charter.domain.governance.finding import Finding
 from charter.domain.governance.rule_registry import get_rule
-from charter.services.governance.findings import Finding
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2004

@@ -31,7 +31,7 @@ from typing import Any
 from charter.domain.governance.facts import AgentBrief
 from charter.domain.governance.policy import Thresholds
 from charter.domain.governance.rules.secrets import SECRET_KINDS, STATIC_KINDS
-from charter.services.governance.rollup import utc
+from charter.domain.moments import utc
 
 #: how far each time bound is moved towards more candidates
 SLACK = dt.timedelta(days=2)

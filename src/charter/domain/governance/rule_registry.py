@@ -84,7 +84,7 @@ class RuleMeta:
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class GovernanceRule:
     meta: RuleMeta
     check: Callable[[Any, Any], Hit | None] = field(repr=False)
 
@@ -93,7 +93,7 @@ class Rule:
         return self.meta.id
 
 
-REGISTRY: dict[str, Rule] = {}
+REGISTRY: dict[str, GovernanceRule] = {}
 
 F = TypeVar("F")
 C = TypeVar("C")
@@ -127,19 +127,19 @@ def rule(
             thresholds=thresholds,
             description=(check.__doc__ or "").strip(),
         )
-        REGISTRY[id] = Rule(meta, check)
+        REGISTRY[id] = GovernanceRule(meta, check)
         return check
 
     return register
 
 
-def all_rules() -> list[Rule]:
+def all_rules() -> list[GovernanceRule]:
     """Every registered rule, in a stable order (importing the rule modules registers them)."""
     import charter.domain.governance.rules  # noqa: F401  (registration by import)
 
     return sorted(REGISTRY.values(), key=lambda r: (r.meta.entity.value, r.meta.id))
 
 
-def get_rule(rule_id: str) -> Rule | None:
+def get_rule(rule_id: str) -> GovernanceRule | None:
     all_rules()
     return REGISTRY.get(rule_id)

@@ -18,8 +18,8 @@ from urllib.parse import quote
 
 from charter import __version__
 from charter.domain.enums import FindingStatus, Severity
-from charter.domain.governance.rule_registry import OWASP_TITLES, Rule, all_rules
-from charter.services.governance.findings import Finding
+from charter.domain.governance.finding import Finding
+from charter.domain.governance.rule_registry import OWASP_TITLES, GovernanceRule, all_rules
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {
@@ -40,7 +40,7 @@ SECURITY_SEVERITY = {
 _FILE_LOCATION = re.compile(r"^(?P<path>[^@]+?):(?P<line>\d+)(?:@(?P<commit>[0-9a-f]{7,40}))?$")
 
 
-def _descriptor(rule: Rule) -> dict[str, Any]:
+def _descriptor(rule: GovernanceRule) -> dict[str, Any]:
     meta = rule.meta
     risks = "; ".join(f"OWASP {o} {OWASP_TITLES.get(o, '')}".strip() for o in meta.owasp)
     return {

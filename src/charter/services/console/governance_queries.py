@@ -17,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from charter.domain.enums import AgentState, FindingStatus, Severity
+from charter.domain.governance.finding import Finding
 from charter.services.console.queries import COUNT_CAP, PER_PAGE, Page, aware, owned, page_number
 from charter.services.console.summaries import EstateSummary, FindingSummary
-from charter.services.governance.findings import Finding, row_to_finding
+from charter.services.governance.findings import row_to_finding
 from charter.store import console_schema as _indexes  # noqa: F401 - its indexes
 from charter.store import schema
 from charter.store.database import Database

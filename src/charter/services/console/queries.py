@@ -20,9 +20,11 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from charter.domain.audit import Event
 from charter.domain.decision import RecordedReason, recorded_reasons
 from charter.domain.enums import AgentState, FindingStatus
 from charter.errors import InvalidInput
+from charter.services.shadow import ShadowAgent, shadow_agents
 from charter.store import console_schema as _indexes  # noqa: F401 - its indexes
 from charter.store import schema
 from charter.store.database import Database
@@ -355,17 +357,6 @@ def recent_decisions(db: Database, agent: str, *, limit: int = 20) -> list[Decis
 
 
 # -- audit -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    seq: int
-    time: str
-    actor: str
-    action: str
-    target_type: str
-    target: str
-    summary: str
-
-
 def events_page(
     db: Database,
     *,
@@ -374,7 +365,7 @@ def events_page(
     target: str | None = None,
     before: int | None = None,
     limit: int = PER_PAGE,
-) -> tuple[list[EventRow], int | None]:
+) -> tuple[list[Event], int | None]:
     """Newest first; returns the page and the ``before`` cursor of the next (older) page."""
     conditions: list[sa.ColumnElement[bool]] = []
     if actor:
@@ -390,20 +381,9 @@ def events_page(
         conditions.append(_E.c.seq < before)
     with db.read() as connection:
         rows = connection.execute(
-            sa.select(
-                _E.c.seq,
-                _E.c.time,
-                _E.c.actor,
-                _E.c.action,
-                _E.c.target_type,
-                _E.c.target,
-                _E.c.summary,
-            )
-            .where(*conditions)
-            .order_by(_E.c.seq.desc())
-            .limit(limit + 1)
+            sa.select(_E).where(*conditions).order_by(_E.c.seq.desc()).limit(limit + 1)
         ).all()
-    items = [EventRow(*row) for row in rows[:limit]]
+    items = [Event(**row._mapping) for row in rows[:limit]]
     cursor = items[-1].seq if len(rows) > limit and items else None
     return items, cursor
 
@@ -414,29 +394,8 @@ def event_actions(db: Database) -> list[str]:
 
 
 # -- shadow AI ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ShadowIdentityRow:
-    id: str
-    source: str
-    account: str
-    kind: str
-    name: str
-    system: str
-    last_used_at: dt.datetime | None
-    evidence: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ShadowRow:
-    name: str
-    suggested_owner: str
-    purpose: str
-    discovered_at: dt.datetime | None
-    identities: list[ShadowIdentityRow]
-
-
-def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[ShadowRow]:
-    """Shadow agents awaiting adoption, a page at a time, with their identities (2 queries)."""
+def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[ShadowAgent]:
+    """Shadow agents awaiting adoption, a page at a time, with their identities (4 queries)."""
     conditions = [_A.c.origin == "discovered", _A.c.state == AgentState.DISCOVERED.value]
     with db.read() as connection:
         total = int(
@@ -451,39 +410,7 @@ def shadow_page(db: Database, *, page: int = 1, per_page: int = 20) -> Page[Shad
             .limit(per_page)
             .offset((page_number(page) - 1) * per_page)
         ).all()
-        names = [a.name for a in agents]
-        by_agent: dict[str, list[ShadowIdentityRow]] = {n: [] for n in names}
-        if names:
-            for r in connection.execute(
-                sa.select(
-                    _I.c.id,
-                    _I.c.source,
-                    _I.c.account,
-                    _I.c.kind,
-                    _I.c.name,
-                    _I.c.system,
-                    _I.c.last_used_at,
-                    _I.c.evidence,
-                    _I.c.agent,
-                )
-                .where(_I.c.agent.in_(names), _I.c.gone_at.is_(None))
-                .order_by(_I.c.id)
-            ):
-                by_agent[r.agent].append(
-                    ShadowIdentityRow(
-                        r.id,
-                        r.source,
-                        r.account,
-                        r.kind,
-                        r.name,
-                        r.system,
-                        aware(r.last_used_at),
-                        tuple(r.evidence or ()),
-                    )
-                )
-    rows = [
-        ShadowRow(a.name, a.owner, a.purpose, aware(a.created_at), by_agent[a.name]) for a in agents
-    ]
+        rows = shadow_agents(connection, agents)
     return Page(rows, total, page, per_page)
 
 

@@ -24,12 +24,12 @@ from charter.domain.audit import EventDraft
 from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.lifecycle import Transition
+from charter.domain.moments import utc
 from charter.errors import Conflict, PermissionDenied
 from charter.services.agent_registry import RegistryService
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import agent_writes, notices
-from charter.services.governance.rollup import utc
 from charter.store import schema
 from charter.store.database import Database
 

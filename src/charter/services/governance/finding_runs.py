@@ -44,13 +44,13 @@ from charter.domain.governance.facts import RateWindow, RuleContext
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.prefilter import credential_prefilter
 from charter.domain.governance.rule_registry import EntityType
+from charter.domain.moments import utc
 from charter.errors import Conflict
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import rollup
 from charter.services.governance.leases import Leases, new_holder
 from charter.services.governance.loader import ActivityIndex, EstateReader, rates
-from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import finding_runs, findings
 from charter.store.versions import read_versions

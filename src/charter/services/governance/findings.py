@@ -15,7 +15,6 @@ by a person is one transaction with its audit event.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,73 +23,17 @@ from sqlalchemy.engine import Connection
 
 from charter.domain.audit import EventDraft
 from charter.domain.enums import FindingStatus, Severity
-from charter.domain.governance.rule_registry import OWASP_TITLES, get_rule
+from charter.domain.governance.finding import Finding
+from charter.domain.moments import utc
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
-from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import findings
 
 _F = findings
 MAX_SUPPRESSION = dt.timedelta(days=366)
 SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    id: str
-    rule: str
-    severity: Severity
-    status: FindingStatus
-    entity_type: str
-    entity_id: str
-    entity_name: str
-    identifiers: Mapping[str, Any]
-    agent: str | None
-    owner: str | None
-    system: str | None
-    message: str
-    evidence: Mapping[str, Any]
-    suggestion: Mapping[str, Any] | None
-    first_seen: dt.datetime
-    last_changed: dt.datetime
-    resolved_at: dt.datetime | None = None
-    status_reason: str | None = None
-    status_by: str | None = None
-    status_until: dt.datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: rule id and OWASP ids, the entity's name and identifiers, evidence."""
-        rule = get_rule(self.rule)
-        return {
-            "id": self.id,
-            "rule": self.rule,
-            "title": rule.meta.title if rule else self.rule,
-            "severity": self.severity.value,
-            "status": self.status.value,
-            "owasp": list(rule.meta.owasp) if rule else [],
-            "owasp_titles": [OWASP_TITLES.get(o, o) for o in (rule.meta.owasp if rule else ())],
-            "entity": {
-                "type": self.entity_type,
-                "id": self.entity_id,
-                "name": self.entity_name,
-                "identifiers": dict(self.identifiers),
-            },
-            "agent": self.agent,
-            "owner": self.owner,
-            "system": self.system,
-            "message": self.message,
-            "evidence": dict(self.evidence),
-            "suggestion": dict(self.suggestion) if self.suggestion is not None else None,
-            "remediation": rule.meta.remediation if rule else None,
-            "first_seen": self.first_seen.isoformat(),
-            "last_changed": self.last_changed.isoformat(),
-            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
-            "status_reason": self.status_reason,
-            "status_by": self.status_by,
-            "status_until": self.status_until.isoformat() if self.status_until else None,
-        }
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:

@@ -34,6 +34,7 @@ from charter.domain.audit import EventDraft
 from charter.domain.charter import Capability, Validity
 from charter.domain.enums import AgentState
 from charter.domain.governance.policy import GovernancePolicy
+from charter.domain.moments import utc
 from charter.domain.patterns import parse_pattern
 from charter.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from charter.services.approvals import approval_refusal
@@ -41,7 +42,6 @@ from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import notices
 from charter.services.governance.agent_writes import agent_row
-from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import jit_grants
 from charter.store.versions import bump_version

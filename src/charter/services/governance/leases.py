@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from charter.domain.moments import utc
 from charter.services.clock import Clock
-from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import worker_leases
 

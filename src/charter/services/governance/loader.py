@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from charter.domain.charter import CharterSpec
-from charter.domain.enums import AgentState, PersonStatus
+from charter.domain.enums import AgentState, IdentityKind, PersonStatus
 from charter.domain.governance.facts import (
     AgentBrief,
     AgentFacts,
@@ -35,7 +35,8 @@ from charter.domain.governance.facts import (
 )
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.prefilter import Prefilter
-from charter.services.governance.rollup import Group, Key, utc
+from charter.domain.moments import utc
+from charter.services.governance.rollup import Group, Key
 from charter.store import schema
 from charter.store.governance_schema import review_items
 
@@ -404,7 +405,7 @@ class EstateReader:
                     id=iid,
                     source=source,
                     account=account,
-                    kind=kind,
+                    kind=IdentityKind(kind),
                     name=name,
                     system=system,
                     native_id=native_id,

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from charter.domain.moments import utc
 from charter.errors import InvalidInput
 from charter.services.clock import Clock
-from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import notices
 

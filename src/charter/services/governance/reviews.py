@@ -38,6 +38,7 @@ from charter.domain.governance.review_model import (
     StartPlan,
 )
 from charter.domain.lifecycle import Transition
+from charter.domain.moments import utc
 from charter.domain.patterns import split_resource
 from charter.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from charter.services.agent_registry import version_diff
@@ -45,7 +46,6 @@ from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import agent_writes, notices, rollup
 from charter.services.governance.loader import ActivityIndex
-from charter.services.governance.rollup import utc
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.governance_schema import findings, review_campaigns, review_items

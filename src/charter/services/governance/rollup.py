@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from charter.domain.moments import utc
 from charter.store import schema
 from charter.store.governance_schema import activity_rollup, finding_runs
 
@@ -49,14 +50,6 @@ class Group:
         self.count += other.count
         self.first = min(self.first, other.first)
         self.last = max(self.last, other.last)
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """Aware UTC with a fixed offset (SQLite hands back naive datetimes, which the store writes
-    in UTC; psycopg a ZoneInfo zone, which is slow in arithmetic)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.UTC)
-    return moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
 
 
 def max_activity_id(connection: Connection) -> int:

@@ -36,12 +36,12 @@ from charter.domain.durations import parse_duration
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.rotation_steps import charter_key_steps
 from charter.domain.governance.rules.secrets import SECRET_KINDS
+from charter.domain.moments import utc
 from charter.errors import Conflict, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import notices
 from charter.services.governance.credential_steps import ROTATORS, rotate_steps, scheduled
-from charter.services.governance.rollup import utc
 from charter.services.governance.tasks import file_task
 from charter.store import schema
 from charter.store.database import Database

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from charter.domain.audit import EventDraft
+from charter.domain.moments import utc
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
-from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import governance_tasks
 

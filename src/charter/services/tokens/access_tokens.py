@@ -23,7 +23,7 @@ from charter.domain.tokens.claims import VerifiedToken, parse_act
 from charter.domain.tokens.errors import InvalidToken
 from charter.domain.tokens.jws import JoseError, decode_claims, split_compact
 from charter.services.tokens.keys import KeyRing
-from charter.services.tokens.state import Snapshot
+from charter.services.tokens.state import ValiditySnapshot
 
 AT_TYP = "at+jwt"
 _ACCEPTED_TYPS = frozenset({"at+jwt", "application/at+jwt"})
@@ -84,7 +84,7 @@ def _structure(claims: Mapping[str, Any], kid: str, issuer: str, payload: str) -
     )
 
 
-def check_standing(token: VerifiedToken, snapshot: Snapshot, today: str) -> None:
+def check_standing(token: VerifiedToken, snapshot: ValiditySnapshot, today: str) -> None:
     """Whether the store still backs ``token`` (raises :class:`InvalidToken` if not)."""
     if token.jti in snapshot.revoked:
         raise InvalidToken("revoked", "the token was revoked")
@@ -100,7 +100,9 @@ def check_standing(token: VerifiedToken, snapshot: Snapshot, today: str) -> None
         )
 
 
-def _check_agent(name: str, version: int, issued_at: int, snapshot: Snapshot, today: str) -> None:
+def _check_agent(
+    name: str, version: int, issued_at: int, snapshot: ValiditySnapshot, today: str
+) -> None:
     """One agent of a token: active, same charter version, unchanged since, not floored."""
     status = snapshot.agents.get(name)
     if (
@@ -135,8 +137,8 @@ class AccessTokenVerifier:
     def __init__(
         self,
         issuer: str,
-        keyring: Callable[[Snapshot], KeyRing],
-        snapshot: Callable[[bool], Snapshot],
+        keyring: Callable[[ValiditySnapshot], KeyRing],
+        snapshot: Callable[[bool], ValiditySnapshot],
         now: Callable[[], float],
         cache_size: int = CACHE_SIZE,
     ) -> None:

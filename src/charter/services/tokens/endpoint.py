@@ -32,7 +32,7 @@ from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.keys import KeyRing
 from charter.services.tokens.ledger import Entry, Ledger
 from charter.services.tokens.pending import PendingToken, TokenResponse, replay_error
-from charter.services.tokens.state import AgentStatus, Snapshot, StateView
+from charter.services.tokens.state import AgentStatus, StateView, ValiditySnapshot
 from charter.services.tokens.trusted_issuers import TrustedIssuers
 
 
@@ -51,9 +51,11 @@ class IssuerContext(Protocol):
     @property
     def nonces(self) -> dpop.Nonces: ...
 
-    def keyring(self, snapshot: Snapshot) -> KeyRing: ...
+    def keyring(self, snapshot: ValiditySnapshot) -> KeyRing: ...
 
-    def keys_for(self, snapshot: Snapshot) -> Callable[[str], list[client_auth.ClientKey]]: ...
+    def keys_for(
+        self, snapshot: ValiditySnapshot
+    ) -> Callable[[str], list[client_auth.ClientKey]]: ...
 
     def charter(self, agent: str, version: int) -> CharterSpec: ...
 
@@ -121,7 +123,7 @@ class TokenEndpoint:
         return self.token(request).result()
 
     def _authenticate(
-        self, params: Mapping[str, str], snapshot: Snapshot
+        self, params: Mapping[str, str], snapshot: ValiditySnapshot
     ) -> client_auth.AuthenticatedClient:
         client_auth.require_assertion_type(params.get("client_assertion_type"))
         assertion = params.get("client_assertion")
@@ -140,7 +142,7 @@ class TokenEndpoint:
             now=self._ctx.now(),
         )
 
-    def _active(self, agent: str, snapshot: Snapshot) -> AgentStatus:
+    def _active(self, agent: str, snapshot: ValiditySnapshot) -> AgentStatus:
         status = snapshot.agents.get(agent)
         if status is None or status.state != AgentState.ACTIVE:
             state = status.state.value if status else "unknown"
@@ -189,7 +191,7 @@ class TokenEndpoint:
         client: str,
         status: AgentStatus,
         charter: CharterSpec,
-        snapshot: Snapshot,
+        snapshot: ValiditySnapshot,
         uses: list[OneTimeUse],
         proof: dpop.DPoPProof | None,
     ) -> PendingToken:
@@ -216,7 +218,7 @@ class TokenEndpoint:
         client: str,
         status: AgentStatus,
         charter: CharterSpec,
-        snapshot: Snapshot,
+        snapshot: ValiditySnapshot,
         uses: list[OneTimeUse],
         proof: dpop.DPoPProof | None,
     ) -> PendingToken:
@@ -346,7 +348,7 @@ class TokenEndpoint:
         client: str,
         subject: str,
         status: AgentStatus,
-        snapshot: Snapshot,
+        snapshot: ValiditySnapshot,
         scopes: tuple[str, ...],
         lifetime: int,
         cap: int | None,

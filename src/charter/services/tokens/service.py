@@ -57,7 +57,7 @@ from charter.services.tokens.keys import TOKENS_VERSION_KEY, KeyRing, SigningKey
 from charter.services.tokens.ledger import Ledger
 from charter.services.tokens.pending import PendingToken, TokenResponse
 from charter.services.tokens.revocation import Revocations
-from charter.services.tokens.state import Snapshot, StateView
+from charter.services.tokens.state import StateView, ValiditySnapshot
 from charter.services.tokens.trusted_issuers import JwksFetcher, TrustedIssuers, fetch_jwks
 from charter.store import schema
 from charter.store.database import Database
@@ -124,7 +124,7 @@ class TokenService:
         )
 
     # -- caches over the store ------------------------------------------------------------
-    def keyring(self, snapshot: Snapshot) -> KeyRing:
+    def keyring(self, snapshot: ValiditySnapshot) -> KeyRing:
         generation = snapshot.counters.get(TOKENS_VERSION_KEY, 0)
         cached = self._ring
         if cached is None or cached[0] != generation or cached[1].next_change <= self.now():
@@ -145,7 +145,7 @@ class TokenService:
     def today(self) -> str:
         return self._clock.now().date().isoformat()
 
-    def keys_for(self, snapshot: Snapshot) -> Callable[[str], list[client_auth.ClientKey]]:
+    def keys_for(self, snapshot: ValiditySnapshot) -> Callable[[str], list[client_auth.ClientKey]]:
         generation = snapshot.counters.get(TOKENS_VERSION_KEY, 0)
         if self._client_keys[0] != generation:
             self._client_keys = (generation, {})

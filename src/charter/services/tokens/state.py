@@ -3,7 +3,7 @@
 A JWT access token is checked without a store round trip, yet suspending,
 decommissioning or re-chartering an agent must make its outstanding tokens
 inactive *at once*, in every process. So every check consults a
-:class:`Snapshot` — each agent's state, charter version and last change, each
+:class:`ValiditySnapshot` — each agent's state, charter version and last change, each
 person's standing, revoked token ids, per-agent token floors — and the
 snapshot is reloaded as soon as the store changed:
 
@@ -62,7 +62,7 @@ class AgentStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
+class ValiditySnapshot:
     agents: Mapping[str, AgentStatus] = field(default_factory=dict)
     people: Mapping[str, Person] = field(default_factory=dict)
     floors: Mapping[str, int] = field(default_factory=dict)
@@ -191,13 +191,13 @@ def _epoch_ceil(moment: dt.datetime) -> int:
 
 
 class StateView:
-    """The current :class:`Snapshot`, reloaded part by part when the store changed."""
+    """The current :class:`ValiditySnapshot`, reloaded part by part when the store changed."""
 
     def __init__(self, database: Database, clock: Clock) -> None:
         self._db = database
         self._clock = clock
         self._lock = threading.Lock()
-        self._snapshot = Snapshot()
+        self._snapshot = ValiditySnapshot()
         self._watch: ChangeWatch | None = None
         self._watch_started = False
         self._stale = True
@@ -213,7 +213,7 @@ class StateView:
         """This process changed something: re-read the counters on the next check."""
         self._stale = True
 
-    def current(self, *, fresh: bool = False) -> Snapshot:
+    def current(self, *, fresh: bool = False) -> ValiditySnapshot:
         if not fresh and not self._stale and time.perf_counter_ns() < self._next_check:
             return self._snapshot  # checked less than a millisecond ago
         with self._lock:  # the check and the reload are one step, or a thread could miss a change
@@ -233,7 +233,7 @@ class StateView:
             self._snapshot = self._reload(old, counters)
             return self._snapshot
 
-    def _reload(self, old: Snapshot, counters: Mapping[str, int]) -> Snapshot:
+    def _reload(self, old: ValiditySnapshot, counters: Mapping[str, int]) -> ValiditySnapshot:
         moved = {k for k in WATCHED if counters.get(k, 0) != old.counters.get(k, -1)}
         agents, people, floors, revoked = old.agents, old.people, old.floors, old.revoked
         now = _epoch(self._clock.now())
@@ -253,7 +253,7 @@ class StateView:
                         sa.select(revoked_tokens.c.jti).where(revoked_tokens.c.expires_at >= now)
                     )
                 )
-        return Snapshot(agents, people, floors, revoked, dict(counters))
+        return ValiditySnapshot(agents, people, floors, revoked, dict(counters))
 
     @staticmethod
     def _agents(connection: sa.Connection) -> dict[str, AgentStatus]:
