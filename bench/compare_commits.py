@@ -170,16 +170,24 @@ def spread(values: list[float]) -> float:
     return (max(values) - min(values)) / abs(middle) if middle else 0.0
 
 
-def verdict(ratio: float, noise: float, higher: bool) -> str:
+def verdict(ratio: float, noise: float, higher: bool, rounds: int) -> str:
+    if rounds < 2:
+        return "?"  # one round has no spread to judge by
     if abs(ratio - 1) <= noise:
         return "="
     better = ratio > 1 if higher else ratio < 1
     return "faster" if better else "SLOWER"
 
 
+def number(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+
+
 def report(base: Side, head: Side) -> dict[str, int]:
     """Print a table per benchmark; return how many figures fell in each verdict."""
-    tally: dict[str, int] = {"=": 0, "faster": 0, "SLOWER": 0}
+    tally: dict[str, int] = {"=": 0, "faster": 0, "SLOWER": 0, "?": 0}
     speedups: list[float] = []
     for bench in BENCHES:
         ours, theirs = base.figures.get(bench.name, {}), head.figures.get(bench.name, {})
@@ -198,13 +206,14 @@ def report(base: Side, head: Side) -> dict[str, int]:
             ratio = head_median / base_median if base_median else float("nan")
             noise = max(spread(b), spread(h))
             higher = head.higher[bench.name][name]
-            result = verdict(ratio, noise, higher)
+            rounds = min(len(b), len(h))
+            result = verdict(ratio, noise, higher, rounds)
             if not name.startswith("peer:") and ": peer:" not in name and ratio > 0:
                 tally[result] += 1
                 speedups.append(ratio if higher else 1 / ratio)
             print(
-                f"  {name:<{width}} {base_median:>12,.3g} {head_median:>12,.3g} {ratio:>9.3f} "
-                f"{noise:>8.1%} {min(len(b), len(h)):>6}  {result}"
+                f"  {name:<{width}} {number(base_median):>12} {number(head_median):>12} "
+                f"{ratio:>9.3f} {noise:>8.1%} {rounds:>6}  {result}"
             )
     if speedups:
         geomean = statistics.geometric_mean(speedups)
