@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -113,33 +114,50 @@ def set_up(sides: list[Side], python: str) -> None:
     print(f"setup: both venvs ready in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def clean_env() -> dict[str, str]:
-    """This process's environment without what would point a child at the wrong tree."""
+def clean_env(temp: Path | None = None) -> dict[str, str]:
+    """This process's environment without what would point a child at the wrong tree;
+    with ``temp``, the child's temporary files go there (some benchmarks leave theirs)."""
     drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "CHARTER_HOME", "CHARTER_DATABASE_URL")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["PYTHONUNBUFFERED"] = "1"
+    if temp is not None:
+        temp.mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(temp)
     return env
 
 
-def run(side: Side, bench: Bench, args: list[str], timeout: float) -> tuple[list[Figure], str]:
-    """One run of one script in the side's worktree; its figures, and its output."""
-    command = [str(side.python), bench.script, *args]
+def run(
+    side: Side, bench: Bench, args: list[str], timeout: float, log: str
+) -> tuple[list[Figure], str]:
+    """One run of one script in the side's worktree: its figures, or what went wrong.
+
+    The run gets a session of its own, so a timeout ends the servers it started too; its
+    output is kept in the side's ``logs`` directory.
+    """
+    process = subprocess.Popen(
+        [str(side.python), bench.script, *args],
+        cwd=side.root,
+        env=clean_env(side.work / "tmp"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        done = subprocess.run(
-            command,
-            cwd=side.root,
-            env=clean_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return [], f"timed out after {timeout:.0f} s"
-    output = done.stdout + done.stderr
-    if done.returncode:
-        return [], f"exit {done.returncode}: {output[-2000:]}"
-    figures = bench.parse(done.stdout)
-    return figures, "" if figures else f"no figures in its output:\n{done.stdout[-2000:]}"
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        stderr += f"\ntimed out after {timeout:.0f} s"
+    finally:
+        shutil.rmtree(side.work / "tmp", ignore_errors=True)
+    logs = side.work / "logs"
+    logs.mkdir(exist_ok=True)
+    (logs / f"{log}.log").write_text(f"{' '.join(args)}\n\n{stdout}\n--- stderr\n{stderr}")
+    if process.returncode:
+        return [], f"exit {process.returncode}: {(stdout + stderr)[-2000:]}"
+    figures = bench.parse(stdout)
+    return figures, "" if figures else f"no figures in its output:\n{stdout[-2000:]}"
 
 
 def drop_kept_schemas(side: Side) -> None:
@@ -270,7 +288,9 @@ def main() -> None:
                 continue
             for side in sides:
                 wanted = arguments(bench, quick=args.quick, postgres=args.postgres, work=side.work)
-                _, problem = run(side, bench, [*wanted, *bench.prepare], args.timeout)
+                _, problem = run(
+                    side, bench, [*wanted, *bench.prepare], args.timeout, f"{bench.name}-prepare"
+                )
                 print(f"  prepared {bench.name} for {side.label} {problem[:200]}", flush=True)
         for number in range(rounds):
             order = sides if number % 2 == 0 else sides[::-1]
@@ -280,7 +300,9 @@ def main() -> None:
                         bench, quick=args.quick, postgres=args.postgres, work=side.work
                     )
                     began = time.perf_counter()
-                    figures, problem = run(side, bench, wanted, args.timeout)
+                    figures, problem = run(
+                        side, bench, wanted, args.timeout, f"{bench.name}-{number + 1}"
+                    )
                     record(side, bench, figures)
                     if problem:
                         side.failures.append(f"round {number + 1} {bench.name}: {problem}")
