@@ -222,16 +222,16 @@ def posture(out: str) -> list[Figure]:
 
 
 def scan(out: str) -> list[Figure]:
+    """Seconds rather than the MB/s columns: those print one decimal, too coarse here."""
     figures: list[Figure] = []
     for match in re.finditer(
-        rf"^(charter --jobs \d+|detect-secrets)\s+{NUMBER}\s+{NUMBER}\s+({NUMBER})\s+{NUMBER}"
-        rf"\s+({NUMBER})\s",
+        rf"^(charter --jobs \d+|detect-secrets)\s+{NUMBER}\s+({NUMBER})\s+{NUMBER}\s+({NUMBER})\s",
         out,
         re.MULTILINE,
     ):
         name = match[1] if match[1].startswith("charter") else f"peer: {match[1]}"
-        figures.append((f"{name} MB/s", _num(match[2]), True))
-        figures.append((f"{name} MB per CPU-s", _num(match[3]), True))
+        figures.append((f"{name} wall s", _num(match[2]), False))
+        figures.append((f"{name} CPU s", _num(match[3]), False))
     return figures
 
 
