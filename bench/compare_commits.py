@@ -22,7 +22,8 @@ Sizes are cut down from each script's defaults (see ``bench/compare_figures.py``
 The default run (3 rounds) takes about 15 minutes; ``--quick`` (2 rounds, smaller
 sizes) about 5; ``--only`` picks benchmarks; ``--postgres`` adds PostgreSQL runs to the
 benchmarks that have them (shared database: noisier); ``--keep DIR`` keeps (and reuses)
-worktrees, venvs and built stores in DIR; ``--json FILE`` writes every run's figures.
+worktrees, venvs and built stores in DIR; ``--json FILE`` writes every run's figures
+as they come (``--report FILE`` prints the tables of such a file, of a run cut short too).
 """
 
 from __future__ import annotations
@@ -243,11 +244,35 @@ def report(base: Side, head: Side) -> dict[str, int]:
     return tally
 
 
+def save(path: Path, sides: list[Side]) -> None:
+    """Every figure so far (after each run, so an interrupted comparison keeps its rounds)."""
+    document = {
+        side.label: {"commit": side.commit, "figures": side.figures, "higher": side.higher}
+        for side in sides
+    }
+    path.write_text(json.dumps(document, indent=1))
+
+
+def load(path: Path) -> list[Side]:
+    document = json.loads(path.read_text())
+    return [
+        Side(
+            label,
+            document[label]["commit"],
+            Path(),
+            Path(),
+            document[label]["figures"],
+            document[label]["higher"],
+        )
+        for label in ("base", "head")
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--base", required=True, help="commit-ish measured as the base")
+    parser.add_argument("--base", help="commit-ish measured as the base (required)")
     parser.add_argument("--head", default="HEAD", help="commit-ish measured as the head")
     parser.add_argument("--rounds", type=int, default=None, help="default 3 (2 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, 2 rounds: ~5 min")
@@ -256,8 +281,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per run")
     parser.add_argument("--keep", type=Path, default=None, help="keep worktrees etc. in DIR")
     parser.add_argument("--json", type=Path, default=None, help="write every figure to FILE")
+    parser.add_argument(
+        "--report", type=Path, default=None, help="only print the tables of a --json FILE"
+    )
     parser.add_argument("--python", default="python3", help="interpreter the venvs are made of")
     args = parser.parse_args()
+    if args.report:
+        base, head = load(args.report)
+        print(f"== base {base.commit[:9]} vs head {head.commit[:9]} (from {args.report})")
+        report(base, head)
+        return
+    if not args.base:
+        parser.error("--base is required")
     rounds = args.rounds or (2 if args.quick else 3)
     chosen = [b for b in BENCHES if not args.only or b.name in args.only.split(",")]
     unknown = set(filter(None, args.only.split(","))) - {b.name for b in BENCHES}
@@ -304,6 +339,8 @@ def main() -> None:
                         side, bench, wanted, args.timeout, f"{bench.name}-{number + 1}"
                     )
                     record(side, bench, figures)
+                    if args.json:
+                        save(args.json, sides)
                     if problem:
                         side.failures.append(f"round {number + 1} {bench.name}: {problem}")
                     print(
@@ -322,16 +359,6 @@ def main() -> None:
         for side in sides:
             for failure in side.failures:
                 print(f"\n{side.label} failed: {failure}", file=sys.stderr)
-        if args.json:
-            args.json.write_text(
-                json.dumps(
-                    {
-                        side.label: {"commit": side.commit, "figures": side.figures}
-                        for side in sides
-                    },
-                    indent=1,
-                )
-            )
     finally:
         if args.keep is None:
             for side in sides:

@@ -266,7 +266,7 @@ BENCHES = (
         "registry",
         "bench/registry.py",
         registry,
-        ("--events", "100000", "--agents", "1000", "--databases", "sqlite"),
+        ("--events", "50000", "--agents", "500", "--databases", "sqlite"),
         ("--events", "30000", "--agents", "300", "--databases", "sqlite"),
         postgres=("--databases", "sqlite,postgres"),
     ),
