@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-stamp
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup demo test lint typecheck unit bench mutate clean
+.PHONY: setup demo test lint typecheck unit bench bench-compare mutate clean
 
 # Idempotent: re-installs only when pyproject.toml changed.
 setup: $(STAMP)
@@ -37,6 +37,14 @@ test: lint typecheck unit
 bench: setup
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/tokens.py
+
+# Every benchmark on two commits, alternating rounds, a table per figure (docs/benchmarks.md).
+# About 15 minutes; ARGS=--quick for about 5. Example: make bench-compare BASE=730e18a
+HEAD ?= HEAD
+ARGS ?=
+bench-compare: setup
+	@test -n "$(BASE)" || { echo "usage: make bench-compare BASE=<commit> [HEAD=<commit>] [ARGS=--quick]"; exit 2; }
+	$(BIN)/python bench/compare_commits.py --base '$(BASE)' --head '$(HEAD)' $(ARGS)
 
 # Mutation testing of the security-critical modules ([tool.mutmut] in pyproject.toml,
 # docs/mutation-testing.md). Minutes, not seconds, so not part of `make test`.

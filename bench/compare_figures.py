@@ -1,0 +1,354 @@
+"""The benchmarks `compare_commits.py` runs, their arguments, and how to read their figures.
+
+Figures are parsed from what each benchmark prints today, not from a ``--json`` flag:
+the commits being compared carry their own copies of the scripts, and an older commit's
+scripts cannot be taught a new flag. The printed layout is what both sides share.
+
+Sizes are cut down from each script's defaults (which build estates of a million
+credentials and take minutes per run) so that several alternating rounds of every
+benchmark for two commits fit in about a quarter of an hour; what each one measures is
+unchanged. Peers stay in wherever they are cheap: a peer's ratio between the two commits
+shows how much the machine alone moved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: One figure of one run: (name, value, higher is better).
+Figure = tuple[str, float, bool]
+Parser = Callable[[str], list[Figure]]
+
+NUMBER = r"-?[\d,]*\.?\d+"
+
+
+def _num(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def audit_chain(out: str) -> list[Figure]:
+    """Rows/s of each round; the per-run figure is the best round (the script prints each)."""
+    legacy: list[float] = []
+    keyed: list[float] = []
+    for match in re.finditer(
+        rf"legacy SHA-256\s+({NUMBER}) rows/s\s+keyed HMAC-SHA256\s+({NUMBER}) rows/s", out
+    ):
+        legacy.append(_num(match[1]))
+        keyed.append(_num(match[2]))
+    if not legacy:
+        return []
+    return [
+        ("keyed HMAC-SHA256 verify rows/s", max(keyed), True),
+        ("peer: legacy SHA-256 verify rows/s", max(legacy), True),
+    ]
+
+
+def registry(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    database = ""
+    for text in out.splitlines():
+        if header := re.match(r"== (\w+):", text):
+            database = header[1]
+            continue
+        row = re.match(rf"  (\S.*?)\s+({NUMBER})$", text)
+        if not row or "ratio" in row[1] or row[1] == "events" or "extrapolated" in row[1]:
+            continue
+        name = row[1]
+        figures.append((f"{database}: {name}", _num(row[2]), "/s" in name))
+    return figures
+
+
+def tokens(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    section = ""
+    for text in out.splitlines():
+        if header := re.match(r"(\w+) (issuance|verification)\b", text):
+            section = f"{header[1]} "
+            continue
+        if idle := re.search(
+            rf"raw verify ({NUMBER}) µs .*verifier without it ({NUMBER}) µs", text
+        ):
+            figures.append((f"{section}peer: raw verify µs (minimum)", _num(idle[1]), False))
+            figures.append((f"{section}verifier overhead µs (minimum)", _num(idle[2]), False))
+            continue
+        issued = re.match(rf"  (issued/s .*?)\s+({NUMBER})\s+({NUMBER})$", text)
+        if issued:
+            figures.append((f"{section}{issued[1]} wall", _num(issued[2]), True))
+            figures.append((f"{section}{issued[1]} per CPU-s", _num(issued[3]), True))
+            continue
+        verified = re.match(
+            rf"  ((?:verified/s|PyJWT|joserfc).*?)\s+({NUMBER})\s+{NUMBER}%\s+({NUMBER})\s", text
+        )
+        if verified:
+            name = verified[1] if verified[1].startswith("verified") else f"peer: {verified[1]}"
+            figures.append((f"{section}{name} paired", _num(verified[2]), True))
+            figures.append((f"{section}{name} block", _num(verified[3]), True))
+            continue
+        raw = re.match(rf"  (raw cryptography verify/s)\s+({NUMBER})\s+({NUMBER})$", text)
+        if raw:
+            figures.append((f"{section}peer: {raw[1]} paired", _num(raw[2]), True))
+            figures.append((f"{section}peer: {raw[1]} block", _num(raw[3]), True))
+    return figures
+
+
+def gateway(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    for label, name in (
+        ("direct to upstream (peer)", "peer: direct"),
+        ("through charter gateway", "gateway"),
+    ):
+        row = re.search(
+            rf"^{re.escape(label)}\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$",
+            out,
+            re.MULTILINE,
+        )
+        if row:
+            figures += [
+                (f"{name} p50 ms", _num(row[1]), False),
+                (f"{name} p99 ms", _num(row[2]), False),
+                (f"{name} calls/s", _num(row[3]), True),
+                (f"{name} concurrent calls/s", _num(row[4]), True),
+            ]
+    if added := re.search(rf"gateway adds ({NUMBER}) ms at p50", out):
+        figures.append(("gateway added p50 ms", _num(added[1]), False))
+    return figures
+
+
+#: Labels of ``bench/decisions.py`` longer than its label column (one space, not two, follows).
+DECISION_LABELS = (
+    "memory kept by the index / peak while parsing + compiling",
+    "decisions/s (wall) / CPU per decision incl. writing it",
+    "per second of the server's own CPU: single / batched",
+)
+DECISION_SECTIONS = {
+    "compile": "compile",
+    "in-process: evaluate": "evaluate",
+    "in-process: DecisionService": "decide",
+    "AuthZEN over HTTP": "AuthZEN",
+}
+
+
+def decisions(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    section = ""
+    for text in out.splitlines():
+        if text and not text.startswith(" "):
+            section = next((v for k, v in DECISION_SECTIONS.items() if text.startswith(k)), text)
+            continue
+        body = text[2:]
+        label = next((known for known in DECISION_LABELS if body.startswith(known)), None)
+        if label is None:
+            row = re.match(r"(\S.*?)\s{2,}(\S.*)$", body)
+            if not row:
+                continue
+            label = row[1]
+        numbers = [_num(n) for n in re.findall(NUMBER, body[len(label) :])]
+        if label.startswith(("parse charters", "compile into", "cold load")):
+            figures.append((f"{section}: {label} wall s", numbers[0], False))
+            figures.append((f"{section}: {label} CPU s", numbers[1], False))
+        elif label.startswith("memory kept by the index"):
+            figures.append((f"{section}: index MB", numbers[0], False))
+        elif label.startswith("p50 / p99"):
+            figures.append((f"{section}: p50 µs", numbers[0], False))
+            figures.append((f"{section}: p99 µs", numbers[1], False))
+        elif label.startswith("decisions/s (one thread"):
+            figures.append((f"{section}: decisions/s (CPU time)", numbers[0], True))
+        elif label.startswith("decisions/s (wall)"):
+            figures.append((f"{section}: decisions/s (wall)", numbers[0], True))
+            figures.append((f"{section}: CPU µs per decision", numbers[1], False))
+        elif label.startswith("single evaluations"):
+            figures.append((f"{section}: single evaluations/s", numbers[0], True))
+        elif label.startswith("batched"):
+            figures.append((f"{section}: batched decisions/s", numbers[0], True))
+        elif label.startswith("per second of the server"):
+            figures.append((f"{section}: single per server CPU-s", numbers[0], True))
+            figures.append((f"{section}: batched per server CPU-s", numbers[1], True))
+    return figures
+
+
+def estate(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    patterns: list[tuple[str, str, bool]] = [
+        (rf"first ingest\s+({NUMBER}) s\s+\(CPU ({NUMBER}) s", "first ingest", False),
+        (rf"re-ingest\s+({NUMBER}) s\s+\(CPU ({NUMBER}) s", "re-ingest", False),
+    ]
+    for pattern, name, higher in patterns:
+        if match := re.search(pattern, out):
+            figures.append((f"{name} wall s", _num(match[1]), higher))
+            figures.append((f"{name} CPU s", _num(match[2]), higher))
+    for match in re.finditer(
+        rf"blast radius\s+p50\s+({NUMBER}) ms\s+p95\s+({NUMBER}) ms\s+\((\w+ agent)", out
+    ):
+        figures.append((f"blast radius p50 ms ({match[3]})", _num(match[1]), False))
+    if match := re.search(rf"peak memory\s+({NUMBER}) MB", out):
+        figures.append(("peak memory MB", _num(match[1]), False))
+    if match := re.search(rf"peer: raw executemany of the same rows\s+({NUMBER}) s", out):
+        figures.append(("peer: raw executemany s", _num(match[1]), False))
+    return figures
+
+
+def console(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    for text in out.splitlines():
+        page = re.match(rf"(/\S*)\s+({NUMBER})\s+({NUMBER})\s+\d{{3}}", text)
+        if page:
+            # a shadow agent's page is named after whichever shadow agent the store holds
+            path = re.sub(r"^/agents/(?!agent-)[^/?]+$", "/agents/<shadow agent>", page[1])
+            figures.append((f"{path} p50 ms", _num(page[2]), False))
+            continue
+        peer = re.match(rf"(peer: .*?)\s+({NUMBER})$", text)
+        if peer:
+            figures.append((f"{peer[1]} ms", _num(peer[2]), False))
+    return figures
+
+
+POSTURE_SKIP = ("load ", "index + analyze", "top agent")
+
+
+def posture(out: str) -> list[Figure]:
+    figures: list[Figure] = []
+    database = ""
+    for text in out.splitlines():
+        if header := re.match(r"== (\w+)", text):
+            database = header[1]
+            continue
+        row = re.match(rf"  (\S.*? s(?: \(.*\))?)\s+({NUMBER})$", text)
+        if row and not row[1].startswith(POSTURE_SKIP):
+            figures.append((f"{database}: {row[1]}", _num(row[2]), False))
+    return figures
+
+
+def scan(out: str) -> list[Figure]:
+    """Seconds rather than the MB/s columns: those print one decimal, too coarse here."""
+    figures: list[Figure] = []
+    for match in re.finditer(
+        rf"^(charter --jobs \d+|detect-secrets)\s+{NUMBER}\s+({NUMBER})\s+{NUMBER}\s+({NUMBER})\s",
+        out,
+        re.MULTILINE,
+    ):
+        name = match[1] if match[1].startswith("charter") else f"peer: {match[1]}"
+        figures.append((f"{name} wall s", _num(match[2]), False))
+        figures.append((f"{name} CPU s", _num(match[3]), False))
+    return figures
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One benchmark script: its arguments per mode, and how to read what it prints.
+
+    ``{work}`` in an argument is replaced by a directory of the commit's own, outside its
+    worktree (stores kept between rounds, generated corpora). When ``prepare`` is given
+    (arguments added to the mode's), the script runs once per commit before the rounds,
+    to build the store the rounds then reuse; that run is not counted.
+    """
+
+    name: str
+    script: str
+    parse: Parser
+    full: tuple[str, ...]
+    quick: tuple[str, ...]
+    prepare: tuple[str, ...] | None = None
+    postgres: tuple[str, ...] = field(default=())
+
+
+BENCHES = (
+    Bench(
+        "audit_chain",
+        "bench/audit_chain.py",
+        audit_chain,
+        ("--events", "100000", "--rounds", "3"),
+        ("--events", "50000", "--rounds", "2"),
+    ),
+    Bench(
+        "registry",
+        "bench/registry.py",
+        registry,
+        ("--events", "50000", "--agents", "500", "--databases", "sqlite"),
+        ("--events", "30000", "--agents", "300", "--databases", "sqlite"),
+        postgres=("--databases", "sqlite,postgres"),
+    ),
+    Bench(
+        "tokens",
+        "bench/tokens.py",
+        tokens,
+        ("--tokens", "800", "--http-seconds", "2", "--rounds", "2"),
+        ("--tokens", "300", "--http-seconds", "1", "--rounds", "1"),
+    ),
+    Bench(
+        "gateway",
+        "bench/gateway.py",
+        gateway,
+        ("--calls", "400", "--rounds", "4", "--concurrency", "16"),
+        ("--calls", "200", "--rounds", "2", "--concurrency", "16"),
+    ),
+    Bench(
+        "decisions",
+        "bench/decisions.py",
+        decisions,
+        ("--agents", "1000", "--requests", "20000", "--http-single", "2000", "--skip-cedar"),
+        ("--agents", "300", "--requests", "5000", "--http-single", "1000", "--skip-cedar"),
+    ),
+    Bench(
+        "estate",
+        "bench/estate.py",
+        estate,
+        ("--identities", "5000", "--systems", "5", "--databases", "sqlite"),
+        ("--identities", "2000", "--systems", "4", "--databases", "sqlite", "--no-peer"),
+        postgres=("--databases", "sqlite,postgres"),
+    ),
+    Bench(
+        "console",
+        "bench/console.py",
+        console,
+        (
+            "--store",
+            "{work}/console-store",
+            "--identities",
+            "3000",
+            "--systems",
+            "5",
+            "--requests",
+            "3",
+        ),
+        (
+            "--store",
+            "{work}/console-store-quick",
+            "--identities",
+            "1000",
+            "--systems",
+            "2",
+            "--requests",
+            "3",
+        ),
+        prepare=("--requests", "1"),
+    ),
+    Bench(
+        "posture",
+        "bench/posture.py",
+        posture,
+        ("--scale", "0.01", "--databases", "sqlite", "--keep", "{work}/posture"),
+        ("--scale", "0.003", "--databases", "sqlite", "--keep", "{work}/posture-quick"),
+        prepare=(),
+        postgres=("--databases", "sqlite,postgres"),
+    ),
+    Bench(
+        "scan",
+        "bench/scan.py",
+        scan,
+        ("--size-mb", "10", "--skip-peer", "--out", "{work}/scan-corpus"),
+        ("--size-mb", "3", "--skip-peer", "--jobs", "1", "--out", "{work}/scan-corpus"),
+    ),
+)
+
+
+def arguments(bench: Bench, *, quick: bool, postgres: bool, work: Path) -> list[str]:
+    """The command-line arguments of one run (``--databases`` widened with ``postgres``)."""
+    chosen = list(bench.quick if quick else bench.full)
+    if postgres and bench.postgres:
+        flag = bench.postgres[0]
+        if flag in chosen:
+            chosen[chosen.index(flag) + 1] = bench.postgres[1]
+    return [a.replace("{work}", str(work)) for a in chosen]
