@@ -1,6 +1,7 @@
 """MCP gateway overhead: the same tool call directly to the upstream, and through the gateway.
 
-    .venv/bin/python bench/gateway.py [--calls 2000] [--rounds 10] [--concurrency 16] [--mode legacy]
+    .venv/bin/python bench/gateway.py [--calls 2000] [--rounds 10]
+        [--concurrency 16] [--mode legacy]
 
 Starts real processes — the test upstream MCP server (streamable HTTP), the
 Charter server (for the agent's token) and ``charter gateway`` (in-process

@@ -93,7 +93,7 @@ def _drop(schema: str | None) -> None:
         engine.dispose()
 
 
-# -- the generated estate ---------------------------------------------------------------------------
+# -- the generated estate --------------------------------------------------------------------------
 class Estate:
     def __init__(self, scale: float, seed: int = 7) -> None:
         self.rng = random.Random(seed)
@@ -314,7 +314,7 @@ class Estate:
                 )
 
 
-# -- loading -------------------------------------------------------------------------------------------
+# -- loading ---------------------------------------------------------------------------------------
 TABLES = {
     "people": ("email", "name", "status", "manager", "groups", "updated_at"),
     "agents": (

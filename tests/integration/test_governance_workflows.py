@@ -282,7 +282,7 @@ def test_rotation_scheduled_stepped_and_verified_by_the_next_ingest(
     assert rotation.get(rotation_id).status == RotationStatus.VERIFIED
 
 
-# -- decommissioning --------------------------------------------------------------------------------
+# -- decommissioning -------------------------------------------------------------------------------
 def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Services) -> None:
     grant = estate.governance.jit.request(
         "summarizer", action="x.y", resource="a:b", reason="try", actor="cli:bot"

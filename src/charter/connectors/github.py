@@ -402,7 +402,8 @@ def _deploy_key(rec: Rec, org: str) -> tuple[Identity, Credential, Grant]:
         system=f"github:{org}",
         resource=repo,
         permissions=("contents:read",) if read_only else ("contents:read", "contents:write"),
-        reason=f"deploy key {title!r} {'reads' if read_only else 'reads and writes (pushes to)'} {repo}",
+        reason=f"deploy key {title!r} {'reads' if read_only else 'reads and writes (pushes to)'} "
+        f"{repo}",
         properties={"read_only": read_only},
     )
     return identity, credential, grant

@@ -63,7 +63,9 @@ _SUFFIX = re.compile(r"-(?:role|sa|svc|service-account|serviceaccount|identity)$
 
 
 def _shadow_evidence(agent: str) -> str:
-    """The same words whether the shadow agent was just created or found again (stable re-ingest)."""
+    """The same words whether the shadow agent was just created or found again
+    (stable re-ingest).
+    """
     return "shadow (discovered): AI-related and claimed by no registered agent"
 
 
@@ -79,10 +81,12 @@ _PRODUCT_WORDS = ("SageMaker", "OpenAI", "GitHub", "ChatGPT", "DynamoDB", "Pager
 
 
 def shadow_name(identity_name: str) -> str:
-    """A charter-valid slug for a discovered agent: ``ClaimsTriageAgentRole`` → ``claims-triage-agent``.
+    """A charter-valid slug for a discovered agent:
+    ``ClaimsTriageAgentRole`` → ``claims-triage-agent``.
 
-    Product words are kept whole (``SageMaker`` → ``sagemaker``) and AWS's
-    generated prefixes are dropped (``AmazonBedrockExecutionRoleForAgents_SupportBot`` → ``support-bot``).
+    Product words are kept whole (``SageMaker`` → ``sagemaker``) and AWS's generated
+    prefixes are dropped (``AmazonBedrockExecutionRoleForAgents_SupportBot`` →
+    ``support-bot``).
     """
     base = identity_name.rsplit("/", 1)[-1].split("@", 1)[0]
     for prefix in _GENERATED_PREFIXES:
@@ -405,7 +409,8 @@ class AttributionRun:
         spec = CharterSpec(
             name=name,
             owner=suggested,
-            purpose=f"Discovered {identity.kind.value.replace('_', ' ')} {identity.name} in {identity.system} "
+            purpose=f"Discovered {identity.kind.value.replace('_', ' ')} {identity.name} in "
+            f"{identity.system} "
             f"({reason}). Nobody registered it: adopt it with a charter, or decommission it.",
             environment="unknown",
             labels={

@@ -150,7 +150,9 @@ class KindCounts:
             ids.append(record_id)
 
     def note_many(self, bucket: str, first_ids: Sequence[str], count: int) -> None:
-        """Count ``count`` records at once; ``first_ids`` are (at least) the first of them, in order."""
+        """Count ``count`` records at once; ``first_ids`` are (at least) the first of them, in
+        order.
+        """
         if not count:
             return
         setattr(self, bucket, getattr(self, bucket) + count)
@@ -421,7 +423,8 @@ class ReconcileService:
                 inserts.append((record_id, *encoded, stamp, stamp, None))
             elif (old[source_at], old[account_at]) != scope:
                 raise Conflict(
-                    f"{kind} id {record_id!r} already belongs to {old[source_at]}:{old[account_at]}",
+                    f"{kind} id {record_id!r} already belongs to "
+                    f"{old[source_at]}:{old[account_at]}",
                     field=f"{kind}.id",
                 )
             elif old[-1] is None and old[1 : 1 + width] == encoded:
@@ -452,7 +455,9 @@ class ReconcileService:
         counts: KindCounts,
         attribute: Callable[[Connection, Sequence[_R], Mapping[str, str | None]], list[_R]] | None,
     ) -> None:
-        """PostgreSQL: Core statements (the driver binds datetimes and JSONB), semantic comparison."""
+        """PostgreSQL: Core statements (the driver binds datetimes and JSONB),
+        semantic comparison.
+        """
         stored = {
             row.id: row for row in connection.execute(sa.select(table).where(table.c.id.in_(ids)))
         }

@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-_VERIFY = "Re-ingest the source ('charter discover {source} EXPORT') and run 'charter rotation verify ROTATION'."
+_VERIFY = (
+    "Re-ingest the source ('charter discover {source} EXPORT') "
+    "and run 'charter rotation verify ROTATION'."
+)
 
 
 def _name(identity_name: str | None, native_id: str | None, fallback: str) -> str:
@@ -38,16 +41,20 @@ def rotation_steps(
         return [
             f"aws iam create-access-key --user-name {user}",
             "Store the new key in the secret manager the agent reads and redeploy it.",
-            f"aws iam update-access-key --user-name {user} --access-key-id {key_id} --status Inactive",
-            "Watch for errors for a day (CloudTrail, the agent's logs); reactivate only to roll back.",
+            f"aws iam update-access-key --user-name {user} --access-key-id {key_id} "
+            "--status Inactive",
+            "Watch for errors for a day (CloudTrail, the agent's logs); "
+            "reactivate only to roll back.",
             f"aws iam delete-access-key --user-name {user} --access-key-id {key_id}",
-            "Better: replace the key with an IAM role and OIDC federation, then delete it for good.",
+            "Better: replace the key with an IAM role and OIDC federation, "
+            "then delete it for good.",
             verify,
         ]
     if provider in ("gcp", "google") and kind in ("private_key", "access_key"):
         return [
             f"gcloud iam service-accounts keys create new-key.json --iam-account={who}",
-            "Store new-key.json in the secret manager the agent reads, redeploy, then shred the file.",
+            "Store new-key.json in the secret manager the agent reads, "
+            "redeploy, then shred the file.",
             f"gcloud iam service-accounts keys disable {key_id} --iam-account={who}",
             f"gcloud iam service-accounts keys delete {key_id} --iam-account={who}",
             "Better: use Workload Identity Federation and stop creating keys.",
@@ -66,7 +73,8 @@ def rotation_steps(
     if provider == "github":
         return [
             "Create a replacement fine-grained token with the same repositories and permissions "
-            "(https://github.com/settings/personal-access-tokens/new), expiring in at most 90 days.",
+            "(https://github.com/settings/personal-access-tokens/new), "
+            "expiring in at most 90 days.",
             "Store it where the agent reads it and redeploy.",
             f"Revoke the old token {key_id} (Settings → Developer settings → Fine-grained tokens).",
             "Better: a GitHub App installation token, which expires within an hour.",
