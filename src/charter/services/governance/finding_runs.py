@@ -46,6 +46,7 @@ from charter.errors import Conflict
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import rollup
+from charter.services.governance.activity_facts import ActivityIndex, rates
 from charter.services.governance.finding_rows import (
     Spool,
     copy_new,
@@ -56,7 +57,7 @@ from charter.services.governance.finding_rows import (
     write_statements,
 )
 from charter.services.governance.leases import Leases, new_holder
-from charter.services.governance.loader import ActivityIndex, EstateReader, rates
+from charter.services.governance.loader import EstateReader
 from charter.services.governance.rollup import utc
 from charter.store.database import Database
 from charter.store.governance_schema import finding_runs, findings

@@ -43,7 +43,7 @@ from charter.services.agent_registry import version_diff
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import agent_writes, notices, rollup
-from charter.services.governance.loader import ActivityIndex
+from charter.services.governance.activity_facts import ActivityIndex
 from charter.services.governance.rollup import utc
 from charter.store import schema
 from charter.store.database import Database
