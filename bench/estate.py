@@ -17,7 +17,7 @@ shadow agents, audit; one transaction per system); re-ingesting the same data
 ``executemany`` INSERT into empty tables with no comparison, attribution or
 audit — the store's physical floor.
 
-Targets (issue 6): 1,000,000 credentials + 100,000 identities across 50 systems
+Targets: 1,000,000 credentials + 100,000 identities across 50 systems
 ingested in under 2 minutes on SQLite; a blast-radius query under 100 ms.
 """
 

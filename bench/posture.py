@@ -19,7 +19,7 @@ Measured, on the same store:
 * **peer** in the same run: one bare ``GROUP BY agent, action, resource`` over
   the activity table, the database's own floor for reading every activity row once.
 
-Target (issue 7): cold evaluation under 60 s on SQLite, faster on PostgreSQL.
+Target: cold evaluation under 60 s on SQLite, faster on PostgreSQL.
 """
 
 from __future__ import annotations

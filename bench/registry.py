@@ -8,7 +8,7 @@ listed/s (paged), audit events appended/s in batches, and chain verification
 rate. Peers measured in the same run: a bare executemany INSERT of the same
 event rows (no hashing, no chain: the store's physical limit) and hashlib's
 SHA-256 over the same hash inputs (verification's CPU floor).
-Targets (issue 2): verify 1,000,000 events in under 10 s; append >= 5,000 events/s.
+Targets: verify 1,000,000 events in under 10 s; append >= 5,000 events/s.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ tokens, best of the rounds), as such figures are usually taken; and, as an
 estimate for an idle core, from minima over 100-token passes of the raw check
 and of our verifier with the signature check stubbed out (its overhead).
 
-Targets (issue 4): verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
+Targets: verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
 HTTP worker.
 """
 
