@@ -285,8 +285,8 @@ def authzen_body(
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used: a measure the machine's load does not
-    skew.
+    """CPU seconds (user + system) a process has used:
+    a measure the machine's load does not skew.
     """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

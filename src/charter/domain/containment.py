@@ -218,8 +218,8 @@ def _day(expires_us: int) -> str:
 
 
 def widenings(old: CompiledAgent, new: CompiledAgent) -> list[Widening]:
-    """What ``new`` may allow beyond ``old`` (empty: narrowing or equal). Both compiled as
-    active.
+    """What ``new`` may allow beyond ``old`` (empty: narrowing or equal).
+    Both compiled as active.
     """
     found = _rule_widenings(old, new)
     if new.expires_us > old.expires_us:

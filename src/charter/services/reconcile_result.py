@@ -91,8 +91,8 @@ class KindCounts:
             ids.append(record_id)
 
     def note_many(self, bucket: str, first_ids: Sequence[str], count: int) -> None:
-        """Count ``count`` records at once; ``first_ids`` are (at least) the first of them, in
-        order.
+        """Count ``count`` records at once; ``first_ids`` are (at least) the first of them,
+        in order.
         """
         if not count:
             return

@@ -1,5 +1,5 @@
-"""AWS: policies (decoded and URL-encoded), wildcard expansion, effective permissions, AI
-signals.
+"""AWS: policies (decoded and URL-encoded), wildcard expansion, effective permissions,
+AI signals.
 """
 
 from __future__ import annotations

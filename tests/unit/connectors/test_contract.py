@@ -90,8 +90,8 @@ def _plain(record: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_normalised_output_matches_the_golden_file(source: str) -> None:
-    """Golden files pin the mapping; regenerate with CHARTER_UPDATE_GOLDEN=1 after a deliberate
-    change.
+    """Golden files pin the mapping;
+    regenerate with CHARTER_UPDATE_GOLDEN=1 after a deliberate change.
     """
     found = normalise(source)
     actual = {
