@@ -123,8 +123,8 @@ def _literal(kind: int, value: Any) -> str:
 
 
 def _condition(compiled: CompiledCondition, *, deny: bool) -> str:
-    """The condition as a total Cedar expression: true iff it is true
-    (allow) or not false (deny).
+    """The condition as a total Cedar expression:
+    true iff it is true (allow) or not false (deny).
     """
     condition = compiled.condition
     key = cedar_string(condition.attribute)
