@@ -16,7 +16,7 @@ Peer, same run, same store: the management API's ``GET /v1/agents?limit=50``
 (JSON, no enrichment) and a bare ``SELECT count(*) FROM credentials`` — what a
 page costs beside the cheapest answer the same process can give.
 
-Target (issue 9): every page under 300 ms.
+Target: every page under 300 ms.
 """
 
 from __future__ import annotations

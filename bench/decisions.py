@@ -87,7 +87,8 @@ def compile_estate(
     snapshot = build_snapshot(agents, people, org, roles)
     compiled = (time.perf_counter() - wall, time.process_time() - cpu)
     del agents
-    tracemalloc.start()  # again, under tracemalloc: what the index keeps, and the peak of building it
+    # again, under tracemalloc: what the index keeps, and the peak of building it
+    tracemalloc.start()
     with gc_paused():
         again_specs = [CharterSpec.model_validate(c) for c in estate.charters]
     again_agents = [Agent(s.name, s.owner, AgentState.ACTIVE, s, 1, now, now) for s in again_specs]
@@ -284,7 +285,9 @@ def authzen_body(
 
 
 def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a process has used: a measure the machine's load does not skew."""
+    """CPU seconds (user + system) a process has used:
+    a measure the machine's load does not skew.
+    """
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -420,7 +423,8 @@ def main() -> None:
     )
     line(
         "compile into the index",
-        f"{compiled['compile_s']:.2f} s wall, {compiled['compile_cpu_s']:.2f} s CPU   (target < 2 s)",
+        f"{compiled['compile_s']:.2f} s wall, "
+        f"{compiled['compile_cpu_s']:.2f} s CPU   (target < 2 s)",
     )
     line(
         "memory kept by the index / peak while parsing + compiling",
@@ -430,7 +434,8 @@ def main() -> None:
     print("\nin-process: evaluate(snapshot, …)")
     line(
         "p50 / p99 / p99.9",
-        f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs   (target p50 ≤ 5 µs)",
+        f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs"
+        "   (target p50 ≤ 5 µs)",
     )
     line("decisions/s (one thread, CPU time)", f"{ours['per_s']:,.0f}")
     line("allowed", f"{ours['allowed_share']:.1%}")
@@ -450,7 +455,8 @@ def main() -> None:
         )
         line(
             "activity rows after close()",
-            f"{service['recorded']:,} of {len(estate.requests):,} (flush {service['flush_s']:.2f} s)",
+            f"{service['recorded']:,} of {len(estate.requests):,} "
+            f"(flush {service['flush_s']:.2f} s)",
         )
         if not args.skip_cedar:
             theirs = cedar(
@@ -486,11 +492,13 @@ def main() -> None:
             print("\nAuthZEN over HTTP (one uvicorn worker, loopback, load from another process)")
             line(
                 f"single evaluations ({args.http_single:,}, {args.concurrency} connections)",
-                f"{web['single_per_s']:,.0f}/s   (target ≥ 2,000/s)  statuses {web['single_statuses']}",
+                f"{web['single_per_s']:,.0f}/s   (target ≥ 2,000/s)  statuses "
+                f"{web['single_statuses']}",
             )
             line(
                 f"batched ({args.batch:,} per request)",
-                f"{web['batched_per_s']:,.0f} decisions/s   (target ≥ 100,000/s)  statuses {web['batched_statuses']}",
+                f"{web['batched_per_s']:,.0f} decisions/s   (target ≥ 100,000/s)  statuses "
+                f"{web['batched_statuses']}",
             )
             line(
                 "per second of the server's own CPU: single / batched",

@@ -17,7 +17,7 @@ shadow agents, audit; one transaction per system); re-ingesting the same data
 ``executemany`` INSERT into empty tables with no comparison, attribution or
 audit — the store's physical floor.
 
-Targets (issue 6): 1,000,000 credentials + 100,000 identities across 50 systems
+Targets: 1,000,000 credentials + 100,000 identities across 50 systems
 ingested in under 2 minutes on SQLite; a blast-radius query under 100 ms.
 """
 
@@ -143,7 +143,8 @@ def batch(system: int, per_system: int, creds: int) -> Batch:
                     system=system_id,
                     resource=resource_name,
                     permissions=perms,
-                    reason=f"workload-{n:07d} may {', '.join(perms)} on {resource_name} through policy p{n % 7}",
+                    reason=f"workload-{n:07d} may {', '.join(perms)} on {resource_name} through "
+                    f"policy p{n % 7}",
                 )
 
     return Batch(
@@ -223,7 +224,8 @@ def run(kind: str, identities: int, creds: int, systems: int, peer: bool) -> Non
     per_system = identities // systems
     load = os.getloadavg()[0]
     print(
-        f"\nmachine: {os.cpu_count()} CPUs, load average {load:.1f} (wall times stretch under load; CPU times do not)"
+        f"\nmachine: {os.cpu_count()} CPUs, load average {load:.1f} (wall times stretch under "
+        "load; CPU times do not)"
     )
     total_credentials = per_system * systems * creds
     print(
@@ -243,7 +245,8 @@ def run(kind: str, identities: int, creds: int, systems: int, peer: bool) -> Non
             first, first_cpu = time.perf_counter() - started, time.process_time() - cpu
             rate = (per_system * systems + total_credentials) / first
             print(
-                f"first ingest     {first:8.1f} s   (CPU {first_cpu:.1f} s; {rate:,.0f} identities+credentials/s; "
+                f"first ingest     {first:8.1f} s   (CPU {first_cpu:.1f} s; {rate:,.0f} "
+                "identities+credentials/s; "
                 f"{shadows:,} shadow agents; target < 120 s: {'PASS' if first < 120 else 'FAIL'})"
             )
             events = services.audit.count()
@@ -254,7 +257,8 @@ def run(kind: str, identities: int, creds: int, systems: int, peer: bool) -> Non
             )
             again, again_cpu = time.perf_counter() - started, time.process_time() - cpu
             print(
-                f"re-ingest        {again:8.1f} s   (CPU {again_cpu:.1f} s; batches changed: {changed}; new audit events: "
+                f"re-ingest        {again:8.1f} s   (CPU {again_cpu:.1f} s; batches changed: "
+                f"{changed}; new audit events: "
                 f"{services.audit.count() - events})"
             )
             estate = services.estate.map
@@ -274,7 +278,8 @@ def run(kind: str, identities: int, creds: int, systems: int, peer: bool) -> Non
                 values.sort()
                 p95 = values[int(len(values) * 0.95) - 1]
                 print(
-                    f"blast radius     p50 {statistics.median(values):6.1f} ms  p95 {p95:6.1f} ms  ({label}, "
+                    f"blast radius     p50 {statistics.median(values):6.1f} ms  p95 {p95:6.1f} ms  "
+                    f"({label}, "
                     f"{len(values)} queries; target < 100 ms: {'PASS' if p95 < 100 else 'FAIL'})"
                 )
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

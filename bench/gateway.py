@@ -1,6 +1,7 @@
 """MCP gateway overhead: the same tool call directly to the upstream, and through the gateway.
 
-    .venv/bin/python bench/gateway.py [--calls 2000] [--rounds 10] [--concurrency 16] [--mode legacy]
+    .venv/bin/python bench/gateway.py [--calls 2000] [--rounds 10]
+        [--concurrency 16] [--mode legacy]
 
 Starts real processes — the test upstream MCP server (streamable HTTP), the
 Charter server (for the agent's token) and ``charter gateway`` (in-process
@@ -9,7 +10,7 @@ each of the upstream and the gateway. Calls ``read_ticket`` in alternating
 rounds (so drift on a shared machine hits both alike) and reports p50/p99 and
 sequential calls/s for each, the gateway's added latency (p50 and p99 of the
 difference of the distributions), and throughput with ``--concurrency``
-calls in flight. Peer: the direct call in the same run. Target (issue 8):
+calls in flight. Peer: the direct call in the same run. Target:
 the gateway adds at most 2 ms p50 over loopback.
 """
 

@@ -19,7 +19,7 @@ Measured, on the same store:
 * **peer** in the same run: one bare ``GROUP BY agent, action, resource`` over
   the activity table, the database's own floor for reading every activity row once.
 
-Target (issue 7): cold evaluation under 60 s on SQLite, faster on PostgreSQL.
+Target: cold evaluation under 60 s on SQLite, faster on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _drop(schema: str | None) -> None:
         engine.dispose()
 
 
-# -- the generated estate ---------------------------------------------------------------------------
+# -- the generated estate --------------------------------------------------------------------------
 class Estate:
     def __init__(self, scale: float, seed: int = 7) -> None:
         self.rng = random.Random(seed)
@@ -314,7 +314,7 @@ class Estate:
                 )
 
 
-# -- loading -------------------------------------------------------------------------------------------
+# -- loading ---------------------------------------------------------------------------------------
 TABLES = {
     "people": ("email", "name", "status", "manager", "groups", "updated_at"),
     "agents": (

@@ -1,13 +1,14 @@
 """Registry and audit throughput on SQLite and PostgreSQL, beside raw peers in the same run.
 
-    .venv/bin/python bench/registry.py [--events 1000000] [--agents 2000] [--databases sqlite,postgres]
+    .venv/bin/python bench/registry.py [--events 1000000] [--agents 2000]
+        [--databases sqlite,postgres]
 
 Measures: agents registered/s (each a transaction with its audit event), agents
 listed/s (paged), audit events appended/s in batches, and chain verification
 rate. Peers measured in the same run: a bare executemany INSERT of the same
 event rows (no hashing, no chain: the store's physical limit) and hashlib's
 SHA-256 over the same hash inputs (verification's CPU floor).
-Targets (issue 2): verify 1,000,000 events in under 10 s; append >= 5,000 events/s.
+Targets: verify 1,000,000 events in under 10 s; append >= 5,000 events/s.
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def main() -> None:
     args = parser.parse_args()
     for kind in args.databases.split(","):
         print(
-            f"\n== {kind}: {args.agents} agents, {args.events} audit events, batches of {args.batch}"
+            f"\n== {kind}: {args.agents} agents, {args.events} audit events, batches of "
+            f"{args.batch}"
         )
         results = bench(kind, args.events, args.agents, args.batch)
         for key, value in results.items():

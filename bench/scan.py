@@ -126,7 +126,8 @@ def _yaml_line(rng: random.Random) -> str:
         [
             f"  {rng.choice(_WORDS)}_{rng.choice(_WORDS)}: {rng.randint(1, 500)}",
             f"    - name: {rng.choice(_WORDS)}-{rng.choice(_WORDS)}",
-            f"      image: registry.internal/{rng.choice(_WORDS)}:{rng.randint(1, 9)}.{rng.randint(0, 20)}",
+            "      image: "
+            f"registry.internal/{rng.choice(_WORDS)}:{rng.randint(1, 9)}.{rng.randint(0, 20)}",
             f"  enabled: {rng.choice(['true', 'false'])}",
             f"  sha: {rng.getrandbits(160):040x}",
         ]
@@ -285,9 +286,8 @@ def generate(out: Path, size_mb: float, seed: int) -> tuple[list[Planted], int]:
             elif i in decoy_at:
                 lines.append(rng.choice(_decoys(rng)))
             elif kind == "env":
-                lines.append(
-                    f"{rng.choice(_WORDS).upper()}_{rng.choice(_WORDS).upper()}={rng.randint(1, 99)}"
-                )
+                variable = f"{rng.choice(_WORDS).upper()}_{rng.choice(_WORDS).upper()}"
+                lines.append(f"{variable}={rng.randint(1, 99)}")
             else:
                 lines.append(rng.choice(pool))
         data = ("\n".join(lines) + "\n").encode()

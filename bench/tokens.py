@@ -29,7 +29,7 @@ tokens, best of the rounds), as such figures are usually taken; and, as an
 estimate for an idle core, from minima over 100-token passes of the raw check
 and of our verifier with the signature check stubbed out (its overhead).
 
-Targets (issue 4): verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
+Targets: verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
 HTTP worker.
 """
 
@@ -445,7 +445,8 @@ def main() -> None:
         for name, (wall, cpu) in {**issued, **http}.items():
             print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
         print(
-            f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} {'of raw':>8}"
+            f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} "
+            f"{'of raw':>8}"
         )
         for name, (raw, rate, raw_block, block) in verified.items():
             print(
@@ -456,7 +457,8 @@ def main() -> None:
         print(f"  {'raw cryptography verify/s':<36} {raw:>10,.0f} {'':>8} {raw_block:>10,.0f}")
         print(
             f"  on an idle core (minima): raw verify {raw_us:.1f} µs (JWS check incl. DER), "
-            f"verifier without it {overhead_us:.1f} µs → {raw_us / (raw_us + overhead_us):.0%} of raw"
+            f"verifier without it {overhead_us:.1f} µs → "
+            f"{raw_us / (raw_us + overhead_us):.0%} of raw"
         )
         worker = http["issued/s over HTTP (1 worker)"][1]
         print(

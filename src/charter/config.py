@@ -39,7 +39,8 @@ class Settings:
         )
 
 
-#: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: addresses or networks, comma-separated.
+#: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: addresses or networks,
+#: comma-separated.
 TRUSTED_PROXIES_ENV = "CHARTER_TRUSTED_PROXIES"
 
 

@@ -1,4 +1,4 @@
-"""The HTTP application that ``charter serve`` runs: the API, the console and the standard endpoints.
+"""The HTTP application ``charter serve`` runs: the API, the console, the standard endpoints.
 
 It is composed here, above :mod:`charter.api` and :mod:`charter.web`, because it
 is the one place that needs both: the API and the console are siblings over the

@@ -129,7 +129,7 @@ def test_the_journey(as_user: Any, console: LiveServer) -> None:
     )
     assert "Allowed" in answer
 
-    # -- every step is in the audit log, naming the person ------------------------------------------
+    # -- every step is in the audit log, naming the person -----------------------------------------
     admin.go(f"/audit?actor={ADMIN}")
     log = page.locator("tbody").inner_text()
     for action in ("agent.adopt", "agent.suspend", "finding.acknowledge", "console.sign_in"):

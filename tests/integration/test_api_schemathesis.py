@@ -3,8 +3,9 @@
 Schemathesis generates valid and invalid requests for every operation the
 document names and checks each answer: never a 5xx, a status and a media type
 the document declares for that operation, a body matching the declared schema,
-unlisted methods 405 and the declared authentication enforced. Bounded (a fixed number of examples per operation, a fixed seed), so it
-runs in ``make test`` and any failure replays the same way.
+unlisted methods 405 and the declared authentication enforced. Bounded (a fixed
+number of examples per operation, a fixed seed), so it runs in ``make test`` and
+any failure replays the same way.
 """
 
 from __future__ import annotations

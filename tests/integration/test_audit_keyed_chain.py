@@ -37,7 +37,9 @@ def _rows(connection: sa.Connection) -> list[sa.Row]:  # type: ignore[type-arg]
 
 
 def _relink_with_sha(connection: sa.Connection, start: int) -> None:
-    """What a writer without the key does after editing event ``start``: recompute every later link."""
+    """What a writer without the key does after editing event ``start``:
+    recompute every later link.
+    """
     rows = _rows(connection)
     prev = rows[start - 2].hash if start > 1 else GENESIS_HASH
     for row in rows[start - 1 :]:

@@ -15,13 +15,13 @@ from charter.services.auth import (
     MAX_FAILURES_PER_ACCOUNT,
     SESSION_IDLE,
     THROTTLE_WINDOW,
-    OidcRequest,
     TooManyAttempts,
     UserRole,
     Via,
 )
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.oidc_requests import OidcRequest
 from charter.store.auth_schema import auth_api_tokens, auth_pep_keys, auth_sessions, auth_users
 
 PASSWORD = "a long enough password"
@@ -183,14 +183,14 @@ def test_pep_keys_and_revocation_reaches_other_processes(
 
 
 def test_oidc_requests_are_single_use_and_expire(services: Services, clock: FixedClock) -> None:
-    services.auth.save_oidc_request("state-1", OidcRequest("v" * 64, "n1", "/agents"))
-    taken = services.auth.take_oidc_request("state-1")
+    services.auth.oidc_requests.save("state-1", OidcRequest("v" * 64, "n1", "/agents"))
+    taken = services.auth.oidc_requests.take("state-1")
     assert taken == OidcRequest("v" * 64, "n1", "/agents")
-    assert services.auth.take_oidc_request("state-1") is None  # replay
-    services.auth.save_oidc_request("state-2", OidcRequest("v" * 64, "n2", "/"))
+    assert services.auth.oidc_requests.take("state-1") is None  # replay
+    services.auth.oidc_requests.save("state-2", OidcRequest("v" * 64, "n2", "/"))
     clock.advance(minutes=11)
-    assert services.auth.take_oidc_request("state-2") is None
-    assert services.auth.take_oidc_request("") is None
+    assert services.auth.oidc_requests.take("state-2") is None
+    assert services.auth.oidc_requests.take("") is None
 
 
 def test_start_session_needs_a_known_enabled_user(services: Services, admin: str) -> None:

@@ -1,4 +1,6 @@
-"""The console's "Pending changes" page: the diff, and approval by someone other than the requester."""
+"""The console's "Pending changes" page: the diff,
+and approval by someone other than the requester.
+"""
 
 from __future__ import annotations
 

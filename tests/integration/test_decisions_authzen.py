@@ -169,17 +169,20 @@ def test_evaluations_with_defaults_semantics_and_per_item_errors(server: LiveSer
             "subject is required",
         ),
         (
-            b'{"subject": {"type": "user", "id": "u"}, "action": {"name": "x"}, "resource": {"type": "a", "id": "b"}}',
+            b'{"subject": {"type": "user", "id": "u"}, "action": {"name": "x"}, "resource": '
+            b'{"type": "a", "id": "b"}}',
             400,
             "subject.type must be 'agent'",
         ),
         (
-            b'{"subject": {"type": "agent", "id": "a"}, "action": {"name": 5}, "resource": {"type": "a", "id": "b"}}',
+            b'{"subject": {"type": "agent", "id": "a"}, "action": {"name": 5}, "resource": '
+            b'{"type": "a", "id": "b"}}',
             400,
             "action.name",
         ),
         (
-            b'{"subject": {"type": "agent", "id": "a"}, "action": {"name": "x"}, "resource": {"type": "a"}}',
+            b'{"subject": {"type": "agent", "id": "a"}, "action": {"name": "x"}, "resource": '
+            b'{"type": "a"}}',
             400,
             "resource.id",
         ),
@@ -256,7 +259,8 @@ def test_decisions_are_in_the_activity_log_after_a_clean_shutdown(tmp_path: Path
         counts = dict(
             connection.execute(
                 sa.text(
-                    "SELECT allowed, count(*) FROM activities WHERE source = 'authzen' GROUP BY allowed"
+                    "SELECT allowed, count(*) FROM activities "
+                    "WHERE source = 'authzen' GROUP BY allowed"
                 )
             ).all()
         )

@@ -1,4 +1,6 @@
-"""The sample estate end to end on SQLite and PostgreSQL: ingest, attribution, shadow agents, cleanup."""
+"""The sample estate end to end on SQLite and PostgreSQL: ingest, attribution,
+shadow agents, cleanup.
+"""
 
 from __future__ import annotations
 

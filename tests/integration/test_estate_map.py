@@ -1,4 +1,6 @@
-"""The map over the sample estate: blast radius, who can reach, shared secrets, exports; the API and the CLI."""
+"""The map over the sample estate: blast radius, who can reach, shared secrets, exports;
+the API and the CLI.
+"""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ from charter.domain.governance.rule_registry import EntityType, all_rules
 from charter.domain.governance.rules.secrets import SECRET_KINDS
 from charter.services.clock import FixedClock
 from charter.services.context import Services
-from charter.services.governance.loader import ActivityIndex, EstateReader
+from charter.services.governance.activity_facts import ActivityIndex
+from charter.services.governance.loader import EstateReader
 from charter.store import schema
 
 DAY = 86400

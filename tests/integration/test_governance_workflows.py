@@ -108,25 +108,25 @@ def test_review_revoke_suspends_and_nothing_to_reduce_is_refused(estate: Service
 
 
 def test_unreviewed_items_are_reminded_then_suspended(estate: Services, clock: FixedClock) -> None:
-    reviews = estate.governance.reviews
+    reviews, deadlines = estate.governance.reviews, estate.governance.review_deadlines
     campaign = reviews.start("all", actor="cli:sec", due_in=14 * 86400)
     assert {i.agent for i in campaign.items} == {"summarizer", "release-notes"}
     # tom left: his agent is reviewed by his manager
     assert {i.agent: i.reviewer for i in campaign.items}["release-notes"] == "ada@acme.example"
     clock.advance(days=8)  # 6 days before the due date: the 7-day reminder
-    assert reviews.remind(actor="worker") == 2
-    assert reviews.remind(actor="worker") == 0  # once
+    assert deadlines.remind(actor="worker") == 2
+    assert deadlines.remind(actor="worker") == 0  # once
     clock.advance(days=5, hours=12)  # half a day before: the 1-day reminder
-    assert reviews.remind(actor="worker") == 2
+    assert deadlines.remind(actor="worker") == 2
     clock.advance(days=1)
-    actions = reviews.enforce_deadlines(actor="worker")
+    actions = deadlines.enforce_deadlines(actor="worker")
     assert {a["agent"]: a["suspended"] for a in actions} == {
         "summarizer": "true",
         "release-notes": "true",
     }
     assert estate.registry.get("summarizer").state == AgentState.SUSPENDED
     assert reviews.get(campaign.id).status == CampaignStatus.CLOSED
-    assert reviews.enforce_deadlines(actor="worker") == []
+    assert deadlines.enforce_deadlines(actor="worker") == []
     reminders = estate.governance.notices.list(kind="review.remind")
     assert len(reminders) == 4 and {n.recipient for n in reminders} == {"ada@acme.example"}
 
@@ -282,7 +282,7 @@ def test_rotation_scheduled_stepped_and_verified_by_the_next_ingest(
     assert rotation.get(rotation_id).status == RotationStatus.VERIFIED
 
 
-# -- decommissioning --------------------------------------------------------------------------------
+# -- decommissioning -------------------------------------------------------------------------------
 def test_decommission_plan_lists_everything_and_apply_files_tasks(estate: Services) -> None:
     grant = estate.governance.jit.request(
         "summarizer", action="x.y", resource="a:b", reason="try", actor="cli:bot"

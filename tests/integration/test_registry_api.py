@@ -66,7 +66,7 @@ def test_agent_lifecycle_over_http(server: LiveServer) -> None:
             "agent.activate",
             "agent.register",
         ]
-        assert events[0]["actor"] == TEST_ADMIN_EMAIL  # the signed-in person (issue 9)
+        assert events[0]["actor"] == TEST_ADMIN_EMAIL  # the signed-in person
         chain = client.get("/v1/audit/verify").json()
         assert chain["ok"] is True and chain["keyed_from"] == 1 and chain["links_checked"] is True
         assert client.get("/v1/people/maria.garcia@acme.example").json()["groups"] == [

@@ -105,11 +105,13 @@ BAD_CHARTERS = {
         "colour",
     ),
     "bad-pattern.yaml": (
-        "name: x-bot\nowner: maria.garcia@acme.example\npurpose: summarise tickets\nallow:\n  - action: 'tickets read'\n",
+        "name: x-bot\nowner: maria.garcia@acme.example\npurpose: summarise tickets\n"
+        "allow:\n  - action: 'tickets read'\n",
         "allow[0].action",
     ),
     "past-expiry.yaml": (
-        "name: x-bot\nowner: maria.garcia@acme.example\npurpose: summarise tickets\nexpires: 2001-01-01\n",
+        "name: x-bot\nowner: maria.garcia@acme.example\npurpose: summarise tickets\n"
+        "expires: 2001-01-01\n",
         "expires",
     ),
     "bomb.yaml": ("a: &a [1, 2]\nb: [*a, *a]\n", "file"),

@@ -373,7 +373,10 @@ def test_the_sdk_does_dpop_with_server_nonces_and_token_exchange(
 
 
 def test_form_parsing_keeps_repeated_resources(estate: Estate) -> None:
-    body = "grant_type=client_credentials&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example"
+    body = (
+        "grant_type=client_credentials"
+        "&resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example"
+    )
     request = TokenRequest.form(body.encode())
     assert request.resources() == ("https://a.example", "https://b.example")
     assert dict(parse_qsl(body))["grant_type"] == "client_credentials"

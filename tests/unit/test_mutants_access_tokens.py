@@ -4,8 +4,8 @@ Written against surviving mutants of ``charter.services.tokens.access_tokens``
 (docs/mutation-testing.md). Resource servers read these members by name
 (RFC 7662 §2.2, RFC 9068 §2.2, RFC 8693 §4.1), so each one is pinned; the
 actor chain has a depth limit, and every refusal keeps its reason and words.
-The boundary ``exp == now`` is one of issue 20's known survivors, tested with
-them, not here.
+The boundary ``exp == now`` is a known survivor (tests/mutation/survivors.toml),
+tested with the others, not here.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Written against surviving mutants of ``charter.domain.conditions``
 (docs/mutation-testing.md). The schedule and validity descriptions are the
 words a deny shows; ``decimal_text`` is what the Cedar export writes, so the
 two engines agree on every number. The midnight-wrapping schedule and the
-rounding of bounds below four decimals are tested with issue 20's known
-survivors, not here.
+rounding of bounds below four decimals are known survivors
+(tests/mutation/survivors.toml), tested with the others, not here.
 """
 
 from __future__ import annotations

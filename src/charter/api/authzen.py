@@ -233,7 +233,9 @@ async def _document(request: Request, limit: int) -> dict[str, Any]:
 
 @router.post("/access/v1/evaluation", summary="AuthZEN Access Evaluation (one decision)")
 async def evaluation(request: Request) -> Response:
-    """May the subject (an agent) do the action on the resource? Deny is 200 with ``decision: false``."""
+    """May the subject (an agent) do the action on the resource? Deny is 200 with
+    ``decision: false``.
+    """
     try:
         document = await _document(request, MAX_EVALUATION_BYTES)
         parsed = parse_tuple(

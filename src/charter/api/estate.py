@@ -166,7 +166,9 @@ def list_credentials(
 def agent_blast_radius(
     name: str, services: ServicesDep, depth: Annotated[int, Query(ge=1, le=8)] = 4
 ) -> dict[str, Any]:
-    """What an agent can reach, through which identities, credentials and grants (every edge says why)."""
+    """What an agent can reach, through which identities, credentials and grants
+    (every edge says why).
+    """
     return services.estate.map.blast_radius(agent=name, depth=depth).to_json()
 
 
@@ -238,7 +240,9 @@ def list_shadow(services: ServicesDep) -> list[dict[str, Any]]:
 async def adopt_shadow(
     name: str, request: Request, services: ServicesDep, actor: ActorDep
 ) -> AdoptedOut:
-    """Register a shadow agent under a charter (JSON, or YAML with ``Content-Type: application/yaml``)."""
+    """Register a shadow agent under a charter (JSON, or YAML with
+    ``Content-Type: application/yaml``).
+    """
     body = await request.body()
     if len(body) > MAX_CHARTER_BYTES:
         raise InputTooLarge(f"a charter may be at most {MAX_CHARTER_BYTES} bytes", field="body")

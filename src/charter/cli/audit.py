@@ -91,7 +91,9 @@ def verify(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recompute the chain (and check it against checkpoints): exit 0 intact, 1 tampered, 2 bad input."""
+    """Recompute the chain (and check it against checkpoints): exit 0 intact, 1 tampered,
+    2 bad input.
+    """
     with cli_errors():
         audit = get_services().audit
         found = audit.read_checkpoints(checkpoints, public_key) if checkpoints else None

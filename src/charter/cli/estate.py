@@ -1,4 +1,5 @@
-"""``charter discover <source>``, ``charter discover all``, ``charter shadow …`` and ``charter map``.
+"""``charter discover <source>``, ``charter discover all``, ``charter shadow …`` and
+``charter map``.
 
 Parse, call ``Services.estate`` / ``Services.reconcile``, format. ``register(app)``
 adds one ``discover`` command per registered connector onto the ``discover``
@@ -157,7 +158,8 @@ def discover_all(
         _print_report(report)
         if report.ignored:
             console.print(
-                f"[dim]{len(report.ignored)} file(s) were not exports Charter recognises (ignored)[/]"
+                f"[dim]{len(report.ignored)} file(s) were not exports Charter recognises "
+                "(ignored)[/]"
             )
     if not report.ok:
         raise typer.Exit(2)
@@ -261,7 +263,8 @@ def _print_reach(reach: Reach, title: str) -> None:
             admin = " [bold red]ADMIN[/]" if path.get("admin") else ""
             branch.add(
                 _t(
-                    f"{_e(path.get('system', ''))} [cyan]{_e(path['resource'])}[/]: {_e(shown)}{admin}"
+                    f"{_e(path.get('system', ''))} [cyan]{_e(path['resource'])}[/]: "
+                    f"{_e(shown)}{admin}"
                     f"\n[dim]why: {_e(path['reason'])}[/]"
                 )
             )

@@ -188,7 +188,7 @@ def review_decide(
     console.print(f"{agent}: [bold]{item.status}[/] by {item.decided_by}")
 
 
-# -- just-in-time access ----------------------------------------------------------------------------
+# -- just-in-time access ---------------------------------------------------------------------------
 def _grant(grant: JitGrant) -> str:
     window = (
         f" until {grant.ends_at:%Y-%m-%d %H:%M} UTC"
@@ -285,7 +285,7 @@ def access_list(
         console.print(_grant(grant))
 
 
-# -- rotation ---------------------------------------------------------------------------------------
+# -- rotation --------------------------------------------------------------------------------------
 @rotation_app.command("list")
 def rotation_list(
     status: Annotated[RotationStatus | None, typer.Option()] = None,
@@ -355,7 +355,7 @@ def rotation_verify(rotation_id: str, json_out: JsonOpt = False) -> None:
     raise typer.Exit(1)
 
 
-# -- tasks and notices ------------------------------------------------------------------------------
+# -- tasks and notices -----------------------------------------------------------------------------
 @tasks_app.callback()
 def tasks(
     ctx: typer.Context,

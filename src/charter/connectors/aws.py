@@ -131,9 +131,11 @@ class AwsConnector(ConnectorBase[AwsRaw]):
             f"aws iam create-access-key --user-name {user}",
             "Store the new key in the secret manager the agent reads and redeploy it.",
             f"aws iam update-access-key --user-name {user} --access-key-id {key} --status Inactive",
-            "Watch for errors for a day (CloudTrail, the agent's logs); reactivate only to roll back.",
+            "Watch for errors for a day (CloudTrail, the agent's logs); "
+            "reactivate only to roll back.",
             f"aws iam delete-access-key --user-name {user} --access-key-id {key}",
-            "Better: replace the key with an IAM role and OIDC federation, then delete it for good.",
+            "Better: replace the key with an IAM role and OIDC federation, "
+            "then delete it for good.",
         ]
 
     def sniff(self, head: Head) -> ExportFormat | None:

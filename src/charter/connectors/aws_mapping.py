@@ -260,7 +260,8 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
                     system=f"aws:{ctx.account}",
                     resource=arn,
                     permissions=("sts:AssumeRole",),
-                    reason=f"the trust policy of role {name} lets {resource_of(principal)} assume it",
+                    reason=f"the trust policy of role {name} "
+                    f"lets {resource_of(principal)} assume it",
                     properties={"assumes": identity_id},
                 )
             )
@@ -277,7 +278,9 @@ def _grant(identity: Identity, access: Access) -> Grant:
         what = "do anything (*)"
     else:
         what = ", ".join(actions[:3]) + (f" (+{len(actions) - 3} more)" if len(actions) > 3 else "")
-    reason = f"{identity.kind.value.replace('cloud_', '')} {identity.name} may {what} on {access.resource} through {'; '.join(access.via)}"
+    kind = identity.kind.value.replace("cloud_", "")
+    via = "; ".join(access.via)
+    reason = f"{kind} {identity.name} may {what} on {access.resource} through {via}"
     if access.conditional:
         reason += " (some statements have conditions)"
     return Grant(

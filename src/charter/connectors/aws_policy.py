@@ -187,7 +187,9 @@ def effective_access(
     boundary: dict[str, Any] | None = None,
     where: str,
 ) -> list[Access]:
-    """Allowed actions per resource pattern: allows, minus unconditional denies, within the boundary."""
+    """Allowed actions per resource pattern: allows, minus unconditional denies,
+    within the boundary.
+    """
     by_resource: dict[str, Access] = {}
     denies: list[tuple[Statement, frozenset[str], str]] = []
     for policy in policies:

@@ -280,7 +280,8 @@ def _tenant(tenant: str, raw: EntraRaw) -> Batch:
                     system=system,
                     resource=target,
                     permissions=tuple(sorted(set(values))),
-                    reason=f"{name} holds application permission(s) {', '.join(sorted(set(values))[:4])} "
+                    reason=f"{name} holds application permission(s) "
+                    f"{', '.join(sorted(set(values))[:4])} "
                     f"on {target}: it acts without any signed-in user",
                     properties={"type": "application", "high_privilege": high, "admin": bool(high)},
                 )
@@ -305,7 +306,8 @@ def _tenant(tenant: str, raw: EntraRaw) -> Batch:
                 system=system,
                 resource=resource,
                 permissions=tuple(scopes),
-                reason=f"{c.names.get(client, client)} may use delegated scope(s) {', '.join(scopes[:4])} "
+                reason=f"{c.names.get(client, client)} may use delegated scope(s) "
+                f"{', '.join(scopes[:4])} "
                 f"on {resource} "
                 + ("for every user (admin consent)" if everyone else f"for user {principal}"),
                 properties={

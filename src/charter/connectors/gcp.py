@@ -139,7 +139,8 @@ class GcpConnector(ConnectorBase[GcpRaw]):
         who, key = credential.holder, credential.key_id
         return [
             f"gcloud iam service-accounts keys create new-key.json --iam-account={who}",
-            "Store new-key.json in the secret manager the agent reads, redeploy, then shred the file.",
+            "Store new-key.json in the secret manager the agent reads, redeploy, "
+            "then shred the file.",
             f"gcloud iam service-accounts keys disable {key} --iam-account={who}",
             f"gcloud iam service-accounts keys delete {key} --iam-account={who}",
             "Better: use Workload Identity Federation and stop creating keys.",

@@ -120,7 +120,8 @@ class GithubConnector(ConnectorBase[GithubRaw]):
             return None
         return [
             "Create a replacement fine-grained token with the same repositories and permissions "
-            "(https://github.com/settings/personal-access-tokens/new), expiring in at most 90 days.",
+            "(https://github.com/settings/personal-access-tokens/new), "
+            "expiring in at most 90 days.",
             "Store it where the agent reads it and redeploy.",
             f"Revoke the old token {credential.key_id} "
             "(Settings → Developer settings → Fine-grained tokens).",
@@ -430,7 +431,8 @@ def _deploy_key(rec: Rec, org: str) -> tuple[Identity, Credential, Grant]:
         system=f"github:{org}",
         resource=repo,
         permissions=("contents:read",) if read_only else ("contents:read", "contents:write"),
-        reason=f"deploy key {title!r} {'reads' if read_only else 'reads and writes (pushes to)'} {repo}",
+        reason=f"deploy key {title!r} {'reads' if read_only else 'reads and writes (pushes to)'} "
+        f"{repo}",
         properties={"read_only": read_only},
     )
     return identity, credential, grant

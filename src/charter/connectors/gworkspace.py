@@ -289,8 +289,8 @@ def _customer(customer: str, raw: WorkspaceRaw) -> Batch:
                 system=system,
                 resource=f"user/{user}",
                 permissions=tuple(scopes),
-                reason=f"{user} authorised {item.app} on {item.first or 'an unknown date'!s:.10} to use "
-                f"{', '.join(scopes[:3])}"
+                reason=f"{user} authorised {item.app} on {item.first or 'an unknown date'!s:.10} "
+                f"to use {', '.join(scopes[:3])}"
                 + (f" (+{len(scopes) - 3} more)" if len(scopes) > 3 else "")
                 + (" — it can read their whole mailbox or drive" if broad else ""),
                 properties={"broad": broad, "admin": any("admin." in s for s in scopes)},

@@ -396,8 +396,9 @@ def _binding(
         sa = _sa_id(cluster, sa_namespace, str(subject.get("name")))
         admin = role_name in ("cluster-admin", "admin") or "*:*" in permissions
         where = f"namespace {namespace}" if kind == "RoleBinding" else "the whole cluster"
+        binding = f"{namespace or '-'}/{kind.lower()}/{meta['name']}"
         yield Grant(
-            id=f"k8s:{cluster}:{namespace or '-'}/{kind.lower()}/{meta['name']}#{sa_namespace}/{subject.get('name')}",
+            id=f"k8s:{cluster}:{binding}#{sa_namespace}/{subject.get('name')}",
             source="k8s",
             account=cluster,
             subject_type="identity",
@@ -430,7 +431,8 @@ def _cloud_links(rec: Rec, cluster: str) -> Iterator[Grant]:
             system=f"aws:{account}",
             resource=str(role_arn),
             permissions=("sts:AssumeRoleWithWebIdentity",),
-            reason=f"service account {namespace}/{name} assumes AWS role {role_arn} (IRSA annotation)",
+            reason=f"service account {namespace}/{name} assumes AWS role {role_arn} "
+            "(IRSA annotation)",
             properties={
                 "assumes": f"aws:{account}:{str(role_arn).split(':', 5)[-1]}",
                 "link": "irsa",

@@ -112,7 +112,8 @@ def files_for(connector: Connector[Any], paths: Iterable[Path]) -> list[ExportFi
     if not chosen:
         wanted = "; ".join(f.title for f in connector.formats)
         raise InvalidInput(
-            f"no {connector.title} export found in {', '.join(map(str, paths))} (expected: {wanted})",
+            f"no {connector.title} export found in {', '.join(map(str, paths))} "
+            f"(expected: {wanted})",
             field="path",
         )
     required = [f for f in connector.formats if f.required]

@@ -230,7 +230,8 @@ def _batch(workspace: str, raw: SlackRaw, *, single: bool) -> Batch:
                     system=system,
                     resource=f"app/{app_id}",
                     permissions=("bot",),
-                    reason=f"bot user @{data.get('name')} acts for app {app_id} with its bot token scopes",
+                    reason=f"bot user @{data.get('name')} acts for app {app_id} "
+                    "with its bot token scopes",
                     properties={"assumes": f"slack:{workspace}:app/{app_id}"},
                 )
 

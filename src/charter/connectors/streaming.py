@@ -63,7 +63,8 @@ def open_export(path: Path, *, limit: int | None = None) -> BinaryIO:
         if size > limit:
             raise InputTooLarge(
                 f"the file is {size:,} bytes; exports above {limit:,} bytes are refused "
-                "(raise CHARTER_MAX_EXPORT_BYTES to allow it; reading streams, memory stays bounded)",
+                "(raise CHARTER_MAX_EXPORT_BYTES to allow it; "
+                "reading streams, memory stays bounded)",
                 field=str(path),
             )
         return path.open("rb")

@@ -161,8 +161,9 @@ def verify_chain(
     """Recompute the chain; the first problem found is reported with its sequence.
 
     ``counted`` is the unsealed head counter (``meta.audit_head``) that a store
-    with only legacy events was written with; once keyed, the sealed head counts. Without ``key`` the keyed links' order is checked but not
-    their MACs (what an auditor holding only the checkpoint public key can do).
+    with only legacy events was written with; once keyed, the sealed head counts.
+    Without ``key`` the keyed links' order is checked but not their MACs (what an
+    auditor holding only the checkpoint public key can do).
     """
     check_key(boundary, key)
     kid = key.key_id if key else None

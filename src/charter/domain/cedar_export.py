@@ -123,7 +123,9 @@ def _literal(kind: int, value: Any) -> str:
 
 
 def _condition(compiled: CompiledCondition, *, deny: bool) -> str:
-    """The condition as a total Cedar expression: true iff it is true (allow) or not false (deny)."""
+    """The condition as a total Cedar expression:
+    true iff it is true (allow) or not false (deny).
+    """
     condition = compiled.condition
     key = cedar_string(condition.attribute)
     op = condition.op
@@ -159,7 +161,8 @@ def _condition(compiled: CompiledCondition, *, deny: bool) -> str:
             outcome = "true" if constant else "false"
     elif op == ConditionOp.PREFIX:
         guard, value = f"context.str has {key}", f"context.str[{key}]"
-        outcome = f"{value} like {like_pattern(Pattern(str(condition.value), (str(condition.value), '')))}"
+        prefix = str(condition.value)
+        outcome = f"{value} like {like_pattern(Pattern(prefix, (prefix, '')))}"
     else:
         guard, value = f"context.ip has {key}", f"context.ip[{key}]"
         network = ipaddress.ip_network(str(condition.value), strict=False)

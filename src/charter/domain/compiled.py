@@ -1,4 +1,5 @@
-"""Charters, org policy and roles compiled into a :class:`Snapshot`, so a decision does not scan policy.
+"""Charters, org policy and roles compiled into a :class:`Snapshot`, so a decision does not scan
+policy.
 
 Compilation happens once per change (the decision service recompiles what
 changed and swaps the result in); a decision then costs a few dictionary
@@ -102,7 +103,9 @@ class CompiledAgent:
 
 
 def compile_agent(agent: Agent) -> CompiledAgent:
-    """Compile an agent's current charter. Only active agents get rules: nothing else may be allowed."""
+    """Compile an agent's current charter. Only active agents get rules:
+    nothing else may be allowed.
+    """
     spec = agent.charter
     expires_us = NEVER_US
     if spec is not None and spec.expires is not None:
@@ -204,7 +207,9 @@ class Snapshot:
         self._delegated: dict[tuple[str, str], Decision] = {}
 
     def access(self, groups: tuple[str, ...]) -> tuple[RuleIndex, ...]:
-        """The compiled roles a member of ``groups`` holds, in file order (memoised per group set)."""
+        """The compiled roles a member of ``groups`` holds, in file order
+        (memoised per group set).
+        """
         found = self._access.get(groups)
         if found is None:
             found = tuple(

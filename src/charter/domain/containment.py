@@ -218,7 +218,9 @@ def _day(expires_us: int) -> str:
 
 
 def widenings(old: CompiledAgent, new: CompiledAgent) -> list[Widening]:
-    """What ``new`` may allow beyond ``old`` (empty: narrowing or equal). Both compiled as active."""
+    """What ``new`` may allow beyond ``old`` (empty: narrowing or equal).
+    Both compiled as active.
+    """
     found = _rule_widenings(old, new)
     if new.expires_us > old.expires_us:
         after = "never" if new.expires_us >= 2**63 else _day(new.expires_us)

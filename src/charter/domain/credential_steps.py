@@ -1,4 +1,6 @@
-"""What revoke and rotate steps read about one credential: where it is and what it is, never the secret.
+"""What revoke and rotate steps read about one credential.
+
+Where it is and what it is, never the secret.
 
 The steps themselves are the system's knowledge, so each connector declares them
 (``Connector.revoke_steps`` and ``Connector.rotation_steps``); the services build a

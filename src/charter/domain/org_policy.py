@@ -150,7 +150,8 @@ def parse_org_policy(document: dict[str, Any]) -> OrgPolicy:
         where = f"deny[{index}]"
         if rule.id in ids:
             raise Conflict(
-                f"rule id {rule.id!r} is used by deny[{ids[rule.id]}] and {where}; ids must be unique",
+                f"rule id {rule.id!r} is used by deny[{ids[rule.id]}] and {where}; "
+                "ids must be unique",
                 field=f"{where}.id",
             )
         ids[rule.id] = index

@@ -251,7 +251,9 @@ async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 def _sdk_token(principal: AgentPrincipal, token: str) -> AccessToken:
-    """What the SDK's session manager compares to bind a session to the credential that opened it."""
+    """What the SDK's session manager compares to bind a session to the credential
+    that opened it.
+    """
     return AccessToken(
         token=token,
         client_id=principal.agent,

@@ -29,7 +29,9 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSessionManager]:
-    """The ASGI app for ``gateway`` bound on ``host``, and its session manager (for the kill switch)."""
+    """The ASGI app for ``gateway`` bound on ``host``, and its session manager
+    (for the kill switch).
+    """
     security = None
     if host in LOCAL_HOSTS:  # DNS-rebinding protection, as the SDK applies for loopback
         security = TransportSecuritySettings(

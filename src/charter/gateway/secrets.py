@@ -44,7 +44,8 @@ class Secrets:
             found = self._environ.get(value.env)
             if found is None:
                 raise InvalidInput(
-                    f"environment variable {value.env} is not set (the gateway needs it for {field})",
+                    f"environment variable {value.env} is not set "
+                    f"(the gateway needs it for {field})",
                     field=field,
                 )
             self._used.add(found)

@@ -63,7 +63,8 @@ def build_authority(config: GatewayConfig, environ: Mapping[str, str] | None = N
         ):
             if not env.get(name):
                 raise InvalidInput(
-                    f"CHARTER_URL is set, so the gateway asks that server; it needs {what} in {name}",
+                    "CHARTER_URL is set, so the gateway asks that server; "
+                    f"it needs {what} in {name}",
                     field=name,
                 )
 
@@ -134,7 +135,9 @@ def run_http(
 def token_source(
     token_file: Path | None, environ: Mapping[str, str] | None = None
 ) -> Callable[[], str]:
-    """Where a stdio gateway reads the agent's access token: a file (re-read when it changes) or env."""
+    """Where a stdio gateway reads the agent's access token: a file
+    (re-read when it changes) or env.
+    """
     env = os.environ if environ is None else environ
     if token_file is None:
         token = env.get(TOKEN_ENV, "").strip()

@@ -470,7 +470,9 @@ class Gateway:
 
     # -- transports --------------------------------------------------------------------------
     def http_app(self, host: str = "127.0.0.1") -> Starlette:
-        """The ASGI app: ``/mcp`` (streamable HTTP, authenticated), RFC 9728 metadata, ``/healthz``."""
+        """The ASGI app: ``/mcp`` (streamable HTTP, authenticated), RFC 9728 metadata,
+        ``/healthz``.
+        """
         from charter.gateway.http import build_app
 
         app, self._manager = build_app(self, host)

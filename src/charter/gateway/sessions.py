@@ -71,7 +71,9 @@ class Sessions:
         return len(self._calls.get(agent, ()))
 
     def cut(self, agent: str, reason: str) -> Cut:
-        """Cancel the agent's in-flight calls and forget its sessions (the caller terminates them)."""
+        """Cancel the agent's in-flight calls and forget its sessions
+        (the caller terminates them).
+        """
         self._cut[agent] = reason
         calls = self._calls.get(agent, set())
         for scope in list(calls):

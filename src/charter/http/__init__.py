@@ -1,1 +1,3 @@
-"""HTTP plumbing shared by the API and the console: security middleware and dependencies, problem details, input limits."""
+"""HTTP plumbing shared by the API and the console: security middleware and dependencies,
+problem details, input limits.
+"""

@@ -20,7 +20,7 @@ def services_dep(request: Request) -> Services:
 
 
 def actor_dep(request: Request) -> str:
-    """Who the audit log names for this request (sign-in arrives with the console issue)."""
+    """Who the audit log names for this request: the signed-in principal, else the client."""
     principal = getattr(request.state, "principal", None)
     if principal:
         return str(principal)

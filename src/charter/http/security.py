@@ -5,13 +5,15 @@ Every request falls in exactly one zone, decided by its path alone:
 ================  ====================================================  ============================
 zone              paths                                                 needs
 ================  ====================================================  ============================
-open              ``/healthz``, ``/docs``, ``/redoc``, ``/openapi.json``, nothing (the OAuth endpoints
-                  ``/.well-known/*``, ``/oauth/*``, ``/login``,          keep their own client
-                  ``/login/*``, ``/static/*``, ``/favicon.ico``          authentication)
+open              ``/healthz``, ``/docs``, ``/redoc``,                  nothing (the OAuth endpoints
+                  ``/openapi.json``, ``/.well-known/*``, ``/oauth/*``,  keep their own client
+                  ``/login``, ``/login/*``, ``/static/*``,              authentication)
+                  ``/favicon.ico``
 pdp               ``/access/*`` (AuthZEN)                               a PEP key as bearer
 api               ``/v1/*`` (management API)                            a personal API token as
-                                                                        bearer, or a console session
-                                                                        (+ ``X-CSRF-Token`` on writes)
+                                                                        bearer, or a console
+                                                                        session (+ ``X-CSRF-Token``
+                                                                        on writes)
 console           everything else                                       a console session; anonymous
                                                                         visitors are sent to /login
 ================  ====================================================  ============================

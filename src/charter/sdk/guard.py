@@ -174,7 +174,8 @@ class Guard:
             raise AccessDenied(
                 deny(
                     ReasonCode.INVALID_REQUEST,
-                    "no agent is configured: pass agent=, call configure(agent=...) or set CHARTER_AGENT",
+                    "no agent is configured: "
+                    "pass agent=, call configure(agent=...) or set CHARTER_AGENT",
                 ),
                 agent="(none)",
                 action=self.action,
@@ -189,7 +190,8 @@ class Guard:
             raise AccessDenied(
                 deny(
                     ReasonCode.INVALID_REQUEST,
-                    f"the resource {self.resource!r} cannot be filled from the call's arguments ({error})",
+                    f"the resource {self.resource!r} cannot be filled "
+                    f"from the call's arguments ({error})",
                 ),
                 agent=agent,
                 action=self.action,

@@ -199,7 +199,9 @@ class ActivityRecorder:
                 connection.exec_driver_sql(statement, tuple(parameters))
 
     def close(self) -> None:
-        """Stop the writer and write every queued record (idempotent; a later record restarts it)."""
+        """Stop the writer and write every queued record (idempotent;
+        a later record restarts it).
+        """
         with self._start_lock:
             if self._stop is not None:
                 self._stop.set()

@@ -22,7 +22,8 @@ resolved against the directory: e-mails directly, logins by the local part of
 an e-mail [×0.8]; an identity of a registered agent without one gets the
 agent's owner [0.7]. A departed owner is kept, and flagged.
 
-AI-related identities that no agent claims become **shadow agents**: a
+AI-related identities that no agent claims become **shadow agents**
+(:mod:`charter.services.discovered_agents`): a
 ``discovered`` agent (origin ``discovered``) whose charter names the identity,
 with a suggested owner (the identity's owner, or their manager when they have
 left). Identities linked to one another share one shadow agent.
@@ -42,57 +43,30 @@ from sqlalchemy.engine import Connection
 
 from charter.domain.audit import EventDraft
 from charter.domain.batch import Batch
-from charter.domain.charter import CharterSpec
 from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.estate import Credential, Identity
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
+from charter.services.discovered_agents import (
+    SHADOW_CONFIDENCE,
+    SHADOW_EVIDENCE,
+    discovered_charter,
+    discovered_event,
+    insert_discovered,
+    joined_event,
+    shadow_name,
+)
 from charter.store import estate_schema as _estate_schema  # noqa: F401 - its index
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.sqlite_cursor import sqlite_in
 from charter.store.versions import bump_version
 
-__all__ = ["UNOWNED", "AttributionRun", "AttributionService", "shadow_name"]
+__all__ = ["UNOWNED", "AttributionRun", "AttributionService"]
 
 #: The placeholder owner of a shadow agent nobody could be suggested for (RFC 2606 ``.example``).
 UNOWNED = "unowned@charter.example"
 _LABEL_KEYS = ("charter.dev/agent", "charter-agent", "charter_agent")
-_SHADOW_CONFIDENCE = 0.8
-_SUFFIX = re.compile(r"-(?:role|sa|svc|service-account|serviceaccount|identity)$")
-
-
-def _shadow_evidence(agent: str) -> str:
-    """The same words whether the shadow agent was just created or found again (stable re-ingest)."""
-    return "shadow (discovered): AI-related and claimed by no registered agent"
-
-
-_SLUG = re.compile(r"[^a-z0-9]+")
-_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
-_GENERATED_PREFIXES = (
-    "AmazonBedrockExecutionRoleForAgents_",
-    "AmazonBedrockExecutionRoleForKnowledgeBase_",
-    "AmazonSageMaker-ExecutionRole-",
-    "AWSServiceRoleFor",
-)
-_PRODUCT_WORDS = ("SageMaker", "OpenAI", "GitHub", "ChatGPT", "DynamoDB", "PagerDuty")
-
-
-def shadow_name(identity_name: str) -> str:
-    """A charter-valid slug for a discovered agent: ``ClaimsTriageAgentRole`` → ``claims-triage-agent``.
-
-    Product words are kept whole (``SageMaker`` → ``sagemaker``) and AWS's
-    generated prefixes are dropped (``AmazonBedrockExecutionRoleForAgents_SupportBot`` → ``support-bot``).
-    """
-    base = identity_name.rsplit("/", 1)[-1].split("@", 1)[0]
-    for prefix in _GENERATED_PREFIXES:
-        if base.startswith(prefix) and len(base) > len(prefix):
-            base = base[len(prefix) :]
-    for word in _PRODUCT_WORDS:
-        base = base.replace(word, word.capitalize() if base.startswith(word) else word.lower())
-    base = _CAMEL.sub(r"\1-\2", base)
-    slug = _SUFFIX.sub("", _SLUG.sub("-", base.lower()).strip("-"))[:54].strip("-")
-    return slug or "discovered-agent"
 
 
 def _squash(value: str) -> str:
@@ -261,8 +235,8 @@ class AttributionRun:
         agent_evidence: list[str] = []
         hit = self._claims.lookup(*keys)
         if hit and hit[0] in self._claims.discovered:
-            agent, confidence = hit[0], _SHADOW_CONFIDENCE
-            agent_evidence.append(_shadow_evidence(agent))
+            agent, confidence = hit[0], SHADOW_CONFIDENCE
+            agent_evidence.append(SHADOW_EVIDENCE)
         elif hit:
             agent, key, confidence = hit
             agent_evidence.append(f"{key} is named in the charter of {agent}")
@@ -302,9 +276,9 @@ class AttributionRun:
         if agent is None and identity.ai_related and stored_agent in self._claims.discovered:
             agent, confidence = (
                 stored_agent,
-                _SHADOW_CONFIDENCE,
+                SHADOW_CONFIDENCE,
             )  # joined an existing shadow agent earlier
-            agent_evidence = [_shadow_evidence(stored_agent)]
+            agent_evidence = [SHADOW_EVIDENCE]
         if agent is None and identity.ai_related:
             agent, confidence, agent_evidence = self._shadow(connection, identity, owner, departed)
         if agent:
@@ -380,90 +354,23 @@ class AttributionRun:
         """
         name = base = shadow_name(identity.name)
         if base in self._claims.discovered:
-            self._drafts.append(
-                EventDraft(
-                    self._actor,
-                    "agent.discover",
-                    "agent",
-                    base,
-                    None,
-                    {
-                        "identity": identity.id,
-                        "source": identity.source,
-                        "joined": True,
-                        "evidence": list(identity.evidence[:5]),
-                    },
-                )
-            )
-            return base, _SHADOW_CONFIDENCE, [_shadow_evidence(base)]
+            self._drafts.append(joined_event(self._actor, base, identity))
+            return base, SHADOW_CONFIDENCE, [SHADOW_EVIDENCE]
         counter = 2
         while name in self._taken:
             name = f"{base}-{counter}"
             counter += 1
         suggested, why = self._suggest(owner, departed)
-        reason = "; ".join(identity.evidence[:2]) or "AI-related"
-        spec = CharterSpec(
-            name=name,
-            owner=suggested,
-            purpose=f"Discovered {identity.kind.value.replace('_', ' ')} {identity.name} in {identity.system} "
-            f"({reason}). Nobody registered it: adopt it with a charter, or decommission it.",
-            environment="unknown",
-            labels={
-                "origin": "discovered",
-                "source": identity.source,
-                "account": identity.account[:60],
-            },
-            identities=[identity.id],
-        )
-        document = spec.document()
-        connection.execute(
-            sa.insert(schema.agents).values(
-                name=name,
-                owner=suggested,
-                state=AgentState.DISCOVERED.value,
-                charter_version=1,
-                purpose=spec.purpose,
-                environment=spec.environment,
-                labels=spec.labels,
-                expires=None,
-                origin="discovered",
-                created_at=self._now,
-                updated_at=self._now,
-            )
-        )
-        connection.execute(
-            sa.insert(schema.charter_versions).values(
-                agent=name,
-                version=1,
-                document=document,
-                created_at=self._now,
-                created_by=self._actor,
-                reason=f"discovered in {self._batch.scope}",
-            )
+        spec = discovered_charter(identity, name, suggested)
+        insert_discovered(
+            connection, spec, actor=self._actor, now=self._now, scope=self._batch.scope
         )
         self._taken.add(name)
         self._claims.owners[name] = suggested
         self._claims.discovered.add(name)
         self._claims.exact[identity.id.lower()] = name
-        self._drafts.append(
-            EventDraft(
-                self._actor,
-                "agent.discover",
-                "agent",
-                name,
-                None,
-                {
-                    "identity": identity.id,
-                    "source": identity.source,
-                    "account": identity.account,
-                    "evidence": list(identity.evidence[:5]),
-                    "suggested_owner": suggested,
-                    "why_owner": why,
-                    "state": AgentState.DISCOVERED.value,
-                },
-            )
-        )
-        return name, _SHADOW_CONFIDENCE, [_shadow_evidence(name)]
+        self._drafts.append(discovered_event(self._actor, name, identity, suggested, why))
+        return name, SHADOW_CONFIDENCE, [SHADOW_EVIDENCE]
 
     # -- credentials --------------------------------------------------------------------
     def credentials(

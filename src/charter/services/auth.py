@@ -40,7 +40,6 @@ from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.store.auth_schema import (
     auth_login_attempts,
-    auth_oidc_requests,
     auth_sessions,
     auth_users,
 )
@@ -49,12 +48,12 @@ from charter.store.versions import bump_version
 
 if TYPE_CHECKING:
     from charter.services.access_keys import AccessKeyService
+    from charter.services.oidc_requests import OidcRequests
 
 __all__ = [
     "AUTH_VERSION_KEY",
     "MIN_PASSWORD_LENGTH",
     "AuthService",
-    "OidcRequest",
     "Principal",
     "SessionGrant",
     "TooManyAttempts",
@@ -67,7 +66,6 @@ __all__ = [
 _U = auth_users
 _S = auth_sessions
 _L = auth_login_attempts
-_O = auth_oidc_requests
 
 #: The change counter that tells running servers to drop cached credentials.
 AUTH_VERSION_KEY = "auth"
@@ -80,7 +78,6 @@ SESSION_TOUCH = dt.timedelta(minutes=1)
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_CLIENT = 30
-OIDC_REQUEST_LIFETIME = dt.timedelta(minutes=10)
 
 _EMAIL = TypeAdapter(EmailStr)
 
@@ -168,13 +165,6 @@ class SessionGrant:
     expires_at: dt.datetime
 
 
-@dataclass(frozen=True, slots=True)
-class OidcRequest:
-    code_verifier: str
-    nonce: str
-    next_url: str
-
-
 def digest(secret: str) -> str:
     """SHA-256 hex of a high-entropy secret (what the store keeps instead of it)."""
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -227,6 +217,13 @@ class AuthService:
         from charter.services.access_keys import AccessKeyService
 
         return AccessKeyService(self._db, self._audit, self._clock)
+
+    @cached_property
+    def oidc_requests(self) -> OidcRequests:
+        """Pending OpenID Connect sign-ins (state, nonce, PKCE verifier)."""
+        from charter.services.oidc_requests import OidcRequests
+
+        return OidcRequests(self._db, self._clock)
 
     # -- users -------------------------------------------------------------------
     def _check_password(self, password: str) -> None:
@@ -477,34 +474,3 @@ class AuthService:
             self._audit.record(
                 connection, EventDraft(row.email, "console.sign_out", "user", row.email)
             )
-
-    # -- OpenID Connect authorization requests (state, nonce, PKCE verifier) ----------
-    def save_oidc_request(self, state: str, request: OidcRequest) -> None:
-        now = self._clock.now()
-        with self._db.write() as connection:
-            connection.execute(sa.delete(_O).where(_O.c.expires_at < now))
-            connection.execute(
-                sa.insert(_O).values(
-                    state_hash=digest(state),
-                    code_verifier=request.code_verifier,
-                    nonce=request.nonce,
-                    next_url=request.next_url,
-                    created_at=now,
-                    expires_at=now + OIDC_REQUEST_LIFETIME,
-                )
-            )
-
-    def take_oidc_request(self, state: str) -> OidcRequest | None:
-        """The pending request for ``state``, at most once (a replayed state gets None)."""
-        if not state or len(state) > 256:
-            return None
-        key = digest(state)
-        now = self._clock.now()
-        with self._db.write() as connection:
-            row = connection.execute(sa.select(_O).where(_O.c.state_hash == key)).first()
-            if row is None:
-                return None
-            connection.execute(sa.delete(_O).where(_O.c.state_hash == key))
-        if now >= (_aware(row.expires_at) or now):
-            return None
-        return OidcRequest(row.code_verifier, row.nonce, row.next_url)

@@ -1,8 +1,9 @@
 """The estate capability's read and review services, in one place for the interfaces.
 
-``Services.estate`` gives ``ingest`` (files, a tree, a live API), ``inventory`` (identities, credentials), ``map``
-(blast radius, who can reach, shared secrets, pictures) and ``shadow``
-(discovered agents: list, adopt). Batches are written by ``Services.reconcile``.
+``Services.estate`` gives ``ingest`` (files, a tree, a live API), ``inventory``
+(identities, credentials), ``map`` (blast radius, who can reach, shared secrets,
+pictures) and ``shadow`` (discovered agents: list, adopt). Batches are written by
+``Services.reconcile``.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Imports JSON (a list, ``{"people": [...]}``, or a SCIM 2.0 ListResponse with
 ``Resources``) or CSV (``email,name,status,manager,groups`` with groups split on
 ``;``). Every record is validated (a SCIM ListResponse by its schema), and a
 field Charter does not know is refused unless the caller allows it, when it is
-named in a warning (never dropped silently). An import is an upsert: one transaction, one audit event per person
-created or changed, nothing written if any record is bad.
+named in a warning (never dropped silently). An import is an upsert: one
+transaction, one audit event per person created or changed, nothing written if
+any record is bad.
 """
 
 from __future__ import annotations

@@ -40,8 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -52,6 +51,13 @@ from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import Conflict, InvalidInput
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
+from charter.services.reconcile_result import (
+    SAMPLE,
+    AttributionFactory,
+    AttributionHook,
+    KindCounts,
+    ReconcileResult,
+)
 from charter.services.reconcile_rows import (
     CREDENTIAL_COLUMNS,
     GRANT_COLUMNS,
@@ -73,120 +79,8 @@ __all__ = ["CHUNK", "AttributionHook", "Batch", "KindCounts", "ReconcileResult",
 CHUNK = 5000
 #: SQLite page cache for the ingest connection, in KiB (128 MiB).
 SQLITE_CACHE_KIB = 131072
-#: How many ids per kind an audit event names (the counts are always complete).
-SAMPLE = 20
-
 _T = TypeVar("_T")
 _R = TypeVar("_R", Identity, Credential, Grant)
-
-
-class AttributionHook(Protocol):
-    """Decides, inside the ingest transaction, which agent and owner records belong to.
-
-    ``existing`` maps id → the agent stored for that record (missing for a new
-    record), so an attribution made earlier (a shadow agent) can be kept.
-    """
-
-    def identities(
-        self,
-        connection: Connection,
-        records: Sequence[Identity],
-        existing: Mapping[str, str | None],
-    ) -> list[Identity]: ...
-
-    def credentials(
-        self,
-        connection: Connection,
-        records: Sequence[Credential],
-        existing: Mapping[str, str | None],
-    ) -> list[Credential]: ...
-
-    def finish(self, connection: Connection) -> list[EventDraft]:
-        """Audit events for what attribution created (shadow agents)."""
-        ...
-
-
-#: Builds one attribution pass for a batch: (connection, batch, actor) → hook.
-AttributionFactory = Callable[[Connection, Batch, str], AttributionHook]
-
-
-@dataclass(slots=True)
-class KindCounts:
-    """What happened to one kind of record in one ingest."""
-
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    gone: int = 0
-    created_ids: list[str] = field(default_factory=list)
-    updated_ids: list[str] = field(default_factory=list)
-    gone_ids: list[str] = field(default_factory=list)
-
-    @property
-    def seen(self) -> int:
-        return self.created + self.updated + self.unchanged
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.gone)
-
-    def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "gone": self.gone,
-        }
-        for name in ("created_ids", "updated_ids", "gone_ids"):
-            ids = getattr(self, name)
-            if ids:
-                out[name] = ids
-        return out
-
-    def _note(self, bucket: str, record_id: str) -> None:
-        setattr(self, bucket, getattr(self, bucket) + 1)
-        ids: list[str] = getattr(self, f"{bucket}_ids")
-        if len(ids) < SAMPLE:
-            ids.append(record_id)
-
-    def note_many(self, bucket: str, first_ids: Sequence[str], count: int) -> None:
-        """Count ``count`` records at once; ``first_ids`` are (at least) the first of them, in order."""
-        if not count:
-            return
-        setattr(self, bucket, getattr(self, bucket) + count)
-        ids: list[str] = getattr(self, f"{bucket}_ids")
-        ids.extend(first_ids[: SAMPLE - len(ids)])
-
-
-@dataclass(slots=True)
-class ReconcileResult:
-    """The outcome of one ``apply``: counts per kind and the events written."""
-
-    source: str
-    account: str
-    systems: KindCounts = field(default_factory=KindCounts)
-    identities: KindCounts = field(default_factory=KindCounts)
-    credentials: KindCounts = field(default_factory=KindCounts)
-    grants: KindCounts = field(default_factory=KindCounts)
-    events: list[int] = field(default_factory=list)
-    shadow_agents: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return any(
-            c.changed for c in (self.systems, self.identities, self.credentials, self.grants)
-        ) or bool(self.shadow_agents)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "account": self.account,
-            "systems": self.systems.summary(),
-            "identities": self.identities.summary(),
-            "credentials": self.credentials.summary(),
-            "grants": self.grants.summary(),
-            "shadow_agents": self.shadow_agents,
-        }
 
 
 def _chunks(items: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
@@ -421,7 +315,8 @@ class ReconcileService:
                 inserts.append((record_id, *encoded, stamp, stamp, None))
             elif (old[source_at], old[account_at]) != scope:
                 raise Conflict(
-                    f"{kind} id {record_id!r} already belongs to {old[source_at]}:{old[account_at]}",
+                    f"{kind} id {record_id!r} already belongs to "
+                    f"{old[source_at]}:{old[account_at]}",
                     field=f"{kind}.id",
                 )
             elif old[-1] is None and old[1 : 1 + width] == encoded:
@@ -452,7 +347,9 @@ class ReconcileService:
         counts: KindCounts,
         attribute: Callable[[Connection, Sequence[_R], Mapping[str, str | None]], list[_R]] | None,
     ) -> None:
-        """PostgreSQL: Core statements (the driver binds datetimes and JSONB), semantic comparison."""
+        """PostgreSQL: Core statements (the driver binds datetimes and JSONB),
+        semantic comparison.
+        """
         stored = {
             row.id: row for row in connection.execute(sa.select(table).where(table.c.id.in_(ids)))
         }

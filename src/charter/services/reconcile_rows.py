@@ -215,7 +215,8 @@ class SqliteCodec:
         names = ", ".join(columns)
         self.select = f"SELECT id, {names}, gone_at FROM {table.name} WHERE id IN "  # + (?, ?, …)  # noqa: S608
         marks = ", ".join("?" for _ in range(len(columns) + 4))
-        self.insert = f"INSERT INTO {table.name} (id, {names}, first_seen, last_seen, gone_at) VALUES ({marks})"  # noqa: S608
+        every = f"id, {names}, first_seen, last_seen, gone_at"
+        self.insert = f"INSERT INTO {table.name} ({every}) VALUES ({marks})"  # noqa: S608
         sets = ", ".join(f"{c} = ?" for c in columns)
         self.update = f"UPDATE {table.name} SET {sets}, last_seen = ?, gone_at = NULL WHERE id = ?"  # noqa: S608
         self.touch = f"UPDATE {table.name} SET last_seen = ? WHERE id IN "  # noqa: S608  + (?, ?, …)
@@ -245,7 +246,9 @@ class SqliteCodec:
         return encode
 
     def encode(self, record: Any, *, kind: str) -> tuple[Any, ...]:
-        """The stored tuple; :class:`InvalidInput` naming the ``kind`` record when a property is not JSON."""
+        """The stored tuple; :class:`InvalidInput` naming the ``kind`` record when a property is
+        not JSON.
+        """
         try:
             return self._fast(record)
         except (TypeError, ValueError, RecursionError):

@@ -100,7 +100,10 @@ def estate_map(
         heading = "Your agents and what they reach"
     else:
         graph = estate_sample(services.db, now=services.clock.now())
-        heading = "The estate: agents, what they act as, and what they reach (a sample; select an agent for all of it)"
+        heading = (
+            "The estate: agents, what they act as, and what they reach "
+            "(a sample; select an agent for all of it)"
+        )
     if risk:
         graph = at_least(graph, Risk(risk))
     picture = render_map(graph, label=heading, link_systems=may_open(principal, "/map?system=x"))

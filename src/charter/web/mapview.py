@@ -137,7 +137,8 @@ def render_map(graph: Graph, *, label: str, cap: int = 60, link_systems: bool = 
             box = (
                 f'<rect x="{bx:.0f}" y="{by:.0f}" width="{BOX_W}" height="{BOX_H}" rx="5" '
                 f'fill="{fill}" stroke="{stroke}" stroke-width="1.6"{dashed}/>'
-                f'<text x="{bx + 9:.0f}" y="{by + 20:.0f}" font-size="12.5">{_e(_short(node.label))}</text>'
+                f'<text x="{bx + 9:.0f}" y="{by + 20:.0f}" '
+                f'font-size="12.5">{_e(_short(node.label))}</text>'
             )
             body = f"<title>{_e(tip)}</title>{box}"
             href = _href(node, link_systems)

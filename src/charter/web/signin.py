@@ -23,10 +23,10 @@ from charter.http.deps import services_dep
 from charter.http.security import SESSION_COOKIE
 from charter.services.auth import (
     SESSION_LIFETIME,
-    OidcRequest,
     SessionGrant,
     TooManyAttempts,
 )
+from charter.services.oidc_requests import OidcRequest
 from charter.web.forms import ConsoleRoute, FormDep
 from charter.web.oidc import OidcClient, OidcSettings, pkce_pair
 from charter.web.templating import render
@@ -194,7 +194,7 @@ def oidc_start(request: Request, next: str = "/") -> Response:
         )
     except Unauthenticated as exc:
         return _login_page(request, next_url=safe_next(next), status=502, error=exc.message)
-    services_dep(request).auth.save_oidc_request(
+    services_dep(request).auth.oidc_requests.save(
         state, OidcRequest(verifier, nonce, safe_next(next))
     )
     return RedirectResponse(url, status_code=303)
@@ -211,7 +211,7 @@ def oidc_callback(request: Request, code: str = "", state: str = "", error: str 
             error="Single sign-on is not configured on this server.",
         )
     services = services_dep(request)
-    pending = services.auth.take_oidc_request(state)
+    pending = services.auth.oidc_requests.take(state)
     if error or pending is None or not code:
         reason = (
             f"the identity provider said: {error[:200]}"

@@ -1,4 +1,6 @@
-"""AWS: policies (decoded and URL-encoded), wildcard expansion, effective permissions, AI signals."""
+"""AWS: policies (decoded and URL-encoded), wildcard expansion, effective permissions,
+AI signals.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +63,8 @@ def test_effective_access_subtracts_denies_and_applies_the_boundary() -> None:
     assert access.via == [
         "inline policy rw",
         "limited by its permissions boundary",
-        f"minus {len(catalog.expand('s3:Delete*'))} action(s) denied by managed policy no-delete (via group devs)",
+        f"minus {len(catalog.expand('s3:Delete*'))} action(s) denied by managed policy no-delete "
+        "(via group devs)",
     ]
 
 
@@ -88,7 +91,10 @@ def test_conditional_deny_does_not_remove_access() -> None:
 
 
 def test_url_encoded_documents_and_trust_principals() -> None:
-    encoded = "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22bedrock.amazonaws.com%22%7D%7D%5D%7D"
+    encoded = (
+        "%7B%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C"
+        "%22Principal%22%3A%7B%22Service%22%3A%22bedrock.amazonaws.com%22%7D%7D%5D%7D"
+    )
     document = load_document(encoded, where="w")
     assert trust_principals(document, where="w") == ["bedrock.amazonaws.com"]
     with pytest.raises(InvalidInput, match="neither JSON nor URL-encoded"):

@@ -157,7 +157,9 @@ def _plain(record: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_normalised_output_matches_the_golden_file(source: str) -> None:
-    """Golden files pin the mapping; regenerate with CHARTER_UPDATE_GOLDEN=1 after a deliberate change."""
+    """Golden files pin the mapping;
+    regenerate with CHARTER_UPDATE_GOLDEN=1 after a deliberate change.
+    """
     found = normalise(source)
     actual = {
         "identities": [_plain(i) for i in found.identities],

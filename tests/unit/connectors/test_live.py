@@ -1,4 +1,5 @@
-"""Live API fetch, replayed from recorded real-format responses (the remote side is a MockTransport).
+"""Live API fetch, replayed from recorded real-format responses (the remote side is a
+MockTransport).
 
 Each replay pages the way the real API pages (Link headers, @odata.nextLink,
 nextPageToken, Kubernetes ``continue``, Slack cursors), and the records it

@@ -40,12 +40,14 @@ def test_example_files_parse() -> None:
             "ids must be unique",
         ),
         (
-            "deny: [{id: a, description: two values, action: a, when: [{attribute: r, op: eq, value: x}, {attribute: r, op: eq, value: y}]}]",
+            "deny: [{id: a, description: two values, action: a, when: [{attribute: r, op: eq, "
+            "value: x}, {attribute: r, op: eq, value: y}]}]",
             Conflict,
             "cannot equal both",
         ),
         (
-            "deny: [{id: a, description: eq and in, action: a, when: [{attribute: r, op: eq, value: x}, {attribute: r, op: in, value: [y]}]}]",
+            "deny: [{id: a, description: eq and in, action: a, when: [{attribute: r, op: eq, "
+            "value: x}, {attribute: r, op: in, value: [y]}]}]",
             Conflict,
             "be one of",
         ),

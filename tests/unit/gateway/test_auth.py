@@ -57,7 +57,8 @@ def test_challenges_follow_rfc6750_and_the_mcp_spec() -> None:
     assert challenge(None, url) == f'Bearer resource_metadata="{url}"'
     failure = AuthFailure(AuthError.INVALID_TOKEN, 'the token "x" expired', reason="expired")
     assert challenge(failure, url) == (
-        f'Bearer error="invalid_token", error_description="the token x expired", resource_metadata="{url}"'
+        'Bearer error="invalid_token", error_description="the token x expired", '
+        f'resource_metadata="{url}"'
     )
     proof = AuthFailure(AuthError.INVALID_DPOP_PROOF, "bad", reason="dpop_x", scheme=Scheme.DPOP)
     assert challenge(proof, url).startswith('DPoP error="invalid_dpop_proof"')

@@ -38,7 +38,8 @@ DOCUMENTED_EXAMPLES: frozenset[str] = frozenset(
 
 _PLACEHOLDER_WORDS = re.compile(
     rb"(?i)example|placeholder|your[_-]?(?:api|key|token|secret|pass)|changeme|redacted"
-    rb"|dummy|insert[_-]|replace[_-]?me|xxxx|\*\*\*|\.\.\.|<[a-z_ -]+>|\$\{|\{\{|\{[A-Za-z_]*\}|%s|\$[A-Z_]{3,}"
+    rb"|dummy|insert[_-]|replace[_-]?me|xxxx|\*\*\*|\.\.\.|<[a-z_ -]+>"
+    rb"|\$\{|\{\{|\{[A-Za-z_]*\}|%s|\$[A-Z_]{3,}"
 )
 _SEQUENCES = (
     "0123456789012345",

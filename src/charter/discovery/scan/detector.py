@@ -165,10 +165,10 @@ _ASSIGN = (
 def keyword_pattern(keywords: Iterable[str], value: str) -> str:
     """``KEYWORD…= "VALUE"`` for formats without a prefix (gitleaks' "semi-generic" shape).
 
-    The keyword, up to 30 identifier characters (``_API_KEY``, ``.Client(api_key``;
-    a line break only right after an opening parenthesis, so a keyword never reaches
-    into the next statement), an assignment or call operator, optional quotes, then the value with a right
-    boundary. Case-insensitive on the keyword only.
+    The keyword, up to 30 identifier characters (``_API_KEY``, ``.Client(api_key``; a
+    line break only right after an opening parenthesis, so a keyword never reaches into
+    the next statement), an assignment or call operator, optional quotes, then the value
+    with a right boundary. Case-insensitive on the keyword only.
     """
     alternatives = "|".join(re.escape(k) for k in keywords)
     return rf"(?i:{alternatives}){_ASSIGN}(?P<secret>{value})(?![A-Za-z0-9_+/=-])"

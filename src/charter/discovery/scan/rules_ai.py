@@ -24,7 +24,8 @@ REGISTRY.add(
         system="openai",
         prefixes=("sk-proj-",),
         body=f"{_URLSAFE}{{40,250}}",
-        description="An OpenAI project key (sk-proj-): calls models and spends the project's budget.",
+        description="An OpenAI project key (sk-proj-): "
+        "calls models and spends the project's budget.",
         remediation=revoke("the OpenAI dashboard (Project → API keys)"),
         references=("https://platform.openai.com/docs/api-reference/authentication",),
         min_entropy=4.0,
@@ -36,7 +37,8 @@ REGISTRY.add(
         system="openai",
         prefixes=("sk-svcacct-",),
         body=f"{_URLSAFE}{{40,250}}",
-        description="An OpenAI service account key (sk-svcacct-): a non-human identity of a project.",
+        description="An OpenAI service account key (sk-svcacct-): "
+        "a non-human identity of a project.",
         remediation=revoke("the OpenAI dashboard (Project → Service accounts)"),
         references=("https://platform.openai.com/docs/api-reference/project-service-accounts",),
         min_entropy=4.0,

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from charter.domain.credential_steps import CredentialRef
 
-_VERIFY = "Re-ingest the source ('charter discover {source} EXPORT') and run 'charter rotation verify ROTATION'."
+_VERIFY = (
+    "Re-ingest the source ('charter discover {source} EXPORT') "
+    "and run 'charter rotation verify ROTATION'."
+)
 
 
 def verify_step(source: str) -> str:

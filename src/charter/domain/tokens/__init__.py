@@ -1,1 +1,3 @@
-"""The token protocols' pure code, one module per RFC: JWK/JWS, client assertions, DPoP, token exchange, scopes, requests, metadata, errors."""
+"""The token protocols' pure code, one module per RFC: JWK/JWS, client assertions, DPoP,
+token exchange, scopes, requests, metadata, errors.
+"""

@@ -143,7 +143,8 @@ def require_assertion_type(value: str | None) -> None:
     if value != ASSERTION_TYPE:
         raise OAuthError(
             OAuthErrorCode.INVALID_CLIENT,
-            f"client authentication must be private_key_jwt: client_assertion_type={ASSERTION_TYPE}",
+            "client authentication must be private_key_jwt: "
+            f"client_assertion_type={ASSERTION_TYPE}",
             reason="unsupported_client_auth",
             field="client_assertion_type",
         )

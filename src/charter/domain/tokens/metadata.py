@@ -1,4 +1,5 @@
-"""Authorization server metadata (RFC 8414 §2), served at ``/.well-known/oauth-authorization-server``.
+"""Authorization server metadata (RFC 8414 §2), served at
+``/.well-known/oauth-authorization-server``.
 
 Every endpoint URL is derived from the issuer identifier (``CHARTER_ISSUER``),
 which is also the ``iss`` of every token and an accepted client-assertion

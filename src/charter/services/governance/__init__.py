@@ -1,1 +1,3 @@
-"""Governance use cases: finding runs, reviews, rotation, decommissioning, JIT, departures, tasks, notices; each with its transactions."""
+"""Governance use cases: finding runs, reviews, rotation, decommissioning, JIT, departures,
+tasks, notices; each with its transactions.
+"""

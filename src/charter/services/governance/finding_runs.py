@@ -24,14 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import pickle
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -49,15 +47,24 @@ from charter.errors import Conflict
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import rollup
+from charter.services.governance.activity_facts import ActivityIndex, rates
+from charter.services.governance.finding_rows import (
+    Spool,
+    copy_new,
+    finding_row,
+    row_id,
+    status_until,
+    update_id,
+    write_statements,
+)
 from charter.services.governance.leases import Leases, new_holder
-from charter.services.governance.loader import ActivityIndex, EstateReader, rates
+from charter.services.governance.loader import EstateReader
 from charter.store.database import Database
 from charter.store.governance_schema import finding_runs, findings
 from charter.store.versions import read_versions
 
 _F, _RUNS = findings, finding_runs
 JOB = "findings.evaluate"
-CHUNK = 10000
 _LIVE = (FindingStatus.OPEN.value, FindingStatus.ACKNOWLEDGED.value, FindingStatus.SUPPRESSED.value)
 
 
@@ -125,164 +132,6 @@ def store_fingerprint(
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest(), newest
-
-
-class _Spool:
-    """Rows to write, pickled to a temporary file in chunks (our own data, read back once)."""
-
-    def __init__(self) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="charter-findings-")  # noqa: SIM115
-        self._pending: list[tuple[str, tuple[Any, ...]]] = []
-        self.size = 0
-
-    def add(self, op: str, row: tuple[Any, ...]) -> None:
-        self._pending.append((op, row))
-        self.size += 1
-        if len(self._pending) >= CHUNK:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-            self._pending = []
-
-    def chunks(self) -> Iterator[list[tuple[str, tuple[Any, ...]]]]:
-        self._flush()
-        self._file.seek(0)
-        while True:
-            try:
-                yield pickle.load(self._file)  # noqa: S301 - written by this process just now
-            except EOFError:
-                return
-
-    def close(self) -> None:
-        self._file.close()
-
-
-#: the content columns evaluation writes, in this order (see :func:`_row`)
-CONTENT = (
-    "rule",
-    "severity",
-    "entity_type",
-    "entity_id",
-    "entity_name",
-    "identifiers",
-    "agent",
-    "owner",
-    "system",
-    "message",
-    "evidence",
-    "suggestion",
-    "digest",
-)
-_JSON_COLUMNS = frozenset({"identifiers", "evidence", "suggestion"})
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
-_dumps = _ENCODER.encode  # one encoder for every row (json.dumps with options builds one per call)
-
-
-def _until(value: Any) -> dt.datetime:
-    return utc(dt.datetime.fromisoformat(value) if isinstance(value, str) else value)
-
-
-def _row(draft: FindingDraft) -> tuple[Any, ...]:
-    """(id, *CONTENT) with JSON already serialised: written straight through the driver."""
-    s = draft.subject
-    return (
-        draft.id,
-        draft.rule,
-        draft.severity.value,
-        s.type.value,
-        s.id[:512],
-        s.name[:512],
-        _dumps(s.identifiers),
-        s.agent,
-        s.owner,
-        s.system[:256] if s.system else None,
-        draft.message,
-        draft.evidence_json,
-        draft.suggestion_json,
-        draft.digest,
-    )
-
-
-def _statements(postgres: bool) -> dict[str, str]:
-    """Driver-level SQL for the write phase (executemany without per-row ORM work)."""
-    mark = "%s" if postgres else "?"
-
-    def value(column: str) -> str:
-        return f"{mark}::jsonb" if postgres and column in _JSON_COLUMNS else mark
-
-    live = "('open', 'acknowledged', 'suppressed')"
-    columns = ("id", *CONTENT, "status", "first_seen", "last_changed")
-    values = ", ".join(value(c) for c in columns)
-    sets = ", ".join(f"{c} = {value(c)}" for c in (*CONTENT, "last_changed"))
-    reopen = (
-        "status = 'open', resolved_at = NULL, status_until = NULL, status_reason = NULL, "
-        "status_by = NULL"
-    )
-    return {
-        "new": f"INSERT INTO findings ({', '.join(columns)}) VALUES ({values}) "  # noqa: S608
-        "ON CONFLICT (id) DO NOTHING",
-        "changed": f"UPDATE findings SET {sets} WHERE id = {mark} AND status IN {live}",  # noqa: S608
-        "reopened": f"UPDATE findings SET {sets}, {reopen} WHERE id = {mark} "  # noqa: S608
-        "AND status = 'resolved'",
-        "unsuppressed": f"UPDATE findings SET {sets}, {reopen} WHERE id = {mark} "  # noqa: S608
-        "AND status = 'suppressed'",
-    }
-
-
-def _row_id(row: tuple[Any, ...]) -> Any:
-    return row[0]
-
-
-def _update_id(row: tuple[Any, ...]) -> Any:
-    return row[-1]
-
-
-def _copy_new(connection: Connection, spool: _Spool, now: dt.datetime) -> int:
-    """PostgreSQL: COPY new findings straight into the table — hundreds of thousands of rows
-    a second, where row-by-row inserts manage thousands. They are new by the stored map read
-    under the evaluation lease; should one exist after all (a lapsed lease), the savepoint
-    rolls back and they go through a temporary table with ``ON CONFLICT DO NOTHING``."""
-    import psycopg
-
-    columns = ("id", *CONTENT, "status", "first_seen", "last_changed")
-    try:
-        with connection.begin_nested():
-            return _copy_rows(connection, spool, now, "findings", columns)
-    except psycopg.errors.UniqueViolation:
-        pass
-    connection.exec_driver_sql(
-        "CREATE TEMPORARY TABLE charter_new_findings (LIKE findings) ON COMMIT DROP"
-    )
-    written = _copy_rows(connection, spool, now, "charter_new_findings", columns)
-    if not written:
-        return 0
-    result = connection.exec_driver_sql(
-        f"INSERT INTO findings ({', '.join(columns)}) "  # noqa: S608 - fixed column names
-        f"SELECT {', '.join(columns)} FROM charter_new_findings ON CONFLICT (id) DO NOTHING"
-    )
-    return result.rowcount if result.rowcount >= 0 else written
-
-
-def _copy_rows(
-    connection: Connection, spool: _Spool, now: dt.datetime, table: str, columns: tuple[str, ...]
-) -> int:
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    written = 0
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
-    ):
-        for chunk in spool.chunks():
-            for op, row in chunk:
-                if op == "new":
-                    copy.write_row((*row, "open", now, now))
-                    written += 1
-    return written
 
 
 class EvaluationService:
@@ -359,7 +208,7 @@ class EvaluationService:
             "resolved": 0,
             "unchanged": 0,
         }
-        spool = _Spool()
+        spool = Spool()
         try:
             with self._db.read() as connection, _large_cache(connection):
                 if self._db.is_postgres:
@@ -486,7 +335,7 @@ class EvaluationService:
         self,
         drafts: Iterator[FindingDraft],
         stored: dict[str, tuple[str, str, Any]],
-        spool: _Spool,
+        spool: Spool,
         seen: set[str],
         counts: dict[str, int],
         now: dt.datetime,
@@ -500,31 +349,31 @@ class EvaluationService:
             counts["hits"] += 1
             old = stored.get(draft.id)
             if old is None:
-                spool.add("new", _row(draft))
+                spool.add("new", finding_row(draft))
                 continue
             status, digest, until = old
             if status == resolved:
-                spool.add("reopened", _row(draft))
-            elif status == suppressed and until is not None and _until(until) <= now:
-                spool.add("unsuppressed", _row(draft))
+                spool.add("reopened", finding_row(draft))
+            elif status == suppressed and until is not None and status_until(until) <= now:
+                spool.add("unsuppressed", finding_row(draft))
             elif digest != draft.digest:
-                spool.add("changed", _row(draft))
+                spool.add("changed", finding_row(draft))
             else:
                 counts["unchanged"] += 1
 
     def _apply(
         self,
         connection: Connection,
-        spool: _Spool,
+        spool: Spool,
         resolve: list[str],
         now: dt.datetime,
         counts: dict[str, int],
     ) -> None:
         postgres = self._db.is_postgres
-        statements = _statements(postgres)
+        statements = write_statements(postgres)
         stamp: Any = now if postgres else now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         if postgres:  # new findings by COPY (one pass), the rest by executemany (another)
-            counts["new"] += _copy_new(connection, spool, now)
+            counts["new"] += copy_new(connection, spool, now)
         for chunk in spool.chunks():
             by_op: dict[str, list[tuple[Any, ...]]] = {}
             for op, row in chunk:
@@ -534,7 +383,7 @@ class EvaluationService:
                 else:  # SET content, last_changed … WHERE id
                     by_op.setdefault(op, []).append((*row[1:], stamp, row[0]))
             for op, rows in by_op.items():
-                rows.sort(key=_row_id if op == "new" else _update_id)  # B-tree locality
+                rows.sort(key=row_id if op == "new" else update_id)  # B-tree locality
                 result = connection.exec_driver_sql(statements[op], rows)
                 counts[op] += result.rowcount if result.rowcount >= 0 else len(rows)
         resolve_statement = (

@@ -1,5 +1,6 @@
 """Just-in-time access: a time-boxed extra capability, requested with a reason, approved by
-someone other than the requester, effective in decisions at once, gone at its end with nobody acting.
+someone other than the requester, effective in decisions at once, gone at its end with nobody
+acting.
 
 Who may approve is the governance policy's ``approvals.jit`` (default: an admin or
 the agent's owner), and never the requester (see :mod:`charter.services.approvals`).
@@ -196,7 +197,8 @@ class JitService:
         duration = duration if duration is not None else policy.default_duration
         if duration <= 0 or duration > policy.max_duration:
             raise InvalidInput(
-                f"the duration must be between 1 s and {policy.max_duration} s (policy jit.max_duration)",
+                f"the duration must be between 1 s and {policy.max_duration} s "
+                "(policy jit.max_duration)",
                 field="duration",
             )
         if not reason or not reason.strip():

@@ -2,7 +2,7 @@
 
 Sized for large estates: people, agents and identities are held in memory
 (hundreds of thousands of small records); credentials are streamed in chunks;
-activity arrives pre-aggregated from the rollup (:mod:`.rollup`); rates for
+activity arrives pre-aggregated from the rollup (:mod:`.activity_facts`); rates for
 runaway detection come from two time-bounded index scans. Gone rows (``gone_at``
 set by reconciliation) are never evaluated.
 """
@@ -13,8 +13,8 @@ import datetime as dt
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,19 +31,18 @@ from charter.domain.governance.facts import (
     IdentityFacts,
     PersonFacts,
     RateWindow,
-    Usage,
 )
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.prefilter import Prefilter
 from charter.domain.moments import utc
-from charter.services.governance.rollup import Group, Key
+from charter.services.governance.activity_facts import ActivityIndex, rates
 from charter.store import schema
 from charter.store.governance_schema import review_items
 
 logger = logging.getLogger("charter.governance")
 
 _A, _V, _P = schema.agents, schema.charter_versions, schema.people
-_I, _C, _G, _ACT = schema.identities, schema.credentials, schema.grants, schema.activities
+_I, _C, _G = schema.identities, schema.credentials, schema.grants
 CREDENTIAL_CHUNK = 20000
 #: the identity kind that may be a person's own account (an IAM user named after them)
 PERSONAL_KIND = "cloud_user"
@@ -94,65 +93,6 @@ def _json(value: Any, empty: Any) -> Any:
     if isinstance(value, str):
         return empty if value in ("{}", "[]", "") else json.loads(value)
     return value
-
-
-def _usage(key: Key, group: Group) -> Usage:
-    flag = key[4]
-    allowed = None if flag < 0 else bool(flag)
-    return Usage(key[2], key[3], allowed, key[5], group.count, group.first, group.last)
-
-
-@dataclass(slots=True)
-class ActivityIndex:
-    """Usage per agent and per identity, within the activity window."""
-
-    by_agent: dict[str, list[Usage]] = field(default_factory=lambda: defaultdict(list))
-    by_identity: dict[str, list[Usage]] = field(default_factory=lambda: defaultdict(list))
-    last_by_agent: dict[str, dt.datetime] = field(default_factory=dict)
-
-    @classmethod
-    def build(cls, groups: Mapping[Key, Group], since: dt.datetime) -> ActivityIndex:
-        index = cls()
-        for key, group in groups.items():
-            agent, identity = key[0], key[1]
-            last = index.last_by_agent.get(agent)
-            if last is None or group.last > last:
-                index.last_by_agent[agent] = group.last
-            if group.last < since:
-                continue
-            usage = _usage(key, group)
-            index.by_agent[agent].append(usage)
-            if identity:
-                index.by_identity[identity].append(usage)
-        return index
-
-
-def rates(
-    connection: Connection, *, now: dt.datetime, policy: GovernancePolicy
-) -> dict[str, RateWindow]:
-    """Per agent: requests and denials in the recent window and in the baseline before it."""
-    t = policy.thresholds
-    end = now
-    start = end - dt.timedelta(seconds=t.runaway_window)
-    base = start - dt.timedelta(seconds=t.runaway_baseline)
-    recent = _ACT.c.time >= start
-    denied = _ACT.c.allowed.is_(False)
-    one = sa.literal(1)
-    query = (
-        sa.select(
-            _ACT.c.agent,
-            sa.func.sum(sa.case((recent, one), else_=0)),
-            sa.func.sum(sa.case((sa.and_(recent, denied), one), else_=0)),
-            sa.func.sum(sa.case((recent, 0), else_=1)),
-            sa.func.sum(sa.case((sa.and_(~recent, denied), one), else_=0)),
-        )
-        .where(_ACT.c.time >= base, _ACT.c.time <= end)
-        .group_by(_ACT.c.agent)
-    )
-    return {
-        agent: RateWindow(start, end, int(r or 0), int(rd or 0), base, int(b or 0), int(bd or 0))
-        for agent, r, rd, b, bd in connection.execute(query)
-    }
 
 
 class EstateReader:

@@ -9,7 +9,6 @@ are never overwritten, so a reduce or revoke keeps what it replaced.
 
 from __future__ import annotations
 
-import builtins
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -45,7 +44,7 @@ from charter.services.agent_registry import version_diff
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import agent_writes, notices, rollup
-from charter.services.governance.loader import ActivityIndex
+from charter.services.governance.activity_facts import ActivityIndex
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.governance_schema import findings, review_campaigns, review_items
@@ -452,162 +451,35 @@ class ReviewService:
                     },
                 ),
             )
-            self._close_if_done(connection, campaign_id, actor, now)
+            close_if_done(connection, self._audit, campaign_id, actor, now)
             return self._item(self._item_row(connection, campaign_id, agent))
 
-    def _close_if_done(
-        self, connection: Connection, campaign_id: str, actor: str, now: dt.datetime
-    ) -> None:
-        pending = connection.execute(
-            sa.select(sa.func.count())
-            .select_from(_IT)
-            .where(_IT.c.campaign == campaign_id, _IT.c.status == ItemStatus.PENDING.value)
-        ).scalar_one()
-        if pending:
-            return
-        closed = connection.execute(
-            sa.update(_C)
-            .where(_C.c.id == campaign_id, _C.c.status == CampaignStatus.OPEN.value)
-            .values(status=CampaignStatus.CLOSED.value, closed_at=now)
-        )
-        if closed.rowcount == 1:
-            self._audit.record(
-                connection,
-                EventDraft(
-                    actor,
-                    "review.close",
-                    "review",
-                    campaign_id,
-                    {"status": "open"},
-                    {"status": "closed"},
-                ),
-            )
 
-    # -- the worker's part: reminders and deadlines ---------------------------------------------
-    def remind(self, *, actor: str) -> int:
-        """Remind reviewers of pending items at each ``remind_before`` offset (idempotent)."""
-        policy = self._policy()
-        now = self._clock.now()
-        sent = 0
-        with self._db.write() as connection:
-            rows = connection.execute(
-                sa.select(_IT.c.campaign, _IT.c.agent, _IT.c.reviewer, _C.c.due_at)
-                .join(_C, _C.c.id == _IT.c.campaign)
-                .where(
-                    _C.c.status == CampaignStatus.OPEN.value,
-                    _IT.c.status == ItemStatus.PENDING.value,
-                )
-            ).all()
-            for campaign, agent, reviewer, due_at in rows:
-                due = utc(due_at)
-                for offset in sorted(policy.reviews.remind_before):  # nearest first
-                    if not due - dt.timedelta(seconds=offset) <= now < due:
-                        continue
-                    if notices.send(
-                        connection,
-                        key=f"review.remind:{campaign}:{agent}:{offset}",
-                        recipient=reviewer,
-                        kind="review.remind",
-                        agent=agent,
-                        subject=f"Review of {agent} is due {due:%Y-%m-%d %H:%M} UTC",
-                        body=f"Decide keep, reduce or revoke: charter review show {campaign}",
-                        now=now,
-                    ):
-                        sent += 1
-                        self._audit.record(
-                            connection,
-                            EventDraft(
-                                actor,
-                                "review.remind",
-                                "review",
-                                f"{campaign}/{agent}",
-                                None,
-                                {"reviewer": reviewer, "due_at": due.isoformat()},
-                            ),
-                        )
-                    break  # one reminder per pass: the nearest offset reached
-        return sent
-
-    def enforce_deadlines(self, *, actor: str) -> builtins.list[dict[str, str]]:
-        """Expire what was not reviewed by the due date; suspend it if the campaign says so."""
-        now = self._clock.now()
-        actions: builtins.list[dict[str, str]] = []
-        with self._db.write() as connection:
-            due = connection.execute(
-                sa.select(_C).where(_C.c.status == CampaignStatus.OPEN.value, _C.c.due_at <= now)
-            ).all()
-            for campaign in due:
-                pending = connection.execute(
-                    sa.select(_IT).where(
-                        _IT.c.campaign == campaign.id, _IT.c.status == ItemStatus.PENDING.value
-                    )
-                ).all()
-                for item in pending:
-                    actions.append(self._expire(connection, campaign, item, actor, now))
-                self._close_if_done(connection, campaign.id, actor, now)
-        return actions
-
-    def _expire(
-        self, connection: Connection, campaign: Any, item: Any, actor: str, now: dt.datetime
-    ) -> dict[str, str]:
-        state = connection.execute(sa.select(_A.c.state).where(_A.c.name == item.agent)).scalar()
-        status = (
-            ItemStatus.CANCELLED
-            if state in (None, AgentState.DECOMMISSIONED.value)
-            else ItemStatus.EXPIRED
-        )
-        connection.execute(
-            sa.update(_IT)
-            .where(
-                _IT.c.campaign == campaign.id,
-                _IT.c.agent == item.agent,
-                _IT.c.status == ItemStatus.PENDING.value,
-            )
-            .values(
-                status=status.value,
-                decided_at=now,
-                decided_by=actor,
-                reason=f"not reviewed by {utc(campaign.due_at):%Y-%m-%d %H:%M} UTC",
-            )
-        )
-        suspended = False
-        if status == ItemStatus.EXPIRED and campaign.suspend_unreviewed:
-            suspended = agent_writes.transition(
-                connection,
-                self._audit,
-                name=item.agent,
-                to=Transition.SUSPEND,
-                actor=actor,
-                reason=f"access review {campaign.id} not completed by its due date",
-                now=now,
-                expect=AgentState.ACTIVE,
-            )
-        self._audit.record(
+def close_if_done(
+    connection: Connection, audit: AuditService, campaign_id: str, actor: str, now: dt.datetime
+) -> None:
+    """Close an open campaign once nothing in it is pending (an audit event when it closes)."""
+    pending = connection.execute(
+        sa.select(sa.func.count())
+        .select_from(_IT)
+        .where(_IT.c.campaign == campaign_id, _IT.c.status == ItemStatus.PENDING.value)
+    ).scalar_one()
+    if pending:
+        return
+    closed = connection.execute(
+        sa.update(_C)
+        .where(_C.c.id == campaign_id, _C.c.status == CampaignStatus.OPEN.value)
+        .values(status=CampaignStatus.CLOSED.value, closed_at=now)
+    )
+    if closed.rowcount == 1:
+        audit.record(
             connection,
             EventDraft(
                 actor,
-                "review.expire",
+                "review.close",
                 "review",
-                f"{campaign.id}/{item.agent}",
-                {"status": "pending"},
-                {"status": status.value, "suspended": suspended},
+                campaign_id,
+                {"status": "open"},
+                {"status": "closed"},
             ),
         )
-        if status == ItemStatus.EXPIRED:
-            notices.send(
-                connection,
-                key=f"review.expired:{campaign.id}:{item.agent}",
-                recipient=item.reviewer,
-                kind="review.expired",
-                agent=item.agent,
-                subject=f"Review of {item.agent} expired"
-                + ("; the agent is suspended" if suspended else ""),
-                body=f"Campaign {campaign.id} passed its due date without a decision.",
-                now=now,
-            )
-        return {
-            "campaign": campaign.id,
-            "agent": item.agent,
-            "status": status.value,
-            "suspended": str(suspended).lower(),
-        }

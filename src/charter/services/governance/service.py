@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from charter.services.governance.jit import JitService
     from charter.services.governance.notices import NoticeService
     from charter.services.governance.posture import PostureService
+    from charter.services.governance.review_deadlines import ReviewDeadlines
     from charter.services.governance.reviews import ReviewService
     from charter.services.governance.rotation import RotationService
     from charter.services.governance.tasks import TaskService
@@ -107,6 +108,12 @@ class GovernanceService:
         from charter.services.governance.reviews import ReviewService
 
         return ReviewService(self.db, self.audit, self.clock, self.policy)
+
+    @cached_property
+    def review_deadlines(self) -> ReviewDeadlines:
+        from charter.services.governance.review_deadlines import ReviewDeadlines
+
+        return ReviewDeadlines(self.db, self.audit, self.clock, self.policy)
 
     @cached_property
     def jit(self) -> JitService:

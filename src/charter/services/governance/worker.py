@@ -59,8 +59,8 @@ class Worker:
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("departures", lambda: self.g.departures.apply(actor=ACTOR)),
             ("expiry", lambda: self.g.expiry.apply(actor=ACTOR)),
-            ("review_reminders", lambda: self.g.reviews.remind(actor=ACTOR)),
-            ("review_deadlines", lambda: self.g.reviews.enforce_deadlines(actor=ACTOR)),
+            ("review_reminders", lambda: self.g.review_deadlines.remind(actor=ACTOR)),
+            ("review_deadlines", lambda: self.g.review_deadlines.enforce_deadlines(actor=ACTOR)),
             ("jit_expired", lambda: self.g.jit.expire(actor=ACTOR)),
             ("changes_expired", lambda: self.g.changes.expire(actor=ACTOR)),
             ("rotations_scheduled", lambda: self.g.rotation.schedule(actor=ACTOR)),

@@ -1,4 +1,6 @@
-"""The estate graph as GraphML (the GraphML Primer, graphdrawing.org), for Gephi, yEd or NetworkX."""
+"""The estate graph as GraphML (the GraphML Primer, graphdrawing.org), for Gephi,
+yEd or NetworkX.
+"""
 
 from __future__ import annotations
 

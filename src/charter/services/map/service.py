@@ -103,7 +103,9 @@ class EstateMapService:
         return reach
 
     def who_can_reach(self, system: str, *, resource: str | None = None, limit: int = 500) -> Reach:
-        """Every identity and credential with a grant on ``system`` (optionally one resource glob)."""
+        """Every identity and credential with a grant on ``system``
+        (optionally one resource glob).
+        """
         now = self._clock.now()
         graph = Graph()
         with self._db.read() as connection:
@@ -344,7 +346,9 @@ class EstateMapService:
 
 
 def _matches(resource: str, wanted: str) -> bool:
-    """Does a grant on ``resource`` (itself possibly a glob, like ``arn:…:bucket/*``) cover ``wanted``?"""
+    """Does a grant on ``resource`` (itself possibly a glob, like ``arn:…:bucket/*``) cover
+    ``wanted``?
+    """
     return (
         resource == wanted
         or fnmatch.fnmatchcase(wanted, resource)

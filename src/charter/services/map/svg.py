@@ -91,11 +91,12 @@ def render_svg(graph: Graph, *, title: str = "Charter estate map") -> str:
         if x2 > x1:
             sx, sy, tx, ty = x1 + BOX_W, y1 + BOX_H / 2, x2, y2 + BOX_H / 2
             bend = (tx - sx) / 2
-            d = f"M{sx:.0f},{sy:.0f} C{sx + bend:.0f},{sy:.0f} {tx - bend:.0f},{ty:.0f} {tx:.0f},{ty:.0f}"
+            c1x, c2x = sx + bend, tx - bend
         else:  # same column (assumes, same secret) or backwards: loop out to the right
             sx, sy, tx, ty = x1 + BOX_W, y1 + BOX_H / 2, x2 + BOX_W, y2 + BOX_H / 2
             out = 40 + abs(ty - sy) / 6
-            d = f"M{sx:.0f},{sy:.0f} C{sx + out:.0f},{sy:.0f} {tx + out:.0f},{ty:.0f} {tx:.0f},{ty:.0f}"
+            c1x, c2x = sx + out, tx + out
+        d = f"M{sx:.0f},{sy:.0f} C{c1x:.0f},{sy:.0f} {c2x:.0f},{ty:.0f} {tx:.0f},{ty:.0f}"
         label = edge.reason + (f"\nresource: {edge.resource}" if edge.resource else "")
         if edge.permissions:
             label += f"\npermissions: {', '.join(edge.permissions[:12])}" + (
@@ -106,9 +107,11 @@ def render_svg(graph: Graph, *, title: str = "Charter estate map") -> str:
             if edge.kind in (EdgeKind.ASSUMES, EdgeKind.SAME_SECRET)
             else ""
         )
+        stroke, stroke_width = ("#c62828", 2.2) if admin else (colour, 1.3)
         edges.append(
-            f'<path d="{d}" fill="none" stroke="{"#c62828" if admin else colour}" stroke-width="{2.2 if admin else 1.3}" '
-            f'stroke-opacity="0.55"{dash} marker-end="url(#arrow)"><title>{escape(label)}</title></path>'
+            f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{stroke_width}" '
+            f'stroke-opacity="0.55"{dash} marker-end="url(#arrow)">'
+            f"<title>{escape(label)}</title></path>"
         )
     for c, column in enumerate(columns):
         x = LEFT + c * (BOX_W + COL_GAP)
@@ -122,18 +125,22 @@ def render_svg(graph: Graph, *, title: str = "Charter estate map") -> str:
             dash = ' stroke-dasharray="6 3"' if node.detail.get("shadow") else ""
             sub = _subtitle(node)
             tip = f"{node.kind.value}: {node.id}" + "".join(f"\n• {r}" for r in node.reasons)
+            agent = node.kind == NodeKind.AGENT
+            box_width, label_class = (2, "a") if agent else (1.2, "n")
             parts.append(
                 f"<g><title>{escape(tip)}</title>"
-                f'<rect x="{nx}" y="{ny:.0f}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" '
-                f'stroke="{stroke}" stroke-width="{2 if node.kind == NodeKind.AGENT else 1.2}"{dash}/>'
-                f'<text x="{nx + 8}" y="{ny + 15:.0f}" class="{"a" if node.kind == NodeKind.AGENT else "n"}">'
+                f'<rect x="{nx}" y="{ny:.0f}" width="{BOX_W}" height="{BOX_H}" rx="6" '
+                f'fill="{fill}" stroke="{stroke}" stroke-width="{box_width}"{dash}/>'
+                f'<text x="{nx + 8}" y="{ny + 15:.0f}" class="{label_class}">'
                 f"{escape(_short(node.label, 34))}</text>"
-                f'<text x="{nx + 8}" y="{ny + 28:.0f}" class="s">{escape(_short(sub, 44))}</text></g>'
+                f'<text x="{nx + 8}" y="{ny + 28:.0f}" class="s">'
+                f"{escape(_short(sub, 44))}</text></g>"
             )
         if hidden > 0:
             y = TOP + len(column) * (BOX_H + GAP) + 14
             parts.append(
-                f'<text x="{x}" y="{y}" class="s">… and {hidden} more (use a query to see them)</text>'
+                f'<text x="{x}" y="{y}" class="s">'
+                f"… and {hidden} more (use a query to see them)</text>"
             )
     legend = _legend(width)
     return (
@@ -142,7 +149,8 @@ def render_svg(graph: Graph, *, title: str = "Charter estate map") -> str:
         "<style>.h{font-size:15px;font-weight:700;fill:#1f2937}.n{font-size:12px;fill:#111827}"
         ".a{font-size:12.5px;font-weight:700;fill:#111827}.s{font-size:10px;fill:#4b5563}"
         ".t{font-size:20px;font-weight:700;fill:#111827}.l{font-size:11px;fill:#374151}</style>"
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" '
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" '
+        'markerHeight="6" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6b7280"/></marker></defs>'
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>'
         f'<text x="{LEFT}" y="34" class="t">{escape(title)}</text>{legend}'
@@ -189,7 +197,8 @@ def _legend(width: int) -> str:
         )
         x += 110
     out.append(
-        f'<rect x="{x}" y="52" width="16" height="12" rx="3" fill="#fff" stroke="#111" stroke-dasharray="4 2"/>'
+        f'<rect x="{x}" y="52" width="16" height="12" rx="3" fill="#fff" stroke="#111" '
+        'stroke-dasharray="4 2"/>'
         f'<text x="{x + 22}" y="62" class="l">shadow agent</text>'
     )
     out.append(

@@ -1,1 +1,3 @@
-"""The security token service: signing keys at rest, enrolment, the ledger, the token endpoint, revocation."""
+"""The security token service: signing keys at rest, enrolment, the ledger,
+the token endpoint, revocation.
+"""

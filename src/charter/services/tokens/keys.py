@@ -77,7 +77,8 @@ def _decode_master(text: str, source: str) -> bytes:
     if len(raw) != 32:
         raise InvalidInput(
             f"{source} must be 32 random bytes in base64; make one with: python -c "
-            '"import base64,secrets;print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"',
+            '"import base64,secrets;'
+            'print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())"',
             field=MASTER_KEY_ENV,
         )
     return raw

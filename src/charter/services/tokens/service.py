@@ -249,7 +249,9 @@ class TokenService:
         url: str | None = None,
         audience: str | None = None,
     ) -> VerifiedToken:
-        """Verify an ``Authorization: Bearer|DPoP <token>`` header (RFC 6750 §2.1, RFC 9449 §7.1)."""
+        """Verify an ``Authorization: Bearer|DPoP <token>`` header (RFC 6750 §2.1,
+        RFC 9449 §7.1).
+        """
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() not in ("bearer", "dpop") or not token:

@@ -1,4 +1,6 @@
-"""Secrets: long-lived (NHI7), leaked (NHI2), reused (NHI9, NHI8), static cloud keys (NHI4, NHI6)."""
+"""Secrets: long-lived (NHI7), leaked (NHI2), reused (NHI9, NHI8), static cloud keys
+(NHI4, NHI6).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ SECRET_KINDS = frozenset(
 #: long-term cloud keys, and the federation that replaces each
 FEDERATION = {
     "aws": "IAM roles with OIDC federation (IRSA on EKS, GitHub Actions OIDC, IAM Roles Anywhere)",
-    "gcp": "Workload Identity Federation (or GKE Workload Identity) instead of service account keys",
+    "gcp": (
+        "Workload Identity Federation (or GKE Workload Identity) instead of service account keys"
+    ),
     "google": "Workload Identity Federation instead of service account keys",
     "azure": "federated identity credentials or managed identities instead of client secrets",
     "entra": "federated identity credentials or managed identities instead of client secrets",
@@ -113,7 +117,8 @@ def secret_leaked(credential: CredentialFacts, ctx: RuleContext) -> Hit | None:
         "live_in": [f"{h.source}:{h.account} ({h.id})" for h in live],
     }
     where = credential.location or "a scanned file"
-    message = f"{credential.provider} {credential.kind.replace('_', ' ')} {credential.preview} is written in {where}"
+    kind = credential.kind.replace("_", " ")
+    message = f"{credential.provider} {kind} {credential.preview} is written in {where}"
     if live:
         message += f"; it is live in {live[0].source}:{live[0].account}"
         return Hit(message, evidence, Severity.CRITICAL)

@@ -1,4 +1,5 @@
-"""governance: findings and runs, activity rollup, reviews, rotations, tasks, JIT grants, notices, leases
+"""governance: findings and runs, activity rollup, reviews, rotations, tasks, JIT grants, notices,
+leases
 
 Revision ID: 0005_governance
 Revises: 0001
