@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from charter.version import __version__ as __version__
 
 if TYPE_CHECKING:  # in-process decisions: charter.decide(agent, action, resource, ...)
     from charter.services.decisions import decide as decide

@@ -15,13 +15,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from charter import __version__
 from charter.api import agents, audit, authzen, changes, estate, governance, oauth, people
 from charter.api.openapi import truthful_openapi
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
 from charter.http.problems import install_problem_handlers
 from charter.http.security import SecurityMiddleware
 from charter.services.context import Services, process_services
+from charter.version import __version__
 from charter.web import router as web_router
 
 

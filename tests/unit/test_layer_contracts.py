@@ -13,8 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "charter"
-#: modules every layer may import: error types and settings
-BASE_MODULES = {"errors", "config"}
+#: modules every layer may import: error types, settings, the version
+BASE_MODULES = {"errors", "config", "version"}
 
 
 def _contracts() -> list[dict[str, object]]:

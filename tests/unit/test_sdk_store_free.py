@@ -2,10 +2,10 @@
 
 Each module is imported in a fresh interpreter (this process has long since loaded
 the store and the services through other tests), which then reports every module
-it loaded. The SDK may load the domain, ``charter.errors``, ``charter.config`` and
-httpx; never SQLAlchemy, FastAPI/Starlette, Alembic, or Charter's store, services,
-HTTP plumbing or interfaces. The token protocol code under ``charter.domain.tokens``
-is the SDK's too, so it is held to the same line.
+it loaded. The SDK may load the domain, ``charter.errors``, ``charter.config``,
+``charter.version`` and httpx; never SQLAlchemy, FastAPI/Starlette, Alembic, or
+Charter's store, services, HTTP plumbing or interfaces. The token protocol code
+under ``charter.domain.tokens`` is the SDK's too, so it is held to the same line.
 
 An adapter is checked for what it adds to its framework: the framework is imported
 first, and only the modules the adapter loads after it count (the OpenAI Agents SDK
@@ -30,7 +30,13 @@ import charter.domain.tokens
 FORBIDDEN_PACKAGES = ("sqlalchemy", "fastapi", "starlette", "alembic")
 FORBIDDEN_CHARTER = ("store", "services", "http", "api", "web", "cli")
 #: all of Charter an agent-side import may load (the layering: sdk imports only domain)
-SDK_MAY_LOAD = ("charter.sdk", "charter.domain", "charter.errors", "charter.config")
+SDK_MAY_LOAD = (
+    "charter.sdk",
+    "charter.domain",
+    "charter.errors",
+    "charter.config",
+    "charter.version",
+)
 
 #: the optional framework each adapter needs (``pip install 'charter[...]'``)
 ADAPTERS = {

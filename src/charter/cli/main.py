@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer's own click
 
-from charter import __version__
 from charter.cli import (
     access_keys,
     agent,
@@ -30,6 +29,7 @@ from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
 from charter.errors import CharterError
 from charter.services.tokens.service import DEFAULT_ISSUER, ISSUER_ENV
+from charter.version import __version__
 
 app = typer.Typer(
     name="charter",

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from charter import __version__
 from charter.gateway.auth import ResourceServer, metadata_url, resource_metadata
+from charter.version import __version__
 
 if TYPE_CHECKING:
     from charter.gateway.server import Gateway

@@ -34,7 +34,6 @@ from mcp.shared.exceptions import MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from charter import __version__
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.patterns import parse_pattern
 from charter.gateway.auth import PRINCIPAL_KEY
@@ -54,6 +53,7 @@ from charter.gateway.secrets import Secrets
 from charter.gateway.sessions import Sessions
 from charter.gateway.upstream import ResultT, Upstream, UpstreamError
 from charter.gateway.visibility import Visibility
+from charter.version import __version__
 
 logger = logging.getLogger("charter.gateway")
 

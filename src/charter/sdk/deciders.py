@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Mapping
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Protocol, cast
 
 import httpx
 
-import charter
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.patterns import split_resource
 
@@ -66,14 +67,30 @@ class DecideFunction(Protocol):
     ) -> Decision: ...
 
 
+#: the entry-point group an in-process decision point registers under (pyproject.toml)
+DECISION_POINTS = "charter.decision_points"
+
+
+@functools.cache
+def _in_process_entry() -> EntryPoint:
+    found = entry_points(group=DECISION_POINTS, name="in_process")
+    if not found:
+        raise LookupError(
+            f"no in-process decision point is installed (entry point {DECISION_POINTS}:"
+            "in_process); install charter, or set CHARTER_URL to decide remotely"
+        )
+    return next(iter(found))
+
+
 def in_process_decide() -> DecideFunction:
     """``charter.decide``, Charter's public in-process entry point, looked up when first used.
 
-    The SDK names no server module: an agent process that never decides locally
-    never loads the engine, SQLAlchemy or the store; one that does loads them on
-    its first decision, through the same function an application would call.
+    The SDK names no server module: the distribution declares the decision point
+    as an entry point, so an agent process that never decides locally never
+    loads the engine, SQLAlchemy or the store; one that does loads them on its
+    first decision, through the same function an application would call.
     """
-    return cast(DecideFunction, charter.decide)
+    return cast(DecideFunction, _in_process_entry().load())
 
 
 class LocalDecider:

@@ -21,9 +21,9 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from charter import __version__
 from charter.domain.durations import format_duration
 from charter.services.auth import Principal, UserRole
+from charter.version import __version__
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "charter_flash"

@@ -15,12 +15,12 @@ import hashlib
 from typing import Any
 from urllib.parse import quote
 
-from charter import __version__
 from charter.discovery.scan.detector import NHI_RISKS, Detector
 from charter.discovery.scan.detectors import all_detectors
 from charter.discovery.scan.mcp_configs import MCP_INLINE_SECRET
 from charter.discovery.scan.report import ScanReport, SecretFinding
 from charter.domain.enums import Severity
+from charter.version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {

@@ -17,10 +17,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from charter import __version__
 from charter.domain.enums import FindingStatus, Severity
 from charter.domain.governance.finding import Finding
 from charter.domain.governance.rule_registry import get_rule
+from charter.version import __version__
 
 OCSF_VERSION = "1.3.0"
 CLASS_UID = 2004

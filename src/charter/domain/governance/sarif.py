@@ -16,10 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from charter import __version__
 from charter.domain.enums import FindingStatus, Severity
 from charter.domain.governance.finding import Finding
 from charter.domain.governance.rule_registry import OWASP_TITLES, GovernanceRule, all_rules
+from charter.version import __version__
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {

@@ -34,7 +34,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from charter import __version__
 from charter.domain.audit import EventDraft
 from charter.domain.enums import FindingStatus
 from charter.domain.governance.engine import Evaluator, FindingDraft
@@ -62,6 +61,7 @@ from charter.services.governance.loader import EstateReader
 from charter.store.database import Database
 from charter.store.governance_schema import finding_runs, findings
 from charter.store.versions import read_versions
+from charter.version import __version__
 
 _F, _RUNS = findings, finding_runs
 JOB = "findings.evaluate"
