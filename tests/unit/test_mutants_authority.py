@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from charter.domain.charter import Capability
 from charter.gateway.authority import (
+    AgentPrincipal,
     AgentView,
     AuthError,
     AuthFailure,
-    Principal,
     Scheme,
 )
 
@@ -75,7 +75,7 @@ def test_an_agent_view_keeps_its_fields_and_collects_rate_limits() -> None:
 
 
 def test_a_principal_is_in_scope_only_for_listed_actions() -> None:
-    principal = Principal("bot", on_behalf_of="ana@acme.example", scopes=frozenset({"a.read"}))
+    principal = AgentPrincipal("bot", on_behalf_of="ana@acme.example", scopes=frozenset({"a.read"}))
     assert principal.in_scope("a.read") is True
     assert principal.in_scope("a.write") is False
     assert principal.delegator == "ana@acme.example"

@@ -26,7 +26,12 @@ class System:
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """A non-human principal seen in a system."""
+    """A non-human principal seen in a system.
+
+    The one identity record: connectors emit it, the inventory and the shadow views
+    read it back, rules see it as :class:`~charter.domain.governance.facts.IdentityFacts`
+    (this and what the loader joins in) and the API's ``IdentityOut`` takes its fields.
+    """
 
     id: str  # stable: "<source>:<account>:<native id>"
     source: str
