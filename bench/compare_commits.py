@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import signal
@@ -190,8 +191,8 @@ def spread(values: list[float]) -> float:
 
 
 def verdict(ratio: float, noise: float, higher: bool, rounds: int) -> str:
-    if rounds < 2:
-        return "?"  # one round has no spread to judge by
+    if rounds < 2 or not math.isfinite(ratio):
+        return "?"  # one round has no spread to judge by; a zero base has no ratio
     if abs(ratio - 1) <= noise:
         return "="
     better = ratio > 1 if higher else ratio < 1
@@ -201,7 +202,9 @@ def verdict(ratio: float, noise: float, higher: bool, rounds: int) -> str:
 def number(value: float) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3g}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if abs(value) >= 0.1 else f"{value:.3g}"
 
 
 def report(base: Side, head: Side) -> dict[str, int]:
