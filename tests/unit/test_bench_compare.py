@@ -186,3 +186,4 @@ def test_verdict_is_judged_by_the_spread_between_rounds(compare: ModuleType) -> 
     assert compare.verdict(1.3, 0.2, False, 3) == "SLOWER"
     assert compare.verdict(0.7, 0.2, True, 3) == "SLOWER"
     assert compare.verdict(0.7, 0.0, True, 1) == "?"
+    assert compare.verdict(float("nan"), 0.2, False, 3) == "?"
