@@ -319,13 +319,15 @@ EXEMPT: dict[tuple[str, str], str] = {
 }
 
 
-def _routes(routes: list[Any]) -> Iterator[Any]:
+def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(full path, route) through included routers, which this FastAPI keeps lazily: a
+    router included into another gets the including router's prefix only at request time."""
     for route in routes:
         inner = getattr(route, "original_router", None)
         if inner is not None:
-            yield from _routes(inner.routes)
+            yield from _routes(inner.routes, prefix + route.include_context.prefix)
         else:
-            yield route
+            yield prefix + getattr(route, "path", ""), route
 
 
 def _owner_reachable(method: str, path: str) -> bool:
@@ -341,8 +343,8 @@ def _app_routes(home: Path) -> list[tuple[str, str]]:
     try:
         app = create_app(services)
         return sorted(
-            (method, route.path)
-            for route in _routes(app.routes)
+            (method, path)
+            for path, route in _routes(app.routes)
             if isinstance(route, APIRoute)
             for method in route.methods
             if method != "HEAD"
