@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from charter.connectors import aws_credentials
 from charter.connectors import aws_mapping as mapping
 from charter.connectors.aws_mapping import AccountExport, AwsRaw, account_of
 from charter.connectors.base import (
@@ -230,7 +231,7 @@ class AwsConnector(ConnectorBase[AwsRaw]):
                 yield mapping.function(rec, ctx)[0]
 
         def credentials() -> Iterator[Credential]:
-            yield from mapping.credentials(context())
+            yield from aws_credentials.credentials(context())
 
         def grants() -> Iterator[Grant]:
             ctx = context()
