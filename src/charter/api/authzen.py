@@ -231,11 +231,14 @@ async def _document(request: Request, limit: int) -> dict[str, Any]:
     return _object(document, "the request body")
 
 
-@router.post("/access/v1/evaluation", summary="AuthZEN Access Evaluation (one decision)")
+@router.post(
+    "/access/v1/evaluation",
+    summary="AuthZEN Access Evaluation (one decision)",
+    description="May the subject (an agent) do the action on the resource? "
+    "Deny is 200 with ``decision: false``.",
+)
 async def evaluation(request: Request) -> Response:
-    """May the subject (an agent) do the action on the resource? Deny is 200 with
-    ``decision: false``.
-    """
+    """One AuthZEN evaluation; its description is the route's (it reads as one line)."""
     try:
         document = await _document(request, MAX_EVALUATION_BYTES)
         parsed = parse_tuple(

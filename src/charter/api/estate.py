@@ -162,13 +162,15 @@ def list_credentials(
     )
 
 
-@router.get("/map/agents/{name}")
+@router.get(
+    "/map/agents/{name}",
+    description="What an agent can reach, through which identities, credentials and grants "
+    "(every edge says why).",
+)
 def agent_blast_radius(
     name: str, services: ServicesDep, depth: Annotated[int, Query(ge=1, le=8)] = 4
 ) -> dict[str, Any]:
-    """What an agent can reach, through which identities, credentials and grants
-    (every edge says why).
-    """
+    """An agent's blast radius; its description is the route's (it reads as one line)."""
     return services.estate.map.blast_radius(agent=name, depth=depth).to_json()
 
 
@@ -236,13 +238,16 @@ def list_shadow(services: ServicesDep) -> list[dict[str, Any]]:
     return [agent.summary() for agent in services.estate.shadow.list()]
 
 
-@router.post("/shadow/{name}/adopt", response_model=AdoptedOut)
+@router.post(
+    "/shadow/{name}/adopt",
+    response_model=AdoptedOut,
+    description="Register a shadow agent under a charter (JSON, or YAML with "
+    "``Content-Type: application/yaml``).",
+)
 async def adopt_shadow(
     name: str, request: Request, services: ServicesDep, actor: ActorDep
 ) -> AdoptedOut:
-    """Register a shadow agent under a charter (JSON, or YAML with
-    ``Content-Type: application/yaml``).
-    """
+    """Adopt a shadow agent; its description is the route's (it reads as one line)."""
     body = await request.body()
     if len(body) > MAX_CHARTER_BYTES:
         raise InputTooLarge(f"a charter may be at most {MAX_CHARTER_BYTES} bytes", field="body")
