@@ -79,7 +79,10 @@ def _chain_text(report: ChainReport) -> str:
     return text
 
 
-@app.command()
+@app.command(
+    help="Recompute the chain (and check it against checkpoints): "
+    "exit 0 intact, 1 tampered, 2 bad input."
+)
 def verify(
     checkpoints: Annotated[
         Path | None,
@@ -91,9 +94,7 @@ def verify(
     ] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Recompute the chain (and check it against checkpoints): exit 0 intact, 1 tampered,
-    2 bad input.
-    """
+    """The audit chain's check; its help is the command's (it reads as one line)."""
     with cli_errors():
         audit = get_services().audit
         found = audit.read_checkpoints(checkpoints, public_key) if checkpoints else None
