@@ -22,7 +22,7 @@ from charter.domain.tokens.jwk import Alg, b64url_encode, generate_private_key, 
 from charter.domain.tokens.jws import sign
 from charter.domain.tokens.token_exchange import (
     CLOCK_SKEW,
-    Subject,
+    ExchangeSubject,
     check_may_act,
     subject_from_charter_token,
     unverified_issuer,
@@ -39,7 +39,7 @@ NOW = 1_800_000_000
 KEY = generate_private_key(Alg.ES256)
 JWK = jwk_from_public_key(KEY.public_key())
 
-Verify = Callable[[str], Subject]
+Verify = Callable[[str], ExchangeSubject]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def trusted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrustedIssuers
 
 @pytest.fixture
 def verify(trusted: TrustedIssuers) -> Verify:
-    def run(token: str) -> Subject:
+    def run(token: str) -> ExchangeSubject:
         return verify_idp_token(token, trusted, our_audiences={CHARTER}, now=NOW)
 
     return run
@@ -87,7 +87,7 @@ def refusal(verify: Verify, subject_token: str) -> tuple[str, str]:
 
 def test_a_good_token_names_the_person_lower_cased(verify: Verify) -> None:
     subject = verify(token(may_act={"sub": "bot"}))
-    assert subject == Subject("ana@acme.example", IDP, NOW + 300, {"sub": "bot"})
+    assert subject == ExchangeSubject("ana@acme.example", IDP, NOW + 300, {"sub": "bot"})
     assert verify(token(exp=NOW + 300.9)).expires_at == NOW + 300
 
 
@@ -198,7 +198,7 @@ def charter_token(actors: tuple[Actor, ...], claims: dict[str, Any]) -> Verified
 
 def test_a_charter_token_extends_its_chain_with_its_limits() -> None:
     delegated = charter_token((Actor("bot-a", 2),), {"may_act": {"sub": "bot-b"}})
-    assert subject_from_charter_token(delegated) == Subject(
+    assert subject_from_charter_token(delegated) == ExchangeSubject(
         person="ana@acme.example",
         issuer=CHARTER,
         expires_at=NOW + 600,
@@ -221,7 +221,7 @@ def test_an_agents_own_token_cannot_be_delegated() -> None:
 
 
 def test_may_act_names_the_refused_agent_and_accepts_our_issuer() -> None:
-    ours = Subject("p@x.example", IDP, 0, {"sub": "bot", "iss": CHARTER})
+    ours = ExchangeSubject("p@x.example", IDP, 0, {"sub": "bot", "iss": CHARTER})
     check_may_act(ours, "bot", CHARTER)
     with pytest.raises(OAuthError) as caught:
         check_may_act(ours, "other", CHARTER)

@@ -38,7 +38,7 @@ RawT = TypeVar("RawT")
 _T = TypeVar("_T")
 
 
-class UpstreamError(CharterError):
+class LiveApiError(CharterError):
     """The live API answered with an error or could not be reached."""
 
     status = 502
@@ -262,18 +262,18 @@ class ConnectorBase(Generic[RawT]):
 
 # -- live API helpers -----------------------------------------------------------------------
 def get_json(client: httpx.Client, url: str, **params: Any) -> tuple[Any, httpx.Response]:
-    """GET JSON, turning HTTP and transport failures into :class:`UpstreamError`."""
+    """GET JSON, turning HTTP and transport failures into :class:`LiveApiError`."""
     try:
         response = client.get(url, params=params or None)
     except httpx.HTTPError as exc:
-        raise UpstreamError(f"cannot reach {url}: {exc}", field="live") from exc
+        raise LiveApiError(f"cannot reach {url}: {exc}", field="live") from exc
     if response.status_code >= 400:
         detail = response.text[:300].replace("\n", " ")
-        raise UpstreamError(f"{url} answered HTTP {response.status_code}: {detail}", field="live")
+        raise LiveApiError(f"{url} answered HTTP {response.status_code}: {detail}", field="live")
     try:
         return response.json(), response
     except ValueError as exc:
-        raise UpstreamError(f"{url} did not answer JSON", field="live") from exc
+        raise LiveApiError(f"{url} did not answer JSON", field="live") from exc
 
 
 def live_records(

@@ -25,8 +25,8 @@ from charter.connectors.base import (
     ExportFile,
     ExportFormat,
     LiveApi,
+    LiveApiError,
     Stream,
-    UpstreamError,
     fingerprint,
     get_json,
     json_records,
@@ -82,7 +82,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 @dataclass(frozen=True, slots=True)
-class Project:
+class GcpProject:
     project: str
     origin: tuple[str, ...]
     accounts: Stream[Rec]
@@ -93,7 +93,7 @@ class Project:
 
 @dataclass(frozen=True, slots=True)
 class GcpRaw:
-    projects: tuple[Project, ...]
+    projects: tuple[GcpProject, ...]
 
 
 @dataclass(slots=True)
@@ -199,7 +199,7 @@ class GcpConnector(ConnectorBase[GcpRaw]):
         for project, path in projects.items():
             extra = side[project]
             out.append(
-                Project(
+                GcpProject(
                     project,
                     tuple(str(p) for p in [path, *(q for paths in extra.values() for q in paths)]),
                     json_records(path),
@@ -238,14 +238,14 @@ class GcpConnector(ConnectorBase[GcpRaw]):
             try:
                 response = client.post(url, json={"options": {"requestedPolicyVersion": 3}})
             except httpx.HTTPError as exc:
-                raise UpstreamError(f"cannot reach {url}: {exc}", field="live") from exc
+                raise LiveApiError(f"cannot reach {url}: {exc}", field="live") from exc
             if response.status_code >= 400:
-                raise UpstreamError(f"{url} answered HTTP {response.status_code}", field="live")
+                raise LiveApiError(f"{url} answered HTTP {response.status_code}", field="live")
             yield url, response.json()
 
         return GcpRaw(
             (
-                Project(
+                GcpProject(
                     project,
                     (f"{base}/projects/{project}",),
                     live_records(accounts, lambda b: b.get("accounts") or []),
@@ -272,7 +272,7 @@ def _sa_id(email: str) -> str:
     return f"gcp:{project}:serviceaccount/{email}"
 
 
-def _project(project: Project) -> Batch:
+def _project(project: GcpProject) -> Batch:
     name = project.project
     seen: list[_Seen] = []
 

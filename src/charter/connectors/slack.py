@@ -22,8 +22,8 @@ from charter.connectors.base import (
     ExportFile,
     ExportFormat,
     LiveApi,
+    LiveApiError,
     Stream,
-    UpstreamError,
     get_json,
     json_records,
     live_records,
@@ -143,7 +143,7 @@ class SlackConnector(ConnectorBase[SlackRaw]):
                 url = f"https://slack.com/api/{method}"
                 body, _ = get_json(client, url, **params, **({"cursor": cursor} if cursor else {}))
                 if not body.get("ok", False):
-                    raise UpstreamError(f"{method} answered {body.get('error')}", field="live")
+                    raise LiveApiError(f"{method} answered {body.get('error')}", field="live")
                 yield url, body
                 cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
                 if not cursor:

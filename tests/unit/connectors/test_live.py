@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from charter.connectors import registry
-from charter.connectors.base import UpstreamError
+from charter.connectors.base import LiveApiError
 
 from .helpers import LIVE, materialise, normalise, replay
 
@@ -65,7 +65,7 @@ def test_an_api_error_is_an_upstream_error_naming_the_url() -> None:
     with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
         raw = connector.fetch_live(client, "acme")
         with pytest.raises(
-            UpstreamError, match=r"personal-access-tokens answered HTTP 401: .*Bad credentials"
+            LiveApiError, match=r"personal-access-tokens answered HTTP 401: .*Bad credentials"
         ):
             connector.normalize(raw)
 

@@ -11,8 +11,8 @@ from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
 from charter.domain.tokens.jwk import Alg, generate_private_key, jwk_from_public_key
 from charter.domain.tokens.jws import VerificationKey, sign
 from charter.domain.tokens.token_exchange import (
+    ExchangeSubject,
     IssuerKeys,
-    Subject,
     TrustedIssuer,
     act_claim,
     check_may_act,
@@ -32,9 +32,9 @@ def test_act_nests_the_new_actor_outermost() -> None:
 
 
 def test_may_act_must_name_the_actor() -> None:
-    free = Subject("p@x.example", "https://idp", 0, None)
+    free = ExchangeSubject("p@x.example", "https://idp", 0, None)
     check_may_act(free, "support-summarizer", "https://charter.test")
-    named = Subject("p@x.example", "https://idp", 0, {"sub": "support-summarizer"})
+    named = ExchangeSubject("p@x.example", "https://idp", 0, {"sub": "support-summarizer"})
     check_may_act(named, "support-summarizer", "https://charter.test")
     with pytest.raises(OAuthError) as refused:
         check_may_act(named, "finance-reconciler", "https://charter.test")
@@ -42,7 +42,7 @@ def test_may_act_must_name_the_actor() -> None:
         OAuthErrorCode.INVALID_GRANT,
         "may_act_mismatch",
     )
-    other_issuer = Subject(
+    other_issuer = ExchangeSubject(
         "p@x.example", "https://idp", 0, {"sub": "support-summarizer", "iss": "https://other"}
     )
     with pytest.raises(OAuthError):
@@ -75,7 +75,7 @@ def test_a_subject_token_is_checked_against_any_source_of_issuer_keys() -> None:
     subject = verify_idp_token(
         sign(claims, key, kid=kid), source, our_audiences={"https://charter.test"}, now=900
     )
-    assert subject == Subject("p@x.io", "https://idp", 1_000, None)
+    assert subject == ExchangeSubject("p@x.io", "https://idp", 1_000, None)
     assert issuers.asked == [("https://idp", kid)]
     stranger = sign({**claims, "iss": "https://elsewhere"}, key, kid=kid)
     with pytest.raises(OAuthError) as refused:

@@ -38,7 +38,7 @@ SLACK = dt.timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
-class Prefilter:
+class CredentialPrefilter:
     """``WHERE`` text over the ``credentials`` table (driver marks) and its parameters."""
 
     sql: str
@@ -56,7 +56,7 @@ def credential_prefilter(
     thresholds: Thresholds,
     agents: Mapping[str, AgentBrief],
     postgres: bool,
-) -> Prefilter | None:
+) -> CredentialPrefilter | None:
     """The condition for the enabled credential rules ``rule_ids``; None to read every credential
     (a rule this module does not know)."""
     mark = "%s" if postgres else "?"
@@ -100,8 +100,8 @@ def credential_prefilter(
         else:
             return None
     if not conditions:
-        return Prefilter("1 = 0", ())
-    return Prefilter(
+        return CredentialPrefilter("1 = 0", ())
+    return CredentialPrefilter(
         "(" + " OR ".join(sql for sql, _ in conditions) + ")",
         tuple(p for _, params in conditions for p in params),
     )

@@ -70,7 +70,7 @@ class IssuerKeys(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Subject:
+class ExchangeSubject:
     """Whose authority is being delegated, and its limits."""
 
     person: str
@@ -106,7 +106,7 @@ def unverified_issuer(token: str) -> str | None:
 
 def verify_idp_token(
     token: str, trusted: IssuerKeys, *, our_audiences: Collection[str], now: float
-) -> Subject:
+) -> ExchangeSubject:
     """Verify a person's token from a trusted identity provider."""
     try:
         compact = parse_compact(token)
@@ -141,10 +141,10 @@ def verify_idp_token(
     may_act = claims.get("may_act")
     if may_act is not None and not isinstance(may_act, dict):
         raise _bad_subject("the subject_token's 'may_act' is not an object", "malformed")
-    return Subject(person.strip().lower(), config.issuer, int(expires), may_act)
+    return ExchangeSubject(person.strip().lower(), config.issuer, int(expires), may_act)
 
 
-def subject_from_charter_token(token: VerifiedToken) -> Subject:
+def subject_from_charter_token(token: VerifiedToken) -> ExchangeSubject:
     """A delegated token we issued, extended by another agent (a nested chain)."""
     if not token.delegated:
         raise _refused(
@@ -152,7 +152,7 @@ def subject_from_charter_token(token: VerifiedToken) -> Subject:
             "not_delegated",
         )
     may_act = token.claims.get("may_act")
-    return Subject(
+    return ExchangeSubject(
         person=token.subject,
         issuer=token.issuer,
         expires_at=token.expires_at,
@@ -162,7 +162,7 @@ def subject_from_charter_token(token: VerifiedToken) -> Subject:
     )
 
 
-def check_may_act(subject: Subject, agent: str, our_issuer: str) -> None:
+def check_may_act(subject: ExchangeSubject, agent: str, our_issuer: str) -> None:
     """RFC 8693 §4.4: when the subject token says who may act, only that party may."""
     if subject.may_act is None:
         return

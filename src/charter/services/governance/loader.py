@@ -33,7 +33,7 @@ from charter.domain.governance.facts import (
     RateWindow,
 )
 from charter.domain.governance.policy import GovernancePolicy
-from charter.domain.governance.prefilter import Prefilter
+from charter.domain.governance.prefilter import CredentialPrefilter
 from charter.domain.moments import utc
 from charter.services.governance.activity_facts import ActivityIndex, rates
 from charter.store import schema
@@ -420,7 +420,9 @@ class EstateReader:
             ).scalar_one()
         )
 
-    def credentials(self, candidates: Prefilter | None = None) -> Iterator[list[CredentialFacts]]:
+    def credentials(
+        self, candidates: CredentialPrefilter | None = None
+    ) -> Iterator[list[CredentialFacts]]:
         """Live credentials, in chunks (call after :meth:`load_identities`): all of them, or only
         those the ``candidates`` condition (:mod:`.prefilter`) holds for."""
         shared = self.shared_secrets()

@@ -315,7 +315,7 @@ class TokenEndpoint:
             action="token.exchange",
         )
 
-    def _subject(self, subject_token: str, client: str) -> token_exchange.Subject:
+    def _subject(self, subject_token: str, client: str) -> token_exchange.ExchangeSubject:
         issuer = token_exchange.unverified_issuer(subject_token)
         if issuer != self._ctx.issuer:
             return token_exchange.verify_idp_token(
