@@ -14,6 +14,11 @@ from typing import Any
 
 from charter.domain.enums import CredentialKind, IdentityKind
 
+#: The source the secret scanner records under (``charter discover fs``). What it finds
+#: are copies of secrets in files, not accounts a connector lists, so rules, the map
+#: and rotation treat them apart; every such test names this constant.
+SCANNER_SOURCE = "fs"
+
 
 @dataclass(frozen=True, slots=True)
 class System:

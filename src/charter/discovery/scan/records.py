@@ -29,9 +29,9 @@ from charter.discovery.scan.report import ScanReport, SecretFinding
 from charter.discovery.scan.walker import Root
 from charter.domain.batch import Batch
 from charter.domain.enums import IdentityKind, Severity
-from charter.domain.estate import Credential, Grant, Identity, System
+from charter.domain.estate import SCANNER_SOURCE, Credential, Grant, Identity, System
 
-SOURCE = "fs"
+SOURCE = SCANNER_SOURCE
 MAX_LOCATIONS = 20
 _SEVERITY_RANK = {s: i for i, s in enumerate(Severity)}
 _ACCOUNT_LIMIT = 200

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from charter.domain.audit import Event
 from charter.domain.decision import RecordedReason, recorded_reasons
 from charter.domain.enums import AgentState, FindingStatus
+from charter.domain.estate import SCANNER_SOURCE
 from charter.errors import InvalidInput
 from charter.services.shadow import ShadowAgent, shadow_agents
 from charter.store import console_schema as _indexes  # noqa: F401 - its indexes
@@ -436,7 +437,7 @@ def unclaimed_ai_credentials(
                 _C.c.last_used_at,
             )
             .where(
-                _C.c.source == "fs",
+                _C.c.source == SCANNER_SOURCE,
                 _C.c.agent.is_(None),
                 _C.c.gone_at.is_(None),
                 normalised.in_(wanted),

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from charter.connectors import registry
 from charter.domain.credential_steps import CredentialRef
+from charter.domain.estate import SCANNER_SOURCE
 from charter.domain.governance.rotation_steps import rotation_steps
 
 
@@ -54,7 +55,7 @@ def scheduled(row: Any) -> CredentialRef:
 
 def revoke_steps(credential: CredentialRef) -> tuple[str, ...]:
     """What a person does to take the credential away (a decommission task's steps)."""
-    if credential.source == "fs":
+    if credential.source == SCANNER_SOURCE:
         return (
             f"Remove the secret from {credential.location} (and from git history if committed).",
             f"Revoke it at {credential.provider}: it was exposed.",

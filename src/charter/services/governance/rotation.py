@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 
 from charter.domain.audit import EventDraft
 from charter.domain.durations import parse_duration
+from charter.domain.estate import SCANNER_SOURCE
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.rotation_steps import charter_key_steps
 from charter.domain.governance.rules.secrets import SECRET_KINDS
@@ -207,7 +208,7 @@ class RotationService:
                 .select_from(_C.outerjoin(_I, _I.c.id == _C.c.identity))
                 .where(
                     _C.c.gone_at.is_(None),
-                    _C.c.source != "fs",
+                    _C.c.source != SCANNER_SOURCE,
                     _C.c.kind.in_(sorted(SECRET_KINDS)),
                     agent.is_not(None),
                     born.is_not(None),
@@ -408,7 +409,11 @@ class RotationService:
         reasons: builtins.list[str] = []
         old_live = connection.execute(
             sa.select(_C.c.id)
-            .where(_C.c.fingerprint == row.fingerprint, _C.c.gone_at.is_(None), _C.c.source != "fs")
+            .where(
+                _C.c.fingerprint == row.fingerprint,
+                _C.c.gone_at.is_(None),
+                _C.c.source != SCANNER_SOURCE,
+            )
             .limit(1)
         ).scalar()
         if old_live is not None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from charter.connectors import registry
+from charter.domain.estate import SCANNER_SOURCE
 
 STALE_AFTER = dt.timedelta(days=90)
 ROTATE_AFTER = dt.timedelta(days=365)
@@ -165,7 +166,7 @@ def credential_risk(row: Any, now: dt.datetime, *, copies: int) -> tuple[Risk, l
     props = row.properties or {}
     if copies > 1:
         reasons.append((Risk.HIGH, f"the same secret is in {copies} places"))
-    if row.source == "fs" or props.get("stored_in"):
+    if row.source == SCANNER_SOURCE or props.get("stored_in"):
         reasons.append((Risk.HIGH, f"stored outside a secret manager: {row.location}"))
     expires = _aware(row.expires_at)
     if expires and expires < now:

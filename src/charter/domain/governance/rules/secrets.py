@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from charter.domain.enums import Severity
+from charter.domain.estate import SCANNER_SOURCE
 from charter.domain.governance.facts import CredentialBrief, CredentialFacts, RuleContext
 from charter.domain.governance.rule_registry import EntityType, Hit, rule
 from charter.domain.governance.rules._common import active, days, iso
@@ -59,7 +60,7 @@ def _rotate_every(credential: CredentialFacts, ctx: RuleContext) -> int:
 def long_lived_secret(credential: CredentialFacts, ctx: RuleContext) -> Hit | None:
     """Older than the cadence (the agent's charter ``credentials.rotate_every``, else the
     policy's ``rotate_every``; high), or issued without any expiry (medium while young)."""
-    if credential.source == "fs" or credential.kind not in SECRET_KINDS:
+    if credential.source == SCANNER_SOURCE or credential.kind not in SECRET_KINDS:
         return None
     if not active(credential.properties):
         return None
@@ -86,7 +87,7 @@ def long_lived_secret(credential: CredentialFacts, ctx: RuleContext) -> Hit | No
 
 
 def _live(holders: tuple[CredentialBrief, ...]) -> list[CredentialBrief]:
-    return [h for h in holders if h.source != "fs"]
+    return [h for h in holders if h.source != SCANNER_SOURCE]
 
 
 @rule(
@@ -105,7 +106,7 @@ def _live(holders: tuple[CredentialBrief, ...]) -> list[CredentialBrief]:
 def secret_leaked(credential: CredentialFacts, ctx: RuleContext) -> Hit | None:
     """A secret the scanner found in a file or in git history (source ``fs``). Critical when
     the same secret is also a live credential in a system Charter has ingested."""
-    if credential.source != "fs":
+    if credential.source != SCANNER_SOURCE:
         return None
     live = _live(credential.same_secret)
     locations = credential.properties.get("locations") or [credential.location]
@@ -141,7 +142,7 @@ def credential_reuse(credential: CredentialFacts, ctx: RuleContext) -> Hit | Non
     """The same fingerprint held by more than one agent, account or environment (copies in
     files are leaks, not reuse). Reported once, on the holder with the smallest id."""
     holders = _live(credential.same_secret)
-    if credential.source == "fs" or len(holders) < 2 or holders[0].id != credential.id:
+    if credential.source == SCANNER_SOURCE or len(holders) < 2 or holders[0].id != credential.id:
         return None
     agents = sorted({h.agent for h in holders if h.agent})
     accounts = sorted({f"{h.source}:{h.account}" for h in holders})
@@ -183,7 +184,7 @@ def static_cloud_key(credential: CredentialFacts, ctx: RuleContext) -> Hit | Non
     """A user-managed AWS access key, GCP service-account key or Entra client secret in use
     by a workload identity: every one of these clouds offers keyless federation."""
     provider = credential.provider.lower()
-    if credential.source == "fs" or provider not in FEDERATION:
+    if credential.source == SCANNER_SOURCE or provider not in FEDERATION:
         return None
     if credential.kind not in STATIC_KINDS or not active(credential.properties):
         return None

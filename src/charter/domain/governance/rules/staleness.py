@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from charter.domain.enums import AgentState, Severity
+from charter.domain.estate import SCANNER_SOURCE
 from charter.domain.governance.facts import AgentFacts, CredentialFacts, IdentityFacts, RuleContext
 from charter.domain.governance.rule_registry import EntityType, Hit, rule
 from charter.domain.governance.rules._common import active, days, iso, provider_managed
@@ -100,7 +101,10 @@ def stale_credential(credential: CredentialFacts, ctx: RuleContext) -> Hit | Non
 
     Secrets found in files are judged by the leak rule; they carry no usage.
     """
-    if credential.source == "fs" or credential.properties.get("last_used_derived") is False:
+    if (
+        credential.source == SCANNER_SOURCE
+        or credential.properties.get("last_used_derived") is False
+    ):
         return None
     hit = _stale(
         credential.kind.replace("_", " "),
