@@ -8,10 +8,13 @@ AttributeError traceback, and anything else a command did not foresee (a bad
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 from tests.support.server import charter_env, run_cli
+
+from charter.version import __version__
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -116,3 +119,25 @@ def test_help_and_exit_codes_are_unchanged(env: dict[str, str]) -> None:
     bare = run_cli(env=env)
     assert bare.returncode == 2 and "Usage: charter" in bare.stdout + bare.stderr
     assert run_cli("version", env=env).returncode == 0
+
+
+def test_serve_on_a_busy_port_says_so_before_any_banner(env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("serve", "--port", str(port), env=env, timeout=60)
+    line = one_line_error(result, f"127.0.0.1:{port}", "--port")
+    assert line.startswith("error: port:")
+    assert "Charter on" not in result.stdout
+
+
+def test_version_is_an_option_too(env: dict[str, str]) -> None:
+    result = run_cli("--version", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == __version__
+
+
+def test_serve_on_a_host_that_is_not_one_names_the_host(env: dict[str, str]) -> None:
+    result = run_cli("serve", "--host", "not a host", env=env, timeout=60)
+    assert one_line_error(result, "not a host").startswith("error: host:")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import socket
 import sys
 from typing import Annotated
 
@@ -56,10 +58,46 @@ changes.register(app)  # proposals that widen access, approved by a second perso
 # -- end registrations --
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print Charter's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """Charter: identity and access control for AI agents."""
+
+
 @app.command()
 def version() -> None:
     """Print Charter's version."""
     console.print(__version__)
+
+
+def cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None; asked before the banner says it can."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                return f"port: {host}:{port} is already in use; choose another with --port"
+            return f"host: cannot listen on {host}:{port} ({reason})"
+    return None
 
 
 @app.command()
@@ -89,7 +127,13 @@ def serve(
     with cli_errors():
         get_services()  # migrate before the first request, and fail loudly here
         proxies = trusted_proxies()
-    console.print(f"Charter API on http://{host}:{port}  (OpenAPI: http://{host}:{port}/docs)")
+    problem = cannot_listen(host, port)
+    if problem:
+        raise fail(problem)
+    console.print(
+        f"Charter on http://{host}:{port}  (console: http://{host}:{port}/, "
+        f"API docs: http://{host}:{port}/docs)"
+    )
     issuer = os.environ.get(ISSUER_ENV) or DEFAULT_ISSUER
     if not os.environ.get(ISSUER_ENV) and f"http://{host}:{port}" != DEFAULT_ISSUER:
         # tokens name the issuer, and agents' assertions must be addressed to it
