@@ -238,6 +238,23 @@ class CredentialRow:
     last_used_at: dt.datetime | None
 
 
+def _credential_row(r: Any) -> CredentialRow:
+    """A credentials-table row as the console lists it (the page and the recent list alike)."""
+    return CredentialRow(
+        r.id,
+        r.kind,
+        r.provider,
+        r.preview,
+        r.agent,
+        r.identity,
+        r.location,
+        r.source,
+        aware(r.first_seen),
+        aware(r.expires_at),
+        aware(r.last_used_at),
+    )
+
+
 def credentials_page(
     db: Database,
     *,
@@ -296,22 +313,7 @@ def credentials_page(
             .limit(per_page)
             .offset((page_number(page) - 1) * per_page)
         ).all()
-    items = [
-        CredentialRow(
-            r.id,
-            r.kind,
-            r.provider,
-            r.preview,
-            r.agent,
-            r.identity,
-            r.location,
-            r.source,
-            aware(r.first_seen),
-            aware(r.expires_at),
-            aware(r.last_used_at),
-        )
-        for r in rows
-    ]
+    items = [_credential_row(r) for r in rows]
     return Page(items, total, page, per_page, capped=capped)
 
 
@@ -445,22 +447,7 @@ def unclaimed_ai_credentials(
             .order_by(_C.c.first_seen.desc(), _C.c.id)
             .limit(limit)
         ).all()
-    return [
-        CredentialRow(
-            r.id,
-            r.kind,
-            r.provider,
-            r.preview,
-            r.agent,
-            r.identity,
-            r.location,
-            r.source,
-            aware(r.first_seen),
-            aware(r.expires_at),
-            aware(r.last_used_at),
-        )
-        for r in rows
-    ]
+    return [_credential_row(r) for r in rows]
 
 
 def allowed_activity(
