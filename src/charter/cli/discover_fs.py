@@ -12,6 +12,7 @@ time the services take to import.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -42,7 +43,6 @@ from charter.discovery.scan import (
     run_scan,
 )
 from charter.discovery.scan.kinds import BaselineState
-from charter.discovery.scan.records import batches
 from charter.discovery.scan.sarif import to_sarif
 from charter.domain.enums import Severity
 from charter.errors import CharterError
@@ -138,8 +138,11 @@ def fs(
         baseline=known,
     )
     targets = [str(p) for p in paths] if paths else ["."]
+    recording = record and not pre_commit
+    if recording:
+        options = dataclasses.replace(options, project_dirs=_recorded_projects())
     report = _scan(targets, options, show_progress=err_console.is_terminal and not pre_commit)
-    recorded = _record(report) if record and not pre_commit and report.roots else []
+    recorded = _record(report) if recording and report.roots else []
     _emit(report, output_format, output, recorded)
     if not report.roots:
         raise fail("nothing to scan: " + "; ".join(f"{p.path}: {p.kind}" for p in report.problems))
@@ -151,15 +154,20 @@ def fail(message: str, *, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _recorded_projects() -> frozenset[str]:
+    """Project directories earlier scans recorded: they stay projects in this scan."""
+    from charter.cli.runtime import cli_errors, get_services
+
+    with cli_errors():
+        return get_services().scans.project_dirs()
+
+
 def _record(report: ScanReport) -> list[dict[str, Any]]:
     """Reconcile each scanned root into the store: one transaction per root."""
     from charter.cli.runtime import actor, cli_errors, get_services
 
     with cli_errors():
-        services = get_services()
-        return [
-            services.reconcile.apply(batch, actor=actor()).summary() for batch in batches(report)
-        ]
+        return get_services().scans.record(report, actor=actor())
 
 
 def _scan(targets: list[str], options: ScanOptions, *, show_progress: bool) -> ScanReport:
@@ -258,6 +266,8 @@ def _findings(report: ScanReport, out: Console) -> None:
     for finding in report.findings:
         status = "new" if finding.baseline is BaselineState.NEW else "baseline"
         origin = "" if finding.origin == "file" else f" ({finding.origin})"
+        if agent := finding.properties.get("charter_agent"):
+            origin += f" (Charter-enrolled key for agent {agent}, keep it private)"
         table.add_row(
             f"[{_STYLE[finding.severity]}]{finding.severity}[/]",
             finding.rule.provider,

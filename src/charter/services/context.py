@@ -23,6 +23,7 @@ from charter.services.estate import EstateServices
 from charter.services.governance.service import GovernanceService
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
+from charter.services.scan_records import ScanRecorder
 from charter.services.tokens.service import TokenService
 from charter.store.database import Database, open_database
 
@@ -61,6 +62,10 @@ class Services:
     def reconcile(self) -> ReconcileService:  # estate ingest with attribution
         attribution = AttributionService(self.db, self.audit, self.clock)
         return ReconcileService(self.db, self.audit, self.clock, attribution.begin)
+
+    @cached_property
+    def scans(self) -> ScanRecorder:  # file-system scans into the estate, per root
+        return ScanRecorder(self.db, self.reconcile)
 
     @cached_property
     def estate(self) -> EstateServices:  # inventory, map, shadow agents

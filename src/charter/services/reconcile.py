@@ -120,8 +120,18 @@ class ReconcileService:
         self._clock = clock
         self._attribution = attribution
 
-    def apply(self, batch: Batch, *, actor: str, attribute: bool = True) -> ReconcileResult:
+    def apply(
+        self,
+        batch: Batch,
+        *,
+        actor: str,
+        attribute: bool = True,
+        prepare: Callable[[Connection], object] | None = None,
+    ) -> ReconcileResult:
         """Ingest one batch in one transaction; see the module docstring for the rules.
+
+        ``prepare`` runs first inside that transaction (the scanner moves records
+        between overlapping roots there, so the move and the ingest are one change).
 
         Raises :class:`InvalidInput` naming the record for a record of another
         scope, a duplicated id or a non-JSON property, and :class:`Conflict`
@@ -139,6 +149,8 @@ class ReconcileService:
                 connection.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             _SEEN.drop(connection, checkfirst=True)
             _SEEN.create(connection)
+            if prepare is not None:
+                prepare(connection)
             hook = (
                 self._attribution(connection, batch, actor)
                 if attribute and self._attribution

@@ -222,7 +222,7 @@ def test_aws_secret_on_the_same_line_or_nearby_raises_severity() -> None:
     assert [h.severity for h in nearby] == [Severity.CRITICAL]
     assert nearby[0].properties["secret_nearby"] is True
     alone = scan_text(f"key_id: {credential.token}\n")
-    assert [h.severity for h in alone] == [Severity.MEDIUM]
+    assert [h.severity for h in alone] == [Severity.INFO]
     assert alone[0].properties["secret_nearby"] is False
     assert alone[0].fingerprint == nearby[0].fingerprint  # the key id identifies the credential
 

@@ -80,12 +80,26 @@ def _alternation(names: list[str]) -> str:
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
+#: ``from agents import …`` naming what only the OpenAI Agents SDK exports under that name.
+_AGENTS_NAMES = (
+    r"\b(?:Agent|Runner|function_tool|handoff|InputGuardrail"
+    r"|OutputGuardrail|RunContextWrapper|ModelSettings|set_default_openai_key)\b"
+)
+_AGENTS_SYMBOLS = r"[\w \t,()\\\n]{0,200}" + _AGENTS_NAMES
+OPENAI_AGENTS = Package("OpenAI Agents SDK", PackageRole.AGENT_FRAMEWORK)
+
 SIGNALS: tuple[Signal, ...] = (
     Signal(
         id="py-import",
+        # ``\w*``: import names extend the package names (langchain_openai, autogen_agentchat)
         probe=rf"(?:^|\n)[ \t]*\"?(?:from|import)[ \t]+(?:{_alternation(python_import_names())})"
-        r"\b",
+        r"\w*\b",
         pattern=r"\n?[ \t]*\"?(?:from|import)[ \t]+(?P<value>[A-Za-z_][\w.]*)",
+    ),
+    Signal(  # ``agents`` is a common module name: only with the SDK's own symbols
+        id="py-openai-agents",
+        probe=rf"(?:^|\n)[ \t]*from[ \t]+agents[ \t]+import[ \t]+[\w \t,()\\\n]*{_AGENTS_NAMES}",
+        pattern=rf"\n?[ \t]*from[ \t]+(?P<value>agents)[ \t]+import[ \t]+{_AGENTS_SYMBOLS}",
     ),
     Signal(
         id="js-import",
@@ -308,7 +322,9 @@ def _place_key(where: str) -> tuple[str, int]:
 
 
 def package_for_import(signal: str, value: str) -> Package | None:
-    ecosystem = Ecosystem.PYTHON if signal == "py-import" else Ecosystem.JAVASCRIPT
+    if signal == "py-openai-agents":
+        return OPENAI_AGENTS
+    ecosystem = Ecosystem.PYTHON if signal.startswith("py-") else Ecosystem.JAVASCRIPT
     return lookup(value, ecosystem)
 
 

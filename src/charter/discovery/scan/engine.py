@@ -51,6 +51,8 @@ class ScanOptions:
     pre_commit: bool = False
     engine: str | None = None  # "hyperscan", "re2" or "re"; None: the fastest available
     baseline: frozenset[str] = frozenset()
+    #: absolute directories that are projects even without a manifest (recorded earlier)
+    project_dirs: frozenset[str] = frozenset()
 
 
 def rule(rule_id: str) -> Detector:
@@ -237,6 +239,11 @@ def _scan_paths(paths: list[str], options: ScanOptions, progress: Progress | Non
         ):
             directory = task.relative.rsplit("/", 1)[0] if "/" in task.relative else "."
             aggregate.project_dirs.setdefault(task.root, set()).add(directory)
+    for root in walk.roots:
+        prefix = root.resolved.rstrip("/") + "/"
+        known = {p[len(prefix) :] for p in options.project_dirs if p.startswith(prefix)}
+        if root.is_dir and known:
+            aggregate.project_dirs.setdefault(root.index, set()).update(known)
     for outcome in _outcomes(walk.files, options, progress):
         aggregate.add(outcome)
     if options.history:

@@ -3,11 +3,15 @@
 Each scan root is one account of source ``fs`` (its resolved path), so
 ``ReconcileService.apply`` upserts what this scan saw there and marks gone
 what an earlier scan of the same root saw and this one did not. Records are
-keyed by what stays stable across runs — a credential by its fingerprint, a
-project by its directory, an MCP server by client, config file and name — so
-re-running updates instead of duplicating, and first-seen dates survive.
+keyed by what stays stable across runs *and across roots* — a credential by
+its fingerprint and the absolute file it is written in, a project by its
+absolute directory, an MCP server by client, absolute config file and name —
+so re-running updates instead of duplicating, first-seen dates survive, and a
+scan of a parent folder finds the very records a scan of a subfolder made
+(each record's ``properties["path"]`` is that absolute place; the scan
+recorder moves records between overlapping roots by it).
 
-* a **Credential** per distinct secret (fingerprint), with every location;
+* a **Credential** per distinct secret (fingerprint) per file, with every line;
 * an **Identity** per MCP server (``mcp_server``), per project that uses AI or
   holds credentials (``code_project``; ``candidate_agent`` in its properties
   when it runs an agent and holds credentials), and per GCP service account
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import posixpath
 from collections import defaultdict
 from typing import Any
 
@@ -70,9 +75,16 @@ class _Builder:
         self.identities: dict[str, Identity] = {}
         self.credentials: list[Credential] = []
         self.grants: dict[str, Grant] = {}
+        self.paths: dict[str, str] = {}  # record id → the absolute place it stands for
 
     def _id(self, *parts: str) -> str:
-        return ":".join((SOURCE, self.account, *parts))
+        """An id that does not depend on the scan root: the same place, the same record."""
+        return ":".join((SOURCE, *parts))
+
+    def absolute(self, relative: str) -> str:
+        """The resolved path of a root-relative path ("." is the root itself)."""
+        base = self.root.resolved if self.root.is_dir else posixpath.dirname(self.root.resolved)
+        return base if relative in ("", ".") else f"{base}/{relative}"
 
     def system(self, system_id: str, name: str, kind: str = "service") -> str:
         self.systems.setdefault(system_id, System(system_id, kind, name))
@@ -88,6 +100,7 @@ class _Builder:
     ) -> None:
         grant_id = self._id("grant", _short(f"{subject_type}|{subject}|{system}"))
         if grant_id not in self.grants:
+            path = self.paths.get(subject, self.root.resolved)
             self.grants[grant_id] = Grant(
                 grant_id,
                 SOURCE,
@@ -98,6 +111,7 @@ class _Builder:
                 "*",
                 permissions,
                 reason,
+                {"path": path},
             )
 
     # -- credentials ---------------------------------------------------------------------
@@ -106,8 +120,10 @@ class _Builder:
         first = findings[0]
         rule = first.rule
         worst = max(findings, key=lambda f: _SEVERITY_RANK[f.severity]).severity
-        credential_id = self._id("credential", first.fingerprint)
-        identity = self._service_account(first)
+        path = self.absolute(first.path)
+        credential_id = self._id("credential", _short(path), first.fingerprint)
+        self.paths[credential_id] = path
+        identity = self._service_account(first, path)
         system = self.system(rule.system, rule.provider)
         properties: dict[str, Any] = {
             "rule": rule.id,
@@ -117,6 +133,7 @@ class _Builder:
             "occurrences": len(findings),
             "locations": [f.location for f in findings[:MAX_LOCATIONS]],
             "in_history_only": all(f.commit is not None for f in findings),
+            "path": path,
             **{k: v for k, v in first.properties.items() if k != "expires_at"},
         }
         self.credentials.append(
@@ -144,7 +161,7 @@ class _Builder:
         )
         return credential_id
 
-    def _service_account(self, finding: SecretFinding) -> str | None:
+    def _service_account(self, finding: SecretFinding, path: str) -> str | None:
         email = finding.properties.get("client_email")
         if finding.rule.id != "gcp-service-account-key" or not isinstance(email, str):
             return None
@@ -152,7 +169,8 @@ class _Builder:
         system = self.system(
             f"gcp:{project}" if isinstance(project, str) else "gcp", f"Google Cloud {project or ''}"
         )
-        identity_id = self._id("gcp-service-account", email)
+        identity_id = self._id("gcp-service-account", email, _short(path))
+        self.paths[identity_id] = path
         self.identities.setdefault(
             identity_id,
             Identity(
@@ -164,14 +182,18 @@ class _Builder:
                 system=system,
                 native_id=email,
                 evidence=(f"key file {finding.location}",),
-                properties={"project_id": project},
+                properties={"project_id": project, "path": path},
             ),
         )
         return identity_id
 
     # -- identities --------------------------------------------------------------------
     def mcp_server(self, server: McpServer) -> None:
-        identity_id = self._id("mcp", str(server.client), server.config, server.scope, server.name)
+        config = self.absolute(server.config)
+        identity_id = self._id(
+            "mcp", _short(f"{server.client}|{config}|{server.scope}|{server.name}")
+        )
+        self.paths[identity_id] = config
         self.identities[identity_id] = Identity(
             id=identity_id,
             source=SOURCE,
@@ -193,6 +215,7 @@ class _Builder:
                 "headers": list(server.headers),
                 "references": list(server.references),
                 "disabled": server.disabled,
+                "path": config,
                 "inline_secrets": [
                     {
                         "where": s.where,
@@ -217,8 +240,10 @@ class _Builder:
             )
 
     def project(self, project: Project) -> None:
-        identity_id = self._id("project", project.path)
-        name = project.path if project.path != "." else self.root.resolved.rsplit("/", 1)[-1]
+        path = self.absolute(project.path)
+        identity_id = self._id("project", _short(path))
+        self.paths[identity_id] = path
+        name = project.path if project.path != "." else path.rsplit("/", 1)[-1]
         sdks = sorted(project.frameworks | project.mcp_sdks | project.model_sdks)
         self.identities[identity_id] = Identity(
             id=identity_id,
@@ -240,6 +265,7 @@ class _Builder:
                 "credentials": sorted(project.secrets),
                 "manifests": sorted(project.manifests),
                 "mcp_servers": sorted(project.mcp_servers),
+                "path": path,
             },
         )
         for system in sorted(project.systems | project.secret_systems):
@@ -256,10 +282,10 @@ class _Builder:
             )
 
     def batch(self, findings: list[SecretFinding]) -> Batch:
-        by_fingerprint: dict[str, list[SecretFinding]] = defaultdict(list)
+        by_place: dict[tuple[str, str], list[SecretFinding]] = defaultdict(list)
         for finding in findings:
-            by_fingerprint[finding.fingerprint].append(finding)
-        for group in by_fingerprint.values():
+            by_place[(finding.path, finding.fingerprint)].append(finding)
+        for group in by_place.values():
             self.credential(group)
         for index, server in self.report.servers:
             if index == self.root.index:

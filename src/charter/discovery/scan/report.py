@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,22 @@ class ScanReport:
     @property
     def megabytes_per_second(self) -> float:
         return self.bytes_scanned / 1e6 / self.seconds if self.seconds > 0 else 0.0
+
+    def mark_enrolled(self, agents: Mapping[str, str]) -> int:
+        """Charter's own agent keys (``agents``: public kid → agent) are not leaks: they
+        become info findings naming the agent. Returns how many were marked."""
+        marked = 0
+        for index, finding in enumerate(self.findings):
+            agent = agents.get(str(finding.properties.get("public_kid")))
+            if agent is None:
+                continue
+            self.findings[index] = dataclasses.replace(
+                finding,
+                severity=Severity.INFO,
+                properties={**finding.properties, "charter_agent": agent},
+            )
+            marked += 1
+        return marked
 
     def skipped_by_reason(self) -> dict[SkipReason, int]:
         return dict(Counter(s.reason for s in self.skipped).most_common())

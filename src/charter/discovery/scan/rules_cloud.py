@@ -65,8 +65,8 @@ def _aws_refine(detector: Detector, data: bytes, match: re.Match[bytes]) -> Refi
     if found is not None:
         properties["secret_fingerprint"] = checks.sha256_hex(found)
         severity = Severity.CRITICAL if key_id.startswith(b"AKIA") else Severity.HIGH
-    else:
-        severity = Severity.MEDIUM
+    else:  # an id alone (an IAM export, a policy, a log) names a key; it cannot sign
+        severity = Severity.INFO
     return Refined(key_id, key_id, match.start("secret"), match.end("secret"), properties, severity)
 
 
@@ -114,7 +114,8 @@ REGISTRY.add(
         r"(?![A-Za-z0-9/+])",
         prefixes=("AKIA", "ASIA", "ABIA", "ACCA"),
         description="An AWS access key id; critical when its secret access key is within "
-        "2 KB (same line, or a secret_access_key assignment), which is a working credential.",
+        "2 KB (same line, or a secret_access_key assignment), which is a working credential; "
+        "info when the id stands alone (an identifier, not a secret).",
         remediation=revoke("AWS IAM (deactivate, then delete the access key)")
         + " Prefer IAM roles and short-lived STS credentials.",
         references=(

@@ -21,6 +21,29 @@ _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=]")
 _ESCAPES = re.compile(rb"\\[nr]")
 
 
+#: PKCS#8 bodies of Ed25519 (64 base64 characters) and P-256 (184) keys, with room to spare.
+_AGENT_KEY_BODY = 256
+
+
+def agent_key_id(label: str, body: bytes) -> str | None:
+    """The kid (RFC 7638 thumbprint of the public half) an agent key would be enrolled
+    under: ``charter agent enroll --generate`` writes unencrypted PKCS#8 Ed25519 or P-256
+    keys. The recorder asks the store whether that kid is enrolled; a key of another
+    shape, or one that does not parse, has none."""
+    if label != "PRIVATE KEY" or len(body) > _AGENT_KEY_BODY:
+        return None
+    from charter.domain.tokens.jwk import jwk_from_public_key, load_private_key_pem
+    from charter.errors import CharterError
+
+    lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + lines + b"\n-----END PRIVATE KEY-----\n"
+    try:
+        key = load_private_key_pem(pem)
+        return jwk_from_public_key(key.public_key())["kid"]
+    except (CharterError, ValueError, TypeError):
+        return None
+
+
 def _pem_refine(detector: Detector, data: bytes, match: re.Match[bytes]) -> Refined | None:
     label = match.group("label").decode()
     raw = _ESCAPES.sub(b"\n", match.group("secret"))
@@ -31,15 +54,19 @@ def _pem_refine(detector: Detector, data: bytes, match: re.Match[bytes]) -> Refi
     compact = re.sub(rb"\s+", b"", body)
     if len(compact) < 64 or _NOT_BASE64.search(compact) or checks.looks_placeholder(compact):
         return None
+    properties: dict[str, object] = {
+        "key_type": label.removesuffix(" PRIVATE KEY").strip() or "PKCS#8",
+        "encrypted": encrypted,
+    }
+    kid = agent_key_id(label, compact) if not encrypted else None
+    if kid:
+        properties["public_kid"] = kid
     return Refined(
         compact,
         compact,
         match.start(),
         match.end(),
-        {
-            "key_type": label.removesuffix(" PRIVATE KEY").strip() or "PKCS#8",
-            "encrypted": encrypted,
-        },
+        properties,
         Severity.MEDIUM if encrypted else Severity.CRITICAL,
         preview=f"{label}…{tail(compact.rstrip(b'='))}",
     )

@@ -93,7 +93,7 @@ def scan_file(content: ContentScanner, task: FileTask) -> FileOutcome:
     if extension in agent_code.PY_SOURCES:
         outcome.signals.extend(s for s in result.signals if s.signal != "js-import")
     elif extension in agent_code.JS_SOURCES:
-        outcome.signals.extend(s for s in result.signals if s.signal != "py-import")
+        outcome.signals.extend(s for s in result.signals if not s.signal.startswith("py-"))
     if len(first) < CHUNK:  # configs and manifests are small; huge ones are not parsed
         _read_structured(content, task, name, first, outcome)
     return outcome

@@ -105,7 +105,8 @@ def _live(holders: tuple[CredentialBrief, ...]) -> list[CredentialBrief]:
 )
 def secret_leaked(credential: CredentialFacts, ctx: RuleContext) -> Hit | None:
     """A secret the scanner found in a file or in git history (source ``fs``). Critical when
-    the same secret is also a live credential in a system Charter has ingested."""
+    the same secret is also a live credential in a system Charter has ingested; info for a
+    key id found without its secret and for an agent key Charter itself enrolled."""
     if credential.source != SCANNER_SOURCE:
         return None
     live = _live(credential.same_secret)
@@ -120,6 +121,19 @@ def secret_leaked(credential: CredentialFacts, ctx: RuleContext) -> Hit | None:
     where = credential.location or "a scanned file"
     kind = credential.kind.replace("_", " ")
     message = f"{credential.provider} {kind} {credential.preview} is written in {where}"
+    enrolled = credential.properties.get("charter_agent")
+    if enrolled:  # Charter's own agent key file: where the agent should have it
+        return Hit(
+            f"Charter-enrolled key for agent {enrolled} in {where}; keep it private",
+            evidence,
+            Severity.INFO,
+        )
+    if credential.properties.get("secret_nearby") is False:  # an AWS key id with no secret
+        return Hit(
+            f"{message}: an identifier without its secret, not a working credential",
+            evidence,
+            Severity.INFO,
+        )
     if live:
         message += f"; it is live in {live[0].source}:{live[0].account}"
         return Hit(message, evidence, Severity.CRITICAL)
