@@ -36,11 +36,12 @@ DOCUMENTED_EXAMPLES: frozenset[str] = frozenset(
     }
 )
 
-#: ``\xe2\x80\xa6`` is "…" in UTF-8: the ellipsis of a redacted preview (``sk-…abcd``,
-#: Charter's own in reports and in the store) is never part of a real secret.
+#: ``\xe2\x80\xa6`` is "…" in UTF-8 (``\u2026`` in ASCII-only JSON): the ellipsis of a
+#: redacted preview (``sk-…abcd``, Charter's own in reports and in the store) is never
+#: part of a real secret.
 _PLACEHOLDER_WORDS = re.compile(
     rb"(?i)example|placeholder|your[_-]?(?:api|key|token|secret|pass)|changeme|redacted"
-    rb"|dummy|insert[_-]|replace[_-]?me|xxxx|\*\*\*|\.\.\.|\xe2\x80\xa6|<[a-z_ -]+>"
+    rb"|dummy|insert[_-]|replace[_-]?me|xxxx|\*\*\*|\.\.\.|\xe2\x80\xa6|\\u2026|<[a-z_ -]+>"
     rb"|\$\{|\{\{|\{[A-Za-z_]*\}|%s|\$[A-Z_]{3,}"
 )
 _SEQUENCES = (
