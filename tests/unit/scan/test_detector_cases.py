@@ -158,6 +158,12 @@ NEGATIVES: dict[str, list[str]] = {
     ],
     "slack-user-token": ["xoxp-1234567890", "xoxp-XXXXXXXXXX-XXXXXXXXXX-XXXXXXXXXXX-" + "X" * 32],
     "slack-app-token": ["xapp-1-XXXX", "xapp-1-A0123-45-" + "z" * 64],
+    "slack-config-token": [
+        "xoxe.xoxp-1-SlackAppConfigurationAccessTokenHere",
+        "xoxe.xoxp-1-RANDOMSTRINGHERE",
+        "xoxe-1-xxx",
+        "xoxe-1-" + _t("slack-config-token").rsplit("-", 1)[-1][:145],
+    ],
     "slack-webhook-url": [
         "https://hooks.slack.com/services/T00000000/B00000000/" + "X" * 24,
         "https://hooks.slack.com/services/TXXXX/BXXXX/short",
@@ -172,6 +178,12 @@ NEGATIVES: dict[str, list[str]] = {
     "twilio-auth-token": ["TWILIO_ACCOUNT_SID=AC" + HEX32, f"TOKEN={HEX32}"],
     "sendgrid-api-key": [_t("sendgrid-api-key")[:-1], "SG.xxxxxxxxxxxxxxxxxxxxxx." + "x" * 43],
     "atlassian-api-token": ["JIRA_API_TOKEN=ATATT3xFfGF0...", "ATATT3" + "x" * 186],
+    "atlassian-legacy-api-token": [
+        "JIRA_PROJECT=SUPPORT",
+        "confluence_space = 'ENGINEERINGHANDBOOKPAGES'",  # one case: low entropy
+        "jira_token = abcdefghijklmnopqrstuvwx",
+        "token = " + _t("atlassian-legacy-api-token"),  # no keyword
+    ],
     "notion-token": [
         "ntn_1234567890" + "a" * 35,
         "secret_" + _t("linear-api-key")[8:50],

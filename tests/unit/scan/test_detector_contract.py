@@ -127,7 +127,9 @@ def test_has_negative_cases_and_none_fire(detector: Detector) -> None:
         assert detector.id not in hits, case[:120]
 
 
-@pytest.mark.parametrize("detector", [d for d in DETECTORS if d.keyword_context], ids=str)
+@pytest.mark.parametrize(
+    "detector", [d for d in DETECTORS if d.keyword_context], ids=lambda d: d.id
+)
 def test_keyword_detectors_need_their_keyword(detector: Detector) -> None:
     token = fake(detector.id).token
     assert not [h for h in scan_text(f"value = '{token}'") if h.detector == detector.id]

@@ -231,6 +231,7 @@ def keyword_detector(
     references: tuple[str, ...],
     min_entropy: float = 3.0,
     prefixes: tuple[str, ...] = (),
+    check: Callable[[bytes], bool] | None = None,
 ) -> Detector:
     """A detector for a prefix-less format: the keyword must sit next to the value."""
     return Detector(
@@ -249,6 +250,7 @@ def keyword_detector(
         references=references,
         keyword_context=True,
         min_entropy=min_entropy,
+        check=check,
         window_after=320,
         priority=-5,
     )

@@ -24,12 +24,17 @@ def _stripe_refine(detector: Detector, data: bytes, match: re.Match[bytes]) -> R
     refined = detector.default_refine(match)
     if refined is None:
         return None
-    live = b"_live_" in refined.secret[:9]
+    mode = refined.secret[3:7].decode()  # "live", "prod" or "test"
     return dataclasses.replace(
         refined,
-        properties={"mode": "live" if live else "test"},
-        severity=Severity.CRITICAL if live else Severity.LOW,
+        properties={"mode": mode},
+        severity=Severity.LOW if mode == "test" else Severity.CRITICAL,
     )
+
+
+def _letters_and_digits(value: bytes) -> bool:
+    """Random tokens mix both; a word or a number next to a keyword is not one."""
+    return any(c in b"0123456789" for c in value) and any(chr(c).isalpha() for c in value)
 
 
 _STRIPE_DOCS = ("https://docs.stripe.com/keys",)
@@ -64,6 +69,21 @@ REGISTRY.add(
         references=_SLACK_DOCS,
     ),
     prefixed(
+        id="slack-config-token",
+        title="Slack app configuration token",
+        provider="Slack",
+        system="slack",
+        prefixes=("xoxe.xoxp-", "xoxe.xoxb-", "xoxe-"),
+        # access: xoxe.xoxp-1-<163-166>; refresh: xoxe-1-<146> (base64 of the token's parts)
+        body=f"[0-9]-(?:(?<=xox[bp]-[0-9]-){_B62}{{163,166}}|(?<=xoxe-[0-9]-){_B62}{{146}})",
+        kind=CredentialKind.TOKEN,
+        severity=Severity.CRITICAL,
+        description="A Slack app configuration token (xoxe.xoxp-/xoxe.xoxb- access, xoxe- "
+        "refresh): creates and changes Slack apps across the workspace.",
+        remediation=revoke("Slack (api.slack.com/apps → Your App Configuration Tokens)"),
+        references=("https://api.slack.com/authentication/config-tokens",),
+    ),
+    prefixed(
         id="slack-app-token",
         title="Slack app-level token",
         provider="Slack",
@@ -83,15 +103,16 @@ REGISTRY.add(
         kind=CredentialKind.TOKEN,
         severity=Severity.MEDIUM,
         prefilter=r"hooks\.slack\.com/(?:services|workflows|triggers)/T",
-        pattern=r"(?P<secret>https://hooks\.slack\.com/(?:services/T[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}"
-        r"/[A-Za-z0-9]{24}|(?:workflows|triggers)/T[A-Z0-9]{8,12}/A[A-Z0-9]{8,12}/[0-9]{8,20}"
-        r"/[a-f0-9]{32}))(?![A-Za-z0-9])",
-        prefixes=(
-            "https://hooks.slack.com/services/",
-            "https://hooks.slack.com/workflows/",
-            "https://hooks.slack.com/triggers/",
+        pattern=r"(?P<secret>https?://hooks\.slack\.com/(?:services/T[A-Z0-9]{8,12}"
+        r"/B[A-Z0-9]{6,12}/[A-Za-z0-9]{24}|(?:workflows|triggers)/T[A-Z0-9]{8,12}"
+        r"/A[A-Z0-9]{8,12}/[0-9]{8,20}/[A-Za-z0-9]{23,32}))(?![A-Za-z0-9])",
+        prefixes=tuple(
+            f"{scheme}://hooks.slack.com/{kind}/"
+            for scheme in ("https", "http")
+            for kind in ("services", "workflows", "triggers")
         ),
-        description="A Slack incoming webhook: anyone holding the URL posts into its channel.",
+        description="A Slack incoming webhook or workflow (trigger) webhook: anyone holding "
+        "the URL posts into its channel or starts the workflow.",
         remediation=revoke("the Slack app's Incoming Webhooks page"),
         references=("https://api.slack.com/messaging/webhooks",),
         window_before=8,
@@ -102,9 +123,10 @@ REGISTRY.add(
         title="Stripe secret key",
         provider="Stripe",
         system="stripe",
-        prefixes=("sk_live_", "sk_test_"),
+        prefixes=("sk_live_", "sk_prod_", "sk_test_"),
         body=f"{_B62}{{24,247}}",
-        description="A Stripe secret key (sk_live_ moves real money; sk_test_ is test mode).",
+        description="A Stripe secret key (sk_live_/sk_prod_ move real money; sk_test_ is test "
+        "mode).",
         remediation=revoke("the Stripe dashboard (Developers → API keys; roll the key)"),
         references=_STRIPE_DOCS,
         refine=_stripe_refine,
@@ -114,10 +136,10 @@ REGISTRY.add(
         title="Stripe restricted key",
         provider="Stripe",
         system="stripe",
-        prefixes=("rk_live_", "rk_test_"),
+        prefixes=("rk_live_", "rk_prod_", "rk_test_"),
         body=f"{_B62}{{24,247}}",
-        description="A Stripe restricted key (rk_live_/rk_test_): the permissions chosen "
-        "when it was created.",
+        description="A Stripe restricted key (rk_live_/rk_prod_/rk_test_): the permissions "
+        "chosen when it was created.",
         remediation=revoke("the Stripe dashboard (Developers → API keys)"),
         references=_STRIPE_DOCS,
         refine=_stripe_refine,
@@ -170,6 +192,21 @@ REGISTRY.add(
         kind=CredentialKind.TOKEN,
         description="An Atlassian Cloud API token (ATATT3…, with its CRC suffix): Jira and "
         "Confluence as the user.",
+        remediation=revoke("id.atlassian.com (Security → API tokens)"),
+        references=(
+            "https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/",
+        ),
+    ),
+    keyword_detector(
+        id="atlassian-legacy-api-token",
+        title="Atlassian API token (legacy)",
+        provider="Atlassian",
+        system="atlassian",
+        keywords=("atlassian", "confluence", "jira"),
+        value="[A-Za-z0-9]{24}",
+        check=_letters_and_digits,
+        description="An Atlassian API token from before the ATATT3 format: 24 characters "
+        "next to 'atlassian', 'confluence' or 'jira'; Jira and Confluence as the user.",
         remediation=revoke("id.atlassian.com (Security → API tokens)"),
         references=(
             "https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/",

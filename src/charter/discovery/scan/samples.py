@@ -154,6 +154,26 @@ def _slack_webhook(rng: random.Random) -> str:
     )
 
 
+def _slack_workflow(rng: random.Random) -> str:
+    upper = string.ascii_uppercase + string.digits
+    return (
+        f"https://hooks.slack.com/workflows/T{_r(rng, upper, 10)}/A{_r(rng, upper, 10)}"
+        f"/{_digits(rng, 18)}/{_r(rng, _B62, 24)}"
+    )
+
+
+def _slack_config(rng: random.Random) -> str:
+    """Configuration tokens are base64 (unpadded) of dash-joined ids and a hex digest."""
+    if rng.random() < 0.5:  # refresh: xoxe-1- + 146
+        parts = f"3-1-{_digits(rng, 12)}-{_digits(rng, 13)}-{_digits(rng, 13)}-{_r(rng, _HEX, 64)}"
+        prefix = "xoxe-1-"
+    else:  # access: xoxe.xoxp-1- + 164
+        ids = "-".join(_digits(rng, n) for n in (12, 13, 13, 13))
+        parts = f"2-2-{ids}-{_r(rng, _HEX, 64)}"
+        prefix = rng.choice(("xoxe.xoxp-1-", "xoxe.xoxb-1-"))
+    return prefix + base64.b64encode(parts.encode()).decode().rstrip("=")
+
+
 def _digits(rng: random.Random, n: int) -> str:
     return str(rng.randint(1, 9)) + "".join(rng.choice(string.digits) for _ in range(n - 1))
 
@@ -320,7 +340,12 @@ GENERATORS: dict[str, Callable[[random.Random], Sample]] = {
             f"{_digits(r, 13)}-{_r(r, _HEX, 64)}"
         ),
     ),
-    "slack-webhook-url": _simple("slack-webhook-url", "SLACK_WEBHOOK_URL", _slack_webhook),
+    "slack-webhook-url": _simple(
+        "slack-webhook-url",
+        "SLACK_WEBHOOK_URL",
+        lambda r: _slack_workflow(r) if r.random() < 0.3 else _slack_webhook(r),
+    ),
+    "slack-config-token": _simple("slack-config-token", "SLACK_CONFIG_TOKEN", _slack_config),
     "stripe-secret-key": _simple(
         "stripe-secret-key", "STRIPE_SECRET_KEY", lambda r: "sk_live_" + _r(r, _B62, 99)
     ),
@@ -340,6 +365,11 @@ GENERATORS: dict[str, Callable[[random.Random], Sample]] = {
         "atlassian-api-token",
         "JIRA_API_TOKEN",
         lambda r: "ATATT3" + _r(r, _URLSAFE, 177) + "=" + _r(r, "0123456789ABCDEF", 8),
+    ),
+    "atlassian-legacy-api-token": _keyword(
+        "atlassian-legacy-api-token",
+        "JIRA_API_TOKEN",
+        lambda r: _r(r, string.ascii_lowercase + string.digits, 20) + _r(r, _HEX, 4),
     ),
     "notion-token": _simple(
         "notion-token", "NOTION_TOKEN", lambda r: "ntn_" + _digits(r, 11) + _r(r, _B62, 35)
