@@ -75,3 +75,31 @@ def test_a_removed_secret_is_marked_gone_and_a_new_one_created(
     assert result["credentials"]["created"] == 1 and result["credentials"]["gone"] == 1  # type: ignore[index]
     rows = {r.provider: r for r in _rows(services, schema.credentials).values()}
     assert rows["GitHub"].gone_at is not None and rows["OpenAI"].gone_at is None
+
+
+def test_overlapping_roots_share_their_records(
+    services: Services, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A subfolder, then its parent, then the subfolder again: one row per place, and each
+    root's re-scan resolves only what disappeared under it."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / ".env").write_text(fake("github-pat", 1).text + "\n")
+    (tmp_path / "notes.txt").write_text(fake("openai-project-key", 2).text + "\n")
+
+    def record(path: Path) -> dict[str, object]:
+        report = run_scan([str(path)], ScanOptions())
+        return services.scans.record(report, actor="test")[0]
+
+    record(sub)
+    clock.advance(hours=1)
+    parent = record(tmp_path)
+    assert parent["credentials"]["created"] == 1  # type: ignore[index]
+    live = [r for r in _rows(services, schema.credentials).values() if r.gone_at is None]
+    assert len(live) == 2 and {r.account for r in live} == {str(tmp_path.resolve())}
+    (sub / ".env").write_text("")
+    again = record(sub)
+    assert again["credentials"]["gone"] == 1  # type: ignore[index]
+    rows = {r.provider: r for r in _rows(services, schema.credentials).values()}
+    assert rows["GitHub"].gone_at is not None and rows["OpenAI"].gone_at is None
+    assert rows["GitHub"].properties["path"] == str((sub / ".env").resolve())
