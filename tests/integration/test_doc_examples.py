@@ -100,13 +100,19 @@ def test_doc_page_examples_run(page: Path, tmp_path: Path) -> None:
             doc_examples.DocExampleSkipped,
             stacklevel=1,
         )
+    output = _run_page(parsed, tmp_path)
+    tail = "\n".join(output.splitlines()[-80:])
+    assert "\n::doc-test:: done\n" in output, f"docs/{page.name}: an example failed\n{tail}"
+
+
+def _run_page(parsed: doc_examples.Page, tmp_path: Path) -> str:
+    """The page's script's output; it ends in ``::doc-test:: done`` only if every block passed."""
     work = _scratch_checkout(tmp_path)
     env = _environment(tmp_path, work)
     ports = {documented: doc_examples.free_port() for documented in parsed.ports}
     scratch = tmp_path / "blocks"
     scratch.mkdir()
-    script = doc_examples.script(parsed, scratch, ports)
-    (scratch / "page.sh").write_text(script)
+    (scratch / "page.sh").write_text(doc_examples.script(parsed, scratch, ports))
     bash = shutil.which("bash") or "/bin/bash"
     process = subprocess.Popen(
         [bash, str(scratch / "page.sh")],
@@ -123,11 +129,28 @@ def test_doc_page_examples_run(page: Path, tmp_path: Path) -> None:
     except subprocess.TimeoutExpired:
         _stop_group(process)
         output, _ = process.communicate()
-        pytest.fail(f"docs/{page.name}: still running after {PAGE_TIMEOUT} s\n{output[-4000:]}")
-    result = subprocess.CompletedProcess(process.args, process.returncode, output)
-    tail = "\n".join(result.stdout.splitlines()[-80:])
-    assert result.returncode == 0, f"docs/{page.name}: an example failed\n{tail}"
-    assert "\n::doc-test:: done\n" in result.stdout, tail  # the end, not an early exit 0
+        pytest.fail(f"{parsed.path.name}: still running after {PAGE_TIMEOUT} s\n{output[-4000:]}")
+    if process.returncode != 0:
+        return output + f"\n(exit {process.returncode})\n"
+    return output
+
+
+def test_forked_charter_writes_where_the_shell_redirects(tmp_path: Path) -> None:
+    """Appending, 2>&1 into a file and pipes give what a real ``charter`` process gives."""
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```sh\n"
+        "charter --version >> out.txt\n"
+        "charter --version >> out.txt\n"
+        "test $(wc -l < out.txt) -eq 2\n"
+        "charter agent show nobody > both.txt 2>&1 || true\n"
+        "grep -q '^error: ' both.txt\n"
+        "charter --version | grep -qE '^[0-9]+[.]'\n"
+        "echo '{}' | charter people import - >/dev/null 2>&1 || echo \"exit $?\" > code.txt\n"
+        "```\n"
+    )
+    output = _run_page(doc_examples.parse_page(page), tmp_path)
+    assert "\n::doc-test:: done\n" in output, output
 
 
 def test_console_blocks_keep_commands_and_drop_output() -> None:
