@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.property.test_cedar_equivalence import ACTIONS, BASE, EMAILS, RESOURCES, estates
 
-from charter.domain.compiled import Snapshot, build_snapshot
+from charter.domain.compiled import Snapshot, build_snapshot, compile_agent
 from charter.domain.conditions import epoch_micros
 from charter.domain.evaluation import evaluate
 from charter.domain.patterns import Pattern
@@ -37,8 +37,8 @@ from charter.domain.search import (
     search_actions,
     search_resources,
     search_subjects,
-    vocabulary,
 )
+from charter.domain.search_vocabulary import VocabularyIndex, vocabulary
 
 SYSTEMS = sorted({r.partition(":")[0] for r in RESOURCES if ":" in r})
 
@@ -85,6 +85,20 @@ def _check(snapshot: Snapshot, subject: Subject, context: dict[str, Any], now_us
                 assert _covered(action, found), f"{action} on {resource} allowed, not found"
 
 
+def _check_vocabulary_follows_changes(snapshot: Snapshot, estate: dict[str, Any]) -> None:
+    """The incremental vocabulary equals the one built from scratch, change after change."""
+    index = VocabularyIndex()
+    assert index.of(snapshot) == vocabulary(snapshot)
+    first, *rest = estate["agents"]
+    dropped = snapshot.with_changes(agents={first.name: None})
+    assert index.of(dropped) == vocabulary(dropped)
+    back = dropped.with_changes(agents={first.name: compile_agent(first)})
+    assert index.of(back) == vocabulary(back)
+    if rest:  # recompiled (a new object, same rules) and another one removed
+        again = back.with_changes(agents={first.name: compile_agent(first), rest[0].name: None})
+        assert index.of(again) == vocabulary(again)
+
+
 @settings(
     max_examples=120,
     derandomize=True,
@@ -94,6 +108,7 @@ def _check(snapshot: Snapshot, subject: Subject, context: dict[str, Any], now_us
 @given(estates(), st.data())
 def test_search_results_are_what_evaluation_allows(estate: dict[str, Any], data: Any) -> None:
     snapshot = build_snapshot(estate["agents"], estate["people"], estate["org"], estate["roles"])
+    _check_vocabulary_follows_changes(snapshot, estate)
     for agent, _action, _resource, context, on_behalf_of, minutes in estate["requests"][:3]:
         now_us = epoch_micros(BASE + dt.timedelta(minutes=minutes))
         subject = resolve_subject(snapshot, "agent", agent)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -38,6 +38,7 @@ from charter.domain.access_map import may_overlap
 from charter.domain.compiled import ANY, EXACT, PREFIX, Rule, Snapshot, first_deny
 from charter.domain.evaluation import evaluate
 from charter.domain.patterns import Pattern
+from charter.domain.search_vocabulary import Vocabulary
 
 logger = logging.getLogger("charter.search")
 
@@ -139,41 +140,6 @@ def why_empty(
     if snapshot.people[subject.id].active:
         return None
     return "subject_departed", f"{subject.id} has departed; a departed person is allowed nothing"
-
-
-# -- what the policy names: known resources and actions ------------------------------------
-@dataclass(frozen=True, slots=True)
-class Vocabulary:
-    """Every resource (by system, sorted paths) and action the policy names exactly."""
-
-    resources: Mapping[str, tuple[str, ...]]
-    actions: tuple[str, ...]
-
-
-def _all_rules(snapshot: Snapshot) -> Iterator[Rule]:
-    for compiled in snapshot.agents.values():
-        yield from compiled.allows.rules
-        yield from compiled.denies.rules
-    yield from snapshot.org.rules
-    for _groups, index in snapshot.role_indexes:
-        yield from index.rules
-
-
-def vocabulary(snapshot: Snapshot) -> Vocabulary:
-    """Built once per snapshot (the service caches it): one pass over every compiled rule."""
-    resources: dict[str, set[str]] = {}
-    actions: set[str] = set()
-    for rule in _all_rules(snapshot):
-        if rule.res_mode == EXACT:
-            system, colon, path = rule.res_text.partition(":")
-            if colon:
-                resources.setdefault(system, set()).add(path)
-        if rule.action.is_exact:
-            actions.add(rule.action.pieces[0])
-    return Vocabulary(
-        {system: tuple(sorted(paths)) for system, paths in resources.items()},
-        tuple(sorted(actions)),
-    )
 
 
 def literal_of(pattern: Pattern) -> str:

@@ -3,7 +3,8 @@
 Reads only: a search decides nothing, so it records no Activity. It runs on the
 decision service's current snapshot and clock, so its answers agree with the
 evaluations served at the same moment. What the policy names exactly (the
-:class:`~charter.domain.search.Vocabulary`) is derived once per snapshot.
+:class:`~charter.domain.search_vocabulary.Vocabulary`) follows the snapshots,
+re-reading only the agents that changed.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from typing import Any
 from charter.domain.compiled import Snapshot
 from charter.domain.search import (
     Found,
-    Vocabulary,
     resolve_subject,
     search_actions,
     search_resources,
     search_subjects,
-    vocabulary,
     why_empty,
 )
 from charter.domain.search_paging import page_of, query_digest, read_token
+from charter.domain.search_vocabulary import Vocabulary, VocabularyIndex
 from charter.services.decisions import DecisionService
 
 #: What page tokens are MACed with, derived from the master key (the same on every replica).
@@ -80,7 +80,7 @@ class SearchService:
         self._decisions = decisions
         self._page_key_source = page_key
         self._page_key: bytes | None = None
-        self._known: tuple[Snapshot, Vocabulary] | None = None
+        self._known = VocabularyIndex()
         self._lock = threading.Lock()
 
     def _key(self) -> bytes:
@@ -89,15 +89,8 @@ class SearchService:
         return self._page_key
 
     def _vocabulary(self, snapshot: Snapshot) -> Vocabulary:
-        known = self._known
-        if known is not None and known[0] is snapshot:
-            return known[1]
-        with self._lock:
-            known = self._known
-            if known is None or known[0] is not snapshot:
-                known = (snapshot, vocabulary(snapshot))
-                self._known = known
-        return known[1]
+        with self._lock:  # held for microseconds unless an agent changed since the last search
+            return self._known.of(snapshot)
 
     def search(self, request: SearchRequest) -> SearchAnswer:
         """One page of a search; :class:`~charter.errors.InvalidInput` for a bad page token."""
