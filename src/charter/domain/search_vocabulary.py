@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from charter.domain.compiled import EXACT, CompiledAgent, Rule, Snapshot
+from charter.domain.compiled import EXACT, CompiledAgent, Rule, Snapshot, gc_paused
 
 Names = tuple[frozenset[tuple[str, str]], frozenset[str]]
 
@@ -69,11 +69,12 @@ def vocabulary(snapshot: Snapshot) -> Vocabulary:
     """The vocabulary of a snapshot, from scratch."""
     resources: set[tuple[str, str]] = set()
     actions: set[str] = set()
-    for compiled in snapshot.agents.values():
-        names = _agent_names(compiled)
-        resources |= names[0]
-        actions |= names[1]
-    shared = _shared_names(snapshot)
+    with gc_paused():
+        for compiled in snapshot.agents.values():
+            names = _agent_names(compiled)
+            resources |= names[0]
+            actions |= names[1]
+        shared = _shared_names(snapshot)
     return _build(resources | shared[0], actions | shared[1])
 
 
@@ -98,6 +99,10 @@ class VocabularyIndex:
     def of(self, snapshot: Snapshot) -> Vocabulary:
         if snapshot is self._snapshot:
             return self._vocabulary
+        with gc_paused():  # thousands of small long-lived sets: no collector passes meanwhile
+            return self._follow(snapshot)
+
+    def _follow(self, snapshot: Snapshot) -> Vocabulary:
         agents = snapshot.agents
         for name in [n for n in self._agents if n not in agents]:
             self._drop(self._agents.pop(name)[1])
