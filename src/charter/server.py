@@ -15,7 +15,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from charter.api import agents, audit, authzen, changes, estate, governance, oauth, people
+from charter.api import (
+    agents,
+    audit,
+    authzen,
+    authzen_search,
+    changes,
+    estate,
+    governance,
+    oauth,
+    people,
+)
 from charter.api.openapi import truthful_openapi
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
 from charter.http.problems import install_problem_handlers
@@ -62,6 +72,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     # The hot paths first (AuthZEN decisions, then the token endpoint): route matching
     # is a linear scan, and each router passed over costs every request a few µs.
     app.include_router(authzen.router)
+    app.include_router(authzen_search.router)  # AuthZEN Search API, next to evaluation
     app.include_router(oauth.router)
     app.include_router(agents.router)
     app.include_router(people.router)

@@ -9,7 +9,8 @@ Endpoints (spec sections in brackets):
   ``deny_on_first_deny`` or ``permit_on_first_permit`` (the response then ends
   at the deciding item); an item that cannot be evaluated gets
   ``{"decision": false, "context": {"error": {"status", "message"}}}``;
-* ``GET /.well-known/authzen-configuration`` — PDP metadata [§9].
+* ``GET /.well-known/authzen-configuration`` — PDP metadata [§9], naming every
+  endpoint, the Search API's too (:mod:`charter.api.authzen_search`).
 
 Mapping to Charter: subject ``{"type": "agent", "id": <agent name>}``, with the
 delegating person in ``subject.properties.on_behalf_of`` (an e-mail, or an
@@ -307,12 +308,15 @@ async def evaluations(request: Request) -> Response:
 
 @router.get("/.well-known/authzen-configuration", summary="AuthZEN PDP metadata")
 async def configuration(request: Request) -> Response:
-    """Where the evaluation endpoints are (AuthZEN §9). ``CHARTER_PUBLIC_URL`` names this PDP."""
+    """Where every endpoint is (AuthZEN §9). ``CHARTER_PUBLIC_URL`` names this PDP."""
     base = os.environ.get("CHARTER_PUBLIC_URL") or str(request.base_url)
     base = base.rstrip("/")
     body = {
         "policy_decision_point": base,
         "access_evaluation_endpoint": f"{base}/access/v1/evaluation",
         "access_evaluations_endpoint": f"{base}/access/v1/evaluations",
+        "search_subject_endpoint": f"{base}/access/v1/search/subject",
+        "search_resource_endpoint": f"{base}/access/v1/search/resource",
+        "search_action_endpoint": f"{base}/access/v1/search/action",
     }
     return Response(orjson.dumps(body), media_type=JSON, headers={"Cache-Control": "max-age=300"})

@@ -24,6 +24,8 @@ from charter.services.governance.service import GovernanceService
 from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
 from charter.services.scan_records import ScanRecorder
+from charter.services.search import PAGE_KEY_PURPOSE, SearchService
+from charter.services.tokens.keys import MasterKey
 from charter.services.tokens.service import TokenService
 from charter.store.database import Database, open_database
 
@@ -74,6 +76,11 @@ class Services:
     @cached_property
     def decisions(self) -> DecisionService:  # the decision point
         return DecisionService(self.db, self.audit, self.clock)
+
+    @cached_property
+    def search(self) -> SearchService:  # AuthZEN search over the decision point's policy
+        home = self.settings.home
+        return SearchService(self.decisions, lambda: MasterKey.load(home).derive(PAGE_KEY_PURPOSE))
 
     @cached_property
     def auth(self) -> AuthService:  # console users, sessions, API tokens, PEP keys
