@@ -106,7 +106,8 @@ def test_the_walkthrough_runs_on_a_fresh_store(tmp_path: Path) -> None:
         "revoked",
         '"active": false',
         "registered finance-reconciler",
-        "DENIED",
+        "→ allowed by charter/finance-reconciler",  # the guard example, in-process
+        "→ DENIED ['",
         "read_ticket 4711 → allowed",
         "200",
         "every step passed",
@@ -120,3 +121,22 @@ def test_the_walkthrough_runs_on_a_fresh_store(tmp_path: Path) -> None:
     for port in ports:
         with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(port)), 1):
             pass
+
+
+def test_the_guard_example_without_its_agent_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
+    env["CHARTER_HOME"] = str(tmp_path / "home")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "sdk" / "guard_example.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: agent: finance-reconciler is not"), lines
+    assert "unknown_agent" in lines[0] and "examples/walkthrough.sh" in lines[0]
