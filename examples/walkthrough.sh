@@ -33,13 +33,23 @@ stop_servers() {
 trap stop_servers EXIT
 step() { printf '\n\033[1m== %s\033[0m  (%ss)\n' "$*" "$SECONDS"; }
 failed() { printf '\033[31mwalkthrough: %s\033[0m\n' "$*" >&2; exit 1; }
+# show COMMAND...: print it as you would type it (quoted where needed; tokens shortened)
+show() {
+  local line='$' arg
+  for arg in "$@"; do
+    if [[ "$arg" =~ ^eyJ[A-Za-z0-9_.-]{40,}$ ]]; then line+=" ${arg:0:11}…"
+    elif [[ "$arg" =~ ^[][A-Za-z0-9_./:@%+=,{}*-]+$ ]]; then line+=" $arg"
+    else line+=" '${arg//\'/\'\\\'\'}'"; fi
+  done
+  printf '%s\n' "$line"
+}
 # expect [--exit N] TEXT COMMAND...: run COMMAND, show its output; it must exit N (default 0)
 # and print TEXT somewhere, or the walk-through stops there.
 expect() {
   local code=0
   if [ "$1" = --exit ]; then code=$2; shift 2; fi
   local text=$1; shift
-  printf '$ %s\n' "$*" | sed -E 's/(eyJ[A-Za-z0-9_-]{8})[A-Za-z0-9._-]{40,}/\1…/g'  # tokens, shortened
+  show "$@"
   local out status=0
   out=$("$@" 2>&1) || status=$?
   printf '%s\n' "$out"
@@ -49,7 +59,7 @@ expect() {
 # in_background NAME URL COMMAND...: start a server, wait (up to 30 s) until URL answers.
 in_background() {
   local name=$1 url=$2; shift 2
-  printf '$ %s &\n' "$*"
+  show "$@" && printf '  (in the background)\n'
   "$@" >"$CHARTER_HOME/$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 300); do
@@ -113,7 +123,7 @@ expect "finance-reconciler" charter map --agent finance-reconciler   # every edg
 expect "" charter map --svg "$CHARTER_HOME/map.svg"
 
 step "5. Governance: findings, posture"
-expect "" charter findings                          # --json, --format sarif|ocsf
+expect "" charter findings --severity high --limit 10   # --json, --format sarif|ocsf
 expect "" charter posture --by owner
 
 step "6. Enforcement: the SDK guard in-process, the MCP gateway in front of an MCP server"
