@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from tests.support.server import ROOT, charter_env, run_cli
@@ -71,3 +72,10 @@ def test_a_time_it_cannot_read_is_one_line_naming_at_and_the_forms(env: dict[str
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: at: --at 'next week'"), done.stderr
     assert "ISO 8601" in lines[0] and "[next] monday 10:00" in lines[0]
+
+
+def test_a_bad_time_on_a_fresh_home_creates_no_store(tmp_path: Path) -> None:
+    env = charter_env(tmp_path / "fresh")
+    done = run_cli("check", "-a", "x", "--action", "y", "-r", "z:w", "--at", "monday", env=env)
+    assert done.returncode == 2 and "note:" not in done.stderr
+    assert not (tmp_path / "fresh" / "charter.db").exists()

@@ -90,14 +90,15 @@ def check(
 ) -> None:
     """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why."""
     with cli_errors():
+        parsed, moment = _context(context), _moment(at)  # bad input: refused before the store
         service = get_services().decisions
         decision = service.decide(
             agent,
             action,
             resource,
-            context=_context(context),
+            context=parsed,
             on_behalf_of=on_behalf_of,
-            at=_moment(at),
+            at=moment,
             source="cli",
         )
         service.close()
