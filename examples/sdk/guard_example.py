@@ -1,16 +1,20 @@
 """The SDK guard in plain Python: Charter decides before each tool function runs.
 
-    python examples/sdk/guard_example.py        # after `make demo` (uses its store)
+    python examples/sdk/guard_example.py   # after the README walk-through, same CHARTER_HOME
 
-Runs as the demo's ``finance-reconciler`` agent, whose charter allows refunds
-up to 500 EUR from the office network and never payouts. Decisions are made
-in-process over CHARTER_HOME's store (set CHARTER_URL and CHARTER_PEP_KEY to
-ask a Charter server's AuthZEN endpoint instead) and recorded as Activity.
+Runs as the ``finance-reconciler`` agent (examples/agents/finance-reconciler.yaml),
+whose charter allows refunds up to 500 EUR from the office network and never
+payouts; it must be registered and active in the store first (the walk-through
+and ``make demo`` do that). Decisions are made in-process over CHARTER_HOME's
+store (set CHARTER_URL and CHARTER_PEP_KEY to ask a Charter server's AuthZEN
+endpoint instead) and recorded as Activity.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 from charter.sdk import AccessDenied, configure, guard
 
@@ -28,6 +32,25 @@ async def refund_async(charge: str, amount: int, currency: str) -> str:
     return f"refunded {amount} {currency} on {charge} (async)"
 
 
+def ready() -> None:
+    """Stop with one line when the agent is not there to decide for: every call would deny."""
+    try:
+        guard(action="ledger.entries.read", resource="ledger:books/acme-gmbh").check()
+    except AccessDenied as denied:
+        if {"unknown_agent", "agent_not_active"} & set(denied.codes):
+            env = os.environ
+            where = env.get("CHARTER_URL") or env.get("CHARTER_HOME") or "the default home"
+            print(
+                f"error: agent: finance-reconciler is not registered and active in the store "
+                f"at {where} ({', '.join(denied.codes)}); 'charter status' shows it. Run "
+                "examples/walkthrough.sh first (same CHARTER_HOME), or "
+                "charter agent register examples/agents/finance-reconciler.yaml && "
+                "charter agent activate finance-reconciler --reason ...",
+                file=sys.stderr,
+            )
+            sys.exit(2)
+
+
 def attempt(label: str, call: object) -> None:
     try:
         result = call() if callable(call) else call
@@ -38,13 +61,17 @@ def attempt(label: str, call: object) -> None:
             print(f"      {reason.message}")
 
 
+ready()
 attempt("refund(ch_1, 120, EUR)", lambda: refund("ch_1", 120, "EUR"))
 attempt("refund(ch_2, 900, EUR)", lambda: refund("ch_2", 900, "EUR"))
 attempt("refund(ch_3, 50, USD)", lambda: refund("ch_3", 50, "USD"))
 attempt("await refund_async(ch_4, 80, EUR)", lambda: asyncio.run(refund_async("ch_4", 80, "EUR")))
 
-with guard(action="ledger.entries.read", resource="ledger:books/acme-gmbh") as decision:
-    print(f"  {'with guard(ledger.entries.read)':<42} → allowed by {decision.rule}")
+try:
+    with guard(action="ledger.entries.read", resource="ledger:books/acme-gmbh") as decision:
+        print(f"  {'with guard(ledger.entries.read)':<42} → allowed by {decision.rule}")
+except AccessDenied as denied:
+    print(f"  {'with guard(ledger.entries.read)':<42} → DENIED {denied.codes}")
 try:
     with guard(action="stripe.payouts.create", resource="stripe:acct_acme/payouts/po_1"):
         print("  (never printed: the payout never starts)")

@@ -20,23 +20,60 @@ class Settings:
     audit_checkpoints: Path | None = None
     #: ... and, when set, are POSTed to this URL too.
     audit_checkpoint_url: str | None = None
+    #: What chose the store: ``CHARTER_DATABASE_URL``, ``CHARTER_HOME`` or ``default``.
+    store_source: str = "settings"
 
     @property
     def audit_checkpoint_dir(self) -> Path:
         return self.audit_checkpoints or self.home / "audit-checkpoints"
 
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The store's file when it is SQLite on disk, else None."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url[len(prefix) :].split("?", 1)[0]
+        return Path(path) if path and path != ":memory:" and not path.startswith("file:") else None
+
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        home = Path(env.get("CHARTER_HOME", ".charter")).expanduser()
-        url = env.get("CHARTER_DATABASE_URL") or f"sqlite:///{(home / 'charter.db').resolve()}"
+        explicit_home = env.get("CHARTER_HOME")
+        home = Path(explicit_home or default_home(env)).expanduser()
+        url = env.get("CHARTER_DATABASE_URL")
+        if url:
+            source = DATABASE_URL_ENV
+        else:
+            url = f"sqlite:///{(home / 'charter.db').resolve()}"
+            source = HOME_ENV if explicit_home else "default"
         checkpoints = env.get("CHARTER_AUDIT_CHECKPOINTS")
         return cls(
             home=home,
             database_url=url,
             audit_checkpoints=Path(checkpoints).expanduser() if checkpoints else None,
             audit_checkpoint_url=env.get("CHARTER_AUDIT_CHECKPOINT_URL") or None,
+            store_source=source,
         )
+
+
+HOME_ENV = "CHARTER_HOME"
+DATABASE_URL_ENV = "CHARTER_DATABASE_URL"
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """Where the store lives when ``CHARTER_HOME`` is unset: one per user, whatever the directory.
+
+    ``$XDG_DATA_HOME/charter``, else ``~/.local/share/charter``. A store relative to the
+    current directory made ``charter agent list`` in another directory quietly start an
+    empty one; a per-user home is the same store from everywhere, as ``gh`` or ``docker``
+    keep theirs. Several stores side by side stay one ``CHARTER_HOME=...`` away.
+    """
+    env = os.environ if environ is None else environ
+    data = env.get("XDG_DATA_HOME", "")
+    if not data or not Path(data).is_absolute():  # the XDG spec ignores a relative value
+        data = str(Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(data) / "charter"
 
 
 #: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: addresses or networks,

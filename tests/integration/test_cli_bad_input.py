@@ -23,7 +23,8 @@ def one_line_error(result: object, *words: str) -> str:
     stderr: str = result.stderr  # type: ignore[attr-defined]
     assert result.returncode == 2, (result.returncode, stderr)  # type: ignore[attr-defined]
     assert "Traceback" not in stderr
-    lines = stderr.strip().splitlines()
+    # a fresh store's "note: new store at …" may come first; the error itself is one line
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("note: ")]
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: ")
     for word in words:

@@ -61,6 +61,7 @@ def _child(conn: socket.socket, charter: str) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        time.tzset()  # TZ, as a new process reads it
         for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY)):
             opened = os.open(request[name], mode)
             os.dup2(opened, fd)

@@ -20,7 +20,8 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
-from charter.domain.agent import Agent
+from charter.domain.agent import Agent, CharterVersion
+from charter.domain.charter_file import charter_file_text
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
@@ -114,6 +115,44 @@ def update(
         emit_json({**agent_json(result.agent), "warnings": result.warnings})
         return
     console.print(f"{result.agent.name} is now at charter v{result.agent.charter_version}")
+
+
+@app.command()
+def export(
+    name: Annotated[str, typer.Argument(help="the agent's name")],
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="this charter version (default: current)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write here (default: stdout)")
+    ] = None,
+) -> None:
+    """Write an agent's charter as an editable YAML file that 'charter agent update' accepts.
+
+    Example: charter agent export support-summarizer --out support-summarizer.yaml
+    """
+    with cli_errors():
+        versions = get_services().registry.history(name)
+        chosen = versions[-1] if version is None else _version(versions, version)
+        text = charter_file_text(chosen.document, version=chosen.version)
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+    err_console.print(f"wrote {escape(str(out))} ({name}, charter v{chosen.version})")
+
+
+def _version(versions: list[CharterVersion], number: int) -> CharterVersion:
+    for candidate in versions:
+        if candidate.version == number:
+            return candidate
+    raise InvalidInput(
+        f"{versions[-1].agent} has charter versions 1 to {versions[-1].version}, not {number}",
+        field="version",
+    )
 
 
 def _parse_labels(labels: list[str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from charter.domain.decision import Decision
 from charter.domain.nesting import load_json
 from charter.domain.org_policy import parse_org_policy_text
 from charter.domain.roles import parse_roles_text
+from charter.domain.typed_moments import parse_moment
 from charter.errors import InputTooLarge, InvalidInput
 from charter.services.decisions import Applied
 
@@ -48,13 +49,11 @@ def _context(text: str | None) -> dict[str, Any]:
 
 
 def _moment(text: str | None) -> dt.datetime | None:
+    """``--at`` as a person types it; times without an offset are this machine's local time."""
     if not text:
         return None
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput(f"--at {text!r} is not an ISO 8601 time", field="at") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    now = dt.datetime.now().astimezone()
+    return parse_moment(text, now=now, zone=now.tzinfo or dt.UTC)
 
 
 def print_decision(decision: Decision) -> None:
@@ -79,21 +78,27 @@ def check(
         str | None, typer.Option("--on-behalf-of", help="the delegator's e-mail")
     ] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="decide as of this ISO time (default: now)")
+        str | None,
+        typer.Option(
+            "--at",
+            help="decide as of this time: ISO 8601, 'next monday 10:00', 'tomorrow 09:30', "
+            "'2027-03-01 10:00' (local time unless a zone follows; default: now)",
+        ),
     ] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when denied")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why."""
     with cli_errors():
+        parsed, moment = _context(context), _moment(at)  # bad input: refused before the store
         service = get_services().decisions
         decision = service.decide(
             agent,
             action,
             resource,
-            context=_context(context),
+            context=parsed,
             on_behalf_of=on_behalf_of,
-            at=_moment(at),
+            at=moment,
             source="cli",
         )
         service.close()

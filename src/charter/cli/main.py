@@ -23,10 +23,19 @@ from charter.cli import (
     gateway,
     governance,
     people,
+    status,
     tokens,
     users,
 )
-from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_services, unexpected
+from charter.cli.runtime import (
+    DEBUG_ENV,
+    cli_errors,
+    console,
+    fail,
+    get_services,
+    store_origin,
+    unexpected,
+)
 from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
 from charter.errors import CharterError
@@ -55,6 +64,7 @@ decisions.register(app)  # check, explain, policy, roles, export cedar
 gateway.register(app)  # the MCP gateway
 governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
+status.register(app)  # the store in use and what it holds
 # -- end registrations --
 
 
@@ -108,10 +118,11 @@ def schema() -> None:
 
 @app.command()
 def init() -> None:
-    """Create (or migrate) the store; safe to run again."""
+    """Create (or migrate) the store; safe to run again. 'charter status' shows which one."""
     with cli_errors():
         services = get_services()
     console.print(f"store ready: {services.settings.database_url}")
+    console.print(f"chosen by: {store_origin(services.settings)}")
 
 
 @app.command()

@@ -21,8 +21,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from charter.config import HOME_ENV, Settings
 from charter.errors import CharterError, InputTooLarge, InvalidInput
-from charter.services.context import process_services
+from charter.services.context import Services, process_services
 
 # Piped output (make demo, CI logs) gets a readable width instead of Rich's 80 columns.
 _WIDTH = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
@@ -34,8 +35,44 @@ MAX_INPUT_FILE_BYTES = 64 * 1024 * 1024
 DEBUG_ENV = "CHARTER_DEBUG"
 
 
-#: The process's services, the same container the HTTP server and the gateway use.
-get_services = process_services
+class _ProcessServices:
+    """The process's services, the same container the HTTP server and the gateway use.
+
+    The call that creates a new SQLite store says so first, on stderr: a store
+    chosen silently is how a command run in the wrong place shows an empty one.
+    """
+
+    def __call__(self) -> Services:
+        if process_services.cache_info().currsize == 0:
+            note_new_store(Settings.from_env())
+        return process_services()
+
+    def cache_clear(self) -> None:
+        process_services.cache_clear()
+
+
+get_services = _ProcessServices()
+
+
+def store_origin(settings: Settings) -> str:
+    """What chose the store, as a user would set it."""
+    if settings.store_source == HOME_ENV:
+        return f"{HOME_ENV}={settings.home}"
+    if settings.store_source == "default":
+        return f"the default home; set {HOME_ENV} for another"
+    return settings.store_source
+
+
+def note_new_store(settings: Settings) -> None:
+    path = settings.sqlite_path
+    if path is None or path.exists():
+        return
+    err_console.print(
+        f"[yellow]note:[/] new store at {escape(str(path))} ({escape(store_origin(settings))}); "
+        "'charter status' shows the store in use",
+        markup=True,
+        soft_wrap=True,
+    )
 
 
 def actor() -> str:
