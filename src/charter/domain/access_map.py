@@ -53,6 +53,8 @@ class RuleView:
     resource: str
     conditions: tuple[str, ...] = ()
     description: str | None = None
+    #: calls a minute an enforcement point lets through under this allow rule (the gateway)
+    rate_limit_per_minute: int | None = None
 
     @classmethod
     def of(cls, rule: Rule) -> RuleView:
@@ -68,7 +70,14 @@ class RuleView:
             rule.resource.text,
             tuple(terms),
             rule.description,
+            rule.capability.rate_limit_per_minute,
         )
+
+    @property
+    def limits(self) -> str:
+        """The rate limit in words, or empty."""
+        limit = self.rate_limit_per_minute
+        return f"at most {limit} call{'s' if limit != 1 else ''} a minute" if limit else ""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -81,6 +90,8 @@ class RuleView:
             out["conditions"] = list(self.conditions)
         if self.description:
             out["description"] = self.description
+        if self.rate_limit_per_minute is not None:
+            out["rate_limit_per_minute"] = self.rate_limit_per_minute
         return out
 
 
