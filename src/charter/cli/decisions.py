@@ -136,20 +136,23 @@ def explain(
         console.print("it can do nothing: no allow rules are in force")
     for system, rules in view.systems.items():
         table = Table(title=f"{'any system' if system == '*' else system}", title_justify="left")
-        for column in ("", "action", "resource", "when", "rate limit", "rule"):
-            table.add_column(column)
+        limited = any(rule.rate_limit_per_minute for rule in rules)
+        table.add_column("")
+        for column in ("action", "resource", "when"):
+            table.add_column(column, overflow="fold")
+        if limited:
+            table.add_column("rate limit", no_wrap=True)
+        table.add_column("rule", overflow="fold")
         for rule in rules:
             mark = "[green]allow[/]" if rule.effect == "allow" else "[red]deny[/]"
             if rule.id.startswith("org/"):
                 mark = "[red]org deny[/]"
-            table.add_row(
-                mark,
-                escape(rule.action),
-                escape(rule.resource),
-                escape("; ".join(rule.conditions)),
-                rule.limits,
-                escape(rule.id),
-            )
+            cells = [mark, escape(rule.action), escape(rule.resource)]
+            cells.append(escape("; ".join(rule.conditions)))
+            if limited:
+                limit = rule.rate_limit_per_minute
+                cells.append(f"{limit}/min" if limit else "")
+            table.add_row(*cells, escape(rule.id))
         console.print(table)
     console.print(f"delegation: {view.delegation}")
 

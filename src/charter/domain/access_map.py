@@ -73,12 +73,6 @@ class RuleView:
             rule.capability.rate_limit_per_minute,
         )
 
-    @property
-    def limits(self) -> str:
-        """The rate limit in words, or empty."""
-        limit = self.rate_limit_per_minute
-        return f"at most {limit} call{'s' if limit != 1 else ''} a minute" if limit else ""
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
