@@ -128,6 +128,12 @@ def test_check_explain_policy_roles_export(sqlite_env: dict[str, str], tmp_path:
     assert any(r["id"] == "org/payouts-need-humans" for r in explained["systems"]["stripe"])
     table = run_cli("explain", "--agent", "support-summarizer", env=env).stdout
     assert "zendesk" in table and "Europe/Berlin" in table
+    assert "10/min" in table  # its slack.post_message rule's rate limit
+    summarizer = json.loads(
+        run_cli("explain", "--agent", "support-summarizer", "--json", env=env).stdout
+    )
+    limits = {r["action"]: r.get("rate_limit_per_minute") for r in summarizer["systems"]["slack"]}
+    assert limits == {"slack.post_message": 10}
 
     out = tmp_path / "cedar"
     exported = run_cli("export", "cedar", "--out", str(out), env=env)

@@ -21,6 +21,7 @@ from charter.cli.runtime import (
     read_input_file,
 )
 from charter.domain.agent import Agent, CharterVersion
+from charter.domain.audit_change import change_lines
 from charter.domain.charter_file import charter_file_text
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
@@ -252,7 +253,11 @@ def show(
         table.add_column(column)
     for event in events:
         table.add_row(
-            str(event.seq), event.time[:19], event.actor, event.action, str(event.after)[:80]
+            str(event.seq),
+            event.time[:19],
+            escape(event.actor),
+            event.action,
+            escape("\n".join(change_lines(event.before, event.after))),
         )
     console.print(table)
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from charter.cli.runtime import cli_errors, console, emit_json, fail, get_services
 from charter.domain.audit_chain import ChainBroken, ChainReport
+from charter.domain.audit_change import change_lines
 
 app = typer.Typer(help="The append-only, hash-chained audit log.")
 
@@ -46,16 +47,16 @@ def list_events(
         )
         return
     table = Table(title="Audit events", title_justify="left")
-    for column in ("#", "time", "actor", "action", "target", "after"):
-        table.add_column(column, overflow="fold" if column == "after" else "ellipsis")
+    for column in ("#", "time", "actor", "action", "target", "change"):
+        table.add_column(column, overflow="fold" if column == "change" else "ellipsis")
     for event in events:
         table.add_row(
             str(event.seq),
             event.time[:19].replace("T", " "),
-            event.actor,
+            escape(event.actor),
             event.action,
-            event.target,
-            str(event.after)[:70],
+            escape(event.target),
+            escape("\n".join(change_lines(event.before, event.after))),
         )
     console.print(table)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from charter.cli.runtime import (
@@ -19,6 +20,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.domain.access_map import RuleView
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.domain.decision import Decision
 from charter.domain.nesting import load_json
@@ -56,9 +58,12 @@ def _moment(text: str | None) -> dt.datetime | None:
     return parse_moment(text, now=now, zone=now.tzinfo or dt.UTC)
 
 
-def print_decision(decision: Decision) -> None:
+def print_decision(decision: Decision, rule: RuleView | None = None) -> None:
     if decision.allowed:
         console.print(f"[bold green]ALLOW[/]  by {decision.rule}")
+        if rule is not None and rule.description:
+            terms = "; ".join(rule.conditions)
+            console.print(f"       {escape(rule.description)}" + (f" ({terms})" if terms else ""))
         if decision.role:
             console.print(f"       the delegator's access comes from {decision.role}")
         return
@@ -88,10 +93,14 @@ def check(
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when denied")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why."""
+    """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why.
+
+    Your question is not the agent's activity: nothing is recorded.
+    """
     with cli_errors():
         parsed, moment = _context(context), _moment(at)  # bad input: refused before the store
         service = get_services().decisions
+        service.refresh()  # the store as it is now, also in a process that asked before
         decision = service.decide(
             agent,
             action,
@@ -100,12 +109,13 @@ def check(
             on_behalf_of=on_behalf_of,
             at=moment,
             source="cli",
+            record=False,
         )
-        service.close()
+        rule = service.allow_rule(agent, decision.rule) if decision.allowed else None
     if json_out:
         emit_json(decision.to_dict())
     else:
-        print_decision(decision)
+        print_decision(decision, rule)
     if exit_code and not decision.allowed:
         raise typer.Exit(1)
 
@@ -131,13 +141,23 @@ def explain(
         console.print("it can do nothing: no allow rules are in force")
     for system, rules in view.systems.items():
         table = Table(title=f"{'any system' if system == '*' else system}", title_justify="left")
-        for column in ("", "action", "resource", "when", "rule"):
-            table.add_column(column)
+        limited = any(rule.rate_limit_per_minute for rule in rules)
+        table.add_column("")
+        for column in ("action", "resource", "when"):
+            table.add_column(column, overflow="fold")
+        if limited:
+            table.add_column("rate limit", no_wrap=True)
+        table.add_column("rule", overflow="fold")
         for rule in rules:
             mark = "[green]allow[/]" if rule.effect == "allow" else "[red]deny[/]"
             if rule.id.startswith("org/"):
                 mark = "[red]org deny[/]"
-            table.add_row(mark, rule.action, rule.resource, "; ".join(rule.conditions), rule.id)
+            cells = [mark, escape(rule.action), escape(rule.resource)]
+            cells.append(escape("; ".join(rule.conditions)))
+            if limited:
+                limit = rule.rate_limit_per_minute
+                cells.append(f"{limit}/min" if limit else "")
+            table.add_row(*cells, escape(rule.id))
         console.print(table)
     console.print(f"delegation: {view.delegation}")
 

@@ -296,7 +296,11 @@ def posture(
     for e in entries:
         sev = "/".join(str(e.by_severity.get(s, 0)) for s in ("critical", "high", "medium", "low"))
         top = "; ".join(f"{c.rule} +{c.points}" for c in e.contributions[:3])
-        table.add_row(str(e.score), e.grade, escape(e.key), str(e.findings), sev, top)
+        key = escape(e.key)
+        if e.no_owner:  # shadow agents nobody owns: last, apart from the people ranked above
+            table.add_section()
+            key = "[yellow](no owner)[/]"
+        table.add_row(str(e.score), e.grade, key, str(e.findings), sev, top)
     console.print(table)
     console.print(
         "[dim]points: critical 25, high 10, medium 4, low 1; one rule adds at most "

@@ -258,15 +258,22 @@ access_app.command("deny")(_decide_access(False))
 
 @access_app.command("revoke")
 def access_revoke(
-    grant_id: str, reason: Annotated[str, typer.Option(help="why")], json_out: JsonOpt = False
+    grant_id: Annotated[str, typer.Argument(help="the grant's id (charter access list)")],
+    reason: Annotated[
+        str, typer.Option(help="why, recorded in the audit log")
+    ] = "revoked before its window closed",
+    json_out: JsonOpt = False,
 ) -> None:
-    """End an approved grant now, before its window closes."""
+    """End an approved grant now, before its window closes: decisions stop allowing it at once."""
     with cli_errors():
         grant = get_services().governance.jit.revoke(grant_id, actor=actor(), reason=reason)
     if json_out:
         emit_json(grant.to_dict())
         return
-    console.print(_grant(grant))
+    console.print(
+        f"revoked grant {grant.id}; {grant.agent} no longer has "
+        f"{escape(grant.action)} on {escape(grant.resource)}"
+    )
 
 
 @access_app.command("list")

@@ -53,6 +53,8 @@ class RuleView:
     resource: str
     conditions: tuple[str, ...] = ()
     description: str | None = None
+    #: calls a minute an enforcement point lets through under this allow rule (the gateway)
+    rate_limit_per_minute: int | None = None
 
     @classmethod
     def of(cls, rule: Rule) -> RuleView:
@@ -68,6 +70,7 @@ class RuleView:
             rule.resource.text,
             tuple(terms),
             rule.description,
+            rule.capability.rate_limit_per_minute,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +84,8 @@ class RuleView:
             out["conditions"] = list(self.conditions)
         if self.description:
             out["description"] = self.description
+        if self.rate_limit_per_minute is not None:
+            out["rate_limit_per_minute"] = self.rate_limit_per_minute
         return out
 
 

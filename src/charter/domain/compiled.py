@@ -102,9 +102,13 @@ class CompiledAgent:
         return not allowed.isdisjoint(groups)
 
 
-def compile_agent(agent: Agent) -> CompiledAgent:
+def compile_agent(agent: Agent, grants: Iterable[tuple[str, Capability]] = ()) -> CompiledAgent:
     """Compile an agent's current charter. Only active agents get rules:
     nothing else may be allowed.
+
+    ``grants`` are extra allow rules with their own ids (just-in-time grants:
+    ``grant/<id>``), so an allow they give names the grant, not a charter
+    position that does not exist.
     """
     spec = agent.charter
     expires_us = NEVER_US
@@ -127,7 +131,8 @@ def compile_agent(agent: Agent) -> CompiledAgent:
     else:
         groups = frozenset(delegation.groups)
     allows = compile_rules(
-        ((f"{prefix}/allow/{i}", c) for i, c in enumerate(spec.allow)), RuleKind.ALLOW
+        [*((f"{prefix}/allow/{i}", c) for i, c in enumerate(spec.allow)), *grants],
+        RuleKind.ALLOW,
     )
     denies = compile_rules(
         ((f"{prefix}/deny/{i}", c) for i, c in enumerate(spec.deny)), RuleKind.DENY

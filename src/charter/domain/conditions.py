@@ -310,8 +310,10 @@ class CompiledValidity:
         return self.end is None or now_us < self.end
 
     def describe(self) -> str:
-        start = from_epoch_micros(self.start).isoformat() if self.start is not None else "…"
-        end = from_epoch_micros(self.end).isoformat() if self.end is not None else "…"
+        def moment(us: int | None) -> str:
+            return from_epoch_micros(us).isoformat(timespec="seconds") if us is not None else "…"
+
+        start, end = moment(self.start), moment(self.end)
         return f"valid {start} – {end}"
 
 

@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from charter.domain.agent import Agent
-from charter.domain.charter import Capability, CharterSpec
 from charter.domain.compiled import (
     NEVER_US,
     CompiledAgent,
@@ -57,11 +56,6 @@ _CHUNK = 500
 
 def _watched(versions: Mapping[str, int]) -> dict[str, int]:
     return {key: versions.get(key, 0) for key in WATCHED}
-
-
-def _with_jit(charter: CharterSpec, jit: Mapping[str, list[Capability]]) -> CharterSpec:
-    extra = jit.get(charter.name)
-    return charter.model_copy(update={"allow": [*charter.allow, *extra]}) if extra else charter
 
 
 def latest_document(connection: Connection, kind: str) -> Any:
@@ -162,12 +156,12 @@ class SnapshotLoader:
                         name=row.name,
                         owner=row.owner,
                         state=AgentState(row.state),
-                        charter=_with_jit(stored_charter(dict(row.document)), jit),
+                        charter=stored_charter(dict(row.document)),
                         charter_version=row.charter_version,
                         created_at=_aware(row.created_at),
                         updated_at=_aware(row.updated_at),
                     )
-                    changed[row.name] = compile_agent(agent)
+                    changed[row.name] = compile_agent(agent, jit.get(row.name, ()))
                 except Exception:  # a charter that no longer compiles allows nothing
                     logger.exception("charter of %s does not compile; it allows nothing", row.name)
                     changed[row.name] = CompiledAgent(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from charter.domain.access_map import AccessMap, access_map
+from charter.domain.access_map import AccessMap, RuleView, access_map
 from charter.domain.audit import EventDraft
 from charter.domain.cedar_export import CedarExport, export_cedar
 from charter.domain.conditions import epoch_micros
@@ -182,12 +182,18 @@ class DecisionService:
         source: str = "sdk",
         record: bool = True,
     ) -> Decision:
-        """Decide one request and record it as Activity (unless ``record`` is false)."""
+        """Decide one request and record it as Activity.
+
+        Not recorded when ``record`` is false (a person's question: ``charter check``, the
+        console's tester) or when ``at`` is given: a decision as of another moment answers
+        a question about that moment, it is not a request the agent made now, so it must
+        not count as the agent's activity (findings, last activity, reviews).
+        """
         snapshot = self._snapshot or self.snapshot()
         now_us = epoch_micros(at) if at is not None else self.now_us()
         started = time.perf_counter_ns()
         decision = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
-        if record:
+        if record and at is None:
             self.recorder.record(
                 now_us,
                 str(agent),
@@ -337,6 +343,15 @@ class DecisionService:
         return dict(row.document), int(row.version)
 
     # -- views ---------------------------------------------------------------------------
+    def allow_rule(self, agent: str, rule_id: str | None) -> RuleView | None:
+        """The allow rule ``rule_id`` of ``agent`` in force now, to say what allowed a request
+        (a just-in-time grant's reason and window); None when it has no such rule."""
+        compiled = self.snapshot().agents.get(agent)
+        if compiled is None or not rule_id:
+            return None
+        found = next((r for r in compiled.allows.rules if r.id == rule_id), None)
+        return RuleView.of(found) if found is not None else None
+
     def explain_agent(self, name: str) -> AccessMap:
         snapshot = self.refresh()
         compiled = snapshot.agents.get(name)
@@ -375,7 +390,8 @@ def decide(
     Uses ``services`` if given, else one process-wide decision point built from
     the environment (``CHARTER_HOME`` / ``CHARTER_DATABASE_URL``), which follows
     charter, policy and role changes within a second. The decision is recorded
-    as Activity. Never raises for a request: a failure is a deny.
+    as Activity, unless ``at`` asks about another moment. Never raises for a
+    request: a failure is a deny.
     """
     global _default, _default_services
     if services is not None:

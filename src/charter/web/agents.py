@@ -25,6 +25,7 @@ from charter.errors import CharterError, InputTooLarge, InvalidInput, NotFound, 
 from charter.http.deps import services_dep
 from charter.http.security import may_transition, require_transition
 from charter.services.agent_registry import version_diff
+from charter.services.attribution import UNOWNED
 from charter.services.auth import Principal, UserRole
 from charter.services.changes import Proposal
 from charter.services.console import queries
@@ -106,6 +107,7 @@ def agents(
             "states": [s.value for s in AgentState],
             "scoped": scope is not None,
             "may_register": principal.may_write,
+            "unowned": UNOWNED,
         },
         title="Agents",
     )

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from charter.domain.audit import Event
+from charter.domain.audit_change import change_lines
 from charter.http.deps import MAX_SEQ, services_dep
 from charter.services.audit import ChainReport
 from charter.services.auth import UserRole
@@ -75,6 +76,7 @@ def audit(
         "audit.html",
         {
             "events": [(e, *_changes(e)) for e in rows],
+            "change_lines": change_lines,
             "cursor": cursor,
             "count": count,
             "report": report,

@@ -52,6 +52,7 @@ def decision_tester(
     require_role(principal, UserRole.ADMIN, UserRole.OWNER)
     services = services_dep(request)
     decision = None
+    rule = None
     error = None
     asked = bool(agent and action and resource)
     if asked:
@@ -70,6 +71,8 @@ def decision_tester(
                 source="console",
                 record=False,
             )
+            if decision.allowed:
+                rule = services.decisions.allow_rule(agent.strip(), decision.rule)
     return render(
         request,
         "decisions.html",
@@ -83,6 +86,7 @@ def decision_tester(
                 "on_behalf_of": on_behalf_of,
             },
             "decision": decision,
+            "rule": rule,
             "error": error,
             "asked": asked,
         },

@@ -146,10 +146,15 @@ def _grant(row: Any) -> JitGrant:
     )
 
 
+def grant_rule_id(grant_id: str) -> str:
+    """The rule id an allow from this grant carries in decisions, explain and exports."""
+    return f"grant/{grant_id}"
+
+
 def active_capabilities(
     connection: Connection, now: dt.datetime | None = None
-) -> dict[str, list[Capability]]:
-    """Approved grants as capabilities per agent (for the decision point).
+) -> dict[str, list[tuple[str, Capability]]]:
+    """Approved grants as (rule id, capability) per agent (for the decision point).
 
     With ``now``, only grants that have not ended; without, every approved grant
     (the decision point's choice: each capability carries its own window, so one
@@ -158,9 +163,9 @@ def active_capabilities(
     query = sa.select(_J).where(_J.c.status == JitStatus.APPROVED.value)
     if now is not None:
         query = query.where(_J.c.ends_at > now)
-    out: dict[str, list[Capability]] = {}
+    out: dict[str, list[tuple[str, Capability]]] = {}
     for row in connection.execute(query.order_by(_J.c.agent, _J.c.id)):
-        out.setdefault(row.agent, []).append(_grant(row).capability())
+        out.setdefault(row.agent, []).append((grant_rule_id(row.id), _grant(row).capability()))
     return out
 
 
@@ -414,6 +419,6 @@ class JitService:
         with self._db.read() as connection:
             return [_grant(r) for r in connection.execute(query)]
 
-    def capabilities(self) -> dict[str, builtins.list[Capability]]:
+    def capabilities(self) -> dict[str, builtins.list[tuple[str, Capability]]]:
         with self._db.read() as connection:
             return active_capabilities(connection, self._clock.now())

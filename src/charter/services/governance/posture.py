@@ -11,7 +11,9 @@ The score is arithmetic anyone can redo from the findings:
   < 80 high, else critical.
 
 Every entry lists its contributions (rule, count, worst severity, points, whether
-capped), so "why 64?" has an answer.
+capped), so "why 64?" has an answer. By owner, the placeholder owner of shadow
+agents nobody could be attributed to is not ranked among people: its line
+(``no_owner``) comes last.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sqlalchemy as sa
 from charter.domain.enums import FindingStatus, Severity
 from charter.domain.governance.rule_registry import get_rule
 from charter.errors import InvalidInput
+from charter.services.attribution import UNOWNED
 from charter.store.database import Database
 from charter.store.governance_schema import findings
 
@@ -89,6 +92,11 @@ class PostureEntry:
     def grade(self) -> str:
         return grade(self.score)
 
+    @property
+    def no_owner(self) -> bool:
+        """The placeholder owner of shadow agents nobody could be suggested for: not a person."""
+        return self.by == PostureBy.OWNER and self.key == UNOWNED
+
     def explanation(self) -> list[str]:
         lines = [c.explain() for c in self.contributions]
         total = sum(c.points for c in self.contributions)
@@ -116,6 +124,7 @@ class PostureEntry:
                 for c in self.contributions
             ],
             "explanation": self.explanation(),
+            **({"no_owner": self.no_owner} if self.by == PostureBy.OWNER else {}),
         }
 
 
@@ -175,4 +184,6 @@ class PostureService:
                 rows[group].append((rule, Severity(severity), int(count)))
         entries = [score_entry(by, group, items) for group, items in rows.items()]
         entries.sort(key=lambda e: (-e.score, -e.findings, e.key))
-        return entries[:limit]
+        # Agents nobody owns are not a person to rank: their line comes last, outside the top.
+        ranked = [e for e in entries if not e.no_owner][:limit]
+        return ranked + [e for e in entries if e.no_owner]
