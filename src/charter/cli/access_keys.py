@@ -13,15 +13,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.domain.durations import parse_duration
 from charter.errors import InvalidInput
 from charter.services.access_keys import ApiToken, PepKey
 
-tokens_app = typer.Typer(
+tokens_app = CharterTyper(
     help="Personal API tokens for the management API (/v1).", no_args_is_help=True
 )
-pep_app = typer.Typer(
+pep_app = CharterTyper(
     help="PEP keys: bearer credentials for policy enforcement points calling AuthZEN.",
     no_args_is_help=True,
 )

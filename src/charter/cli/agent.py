@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -29,7 +30,7 @@ from charter.errors import InvalidInput
 from charter.services.agent_registry import render_yaml, version_diff
 from charter.services.changes import Proposal
 
-app = typer.Typer(help="Register agents, inspect them and move them through their lifecycle.")
+app = CharterTyper(help="Register agents, inspect them and move them through their lifecycle.")
 
 STATE_STYLE = {
     AgentState.ACTIVE: "green",

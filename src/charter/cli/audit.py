@@ -9,10 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import cli_errors, console, emit_json, fail, get_services
 from charter.domain.audit_chain import ChainBroken, ChainReport
 
-app = typer.Typer(help="The append-only, hash-chained audit log.")
+app = CharterTyper(help="The append-only, hash-chained audit log.")
 
 
 @app.command("list")

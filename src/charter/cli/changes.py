@@ -14,11 +14,12 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.governance_workflows import person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.services.changes import Proposal, ProposalStatus
 
-app = typer.Typer(help="Changes that widen an agent's access, waiting for a second person.")
+app = CharterTyper(help="Changes that widen an agent's access, waiting for a second person.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 

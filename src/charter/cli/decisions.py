@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -29,9 +30,9 @@ from charter.services.decisions import Applied
 
 MAX_CONTEXT_BYTES = 64 * 1024
 
-policy_app = typer.Typer(help="Organisation policy: deny rules every agent is subject to.")
-roles_app = typer.Typer(help="Roles: which capabilities each directory group's members hold.")
-export_app = typer.Typer(help="Export Charter's policy to other formats.")
+policy_app = CharterTyper(help="Organisation policy: deny rules every agent is subject to.")
+roles_app = CharterTyper(help="Roles: which capabilities each directory group's members hold.")
+export_app = CharterTyper(help="Export Charter's policy to other formats.")
 
 
 def _context(text: str | None) -> dict[str, Any]:

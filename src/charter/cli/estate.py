@@ -19,6 +19,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from charter.cli import discover
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -48,7 +49,7 @@ def _e(value: object) -> str:
     return escape(str(value))
 
 
-shadow_app = typer.Typer(help="Shadow AI: agents discovery found that nobody registered.")
+shadow_app = CharterTyper(help="Shadow AI: agents discovery found that nobody registered.")
 RISK_STYLE = {"high": "bold red", "medium": "yellow", "low": "green", "none": "blue"}
 
 

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from charter.cli import agent as agent_cli
 from charter.cli import governance_workflows as workflows
+from charter.cli.conventions import CharterTyper
 from charter.cli.governance_workflows import duration, person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.domain.enums import FindingStatus, Severity
@@ -29,7 +30,7 @@ from charter.errors import InvalidInput
 from charter.services.governance.findings import FindingFilter
 from charter.services.governance.posture import PostureBy, PostureEntry
 
-findings_app = typer.Typer(
+findings_app = CharterTyper(
     help="Risk findings over agents, identities and credentials (OWASP NHI / Agentic Top 10).",
     invoke_without_command=True,
     no_args_is_help=False,

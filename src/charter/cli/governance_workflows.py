@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.domain.durations import parse_duration
 from charter.domain.governance.review_model import Campaign, ReviewDecision
@@ -23,16 +24,16 @@ from charter.services.governance.jit import JitGrant, JitStatus
 from charter.services.governance.rotation import RotationStatus
 from charter.services.governance.tasks import TaskStatus
 
-review_app = typer.Typer(
+review_app = CharterTyper(
     help="Access reviews: owners keep, reduce or revoke their agents' access.", no_args_is_help=True
 )
-access_app = typer.Typer(
+access_app = CharterTyper(
     help="Just-in-time access: time-boxed extra capabilities for an agent.", no_args_is_help=True
 )
-rotation_app = typer.Typer(
+rotation_app = CharterTyper(
     help="Credential rotation: schedule, exact steps, verification.", no_args_is_help=True
 )
-tasks_app = typer.Typer(
+tasks_app = CharterTyper(
     help="Tasks Charter filed for what it cannot do itself.", invoke_without_command=True
 )
 

@@ -26,6 +26,7 @@ from charter.cli import (
     tokens,
     users,
 )
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_services, unexpected
 from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
@@ -33,7 +34,7 @@ from charter.errors import CharterError
 from charter.services.tokens.service import DEFAULT_ISSUER, ISSUER_ENV
 from charter.version import __version__
 
-app = typer.Typer(
+app = CharterTyper(
     name="charter",
     help="Charter: identity and access control for AI agents.",
     no_args_is_help=True,

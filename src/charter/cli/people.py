@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -22,7 +23,7 @@ from charter.domain.enums import PersonStatus
 from charter.domain.paging import MAX_OFFSET
 from charter.services.people import MAX_DIRECTORY_BYTES, read_directory
 
-app = typer.Typer(help="The directory of people who own and delegate to agents.")
+app = CharterTyper(help="The directory of people who own and delegate to agents.")
 
 
 @app.command("import")

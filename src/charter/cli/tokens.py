@@ -20,6 +20,7 @@ import typer
 from rich.table import Table
 
 from charter.cli import agent as agent_cli
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
 from charter.domain.durations import parse_duration
 from charter.domain.nesting import load_json
@@ -28,9 +29,9 @@ from charter.errors import InvalidInput
 from charter.services.tokens.enrolment import Enrolled
 from charter.services.tokens.keys import DEFAULT_OVERLAP
 
-keys_app = typer.Typer(help="Charter's own token signing keys: list and rotate.")
-token_app = typer.Typer(help="Inspect and revoke access tokens (operators).")
-idp_app = typer.Typer(help="Identity providers whose tokens people delegate with.")
+keys_app = CharterTyper(help="Charter's own token signing keys: list and rotate.")
+token_app = CharterTyper(help="Inspect and revoke access tokens (operators).")
+idp_app = CharterTyper(help="Identity providers whose tokens people delegate with.")
 
 
 def _seconds(text: str, field: str) -> int:

@@ -7,10 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.services.auth import MIN_PASSWORD_LENGTH, User, parse_role
 
-app = typer.Typer(help="Console users: admins, owners and auditors.", no_args_is_help=True)
+app = CharterTyper(help="Console users: admins, owners and auditors.", no_args_is_help=True)
 
 _ROLE_HELP = "admin (everything) | owner (their own agents and reviews) | auditor (read-only)"
 
