@@ -11,10 +11,10 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing
 from charter.domain.durations import parse_duration
 from charter.errors import InvalidInput
 from charter.services.access_keys import ApiToken, PepKey
@@ -98,9 +98,9 @@ def list_tokens(
     if json_out:
         emit_json([_token_json(t) for t in tokens])
         return
-    table = Table(title=f"API tokens ({len(tokens)})", title_justify="left")
-    for column in ("id", "user", "name", "expires", "last used", "state"):
-        table.add_column(column)
+    table = listing(
+        "id", "user", "name", "expires", "last used", "state", title=f"API tokens ({len(tokens)})"
+    )
     for token in tokens:
         table.add_row(
             token.id,
@@ -148,9 +148,7 @@ def list_pep(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     if json_out:
         emit_json([_pep_json(k) for k in keys])
         return
-    table = Table(title=f"PEP keys ({len(keys)})", title_justify="left")
-    for column in ("name", "created", "last used", "state"):
-        table.add_column(column)
+    table = listing("name", "created", "last used", "state", title=f"PEP keys ({len(keys)})")
     for key in keys:
         table.add_row(
             key.name,

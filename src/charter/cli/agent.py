@@ -9,7 +9,6 @@ import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
@@ -21,6 +20,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing, numeric
 from charter.domain.agent import Agent
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
@@ -151,10 +151,7 @@ def list_agents(
             }
         )
         return
-    table = Table(title=f"Agents ({page.total})", title_justify="left")
-    for column in ("name", "state", "owner", "charter"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("purpose", no_wrap=True, overflow="ellipsis", max_width=60)
+    table = listing("name", "state", "owner", "charter", "purpose", title=f"Agents ({page.total})")
     for agent in page.items:
         style = STATE_STYLE.get(agent.state, "")
         table.add_row(
@@ -162,7 +159,7 @@ def list_agents(
             f"[{style}]{agent.state}[/]",
             agent.owner,
             f"v{agent.charter_version}",
-            agent.purpose[:80],
+            agent.purpose,
         )
     console.print(table)
     if page.total > page.offset + len(page.items):
@@ -209,9 +206,7 @@ def show(
     )
     if agent.charter:
         console.print(Syntax(render_yaml(agent.charter.document()), "yaml", theme="ansi_dark"))
-    table = Table(title="history", title_justify="left")
-    for column in ("#", "time", "actor", "action", "change"):
-        table.add_column(column)
+    table = listing(numeric("#"), "time", "actor", "action", "change", title="history")
     for event in events:
         table.add_row(
             str(event.seq), event.time[:19], event.actor, event.action, str(event.after)[:80]

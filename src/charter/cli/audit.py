@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import cli_errors, console, emit_json, fail, get_services
+from charter.cli.tables import listing, numeric
 from charter.domain.audit_chain import ChainBroken, ChainReport
 
 app = CharterTyper(help="The append-only, hash-chained audit log.")
@@ -46,9 +46,9 @@ def list_events(
             ]
         )
         return
-    table = Table(title="Audit events", title_justify="left")
-    for column in ("#", "time", "actor", "action", "target", "after"):
-        table.add_column(column, overflow="fold" if column == "after" else "ellipsis")
+    table = listing(
+        numeric("#"), "time", "actor", "action", "target", "after", title="Audit events"
+    )
     for event in events:
         table.add_row(
             str(event.seq),

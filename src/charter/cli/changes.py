@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.governance_workflows import person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing
 from charter.services.changes import Proposal, ProposalStatus
 
 app = CharterTyper(help="Changes that widen an agent's access, waiting for a second person.")
@@ -37,12 +37,10 @@ def list_changes(
     if json_out:
         emit_json([p.to_dict() for p in found])
         return
-    table = Table(title_justify="left")
-    for column in ("id", "kind", "agent", "requested by", "status", "widens"):
-        table.add_column(column)
+    table = listing("id", "kind", "agent", "requested by", "status", "widens")
     for p in found:
         widens = "; ".join(w["message"] for w in p.diff.get("widenings", []))
-        row = (p.id, p.kind.value, p.agent, p.requested_by, p.status.value, escape(widens[:120]))
+        row = (p.id, p.kind.value, p.agent, p.requested_by, p.status.value, escape(widens))
         table.add_row(*row)
     console.print(table if found else "no changes")
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
@@ -20,6 +19,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.domain.decision import Decision
 from charter.domain.nesting import load_json
@@ -126,9 +126,8 @@ def explain(
     if not view.systems:
         console.print("it can do nothing: no allow rules are in force")
     for system, rules in view.systems.items():
-        table = Table(title=f"{'any system' if system == '*' else system}", title_justify="left")
-        for column in ("", "action", "resource", "when", "rule"):
-            table.add_column(column)
+        title = "any system" if system == "*" else system
+        table = listing("", "action", "resource", "when", "rule", title=title)
         for rule in rules:
             mark = "[green]allow[/]" if rule.effect == "allow" else "[red]deny[/]"
             if rule.id.startswith("org/"):

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
@@ -30,6 +29,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing, numeric
 from charter.connectors.registry import CONNECTORS
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.services.estate_ingest import IngestEvent, IngestReport
@@ -65,9 +65,15 @@ def _counts(kind: Any) -> str:
 
 
 def _print_report(report: IngestReport) -> None:
-    table = Table(title="Ingested", title_justify="left")
-    for column in ("source", "account", "identities", "credentials", "grants", "new shadow agents"):
-        table.add_column(column, no_wrap=column != "new shadow agents")
+    table = listing(
+        "source",
+        "account",
+        "identities",
+        "credentials",
+        "grants",
+        "new shadow agents",
+        title="Ingested",
+    )
     for result in report.results:
         table.add_row(
             Text(result.source),
@@ -177,9 +183,13 @@ def shadow_list(
     if json_out:
         emit_json([a.summary() for a in agents])
         return
-    table = Table(title=f"Shadow agents ({len(agents)})", title_justify="left")
-    for column in ("agent", "suggested owner", "identities", "why it looks like AI"):
-        table.add_column(column, overflow="fold")
+    table = listing(
+        "agent",
+        "suggested owner",
+        "identities",
+        "why it looks like AI",
+        title=f"Shadow agents ({len(agents)})",
+    )
     for agent in agents:
         summary = agent.summary()
         identities = "\n".join(f"{i['source']}: {i['name']}" for i in summary["identities"][:4])
@@ -304,9 +314,7 @@ def map_command(
             if json_out:
                 emit_json(rows)
                 return
-            table = Table(title="Systems", title_justify="left")
-            for column in ("id", "kind", "name", "grants"):
-                table.add_column(column)
+            table = listing("id", "kind", "name", numeric("grants"), title="Systems")
             for row in rows:
                 table.add_row(
                     Text(row["id"]), Text(row["kind"]), Text(row["name"]), str(row["grants"])
@@ -318,11 +326,13 @@ def map_command(
             if json_out:
                 emit_json(found)
                 return
-            table = Table(
-                title=f"Secrets in more than one place ({len(found)})", title_justify="left"
+            table = listing(
+                "secret",
+                numeric("copies"),
+                "agents",
+                "where",
+                title=f"Secrets in more than one place ({len(found)})",
             )
-            for column in ("secret", "copies", "agents", "where"):
-                table.add_column(column, overflow="fold")
             for item in found:
                 places = "\n".join(
                     f"{p['source']}: {p['location'] or p['id']}" for p in item["places"]
@@ -359,9 +369,7 @@ def map_command(
     if reach is not None:
         _print_reach(reach, title)
         return
-    table = Table(title=title, title_justify="left")
-    for column in ("agent", "risk", "identities", "reaches"):
-        table.add_column(column, overflow="fold")
+    table = listing("agent", "risk", numeric("identities"), "reaches", title=title)
     for node in graph.nodes.values():
         if node.kind.value != "agent":
             continue

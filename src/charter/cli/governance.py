@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column
 
 from charter.cli import agent as agent_cli
 from charter.cli import governance_workflows as workflows
 from charter.cli.conventions import CharterTyper
 from charter.cli.governance_workflows import duration, person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing, numeric
 from charter.domain.enums import FindingStatus, Severity
 from charter.domain.governance.finding import Finding
 from charter.domain.governance.ocsf import to_ocsf_events
@@ -58,12 +59,14 @@ def _statuses(value: str) -> tuple[FindingStatus, ...]:
 
 
 def _table(findings: list[Finding], total: int) -> None:
-    table = Table(title=f"Findings ({total})", title_justify="left", expand=False)
-    table.add_column("id", no_wrap=True, style="dim")
-    table.add_column("severity", no_wrap=True)
-    table.add_column("rule (OWASP)", no_wrap=True)
-    table.add_column("entity", no_wrap=True, max_width=34, overflow="ellipsis")
-    table.add_column("finding", overflow="fold", ratio=1, min_width=40)
+    table = listing(
+        Column("id", style="dim"),
+        "severity",
+        "rule (OWASP)",
+        "entity",
+        "finding",
+        title=f"Findings ({total})",
+    )
     for f in findings:
         body = f.to_dict()
         status = "" if f.status == FindingStatus.OPEN else f" [dim]{f.status}[/]"
@@ -177,9 +180,7 @@ def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
             ]
         )
         return
-    table = Table(title=f"Rules ({len(catalogue)})", title_justify="left")
-    for column in ("id", "entity", "severity", "OWASP", "title"):
-        table.add_column(column, no_wrap=column != "title")
+    table = listing("id", "entity", "severity", "OWASP", "title", title=f"Rules ({len(catalogue)})")
     for r in catalogue:
         table.add_row(
             r.id, r.meta.entity.value, r.meta.severity.value, ",".join(r.meta.owasp), r.meta.title
@@ -290,10 +291,15 @@ def posture(
         for entry in entries:
             _explain(entry)
         return
-    table = Table(title=f"Posture by {by} (top {limit})", title_justify="left")
-    for column in ("score", "grade", by.value, "findings", "critical/high/medium/low"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("largest contributions", overflow="fold", max_width=60)
+    table = listing(
+        numeric("score"),
+        "grade",
+        by.value,
+        numeric("findings"),
+        "critical/high/medium/low",
+        "largest contributions",
+        title=f"Posture by {by} (top {limit})",
+    )
     for e in entries:
         sev = "/".join(str(e.by_severity.get(s, 0)) for s in ("critical", "high", "medium", "low"))
         top = "; ".join(f"{c.rule} +{c.points}" for c in e.contributions[:3])

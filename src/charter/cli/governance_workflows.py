@@ -13,10 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing, numeric
 from charter.domain.durations import parse_duration
 from charter.domain.governance.review_model import Campaign, ReviewDecision
 from charter.errors import InvalidInput
@@ -63,10 +63,14 @@ def _campaign(campaign: Campaign, reviewer: str | None = None) -> None:
         f"{campaign.due_at:%Y-%m-%d %H:%M} UTC ({progress})"
         + ("; unreviewed agents will be suspended" if campaign.suspend_unreviewed else "")
     )
-    table = Table(title_justify="left")
-    for column in ("agent", "reviewer", "status", "last used", "findings"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("access → suggested least privilege", overflow="fold", max_width=70)
+    table = listing(
+        "agent",
+        "reviewer",
+        "status",
+        "last used",
+        numeric("findings"),
+        "access → suggested least privilege",
+    )
     for item in campaign.items:
         if reviewer and item.reviewer != reviewer:
             continue

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
@@ -19,6 +18,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing
 from charter.domain.enums import PersonStatus
 from charter.domain.paging import MAX_OFFSET
 from charter.services.people import MAX_DIRECTORY_BYTES, read_directory
@@ -84,9 +84,7 @@ def list_people(
             }
         )
         return
-    table = Table(title=f"People ({total})", title_justify="left")
-    for column in ("email", "name", "status", "manager", "groups"):
-        table.add_column(column)
+    table = listing("email", "name", "status", "manager", "groups", title=f"People ({total})")
     for person in people:
         status_text = person.status.value if person.is_active else f"[red]{person.status}[/]"
         table.add_row(

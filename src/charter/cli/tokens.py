@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from charter.cli import agent as agent_cli
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
+from charter.cli.tables import listing
 from charter.domain.durations import parse_duration
 from charter.domain.nesting import load_json
 from charter.domain.tokens.jwk import Alg, generate_private_key, load_public_key, private_key_pem
@@ -177,9 +177,7 @@ def list_keys(
             ]
         )
         return
-    table = Table(title=f"keys of {name}", title_justify="left")
-    for column in ("kid", "alg", "status", "created", "expires"):
-        table.add_column(column, no_wrap=True)
+    table = listing("kid", "alg", "status", "created", "expires", title=f"keys of {name}")
     for k in keys:
         table.add_row(
             k.kid,
@@ -233,9 +231,7 @@ def keys_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None
             ]
         )
         return
-    table = Table(title="signing keys", title_justify="left")
-    for column in ("kid", "alg", "status", "created", "retires"):
-        table.add_column(column, no_wrap=True)
+    table = listing("kid", "alg", "status", "created", "retires", title="signing keys")
     for k in keys:
         table.add_row(
             k.kid,
@@ -353,9 +349,9 @@ def idp_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table(title="trusted identity providers", title_justify="left")
-    for column in ("issuer", "keys", "audience", "subject claim"):
-        table.add_column(column)
+    table = listing(
+        "issuer", "keys", "audience", "subject claim", title="trusted identity providers"
+    )
     for i in issuers:
         table.add_row(
             i.issuer,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing
 from charter.services.auth import MIN_PASSWORD_LENGTH, User, parse_role
 
 app = CharterTyper(help="Console users: admins, owners and auditors.", no_args_is_help=True)
@@ -75,9 +75,9 @@ def list_users(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
     if json_out:
         emit_json([_user_json(u) for u in users])
         return
-    table = Table(title=f"Console users ({len(users)})", title_justify="left")
-    for column in ("email", "role", "sign-in", "state", "last sign-in"):
-        table.add_column(column)
+    table = listing(
+        "email", "role", "sign-in", "state", "last sign-in", title=f"Console users ({len(users)})"
+    )
     for user in users:
         table.add_row(
             user.email,
