@@ -17,7 +17,7 @@ import inspect
 import re
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 from typer._click import Context  # typer's own click
@@ -59,7 +59,14 @@ class CharterCommand(_ReadableHelp, TyperCommand):
 
 
 class CharterGroup(_ReadableHelp, TyperGroup):
-    """A command group with readable help."""
+    """A command group with readable help, listing its commands in ``order`` (if any)."""
+
+    #: command name -> position in the help; unlisted commands follow, as created
+    order: ClassVar[dict[str, int]] = {}
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: self.order.get(name, len(self.order)))
 
 
 def _format_option(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -124,12 +131,33 @@ class CharterTyper(typer.Typer):
         return decorator
 
     def callback(  # type: ignore[override]
-        self, *, cls: type[TyperGroup] | None = None, **kwargs: Any
+        self, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        register = super().callback(cls=cls or CharterGroup, **kwargs)
+        register = super().callback(**kwargs)  # the group's class is the app's (__init__)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
             register(_format_option(func))
             return func
 
         return decorator
+
+
+def group_by_job(app: typer.Typer, panels: dict[str, tuple[str, ...]]) -> None:
+    """Show ``app``'s commands in these help panels, in this order; the rest go last.
+
+    ``panels`` maps a panel's title to its commands' names; a name no command
+    has is skipped, so the table may name a command another module adds later.
+    """
+    order = {
+        name: index for index, name in enumerate(n for names in panels.values() for n in names)
+    }
+    panel_of = {name: title for title, names in panels.items() for name in names}
+
+    def command_name(info: Any) -> str:
+        return str(info.name or info.callback.__name__.lower().replace("_", "-"))
+
+    for info in (*app.registered_commands, *app.registered_groups):
+        name = command_name(info)
+        if name in panel_of:
+            info.rich_help_panel = panel_of[name]
+    app.info.cls = type("JobGroup", (CharterGroup,), {"order": order})

@@ -33,6 +33,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from charter.cli.conventions import JSON_HELP
 from charter.cli.tables import listing, numeric
 from charter.discovery.scan import (
     DEFAULT_MAX_FILE_SIZE,
@@ -98,6 +99,7 @@ def fs(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table, json or sarif")
     ] = OutputFormat.TABLE,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the report to this file")
     ] = None,
@@ -124,6 +126,8 @@ def fs(
     ] = None,
 ) -> None:
     """Find secrets, MCP client configs and agent code in files, folders and git history."""
+    if json_out:
+        output_format = OutputFormat.JSON
     size_limit = parse_size(max_file_size)
     try:
         known = load_baseline(baseline) if baseline else frozenset()

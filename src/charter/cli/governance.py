@@ -18,7 +18,7 @@ from rich.table import Column
 
 from charter.cli import agent as agent_cli
 from charter.cli import governance_workflows as workflows
-from charter.cli.conventions import CharterTyper
+from charter.cli.conventions import JSON_HELP, CharterTyper
 from charter.cli.governance_workflows import duration, person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.cli.tables import listing, numeric
@@ -91,9 +91,14 @@ def _summary(findings: list[Finding]) -> str:
 @findings_app.callback()
 def findings(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     output_format: Annotated[
-        str, typer.Option("--format", help="table, json, sarif (2.1.0) or ocsf (2004)")
+        str,
+        typer.Option(
+            "--format",
+            metavar="<table|json|sarif|ocsf>",
+            help="table, json, sarif (2.1.0) or ocsf (2004)",
+        ),
     ] = "table",
     status: Annotated[str, typer.Option(help="comma-separated statuses, or 'all'")] = (
         "open,acknowledged"

@@ -26,7 +26,7 @@ from charter.cli import (
     tokens,
     users,
 )
-from charter.cli.conventions import CharterTyper
+from charter.cli.conventions import CharterTyper, group_by_job
 from charter.cli.runtime import DEBUG_ENV, cli_errors, console, fail, get_services, unexpected
 from charter.config import proxy_options, trusted_proxies
 from charter.domain.charter import charter_json_schema
@@ -57,6 +57,27 @@ gateway.register(app)  # the MCP gateway
 governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
 # -- end registrations --
+
+#: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
+JOBS: dict[str, tuple[str, ...]] = {
+    "Registry": ("agent", "people", "changes", "schema"),
+    "Decisions": ("check", "explain", "policy", "roles", "export"),
+    "Credentials": ("keys", "tokens", "idp"),
+    "Discovery": ("discover", "shadow", "map"),
+    "Governance": (
+        "findings",
+        "posture",
+        "review",
+        "access",
+        "rotation",
+        "tasks",
+        "notices",
+        "worker",
+    ),
+    "Enforcement": ("gateway", "pep"),
+    "Console & API": ("serve", "users", "api-tokens"),
+    "Store": ("status", "init", "audit", "version"),
+}
 
 
 def _print_version(asked: bool) -> None:
@@ -188,6 +209,8 @@ def usage_error(exc: typer.TyperException) -> str:
         message += f" (see '{context.command_path} --help')"
     return message
 
+
+group_by_job(app, JOBS)  # after every command is defined, the root's included
 
 if __name__ == "__main__":
     main()
