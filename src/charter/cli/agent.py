@@ -71,7 +71,10 @@ def register(
     file: Annotated[Path, typer.Argument(help="charter file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Register a new agent from its charter file (it starts as 'proposed')."""
+    """Register a new agent from its charter file (it starts as 'proposed').
+
+    Example: charter agent register examples/agents/support-summarizer.yaml
+    """
     with cli_errors():
         result = get_services().registry.register(_load(file), actor=actor())
     _warn(result.warnings)
@@ -94,6 +97,8 @@ def update(
 
     A version that widens an active or suspended agent's access becomes a proposal
     that someone else approves ('charter changes approve ID --by EMAIL').
+
+    Example: charter agent update support-summarizer-v2.yaml --reason "digest is weekly now"
     """
     with cli_errors():
         result = get_services().governance.changes.update_charter(
@@ -136,7 +141,10 @@ def list_agents(
     offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List agents as a table (or JSON)."""
+    """List agents as a table (or JSON).
+
+    Example: charter agent list --state active --owner maria.garcia@acme.example
+    """
     with cli_errors():
         page = get_services().registry.list(
             owner=owner, state=state, labels=_parse_labels(label or []), limit=limit, offset=offset
@@ -171,7 +179,10 @@ def show(
     name: str,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show one agent: charter, state, owner, credentials and history."""
+    """Show one agent: charter, state, owner, credentials and history.
+
+    Example: charter agent show support-summarizer
+    """
     services = get_services()
     with cli_errors():
         agent = services.registry.get(name)
@@ -219,7 +230,10 @@ def history(
     name: str,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Every charter version of an agent, with the diff from the one before."""
+    """Every charter version of an agent, with the diff from the one before.
+
+    Example: charter agent history support-summarizer
+    """
     with cli_errors():
         versions = get_services().registry.history(name)
     if json_out:
@@ -246,7 +260,7 @@ def history(
             console.print(Syntax(version_diff(versions[index - 1], version), "diff"))
 
 
-def _transition_command(transition: Transition, help_text: str) -> None:
+def _transition_command(transition: Transition, help_text: str, reason: str) -> None:
     def command(
         name: str,
         reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
@@ -261,13 +275,18 @@ def _transition_command(transition: Transition, help_text: str) -> None:
             return
         console.print(f"{agent.name} is now [bold]{agent.state}[/]")
 
-    command.__doc__ = help_text
+    example = f'charter agent {transition.value} support-summarizer --reason "{reason}"'
+    command.__doc__ = f"{help_text}\n\nExample: {example}"
     app.command(transition.value)(command)
 
 
-_transition_command(Transition.ACTIVATE, "Activate a proposed agent (its owner must be active).")
-_transition_command(Transition.SUSPEND, "Suspend an active agent: every decision denies.")
-_transition_command(Transition.RESUME, "Resume a suspended agent.")
+_transition_command(
+    Transition.ACTIVATE, "Activate a proposed agent (its owner must be active).", "approved"
+)
+_transition_command(
+    Transition.SUSPEND, "Suspend an active agent: every decision denies.", "incident INC-42"
+)
+_transition_command(Transition.RESUME, "Resume a suspended agent.", "resolved")
 # decommission: registered by charter.cli.governance (plans first, revokes, files tasks)
 
 
@@ -278,7 +297,10 @@ def transfer(
     reason: Annotated[str, typer.Option(help="why")] = "transferred",
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Give an agent a new owner (an active person in the directory)."""
+    """Give an agent a new owner (an active person in the directory).
+
+    Example: charter agent transfer support-summarizer --to li.wei@acme.example
+    """
     with cli_errors():
         agent = get_services().registry.transfer(name, to, actor=actor(), reason=reason)
     if json_out:

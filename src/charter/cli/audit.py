@@ -24,7 +24,10 @@ def list_events(
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The newest events first."""
+    """The newest events first.
+
+    Example: charter audit list --target support-summarizer --limit 20
+    """
     with cli_errors():
         events = get_services().audit.list(target=target, actor=actor, action=action, limit=limit)
     if json_out:
@@ -82,7 +85,8 @@ def _chain_text(report: ChainReport) -> str:
 
 @app.command(
     help="Recompute the chain (and check it against checkpoints): "
-    "exit 0 intact, 1 tampered, 2 bad input."
+    "exit 0 intact, 1 tampered, 2 bad input.\n\n"
+    "Example: charter audit verify --checkpoints audit-checkpoints"
 )
 def verify(
     checkpoints: Annotated[
@@ -118,7 +122,11 @@ def checkpoint(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Sign the head and write it out of the database; exit 1 if the chain or the sink fails."""
+    """Sign the head and write it out of the database; exit 1 if the chain or the sink fails.
+
+    Example: charter audit checkpoint
+    Example: charter audit checkpoint --public-key
+    """
     with cli_errors():
         audit = get_services().audit
         if public_key:

@@ -31,7 +31,10 @@ def list_changes(
     agent: Annotated[str | None, typer.Option(help="only this agent's")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Proposed changes, newest first."""
+    """Proposed changes, newest first.
+
+    Example: charter changes list --status pending
+    """
     with cli_errors():
         found = get_services().governance.changes.list(status=status, agent=agent)
     if json_out:
@@ -63,7 +66,10 @@ def _show(proposal: Proposal) -> None:
 
 @app.command()
 def show(change_id: str, json_out: JsonOpt = False) -> None:
-    """One change with its diff."""
+    """One change with its diff.
+
+    Example: charter changes show chg-5e0c1d2a9f
+    """
     with cli_errors():
         proposal = get_services().governance.changes.get(change_id)
     if json_out:
@@ -81,7 +87,10 @@ def approve(
     reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Approve a change and apply it."""
+    """Approve a change and apply it.
+
+    Example: charter changes approve chg-5e0c1d2a9f --by ada.osei@acme.example
+    """
     with cli_errors():
         proposal = get_services().governance.changes.approve(
             change_id, by=person(by), actor=actor(), reason=reason
@@ -99,7 +108,10 @@ def reject(
     by: Annotated[str | None, typer.Option(help="who rejects (e-mail)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Reject a change (or withdraw your own); nothing is applied."""
+    """Reject a change (or withdraw your own); nothing is applied.
+
+    Example: charter changes reject chg-5e0c1d2a9f --by ada.osei@acme.example --reason "too wide"
+    """
     with cli_errors():
         proposal = get_services().governance.changes.reject(
             change_id, by=person(by), actor=actor(), reason=reason

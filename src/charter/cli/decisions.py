@@ -85,7 +85,10 @@ def check(
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when denied")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why."""
+    """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why.
+
+    Example: charter check -a support-summarizer --action tickets.read -r zendesk:tickets/4711
+    """
     with cli_errors():
         service = get_services().decisions
         decision = service.decide(
@@ -110,7 +113,10 @@ def explain(
     agent: Annotated[str, typer.Option("--agent", "-a", help="the agent's name")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Show what an agent can do, system by system, and what stops it."""
+    """Show what an agent can do, system by system, and what stops it.
+
+    Example: charter explain --agent support-summarizer
+    """
     with cli_errors():
         view = get_services().decisions.explain_agent(agent)
     if json_out:
@@ -162,7 +168,10 @@ def policy_apply(
     file: Annotated[Path, typer.Argument(help="org policy file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Put an org policy file in force (a new version; the old one is kept)."""
+    """Put an org policy file in force (a new version; the old one is kept).
+
+    Example: charter policy apply examples/policy/org-policy.yaml
+    """
     with cli_errors():
         policy = parse_org_policy_text(
             read_input_file(file, limit=MAX_CHARTER_BYTES), source=str(file)
@@ -176,7 +185,10 @@ def policy_apply(
 
 @policy_app.command("show")
 def policy_show() -> None:
-    """Print the org policy in force, as JSON."""
+    """Print the org policy in force, as JSON.
+
+    Example: charter policy show
+    """
     with cli_errors():
         document, version = get_services().decisions.current("policy")
     emit_json({"version_applied": version, **document})
@@ -187,7 +199,10 @@ def roles_apply(
     file: Annotated[Path, typer.Argument(help="roles file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Put a roles file in force: which directory groups hold which capabilities."""
+    """Put a roles file in force: which directory groups hold which capabilities.
+
+    Example: charter roles apply examples/policy/roles.yaml
+    """
     with cli_errors():
         roles = parse_roles_text(read_input_file(file, limit=MAX_CHARTER_BYTES), source=str(file))
         applied = get_services().decisions.apply_roles(roles, actor=actor(), source=str(file))
@@ -199,7 +214,10 @@ def roles_apply(
 
 @roles_app.command("show")
 def roles_show() -> None:
-    """Print the roles in force, as JSON."""
+    """Print the roles in force, as JSON.
+
+    Example: charter roles show
+    """
     with cli_errors():
         document, version = get_services().decisions.current("roles")
     emit_json({"version_applied": version, **document})
@@ -214,7 +232,10 @@ def export_cedar(
         ),
     ] = None,
 ) -> None:
-    """Export active charters, org policy and roles as Cedar policies, schema and entities."""
+    """Export active charters, org policy and roles as Cedar policies, schema and entities.
+
+    Example: charter export cedar --out cedar
+    """
     with cli_errors():
         export = get_services().decisions.export_cedar()
         if out is None:

@@ -125,7 +125,11 @@ def fs(
         Engine | None, typer.Option("--engine", help="prefilter engine (default: fastest)")
     ] = None,
 ) -> None:
-    """Find secrets, MCP client configs and agent code in files, folders and git history."""
+    """Find secrets, MCP client configs and agent code in files, folders and git history.
+
+    Example: charter discover fs examples/workstation
+    Example: charter discover fs . --history --no-record --format sarif --output charter.sarif
+    """
     if json_out:
         output_format = OutputFormat.JSON
     size_limit = parse_size(max_file_size)

@@ -125,7 +125,10 @@ def _discover_command(source: str) -> None:
     )
     # the annotations are strings (PEP 563); give this one its source-specific help as an object
     command.__annotations__["live"] = Annotated[str | None, typer.Option(help=live_help)]
-    command.__doc__ = f"Ingest {connector.title} exports ({formats})."
+    command.__doc__ = (
+        f"Ingest {connector.title} exports ({formats}).\n\n"
+        f"Example: charter discover {source} examples/estate/{source}"
+    )
     discover.app.command(source)(command)
 
 
@@ -133,7 +136,10 @@ def discover_all(
     directory: Annotated[Path, typer.Argument(help="a directory tree holding exports of any kind")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Find the exports of every kind under DIR and ingest each, source by source."""
+    """Find the exports of every kind under DIR and ingest each, source by source.
+
+    Example: charter discover all examples/estate
+    """
     services = get_services()
     with cli_errors():
         plan = services.estate.ingest.plan_tree(directory)
@@ -177,7 +183,10 @@ def discover_all(
 def shadow_list(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """AI-related identities no registered agent claims, grouped as discovered agents."""
+    """AI-related identities no registered agent claims, grouped as discovered agents.
+
+    Example: charter shadow list
+    """
     with cli_errors():
         agents = get_services().estate.shadow.list()
     if json_out:
@@ -212,7 +221,10 @@ def shadow_adopt(
     charter: Annotated[Path, typer.Option("--charter", help="the charter to register it under")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Register a shadow agent under a charter, keeping its history and identities."""
+    """Register a shadow agent under a charter, keeping its history and identities.
+
+    Example: charter shadow adopt github-release-bot --charter release-bot.yaml
+    """
     services = get_services()
     with cli_errors():
         spec = parse_charter_text(
@@ -306,7 +318,11 @@ def map_command(
     graphml: Annotated[Path | None, typer.Option(help="write the graph as GraphML")] = None,
     svg: Annotated[Path | None, typer.Option(help="draw the graph as an SVG picture")] = None,
 ) -> None:
-    """What an agent or identity can reach, who can reach a system, which agents share secrets."""
+    """What an agent or identity can reach, who can reach a system, which agents share secrets.
+
+    Example: charter map --agent support-summarizer
+    Example: charter map --svg map.svg
+    """
     estate = get_services().estate.map
     with cli_errors():
         if systems:

@@ -32,7 +32,10 @@ from charter.services.governance.findings import FindingFilter
 from charter.services.governance.posture import PostureBy, PostureEntry
 
 findings_app = CharterTyper(
-    help="Risk findings over agents, identities and credentials (OWASP NHI / Agentic Top 10).",
+    help="Risk findings over agents, identities and credentials (OWASP NHI / Agentic Top 10)."
+    "\n\nWithout a command: list them, evaluating first when the store changed.\n\n"
+    "Example: charter findings --severity high --agent support-summarizer\n"
+    "Example: charter findings --format sarif --output findings.sarif",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -165,7 +168,10 @@ def findings(
 
 @findings_app.command("rules")
 def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every finding rule: id, severity, OWASP ids, what it checks, what to do."""
+    """Every finding rule: id, severity, OWASP ids, what it checks, what to do.
+
+    Example: charter findings rules
+    """
     catalogue = all_rules()
     if json_out:
         emit_json(
@@ -195,7 +201,10 @@ def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @findings_app.command("evaluate")
 def evaluate_now(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Evaluate every rule now, whether or not the store changed."""
+    """Evaluate every rule now, whether or not the store changed.
+
+    Example: charter findings evaluate
+    """
     with cli_errors():
         result = get_services().governance.evaluation.evaluate(actor=actor())
     if json_out:
@@ -210,7 +219,10 @@ def evaluate_now(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
 
 @findings_app.command("show")
 def show(finding_id: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One finding with its evidence, suggestion and remediation."""
+    """One finding with its evidence, suggestion and remediation.
+
+    Example: charter findings show 3af5e4f0
+    """
     with cli_errors():
         finding = get_services().governance.findings.get(finding_id)
     body = finding.to_dict()
@@ -242,7 +254,10 @@ def _change(verb: str, finding: Finding) -> None:
 def acknowledge(
     finding_id: str, reason: Annotated[str | None, typer.Option(help="why")] = None
 ) -> None:
-    """Acknowledge a finding (it stays listed until the problem is gone)."""
+    """Acknowledge a finding (it stays listed until the problem is gone).
+
+    Example: charter findings ack 3af5e4f0 --reason "the owner is on it"
+    """
     with cli_errors():
         done = get_services().governance.findings.acknowledge(
             finding_id, actor=actor(), reason=reason
@@ -256,7 +271,10 @@ def suppress(
     reason: Annotated[str, typer.Option(help="why it is acceptable (recorded)")],
     for_: Annotated[str, typer.Option("--for", help="how long, e.g. 30d (at most a year)")],
 ) -> None:
-    """Suppress a finding for a while, with a reason; it reopens when the time is up."""
+    """Suppress a finding for a while, with a reason; it reopens when the time is up.
+
+    Example: charter findings suppress 3af5e4f0 --reason "test tenant" --for 30d
+    """
     services = get_services()
     with cli_errors():
         until = services.clock.now() + dt.timedelta(seconds=duration(for_, "for"))
@@ -268,7 +286,10 @@ def suppress(
 
 @findings_app.command("reopen")
 def reopen(finding_id: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
-    """Reopen an acknowledged or suppressed finding."""
+    """Reopen an acknowledged or suppressed finding.
+
+    Example: charter findings reopen 3af5e4f0
+    """
     with cli_errors():
         done = get_services().governance.findings.reopen(finding_id, actor=actor(), reason=reason)
     _change("reopened", done)
@@ -281,7 +302,11 @@ def posture(
     evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate")] = True,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Risk score per agent, owner or system, with the arithmetic that explains it."""
+    """Risk score per agent, owner or system, with the arithmetic that explains it.
+
+    Example: charter posture --by owner
+    Example: charter posture --explain support-summarizer
+    """
     services = get_services()
     with cli_errors():
         if evaluate:
@@ -330,7 +355,10 @@ def worker(
     ticks: Annotated[int | None, typer.Option(help="stop after N passes", min=1)] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Run evaluations and due workflows periodically (safe to run several at once)."""
+    """Run evaluations and due workflows periodically (safe to run several at once).
+
+    Example: charter worker --once
+    """
     services = get_services()
     runner = services.governance.worker()
 
@@ -366,7 +394,11 @@ def decommission(
     reason: Annotated[str | None, typer.Option(help="why (recorded); required to apply")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Decommission an agent: revoke what Charter controls, file tasks for the rest. Final."""
+    """Decommission an agent: revoke what Charter controls, file tasks for the rest. Final.
+
+    Example: charter agent decommission support-summarizer --plan
+    Example: charter agent decommission support-summarizer --reason "retired"
+    """
     service = get_services().governance.decommission
     with cli_errors():
         if plan or reason is None:
@@ -391,7 +423,10 @@ def accept(
     by: Annotated[str | None, typer.Option(help="the pending owner")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Take over an agent whose owner left (you are its pending owner)."""
+    """Take over an agent whose owner left (you are its pending owner).
+
+    Example: charter agent accept release-notes-writer --by ada.osei@acme.example
+    """
     with cli_errors():
         agent = get_services().governance.departures.accept(name, by=person(by), actor=actor())
     if json_out:

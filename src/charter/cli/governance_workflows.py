@@ -34,7 +34,10 @@ rotation_app = CharterTyper(
     help="Credential rotation: schedule, exact steps, verification.", no_args_is_help=True
 )
 tasks_app = CharterTyper(
-    help="Tasks Charter filed for what it cannot do itself.", invoke_without_command=True
+    help="Tasks Charter filed for what it cannot do itself.\n\n"
+    "Without a command: list the open ones.\n\n"
+    "Example: charter tasks --agent support-summarizer --all",
+    invoke_without_command=True,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -102,7 +105,10 @@ def review_start(
     plan: Annotated[bool, typer.Option("--plan", help="show the campaign; create nothing")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start an access review campaign (each owner reviews their agents)."""
+    """Start an access review campaign (each owner reviews their agents).
+
+    Example: charter review start --scope owner:maria.garcia@acme.example --due 14d --plan
+    """
     reviews = get_services().governance.reviews
     with cli_errors():
         due_in = duration(due, "due") if due else None
@@ -130,7 +136,10 @@ def review_start(
 
 @review_app.command("list")
 def review_list(json_out: JsonOpt = False) -> None:
-    """Review campaigns, newest first."""
+    """Review campaigns, newest first.
+
+    Example: charter review list
+    """
     with cli_errors():
         campaigns = get_services().governance.reviews.list()
     if json_out:
@@ -150,7 +159,10 @@ def review_show(
     reviewer: Annotated[str | None, typer.Option(help="only this reviewer's agents")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A campaign: each agent's access, last use, findings and suggested least privilege."""
+    """A campaign: each agent's access, last use, findings and suggested least privilege.
+
+    Example: charter review show rv-20261207-3f9a1c --reviewer maria.garcia@acme.example
+    """
     with cli_errors():
         found = get_services().governance.reviews.get(campaign)
     if json_out:
@@ -169,7 +181,10 @@ def review_decide(
     plan: Annotated[bool, typer.Option("--plan", help="show the change; apply nothing")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Keep, reduce (to the suggested least privilege) or revoke one agent's access."""
+    """Keep, reduce (to the suggested least privilege) or revoke one agent's access.
+
+    Example: charter review decide rv-20261207-3f9a1c code-reviewer keep --by ada.osei@acme.example
+    """
     reviews = get_services().governance.reviews
     with cli_errors():
         shown = reviews.plan_decision(campaign, agent, decision)
@@ -217,7 +232,11 @@ def access_request(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Ask for a time-boxed extra capability; the agent's owner approves or denies it."""
+    r"""Ask for a time-boxed extra capability; the agent's owner approves or denies it.
+
+    Example: charter access request support-summarizer --action tickets.export \
+    --resource "zendesk:tickets/*" --for 2h --reason "quarterly export"
+    """
     with cli_errors():
         grant = get_services().governance.jit.request(
             agent,
@@ -250,9 +269,11 @@ def _decide_access(approve: bool):  # type: ignore[no-untyped-def]
         console.print(_grant(grant))
 
     command.__doc__ = (
-        "Approve an access request: effective in decisions at once."
+        "Approve an access request: effective in decisions at once.\n\n"
+        "Example: charter access approve jit-5e0c1d2a9f --by maria.garcia@acme.example"
         if approve
-        else "Refuse an access request."
+        else "Refuse an access request.\n\n"
+        'Example: charter access deny jit-5e0c1d2a9f --by maria.garcia@acme.example --reason "no"'
     )
     return command
 
@@ -265,7 +286,10 @@ access_app.command("deny")(_decide_access(False))
 def access_revoke(
     grant_id: str, reason: Annotated[str, typer.Option(help="why")], json_out: JsonOpt = False
 ) -> None:
-    """End an approved grant now, before its window closes."""
+    """End an approved grant now, before its window closes.
+
+    Example: charter access revoke jit-5e0c1d2a9f --reason "done early"
+    """
     with cli_errors():
         grant = get_services().governance.jit.revoke(grant_id, actor=actor(), reason=reason)
     if json_out:
@@ -280,7 +304,10 @@ def access_list(
     status: Annotated[JitStatus | None, typer.Option()] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Access requests and grants, newest first."""
+    """Access requests and grants, newest first.
+
+    Example: charter access list --agent support-summarizer --status pending
+    """
     with cli_errors():
         grants = get_services().governance.jit.list(agent=agent, status=status)
     if json_out:
@@ -297,7 +324,10 @@ def rotation_list(
     agent: Annotated[str | None, typer.Option()] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Scheduled and running rotations."""
+    """Scheduled and running rotations.
+
+    Example: charter rotation list --status scheduled
+    """
     with cli_errors():
         found = get_services().governance.rotation.list(status=status, agent=agent)
     if json_out:
@@ -312,7 +342,10 @@ def rotation_list(
 
 @rotation_app.command("schedule")
 def rotation_schedule() -> None:
-    """Schedule rotations that are due now (the worker does this on its own)."""
+    """Schedule rotations that are due now (the worker does this on its own).
+
+    Example: charter rotation schedule
+    """
     with cli_errors():
         created = get_services().governance.rotation.schedule(actor=actor())
     console.print(
@@ -322,7 +355,10 @@ def rotation_schedule() -> None:
 
 @rotation_app.command("plan")
 def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
-    """The exact steps to rotate the credential."""
+    """The exact steps to rotate the credential.
+
+    Example: charter rotation plan rot-5e0c1d2a9f
+    """
     with cli_errors():
         r = get_services().governance.rotation.get(rotation_id)
     if json_out:
@@ -338,7 +374,10 @@ def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
 
 @rotation_app.command("start")
 def rotation_start(rotation_id: str) -> None:
-    """Begin the rotation (files a task with the steps for the owner)."""
+    """Begin the rotation (files a task with the steps for the owner).
+
+    Example: charter rotation start rot-5e0c1d2a9f
+    """
     with cli_errors():
         r = get_services().governance.rotation.start(rotation_id, actor=actor())
     console.print(f"{r.id} is {r.status}: {r.note}")
@@ -346,7 +385,10 @@ def rotation_start(rotation_id: str) -> None:
 
 @rotation_app.command("verify")
 def rotation_verify(rotation_id: str, json_out: JsonOpt = False) -> None:
-    """Check the old secret is gone and a new one exists (after re-ingesting the source)."""
+    """Check the old secret is gone and a new one exists (after re-ingesting the source).
+
+    Example: charter rotation verify rot-5e0c1d2a9f
+    """
     with cli_errors():
         check = get_services().governance.rotation.verify(rotation_id, actor=actor())
     if json_out:
@@ -388,7 +430,10 @@ def tasks(
 
 @tasks_app.command("done")
 def task_done(task_id: str, note: Annotated[str | None, typer.Option()] = None) -> None:
-    """Close a task you did."""
+    """Close a task you did.
+
+    Example: charter tasks done 3f9a1c0e5b7d2a64 --note "key deleted in the AWS console"
+    """
     with cli_errors():
         task = get_services().governance.tasks.complete(task_id, actor=actor(), note=note)
     console.print(f"task {task.id} done")
@@ -400,7 +445,10 @@ def notices(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """Reminders and warnings Charter sent (review due, charter expiring, ownership …)."""
+    """Reminders and warnings Charter sent (review due, charter expiring, ownership …).
+
+    Example: charter notices --to maria.garcia@acme.example
+    """
     with cli_errors():
         found = get_services().governance.notices.list(recipient=to, kind=kind, limit=limit)
     if json_out:

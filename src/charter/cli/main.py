@@ -103,7 +103,10 @@ def root(
 
 @app.command()
 def version() -> None:
-    """Print Charter's version."""
+    """Print Charter's version.
+
+    Example: charter version
+    """
     console.print(__version__)
 
 
@@ -124,13 +127,19 @@ def cannot_listen(host: str, port: int) -> str | None:
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of the charter file format."""
+    """Print the JSON Schema of the charter file format.
+
+    Example: charter schema
+    """
     sys.stdout.write(json.dumps(charter_json_schema(), indent=2) + "\n")
 
 
 @app.command()
 def init() -> None:
-    """Create (or migrate) the store; safe to run again."""
+    """Create (or migrate) the store; safe to run again.
+
+    Example: charter init
+    """
     with cli_errors():
         services = get_services()
     console.print(f"store ready: {services.settings.database_url}")
@@ -143,7 +152,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Serve the API (and the standard endpoints) over HTTP."""
+    """Serve the API (and the standard endpoints) over HTTP.
+
+    Example: charter serve --port 8000
+    """
     import uvicorn
 
     with cli_errors():

@@ -37,7 +37,10 @@ def import_people(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import (upsert) people: email, name, status, manager, groups."""
+    """Import (upsert) people: email, name, status, manager, groups.
+
+    Example: charter people import examples/people.json
+    """
     with cli_errors():
         read = read_directory(
             read_input_file(file, limit=MAX_DIRECTORY_BYTES),
@@ -64,7 +67,10 @@ def list_people(
     offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List people in the directory."""
+    """List people in the directory.
+
+    Example: charter people list --status departed
+    """
     with cli_errors():
         people, total = get_services().people.list(status=status, limit=limit, offset=offset)
     if json_out:

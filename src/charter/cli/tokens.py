@@ -88,7 +88,11 @@ def enroll(
     ] = "1h",
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Register the key an agent authenticates with (only active agents enrol)."""
+    """Register the key an agent authenticates with (only active agents enrol).
+
+    Example: charter agent enroll support-summarizer --generate --out support-summarizer.pem
+    Example: charter agent enroll support-summarizer --code --ttl 10m
+    """
     with cli_errors():
         if sum((public_key is not None, generate, code)) != 1:
             raise InvalidInput(
@@ -157,7 +161,10 @@ def list_keys(
     name: Annotated[str, typer.Argument(help="the agent")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The keys an agent has enrolled, with their state."""
+    """The keys an agent has enrolled, with their state.
+
+    Example: charter agent keys support-summarizer
+    """
     services = get_services()
     with cli_errors():
         keys = services.tokens.agent_keys(name)
@@ -194,7 +201,10 @@ def revoke_key(
     kid: Annotated[str, typer.Argument(help="the key id (see 'charter agent keys')")],
     reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
 ) -> None:
-    """Stop accepting one key at once; every token the agent holds becomes inactive too."""
+    """Stop accepting one key at once; every token the agent holds becomes inactive too.
+
+    Example: charter agent revoke-key support-summarizer Xo2kP9f0dW3a --reason "laptop stolen"
+    """
     with cli_errors():
         get_services().tokens.revoke_agent_key(name, kid, actor=actor(), reason=reason)
     console.print(f"revoked key {kid} of {name}; its outstanding tokens are inactive")
@@ -204,7 +214,10 @@ def revoke_tokens(
     name: Annotated[str, typer.Argument(help="the agent")],
     reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
 ) -> None:
-    """Make every token the agent holds inactive now (it can get new ones)."""
+    """Make every token the agent holds inactive now (it can get new ones).
+
+    Example: charter agent revoke-tokens support-summarizer --reason "incident INC-42"
+    """
     with cli_errors():
         get_services().tokens.revoke_agent_tokens(name, actor=actor(), reason=reason)
     console.print(f"every outstanding token of {name} is now inactive")
@@ -212,7 +225,10 @@ def revoke_tokens(
 
 @keys_app.command("list")
 def keys_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Charter's signing keys: the active one and those still verifying (overlap)."""
+    """Charter's signing keys: the active one and those still verifying (overlap).
+
+    Example: charter keys list
+    """
     services = get_services()
     with cli_errors():
         keys = services.tokens.signing_keys.all()
@@ -253,7 +269,10 @@ def keys_rotate(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """A new signing key now; the old one verifies until the overlap ends."""
+    """A new signing key now; the old one verifies until the overlap ends.
+
+    Example: charter keys rotate --overlap 24h
+    """
     with cli_errors():
         span = _seconds(overlap, "overlap") if overlap else DEFAULT_OVERLAP
         key = get_services().tokens.rotate_signing_key(
@@ -282,7 +301,10 @@ def _token_argument(token: str) -> str:
 def token_introspect(
     token: Annotated[str, typer.Argument(help="the access token ('-' reads stdin)")],
 ) -> None:
-    """Is this token active, and what does it say? (RFC 7662 JSON, plus why if inactive.)"""
+    """Is this token active, and what does it say? (RFC 7662 JSON, plus why if inactive.)
+
+    Example: charter tokens introspect "$ACCESS_TOKEN"
+    """
     with cli_errors():
         verified, reason = get_services().tokens.inspect(_token_argument(token))
     if verified is None:
@@ -295,7 +317,10 @@ def token_introspect(
 def token_revoke(
     token: Annotated[str, typer.Argument(help="the access token ('-' reads stdin)")],
 ) -> None:
-    """Revoke one token now (RFC 7009 semantics: an invalid token is no error)."""
+    """Revoke one token now (RFC 7009 semantics: an invalid token is no error).
+
+    Example: charter tokens revoke "$ACCESS_TOKEN"
+    """
     with cli_errors():
         done = get_services().tokens.revoke(_token_argument(token), client_id=None, actor=actor())
     console.print("revoked" if done else "nothing to revoke (invalid, expired or already revoked)")
@@ -311,7 +336,10 @@ def idp_trust(
     ] = None,
     subject_claim: Annotated[str, typer.Option(help="the claim holding the e-mail")] = "email",
 ) -> None:
-    """Trust an identity provider's tokens as a person's authority to delegate."""
+    """Trust an identity provider's tokens as a person's authority to delegate.
+
+    Example: charter idp trust https://acme.okta.com --jwks-url https://acme.okta.com/oauth2/v1/keys
+    """
     with cli_errors():
         document = None
         if jwks_file is not None:
@@ -333,7 +361,10 @@ def idp_trust(
 
 @idp_app.command("list")
 def idp_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The trusted identity providers."""
+    """The trusted identity providers.
+
+    Example: charter idp list
+    """
     with cli_errors():
         issuers = get_services().tokens.trusted.all()
     rows = [
@@ -364,7 +395,10 @@ def idp_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @idp_app.command("remove")
 def idp_remove(issuer: Annotated[str, typer.Argument(help="the provider's 'iss' value")]) -> None:
-    """Stop trusting an identity provider (delegated tokens already issued expire as usual)."""
+    """Stop trusting an identity provider (delegated tokens already issued expire as usual).
+
+    Example: charter idp remove https://acme.okta.com
+    """
     with cli_errors():
         get_services().tokens.trusted.remove(issuer, actor=actor())
     console.print(f"no longer trusting {issuer}")
