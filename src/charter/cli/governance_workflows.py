@@ -145,12 +145,17 @@ def review_list(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json([c.to_dict() for c in campaigns])
         return
+    table = listing("id", "status", "scope", "due", "progress", title=f"Reviews ({len(campaigns)})")
     for campaign in campaigns:
         progress = ", ".join(f"{n} {s}" for s, n in sorted(campaign.progress.items()))
-        console.print(
-            f"{campaign.id}  {campaign.status:6}  {campaign.scope}  due "
-            f"{campaign.due_at:%Y-%m-%d}  ({progress})"
+        table.add_row(
+            campaign.id,
+            str(campaign.status),
+            campaign.scope,
+            f"{campaign.due_at:%Y-%m-%d}",
+            progress,
         )
+    console.print(table)
 
 
 @review_app.command("show")
@@ -313,8 +318,24 @@ def access_list(
     if json_out:
         emit_json([g.to_dict() for g in grants])
         return
+    table = listing(
+        "id", "agent", "action", "resource", "status", "window", title=f"Access ({len(grants)})"
+    )
     for grant in grants:
-        console.print(_grant(grant))
+        window = (
+            f"until {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+            if grant.ends_at
+            else f"{grant.duration_s // 60} min once approved"
+        )
+        table.add_row(
+            grant.id,
+            escape(grant.agent),
+            escape(grant.action),
+            escape(grant.resource),
+            str(grant.status),
+            window,
+        )
+    console.print(table)
 
 
 # -- rotation --------------------------------------------------------------------------------------
@@ -333,11 +354,19 @@ def rotation_list(
     if json_out:
         emit_json([r.to_dict() for r in found])
         return
+    table = listing(
+        "id", "status", "due", "agent", "provider", "credential", title=f"Rotations ({len(found)})"
+    )
     for r in found:
-        console.print(
-            f"{r.id}  {r.status:11}  due {r.due_at:%Y-%m-%d}  {r.agent}  "
-            f"{r.provider}  {r.credential}"
+        table.add_row(
+            r.id,
+            str(r.status),
+            f"{r.due_at:%Y-%m-%d}",
+            escape(r.agent),
+            escape(r.provider),
+            escape(r.credential),
         )
+    console.print(table)
 
 
 @rotation_app.command("schedule")
@@ -420,12 +449,13 @@ def tasks(
     if json_out:
         emit_json([t.to_dict() for t in found])
         return
+    table = listing("id", "status", "task", "assignee", title=f"Tasks ({len(found)})")
     for task in found:
-        console.print(
-            f"[bold]{task.id}[/] ({task.status}) {escape(task.title)}  → {task.assignee or '-'}"
+        steps = "".join(f"\n- {escape(step)}" for step in task.steps)
+        table.add_row(
+            task.id, str(task.status), f"[bold]{escape(task.title)}[/]{steps}", task.assignee or "-"
         )
-        for step in task.steps:
-            console.print(f"    - {escape(step)}")
+    console.print(table)
 
 
 @tasks_app.command("done")
@@ -454,11 +484,14 @@ def notices(
     if json_out:
         emit_json([n.to_dict() for n in found])
         return
+    table = listing("sent", "to", "notice", title=f"Notices ({len(found)})")
     for n in found:
-        console.print(
-            f"{n.created_at:%Y-%m-%d %H:%M}  {n.recipient:28} [bold]{escape(n.subject)}[/]"
+        table.add_row(
+            f"{n.created_at:%Y-%m-%d %H:%M}",
+            escape(n.recipient),
+            f"[bold]{escape(n.subject)}[/]\n{escape(n.body)}",
         )
-        console.print(f"    {escape(n.body)}")
+    console.print(table)
 
 
 def print_decommission(body: dict[str, Any], *, applied: bool) -> None:
