@@ -156,7 +156,8 @@ def group_by_job(app: typer.Typer, panels: dict[str, tuple[str, ...]]) -> None:
     def command_name(info: Any) -> str:
         return str(info.name or info.callback.__name__.lower().replace("_", "-"))
 
-    for info in (*app.registered_commands, *app.registered_groups):
+    infos: list[Any] = [*app.registered_commands, *app.registered_groups]
+    for info in infos:
         name = command_name(info)
         if name in panel_of:
             info.rich_help_panel = panel_of[name]

@@ -362,7 +362,7 @@ def rotation_list(
             r.id,
             str(r.status),
             f"{r.due_at:%Y-%m-%d}",
-            escape(r.agent),
+            escape(r.agent or "-"),
             escape(r.provider),
             escape(r.credential),
         )
