@@ -105,7 +105,7 @@ def test_an_unexpected_error_is_one_line_and_charter_debug_shows_the_traceback(
     [
         (("people", "list", "--offset", str(2**63)), ("'--offset'", "2147483647")),
         (("agent", "list", "--bogus"), ("--bogus", "charter agent list --help")),
-        (("agent", "register"), ("Missing argument 'file'",)),
+        (("agent", "register"), ("Missing argument 'FILE'",)),
         (("no-such-command",), ("No such command",)),
     ],
 )

@@ -11,17 +11,18 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing
 from charter.domain.durations import parse_duration
 from charter.errors import InvalidInput
 from charter.services.access_keys import ApiToken, PepKey
 
-tokens_app = typer.Typer(
+tokens_app = CharterTyper(
     help="Personal API tokens for the management API (/v1).", no_args_is_help=True
 )
-pep_app = typer.Typer(
+pep_app = CharterTyper(
     help="PEP keys: bearer credentials for policy enforcement points calling AuthZEN.",
     no_args_is_help=True,
 )
@@ -68,7 +69,10 @@ def create_token(
     expires: Annotated[str, typer.Option(help="lifetime like 30d or 12h, or 'never'")] = "90d",
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Create a personal API token (shown once) with the user's role."""
+    """Create a personal API token (shown once) with the user's role.
+
+    Example: charter api-tokens create --user ada.osei@acme.example --name ci --expires 30d
+    """
     with cli_errors():
         issued = get_services().auth.keys.create_api_token(
             user, name=name, expires_in=_lifetime(expires), actor=actor()
@@ -91,15 +95,18 @@ def list_tokens(
     user: Annotated[str | None, typer.Option(help="only this user's tokens")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List personal API tokens (never their secrets)."""
+    """List personal API tokens (never their secrets).
+
+    Example: charter api-tokens list --user ada.osei@acme.example
+    """
     with cli_errors():
         tokens = get_services().auth.keys.list_api_tokens(user)
     if json_out:
         emit_json([_token_json(t) for t in tokens])
         return
-    table = Table(title=f"API tokens ({len(tokens)})", title_justify="left")
-    for column in ("id", "user", "name", "expires", "last used", "state"):
-        table.add_column(column)
+    table = listing(
+        "id", "user", "name", "expires", "last used", "state", title=f"API tokens ({len(tokens)})"
+    )
     for token in tokens:
         table.add_row(
             token.id,
@@ -114,7 +121,10 @@ def list_tokens(
 
 @tokens_app.command("revoke")
 def revoke_token(token_id: Annotated[str, typer.Argument(help="the token's id (tok_…)")]) -> None:
-    """Revoke a personal API token (running servers notice within a second)."""
+    """Revoke a personal API token (running servers notice within a second).
+
+    Example: charter api-tokens revoke tok_5e0c1d2a9f3b7c61
+    """
     with cli_errors():
         get_services().auth.keys.revoke_api_token(token_id, actor=actor())
     console.print(f"revoked {token_id}")
@@ -125,7 +135,10 @@ def add_pep(
     name: Annotated[str, typer.Argument(help="which enforcement point, e.g. 'mcp-gateway'")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Create a PEP key (shown once) for calling /access/v1/* (AuthZEN)."""
+    """Create a PEP key (shown once) for calling /access/v1/* (AuthZEN).
+
+    Example: charter pep add mcp-gateway
+    """
     with cli_errors():
         issued = get_services().auth.keys.add_pep_key(name, actor=actor())
     if json_out:
@@ -141,15 +154,16 @@ def add_pep(
 
 @pep_app.command("list")
 def list_pep(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List PEP keys (never their secrets)."""
+    """List PEP keys (never their secrets).
+
+    Example: charter pep list
+    """
     with cli_errors():
         keys = get_services().auth.keys.list_pep_keys()
     if json_out:
         emit_json([_pep_json(k) for k in keys])
         return
-    table = Table(title=f"PEP keys ({len(keys)})", title_justify="left")
-    for column in ("name", "created", "last used", "state"):
-        table.add_column(column)
+    table = listing("name", "created", "last used", "state", title=f"PEP keys ({len(keys)})")
     for key in keys:
         table.add_row(
             key.name,
@@ -162,7 +176,10 @@ def list_pep(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @pep_app.command("revoke")
 def revoke_pep(name: Annotated[str, typer.Argument()]) -> None:
-    """Revoke a PEP key (running servers notice within a second)."""
+    """Revoke a PEP key (running servers notice within a second).
+
+    Example: charter pep revoke mcp-gateway
+    """
     with cli_errors():
         get_services().auth.keys.revoke_pep_key(name, actor=actor())
     console.print(f"revoked PEP key {name!r}")

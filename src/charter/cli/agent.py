@@ -9,8 +9,8 @@ import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -20,6 +20,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing, numeric
 from charter.domain.agent import Agent, CharterVersion
 from charter.domain.audit_change import change_lines
 from charter.domain.charter_file import charter_file_text
@@ -31,7 +32,7 @@ from charter.errors import InvalidInput
 from charter.services.agent_registry import render_yaml, version_diff
 from charter.services.changes import Proposal
 
-app = typer.Typer(help="Register agents, inspect them and move them through their lifecycle.")
+app = CharterTyper(help="Register agents, inspect them and move them through their lifecycle.")
 
 STATE_STYLE = {
     AgentState.ACTIVE: "green",
@@ -72,7 +73,10 @@ def register(
     file: Annotated[Path, typer.Argument(help="charter file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Register a new agent from its charter file (it starts as 'proposed')."""
+    """Register a new agent from its charter file (it starts as 'proposed').
+
+    Example: charter agent register examples/agents/support-summarizer.yaml
+    """
     with cli_errors():
         result = get_services().registry.register(_load(file), actor=actor())
     _warn(result.warnings)
@@ -95,6 +99,8 @@ def update(
 
     A version that widens an active or suspended agent's access becomes a proposal
     that someone else approves ('charter changes approve ID --by EMAIL').
+
+    Example: charter agent update support-summarizer-v2.yaml --reason "digest is weekly now"
     """
     with cli_errors():
         result = get_services().governance.changes.update_charter(
@@ -175,7 +181,10 @@ def list_agents(
     offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List agents as a table (or JSON)."""
+    """List agents as a table (or JSON).
+
+    Example: charter agent list --state active --owner maria.garcia@acme.example
+    """
     with cli_errors():
         page = get_services().registry.list(
             owner=owner, state=state, labels=_parse_labels(label or []), limit=limit, offset=offset
@@ -190,10 +199,7 @@ def list_agents(
             }
         )
         return
-    table = Table(title=f"Agents ({page.total})", title_justify="left")
-    for column in ("name", "state", "owner", "charter"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("purpose", no_wrap=True, overflow="ellipsis", max_width=60)
+    table = listing("name", "state", "owner", "charter", "purpose", title=f"Agents ({page.total})")
     for agent in page.items:
         style = STATE_STYLE.get(agent.state, "")
         table.add_row(
@@ -201,7 +207,7 @@ def list_agents(
             f"[{style}]{agent.state}[/]",
             agent.owner,
             f"v{agent.charter_version}",
-            agent.purpose[:80],
+            agent.purpose,
         )
     console.print(table)
     if page.total > page.offset + len(page.items):
@@ -213,7 +219,10 @@ def show(
     name: str,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Show one agent: charter, state, owner, credentials and history."""
+    """Show one agent: charter, state, owner, credentials and history.
+
+    Example: charter agent show support-summarizer
+    """
     services = get_services()
     with cli_errors():
         agent = services.registry.get(name)
@@ -248,9 +257,7 @@ def show(
     )
     if agent.charter:
         console.print(Syntax(render_yaml(agent.charter.document()), "yaml", theme="ansi_dark"))
-    table = Table(title="history", title_justify="left")
-    for column in ("#", "time", "actor", "action", "change"):
-        table.add_column(column)
+    table = listing(numeric("#"), "time", "actor", "action", "change", title="history")
     for event in events:
         table.add_row(
             str(event.seq),
@@ -267,7 +274,10 @@ def history(
     name: str,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Every charter version of an agent, with the diff from the one before."""
+    """Every charter version of an agent, with the diff from the one before.
+
+    Example: charter agent history support-summarizer
+    """
     with cli_errors():
         versions = get_services().registry.history(name)
     if json_out:
@@ -294,7 +304,7 @@ def history(
             console.print(Syntax(version_diff(versions[index - 1], version), "diff"))
 
 
-def _transition_command(transition: Transition, help_text: str) -> None:
+def _transition_command(transition: Transition, help_text: str, reason: str) -> None:
     def command(
         name: str,
         reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
@@ -309,13 +319,18 @@ def _transition_command(transition: Transition, help_text: str) -> None:
             return
         console.print(f"{agent.name} is now [bold]{agent.state}[/]")
 
-    command.__doc__ = help_text
+    example = f'charter agent {transition.value} support-summarizer --reason "{reason}"'
+    command.__doc__ = f"{help_text}\n\nExample: {example}"
     app.command(transition.value)(command)
 
 
-_transition_command(Transition.ACTIVATE, "Activate a proposed agent (its owner must be active).")
-_transition_command(Transition.SUSPEND, "Suspend an active agent: every decision denies.")
-_transition_command(Transition.RESUME, "Resume a suspended agent.")
+_transition_command(
+    Transition.ACTIVATE, "Activate a proposed agent (its owner must be active).", "approved"
+)
+_transition_command(
+    Transition.SUSPEND, "Suspend an active agent: every decision denies.", "incident INC-42"
+)
+_transition_command(Transition.RESUME, "Resume a suspended agent.", "resolved")
 # decommission: registered by charter.cli.governance (plans first, revokes, files tasks)
 
 
@@ -326,7 +341,10 @@ def transfer(
     reason: Annotated[str, typer.Option(help="why")] = "transferred",
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Give an agent a new owner (an active person in the directory)."""
+    """Give an agent a new owner (an active person in the directory).
+
+    Example: charter agent transfer support-summarizer --to li.wei@acme.example
+    """
     with cli_errors():
         agent = get_services().registry.transfer(name, to, actor=actor(), reason=reason)
     if json_out:

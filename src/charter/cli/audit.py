@@ -7,13 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import cli_errors, console, emit_json, fail, get_services
+from charter.cli.tables import listing, numeric
 from charter.domain.audit_chain import ChainBroken, ChainReport
 from charter.domain.audit_change import change_lines
 
-app = typer.Typer(help="The append-only, hash-chained audit log.")
+app = CharterTyper(help="The append-only, hash-chained audit log.")
 
 
 @app.command("list")
@@ -24,7 +25,10 @@ def list_events(
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The newest events first."""
+    """The newest events first.
+
+    Example: charter audit list --target support-summarizer --limit 20
+    """
     with cli_errors():
         events = get_services().audit.list(target=target, actor=actor, action=action, limit=limit)
     if json_out:
@@ -46,9 +50,9 @@ def list_events(
             ]
         )
         return
-    table = Table(title="Audit events", title_justify="left")
-    for column in ("#", "time", "actor", "action", "target", "change"):
-        table.add_column(column, overflow="fold" if column == "change" else "ellipsis")
+    table = listing(
+        numeric("#"), "time", "actor", "action", "target", "change", title="Audit events"
+    )
     for event in events:
         table.add_row(
             str(event.seq),
@@ -82,7 +86,8 @@ def _chain_text(report: ChainReport) -> str:
 
 @app.command(
     help="Recompute the chain (and check it against checkpoints): "
-    "exit 0 intact, 1 tampered, 2 bad input."
+    "exit 0 intact, 1 tampered, 2 bad input.\n\n"
+    "Example: charter audit verify --checkpoints audit-checkpoints"
 )
 def verify(
     checkpoints: Annotated[
@@ -118,7 +123,11 @@ def checkpoint(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Sign the head and write it out of the database; exit 1 if the chain or the sink fails."""
+    """Sign the head and write it out of the database; exit 1 if the chain or the sink fails.
+
+    Example: charter audit checkpoint
+    Example: charter audit checkpoint --public-key
+    """
     with cli_errors():
         audit = get_services().audit
         if public_key:

@@ -12,13 +12,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.governance_workflows import person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing
 from charter.services.changes import Proposal, ProposalStatus
 
-app = typer.Typer(help="Changes that widen an agent's access, waiting for a second person.")
+app = CharterTyper(help="Changes that widen an agent's access, waiting for a second person.")
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
@@ -30,18 +31,19 @@ def list_changes(
     agent: Annotated[str | None, typer.Option(help="only this agent's")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Proposed changes, newest first."""
+    """Proposed changes, newest first.
+
+    Example: charter changes list --status pending
+    """
     with cli_errors():
         found = get_services().governance.changes.list(status=status, agent=agent)
     if json_out:
         emit_json([p.to_dict() for p in found])
         return
-    table = Table(title_justify="left")
-    for column in ("id", "kind", "agent", "requested by", "status", "widens"):
-        table.add_column(column)
+    table = listing("id", "kind", "agent", "requested by", "status", "widens")
     for p in found:
         widens = "; ".join(w["message"] for w in p.diff.get("widenings", []))
-        row = (p.id, p.kind.value, p.agent, p.requested_by, p.status.value, escape(widens[:120]))
+        row = (p.id, p.kind.value, p.agent, p.requested_by, p.status.value, escape(widens))
         table.add_row(*row)
     console.print(table if found else "no changes")
 
@@ -64,7 +66,10 @@ def _show(proposal: Proposal) -> None:
 
 @app.command()
 def show(change_id: str, json_out: JsonOpt = False) -> None:
-    """One change with its diff."""
+    """One change with its diff.
+
+    Example: charter changes show chg-5e0c1d2a9f
+    """
     with cli_errors():
         proposal = get_services().governance.changes.get(change_id)
     if json_out:
@@ -82,7 +87,10 @@ def approve(
     reason: Annotated[str | None, typer.Option(help="why (recorded)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Approve a change and apply it."""
+    """Approve a change and apply it.
+
+    Example: charter changes approve chg-5e0c1d2a9f --by ada.osei@acme.example
+    """
     with cli_errors():
         proposal = get_services().governance.changes.approve(
             change_id, by=person(by), actor=actor(), reason=reason
@@ -100,7 +108,10 @@ def reject(
     by: Annotated[str | None, typer.Option(help="who rejects (e-mail)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Reject a change (or withdraw your own); nothing is applied."""
+    """Reject a change (or withdraw your own); nothing is applied.
+
+    Example: charter changes reject chg-5e0c1d2a9f --by ada.osei@acme.example --reason "too wide"
+    """
     with cli_errors():
         proposal = get_services().governance.changes.reject(
             change_id, by=person(by), actor=actor(), reason=reason

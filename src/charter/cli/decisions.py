@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -20,6 +20,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing
 from charter.domain.access_map import RuleView
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.domain.decision import Decision
@@ -32,9 +33,9 @@ from charter.services.decisions import Applied
 
 MAX_CONTEXT_BYTES = 64 * 1024
 
-policy_app = typer.Typer(help="Organisation policy: deny rules every agent is subject to.")
-roles_app = typer.Typer(help="Roles: which capabilities each directory group's members hold.")
-export_app = typer.Typer(help="Export Charter's policy to other formats.")
+policy_app = CharterTyper(help="Organisation policy: deny rules every agent is subject to.")
+roles_app = CharterTyper(help="Roles: which capabilities each directory group's members hold.")
+export_app = CharterTyper(help="Export Charter's policy to other formats.")
 
 
 def _context(text: str | None) -> dict[str, Any]:
@@ -96,6 +97,8 @@ def check(
     """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why.
 
     Your question is not the agent's activity: nothing is recorded.
+
+    Example: charter check -a support-summarizer --action tickets.read -r zendesk:tickets/4711
     """
     with cli_errors():
         parsed, moment = _context(context), _moment(at)  # bad input: refused before the store
@@ -124,7 +127,10 @@ def explain(
     agent: Annotated[str, typer.Option("--agent", "-a", help="the agent's name")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Show what an agent can do, system by system, and what stops it."""
+    """Show what an agent can do, system by system, and what stops it.
+
+    Example: charter explain --agent support-summarizer
+    """
     with cli_errors():
         view = get_services().decisions.explain_agent(agent)
     if json_out:
@@ -140,14 +146,10 @@ def explain(
     if not view.systems:
         console.print("it can do nothing: no allow rules are in force")
     for system, rules in view.systems.items():
-        table = Table(title=f"{'any system' if system == '*' else system}", title_justify="left")
+        title = "any system" if system == "*" else system
         limited = any(rule.rate_limit_per_minute for rule in rules)
-        table.add_column("")
-        for column in ("action", "resource", "when"):
-            table.add_column(column, overflow="fold")
-        if limited:
-            table.add_column("rate limit", no_wrap=True)
-        table.add_column("rule", overflow="fold")
+        rate_column = ("rate limit",) if limited else ()
+        table = listing("", "action", "resource", "when", *rate_column, "rule", title=title)
         for rule in rules:
             mark = "[green]allow[/]" if rule.effect == "allow" else "[red]deny[/]"
             if rule.id.startswith("org/"):
@@ -187,7 +189,10 @@ def policy_apply(
     file: Annotated[Path, typer.Argument(help="org policy file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Put an org policy file in force (a new version; the old one is kept)."""
+    """Put an org policy file in force (a new version; the old one is kept).
+
+    Example: charter policy apply examples/policy/org-policy.yaml
+    """
     with cli_errors():
         policy = parse_org_policy_text(
             read_input_file(file, limit=MAX_CHARTER_BYTES), source=str(file)
@@ -201,7 +206,10 @@ def policy_apply(
 
 @policy_app.command("show")
 def policy_show() -> None:
-    """Print the org policy in force, as JSON."""
+    """Print the org policy in force, as JSON.
+
+    Example: charter policy show
+    """
     with cli_errors():
         document, version = get_services().decisions.current("policy")
     emit_json({"version_applied": version, **document})
@@ -212,7 +220,10 @@ def roles_apply(
     file: Annotated[Path, typer.Argument(help="roles file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Put a roles file in force: which directory groups hold which capabilities."""
+    """Put a roles file in force: which directory groups hold which capabilities.
+
+    Example: charter roles apply examples/policy/roles.yaml
+    """
     with cli_errors():
         roles = parse_roles_text(read_input_file(file, limit=MAX_CHARTER_BYTES), source=str(file))
         applied = get_services().decisions.apply_roles(roles, actor=actor(), source=str(file))
@@ -224,7 +235,10 @@ def roles_apply(
 
 @roles_app.command("show")
 def roles_show() -> None:
-    """Print the roles in force, as JSON."""
+    """Print the roles in force, as JSON.
+
+    Example: charter roles show
+    """
     with cli_errors():
         document, version = get_services().decisions.current("roles")
     emit_json({"version_applied": version, **document})
@@ -239,7 +253,10 @@ def export_cedar(
         ),
     ] = None,
 ) -> None:
-    """Export active charters, org policy and roles as Cedar policies, schema and entities."""
+    """Export active charters, org policy and roles as Cedar policies, schema and entities.
+
+    Example: charter export cedar --out cedar
+    """
     with cli_errors():
         export = get_services().decisions.export_cedar()
         if out is None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
 from charter.cli import discover_fs
+from charter.cli.conventions import CharterTyper
 
-app = typer.Typer(help="Discover agents, non-human identities and credentials.")
+app = CharterTyper(help="Discover agents, non-human identities and credentials.")
 
 # Sources register their commands here, one line each: module.register(app)
 # -- registrations --

@@ -33,8 +33,9 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
+from charter.cli.conventions import JSON_HELP
+from charter.cli.tables import listing, numeric
 from charter.discovery.scan import (
     DEFAULT_MAX_FILE_SIZE,
     ScanOptions,
@@ -98,6 +99,7 @@ def fs(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table, json or sarif")
     ] = OutputFormat.TABLE,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write the report to this file")
     ] = None,
@@ -123,7 +125,13 @@ def fs(
         Engine | None, typer.Option("--engine", help="prefilter engine (default: fastest)")
     ] = None,
 ) -> None:
-    """Find secrets, MCP client configs and agent code in files, folders and git history."""
+    """Find secrets, MCP client configs and agent code in files, folders and git history.
+
+    Example: charter discover fs examples/workstation
+    Example: charter discover fs . --history --no-record --format sarif --output charter.sarif
+    """
+    if json_out:
+        output_format = OutputFormat.JSON
     size_limit = parse_size(max_file_size)
     try:
         known = load_baseline(baseline) if baseline else frozenset()
@@ -260,9 +268,9 @@ def _findings(report: ScanReport, out: Console) -> None:
     if not report.findings:
         out.print("[green]No secrets found.[/]")
         return
-    table = Table(title="Credentials found", title_justify="left", expand=False)
-    for column in ("severity", "provider", "type", "preview", "location", "status"):
-        table.add_column(column, overflow="fold")
+    table = listing(
+        "severity", "provider", "type", "preview", "location", "status", title="Credentials found"
+    )
     for finding in report.findings:
         status = "new" if finding.baseline is BaselineState.NEW else "baseline"
         origin = "" if finding.origin == "file" else f" ({finding.origin})"
@@ -282,11 +290,13 @@ def _findings(report: ScanReport, out: Console) -> None:
         _where(report, f.root, f.path.split("/", 1)[0] if "/" in f.path else f.path)
         for f in report.findings
     )
-    counts = Table(title="By provider and location", title_justify="left")
-    counts.add_column("provider")
-    counts.add_column("findings", justify="right")
-    counts.add_column("location")
-    counts.add_column("findings", justify="right")
+    counts = listing(
+        "provider",
+        numeric("findings"),
+        "location",
+        numeric("findings"),
+        title="By provider and location",
+    )
     providers, locations = by_provider.most_common(), by_location.most_common(len(by_provider))
     for i in range(max(len(providers), len(locations))):
         p = providers[i] if i < len(providers) else ("", "")
@@ -304,9 +314,15 @@ def _where(report: ScanReport, root: int, path: str) -> str:
 def _servers(report: ScanReport, out: Console) -> None:
     if not report.servers:
         return
-    table = Table(title="MCP servers", title_justify="left")
-    for column in ("client", "server", "transport", "command / URL", "env / headers", "inline"):
-        table.add_column(column, overflow="fold")
+    table = listing(
+        "client",
+        "server",
+        "transport",
+        "command / URL",
+        "env / headers",
+        "inline",
+        title="MCP servers",
+    )
     for root, server in report.servers:
         names = [*server.env, *(f"header {h}" for h in server.headers)]
         inline = ", ".join(s.preview for s in server.inline_secrets)
@@ -325,9 +341,9 @@ def _projects(report: ScanReport, out: Console) -> None:
     ai = [p for p in report.projects if p.ai_related or p.mcp_servers]
     if not ai:
         return
-    table = Table(title="Agent code", title_justify="left")
-    for column in ("project", "frameworks and SDKs", "systems", "credentials", "agent?"):
-        table.add_column(column, overflow="fold")
+    table = listing(
+        "project", "frameworks and SDKs", "systems", "credentials", "agent?", title="Agent code"
+    )
     for project in ai:
         sdks = sorted(project.frameworks | project.mcp_sdks | project.model_sdks)
         credentials = sorted(project.credential_env)

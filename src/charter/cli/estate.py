@@ -14,11 +14,11 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from charter.cli import discover
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -29,6 +29,7 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing, numeric
 from charter.connectors.registry import CONNECTORS
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.services.estate_ingest import IngestEvent, IngestReport
@@ -48,7 +49,7 @@ def _e(value: object) -> str:
     return escape(str(value))
 
 
-shadow_app = typer.Typer(help="Shadow AI: agents discovery found that nobody registered.")
+shadow_app = CharterTyper(help="Shadow AI: agents discovery found that nobody registered.")
 RISK_STYLE = {"high": "bold red", "medium": "yellow", "low": "green", "none": "blue"}
 
 
@@ -64,9 +65,15 @@ def _counts(kind: Any) -> str:
 
 
 def _print_report(report: IngestReport) -> None:
-    table = Table(title="Ingested", title_justify="left")
-    for column in ("source", "account", "identities", "credentials", "grants", "new shadow agents"):
-        table.add_column(column, no_wrap=column != "new shadow agents")
+    table = listing(
+        "source",
+        "account",
+        "identities",
+        "credentials",
+        "grants",
+        "new shadow agents",
+        title="Ingested",
+    )
     for result in report.results:
         table.add_row(
             Text(result.source),
@@ -118,7 +125,10 @@ def _discover_command(source: str) -> None:
     )
     # the annotations are strings (PEP 563); give this one its source-specific help as an object
     command.__annotations__["live"] = Annotated[str | None, typer.Option(help=live_help)]
-    command.__doc__ = f"Ingest {connector.title} exports ({formats})."
+    command.__doc__ = (
+        f"Ingest {connector.title} exports ({formats}).\n\n"
+        f"Example: charter discover {source} examples/estate/{source}"
+    )
     discover.app.command(source)(command)
 
 
@@ -126,7 +136,10 @@ def discover_all(
     directory: Annotated[Path, typer.Argument(help="a directory tree holding exports of any kind")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Find the exports of every kind under DIR and ingest each, source by source."""
+    """Find the exports of every kind under DIR and ingest each, source by source.
+
+    Example: charter discover all examples/estate
+    """
     services = get_services()
     with cli_errors():
         plan = services.estate.ingest.plan_tree(directory)
@@ -170,15 +183,22 @@ def discover_all(
 def shadow_list(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """AI-related identities no registered agent claims, grouped as discovered agents."""
+    """AI-related identities no registered agent claims, grouped as discovered agents.
+
+    Example: charter shadow list
+    """
     with cli_errors():
         agents = get_services().estate.shadow.list()
     if json_out:
         emit_json([a.summary() for a in agents])
         return
-    table = Table(title=f"Shadow agents ({len(agents)})", title_justify="left")
-    for column in ("agent", "suggested owner", "identities", "why it looks like AI"):
-        table.add_column(column, overflow="fold")
+    table = listing(
+        "agent",
+        "suggested owner",
+        "identities",
+        "why it looks like AI",
+        title=f"Shadow agents ({len(agents)})",
+    )
     for agent in agents:
         summary = agent.summary()
         identities = "\n".join(f"{i['source']}: {i['name']}" for i in summary["identities"][:4])
@@ -201,7 +221,10 @@ def shadow_adopt(
     charter: Annotated[Path, typer.Option("--charter", help="the charter to register it under")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Register a shadow agent under a charter, keeping its history and identities."""
+    """Register a shadow agent under a charter, keeping its history and identities.
+
+    Example: charter shadow adopt github-release-bot --charter release-bot.yaml
+    """
     services = get_services()
     with cli_errors():
         spec = parse_charter_text(
@@ -295,7 +318,11 @@ def map_command(
     graphml: Annotated[Path | None, typer.Option(help="write the graph as GraphML")] = None,
     svg: Annotated[Path | None, typer.Option(help="draw the graph as an SVG picture")] = None,
 ) -> None:
-    """What an agent or identity can reach, who can reach a system, which agents share secrets."""
+    """What an agent or identity can reach, who can reach a system, which agents share secrets.
+
+    Example: charter map --agent support-summarizer
+    Example: charter map --svg map.svg
+    """
     estate = get_services().estate.map
     with cli_errors():
         if systems:
@@ -303,9 +330,7 @@ def map_command(
             if json_out:
                 emit_json(rows)
                 return
-            table = Table(title="Systems", title_justify="left")
-            for column in ("id", "kind", "name", "grants"):
-                table.add_column(column)
+            table = listing("id", "kind", "name", numeric("grants"), title="Systems")
             for row in rows:
                 table.add_row(
                     Text(row["id"]), Text(row["kind"]), Text(row["name"]), str(row["grants"])
@@ -317,11 +342,13 @@ def map_command(
             if json_out:
                 emit_json(found)
                 return
-            table = Table(
-                title=f"Secrets in more than one place ({len(found)})", title_justify="left"
+            table = listing(
+                "secret",
+                numeric("copies"),
+                "agents",
+                "where",
+                title=f"Secrets in more than one place ({len(found)})",
             )
-            for column in ("secret", "copies", "agents", "where"):
-                table.add_column(column, overflow="fold")
             for item in found:
                 places = "\n".join(
                     f"{p['source']}: {p['location'] or p['id']}" for p in item["places"]
@@ -358,9 +385,7 @@ def map_command(
     if reach is not None:
         _print_reach(reach, title)
         return
-    table = Table(title=title, title_justify="left")
-    for column in ("agent", "risk", "identities", "reaches"):
-        table.add_column(column, overflow="fold")
+    table = listing("agent", "risk", numeric("identities"), "reaches", title=title)
     for node in graph.nodes.values():
         if node.kind.value != "agent":
             continue

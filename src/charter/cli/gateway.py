@@ -39,6 +39,8 @@ def gateway(
 
     Decisions and token checks use CHARTER_URL when set (with CHARTER_PEP_KEY),
     else the local store (CHARTER_HOME / CHARTER_DATABASE_URL).
+
+    Example: charter gateway --config examples/gateway/gateway.yaml
     """
     import logging
 

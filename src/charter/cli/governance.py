@@ -14,12 +14,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column
 
 from charter.cli import agent as agent_cli
 from charter.cli import governance_workflows as workflows
+from charter.cli.conventions import JSON_HELP, CharterTyper
 from charter.cli.governance_workflows import duration, person
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing, numeric
 from charter.domain.enums import FindingStatus, Severity
 from charter.domain.governance.finding import Finding
 from charter.domain.governance.ocsf import to_ocsf_events
@@ -29,8 +31,11 @@ from charter.errors import InvalidInput
 from charter.services.governance.findings import FindingFilter
 from charter.services.governance.posture import PostureBy, PostureEntry
 
-findings_app = typer.Typer(
-    help="Risk findings over agents, identities and credentials (OWASP NHI / Agentic Top 10).",
+findings_app = CharterTyper(
+    help="Risk findings over agents, identities and credentials (OWASP NHI / Agentic Top 10)."
+    "\n\nWithout a command: list them, evaluating first when the store changed.\n\n"
+    "Example: charter findings --severity high --agent support-summarizer\n"
+    "Example: charter findings --format sarif --output findings.sarif",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -57,12 +62,14 @@ def _statuses(value: str) -> tuple[FindingStatus, ...]:
 
 
 def _table(findings: list[Finding], total: int) -> None:
-    table = Table(title=f"Findings ({total})", title_justify="left", expand=False)
-    table.add_column("id", no_wrap=True, style="dim")
-    table.add_column("severity", no_wrap=True)
-    table.add_column("rule (OWASP)", no_wrap=True)
-    table.add_column("entity", no_wrap=True, max_width=34, overflow="ellipsis")
-    table.add_column("finding", overflow="fold", ratio=1, min_width=40)
+    table = listing(
+        Column("id", style="dim"),
+        "severity",
+        "rule (OWASP)",
+        "entity",
+        "finding",
+        title=f"Findings ({total})",
+    )
     for f in findings:
         body = f.to_dict()
         status = "" if f.status == FindingStatus.OPEN else f" [dim]{f.status}[/]"
@@ -87,9 +94,14 @@ def _summary(findings: list[Finding]) -> str:
 @findings_app.callback()
 def findings(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
     output_format: Annotated[
-        str, typer.Option("--format", help="table, json, sarif (2.1.0) or ocsf (2004)")
+        str,
+        typer.Option(
+            "--format",
+            metavar="<table|json|sarif|ocsf>",
+            help="table, json, sarif (2.1.0) or ocsf (2004)",
+        ),
     ] = "table",
     status: Annotated[str, typer.Option(help="comma-separated statuses, or 'all'")] = (
         "open,acknowledged"
@@ -156,7 +168,10 @@ def findings(
 
 @findings_app.command("rules")
 def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Every finding rule: id, severity, OWASP ids, what it checks, what to do."""
+    """Every finding rule: id, severity, OWASP ids, what it checks, what to do.
+
+    Example: charter findings rules
+    """
     catalogue = all_rules()
     if json_out:
         emit_json(
@@ -176,9 +191,7 @@ def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
             ]
         )
         return
-    table = Table(title=f"Rules ({len(catalogue)})", title_justify="left")
-    for column in ("id", "entity", "severity", "OWASP", "title"):
-        table.add_column(column, no_wrap=column != "title")
+    table = listing("id", "entity", "severity", "OWASP", "title", title=f"Rules ({len(catalogue)})")
     for r in catalogue:
         table.add_row(
             r.id, r.meta.entity.value, r.meta.severity.value, ",".join(r.meta.owasp), r.meta.title
@@ -188,7 +201,10 @@ def rules(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @findings_app.command("evaluate")
 def evaluate_now(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Evaluate every rule now, whether or not the store changed."""
+    """Evaluate every rule now, whether or not the store changed.
+
+    Example: charter findings evaluate
+    """
     with cli_errors():
         result = get_services().governance.evaluation.evaluate(actor=actor())
     if json_out:
@@ -203,7 +219,10 @@ def evaluate_now(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
 
 @findings_app.command("show")
 def show(finding_id: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One finding with its evidence, suggestion and remediation."""
+    """One finding with its evidence, suggestion and remediation.
+
+    Example: charter findings show 3af5e4f0
+    """
     with cli_errors():
         finding = get_services().governance.findings.get(finding_id)
     body = finding.to_dict()
@@ -235,7 +254,10 @@ def _change(verb: str, finding: Finding) -> None:
 def acknowledge(
     finding_id: str, reason: Annotated[str | None, typer.Option(help="why")] = None
 ) -> None:
-    """Acknowledge a finding (it stays listed until the problem is gone)."""
+    """Acknowledge a finding (it stays listed until the problem is gone).
+
+    Example: charter findings ack 3af5e4f0 --reason "the owner is on it"
+    """
     with cli_errors():
         done = get_services().governance.findings.acknowledge(
             finding_id, actor=actor(), reason=reason
@@ -249,7 +271,10 @@ def suppress(
     reason: Annotated[str, typer.Option(help="why it is acceptable (recorded)")],
     for_: Annotated[str, typer.Option("--for", help="how long, e.g. 30d (at most a year)")],
 ) -> None:
-    """Suppress a finding for a while, with a reason; it reopens when the time is up."""
+    """Suppress a finding for a while, with a reason; it reopens when the time is up.
+
+    Example: charter findings suppress 3af5e4f0 --reason "test tenant" --for 30d
+    """
     services = get_services()
     with cli_errors():
         until = services.clock.now() + dt.timedelta(seconds=duration(for_, "for"))
@@ -261,7 +286,10 @@ def suppress(
 
 @findings_app.command("reopen")
 def reopen(finding_id: str, reason: Annotated[str | None, typer.Option()] = None) -> None:
-    """Reopen an acknowledged or suppressed finding."""
+    """Reopen an acknowledged or suppressed finding.
+
+    Example: charter findings reopen 3af5e4f0
+    """
     with cli_errors():
         done = get_services().governance.findings.reopen(finding_id, actor=actor(), reason=reason)
     _change("reopened", done)
@@ -274,7 +302,11 @@ def posture(
     evaluate: Annotated[bool, typer.Option("--evaluate/--no-evaluate")] = True,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Risk score per agent, owner or system, with the arithmetic that explains it."""
+    """Risk score per agent, owner or system, with the arithmetic that explains it.
+
+    Example: charter posture --by owner
+    Example: charter posture --explain support-summarizer
+    """
     services = get_services()
     with cli_errors():
         if evaluate:
@@ -289,10 +321,15 @@ def posture(
         for entry in entries:
             _explain(entry)
         return
-    table = Table(title=f"Posture by {by} (top {limit})", title_justify="left")
-    for column in ("score", "grade", by.value, "findings", "critical/high/medium/low"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("largest contributions", overflow="fold", max_width=60)
+    table = listing(
+        numeric("score"),
+        "grade",
+        by.value,
+        numeric("findings"),
+        "critical/high/medium/low",
+        "largest contributions",
+        title=f"Posture by {by} (top {limit})",
+    )
     for e in entries:
         sev = "/".join(str(e.by_severity.get(s, 0)) for s in ("critical", "high", "medium", "low"))
         top = "; ".join(f"{c.rule} +{c.points}" for c in e.contributions[:3])
@@ -322,7 +359,10 @@ def worker(
     ticks: Annotated[int | None, typer.Option(help="stop after N passes", min=1)] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Run evaluations and due workflows periodically (safe to run several at once)."""
+    """Run evaluations and due workflows periodically (safe to run several at once).
+
+    Example: charter worker --once
+    """
     services = get_services()
     runner = services.governance.worker()
 
@@ -358,7 +398,11 @@ def decommission(
     reason: Annotated[str | None, typer.Option(help="why (recorded); required to apply")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Decommission an agent: revoke what Charter controls, file tasks for the rest. Final."""
+    """Decommission an agent: revoke what Charter controls, file tasks for the rest. Final.
+
+    Example: charter agent decommission support-summarizer --plan
+    Example: charter agent decommission support-summarizer --reason "retired"
+    """
     service = get_services().governance.decommission
     with cli_errors():
         if plan or reason is None:
@@ -383,7 +427,10 @@ def accept(
     by: Annotated[str | None, typer.Option(help="the pending owner")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Take over an agent whose owner left (you are its pending owner)."""
+    """Take over an agent whose owner left (you are its pending owner).
+
+    Example: charter agent accept release-notes-writer --by ada.osei@acme.example
+    """
     with cli_errors():
         agent = get_services().governance.departures.accept(name, by=person(by), actor=actor())
     if json_out:

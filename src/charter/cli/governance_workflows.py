@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.syntax import Syntax
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing, numeric
 from charter.domain.durations import parse_duration
 from charter.domain.governance.review_model import Campaign, ReviewDecision
 from charter.errors import InvalidInput
@@ -23,17 +24,20 @@ from charter.services.governance.jit import JitGrant, JitStatus
 from charter.services.governance.rotation import RotationStatus
 from charter.services.governance.tasks import TaskStatus
 
-review_app = typer.Typer(
+review_app = CharterTyper(
     help="Access reviews: owners keep, reduce or revoke their agents' access.", no_args_is_help=True
 )
-access_app = typer.Typer(
+access_app = CharterTyper(
     help="Just-in-time access: time-boxed extra capabilities for an agent.", no_args_is_help=True
 )
-rotation_app = typer.Typer(
+rotation_app = CharterTyper(
     help="Credential rotation: schedule, exact steps, verification.", no_args_is_help=True
 )
-tasks_app = typer.Typer(
-    help="Tasks Charter filed for what it cannot do itself.", invoke_without_command=True
+tasks_app = CharterTyper(
+    help="Tasks Charter filed for what it cannot do itself.\n\n"
+    "Without a command: list the open ones.\n\n"
+    "Example: charter tasks --agent support-summarizer --all",
+    invoke_without_command=True,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -62,10 +66,14 @@ def _campaign(campaign: Campaign, reviewer: str | None = None) -> None:
         f"{campaign.due_at:%Y-%m-%d %H:%M} UTC ({progress})"
         + ("; unreviewed agents will be suspended" if campaign.suspend_unreviewed else "")
     )
-    table = Table(title_justify="left")
-    for column in ("agent", "reviewer", "status", "last used", "findings"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("access → suggested least privilege", overflow="fold", max_width=70)
+    table = listing(
+        "agent",
+        "reviewer",
+        "status",
+        "last used",
+        numeric("findings"),
+        "access → suggested least privilege",
+    )
     for item in campaign.items:
         if reviewer and item.reviewer != reviewer:
             continue
@@ -97,7 +105,10 @@ def review_start(
     plan: Annotated[bool, typer.Option("--plan", help="show the campaign; create nothing")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Start an access review campaign (each owner reviews their agents)."""
+    """Start an access review campaign (each owner reviews their agents).
+
+    Example: charter review start --scope owner:maria.garcia@acme.example --due 14d --plan
+    """
     reviews = get_services().governance.reviews
     with cli_errors():
         due_in = duration(due, "due") if due else None
@@ -125,18 +136,26 @@ def review_start(
 
 @review_app.command("list")
 def review_list(json_out: JsonOpt = False) -> None:
-    """Review campaigns, newest first."""
+    """Review campaigns, newest first.
+
+    Example: charter review list
+    """
     with cli_errors():
         campaigns = get_services().governance.reviews.list()
     if json_out:
         emit_json([c.to_dict() for c in campaigns])
         return
+    table = listing("id", "status", "scope", "due", "progress", title=f"Reviews ({len(campaigns)})")
     for campaign in campaigns:
         progress = ", ".join(f"{n} {s}" for s, n in sorted(campaign.progress.items()))
-        console.print(
-            f"{campaign.id}  {campaign.status:6}  {campaign.scope}  due "
-            f"{campaign.due_at:%Y-%m-%d}  ({progress})"
+        table.add_row(
+            campaign.id,
+            str(campaign.status),
+            campaign.scope,
+            f"{campaign.due_at:%Y-%m-%d}",
+            progress,
         )
+    console.print(table)
 
 
 @review_app.command("show")
@@ -145,7 +164,10 @@ def review_show(
     reviewer: Annotated[str | None, typer.Option(help="only this reviewer's agents")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """A campaign: each agent's access, last use, findings and suggested least privilege."""
+    """A campaign: each agent's access, last use, findings and suggested least privilege.
+
+    Example: charter review show rv-20261207-3f9a1c --reviewer maria.garcia@acme.example
+    """
     with cli_errors():
         found = get_services().governance.reviews.get(campaign)
     if json_out:
@@ -164,7 +186,10 @@ def review_decide(
     plan: Annotated[bool, typer.Option("--plan", help="show the change; apply nothing")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Keep, reduce (to the suggested least privilege) or revoke one agent's access."""
+    """Keep, reduce (to the suggested least privilege) or revoke one agent's access.
+
+    Example: charter review decide rv-20261207-3f9a1c code-reviewer keep --by ada.osei@acme.example
+    """
     reviews = get_services().governance.reviews
     with cli_errors():
         shown = reviews.plan_decision(campaign, agent, decision)
@@ -212,7 +237,11 @@ def access_request(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Ask for a time-boxed extra capability; the agent's owner approves or denies it."""
+    r"""Ask for a time-boxed extra capability; the agent's owner approves or denies it.
+
+    Example: charter access request support-summarizer --action tickets.export \
+    --resource "zendesk:tickets/*" --for 2h --reason "quarterly export"
+    """
     with cli_errors():
         grant = get_services().governance.jit.request(
             agent,
@@ -245,9 +274,11 @@ def _decide_access(approve: bool):  # type: ignore[no-untyped-def]
         console.print(_grant(grant))
 
     command.__doc__ = (
-        "Approve an access request: effective in decisions at once."
+        "Approve an access request: effective in decisions at once.\n\n"
+        "Example: charter access approve jit-5e0c1d2a9f --by maria.garcia@acme.example"
         if approve
-        else "Refuse an access request."
+        else "Refuse an access request.\n\n"
+        'Example: charter access deny jit-5e0c1d2a9f --by maria.garcia@acme.example --reason "no"'
     )
     return command
 
@@ -264,7 +295,10 @@ def access_revoke(
     ] = "revoked before its window closed",
     json_out: JsonOpt = False,
 ) -> None:
-    """End an approved grant now, before its window closes: decisions stop allowing it at once."""
+    """End an approved grant now, before its window closes: decisions stop allowing it at once.
+
+    Example: charter access revoke jit-5e0c1d2a9f --reason "done early"
+    """
     with cli_errors():
         grant = get_services().governance.jit.revoke(grant_id, actor=actor(), reason=reason)
     if json_out:
@@ -282,14 +316,33 @@ def access_list(
     status: Annotated[JitStatus | None, typer.Option()] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Access requests and grants, newest first."""
+    """Access requests and grants, newest first.
+
+    Example: charter access list --agent support-summarizer --status pending
+    """
     with cli_errors():
         grants = get_services().governance.jit.list(agent=agent, status=status)
     if json_out:
         emit_json([g.to_dict() for g in grants])
         return
+    table = listing(
+        "id", "agent", "action", "resource", "status", "window", title=f"Access ({len(grants)})"
+    )
     for grant in grants:
-        console.print(_grant(grant))
+        window = (
+            f"until {grant.ends_at:%Y-%m-%d %H:%M} UTC"
+            if grant.ends_at
+            else f"{grant.duration_s // 60} min once approved"
+        )
+        table.add_row(
+            grant.id,
+            escape(grant.agent),
+            escape(grant.action),
+            escape(grant.resource),
+            str(grant.status),
+            window,
+        )
+    console.print(table)
 
 
 # -- rotation --------------------------------------------------------------------------------------
@@ -299,22 +352,36 @@ def rotation_list(
     agent: Annotated[str | None, typer.Option()] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Scheduled and running rotations."""
+    """Scheduled and running rotations.
+
+    Example: charter rotation list --status scheduled
+    """
     with cli_errors():
         found = get_services().governance.rotation.list(status=status, agent=agent)
     if json_out:
         emit_json([r.to_dict() for r in found])
         return
+    table = listing(
+        "id", "status", "due", "agent", "provider", "credential", title=f"Rotations ({len(found)})"
+    )
     for r in found:
-        console.print(
-            f"{r.id}  {r.status:11}  due {r.due_at:%Y-%m-%d}  {r.agent}  "
-            f"{r.provider}  {r.credential}"
+        table.add_row(
+            r.id,
+            str(r.status),
+            f"{r.due_at:%Y-%m-%d}",
+            escape(r.agent or "-"),
+            escape(r.provider),
+            escape(r.credential),
         )
+    console.print(table)
 
 
 @rotation_app.command("schedule")
 def rotation_schedule() -> None:
-    """Schedule rotations that are due now (the worker does this on its own)."""
+    """Schedule rotations that are due now (the worker does this on its own).
+
+    Example: charter rotation schedule
+    """
     with cli_errors():
         created = get_services().governance.rotation.schedule(actor=actor())
     console.print(
@@ -324,7 +391,10 @@ def rotation_schedule() -> None:
 
 @rotation_app.command("plan")
 def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
-    """The exact steps to rotate the credential."""
+    """The exact steps to rotate the credential.
+
+    Example: charter rotation plan rot-5e0c1d2a9f
+    """
     with cli_errors():
         r = get_services().governance.rotation.get(rotation_id)
     if json_out:
@@ -340,7 +410,10 @@ def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
 
 @rotation_app.command("start")
 def rotation_start(rotation_id: str) -> None:
-    """Begin the rotation (files a task with the steps for the owner)."""
+    """Begin the rotation (files a task with the steps for the owner).
+
+    Example: charter rotation start rot-5e0c1d2a9f
+    """
     with cli_errors():
         r = get_services().governance.rotation.start(rotation_id, actor=actor())
     console.print(f"{r.id} is {r.status}: {r.note}")
@@ -348,7 +421,10 @@ def rotation_start(rotation_id: str) -> None:
 
 @rotation_app.command("verify")
 def rotation_verify(rotation_id: str, json_out: JsonOpt = False) -> None:
-    """Check the old secret is gone and a new one exists (after re-ingesting the source)."""
+    """Check the old secret is gone and a new one exists (after re-ingesting the source).
+
+    Example: charter rotation verify rot-5e0c1d2a9f
+    """
     with cli_errors():
         check = get_services().governance.rotation.verify(rotation_id, actor=actor())
     if json_out:
@@ -380,17 +456,21 @@ def tasks(
     if json_out:
         emit_json([t.to_dict() for t in found])
         return
+    table = listing("id", "status", "task", "assignee", title=f"Tasks ({len(found)})")
     for task in found:
-        console.print(
-            f"[bold]{task.id}[/] ({task.status}) {escape(task.title)}  → {task.assignee or '-'}"
+        steps = "".join(f"\n- {escape(step)}" for step in task.steps)
+        table.add_row(
+            task.id, str(task.status), f"[bold]{escape(task.title)}[/]{steps}", task.assignee or "-"
         )
-        for step in task.steps:
-            console.print(f"    - {escape(step)}")
+    console.print(table)
 
 
 @tasks_app.command("done")
 def task_done(task_id: str, note: Annotated[str | None, typer.Option()] = None) -> None:
-    """Close a task you did."""
+    """Close a task you did.
+
+    Example: charter tasks done 3f9a1c0e5b7d2a64 --note "key deleted in the AWS console"
+    """
     with cli_errors():
         task = get_services().governance.tasks.complete(task_id, actor=actor(), note=note)
     console.print(f"task {task.id} done")
@@ -402,17 +482,23 @@ def notices(
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     json_out: JsonOpt = False,
 ) -> None:
-    """Reminders and warnings Charter sent (review due, charter expiring, ownership …)."""
+    """Reminders and warnings Charter sent (review due, charter expiring, ownership …).
+
+    Example: charter notices --to maria.garcia@acme.example
+    """
     with cli_errors():
         found = get_services().governance.notices.list(recipient=to, kind=kind, limit=limit)
     if json_out:
         emit_json([n.to_dict() for n in found])
         return
+    table = listing("sent", "to", "notice", title=f"Notices ({len(found)})")
     for n in found:
-        console.print(
-            f"{n.created_at:%Y-%m-%d %H:%M}  {n.recipient:28} [bold]{escape(n.subject)}[/]"
+        table.add_row(
+            f"{n.created_at:%Y-%m-%d %H:%M}",
+            escape(n.recipient),
+            f"[bold]{escape(n.subject)}[/]\n{escape(n.body)}",
         )
-        console.print(f"    {escape(n.body)}")
+    console.print(table)
 
 
 def print_decommission(body: dict[str, Any], *, applied: bool) -> None:

@@ -27,6 +27,7 @@ from charter.cli import (
     tokens,
     users,
 )
+from charter.cli.conventions import CharterTyper, group_by_job
 from charter.cli.runtime import (
     DEBUG_ENV,
     cli_errors,
@@ -42,7 +43,7 @@ from charter.errors import CharterError
 from charter.services.tokens.service import DEFAULT_ISSUER, ISSUER_ENV
 from charter.version import __version__
 
-app = typer.Typer(
+app = CharterTyper(
     name="charter",
     help="Charter: identity and access control for AI agents.",
     no_args_is_help=True,
@@ -66,6 +67,27 @@ governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
 status.register(app)  # the store in use and what it holds
 # -- end registrations --
+
+#: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
+JOBS: dict[str, tuple[str, ...]] = {
+    "Registry": ("agent", "people", "changes", "schema"),
+    "Decisions": ("check", "explain", "policy", "roles", "export"),
+    "Credentials": ("keys", "tokens", "idp"),
+    "Discovery": ("discover", "shadow", "map"),
+    "Governance": (
+        "findings",
+        "posture",
+        "review",
+        "access",
+        "rotation",
+        "tasks",
+        "notices",
+        "worker",
+    ),
+    "Enforcement": ("gateway", "pep"),
+    "Console & API": ("serve", "users", "api-tokens"),
+    "Store": ("status", "init", "audit", "version"),
+}
 
 
 def _print_version(asked: bool) -> None:
@@ -91,7 +113,10 @@ def root(
 
 @app.command()
 def version() -> None:
-    """Print Charter's version."""
+    """Print Charter's version.
+
+    Example: charter version
+    """
     console.print(__version__)
 
 
@@ -112,13 +137,19 @@ def cannot_listen(host: str, port: int) -> str | None:
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema of the charter file format."""
+    """Print the JSON Schema of the charter file format.
+
+    Example: charter schema
+    """
     sys.stdout.write(json.dumps(charter_json_schema(), indent=2) + "\n")
 
 
 @app.command()
 def init() -> None:
-    """Create (or migrate) the store; safe to run again. 'charter status' shows which one."""
+    """Create (or migrate) the store; safe to run again. 'charter status' shows which one.
+
+    Example: charter init
+    """
     with cli_errors():
         services = get_services()
     console.print(f"store ready: {services.settings.database_url}")
@@ -132,7 +163,10 @@ def serve(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
-    """Serve the API (and the standard endpoints) over HTTP."""
+    """Serve the API (and the standard endpoints) over HTTP.
+
+    Example: charter serve --port 8000
+    """
     import uvicorn
 
     with cli_errors():
@@ -198,6 +232,8 @@ def usage_error(exc: typer.TyperException) -> str:
         message += f" (see '{context.command_path} --help')"
     return message
 
+
+group_by_job(app, JOBS)  # after every command is defined, the root's included
 
 if __name__ == "__main__":
     main()

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import (
     actor,
     cli_errors,
@@ -18,11 +18,12 @@ from charter.cli.runtime import (
     get_services,
     read_input_file,
 )
+from charter.cli.tables import listing
 from charter.domain.enums import PersonStatus
 from charter.domain.paging import MAX_OFFSET
 from charter.services.people import MAX_DIRECTORY_BYTES, read_directory
 
-app = typer.Typer(help="The directory of people who own and delegate to agents.")
+app = CharterTyper(help="The directory of people who own and delegate to agents.")
 
 
 @app.command("import")
@@ -36,7 +37,10 @@ def import_people(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import (upsert) people: email, name, status, manager, groups."""
+    """Import (upsert) people: email, name, status, manager, groups.
+
+    Example: charter people import examples/people.json
+    """
     with cli_errors():
         read = read_directory(
             read_input_file(file, limit=MAX_DIRECTORY_BYTES),
@@ -63,7 +67,10 @@ def list_people(
     offset: Annotated[int, typer.Option(min=0, max=MAX_OFFSET)] = 0,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """List people in the directory."""
+    """List people in the directory.
+
+    Example: charter people list --status departed
+    """
     with cli_errors():
         people, total = get_services().people.list(status=status, limit=limit, offset=offset)
     if json_out:
@@ -83,9 +90,7 @@ def list_people(
             }
         )
         return
-    table = Table(title=f"People ({total})", title_justify="left")
-    for column in ("email", "name", "status", "manager", "groups"):
-        table.add_column(column)
+    table = listing("email", "name", "status", "manager", "groups", title=f"People ({total})")
     for person in people:
         status_text = person.status.value if person.is_active else f"[red]{person.status}[/]"
         table.add_row(

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from charter.cli import agent as agent_cli
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services, read_input_file
+from charter.cli.tables import listing
 from charter.domain.durations import parse_duration
 from charter.domain.nesting import load_json
 from charter.domain.tokens.jwk import Alg, generate_private_key, load_public_key, private_key_pem
@@ -28,9 +29,9 @@ from charter.errors import InvalidInput
 from charter.services.tokens.enrolment import Enrolled
 from charter.services.tokens.keys import DEFAULT_OVERLAP
 
-keys_app = typer.Typer(help="Charter's own token signing keys: list and rotate.")
-token_app = typer.Typer(help="Inspect and revoke access tokens (operators).")
-idp_app = typer.Typer(help="Identity providers whose tokens people delegate with.")
+keys_app = CharterTyper(help="Charter's own token signing keys: list and rotate.")
+token_app = CharterTyper(help="Inspect and revoke access tokens (operators).")
+idp_app = CharterTyper(help="Identity providers whose tokens people delegate with.")
 
 
 def _seconds(text: str, field: str) -> int:
@@ -87,7 +88,11 @@ def enroll(
     ] = "1h",
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Register the key an agent authenticates with (only active agents enrol)."""
+    """Register the key an agent authenticates with (only active agents enrol).
+
+    Example: charter agent enroll support-summarizer --generate --out support-summarizer.pem
+    Example: charter agent enroll support-summarizer --code --ttl 10m
+    """
     with cli_errors():
         if sum((public_key is not None, generate, code)) != 1:
             raise InvalidInput(
@@ -156,7 +161,10 @@ def list_keys(
     name: Annotated[str, typer.Argument(help="the agent")],
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The keys an agent has enrolled, with their state."""
+    """The keys an agent has enrolled, with their state.
+
+    Example: charter agent keys support-summarizer
+    """
     services = get_services()
     with cli_errors():
         keys = services.tokens.agent_keys(name)
@@ -176,9 +184,7 @@ def list_keys(
             ]
         )
         return
-    table = Table(title=f"keys of {name}", title_justify="left")
-    for column in ("kid", "alg", "status", "created", "expires"):
-        table.add_column(column, no_wrap=True)
+    table = listing("kid", "alg", "status", "created", "expires", title=f"keys of {name}")
     for k in keys:
         table.add_row(
             k.kid,
@@ -195,7 +201,10 @@ def revoke_key(
     kid: Annotated[str, typer.Argument(help="the key id (see 'charter agent keys')")],
     reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
 ) -> None:
-    """Stop accepting one key at once; every token the agent holds becomes inactive too."""
+    """Stop accepting one key at once; every token the agent holds becomes inactive too.
+
+    Example: charter agent revoke-key support-summarizer Xo2kP9f0dW3a --reason "laptop stolen"
+    """
     with cli_errors():
         get_services().tokens.revoke_agent_key(name, kid, actor=actor(), reason=reason)
     console.print(f"revoked key {kid} of {name}; its outstanding tokens are inactive")
@@ -205,7 +214,10 @@ def revoke_tokens(
     name: Annotated[str, typer.Argument(help="the agent")],
     reason: Annotated[str, typer.Option(help="why (recorded in the audit log)")],
 ) -> None:
-    """Make every token the agent holds inactive now (it can get new ones)."""
+    """Make every token the agent holds inactive now (it can get new ones).
+
+    Example: charter agent revoke-tokens support-summarizer --reason "incident INC-42"
+    """
     with cli_errors():
         get_services().tokens.revoke_agent_tokens(name, actor=actor(), reason=reason)
     console.print(f"every outstanding token of {name} is now inactive")
@@ -213,7 +225,10 @@ def revoke_tokens(
 
 @keys_app.command("list")
 def keys_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Charter's signing keys: the active one and those still verifying (overlap)."""
+    """Charter's signing keys: the active one and those still verifying (overlap).
+
+    Example: charter keys list
+    """
     services = get_services()
     with cli_errors():
         keys = services.tokens.signing_keys.all()
@@ -232,9 +247,7 @@ def keys_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None
             ]
         )
         return
-    table = Table(title="signing keys", title_justify="left")
-    for column in ("kid", "alg", "status", "created", "retires"):
-        table.add_column(column, no_wrap=True)
+    table = listing("kid", "alg", "status", "created", "retires", title="signing keys")
     for k in keys:
         table.add_row(
             k.kid,
@@ -256,7 +269,10 @@ def keys_rotate(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """A new signing key now; the old one verifies until the overlap ends."""
+    """A new signing key now; the old one verifies until the overlap ends.
+
+    Example: charter keys rotate --overlap 24h
+    """
     with cli_errors():
         span = _seconds(overlap, "overlap") if overlap else DEFAULT_OVERLAP
         key = get_services().tokens.rotate_signing_key(
@@ -285,7 +301,10 @@ def _token_argument(token: str) -> str:
 def token_introspect(
     token: Annotated[str, typer.Argument(help="the access token ('-' reads stdin)")],
 ) -> None:
-    """Is this token active, and what does it say? (RFC 7662 JSON, plus why if inactive.)"""
+    """Is this token active, and what does it say? (RFC 7662 JSON, plus why if inactive.)
+
+    Example: charter tokens introspect "$ACCESS_TOKEN"
+    """
     with cli_errors():
         verified, reason = get_services().tokens.inspect(_token_argument(token))
     if verified is None:
@@ -298,7 +317,10 @@ def token_introspect(
 def token_revoke(
     token: Annotated[str, typer.Argument(help="the access token ('-' reads stdin)")],
 ) -> None:
-    """Revoke one token now (RFC 7009 semantics: an invalid token is no error)."""
+    """Revoke one token now (RFC 7009 semantics: an invalid token is no error).
+
+    Example: charter tokens revoke "$ACCESS_TOKEN"
+    """
     with cli_errors():
         done = get_services().tokens.revoke(_token_argument(token), client_id=None, actor=actor())
     console.print("revoked" if done else "nothing to revoke (invalid, expired or already revoked)")
@@ -314,7 +336,10 @@ def idp_trust(
     ] = None,
     subject_claim: Annotated[str, typer.Option(help="the claim holding the e-mail")] = "email",
 ) -> None:
-    """Trust an identity provider's tokens as a person's authority to delegate."""
+    """Trust an identity provider's tokens as a person's authority to delegate.
+
+    Example: charter idp trust https://acme.okta.com --jwks-url https://acme.okta.com/oauth2/v1/keys
+    """
     with cli_errors():
         document = None
         if jwks_file is not None:
@@ -336,7 +361,10 @@ def idp_trust(
 
 @idp_app.command("list")
 def idp_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The trusted identity providers."""
+    """The trusted identity providers.
+
+    Example: charter idp list
+    """
     with cli_errors():
         issuers = get_services().tokens.trusted.all()
     rows = [
@@ -352,9 +380,9 @@ def idp_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table(title="trusted identity providers", title_justify="left")
-    for column in ("issuer", "keys", "audience", "subject claim"):
-        table.add_column(column)
+    table = listing(
+        "issuer", "keys", "audience", "subject claim", title="trusted identity providers"
+    )
     for i in issuers:
         table.add_row(
             i.issuer,
@@ -367,7 +395,10 @@ def idp_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @idp_app.command("remove")
 def idp_remove(issuer: Annotated[str, typer.Argument(help="the provider's 'iss' value")]) -> None:
-    """Stop trusting an identity provider (delegated tokens already issued expire as usual)."""
+    """Stop trusting an identity provider (delegated tokens already issued expire as usual).
+
+    Example: charter idp remove https://acme.okta.com
+    """
     with cli_errors():
         get_services().tokens.trusted.remove(issuer, actor=actor())
     console.print(f"no longer trusting {issuer}")

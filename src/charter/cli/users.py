@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
+from charter.cli.tables import listing
 from charter.services.auth import MIN_PASSWORD_LENGTH, User, parse_role
 
-app = typer.Typer(help="Console users: admins, owners and auditors.", no_args_is_help=True)
+app = CharterTyper(help="Console users: admins, owners and auditors.", no_args_is_help=True)
 
 _ROLE_HELP = "admin (everything) | owner (their own agents and reviews) | auditor (read-only)"
 
@@ -50,7 +51,10 @@ def add_user(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Add a console user (passwords are stored as argon2id hashes)."""
+    """Add a console user (passwords are stored as argon2id hashes).
+
+    Example: charter users add ada.osei@acme.example --role admin
+    """
     with cli_errors():
         parsed = parse_role(role)
         if oidc and password is not None:
@@ -68,15 +72,18 @@ def add_user(
 
 @app.command("list")
 def list_users(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List console users and their roles."""
+    """List console users and their roles.
+
+    Example: charter users list
+    """
     with cli_errors():
         users = get_services().auth.list_users()
     if json_out:
         emit_json([_user_json(u) for u in users])
         return
-    table = Table(title=f"Console users ({len(users)})", title_justify="left")
-    for column in ("email", "role", "sign-in", "state", "last sign-in"):
-        table.add_column(column)
+    table = listing(
+        "email", "role", "sign-in", "state", "last sign-in", title=f"Console users ({len(users)})"
+    )
     for user in users:
         table.add_row(
             user.email,
@@ -93,7 +100,10 @@ def set_role(
     email: Annotated[str, typer.Argument()],
     role: Annotated[str, typer.Argument(help=_ROLE_HELP)],
 ) -> None:
-    """Change a user's role (takes effect on their next request)."""
+    """Change a user's role (takes effect on their next request).
+
+    Example: charter users set-role maria.garcia@acme.example owner
+    """
     with cli_errors():
         user = get_services().auth.set_role(email, parse_role(role), actor=actor())
     console.print(f"{user.email} is now {user.role.value}")
@@ -104,7 +114,10 @@ def set_password(
     email: Annotated[str, typer.Argument()],
     password: Annotated[str | None, typer.Option(help="prompted for when left out")] = None,
 ) -> None:
-    """Set a user's password; their open sessions end."""
+    """Set a user's password; their open sessions end.
+
+    Example: charter users passwd ada.osei@acme.example
+    """
     with cli_errors():
         get_services().auth.set_password(email, password or _ask_password(), actor=actor())
     console.print(f"password changed for {email}; their sessions were ended")
@@ -112,7 +125,10 @@ def set_password(
 
 @app.command("disable")
 def disable_user(email: Annotated[str, typer.Argument()]) -> None:
-    """Disable a user: no sign-in, sessions end, their API tokens stop working."""
+    """Disable a user: no sign-in, sessions end, their API tokens stop working.
+
+    Example: charter users disable tom.keller@acme.example
+    """
     with cli_errors():
         get_services().auth.disable_user(email, actor=actor())
     console.print(f"{email} is disabled")
