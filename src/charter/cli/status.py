@@ -17,7 +17,7 @@ from charter.version import __version__
 def status(json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Show the store in use (and why that one), its schema and what it holds; creates nothing.
 
-    Example: charter status      # from any directory: the same store unless CHARTER_HOME says
+    Example: charter status --json
     """
     settings = Settings.from_env()
     found = store_status(settings)
