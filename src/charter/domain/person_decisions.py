@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from charter.domain.compiled import PersonEntry, Rule, Snapshot, first_allow, first_deny
+from charter.domain.compiled import Rule, Snapshot, first_allow, first_deny
 from charter.domain.decision import EMPTY_CONTEXT, Decision, Reason, ReasonCode, deny
 from charter.domain.evaluation import MAX_ACTION_LENGTH, MAX_RESOURCE_LENGTH, why_not
 from charter.domain.subjects import ResolvedSubject
@@ -64,10 +64,8 @@ def evaluate_person(
     try:
         if now_us is None:
             now_us = time.time_ns() // 1000
-        if subject.reason is not None:
-            return Decision(False, None, None, (subject.reason,))
         person = subject.person
-        if person is None:  # an agent has no roles; fail closed
+        if person is None and subject.reason is None:  # an agent has no roles; fail closed
             return deny(ReasonCode.UNKNOWN_SUBJECT, f"{subject.id!r} is not a person")
         if (
             type(action) is not str
@@ -81,13 +79,15 @@ def evaluate_person(
                 f"'system:path', 1 to {MAX_RESOURCE_LENGTH}",
             )
         full = person_context(context if context is not None else EMPTY_CONTEXT, subject)
+        if person is None:  # unknown: denied, with every reason (org policy too)
+            return _explain(snapshot, subject, action, resource, full, now_us)
         if person.active:
             org_rules = _org_rules(snapshot, action)
             if not org_rules or first_deny(org_rules, resource, full, now_us) is None:
                 role = snapshot.role_allowing(person.groups, action, resource, full, now_us)
                 if role is not None and role.decision is not None:
                     return role.decision
-        return _explain(snapshot, person, action, resource, full, now_us)
+        return _explain(snapshot, subject, action, resource, full, now_us)
     except Exception as exc:
         logger.exception("decision failed for person=%r action=%r", subject.id, action)
         return deny(
@@ -98,14 +98,15 @@ def evaluate_person(
 
 def _explain(
     snapshot: Snapshot,
-    person: PersonEntry,
+    subject: ResolvedSubject,
     action: str,
     resource: str,
     context: Mapping[str, Any],
     now_us: int,
 ) -> Decision:
-    reasons: list[Reason] = []
-    if not person.active:
+    reasons: list[Reason] = [subject.reason] if subject.reason is not None else []
+    person = subject.person
+    if person is not None and not person.active:
         reasons.append(
             Reason(
                 ReasonCode.PERSON_DEPARTED,
@@ -122,6 +123,8 @@ def _explain(
                     rule.id,
                 )
             )
+    if person is None:
+        return Decision(False, None, None, tuple(reasons))
     matched: list[Rule] = []
     for index in snapshot.access(person.groups):
         matched.extend(r for r in index.candidates(action) if r.resource_matches(resource))
