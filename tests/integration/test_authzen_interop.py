@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.server import CHARTER, ROOT, LiveServer, charter_env, live_server
+from tests.support.server import CHARTER, ROOT, LiveServer, charter_env, live_server, run_cli
 
 FIXTURES = ROOT / "tests" / "fixtures" / "authzen-interop"
 LOAD = ROOT / "examples" / "authzen-interop" / "load.sh"
@@ -104,3 +104,16 @@ def test_a_deny_says_why_and_an_unknown_subject_is_a_deny_not_a_400(
             "properties": {"ownerID": "morty@the-citadel.com"},
         }
         assert client.post("/access/v1/evaluation", json=mapped).json()["decision"] is True
+
+
+def test_charter_check_decides_for_a_person_named_by_an_external_id(server: LiveServer) -> None:
+    morty = "CiRmZDE2MTRkMy1jMzlhLTQ3ODEtYjdiZC04Yjk2ZjVhNTEwMGQSBWxvY2Fs"
+    own = '{"resource": {"properties": {"ownerID": "morty@the-citadel.com"}}}'
+    args = ("check", "--person", morty, "--action", "can_update_todo", "--resource", "todo:1")
+    allowed = run_cli(*args, "--context", own, "--json", env=server.env)
+    assert allowed.returncode == 0, allowed.stderr
+    assert json.loads(allowed.stdout) == {"allowed": True, "rule": "role/editor/allow/1"}
+    denied = run_cli(*args, "--exit-code", env=server.env)
+    assert denied.returncode == 1
+    assert "condition_failed:resource.properties.ownerID" in denied.stdout
+    assert "resource.properties.ownerID is missing" in denied.stdout

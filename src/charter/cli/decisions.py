@@ -69,7 +69,6 @@ def print_decision(decision: Decision) -> None:
 
 
 def check(
-    agent: Annotated[str, typer.Option("--agent", "-a", help="the agent's name")],
     action: Annotated[str, typer.Option("--action", help="e.g. tickets.read or an MCP tool name")],
     resource: Annotated[
         str, typer.Option("--resource", "-r", help="system:path, e.g. zendesk:tickets/4711")
@@ -83,19 +82,41 @@ def check(
     ] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when denied")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="the agent's name")] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="a person instead: their e-mail or an external id"),
+    ] = None,
 ) -> None:
     """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why."""
     with cli_errors():
+        if (agent is None) == (person is None):
+            raise InvalidInput(
+                "give exactly one subject: --agent NAME, or --person EMAIL-OR-EXTERNAL-ID",
+                field="agent",
+            )
         service = get_services().decisions
-        decision = service.decide(
-            agent,
-            action,
-            resource,
-            context=_context(context),
-            on_behalf_of=on_behalf_of,
-            at=_moment(at),
-            source="cli",
-        )
+        if person is not None:
+            decision = service.decide_subject(
+                "user",
+                person,
+                action,
+                resource,
+                context=_context(context),
+                on_behalf_of=on_behalf_of,
+                at=_moment(at),
+                source="cli",
+            )
+        else:
+            decision = service.decide(
+                str(agent),
+                action,
+                resource,
+                context=_context(context),
+                on_behalf_of=on_behalf_of,
+                at=_moment(at),
+                source="cli",
+            )
         service.close()
     if json_out:
         emit_json(decision.to_dict())
