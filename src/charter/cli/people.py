@@ -36,7 +36,7 @@ def import_people(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import (upsert) people: email, name, status, manager, groups."""
+    """Import (upsert) people: email, name, status, manager, groups, external_ids."""
     with cli_errors():
         read = read_directory(
             read_input_file(file, limit=MAX_DIRECTORY_BYTES),
@@ -76,6 +76,7 @@ def list_people(
                         "status": p.status.value,
                         "manager": p.manager,
                         "groups": list(p.groups),
+                        "external_ids": list(p.external_ids),
                     }
                     for p in people
                 ],
