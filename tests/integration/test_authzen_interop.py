@@ -117,3 +117,19 @@ def test_charter_check_decides_for_a_person_named_by_an_external_id(server: Live
     assert denied.returncode == 1
     assert "condition_failed:resource.properties.ownerID" in denied.stdout
     assert "resource.properties.ownerID is missing" in denied.stdout
+
+
+def test_charter_explain_shows_a_persons_roles_and_their_attribute_conditions(
+    server: LiveServer,
+) -> None:
+    shown = run_cli("explain", "--person", "RICK@the-citadel.com", "--json", env=server.env)
+    assert shown.returncode == 0, shown.stderr
+    view = json.loads(shown.stdout)
+    assert view["groups"] == ["admin", "evil_genius"]
+    rules = {rule["rule"]: rule for rule in view["rules"]}
+    assert rules["role/evil-genius/allow/0"]["action"] == "can_update_todo"
+    assert rules["role/editor/allow/1"]["when"] == [
+        "resource.properties.ownerID eq subject.properties.email"
+    ]
+    missing = run_cli("explain", "--person", "nobody", env=server.env)
+    assert missing.returncode == 2 and "error: person:" in missing.stderr

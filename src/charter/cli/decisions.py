@@ -126,13 +126,48 @@ def check(
         raise typer.Exit(1)
 
 
-def explain(
-    agent: Annotated[str, typer.Option("--agent", "-a", help="the agent's name")],
-    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-) -> None:
-    """Show what an agent can do, system by system, and what stops it."""
+def _explain_person(key: str, json_out: bool) -> None:
     with cli_errors():
-        view = get_services().decisions.explain_agent(agent)
+        view = get_services().decisions.explain_person(key)
+    if json_out:
+        emit_json(view)
+        return
+    state = "active" if view["active"] else "departed"
+    console.print(
+        f"[bold]{view['email']}[/] — {state}, groups {', '.join(view['groups']) or 'none'}"
+        + (f", also known as {', '.join(view['external_ids'])}" if view["external_ids"] else "")
+    )
+    table = Table(
+        title="decided on directly: the org policy, then their roles", title_justify="left"
+    )
+    for column in ("", "action", "resource", "when", "rule"):
+        table.add_column(column)
+    for rule in view["rules"]:
+        mark = "[green]allow[/]" if rule["effect"] == "allow" else "[red]org deny[/]"
+        table.add_row(mark, rule["action"], rule["resource"], "; ".join(rule["when"]), rule["rule"])
+    console.print(table)
+
+
+def explain(
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="the agent's name")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="a person instead: their e-mail or an external id"),
+    ] = None,
+) -> None:
+    """Show what an agent (or a person) can do, system by system, and what stops it."""
+    with cli_errors():
+        if (agent is None) == (person is None):
+            raise InvalidInput(
+                "give exactly one subject: --agent NAME, or --person EMAIL-OR-EXTERNAL-ID",
+                field="agent",
+            )
+    if person is not None:
+        _explain_person(person, json_out)
+        return
+    with cli_errors():
+        view = get_services().decisions.explain_agent(str(agent))
     if json_out:
         emit_json(view.to_dict())
         return

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from charter.domain.compiled import Rule, Snapshot, first_allow, first_deny
+from charter.domain.compiled import PersonEntry, Rule, Snapshot, first_allow, first_deny
 from charter.domain.decision import EMPTY_CONTEXT, Decision, Reason, ReasonCode, deny
 from charter.domain.evaluation import MAX_ACTION_LENGTH, MAX_RESOURCE_LENGTH, why_not
 from charter.domain.subjects import ResolvedSubject
@@ -144,3 +144,26 @@ def _explain(
     if not reasons:  # unreachable by construction; fail closed all the same
         reasons.append(Reason(ReasonCode.NO_ROLE_ALLOWS, f"nothing allows {action} on {resource}"))
     return Decision(False, None, None, tuple(reasons))
+
+
+def person_access(snapshot: Snapshot, person: PersonEntry) -> dict[str, Any]:
+    """What a person decided on directly may do: their roles' rules, and the org policy's
+    deny rules over them (``charter explain --person``)."""
+
+    def row(rule: Rule, effect: str) -> dict[str, Any]:
+        return {
+            "effect": effect,
+            "action": rule.action.text,
+            "resource": rule.resource.text,
+            "when": [c.describe() for c in rule.conditions],
+            "rule": rule.id,
+        }
+
+    rules = [row(r, "allow") for index in snapshot.access(person.groups) for r in index.rules]
+    return {
+        "email": person.email,
+        "active": person.active,
+        "groups": list(person.groups),
+        "external_ids": list(person.external_ids),
+        "rules": [row(r, "org deny") for r in snapshot.org.rules] + rules,
+    }

@@ -31,7 +31,7 @@ from charter.domain.conditions import epoch_micros
 from charter.domain.decision import Decision, ReasonCode, deny
 from charter.domain.evaluation import evaluate
 from charter.domain.org_policy import OrgPolicy
-from charter.domain.person_decisions import evaluate_person
+from charter.domain.person_decisions import evaluate_person, person_access
 from charter.domain.roles import RolesFile
 from charter.domain.subjects import ResolvedSubject, SubjectKind, resolve_subject, subject_kind
 from charter.errors import NotFound
@@ -414,6 +414,16 @@ class DecisionService:
         if compiled is None:
             raise NotFound(f"no agent named {name!r}", field="agent")
         return access_map(snapshot, compiled, self.now_us())
+
+    def explain_person(self, key: str) -> dict[str, Any]:
+        """What the person an e-mail or external id names may do, by their roles."""
+        snapshot = self.refresh()
+        person = snapshot.find_person(key)
+        if person is None:
+            raise NotFound(
+                f"no person in the directory has the e-mail or external id {key!r}", field="person"
+            )
+        return person_access(snapshot, person)
 
     def export_cedar(self) -> CedarExport:
         return export_cedar(self.refresh(), generated_at=self._clock.now())
