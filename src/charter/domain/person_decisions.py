@@ -81,13 +81,15 @@ def evaluate_person(
         full = person_context(context if context is not None else EMPTY_CONTEXT, subject)
         if person is None:  # unknown: denied, with every reason (org policy too)
             return _explain(snapshot, subject, action, resource, full, now_us)
+        org_clear = False  # known: no org policy rule applies (then explain skips them)
         if person.active:
             org_rules = _org_rules(snapshot, action)
             if not org_rules or first_deny(org_rules, resource, full, now_us) is None:
+                org_clear = True
                 role = snapshot.role_allowing(person.groups, action, resource, full, now_us)
                 if role is not None and role.decision is not None:
                     return role.decision
-        return _explain(snapshot, subject, action, resource, full, now_us)
+        return _explain(snapshot, subject, action, resource, full, now_us, org_clear=org_clear)
     except Exception as exc:
         logger.exception("decision failed for person=%r action=%r", subject.id, action)
         return deny(
@@ -103,6 +105,8 @@ def _explain(
     resource: str,
     context: Mapping[str, Any],
     now_us: int,
+    *,
+    org_clear: bool = False,
 ) -> Decision:
     reasons: list[Reason] = [subject.reason] if subject.reason is not None else []
     person = subject.person
@@ -113,7 +117,7 @@ def _explain(
                 f"{person.email} has departed; only active people are allowed anything",
             )
         )
-    for rule in _org_rules(snapshot, action):
+    for rule in () if org_clear else _org_rules(snapshot, action):
         if rule.applies_as_deny(resource, context, now_us):
             reasons.append(
                 Reason(
