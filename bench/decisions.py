@@ -458,7 +458,9 @@ def main() -> None:
     )
     line("allowed", f"{persons['allowed_share']:.1%}")
     if not args.skip_cedar:
-        theirs_people = cedar_people(snapshot, asked, persons["decisions"], 100, now_us)
+        theirs_people = cedar_people(
+            snapshot, asked, persons["decisions"], args.cedar_sample, now_us, args.cedar_seconds
+        )
         line(
             f"cedarpy, sample of {theirs_people['sample']}: p50 / disagreements / errors",
             f"{theirs_people['p50_us']:,.0f} µs / {theirs_people['disagree']} / "
