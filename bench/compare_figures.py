@@ -127,6 +127,7 @@ DECISION_SECTIONS = {
     "compile": "compile",
     "in-process: evaluate": "evaluate",
     "in-process: DecisionService": "decide",
+    "in-process: people as subjects": "people",
     "AuthZEN over HTTP": "AuthZEN",
 }
 

@@ -110,6 +110,7 @@ def generate(
             "name": f"Person {i}",
             "status": "departed" if rng.random() < 0.03 else "active",
             "groups": rng.sample(GROUPS, rng.randint(1, 3)),
+            "external_ids": [f"idp|{i:05d}"],  # how an AuthZEN PEP may name the person
         }
         for i, email in enumerate(emails)
     ]

@@ -1,11 +1,13 @@
 """Decision benchmark: Charter's PDP in-process, over AuthZEN HTTP, and cedarpy, on one estate.
 
 One generated estate (default: 10,000 agents × 20 rules, 50 org deny rules,
-1,000 delegating people, 20 roles) and one list of 100,000 requests (about
+10,000 people, 20 roles) and one list of 100,000 requests (about
 half allowed; 20 % on behalf of a person), measured in one run:
 
 1. compile: charters parsed, then compiled into the index (time, memory);
 2. in-process: ``evaluate`` on the compiled snapshot — p50/p99 and decisions/s;
+   people as subjects (resolved by e-mail or external id, decided by their
+   roles, a sample checked against cedarpy);
    and ``DecisionService.decide`` (what ``charter.decide`` calls) with activity
    recording on, from a SQLite store;
 3. cedarpy on ``charter export cedar`` of the same estate, with a pre-parsed
@@ -56,6 +58,7 @@ from charter.services.people import PersonRecord
 from charter.store import schema
 from charter.store.versions import bump_version
 from decision_estate import Estate, generate
+from decision_people import cedar_people, in_process_people, person_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 CHARTER = str(Path(sys.executable).parent / "charter")
@@ -78,7 +81,13 @@ def compile_estate(
     parsed = (time.perf_counter() - wall, time.process_time() - cpu)
     agents = [Agent(s.name, s.owner, AgentState.ACTIVE, s, 1, now, now) for s in specs]
     people = [
-        Person(p["email"], p["name"], PersonStatus(p["status"]), groups=tuple(p["groups"]))
+        Person(
+            p["email"],
+            p["name"],
+            PersonStatus(p["status"]),
+            groups=tuple(p["groups"]),
+            external_ids=tuple(p.get("external_ids", ())),
+        )
         for p in estate.people
     ]
     org, roles = parse_org_policy(estate.org_policy), parse_roles(estate.roles)
@@ -391,6 +400,7 @@ def main() -> None:
     )
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--people", type=int, default=10_000)
     parser.add_argument(
         "--cedar-sample", type=int, default=200, help="requests for cedarpy (at most)"
     )
@@ -408,7 +418,7 @@ def main() -> None:
         f"Charter decision benchmark — {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at start, Python {sys.version.split()[0]}"
     )
-    estate = generate(agents=args.agents, requests=args.requests)
+    estate = generate(agents=args.agents, people=args.people, requests=args.requests)
     snapshot, specs, compiled = compile_estate(estate, now)
     rules = sum(len(a.allows) + len(a.denies) for a in snapshot.agents.values())
     print(
@@ -439,6 +449,24 @@ def main() -> None:
     )
     line("decisions/s (one thread, CPU time)", f"{ours['per_s']:,.0f}")
     line("allowed", f"{ours['allowed_share']:.1%}")
+    asked = person_requests(estate, min(len(estate.requests), 50_000))
+    persons = in_process_people(snapshot, asked, now_us)
+    print("\nin-process: people as subjects (resolve by e-mail or external id, then their roles)")
+    line(
+        "p50 / p99",
+        f"{persons['p50_us']:.2f} / {persons['p99_us']:.2f} µs   (target p50 ≤ 5 µs)",
+    )
+    line("allowed", f"{persons['allowed_share']:.1%}")
+    if not args.skip_cedar:
+        theirs_people = cedar_people(
+            snapshot, asked, persons["decisions"], args.cedar_sample, now_us, args.cedar_seconds
+        )
+        line(
+            f"cedarpy, sample of {theirs_people['sample']}: p50 / disagreements / errors",
+            f"{theirs_people['p50_us']:,.0f} µs / {theirs_people['disagree']} / "
+            f"{theirs_people['errors']}   ({theirs_people['p50_us'] / persons['p50_us']:,.0f}× "
+            "slower than Charter)",
+        )
     with tempfile.TemporaryDirectory(prefix="charter-bench-") as work:
         home = Path(work)
         services = load_store(home, estate, specs, now)

@@ -62,6 +62,14 @@ def test_deep_context_option_is_one_line(env: dict[str, str]) -> None:
     one_line_error(result, "--context nests deeper than 64 levels")
 
 
+@pytest.mark.parametrize(
+    "subject", [(), ("--agent", "a", "--person", "p@acme.example")], ids=["none", "both"]
+)
+def test_check_needs_exactly_one_subject(env: dict[str, str], subject: tuple[str, ...]) -> None:
+    result = run_cli("check", *subject, "--action", "y", "--resource", "z:1", env=env)
+    one_line_error(result, "error: agent:", "--agent NAME, or --person")
+
+
 def test_a_charter_file_with_a_duplicate_key_is_one_line_naming_it(
     env: dict[str, str], tmp_path: Path
 ) -> None:

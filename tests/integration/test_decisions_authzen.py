@@ -169,10 +169,10 @@ def test_evaluations_with_defaults_semantics_and_per_item_errors(server: LiveSer
             "subject is required",
         ),
         (
-            b'{"subject": {"type": "user", "id": "u"}, "action": {"name": "x"}, "resource": '
+            b'{"subject": {"type": 7, "id": "u"}, "action": {"name": "x"}, "resource": '
             b'{"type": "a", "id": "b"}}',
             400,
-            "subject.type must be 'agent'",
+            "subject.type must be a non-empty string",
         ),
         (
             b'{"subject": {"type": "agent", "id": "a"}, "action": {"name": 5}, "resource": '
@@ -182,7 +182,7 @@ def test_evaluations_with_defaults_semantics_and_per_item_errors(server: LiveSer
         ),
         (
             b'{"subject": {"type": "agent", "id": "a"}, "action": {"name": "x"}, "resource": '
-            b'{"type": "a"}}',
+            b'{"type": "a", "id": ["b"]}}',
             400,
             "resource.id",
         ),

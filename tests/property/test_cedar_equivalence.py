@@ -3,8 +3,9 @@
 Hypothesis generates estates — charters with allow and deny rules, patterns,
 conditions of every operator, schedules in several time zones, validity
 windows, expiry, delegation settings, agent states, people, roles and an org
-policy — and requests with messy contexts (wrong types, missing attributes,
-nested objects, odd numbers, IPv6, strings with quotes, backslashes and stars).
+policy, conditions comparing two attributes — and requests (from agents, and
+from people decided on directly by their roles) with messy contexts (wrong types,
+missing attributes, nested objects, odd numbers, IPv6, strings with quotes, backslashes and stars).
 Each request is decided by :func:`charter.domain.evaluation.evaluate` and by
 cedarpy on :func:`charter.domain.cedar_export.export_cedar`'s policies; the
 decisions must be equal, Cedar must report no evaluation error (an erroring
@@ -36,7 +37,9 @@ from charter.domain.enums import AgentState, PersonStatus
 from charter.domain.evaluation import evaluate
 from charter.domain.org_policy import OrgPolicy, OrgRule
 from charter.domain.people import Person
+from charter.domain.person_decisions import evaluate_person, person_context
 from charter.domain.roles import RolesFile
+from charter.domain.subjects import resolve_subject
 
 ESTATES = int(os.environ.get("CHARTER_CEDAR_EXAMPLES", "250"))
 REQUESTS = 12
@@ -62,7 +65,16 @@ RESOURCE_PATTERNS = [
     "s3:b\\*x",
     "s3:*\\\\*",
 ]
-ATTRIBUTES = ["a", "args.amount", "args.x-y", "region", "ip", "deep.er.value"]
+ATTRIBUTES = [
+    "a",
+    "args.amount",
+    "args.x-y",
+    "region",
+    "ip",
+    "deep.er.value",
+    "subject.properties.email",
+    "subject.properties.name",
+]
 NETWORKS = ["10.0.0.0/8", "10.1.0.0/16", "0.0.0.0/0", "::/0", "2001:db8::/32", "10.1.2.3/32"]
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
 CLOCKS = ["00:00", "06:00", "08:30", "12:00", "18:00", "22:00", "24:00"]
@@ -96,6 +108,8 @@ def conditions(draw: st.DrawFn) -> dict[str, Any]:
         value = draw(st.sampled_from(["eu-", "", "10.", "a\\", 'q"', "*"]))
     else:
         value = draw(st.sampled_from(NETWORKS))
+    if op in ("eq", "ne", "lt", "le", "gt", "ge") and draw(st.integers(0, 3)) == 0:
+        value = {"attribute": draw(st.sampled_from(ATTRIBUTES))}  # compare two attributes
     return {"attribute": draw(st.sampled_from(ATTRIBUTES)), "op": op, "value": value}
 
 
@@ -250,7 +264,7 @@ def estates(draw: st.DrawFn) -> dict[str, Any]:
     requests = draw(
         st.lists(
             st.tuples(
-                st.sampled_from([*names, "ghost"]),
+                st.sampled_from([*names, "ghost", *(f"person:{e}" for e in EMAILS)]),
                 st.sampled_from(ACTIONS),
                 st.sampled_from(RESOURCES),
                 st.dictionaries(
@@ -296,8 +310,17 @@ def test_our_engine_and_cedar_agree(estate: dict[str, Any]) -> None:
     cases = []
     for agent, action, resource, context, on_behalf_of, minutes in estate["requests"]:
         now_us = epoch_micros(BASE + dt.timedelta(minutes=minutes, microseconds=minutes % 7))
-        ours = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
-        request = export.request(agent, action, resource, context, on_behalf_of, now_us)
+        if agent.startswith("person:"):  # a person decided on directly, by their roles
+            subject = resolve_subject(snapshot, "user", agent.removeprefix("person:"))
+            full = person_context(context, subject)
+            ours = evaluate_person(snapshot, subject, action, resource, context, now_us)
+            email = subject.key or subject.id
+            request = export.request(
+                email, action, resource, full, None, now_us, principal="Person"
+            )
+        else:
+            ours = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
+            request = export.request(agent, action, resource, context, on_behalf_of, now_us)
         cases.append((ours, request))
     results = cedarpy.is_authorized_batch([r for _, r in cases], policies, entities)
     for (ours, request), theirs in zip(cases, results, strict=True):

@@ -32,7 +32,13 @@ def figures(compare: ModuleType) -> ModuleType:
 
 
 def test_every_benchmark_is_compared(figures: ModuleType) -> None:
-    helpers = {"compare_commits.py", "compare_figures.py", "decision_estate.py", "http_load.py"}
+    helpers = {
+        "compare_commits.py",
+        "compare_figures.py",
+        "decision_estate.py",
+        "decision_people.py",
+        "http_load.py",
+    }
     scripts = {p.name for p in BENCH.glob("*.py")} - helpers
     assert {Path(b.script).name for b in figures.BENCHES} == scripts
 

@@ -14,12 +14,17 @@ Endpoints (spec sections in brackets):
 
 Mapping to Charter: subject ``{"type": "agent", "id": <agent name>}``, with the
 delegating person in ``subject.properties.on_behalf_of`` (an e-mail, or an
-object with an ``id``); action ``{"name": …}``; resource ``{"type": <system>,
-"id": <path>}`` is the Charter resource ``<system>:<path>``; ``context`` is the
-Charter context (``subject``, ``action`` and ``resource`` ``properties`` are also
-reachable as ``subject.*``, ``action.*`` and ``resource.*`` unless the context
-has those keys). The context, those properties included, is held to 64 KiB and
-to :data:`~charter.domain.nesting.MAX_DEPTH` levels.
+object with an ``id``); or a person, ``{"type": "user" | "identity" | <a type the
+org policy maps to person>, "id": <e-mail or external id>}``, decided by their
+roles (:mod:`charter.domain.subjects`); an unknown type or subject is a deny with
+the reason. Action ``{"name": …}``; resource ``{"type": <system>, "id": <path>}``
+is the Charter resource ``<system>:<path>`` (``id`` is optional: ``<system>:``).
+``context`` is the Charter context; conditions also see ``subject``, ``action``
+and ``resource`` (their ``properties``, both at the top and under
+``properties``, with ``subject.id``/``type``, ``action.name``,
+``resource.type``/``id``) and the request's own context as ``context.*``,
+unless the context has those keys. The context, all that included, is held to
+64 KiB and to :data:`~charter.domain.nesting.MAX_DEPTH` levels.
 
 A deny is HTTP 200 with ``"decision": false`` and the reasons in ``context``
 (reason objects per §6.2: ``id``, ``reason_admin``; plus our stable ``code`` and
@@ -65,7 +70,7 @@ class BadRequest(Exception):
         self.status = status
 
 
-Parsed = tuple[str, str, str, dict[str, Any], str | None]
+Parsed = tuple[str, str, str, str, dict[str, Any], str | None]
 
 
 def _string(value: Any, where: str, limit: int) -> str:
@@ -82,31 +87,45 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def _entity(
+    given: dict[str, Any], key: str, name: str, value: str, more: dict[str, str]
+) -> dict[str, Any]:
+    """What conditions see of a subject, action or resource: its properties at the top
+    (``resource.ownerID``, as before) and under ``properties``, with its identifiers."""
+    properties = given.get("properties")
+    if properties is None:
+        properties = {}
+    elif type(properties) is not dict:
+        raise BadRequest(f"{key}.properties must be a JSON object")
+    return {**properties, "properties": properties, name: value, **more}
+
+
 def parse_tuple(subject: Any, action: Any, resource: Any, context: Any) -> Parsed:
     """The AuthZEN 4-tuple as a Charter request, or :class:`BadRequest` naming the field.
 
-    Written for the batch hot path: the common, well-formed case is a handful of
-    type checks; the helpers that compose messages run only when something is off.
+    Any subject type is accepted here: what it names (an agent, a person, nothing
+    Charter knows) is for the decision point to say, as a deny with the reason.
     """
     if type(subject) is not dict or type(action) is not dict or type(resource) is not dict:
         for name, value in (("subject", subject), ("action", action), ("resource", resource)):
             if value is None:
                 raise BadRequest(f"{name} is required")
             _object(value, name)
-    if subject.get("type") != "agent":
-        raise BadRequest("subject.type must be 'agent' (Charter decides for agents)")
-    agent = subject.get("id")
-    if type(agent) is not str or not 0 < len(agent) <= 320:
-        agent = _string(agent, "subject.id", 320)
+    subject_type = subject.get("type")
+    if type(subject_type) is not str or not 0 < len(subject_type) <= 64:
+        subject_type = _string(subject_type, "subject.type", 64)
+    subject_id = subject.get("id")
+    if type(subject_id) is not str or not 0 < len(subject_id) <= 320:
+        subject_id = _string(subject_id, "subject.id", 320)
     name = action.get("name")
     if type(name) is not str or not 0 < len(name) <= 256:
         name = _string(name, "action.name", 256)
     system = resource.get("type")
     if type(system) is not str or not 0 < len(system) <= 256:
         system = _string(system, "resource.type", 256)
-    path = resource.get("id")
+    path = resource.get("id", "")  # optional: a resource may be named by its type alone
     if type(path) is not str:
-        raise BadRequest("resource.id must be a string")
+        raise BadRequest("resource.id must be a string when given")
     if len(path) > 1792:
         raise BadRequest("resource.id is longer than 1792 characters", 413)
     if context is None:
@@ -115,7 +134,6 @@ def parse_tuple(subject: Any, action: Any, resource: Any, context: Any) -> Parse
         raise BadRequest("context must be a JSON object")
     on_behalf_of: str | None = None
     properties = subject.get("properties")
-    extra: dict[str, Any] | None = None
     if properties is not None:
         properties = _object(properties, "subject.properties")
         delegator = properties.get("on_behalf_of")
@@ -123,17 +141,19 @@ def parse_tuple(subject: Any, action: Any, resource: Any, context: Any) -> Parse
             delegator = delegator.get("id")
         if delegator is not None:
             on_behalf_of = _string(delegator, "subject.properties.on_behalf_of", 320)
-        if "subject" not in context:
-            extra = {**context, "subject": properties}
-    for key, holder in (("action", action), ("resource", resource)):
-        more = holder.get("properties")
-        if type(more) is dict and key not in context:
-            extra = {**(extra if extra is not None else context), key: more}
-    if extra is not None:
-        context = extra
-    if context:
-        _check_context(context)
-    return agent, name, f"{system}:{path}", context, on_behalf_of
+    entities = {
+        "subject": _entity(subject, "subject", "id", subject_id, {"type": subject_type}),
+        "action": _entity(action, "action", "name", name, {}),
+        "resource": _entity(
+            resource, "resource", "type", system, {"id": path} if "id" in resource else {}
+        ),
+    }
+    extra = {key: value for key, value in entities.items() if key not in context}
+    if "context" not in context:
+        extra["context"] = context
+    context = {**context, **extra}
+    _check_context(context)
+    return subject_type, subject_id, name, f"{system}:{path}", context, on_behalf_of
 
 
 def _check_context(context: dict[str, Any]) -> None:
@@ -235,7 +255,7 @@ async def _document(request: Request, limit: int) -> dict[str, Any]:
 @router.post(
     "/access/v1/evaluation",
     summary="AuthZEN Access Evaluation (one decision)",
-    description="May the subject (an agent) do the action on the resource? "
+    description="May the subject (an agent or a person) do the action on the resource? "
     "Deny is 200 with ``decision: false``.",
 )
 async def evaluation(request: Request) -> Response:
@@ -250,7 +270,7 @@ async def evaluation(request: Request) -> Response:
         )
     except BadRequest as error:
         return _bad(request, error)
-    decision = _service(request).decider(SOURCE)(*parsed)
+    decision = _service(request).subject_decider(SOURCE)(*parsed)
     return Response(decision_bytes(decision), media_type=JSON, headers=_headers(request))
 
 
@@ -277,7 +297,7 @@ async def evaluations(request: Request) -> Response:
         single = parse_tuple(*defaults) if not items else None
     except BadRequest as error:
         return _bad(request, error)
-    decide = _service(request).decider(SOURCE)
+    decide = _service(request).subject_decider(SOURCE)
     headers = _headers(request)
     if single is not None:  # no evaluations array: behaves as one evaluation (§7.1)
         return Response(decision_bytes(decide(*single)), media_type=JSON, headers=headers)

@@ -74,6 +74,8 @@ class PersonOut(BaseModel):
     status: str
     manager: str | None
     groups: list[str]
+    #: the person's names in identity providers (AuthZEN subjects may use them)
+    external_ids: list[str] = []
 
     @classmethod
     def of(cls, person: Person) -> PersonOut:
@@ -83,6 +85,7 @@ class PersonOut(BaseModel):
             status=person.status.value,
             manager=person.manager,
             groups=list(person.groups),
+            external_ids=list(person.external_ids),
         )
 
 

@@ -74,7 +74,6 @@ def print_decision(decision: Decision, rule: RuleView | None = None) -> None:
 
 
 def check(
-    agent: Annotated[str, typer.Option("--agent", "-a", help="the agent's name")],
     action: Annotated[str, typer.Option("--action", help="e.g. tickets.read or an MCP tool name")],
     resource: Annotated[
         str, typer.Option("--resource", "-r", help="system:path, e.g. zendesk:tickets/4711")
@@ -93,6 +92,11 @@ def check(
     ] = None,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="exit 1 when denied")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="the agent's name")] = None,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="a person instead: their e-mail or an external id"),
+    ] = None,
 ) -> None:
     """Ask the decision point: may AGENT do ACTION on RESOURCE? Prints the decision and why.
 
@@ -101,20 +105,39 @@ def check(
     Example: charter check -a support-summarizer --action tickets.read -r zendesk:tickets/4711
     """
     with cli_errors():
+        if (agent is None) == (person is None):
+            raise InvalidInput(
+                "give exactly one subject: --agent NAME, or --person EMAIL-OR-EXTERNAL-ID",
+                field="agent",
+            )
         parsed, moment = _context(context), _moment(at)  # bad input: refused before the store
         service = get_services().decisions
         service.refresh()  # the store as it is now, also in a process that asked before
-        decision = service.decide(
-            agent,
-            action,
-            resource,
-            context=parsed,
-            on_behalf_of=on_behalf_of,
-            at=moment,
-            source="cli",
-            record=False,
-        )
-        rule = service.allow_rule(agent, decision.rule) if decision.allowed else None
+        rule = None
+        if person is not None:
+            decision = service.decide_subject(
+                "user",
+                person,
+                action,
+                resource,
+                context=parsed,
+                on_behalf_of=on_behalf_of,
+                at=moment,
+                source="cli",
+                record=False,
+            )
+        else:
+            decision = service.decide(
+                str(agent),
+                action,
+                resource,
+                context=parsed,
+                on_behalf_of=on_behalf_of,
+                at=moment,
+                source="cli",
+                record=False,
+            )
+            rule = service.allow_rule(str(agent), decision.rule) if decision.allowed else None
     if json_out:
         emit_json(decision.to_dict())
     else:
@@ -123,16 +146,60 @@ def check(
         raise typer.Exit(1)
 
 
+def _explain_person(key: str, json_out: bool) -> None:
+    with cli_errors():
+        view = get_services().decisions.explain_person(key)
+    if json_out:
+        emit_json(view)
+        return
+    state = "active" if view["active"] else "departed"
+    console.print(
+        f"[bold]{view['email']}[/] — {state}, groups {', '.join(view['groups']) or 'none'}"
+        + (f", also known as {', '.join(view['external_ids'])}" if view["external_ids"] else "")
+    )
+    table = listing(
+        "",
+        "action",
+        "resource",
+        "when",
+        "rule",
+        title="decided on directly: the org policy, then their roles",
+    )
+    for rule in view["rules"]:
+        mark = "[green]allow[/]" if rule["effect"] == "allow" else "[red]org deny[/]"
+        table.add_row(
+            mark,
+            escape(rule["action"]),
+            escape(rule["resource"]),
+            escape("; ".join(rule["when"])),
+            escape(rule["rule"]),
+        )
+    console.print(table)
+
+
 def explain(
-    agent: Annotated[str, typer.Option("--agent", "-a", help="the agent's name")],
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="the agent's name")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    person: Annotated[
+        str | None,
+        typer.Option("--person", help="a person instead: their e-mail or an external id"),
+    ] = None,
 ) -> None:
-    """Show what an agent can do, system by system, and what stops it.
+    """Show what an agent (or a person) can do, system by system, and what stops it.
 
     Example: charter explain --agent support-summarizer
     """
     with cli_errors():
-        view = get_services().decisions.explain_agent(agent)
+        if (agent is None) == (person is None):
+            raise InvalidInput(
+                "give exactly one subject: --agent NAME, or --person EMAIL-OR-EXTERNAL-ID",
+                field="agent",
+            )
+    if person is not None:
+        _explain_person(person, json_out)
+        return
+    with cli_errors():
+        view = get_services().decisions.explain_agent(str(agent))
     if json_out:
         emit_json(view.to_dict())
         return

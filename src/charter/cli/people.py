@@ -37,7 +37,7 @@ def import_people(
     ] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import (upsert) people: email, name, status, manager, groups.
+    """Import (upsert) people: email, name, status, manager, groups, external_ids.
 
     Example: charter people import examples/people.json
     """
@@ -83,6 +83,7 @@ def list_people(
                         "status": p.status.value,
                         "manager": p.manager,
                         "groups": list(p.groups),
+                        "external_ids": list(p.external_ids),
                     }
                     for p in people
                 ],

@@ -24,19 +24,25 @@ Build the Cedar request for a Charter request with :meth:`CedarExport.request`.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from charter.domain.cedar_conditions import (
+    _all,
+    _any,
+    _condition,
+    _group,
+    _not,
+    _uid,
+    cedar_string,
+    like_pattern,
+)
 from charter.domain.compiled import ANY, EXACT, NEVER_US, Rule, RuleKind, Snapshot, compile_rules
 from charter.domain.conditions import (
-    BOOL,
     NUM,
     STR,
     WEEKDAYS,
-    CompiledCondition,
-    Threshold,
     decimal_text,
     from_epoch_micros,
     local_clock,
@@ -45,131 +51,7 @@ from charter.domain.conditions import (
     scalar,
 )
 from charter.domain.decision import ReasonCode
-from charter.domain.enums import ConditionOp
-from charter.domain.patterns import Pattern
-
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
-
-
-def cedar_string(text: str) -> str:
-    """A Cedar string literal."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{{{ord(char):x}}}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def like_pattern(pattern: Pattern) -> str:
-    """Our pattern as a Cedar ``like`` pattern literal (``*`` wildcard, ``\\*`` a star)."""
-    pieces = [cedar_string(piece)[1:-1].replace("*", "\\*") for piece in pattern.pieces]
-    return '"' + "*".join(pieces) + '"'
-
-
-def _uid(kind: str, name: str) -> str:
-    return f"{kind}::{cedar_string(name)}"
-
-
-def _all(parts: Iterable[str]) -> str:
-    items = [p for p in parts if p != "true"]
-    if "false" in items:
-        return "false"
-    return " && ".join(items) if items else "true"
-
-
-def _any(parts: Iterable[str]) -> str:
-    items = [p for p in parts if p != "false"]
-    if "true" in items:
-        return "true"
-    if not items:
-        return "false"
-    return items[0] if len(items) == 1 else "(" + " || ".join(items) + ")"
-
-
-def _group(expression: str) -> str:
-    """Parenthesise (always, unless a constant): precedence must never depend on the caller."""
-    if expression in ("true", "false"):
-        return expression
-    return f"({expression})"
-
-
-def _not(expression: str) -> str:
-    if expression == "true":
-        return "false"
-    if expression == "false":
-        return "true"
-    return f"!{_group(expression)}"
-
-
-_MAP = {STR: "context.str", NUM: "context.num", BOOL: "context.bool"}
-_DECIMAL_METHOD = {
-    ConditionOp.LT: "lessThan",
-    ConditionOp.LE: "lessThanOrEqual",
-    ConditionOp.GT: "greaterThan",
-    ConditionOp.GE: "greaterThanOrEqual",
-}
-
-
-def _literal(kind: int, value: Any) -> str:
-    if kind == NUM:
-        return f'decimal("{decimal_text(value)}")'
-    if kind == BOOL:
-        return "true" if value else "false"
-    return cedar_string(value)
-
-
-def _condition(compiled: CompiledCondition, *, deny: bool) -> str:
-    """The condition as a total Cedar expression:
-    true iff it is true (allow) or not false (deny).
-    """
-    condition = compiled.condition
-    key = cedar_string(condition.attribute)
-    op = condition.op
-    if op in (ConditionOp.EQ, ConditionOp.NE, ConditionOp.IN, ConditionOp.NOT_IN):
-        values = condition.value if isinstance(condition.value, list) else [condition.value]
-        members = {s for s in (scalar(v) for v in values) if s is not None}
-        tests = []
-        for kind in (STR, NUM, BOOL):
-            literals = sorted(_literal(k, v) for k, v in members if k == kind)
-            if not literals:
-                continue
-            value = f"{_MAP[kind]}[{key}]"
-            test = (
-                f"{value} == {literals[0]}"
-                if len(literals) == 1
-                else f"[{', '.join(literals)}].contains({value})"
-            )
-            tests.append(f"({_MAP[kind]} has {key} && {test})")
-        equal = _any(tests)
-        present = "(" + " || ".join(f"{_MAP[k]} has {key}" for k in (STR, NUM, BOOL)) + ")"
-        outcome = equal if op in (ConditionOp.EQ, ConditionOp.IN) else _not(equal)
-        if deny:
-            return f"(if {present} then {outcome} else true)"
-        return _all([present, outcome])
-    if op in (ConditionOp.LT, ConditionOp.LE, ConditionOp.GT, ConditionOp.GE):
-        assert isinstance(condition.value, int | float)
-        threshold = Threshold.of(op, condition.value)
-        constant = threshold.constant
-        guard, value = f"context.num has {key}", f"context.num[{key}]"
-        if constant is None:
-            outcome = f'{value}.{_DECIMAL_METHOD[op]}(decimal("{decimal_text(threshold.bound)}"))'
-        else:
-            outcome = "true" if constant else "false"
-    elif op == ConditionOp.PREFIX:
-        guard, value = f"context.str has {key}", f"context.str[{key}]"
-        prefix = str(condition.value)
-        outcome = f"{value} like {like_pattern(Pattern(prefix, (prefix, '')))}"
-    else:
-        guard, value = f"context.ip has {key}", f"context.ip[{key}]"
-        network = ipaddress.ip_network(str(condition.value), strict=False)
-        outcome = f'{value}.isInRange(ip("{network.network_address.exploded}/{network.prefixlen}"))'
-    if deny:
-        return f"(if {guard} then {outcome} else true)"
-    return _all([guard, outcome])
+from charter.domain.roles import Role
 
 
 def _gates(rule: Rule) -> list[str]:
@@ -264,8 +146,15 @@ class CedarExport:
         context: Mapping[str, Any] | None,
         on_behalf_of: str | None,
         now_us: int,
+        *,
+        principal: str = "Agent",
     ) -> dict[str, Any]:
-        """The Cedar request (cedarpy's dict form) for a Charter request."""
+        """The Cedar request (cedarpy's dict form) for a Charter request.
+
+        For a person decided on directly, ``principal="Person"``, ``agent`` is their
+        e-mail and ``context`` the one :func:`~charter.domain.person_decisions.person_context`
+        gives (with the directory's ``subject.properties``).
+        """
         values: dict[str, dict[str, Any]] = {"str": {}, "num": {}, "bool": {}, "ip": {}}
         for attribute in self.attributes:
             raw = lookup(context or {}, tuple(attribute.split(".")))
@@ -300,23 +189,37 @@ class CedarExport:
                 "__entity": {"type": "Person", "id": on_behalf_of.lower()}
             }
         return {
-            "principal": {"type": "Agent", "id": agent},
+            "principal": {"type": principal, "id": agent},
             "action": {"type": "Action", "id": action},
             "resource": {"type": "Resource", "id": resource},
             "context": cedar_context,
         }
 
 
+def _role_capabilities(role: Role) -> str:
+    rules = compile_rules(((role.rule_id(i), c) for i, c in enumerate(role.allow)), RuleKind.ALLOW)
+    return _any(_group(_all(_target_expression(r) + _body(r))) for r in rules.rules)
+
+
 def _role_expression(snapshot: Snapshot) -> str:
     alternatives = []
     for role in snapshot.roles.roles:
         member = _any(f"context.on_behalf_of in {_uid('Group', g)}" for g in role.groups)
-        rules = compile_rules(
-            ((role.rule_id(i), c) for i, c in enumerate(role.allow)), RuleKind.ALLOW
-        )
-        capabilities = _any(_group(_all(_target_expression(r) + _body(r))) for r in rules.rules)
-        alternatives.append(_group(_all([member, capabilities])))
+        alternatives.append(_group(_all([member, _role_capabilities(role)])))
     return _any(alternatives)
+
+
+def _person_policy(role: Role) -> str:
+    """A person decided on directly: an active member of one of the role's groups."""
+    member = _group(_any(f"principal in {_uid('Group', g)}" for g in role.groups))
+    return _policy(
+        "permit",
+        f"person/role/{role.name}",
+        "principal",
+        None,
+        ["principal is Person", member, "principal.active", _group(_role_capabilities(role))],
+        None,
+    )
 
 
 def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None) -> CedarExport:
@@ -413,6 +316,7 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
             )
     for role in snapshot.roles.roles:
         groups.update(role.groups)
+        blocks.append(_person_policy(role))
         all_rules.extend(
             compile_rules(
                 ((role.rule_id(i), c) for i, c in enumerate(role.allow)), RuleKind.ALLOW
@@ -421,7 +325,10 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
     for person in snapshot.people.values():
         groups.update(person.groups)
     zones = sorted({r.schedule.zone for r in all_rules if r.schedule is not None})
-    attributes = sorted({c.attribute for r in all_rules for c in r.conditions})
+    attributes = sorted(
+        {c.attribute for r in all_rules for c in r.conditions}
+        | {c.condition.reference for r in all_rules for c in r.conditions if c.condition.reference}
+    )
     actions = sorted({r.action.pieces[0] for r in all_rules if r.action.is_exact})
     entities: list[dict[str, Any]] = [
         {"uid": {"type": "Group", "id": g}, "attrs": {}, "parents": []} for g in sorted(groups)
@@ -470,7 +377,7 @@ def _schema(zones: list[str], attributes: list[str], actions: list[str]) -> str:
         f"  clock: {{{clock}}},\n"
         "};\n"
         f"action {names} appliesTo {{\n"
-        "  principal: [Agent],\n"
+        "  principal: [Agent, Person],\n"
         "  resource: [Resource],\n"
         "  context: Context,\n"
         "};\n"

@@ -48,20 +48,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
+class AttributeRef(_Strict):
+    """A condition value that is another attribute of the request: ``{attribute: subject.id}``.
+
+    Lets a rule compare two attributes (a to-do's ``resource.properties.ownerID``
+    with the caller's ``subject.properties.email``) instead of a fixed value.
+    """
+
+    attribute: str = Field(pattern=ATTRIBUTE_PATTERN, max_length=128)
+
+
+#: the operators that can compare two attributes (``prefix`` and ``cidr`` need a literal)
+REFERENCE_OPS = frozenset(
+    {
+        ConditionOp.EQ,
+        ConditionOp.NE,
+        ConditionOp.LT,
+        ConditionOp.LE,
+        ConditionOp.GT,
+        ConditionOp.GE,
+    }
+)
+
+
 class Condition(_Strict):
     """A comparison on one attribute of the request context.
 
     ``attribute`` is a dotted path into the context (``args.amount``,
-    ``data.classification``, ``source_ip``). A condition on a missing attribute
-    fails: the capability does not apply (deny), it never errors open.
+    ``data.classification``, ``source_ip``). ``value`` is a literal, a list of
+    literals, or another attribute (:class:`AttributeRef`). A condition on a
+    missing attribute, on either side, fails: the capability does not apply
+    (deny), it never errors open.
     """
 
     attribute: str = Field(pattern=ATTRIBUTE_PATTERN, max_length=128)
     op: ConditionOp
-    value: Scalar | list[Scalar]
+    value: Scalar | list[Scalar] | AttributeRef
+
+    @property
+    def reference(self) -> str | None:
+        """The other attribute this condition compares with, if its value is one."""
+        return self.value.attribute if isinstance(self.value, AttributeRef) else None
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> Condition:
+        if isinstance(self.value, AttributeRef):
+            if self.op not in REFERENCE_OPS:
+                raise ValueError(
+                    f"'{self.op}' needs a literal value; an attribute can be compared with "
+                    "eq, ne, lt, le, gt or ge"
+                )
+            return self
         many = isinstance(self.value, list)
         if self.op in (ConditionOp.IN, ConditionOp.NOT_IN):
             if not many:

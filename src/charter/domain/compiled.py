@@ -42,6 +42,7 @@ from charter.domain.rule_index import (
 )
 
 __all__ = [
+    "AMBIGUOUS",
     "ANY",
     "EXACT",
     "GENERAL",
@@ -62,6 +63,7 @@ __all__ = [
     "first_allow",
     "first_deny",
     "gc_paused",
+    "person_index",
 ]
 
 NEVER_US = 2**63  # "no expiry"
@@ -162,10 +164,46 @@ class PersonEntry:
     email: str
     active: bool
     groups: tuple[str, ...]
+    name: str = ""
+    manager: str | None = None
+    external_ids: tuple[str, ...] = ()
+    #: what conditions read as ``subject.properties.*`` when this person is the subject
+    properties: Mapping[str, Any] = field(init=False, default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        found: dict[str, Any] = {
+            "email": self.email,
+            "name": self.name or self.email,
+            "active": self.active,
+            "groups": list(self.groups),
+        }
+        if self.manager:
+            found["manager"] = self.manager
+        object.__setattr__(self, "properties", found)
 
     @classmethod
     def of(cls, person: Person) -> PersonEntry:
-        return cls(person.email, person.is_active, tuple(sorted(set(person.groups))))
+        return cls(
+            person.email,
+            person.is_active,
+            tuple(sorted(set(person.groups))),
+            person.name,
+            person.manager,
+            tuple(person.external_ids),
+        )
+
+
+AMBIGUOUS = ""  # an external id two people carry names nobody
+
+
+def person_index(people: Mapping[str, PersonEntry]) -> dict[str, str]:
+    """Every external id → the e-mail of the one person who carries it (or :data:`AMBIGUOUS`)."""
+    index: dict[str, str] = {}
+    for email, person in people.items():
+        for alias in person.external_ids:
+            known = index.get(alias)
+            index[alias] = email if known is None or known == email else AMBIGUOUS
+    return index
 
 
 class Snapshot:
@@ -175,6 +213,7 @@ class Snapshot:
         "_access",
         "_delegated",
         "agents",
+        "aliases",
         "org",
         "org_policy",
         "people",
@@ -194,6 +233,7 @@ class Snapshot:
     ) -> None:
         self.agents = dict(agents)
         self.people = dict(people)
+        self.aliases = person_index(self.people)
         self.org_policy = org_policy
         self.org = org if org is not None else compile_org_policy(org_policy)
         self.roles = roles
@@ -210,6 +250,18 @@ class Snapshot:
         )
         self._access: dict[tuple[str, ...], tuple[RuleIndex, ...]] = {}
         self._delegated: dict[tuple[str, str], Decision] = {}
+
+    def find_person(self, key: str) -> PersonEntry | None:
+        """The person an e-mail (any case) or an external id (exact) names, or ``None``
+        (nobody, or an external id two people carry)."""
+        found = self.people.get(key)
+        if found is None:
+            found = self.people.get(key.lower())
+            if found is None:
+                email = self.aliases.get(key)
+                if email:
+                    return self.people.get(email)
+        return found
 
     def access(self, groups: tuple[str, ...]) -> tuple[RuleIndex, ...]:
         """The compiled roles a member of ``groups`` holds, in file order

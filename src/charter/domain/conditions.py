@@ -9,6 +9,10 @@ so the two engines cannot drift apart:
   a boolean or a number a Cedar ``decimal`` can hold exactly (at most four
   decimal places, magnitude below 922,337,203,685,477). Anything else — absent
   key, ``null``, list, object, a number with more digits — is *missing*.
+* **Attribute references**: a condition's value may be another attribute
+  (``{attribute: subject.properties.email}``), compared with ``eq``, ``ne``,
+  ``lt``, ``le``, ``gt`` or ``ge`` under the same rules; when either side is
+  missing the condition is unknown.
 * **Types are strict**: ``"5"`` is not ``5``; ``true`` is not ``1``; ``1`` equals
   ``1.0``. ``eq``/``ne``/``in``/``not_in`` compare values of the same type;
   ``lt``/``le``/``gt``/``ge`` need a number, ``prefix`` a string, ``cidr`` a
@@ -162,14 +166,17 @@ class CompiledCondition:
     condition: Condition
     parts: tuple[str, ...]
     test: Callable[[Mapping[str, Any]], Tri]
+    #: the path of the attribute compared with, when the value is an attribute reference
+    other: tuple[str, ...] | None = None
 
     @property
     def attribute(self) -> str:
         return self.condition.attribute
 
     def describe(self) -> str:
-        value = self.condition.value
-        return f"{self.condition.attribute} {self.condition.op.value} {value!r}"
+        reference = self.condition.reference
+        value = reference if reference is not None else repr(self.condition.value)
+        return f"{self.condition.attribute} {self.condition.op.value} {value}"
 
 
 def _members(value: Any) -> frozenset[Scalar]:
@@ -177,8 +184,46 @@ def _members(value: Any) -> frozenset[Scalar]:
     return frozenset(s for s in (scalar(v) for v in values) if s is not None)
 
 
+def compare(op: ConditionOp, left: Scalar | None, right: Scalar | None) -> Tri:
+    """Two attribute values compared: unknown when either is missing, or when an ordering
+    meets a value that is not a number; ``eq``/``ne`` of two kinds are false/true."""
+    if left is None or right is None:
+        return None
+    if op == ConditionOp.EQ:
+        return left == right
+    if op == ConditionOp.NE:
+        return left != right
+    if left[0] != NUM or right[0] != NUM:
+        return None
+    if op == ConditionOp.LT:
+        return bool(left[1] < right[1])
+    if op == ConditionOp.LE:
+        return bool(left[1] <= right[1])
+    if op == ConditionOp.GT:
+        return bool(left[1] > right[1])
+    return bool(left[1] >= right[1])
+
+
+def _compile_reference(condition: Condition, parts: tuple[str, ...]) -> CompiledCondition:
+    reference = condition.reference
+    assert reference is not None
+    other = tuple(reference.split("."))
+    op = condition.op
+
+    def test(context: Mapping[str, Any]) -> Tri:
+        left = lookup(context, parts)
+        right = lookup(context, other)
+        if left is MISSING or right is MISSING:
+            return None
+        return compare(op, scalar(left), scalar(right))
+
+    return CompiledCondition(condition, parts, test, other)
+
+
 def compile_condition(condition: Condition) -> CompiledCondition:
     parts = tuple(condition.attribute.split("."))
+    if condition.reference is not None:
+        return _compile_reference(condition, parts)
     op = condition.op
     test: Callable[[Mapping[str, Any]], Tri]
 

@@ -37,6 +37,11 @@ class ReasonCode(StrEnum):
     DELEGATOR_DEPARTED = "delegator_departed"
     DELEGATOR_LACKS_ACCESS = "delegator_lacks_access"
     INVALID_REQUEST = "invalid_request"
+    #: a subject that is not an agent: a person decided on directly by their roles
+    UNKNOWN_SUBJECT_TYPE = "unknown_subject_type"
+    UNKNOWN_SUBJECT = "unknown_subject"
+    PERSON_DEPARTED = "person_departed"
+    NO_ROLE_ALLOWS = "no_role_allows"
     EVALUATION_ERROR = "evaluation_error"
     #: enforcement points (gateway, SDK guard): the call was allowed but over a rate limit,
     #: or outside the access token's scope (a token's scope is a ceiling, RFC 6749 §3.3)

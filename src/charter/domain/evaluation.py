@@ -131,7 +131,7 @@ def _fast(
         return Decision(False, None, None, (Reason(_NO_MATCH, message),))
     if not allows or type(on_behalf_of) is not str:
         return None
-    person = snapshot.people.get(on_behalf_of.lower())
+    person = snapshot.find_person(on_behalf_of)
     if person is None or not person.active or not compiled.delegates_from(person.groups):
         return None
     role = snapshot.role_allowing(person.groups, action, resource, context, now_us)
@@ -185,7 +185,7 @@ _SCHEDULE = ReasonCode.OUTSIDE_SCHEDULE
 _VALIDITY = ReasonCode.OUTSIDE_VALIDITY
 
 
-def _why_not(rule: Rule, context: Mapping[str, Any], now_us: int) -> list[Reason]:
+def why_not(rule: Rule, context: Mapping[str, Any], now_us: int) -> list[Reason]:
     """Why an allow rule whose action and resource match does not apply."""
     reasons: list[Reason] = []
     if rule.validity is not None and not rule.validity.holds(now_us):
@@ -205,11 +205,13 @@ def _why_not(rule: Rule, context: Mapping[str, Any], now_us: int) -> list[Reason
         )
     for condition in rule.conditions:
         if condition.test(context) is not True:
+            observed = _describe_value(context, condition.parts)
+            if condition.other is not None:
+                observed += f"; {_describe_value(context, condition.other)}"
             reasons.append(
                 Reason(
                     _CONDITION,
-                    f"{rule.id} requires {condition.describe()}; "
-                    f"{_describe_value(context, condition.parts)}",
+                    f"{rule.id} requires {condition.describe()}; {observed}",
                     rule.id,
                     condition.attribute,
                 )
@@ -246,8 +248,8 @@ def _delegation_reasons(
     reasons: list[Reason],
 ) -> Rule | None:
     """Add the delegation reasons; return the role rule that gives the person this access."""
-    email = on_behalf_of.lower()
-    person = snapshot.people.get(email)
+    person = snapshot.find_person(on_behalf_of)
+    email = person.email if person is not None else on_behalf_of.lower()
     if person is None:
         reasons.append(Reason(_UNKNOWN_DELEGATOR, f"{email} is not in the directory"))
     elif not person.active:
@@ -355,7 +357,7 @@ def explain(
             allow = first_allow(tuple(matched), resource, context, now_us)
             if allow is None:
                 for rule in matched:
-                    reasons.extend(_why_not(rule, context, now_us))
+                    reasons.extend(why_not(rule, context, now_us))
     if not reasons and allow is not None:
         if role is not None:
             return snapshot.delegated_decision(allow, role)

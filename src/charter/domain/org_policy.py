@@ -16,6 +16,9 @@ Kept in a file under version control and applied with ``charter policy apply``:
         when:
           - {attribute: destination.region, op: not_in, value: [eu-west-1, eu-central-1]}
 
+``subjects`` maps AuthZEN subject types to what they name (see
+:mod:`charter.domain.subjects`), e.g. ``subjects: {employee: person}``.
+
 Rules use the charter pattern language and conditions. A deny rule whose
 condition cannot be evaluated (the attribute is missing) *applies*: a deny you
 cannot rule out is a deny. The file holds deny rules only; a policy that
@@ -24,6 +27,7 @@ contradicts itself is refused before it is stored (see :func:`parse_org_policy`)
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -85,14 +89,35 @@ class OrgRule(BaseModel):
         )
 
 
+SUBJECT_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"
+
+
 class OrgPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal[1] = 1
     deny: list[OrgRule] = Field(default_factory=list, max_length=MAX_ORG_RULES)
+    #: AuthZEN subject types and what they name: ``agent`` (a registered agent) or
+    #: ``person`` (someone in the directory). Added to the built-in ``agent: agent``,
+    #: ``user: person`` and ``identity: person``.
+    subjects: dict[str, Literal["agent", "person"]] = Field(default_factory=dict, max_length=64)
+
+    @field_validator("subjects")
+    @classmethod
+    def _subject_types(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(SUBJECT_TYPE_PATTERN, name):
+                raise ValueError(
+                    f"subject type {name!r} must be 1 to 64 letters, digits or _.:/- "
+                    "starting with a letter or digit"
+                )
+        return value
 
     def document(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        document = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if not self.subjects:  # a policy without a mapping keeps the document it had
+            document.pop("subjects", None)
+        return document
 
 
 EMPTY_ORG_POLICY = OrgPolicy()

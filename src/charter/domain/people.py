@@ -14,6 +14,9 @@ class Person:
     status: PersonStatus = PersonStatus.ACTIVE
     manager: str | None = None
     groups: tuple[str, ...] = field(default_factory=tuple)
+    #: the person's other names in identity providers (an IdP's opaque subject id, a SCIM
+    #: ``externalId``), so a policy enforcement point may name them by any of these
+    external_ids: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def is_active(self) -> bool:

@@ -83,6 +83,7 @@ class ScimEnterpriseUser(_Scim):
 
 class ScimUser(_Scim):
     id: str | int | None = None
+    externalId: str | None = None
     userName: str | None = None
     displayName: str | None = None
     name: ScimName | None = None
@@ -115,7 +116,11 @@ class ScimUser(_Scim):
             fallback = manager.value if "@" in manager.value else None
             manager_email = emails_by_id.get(manager.value, fallback)
         groups = [g.display or g.value for g in self.groups]
+        aliases = [str(self.externalId) if self.externalId else None]
+        aliases += [str(self.id) if self.id not in (None, "") else None]
+        aliases += [self.userName if self.userName and self.userName != email else None]
         return {
+            "external_ids": [a for a in dict.fromkeys(aliases) if a],
             "email": email,
             "name": name,
             "status": "active" if self.active else "departed",

@@ -171,10 +171,19 @@ class SnapshotLoader:
         return changed
 
     def _people(self, connection: Connection) -> dict[str, PersonEntry]:
-        rows = connection.execute(sa.select(_P.c.email, _P.c.status, _P.c.groups))
+        rows = connection.execute(
+            sa.select(
+                _P.c.email, _P.c.name, _P.c.status, _P.c.manager, _P.c.groups, _P.c.external_ids
+            )
+        )
         return {
             row.email: PersonEntry(
-                row.email, row.status == "active", tuple(sorted(set(row.groups or ())))
+                row.email,
+                row.status == "active",
+                tuple(sorted(set(row.groups or ()))),
+                row.name,
+                row.manager,
+                tuple(row.external_ids or ()),
             )
             for row in rows
         }

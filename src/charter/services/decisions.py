@@ -28,10 +28,12 @@ from charter.domain.access_map import AccessMap, RuleView, access_map
 from charter.domain.audit import EventDraft
 from charter.domain.cedar_export import CedarExport, export_cedar
 from charter.domain.conditions import epoch_micros
-from charter.domain.decision import Decision
+from charter.domain.decision import Decision, ReasonCode, deny
 from charter.domain.evaluation import evaluate
 from charter.domain.org_policy import OrgPolicy
+from charter.domain.person_decisions import evaluate_person, person_access
 from charter.domain.roles import RolesFile
+from charter.domain.subjects import ResolvedSubject, SubjectKind, resolve_subject, subject_kind
 from charter.errors import NotFound
 from charter.services.activity import ActivityRecorder
 from charter.services.audit import AuditService
@@ -52,6 +54,10 @@ _D = policy_documents
 #: Decides ``(agent, action, resource, context, on_behalf_of)`` on the policy and at the
 #: instant a :meth:`DecisionService.decider` fixed, and records it as Activity.
 Decide = Callable[[str, str, str, Mapping[str, Any] | None, str | None], Decision]
+
+#: Decides ``(subject type, subject id, action, resource, context, on_behalf_of)``: any
+#: AuthZEN subject (:meth:`DecisionService.subject_decider`).
+DecideSubject = Callable[[str, str, str, str, Mapping[str, Any] | None, str | None], Decision]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +238,76 @@ class DecisionService:
 
         return decide
 
+    def resolve_subject(
+        self, subject_type: str, subject_id: str, properties: Mapping[str, Any] | None = None
+    ) -> ResolvedSubject:
+        """Who ``{type, id}`` names under the policy and directory in force (agent, person,
+        or nobody with the reason)."""
+        snapshot = self._snapshot or self.snapshot()
+        return resolve_subject(snapshot, subject_type, subject_id, properties)
+
+    def decide_subject(
+        self,
+        subject_type: str,
+        subject_id: str,
+        action: str,
+        resource: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        on_behalf_of: str | None = None,
+        at: dt.datetime | None = None,
+        source: str = "sdk",
+        record: bool = True,
+    ) -> Decision:
+        """Decide for any subject type (an agent, or a person by their roles) and record it.
+
+        As with :meth:`decide`, a decision as of another time (``at``) is a question, never
+        recorded.
+        """
+        now_us = epoch_micros(at) if at is not None else self.now_us()
+        snapshot = self._snapshot or self.snapshot()
+        decide = self._subject_decide(snapshot, now_us, source, record and at is None)
+        return decide(subject_type, subject_id, action, resource, context, on_behalf_of)
+
+    def subject_decider(self, source: str) -> DecideSubject:
+        """:meth:`decider` for AuthZEN subjects of every type, on one policy and instant."""
+        return self._subject_decide(self._snapshot or self.snapshot(), self.now_us(), source, True)
+
+    def _subject_decide(
+        self, snapshot: Snapshot, now_us: int, source: str, record: bool
+    ) -> DecideSubject:
+        recorder = self.recorder.record
+
+        def decide(
+            subject_type: str,
+            subject_id: str,
+            action: str,
+            resource: str,
+            context: Mapping[str, Any] | None,
+            on_behalf_of: str | None,
+        ) -> Decision:
+            kind = subject_kind(snapshot, subject_type)
+            if kind is SubjectKind.AGENT:
+                decision = evaluate(
+                    snapshot, subject_id, action, resource, context, on_behalf_of, now_us
+                )
+                principal = subject_id
+            else:
+                subject = resolve_subject(snapshot, subject_type, subject_id)
+                principal = subject.principal
+                if on_behalf_of is not None and subject.reason is None:
+                    decision = deny(
+                        ReasonCode.INVALID_REQUEST,
+                        "on_behalf_of is for agents; a person acts for themselves",
+                    )
+                else:
+                    decision = evaluate_person(snapshot, subject, action, resource, context, now_us)
+            if record:
+                recorder(now_us, principal, action, resource, on_behalf_of, decision, source)
+            return decision
+
+        return decide
+
     # -- org policy and roles ------------------------------------------------------------
     def _apply(
         self,
@@ -358,6 +434,16 @@ class DecisionService:
         if compiled is None:
             raise NotFound(f"no agent named {name!r}", field="agent")
         return access_map(snapshot, compiled, self.now_us())
+
+    def explain_person(self, key: str) -> dict[str, Any]:
+        """What the person an e-mail or external id names may do, by their roles."""
+        snapshot = self.refresh()
+        person = snapshot.find_person(key)
+        if person is None:
+            raise NotFound(
+                f"no person in the directory has the e-mail or external id {key!r}", field="person"
+            )
+        return person_access(snapshot, person)
 
     def export_cedar(self) -> CedarExport:
         return export_cedar(self.refresh(), generated_at=self._clock.now())

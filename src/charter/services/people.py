@@ -1,9 +1,9 @@
 """The directory: people who own, sponsor and delegate to agents.
 
 Imports JSON (a list, ``{"people": [...]}``, or a SCIM 2.0 ListResponse with
-``Resources``) or CSV (``email,name,status,manager,groups`` with groups split on
-``;``). Every record is validated (a SCIM ListResponse by its schema), and a
-field Charter does not know is refused unless the caller allows it, when it is
+``Resources``) or CSV (``email,name,status,manager,groups,external_ids`` with groups
+and external ids split on ``;``). Every record is validated (a SCIM ListResponse by
+its schema), and a field Charter does not know is refused unless the caller allows it, when it is
 named in a warning (never dropped silently). An import is an upsert: one
 transaction, one audit event per person created or changed, nothing written if
 any record is bad.
@@ -47,6 +47,16 @@ class PersonRecord(BaseModel):
     status: PersonStatus = PersonStatus.ACTIVE
     manager: EmailStr | None = None
     groups: list[str] = Field(default_factory=list, max_length=1000)
+    #: other names in identity providers (an IdP's opaque subject id, a SCIM externalId)
+    external_ids: list[str] = Field(default_factory=list, max_length=32)
+
+    @field_validator("external_ids")
+    @classmethod
+    def _aliases(cls, value: list[str]) -> list[str]:
+        for alias in value:
+            if not alias or len(alias) > 320:
+                raise ValueError("an external id is 1 to 320 characters")
+        return list(dict.fromkeys(value))
 
     @field_validator("email", "manager")
     @classmethod
@@ -59,7 +69,14 @@ class PersonRecord(BaseModel):
         return value or None
 
     def to_person(self) -> Person:
-        return Person(self.email, self.name, self.status, self.manager, tuple(self.groups))
+        return Person(
+            self.email,
+            self.name,
+            self.status,
+            self.manager,
+            tuple(self.groups),
+            tuple(self.external_ids),
+        )
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,9 @@ def _csv_rows(text: str, filename: str, unknown: dict[str, str]) -> list[dict[st
         {
             **{k: v for k, v in row.items() if k in PersonRecord.model_fields},
             "groups": [g.strip() for g in (row.get("groups") or "").split(";") if g.strip()],
+            "external_ids": [
+                a.strip() for a in (row.get("external_ids") or "").split(";") if a.strip()
+            ],
         }
         for row in reader
     ]
@@ -210,6 +230,7 @@ class PeopleService:
                     "status": record.status.value,
                     "manager": record.manager,
                     "groups": record.groups,
+                    "external_ids": record.external_ids,
                 }
                 old = existing.get(record.email)
                 if old is None:
@@ -226,6 +247,7 @@ class PeopleService:
                     "status": old.status,
                     "manager": old.manager,
                     "groups": list(old.groups or []),
+                    "external_ids": list(old.external_ids or []),
                 }
                 if before == values:
                     counts["unchanged"] += 1
@@ -277,5 +299,10 @@ class PeopleService:
 
 def _person(row: Any) -> Person:
     return Person(
-        row.email, row.name, PersonStatus(row.status), row.manager, tuple(row.groups or ())
+        row.email,
+        row.name,
+        PersonStatus(row.status),
+        row.manager,
+        tuple(row.groups or ()),
+        tuple(row.external_ids or ()),
     )

@@ -39,6 +39,8 @@ people = sa.Table(
     sa.Column("manager", sa.String(320)),
     sa.Column("groups", JSONType, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    # other names the person has in identity providers (opaque subject ids, SCIM externalId)
+    sa.Column("external_ids", JSONType),
 )
 
 agents = sa.Table(

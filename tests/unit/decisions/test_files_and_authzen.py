@@ -71,17 +71,34 @@ def test_roles_need_groups_and_rules() -> None:
 def test_authzen_tuple_mapping() -> None:
     subject = {**AGENT, "properties": {"on_behalf_of": "Maria@acme.example", "team": "x"}}
     action = {**ACTION, "properties": {"args": 1}}
-    agent, name, resource, context, person = parse_tuple(subject, action, RESOURCE, {"k": 1})
-    assert (agent, name, resource, person) == (
+    kind, agent, name, resource, context, person = parse_tuple(subject, action, RESOURCE, {"k": 1})
+    assert (kind, agent, name, resource, person) == (
+        "agent",
         "bot",
         "tickets.read",
         "zendesk:tickets/1",
         "Maria@acme.example",
     )
-    assert context == {"k": 1, "subject": subject["properties"], "action": {"args": 1}}
-    assert parse_tuple(AGENT, ACTION, RESOURCE, None)[3] == {}
-    keep = parse_tuple(AGENT, action, RESOURCE, {"action": "mine"})[3]
-    assert keep == {"action": "mine"}  # the caller's own key wins
+    props = subject["properties"]
+    assert context == {
+        "k": 1,
+        "subject": {**props, "properties": props, "id": "bot", "type": "agent"},
+        "action": {"args": 1, "properties": {"args": 1}, "name": "tickets.read"},
+        "resource": {"properties": {}, "type": "zendesk", "id": "tickets/1"},
+        "context": {"k": 1},
+    }
+    bare = parse_tuple(AGENT, ACTION, RESOURCE, None)[4]
+    assert bare["resource"]["id"] == "tickets/1" and bare["context"] == {}
+    keep = parse_tuple(AGENT, action, RESOURCE, {"action": "mine"})[4]
+    assert keep["action"] == "mine"  # the caller's own key wins
+
+
+def test_authzen_any_subject_type_and_an_optional_resource_id() -> None:
+    person = {"type": "identity", "id": "CiRmZDA2", "properties": {"team": "x"}}
+    kind, subject, _, resource, context, _ = parse_tuple(person, ACTION, {"type": "route"}, None)
+    assert (kind, subject, resource) == ("identity", "CiRmZDA2", "route:")
+    assert "id" not in context["resource"]
+    assert context["subject"]["properties"] == {"team": "x"}
 
 
 @pytest.mark.parametrize(
@@ -89,10 +106,12 @@ def test_authzen_tuple_mapping() -> None:
     [
         (None, ACTION, RESOURCE, None, 400, "subject is required"),
         ([], ACTION, RESOURCE, None, 400, "subject must be a JSON object"),
-        ({"type": "user", "id": "u"}, ACTION, RESOURCE, None, 400, "subject.type"),
+        ({"type": "", "id": "u"}, ACTION, RESOURCE, None, 400, "subject.type"),
+        ({"type": 5, "id": "u"}, ACTION, RESOURCE, None, 400, "subject.type"),
         ({"type": "agent", "id": ""}, ACTION, RESOURCE, None, 400, "subject.id"),
         (AGENT, {"name": "x" * 300}, RESOURCE, None, 413, "action.name"),
-        (AGENT, ACTION, {"type": "z"}, None, 400, "resource.id"),
+        (AGENT, ACTION, {"type": "z", "id": 7}, None, 400, "resource.id"),
+        (AGENT, ACTION, {"type": "z", "properties": []}, None, 400, "resource.properties"),
         (AGENT, ACTION, RESOURCE, [1], 400, "context must be a JSON object"),
         (AGENT, ACTION, RESOURCE, {"x": "y" * 70_000}, 413, "context is larger"),
         ({**AGENT, "properties": {"on_behalf_of": 7}}, ACTION, RESOURCE, None, 400, "on_behalf_of"),
