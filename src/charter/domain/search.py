@@ -31,23 +31,20 @@ import bisect
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from charter.domain.access_map import may_overlap
-from charter.domain.compiled import ANY, EXACT, PREFIX, Rule, Snapshot, first_deny
+from charter.domain.compiled import ANY, EXACT, PREFIX, Rule, Snapshot
 from charter.domain.evaluation import evaluate
 from charter.domain.patterns import Pattern
+from charter.domain.person_decisions import evaluate_person
 from charter.domain.search_vocabulary import Vocabulary
+from charter.domain.subjects import ResolvedSubject, SubjectKind, subject_kind
+from charter.domain.subjects import resolve_subject as resolve_evaluation_subject
 
 logger = logging.getLogger("charter.search")
 
 AGENT_TYPE = "agent"
-
-
-class SubjectKind(StrEnum):
-    AGENT = "agent"
-    PERSON = "person"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +53,8 @@ class Subject:
 
     kind: SubjectKind
     id: str
+    #: how the decision point resolved it (the id the PEP sent, the directory entry)
+    resolved: ResolvedSubject | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +72,13 @@ class Found:
 
 
 def resolve_subject(snapshot: Snapshot, subject_type: str, subject_id: str) -> Subject | None:
-    """The one place a search subject is looked up: ``agent`` is an agent by name; any other
-    type is a person of the directory by e-mail. ``None``: nobody by that id."""
-    if subject_type == AGENT_TYPE:
-        return Subject(SubjectKind.AGENT, subject_id) if subject_id in snapshot.agents else None
-    email = subject_id.lower()
-    return Subject(SubjectKind.PERSON, email) if email in snapshot.people else None
+    """A search subject, looked up as the decision point looks up an evaluation's subject
+    (:func:`charter.domain.subjects.resolve_subject`: type mapping, e-mail, external ids).
+    ``None``: nobody by that id, or a type Charter does not know."""
+    resolved = resolve_evaluation_subject(snapshot, subject_type, subject_id)
+    if resolved.reason is not None or resolved.kind is None or resolved.key is None:
+        return None
+    return Subject(resolved.kind, resolved.key, resolved)
 
 
 def person_allows(
@@ -89,19 +89,12 @@ def person_allows(
     context: Mapping[str, Any],
     now_us: int,
 ) -> bool:
-    """A person's own access: active, no org policy rule denies, one of their roles allows."""
-    try:
-        person = snapshot.people.get(email)
-        if person is None or not person.active:
-            return False
-        org_rules = snapshot.org.candidates(action)
-        if org_rules and first_deny(org_rules, resource, context, now_us) is not None:
-            return False
-        rule = snapshot.role_allowing(person.groups, action, resource, context, now_us)
-        return rule is not None
-    except Exception:  # fail closed, as evaluate() does
-        logger.exception("person decision failed for %r %r %r", email, action, resource)
+    """A person's own access, as an evaluation decides it (:func:`evaluate_person`)."""
+    person = snapshot.people.get(email)
+    if person is None or not person.active:
         return False
+    subject = ResolvedSubject("user", email, SubjectKind.PERSON, email, person)
+    return evaluate_person(snapshot, subject, action, resource, context, now_us).allowed
 
 
 def allows(
@@ -117,6 +110,10 @@ def allows(
     if subject.kind is SubjectKind.AGENT:
         decision = evaluate(snapshot, subject.id, action, resource, context, on_behalf_of, now_us)
         return decision.allowed
+    if subject.resolved is not None:  # the id the PEP sent stays the subject's id
+        return evaluate_person(
+            snapshot, subject.resolved, action, resource, context, now_us
+        ).allowed
     return person_allows(snapshot, subject.id, action, resource, context, now_us)
 
 
@@ -126,9 +123,10 @@ def why_empty(
     """Why a subject can be allowed nothing at all, as (code, words): the ``context`` of
     its empty answer. ``None`` when it may be allowed something."""
     if subject is None:
-        if subject_type == AGENT_TYPE:
-            return "unknown_agent", f"no agent named {shown!r} is registered"
-        return "unknown_subject", f"no person {shown!r} is in the directory (people by e-mail)"
+        reason = resolve_evaluation_subject(snapshot, subject_type, shown).reason
+        if reason is not None:
+            return reason.code.value, reason.message
+        return "unknown_subject", f"no subject {shown!r} of type {subject_type!r}"
     if subject.kind is SubjectKind.AGENT:
         compiled = snapshot.agents[subject.id]
         if not compiled.active:
@@ -303,7 +301,8 @@ def search_subjects(
 ) -> list[Found]:
     """Who may do ``action`` on ``resource``: agents (type ``agent``), else people. Sorted."""
     found: list[Found] = []
-    if subject_type == AGENT_TYPE:
+    kind = subject_kind(snapshot, subject_type)
+    if kind is SubjectKind.AGENT:
         for name, compiled in snapshot.agents.items():
             # a sound pre-filter: what evaluate() could never allow is skipped unevaluated
             if not compiled.active or now_us >= compiled.expires_us:
@@ -314,7 +313,7 @@ def search_subjects(
             decision = evaluate(snapshot, name, action, resource, context, on_behalf_of, now_us)
             if decision.allowed:
                 found.append(Found(name))
-    elif snapshot.role_indexes:  # people have access only through roles
+    elif kind is SubjectKind.PERSON and snapshot.role_indexes:  # people: only through roles
         for email, person in snapshot.people.items():
             if person.active and person_allows(snapshot, email, action, resource, context, now_us):
                 found.append(Found(email))
