@@ -111,7 +111,7 @@ def init() -> None:
     """Create (or migrate) the store; safe to run again."""
     with cli_errors():
         services = get_services()
-    console.print(f"store ready: {services.settings.database_url}")
+    console.print(f"store ready: {services.db.display_url}")
 
 
 @app.command()
