@@ -76,6 +76,28 @@ def default_home(environ: Mapping[str, str] | None = None) -> Path:
     return Path(data) / "charter"
 
 
+def check_home(home: Path) -> None:
+    """Refuse a ``CHARTER_HOME`` Charter could not keep its files in, before anything writes.
+
+    It may be missing (it is created, with its parents); what exists of it must
+    be a directory Charter can write in.
+    """
+    existing = home
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        what = "is" if existing == home else f"cannot be created: {existing} is"
+        raise InvalidInput(
+            f"{home} {what} a file, not a directory: point it at a directory (created if missing)",
+            field=HOME_ENV,
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == home else f"cannot be created in {existing}"
+        raise InvalidInput(
+            f"{home} {what}: point it at a directory you can write in", field=HOME_ENV
+        )
+
+
 #: Proxies whose ``X-Forwarded-For``/``-Proto`` are believed: addresses or networks,
 #: comma-separated.
 TRUSTED_PROXIES_ENV = "CHARTER_TRUSTED_PROXIES"

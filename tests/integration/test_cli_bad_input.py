@@ -96,16 +96,11 @@ def test_unknown_people_fields_refused_then_named_with_allow_unknown(
     assert "warning: people.csv: ignored unknown field(s) isAdmin" in result.stderr
 
 
-def test_an_unexpected_error_is_one_line_and_charter_debug_shows_the_traceback(
-    tmp_path: Path,
-) -> None:
+def test_a_charter_home_that_is_a_file_is_named(tmp_path: Path) -> None:
     home = tmp_path / "not-a-directory"
     home.write_text("")
-    env = charter_env(home)
-    line = one_line_error(run_cli("agent", "list", env=env), "CHARTER_DEBUG=1")
-    assert "unexpected" in line
-    debug = run_cli("agent", "list", env={**env, "CHARTER_DEBUG": "1"})
-    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    line = one_line_error(run_cli("agent", "list", env=charter_env(home)), str(home))
+    assert line.startswith("error: CHARTER_HOME: ") and "is a file, not a directory" in line
 
 
 @pytest.mark.parametrize(

@@ -52,8 +52,14 @@ def test_database_url_wins_and_says_so(tmp_path: Path, sqlite_url: str) -> None:
         tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none", PGCONNECT_TIMEOUT="2"
     )
     down = run_cli("status", "--json", env=unreachable)
-    assert down.returncode == 0
+    assert down.returncode == 1  # said, then a status a script can test
     assert json.loads(down.stdout)["problem"], down.stdout
+    secret = charter_env(
+        tmp_path, "postgres://nobody:hunter2@127.0.0.1:1/none", PGCONNECT_TIMEOUT="2"
+    )
+    shown = run_cli("status", "--json", env=secret)
+    assert "hunter2" not in shown.stdout + shown.stderr
+    assert json.loads(shown.stdout)["url"] == "postgresql+psycopg://nobody:***@127.0.0.1:1/none"
 
 
 def test_the_default_home_is_per_user_whatever_the_directory(tmp_path: Path) -> None:

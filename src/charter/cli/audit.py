@@ -13,6 +13,7 @@ from charter.cli.runtime import cli_errors, console, emit_json, fail, get_servic
 from charter.cli.tables import listing, numeric
 from charter.domain.audit_chain import ChainBroken, ChainReport
 from charter.domain.audit_change import change_lines
+from charter.errors import InvalidInput
 
 app = CharterTyper(help="The append-only, hash-chained audit log.")
 
@@ -102,6 +103,10 @@ def verify(
 ) -> None:
     """The audit chain's check; its help is the command's (it reads as one line)."""
     with cli_errors():
+        if public_key and not checkpoints:
+            raise InvalidInput(
+                "it checks checkpoints: give --checkpoints DIR too", field="public-key"
+            )
         audit = get_services().audit
         found = audit.read_checkpoints(checkpoints, public_key) if checkpoints else None
         report = audit.verify(found)

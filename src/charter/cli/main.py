@@ -152,7 +152,7 @@ def init() -> None:
     """
     with cli_errors():
         services = get_services()
-    console.print(f"store ready: {services.settings.database_url}")
+    console.print(f"store ready: {services.db.display_url}")
     console.print(f"chosen by: {store_origin(services.settings)}")
 
 

@@ -93,6 +93,8 @@ def emit_json(value: Any) -> None:
 
 
 def fail(message: str, *, code: int = 2) -> typer.Exit:
+    """``error: <message>`` on one line of stderr (a message's own line breaks are folded)."""
+    message = " ".join(message.split())
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
 

@@ -10,12 +10,14 @@ from rich.table import Table
 
 from charter.cli.runtime import console, emit_json, store_origin
 from charter.config import Settings, default_home
-from charter.services.store_status import store_status
+from charter.services.store_status import StoreStatus, store_status
 from charter.version import __version__
 
 
 def status(json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
     """Show the store in use (and why that one), its schema and what it holds; creates nothing.
+
+    Exits 1 when the store does not answer (a script can test it), after saying why.
 
     Example: charter status --json
     """
@@ -23,7 +25,13 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="print JSON")] 
     found = store_status(settings)
     if json_out:
         emit_json({"version": __version__, "default_home": str(default_home()), **found.to_dict()})
-        return
+    else:
+        _print_table(settings, found)
+    if found.problem:
+        raise typer.Exit(1)
+
+
+def _print_table(settings: Settings, found: StoreStatus) -> None:
     table = Table(title="Charter store", title_justify="left", show_header=False)
     table.add_column("", style="bold", no_wrap=True)
     table.add_column("", overflow="fold")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -9,6 +10,7 @@ import typer
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.cli.tables import listing
+from charter.errors import InvalidInput
 from charter.services.auth import MIN_PASSWORD_LENGTH, User, parse_role
 
 app = CharterTyper(help="Console users: admins, owners and auditors.", no_args_is_help=True)
@@ -29,6 +31,13 @@ def _user_json(user: User) -> dict[str, object]:
 
 
 def _ask_password() -> str:
+    if not sys.stdin.isatty():  # piped: the password (and its confirmation) are lines of stdin
+        lines = [sys.stdin.readline().rstrip("\n") for _ in range(2)]
+        if not lines[0]:
+            raise InvalidInput("none given: pass --password or pipe it on stdin", field="password")
+        if lines[1] and lines[1] != lines[0]:
+            raise InvalidInput("the two passwords on stdin differ", field="password")
+        return lines[0]
     return str(
         typer.prompt(
             f"Password (at least {MIN_PASSWORD_LENGTH} characters)",

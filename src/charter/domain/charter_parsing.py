@@ -53,6 +53,26 @@ class PlainLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """A date YAML cannot build (``2027-31-06``) stays text, for the model to name the field."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        """``19:00`` is the text it was written as, not YAML 1.1's base-60 number 1140."""
+        text = self.construct_scalar(node)
+        if ":" in str(text):
+            return text
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        text = self.construct_scalar(node)
+        if ":" in str(text):
+            return text
+        return super().construct_yaml_float(node)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.flatten_mapping(node)
         seen: set[Any] = set()
@@ -70,6 +90,11 @@ class PlainLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+PlainLoader.add_constructor("tag:yaml.org,2002:timestamp", PlainLoader.construct_yaml_timestamp)
+PlainLoader.add_constructor("tag:yaml.org,2002:int", PlainLoader.construct_yaml_int)
+PlainLoader.add_constructor("tag:yaml.org,2002:float", PlainLoader.construct_yaml_float)
+
+
 def load_yaml(text: str, *, source: str) -> Any:
     """YAML as plain data with :class:`PlainLoader`'s refusals; syntax errors name ``source``."""
     loader = PlainLoader(text)
@@ -77,9 +102,21 @@ def load_yaml(text: str, *, source: str) -> Any:
     try:
         return loader.get_single_data()
     except yaml.YAMLError as exc:
-        raise InvalidInput(f"{source} is not valid YAML: {exc}", field="file") from exc
+        raise InvalidInput(
+            f"{source} is not valid YAML: {_yaml_problem(exc)}", field="file"
+        ) from exc
     finally:
         loader.dispose()
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one: what is wrong, and where."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{problem}{where}"
 
 
 def load_json_strict(text: str, *, source: str) -> Any:
@@ -147,20 +184,47 @@ def field_path(location: tuple[int | str, ...]) -> str:
     return path or "charter"
 
 
+#: What a value of each kind looks like, for messages about one that is not.
+DATE_FORM = "write YYYY-MM-DD (e.g. 2027-06-30)"
+DATETIME_FORM = "write YYYY-MM-DDTHH:MM[:SS] with an optional offset (e.g. 2027-06-30T09:00Z)"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def problem_message(error: Any) -> str:
+    """Pydantic's message for one error, in the words and forms a charter's author writes."""
+    kind = str(error["type"])
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field is missing"
+    if kind.startswith("date_"):
+        return f"{_shown(value)} is not a date: {DATE_FORM}"
+    if kind.startswith("datetime_"):
+        return f"{_shown(value)} is not a date and time: {DATETIME_FORM}"
+    if kind == "string_type":
+        return f"expected text, got {_shown(value)}: write it in quotes"
+    return " ".join(str(error["msg"]).removeprefix("Value error, ").split())
+
+
 def validation_error(exc: ValidationError, *, what: str = "charter") -> InvalidInput:
-    """One InvalidInput naming the first bad field and listing every problem."""
-    problems = []
-    for error in exc.errors():
-        location = field_path(tuple(error["loc"]))
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif error["type"] == "missing":
-            message = "required field is missing"
-        problems.append((location, message))
-    first_field = problems[0][0] if problems else what
-    text = "; ".join(f"{location}: {message}" for location, message in problems)
-    return InvalidInput(f"invalid {what}: {text}", field=first_field)
+    """One InvalidInput naming the first bad field (as its ``field``) and every problem.
+
+    The message starts with the first field's problem (the CLI prints the field
+    before it), then ``path: problem`` for each other one, then which document.
+    """
+    problems = [(field_path(tuple(error["loc"])), problem_message(error)) for error in exc.errors()]
+    if not problems:
+        return InvalidInput(f"invalid {what}", field=what)
+    (first_field, first), rest = problems[0], problems[1:]
+    text = "; ".join([first, *(f"{location}: {message}" for location, message in rest)])
+    if what != "charter":
+        text += f" (in the {what})"
+    return InvalidInput(text, field=first_field)
 
 
 def parse_charter(document: dict[str, Any]) -> CharterSpec:

@@ -9,8 +9,10 @@ so every interface builds it the same way and a process that runs several of the
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
+from pathlib import Path
 
-from charter.config import Settings
+from charter.config import HOME_ENV, Settings, check_home
+from charter.errors import InvalidInput
 from charter.services.agent_registry import RegistryService
 from charter.services.attribution import AttributionService
 from charter.services.audit import AuditService
@@ -28,6 +30,7 @@ from charter.services.search import PAGE_KEY_PURPOSE, SearchService
 from charter.services.tokens.keys import MasterKey
 from charter.services.tokens.service import TokenService
 from charter.store.database import Database, open_database
+from charter.store.private_files import private_dir
 
 
 class Services:
@@ -41,6 +44,7 @@ class Services:
         cls, settings: Settings | None = None, clock: Clock | None = None
     ) -> Services:
         settings = settings or Settings.from_env()
+        prepare_home(settings.home)
         return cls(open_database(settings.database_url), settings, clock)
 
     @cached_property
@@ -108,6 +112,19 @@ class Services:
         if "tokens" in self.__dict__:
             self.tokens.close()
         self.db.dispose()
+
+
+def prepare_home(home: Path) -> None:
+    """``CHARTER_HOME`` made (0700) if missing, or a one-line refusal naming it."""
+    check_home(home)
+    try:
+        private_dir(home)
+    except OSError as exc:
+        raise InvalidInput(
+            f"{home} cannot be created ({exc.strerror or exc}): "
+            "point it at a directory you can write in",
+            field=HOME_ENV,
+        ) from None
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ from charter.config import Settings
 from charter.domain.enums import FindingStatus
 from charter.store import governance_schema, schema
 from charter.store.database import MIGRATIONS_DIR, Database, open_database
+from charter.store.database_url import normalize_url, redact
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def store_status(settings: Settings) -> StoreStatus:
     """What the store named by *settings* holds; never creates, never migrates it."""
     path = settings.sqlite_path
     base = StoreStatus(
-        url=settings.database_url,
+        url=redact(normalize_url(settings.database_url)),  # never a password on screen
         source=settings.store_source,
         home=str(settings.home.expanduser().resolve()),
         path=str(path) if path else None,

@@ -20,6 +20,13 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from charter.errors import StoreError
+from charter.store.database_url import (
+    cannot_connect,
+    missing_driver,
+    parse_url,
+    redact,
+    sqlite_unusable,
+)
 from charter.store.private_files import private_sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -52,17 +59,34 @@ class Database:
     """The store's connection to SQLite or PostgreSQL."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.dialect = sa.engine.make_url(url).get_backend_name()
+        parsed = parse_url(url)
+        self.url = parsed.render_as_string(hide_password=False)
+        self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
-            path = sa.engine.make_url(url).database
+            path = parsed.database
             if path and path != ":memory:" and not path.startswith("file:"):
-                private_sqlite(Path(path))  # before SQLite creates it with the umask's mode
-            self.write_engine = _sqlite_engine(url, immediate=True)
-            self.read_engine = _sqlite_engine(url, immediate=False)
+                try:
+                    private_sqlite(Path(path))  # before SQLite creates it with the umask's mode
+                except OSError as exc:
+                    raise sqlite_unusable(path, exc.strerror or str(exc)) from None
+            self.write_engine = _sqlite_engine(self.url, immediate=True)
+            self.read_engine = _sqlite_engine(self.url, immediate=False)
         else:
-            self.write_engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5)
+            # without a timeout an unreachable host holds the command for the OS's TCP timeout
+            connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": 10}
+            try:
+                self.write_engine = sa.create_engine(
+                    parsed, pool_pre_ping=True, pool_size=5, connect_args=connect_args
+                )
+            except (sa.exc.NoSuchModuleError, ImportError):
+                raise missing_driver(parsed) from None
             self.read_engine = self.write_engine
+        self.parsed_url = parsed
+
+    @property
+    def display_url(self) -> str:
+        """The URL to show people: normalized, its password replaced by ``***``."""
+        return redact(self.url)
 
     @property
     def is_postgres(self) -> bool:
@@ -112,7 +136,17 @@ class Database:
 
 
 def open_database(url: str, *, migrate: bool = True) -> Database:
+    """The store at ``url``, migrated; a URL that cannot be used is a one-line StoreError."""
     database = Database(url)
     if migrate and os.environ.get("CHARTER_SKIP_MIGRATE") != "1":
-        database.migrate()
+        try:
+            database.migrate()
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            database.dispose()
+            raise cannot_connect(database.parsed_url, exc) from None
+        except sa.exc.DatabaseError as exc:
+            if type(exc) is not sa.exc.DatabaseError:  # an integrity or programming error is ours
+                raise
+            database.dispose()
+            raise cannot_connect(database.parsed_url, exc) from None
     return database
