@@ -236,6 +236,27 @@ def scan(out: str) -> list[Figure]:
     return figures
 
 
+SEARCH_ROWS = {
+    "in process, Charter search": "in process",
+    "in process, naive per-candidate loop": "peer: naive per-candidate loop",
+    "over HTTP (one worker, loopback)": "over HTTP",
+    "same server, GET /healthz (the floor)": "peer: GET /healthz",
+}
+
+
+def authzen_search(out: str) -> list[Figure]:
+    """p50 and p95 (ms) of each row: Charter's resource search and the peers beside it."""
+    figures: list[Figure] = []
+    for match in re.finditer(
+        rf"^\s*(\S[^:]*?):\s+p50\s+({NUMBER}) ms\s+p95\s+({NUMBER}) ms", out, re.M
+    ):
+        name = SEARCH_ROWS.get(match[1])
+        if name is not None:
+            figures.append((f"{name} p50 ms", _num(match[2]), False))
+            figures.append((f"{name} p95 ms", _num(match[3]), False))
+    return figures
+
+
 @dataclass(frozen=True)
 class Bench:
     """One benchmark script: its arguments per mode, and how to read what it prints.
@@ -291,6 +312,13 @@ BENCHES = (
         decisions,
         ("--agents", "1000", "--requests", "20000", "--http-single", "2000", "--skip-cedar"),
         ("--agents", "300", "--requests", "5000", "--http-single", "1000", "--skip-cedar"),
+    ),
+    Bench(
+        "authzen_search",
+        "bench/authzen_search.py",
+        authzen_search,
+        ("--agents", "3000", "--requests", "300"),
+        ("--agents", "1000", "--requests", "100"),
     ),
     Bench(
         "estate",

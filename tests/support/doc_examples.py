@@ -202,7 +202,9 @@ def script(page: Page, scratch: Path, ports: dict[int, int]) -> str:
                 + f'  echo "::doc-test:: {where}: exit $__rc, the doc says {block.exit_code}" >&2\n'
                 + "  exit 97\nfi\n"
             )
-    parts.append("echo '::doc-test:: done'\n")
+    parts.append(
+        "printf '\\n::doc-test:: done\\n'  # on its own line, whatever the last output was\n"
+    )
     return "".join(parts)
 
 

@@ -192,3 +192,18 @@ def test_verdict_is_judged_by_the_spread_between_rounds(compare: ModuleType) -> 
     assert compare.verdict(0.7, 0.2, True, 3) == "SLOWER"
     assert compare.verdict(0.7, 0.0, True, 1) == "?"
     assert compare.verdict(float("nan"), 0.2, False, 3) == "?"
+
+
+def test_authzen_search_rows_are_read_with_their_peers(figures: ModuleType) -> None:
+    out = (
+        "in process, Charter search:            p50    0.043 ms   p95    0.082 ms\n"
+        "in process, naive per-candidate loop:  p50    0.048 ms   p95    0.087 ms   (270 ids)\n"
+        "over HTTP (one worker, loopback):      p50    1.924 ms   p95    2.550 ms\n"
+        "  same server, GET /healthz (the floor): p50    2.595 ms   p95    3.237 ms\n"
+    )
+    read = {name: (value, higher) for name, value, higher in figures.authzen_search(out)}
+    assert read["in process p95 ms"] == (0.082, False)
+    assert read["peer: naive per-candidate loop p50 ms"] == (0.048, False)
+    assert read["over HTTP p95 ms"] == (2.55, False)
+    assert read["peer: GET /healthz p95 ms"] == (3.237, False)
+    assert len(read) == 8
