@@ -77,7 +77,10 @@ def assert_clear(result: Result, *, must_fail: bool, words: tuple[str, ...] = ()
         assert result.code == 2, shown
     if result.code != 0:
         assert result.code == 2, shown
-        lines = [line for line in result.err.splitlines() if not line.startswith("warning: ")]
+        # a warning, or the note that a new store was made, may come first; the error is one line
+        lines = [
+            line for line in result.err.splitlines() if not line.startswith(("warning: ", "note: "))
+        ]
         assert len(lines) == 1 and lines[0].startswith("error: "), shown
         for word in words:
             assert word in lines[0], shown

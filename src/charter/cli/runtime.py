@@ -40,12 +40,19 @@ class _ProcessServices:
 
     The call that creates a new SQLite store says so first, on stderr: a store
     chosen silently is how a command run in the wrong place shows an empty one.
+    A store that could not be made is only the error, never announced as new.
     """
 
     def __call__(self) -> Services:
-        if process_services.cache_info().currsize == 0:
-            note_new_store(Settings.from_env())
-        return process_services()
+        if process_services.cache_info().currsize:
+            return process_services()
+        settings = Settings.from_env()
+        path = settings.sqlite_path
+        new = path is not None and not path.exists()
+        services = process_services()
+        if new:
+            note_new_store(settings)
+        return services
 
     def cache_clear(self) -> None:
         process_services.cache_clear()
@@ -65,8 +72,6 @@ def store_origin(settings: Settings) -> str:
 
 def note_new_store(settings: Settings) -> None:
     path = settings.sqlite_path
-    if path is None or path.exists():
-        return
     err_console.print(
         f"[yellow]note:[/] new store at {escape(str(path))} ({escape(store_origin(settings))}); "
         "'charter status' shows the store in use",
