@@ -16,6 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
+from charter.domain.lifecycle import Transition
 from charter.server import create_app
 from charter.services.auth import SESSION_IDLE, UserRole
 from charter.services.clock import FixedClock
@@ -238,3 +239,22 @@ def test_the_audit_page_says_what_its_verification_checked(app: TestClient) -> N
     assert "✔ The chain verifies:" in text
     assert "none was altered (keyed links checked with chain key " in text
     assert "were not checked" not in text
+
+
+def test_the_testers_deny_reasons_name_each_rule_once(app: TestClient, services: Services) -> None:
+    services.registry.transition(
+        "support-summarizer", Transition.ACTIVATE, actor="t", reason="for the tester"
+    )
+    sign_in(app, "admin@acme.example")
+    page = app.get(
+        "/decisions",
+        params={
+            "agent": "support-summarizer",
+            "action": "tickets.read",
+            "resource": "zendesk:tickets/4711",
+        },
+    )
+    assert page.status_code == 200
+    rule = "charter/support-summarizer/deny/1"  # restricted tickets: no context rules it out
+    assert rule in page.text
+    assert f"({rule}) <span" not in page.text and page.text.count(rule) == 1, page.text
