@@ -13,8 +13,8 @@ endpoint instead) and recorded as Activity.
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
+
+from _ready import require_agent
 
 from charter.sdk import AccessDenied, configure, guard
 
@@ -34,21 +34,7 @@ async def refund_async(charge: str, amount: int, currency: str) -> str:
 
 def ready() -> None:
     """Stop with one line when the agent is not there to decide for: every call would deny."""
-    try:
-        guard(action="ledger.entries.read", resource="ledger:books/acme-gmbh").check()
-    except AccessDenied as denied:
-        if {"unknown_agent", "agent_not_active"} & set(denied.codes):
-            env = os.environ
-            where = env.get("CHARTER_URL") or env.get("CHARTER_HOME") or "the default home"
-            print(
-                f"error: agent: finance-reconciler is not registered and active in the store "
-                f"at {where} ({', '.join(denied.codes)}); 'charter status' shows it. Run "
-                "examples/walkthrough.sh first (same CHARTER_HOME), or "
-                "charter agent register examples/agents/finance-reconciler.yaml && "
-                "charter agent activate finance-reconciler --reason ...",
-                file=sys.stderr,
-            )
-            sys.exit(2)
+    require_agent("finance-reconciler", "ledger.entries.read", "ledger:books/acme-gmbh")
 
 
 def attempt(label: str, call: object) -> None:

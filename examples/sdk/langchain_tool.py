@@ -1,6 +1,6 @@
 """A LangChain tool behind Charter: ``guard_tool`` (pip install 'charter[langchain]').
 
-    python examples/sdk/langchain_tool.py       # after `make demo` (uses its store)
+    python examples/sdk/langchain_tool.py       # after examples/walkthrough.sh or make demo
 
 The tool is invoked exactly as LangChain agents (and LangGraph's ToolNode)
 invoke tools: ``tool.invoke(tool_call)`` returns a ToolMessage for the model.
@@ -9,6 +9,7 @@ A denied call never runs; the model reads the denial and its reasons.
 
 from __future__ import annotations
 
+from _ready import require_agent
 from langchain_core.tools import tool
 
 from charter.sdk.adapters.langchain import guard_tool
@@ -20,6 +21,7 @@ def issue_refund(charge: str, amount: int, currency: str) -> str:
     return f"refunded {amount} {currency} on {charge}"
 
 
+require_agent("finance-reconciler", "ledger.entries.read", "ledger:books/acme-gmbh")
 guarded = guard_tool(
     issue_refund,
     action="stripe.refunds.create",

@@ -1,6 +1,6 @@
 """An OpenAI Agents SDK function tool behind Charter (pip install 'charter[openai-agents]').
 
-    python examples/sdk/openai_agents_tool.py   # after `make demo` (uses its store)
+    python examples/sdk/openai_agents_tool.py   # after examples/walkthrough.sh or make demo
 
 ``guard_function_tool`` wraps the tool the runner calls. To run without an API
 key this example drives the agent with the Agents SDK's own scripted test
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+from _ready import require_agent
 from agents import Agent, Runner, function_tool, set_tracing_disabled
 from agents.testing import ScriptedModel, assistant_message, function_call
 
@@ -25,6 +26,7 @@ def issue_refund(charge: str, amount: int, currency: str) -> str:
     return f"refunded {amount} {currency} on {charge}"
 
 
+require_agent("finance-reconciler", "ledger.entries.read", "ledger:books/acme-gmbh")
 guarded = guard_function_tool(
     issue_refund,
     action="stripe.refunds.create",

@@ -9,6 +9,7 @@ forty times the imports.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import socket
@@ -123,11 +124,23 @@ def test_the_walkthrough_runs_on_a_fresh_store(tmp_path: Path) -> None:
             pass
 
 
-def test_the_guard_example_without_its_agent_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("example", "framework"),
+    [
+        ("guard_example.py", None),
+        ("langchain_tool.py", "langchain_core"),
+        ("openai_agents_tool.py", "agents"),
+    ],
+)
+def test_an_sdk_example_without_its_agent_is_one_line_not_a_traceback(
+    tmp_path: Path, example: str, framework: str | None
+) -> None:
+    if framework is not None and importlib.util.find_spec(framework) is None:
+        pytest.skip(f"{framework} is not installed (make setup installs the SDK extras)")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
     env["CHARTER_HOME"] = str(tmp_path / "home")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "sdk" / "guard_example.py")],
+        [sys.executable, str(ROOT / "examples" / "sdk" / example)],
         env=env,
         cwd=ROOT,
         capture_output=True,
