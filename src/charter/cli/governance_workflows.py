@@ -1,5 +1,5 @@
-"""``charter review``, ``charter access``, ``charter rotation``, ``charter tasks``,
-``charter notices``: the lifecycle workflows from the command line.
+"""``charter review``, ``charter access``, ``charter tasks``, ``charter notices`` (and,
+from :mod:`charter.cli.rotation`, ``charter rotation``): the lifecycle workflows.
 
 Every change has a ``--plan`` (or a ``plan`` command) that shows exactly what it
 would do and changes nothing.
@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.syntax import Syntax
 
+from charter.cli import rotation
 from charter.cli.conventions import CharterTyper
 from charter.cli.runtime import actor, cli_errors, console, emit_json, get_services
 from charter.cli.tables import listing, numeric
@@ -21,7 +22,6 @@ from charter.domain.durations import parse_duration
 from charter.domain.governance.review_model import Campaign, ReviewDecision
 from charter.errors import InvalidInput
 from charter.services.governance.jit import JitGrant, JitStatus
-from charter.services.governance.rotation import RotationStatus
 from charter.services.governance.tasks import TaskStatus
 
 review_app = CharterTyper(
@@ -29,9 +29,6 @@ review_app = CharterTyper(
 )
 access_app = CharterTyper(
     help="Just-in-time access: time-boxed extra capabilities for an agent.", no_args_is_help=True
-)
-rotation_app = CharterTyper(
-    help="Credential rotation: schedule, exact steps, verification.", no_args_is_help=True
 )
 tasks_app = CharterTyper(
     help="Tasks Charter filed for what it cannot do itself.\n\n"
@@ -345,99 +342,6 @@ def access_list(
     console.print(table)
 
 
-# -- rotation --------------------------------------------------------------------------------------
-@rotation_app.command("list")
-def rotation_list(
-    status: Annotated[RotationStatus | None, typer.Option()] = None,
-    agent: Annotated[str | None, typer.Option()] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Scheduled and running rotations.
-
-    Example: charter rotation list --status scheduled
-    """
-    with cli_errors():
-        found = get_services().governance.rotation.list(status=status, agent=agent)
-    if json_out:
-        emit_json([r.to_dict() for r in found])
-        return
-    table = listing(
-        "id", "status", "due", "agent", "provider", "credential", title=f"Rotations ({len(found)})"
-    )
-    for r in found:
-        table.add_row(
-            r.id,
-            str(r.status),
-            f"{r.due_at:%Y-%m-%d}",
-            escape(r.agent or "-"),
-            escape(r.provider),
-            escape(r.credential),
-        )
-    console.print(table)
-
-
-@rotation_app.command("schedule")
-def rotation_schedule() -> None:
-    """Schedule rotations that are due now (the worker does this on its own).
-
-    Example: charter rotation schedule
-    """
-    with cli_errors():
-        created = get_services().governance.rotation.schedule(actor=actor())
-    console.print(
-        f"scheduled {len(created)} rotation(s)" + (": " + ", ".join(created) if created else "")
-    )
-
-
-@rotation_app.command("plan")
-def rotation_plan(rotation_id: str, json_out: JsonOpt = False) -> None:
-    """The exact steps to rotate the credential.
-
-    Example: charter rotation plan rot-5e0c1d2a9f
-    """
-    with cli_errors():
-        r = get_services().governance.rotation.get(rotation_id)
-    if json_out:
-        emit_json(r.to_dict())
-        return
-    console.print(
-        f"[bold]{r.id}[/]: rotate {r.provider} credential {r.credential} of {r.agent} "
-        f"(owner {r.owner}) by {r.due_at:%Y-%m-%d}"
-    )
-    for number, step in enumerate(r.steps, 1):
-        console.print(f"  {number}. {escape(step)}")
-
-
-@rotation_app.command("start")
-def rotation_start(rotation_id: str) -> None:
-    """Begin the rotation (files a task with the steps for the owner).
-
-    Example: charter rotation start rot-5e0c1d2a9f
-    """
-    with cli_errors():
-        r = get_services().governance.rotation.start(rotation_id, actor=actor())
-    console.print(f"{r.id} is {r.status}: {r.note}")
-
-
-@rotation_app.command("verify")
-def rotation_verify(rotation_id: str, json_out: JsonOpt = False) -> None:
-    """Check the old secret is gone and a new one exists (after re-ingesting the source).
-
-    Example: charter rotation verify rot-5e0c1d2a9f
-    """
-    with cli_errors():
-        check = get_services().governance.rotation.verify(rotation_id, actor=actor())
-    if json_out:
-        emit_json(check.to_dict())
-        return
-    if check.verified:
-        console.print(f"[green]{rotation_id} verified[/]: the old secret is gone")
-        return
-    for reason in check.reasons:
-        console.print(f"[yellow]not yet:[/] {reason}")
-    raise typer.Exit(1)
-
-
 # -- tasks and notices -----------------------------------------------------------------------------
 @tasks_app.callback()
 def tasks(
@@ -528,6 +432,6 @@ def print_decommission(body: dict[str, Any], *, applied: bool) -> None:
 def register(app: typer.Typer) -> None:
     app.add_typer(review_app, name="review")
     app.add_typer(access_app, name="access")
-    app.add_typer(rotation_app, name="rotation")
+    rotation.register(app)
     app.add_typer(tasks_app, name="tasks")
     app.command("notices")(notices)
