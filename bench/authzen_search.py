@@ -60,7 +60,7 @@ from charter.domain.search import (
 from charter.domain.search_paging import page_of, query_digest
 from charter.domain.search_vocabulary import Vocabulary, VocabularyIndex, vocabulary
 from decision_estate import BASE, Estate, generate
-from decisions import CHARTER, ROOT, load_store, percentile
+from decisions import CHARTER, ROOT, load_store, percentile, wait_until_healthy
 
 Query = tuple[str, str, str, dict[str, Any]]
 
@@ -203,16 +203,7 @@ def over_http(home: Path, specs: list[CharterSpec], estate: Estate, asked: list[
     floor: list[float] = []
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError((home / "server.log").read_text()[-2000:])
-            time.sleep(0.2)
+        wait_until_healthy(port, server, home / "server.log", seconds=180)
         headers = {"Authorization": f"Bearer {bearer}"}
         with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
             for index, (agent, action, system, context) in enumerate([asked[0], *asked]):

@@ -64,6 +64,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CHARTER = str(Path(sys.executable).parent / "charter")
 
 
+def wait_until_healthy(
+    port: int, server: subprocess.Popen[bytes], log: Path, *, seconds: float
+) -> None:
+    """Poll ``/healthz`` until the server answers; its log's tail if it dies or never does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError(log.read_text()[-2000:])
+        time.sleep(0.2)
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
 
@@ -341,16 +357,7 @@ def http(
     )
     out: dict[str, Any] = {}
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError((home / "server.log").read_text()[-2000:])
-            time.sleep(0.2)
+        wait_until_healthy(port, server, home / "server.log", seconds=120)
         warm = httpx.post(
             f"http://127.0.0.1:{port}/access/v1/evaluation",
             headers={"Authorization": f"Bearer {bearer}"},
