@@ -87,8 +87,29 @@ def _print_report(report: IngestReport) -> None:
     console.print(
         "[dim]counts: seen (+new ~changed -gone); an unchanged re-ingest writes no events[/]"
     )
+    _print_skipped(report)
     for source, message in report.failures:
         err_console.print(_t(f"[bold red]error:[/] {_e(source)}: {_e(message)}"), soft_wrap=True)
+
+
+#: How many skipped records the table names (``--json`` carries them all).
+SHOWN_SKIPS = 20
+
+
+def _print_skipped(report: IngestReport) -> None:
+    skipped = report.skipped
+    if not skipped:
+        return
+    err_console.print(
+        _t(
+            f"[yellow]skipped {len(skipped)} record(s)[/] that could not be read; the rest was ingested:"
+        ),
+        soft_wrap=True,
+    )
+    for warning in skipped[:SHOWN_SKIPS]:
+        err_console.print(_t(f"[yellow]warning:[/] {_e(warning)}"), soft_wrap=True)
+    if len(skipped) > SHOWN_SKIPS:
+        err_console.print(f"… and {len(skipped) - SHOWN_SKIPS} more (see --json)")
 
 
 def _discover_command(source: str) -> None:

@@ -51,9 +51,15 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def skipped(self) -> list[str]:
+        """Every record a connector skipped, "where: why", over all batches."""
+        return [warning for result in self.results for warning in result.skipped]
+
     def summary(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "skipped": len(self.skipped),
             "batches": [r.summary() for r in self.results],
             "failures": [{"source": s, "error": m} for s, m in self.failures],
             "files": self.files,

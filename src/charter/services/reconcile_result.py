@@ -113,6 +113,8 @@ class ReconcileResult:
     grants: KindCounts = field(default_factory=KindCounts)
     events: list[int] = field(default_factory=list)
     shadow_agents: list[str] = field(default_factory=list)
+    #: Records the connector skipped ("where: why"); the rest of the export was ingested.
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -129,4 +131,6 @@ class ReconcileResult:
             "credentials": self.credentials.summary(),
             "grants": self.grants.summary(),
             "shadow_agents": self.shadow_agents,
+            "skipped": len(self.skipped),
+            "warnings": self.skipped,
         }
