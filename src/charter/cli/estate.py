@@ -102,7 +102,8 @@ def _print_skipped(report: IngestReport) -> None:
         return
     err_console.print(
         _t(
-            f"[yellow]skipped {len(skipped)} record(s)[/] that could not be read; the rest was ingested:"
+            f"[yellow]skipped {len(skipped)} record(s)[/] that could not be read; "
+            "the rest was ingested:"
         ),
         soft_wrap=True,
     )
