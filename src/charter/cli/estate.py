@@ -93,24 +93,23 @@ def _print_report(report: IngestReport) -> None:
 
 
 #: How many skipped records the table names (``--json`` carries them all).
-SHOWN_SKIPS = 20
+SHOWN_WARNINGS = 20
 
 
 def _print_skipped(report: IngestReport) -> None:
-    skipped = report.skipped
-    if not skipped:
-        return
-    err_console.print(
-        _t(
-            f"[yellow]skipped {len(skipped)} record(s)[/] that could not be read; "
-            "the rest was ingested:"
-        ),
-        soft_wrap=True,
-    )
-    for warning in skipped[:SHOWN_SKIPS]:
+    warnings = report.warnings
+    if report.skipped:
+        err_console.print(
+            _t(
+                f"[yellow]skipped {report.skipped} record(s)[/] that could not be read; "
+                "the rest was ingested"
+            ),
+            soft_wrap=True,
+        )
+    for warning in warnings[:SHOWN_WARNINGS]:
         err_console.print(_t(f"[yellow]warning:[/] {_e(warning)}"), soft_wrap=True)
-    if len(skipped) > SHOWN_SKIPS:
-        err_console.print(f"… and {len(skipped) - SHOWN_SKIPS} more (see --json)")
+    if len(warnings) > SHOWN_WARNINGS:
+        err_console.print(f"… and {len(warnings) - SHOWN_WARNINGS} more warnings (see --json)")
 
 
 def _discover_command(source: str) -> None:
@@ -143,6 +142,8 @@ def _discover_command(source: str) -> None:
         f"read the live API instead; TARGET is {connector.live_api.target} "
         f"(token in ${connector.live_api.credential_env})"
         if connector.live_api
+        else f"read the live API instead; TARGET is {connector.live_sdk.target}"
+        if connector.live_sdk
         else "not available: this source has no live API"
     )
     # the annotations are strings (PEP 563); give this one its source-specific help as an object

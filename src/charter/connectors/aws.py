@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from charter.connectors import aws_ai, aws_credentials
+from charter.connectors import aws_ai, aws_credentials, aws_live
 from charter.connectors import aws_mapping as mapping
 from charter.connectors.aws_mapping import AccountExport, AwsRaw, account_of
 from charter.connectors.base import (
@@ -32,6 +32,7 @@ from charter.connectors.base import (
     ConnectorBase,
     ExportFile,
     ExportFormat,
+    LiveSdk,
     Stream,
     json_members,
     json_records,
@@ -98,16 +99,36 @@ class AwsConnector(ConnectorBase[AwsRaw]):
     title = "AWS IAM"
     formats = (GAAD, REPORT, KEYS, FUNCTIONS)
     needs = (
+        "sts:GetCallerIdentity",
         "iam:GetAccountAuthorizationDetails",
         "iam:GenerateCredentialReport",
         "iam:GetCredentialReport",
         "iam:ListUsers",
         "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
         "lambda:ListFunctions",
+        "bedrock:ListAgents",
+        "bedrock:GetAgent",
+        "sagemaker:ListNotebookInstances",
+        "sagemaker:DescribeNotebookInstance",
+        "sagemaker:ListModels",
+        "sagemaker:DescribeModel",
+        "sagemaker:ListEndpoints",
+        "sagemaker:DescribeEndpoint",
     )
 
     reports_last_use = True
     providers = ("aws",)
+    live_sdk = LiveSdk(
+        target="an AWS profile ('default' for the default credential chain; "
+        "AWS_ENDPOINT_URL is honoured)",
+        docs="https://docs.aws.amazon.com/IAM/latest/APIReference/"
+        "API_GetAccountAuthorizationDetails.html",
+        install="pip install 'charter[aws]'",
+    )
+
+    def fetch_sdk(self, target: str) -> AwsRaw:
+        return aws_live.fetch(target)
 
     def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
         if credential.provider not in self.providers:
@@ -217,7 +238,7 @@ class AwsConnector(ConnectorBase[AwsRaw]):
 
 def _account(export: AccountExport) -> Batch:
     """One account's batch; a record that cannot be read is skipped and noted, never fatal."""
-    skipped = Skipped()
+    skipped = Skipped(notes=list(export.notes))
     contexts: list[mapping.Context] = []
 
     def context() -> mapping.Context:

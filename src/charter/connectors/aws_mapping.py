@@ -56,6 +56,8 @@ class AccountExport:
     functions: Stream[Rec]
     #: Bedrock agents and SageMaker notebooks, models and endpoints (a live pull reads them).
     ai_workloads: Stream[Rec] = field(default_factory=lambda: Stream.of(()))
+    #: Warnings about parts of the account that could not be read (a live API that refused).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,16 +23,22 @@ class Skipped:
     """
 
     reasons: dict[str, str] = field(default_factory=dict)
+    #: Warnings about whole parts of the source that could not be read (a live API that
+    #: refused or does not exist there), not counted as records.
+    notes: list[str] = field(default_factory=list)
 
     def add(self, where: str, reason: str) -> None:
         self.reasons.setdefault(where, reason)
+
+    def note(self, warning: str) -> None:
+        self.notes.append(warning)
 
     @property
     def count(self) -> int:
         return len(self.reasons)
 
     def warnings(self) -> list[str]:
-        return [f"{where}: {reason}" for where, reason in self.reasons.items()]
+        return [*self.notes, *(f"{where}: {reason}" for where, reason in self.reasons.items())]
 
 
 @dataclass(frozen=True, slots=True)

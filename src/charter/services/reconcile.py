@@ -197,7 +197,8 @@ class ReconcileService:
             ):
                 if batch.complete:
                     self._cleanup(connection, batch, kind, table, now, counts)
-            result.skipped = batch.skipped.warnings()
+            result.skipped = batch.skipped.count
+            result.warnings = batch.skipped.warnings()
             drafts = hook.finish(connection) if hook else []
             result.shadow_agents = list(
                 dict.fromkeys(
@@ -217,7 +218,7 @@ class ReconcileService:
                         None,
                         {
                             **result.summary(),
-                            "warnings": result.skipped[:SAMPLE],
+                            "warnings": result.warnings[:SAMPLE],
                             "origin": list(batch.origin)[:SAMPLE],
                         },
                     ),
