@@ -20,7 +20,6 @@ by the number of policies and groups, not the size of the export.
 from __future__ import annotations
 
 import functools
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from charter.connectors.base import (
     json_members,
     json_records,
 )
+from charter.connectors.scopes import placed, scopes_of
 from charter.connectors.skipping import each, flat, guard
 from charter.connectors.streaming import Head, Rec, iter_csv
 from charter.domain.batch import Batch, Skipped
@@ -219,7 +219,14 @@ class AwsConnector(ConnectorBase[AwsRaw]):
                     origin=tuple(
                         str(p) for p in [path, *(q for paths in extra.values() for q in paths)]
                     ),
-                    details=placed(json_members(path, _GAAD_MEMBERS), account, home=homes[account]),
+                    # AWS-managed policies (arn:aws:iam::aws:policy/…) belong to every account
+                    details=placed(
+                        json_members(path, _GAAD_MEMBERS),
+                        account,
+                        _member_account,
+                        home=homes[account],
+                        everywhere=frozenset({"aws"}),
+                    ),
                     report=Stream.chain(reports),
                     access_keys=Stream.chain(
                         [json_records(p, "AccessKeyMetadata") for p in extra.get(KEYS.id, [])]
@@ -299,37 +306,20 @@ def _arn_account(rec: Rec) -> str:
     return account_of(data["Arn"])
 
 
-def placed(
-    members: Stream[tuple[str | None, Rec]], account: str, *, home: bool
-) -> Stream[tuple[str | None, Rec]]:
-    """The records of ``account`` in an export that may span several accounts.
+def _member_account(item: tuple[str | None, Rec]) -> str:
+    return _arn_account(item[1])
 
-    AWS-managed policies (``arn:aws:iam::aws:policy/…``) belong to every account;
-    a record whose account cannot be told goes to the file's main account (``home``),
-    where mapping it fails and it is skipped with a warning naming it.
-    """
 
-    def run() -> Iterator[tuple[str | None, Rec]]:
-        for member, rec in members:
-            owner = _arn_account(rec)
-            if owner == account or owner == "aws" or (home and not owner):
-                yield member, rec
-
-    return Stream(run)
+def _real_account(item: tuple[str | None, Rec]) -> str:
+    account = _arn_account(item[1])
+    return "" if account == "aws" else account
 
 
 def _gaad_accounts(path: Path) -> list[str]:
     """The accounts an authorization-details export covers, the one with most records first."""
-    counts: Counter[str] = Counter()
-    for _member, rec in json_members(path, _GAAD_MEMBERS):
-        account = _arn_account(rec)
-        if account and account != "aws":
-            counts[account] += 1
-    if not counts:
-        raise InvalidInput(
-            "no ARN in the authorization details: cannot tell the account", field=str(path)
-        )
-    return [account for account, _ in counts.most_common()]
+    return scopes_of(
+        json_members(path, _GAAD_MEMBERS), _real_account, what="account (no ARN)", field=str(path)
+    )
 
 
 def _side_account(file: ExportFile, by_dir: dict[Path, str], details: dict[str, Path]) -> str:
