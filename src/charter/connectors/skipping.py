@@ -33,6 +33,8 @@ def reason(rec: Rec, exc: Exception) -> str:
             rest = field[len(rec.where) :].lstrip(".")
             return f"{rest}: {exc.message.strip()}" if rest else exc.message.strip()
         return str(exc)
+    if not isinstance(rec.data, dict):
+        return f"expected an object, found {type(rec.data).__name__}"
     return f"cannot read the record ({type(exc).__name__}: {exc})"
 
 
