@@ -115,6 +115,7 @@ def _details(reader: _Reader, iam: Any) -> list[tuple[str | None, Rec]]:
 
 def _report(reader: _Reader, iam: Any) -> list[Rec]:
     deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    pause = 0.25
     while iam.generate_credential_report().get("State") != "COMPLETE":
         if time.monotonic() > deadline:
             reader.notes.append(
@@ -122,7 +123,8 @@ def _report(reader: _Reader, iam: Any) -> list[Rec]:
                 "read without it (key ages come from list-access-keys)"
             )
             return []
-        time.sleep(1.0)
+        time.sleep(pause)
+        pause = min(pause * 2, 4.0)
     content = iam.get_credential_report()["Content"]
     text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
     rows = csv.DictReader(io.StringIO(text))
