@@ -61,7 +61,9 @@ def client(service: str, endpoint: str) -> Any:
 
 
 def seed(endpoint: str) -> Seeded:
-    """Users, a group, managed and inline policies, roles, a key, a Lambda, a Bedrock agent."""
+    """Users, a group, managed and inline policies, roles, a key, a Lambda, a Bedrock agent,
+    a SageMaker model.
+    """
     iam = client("iam", endpoint)
     claims = iam.create_policy(
         PolicyName="ReadClaims",
@@ -104,5 +106,10 @@ def seed(endpoint: str) -> Seeded:
         agentName="claims-agent",
         agentResourceRoleArn=agent_role,
         foundationModel="anthropic.claude-3-haiku-20240307-v1:0",
+    )
+    client("sagemaker", endpoint).create_model(
+        ModelName="claims-ranker",
+        ExecutionRoleArn=agent_role,
+        PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/ranker:1"},
     )
     return Seeded(key["AccessKeyId"], key["SecretAccessKey"], agent_role, function)

@@ -112,6 +112,9 @@ def test_a_live_read_is_what_the_exports_give_plus_ai_workloads(
     assert agent.ai_related and agent.properties["role"] == seeded.agent_role_arn
     role = identities[f"aws:{ACCOUNT}:role/claims-agent-role"]
     assert "runs Bedrock agent claims-agent" in role.evidence
+    model = identities[f"aws:{ACCOUNT}:sagemaker-model/claims-ranker"]
+    assert model.ai_related and model.properties["links"]["runs-as"] == role.id
+    assert "runs SageMaker model claims-ranker" in role.evidence
     assert identities[f"aws:{ACCOUNT}:function/claims-lookup"].properties["agent_tool"]
     deployer = identities[f"aws:{ACCOUNT}:user/ci-deployer"]
     assert deployer.properties["admin"] is True
@@ -133,7 +136,7 @@ def test_a_live_read_is_what_the_exports_give_plus_ai_workloads(
             dataclasses.replace(identity, last_used_at=None)
         ), identity_id
     by_id = {g.id: g for g in exported.grants}
-    assert {g.id for g in grants if not g.id.startswith(agent.id)} == set(by_id)
+    assert {g.id for g in grants if g.subject not in ai_workloads} == set(by_id)
 
 
 def test_the_cli_ingests_live_and_never_stores_the_secret(
@@ -146,11 +149,24 @@ def test_the_cli_ingests_live_and_never_stores_the_secret(
     document = json.loads(done.stdout)
     (batch,) = document["batches"]
     assert batch["account"] == ACCOUNT
-    assert batch["identities"]["created"] == 6
+    assert batch["identities"]["created"] == 7
     assert batch["credentials"]["created"] == 1
     store = (tmp_path / "home").rglob("*.db")
     for path in store:
         assert seeded.deployer_secret.encode() not in path.read_bytes()
+
+
+def test_the_table_names_each_api_that_could_not_be_read(
+    moto_endpoint: str, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    seed(moto_endpoint)
+    closed = f"http://127.0.0.1:{_closed_port()}"
+    env = charter_env(tmp_path / "home", **aws_env, AWS_ENDPOINT_URL_SAGEMAKER=closed)
+    done = run_cli("discover", "aws", "--live", "default", env=env)
+    assert done.returncode == 0, done.stderr
+    (line,) = [w for w in _lines(done.stderr) if w.startswith("warning:")]
+    assert line.startswith("warning: live: AWS sagemaker:List* could not be read")
+    assert "claims-agent" in done.stdout, "the Bedrock agent is still read"
 
 
 def test_an_api_the_endpoint_cannot_answer_is_a_warning_and_the_rest_is_read(
