@@ -126,7 +126,10 @@ class Worker:
     def run_once(self) -> dict[str, Any]:
         """One pass over every job (what ``charter worker --once`` prints)."""
         out: dict[str, Any] = {}
-        for job in ("workflows", "evaluate", "deliver", "checkpoint"):
+        jobs = ["workflows", "evaluate", "checkpoint"]
+        if self.g.policy().delivery.enabled:  # a policy with routes: notices go out
+            jobs.insert(2, "deliver")
+        for job in jobs:
             result = self.run_job(job)
             out[job] = result if result is not None else "not due"
         return out
