@@ -391,18 +391,35 @@ def notices(
     Example: charter notices --to maria.garcia@acme.example
     """
     with cli_errors():
-        found = get_services().governance.notices.list(recipient=to, kind=kind, limit=limit)
+        governance = get_services().governance
+        found = governance.notices.list(recipient=to, kind=kind, limit=limit)
+        delivery = governance.delivery.states("notice", [str(n.id) for n in found])
     if json_out:
-        emit_json([n.to_dict() for n in found])
+        emit_json([{**n.to_dict(), "delivery": delivery.get(str(n.id), [])} for n in found])
         return
-    table = listing("sent", "to", "notice", title=f"Notices ({len(found)})")
+    table = listing("sent", "to", "notice", "delivery", title=f"Notices ({len(found)})")
     for n in found:
         table.add_row(
             f"{n.created_at:%Y-%m-%d %H:%M}",
             escape(n.recipient),
             f"[bold]{escape(n.subject)}[/]\n{escape(n.body)}",
+            delivery_cell(delivery.get(str(n.id), [])),
         )
     console.print(table)
+
+
+def delivery_cell(states: list[dict[str, Any]]) -> str:
+    """Where a notice went: ``slack sent``, ``mail→ada@… queued (HTTP 503 …)``."""
+    if not states:
+        return "[dim]not delivered[/]"
+    lines = []
+    for s in states:
+        where = s["channel"] + (f"→{s['address']}" if s["address"] else "")
+        line = f"{escape(where)} {s['status']}"
+        if s["status"] != "sent" and s["error"]:
+            line += f" [red]({escape(s['error'][:80])})[/]"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def print_decommission(body: dict[str, Any], *, applied: bool) -> None:
