@@ -183,6 +183,8 @@ class DeliveryPolicy(_Strict):
     #: how often the worker's delivery job runs, and how many messages one pass claims
     every: Duration = 30
     batch: int = Field(default=500, ge=1, le=10_000)
+    #: messages in flight at once (after each channel's first one went through)
+    concurrency: int = Field(default=8, ge=1, le=64)
     #: a pass stops claiming after this long, so other jobs are never starved
     budget: Duration = 50
     #: how often open issues (GitHub, Jira) are polled for their state

@@ -25,6 +25,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -176,19 +177,33 @@ class DeliveryService:
                 failed[channel] = secrets.redact(str(exc))
                 raise
 
-        for row in singles:
+        def one(row: Any) -> rows_.Outcome:
             if row.item_id not in (notices if row.item_type == "notice" else tasks):
-                outcomes.append(rows_.Outcome(row.id, error="the item no longer exists"))
-                continue
+                return rows_.Outcome(row.id, error="the item no longer exists")
             message = _message(row, notices, tasks, link)
             try:
                 reference = attempt(
                     row.channel, message, row.address, f"charter-{row.item_type}-{row.id}"
                 )
             except ChannelError as exc:
-                outcomes.append(rows_.Outcome(row.id, error=secrets.redact(str(exc))))
+                return rows_.Outcome(row.id, error=secrets.redact(str(exc)))
+            return rows_.Outcome(row.id, reference=reference)
+
+        # each channel's first message alone (a dead channel costs one timeout a pass),
+        # then the rest of the healthy channels' messages side by side
+        rest: list[Any] = []
+        probed: set[str] = set()
+        for row in singles:
+            if row.channel in probed:
+                rest.append(row)
                 continue
-            outcomes.append(rows_.Outcome(row.id, reference=reference))
+            probed.add(row.channel)
+            outcomes.append(one(row))
+        if policy.concurrency > 1 and len(rest) > 1:
+            with ThreadPoolExecutor(policy.concurrency, thread_name_prefix="deliver") as pool:
+                outcomes += list(pool.map(one, rest))
+        else:
+            outcomes += [one(row) for row in rest]
         for (channel, address), members in groups.items():
             present = [r for r in members if r.item_id in (notices | tasks)]
             messages = [_message(r, notices, tasks, link) for r in present]
