@@ -128,17 +128,28 @@ class DeliveryService:
         secrets = self._secrets(policy)
         with httpx.Client(timeout=policy.timeout, follow_redirects=False) as client:
             transports, broken = self._transports(policy, secrets, client)
-            ttl = int(policy.budget + policy.timeout * (len(policy.channels) + 2) + 300)
+            # a claim outlives the pass's budget plus one request per channel; rows whose
+            # turn comes later are given back unsent, so no claim lapses mid-send
+            ttl = int(policy.budget + policy.timeout * (len(policy.channels) + 2) + 60)
+            deadline = started + ttl - policy.timeout - 30
             while time.monotonic() - started < policy.budget:
                 claimed = rows_.claim(
                     self._db, holder, self._clock.now(), limit=policy.batch, ttl=ttl
                 )
                 if not claimed:
                     break
-                outcomes = self._send(claimed, transports, broken, policy, secrets)
-                rows_.record(self._db, holder, outcomes, self._clock.now(), policy)
+                outcomes = self._send(claimed, transports, broken, policy, secrets, deadline)
+                done = [o for o in outcomes if not o.skipped]
+                rows_.record(self._db, holder, done, self._clock.now(), policy)
+                rows_.release(self._db, holder, [o.id for o in outcomes if o.skipped])
                 for outcome in outcomes:
-                    key = "sent" if outcome.error is None else "errors"
+                    key = (
+                        "deferred"
+                        if outcome.skipped
+                        else "sent"
+                        if outcome.error is None
+                        else "errors"
+                    )
                     out[key] += 1
                 if len(claimed) < policy.batch:
                     break
@@ -153,6 +164,7 @@ class DeliveryService:
         broken: dict[str, str],
         policy: DeliveryPolicy,
         secrets: ChannelSecrets,
+        deadline: float,
     ) -> list[rows_.Outcome]:
         with self._db.read() as connection:
             notices, tasks = rows_.load_items(connection, claimed)
@@ -178,6 +190,8 @@ class DeliveryService:
                 raise
 
         def one(row: Any) -> rows_.Outcome:
+            if time.monotonic() > deadline:
+                return rows_.Outcome(row.id, skipped=True)
             if row.item_id not in (notices if row.item_type == "notice" else tasks):
                 return rows_.Outcome(row.id, error="the item no longer exists")
             message = _message(row, notices, tasks, link)
@@ -205,6 +219,9 @@ class DeliveryService:
         else:
             outcomes += [one(row) for row in rest]
         for (channel, address), members in groups.items():
+            if time.monotonic() > deadline:
+                outcomes += [rows_.Outcome(r.id, skipped=True) for r in members]
+                continue
             present = [r for r in members if r.item_id in (notices | tasks)]
             messages = [_message(r, notices, tasks, link) for r in present]
             day = self._clock.now().date()

@@ -35,6 +35,8 @@ class Outcome:
     id: int
     error: str | None = None
     reference: str | None = None
+    #: not attempted (the claim was about to lapse): given back as it was
+    skipped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
