@@ -330,3 +330,40 @@ def test_two_workers_racing_deliver_each_notice_once(
     assert len(web.webhook_ids) == 200
     assert Counter(web.webhook_ids).most_common(1)[0][1] == 1
     assert people.governance.delivery.counts() == {"sent": 200}
+
+
+def test_teams_gets_an_adaptive_card_and_mail_refuses_bad_auth_or_an_unverified_relay(
+    people: Services, peers: tuple[MailServer, Receiver], env: None, tmp_path: Path
+) -> None:
+    mail, web = peers
+    good = channels(mail, web)
+    wrong_password = {**good["mail"], "password": {"env": "TEST_WEBHOOK_SECRET"}}
+    unverified = {k: v for k, v in good["mail"].items() if k != "ca_file"}  # system CAs only
+    write_policy(
+        tmp_path,
+        {
+            "channels": {"teams": good["teams"], "badauth": wrong_password, "nocert": unverified},
+            "routes": [{"channel": "teams"}, {"channel": "badauth"}, {"channel": "nocert"}],
+        },
+    )
+    notice(people, "t1", subject="Charter expires in 7 days", kind="expiry.warn")
+    result = people.governance.delivery.run_pass("w")
+    assert result["sent"] == 1 and result["errors"] == 2
+    card = web.bodies["/teams"][0]["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert card["content"]["body"][0]["text"] == "Charter expires in 7 days"
+    assert mail.messages == []  # neither mail was accepted
+    (listed,) = people.governance.notices.list()
+    states = {
+        s["channel"]: s
+        for s in people.governance.delivery.states("notice", [str(listed.id)])[str(listed.id)]
+    }
+    assert (
+        states["badauth"]["status"] == "queued"
+        and "SMTPAuthenticationError" in states["badauth"]["error"]
+    )
+    assert (
+        states["nocert"]["status"] == "queued"
+        and "CERTIFICATE_VERIFY_FAILED" in states["nocert"]["error"]
+    )
+    assert SECRET not in states["badauth"]["error"]  # no secret in a stored error

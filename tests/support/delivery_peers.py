@@ -93,7 +93,7 @@ def _authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data
         and data.login == SMTP_USER.encode()
         and data.password == SMTP_PASSWORD.encode()
     )
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)  # False: the server answers 535
 
 
 def _free_port() -> int:
