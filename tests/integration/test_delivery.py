@@ -367,3 +367,30 @@ def test_teams_gets_an_adaptive_card_and_mail_refuses_bad_auth_or_an_unverified_
         and "CERTIFICATE_VERIFY_FAILED" in states["nocert"]["error"]
     )
     assert SECRET not in states["badauth"]["error"]  # no secret in a stored error
+
+
+def test_a_departed_manager_is_not_written_to(
+    people: Services, peers: tuple[MailServer, Receiver], env: None, tmp_path: Path
+) -> None:
+    from charter.services.people import PersonRecord
+
+    mail, web = peers
+    people.people.import_records(
+        [PersonRecord(email="lea@acme.example", name="Lea", manager="tom@acme.example")],
+        actor="test",
+    )  # tom left
+    write_policy(
+        tmp_path,
+        {
+            "channels": channels(mail, web),
+            "routes": [{"channel": "mail", "to": ["owner", "manager"]}],
+        },
+    )
+    notice(people, "lea-1", recipient="lea@acme.example")
+    notice(people, "ada-1", recipient="ada@acme.example")  # ada's manager sam is here
+    assert people.governance.delivery.run_pass("w")["sent"] == 3
+    assert sorted(m["to"][0] for m in mail.messages) == [
+        "ada@acme.example",
+        "lea@acme.example",
+        "sam@acme.example",
+    ]

@@ -82,6 +82,7 @@ def _new_items(connection: Connection, since: dt.datetime, limit: int) -> list[_
 
 
 def _managers(connection: Connection, emails: Iterable[str]) -> dict[str, str]:
+    """Each person's manager in the directory, unless the manager has left."""
     wanted = sorted({e for e in emails if e})
     out: dict[str, str] = {}
     _P = schema.people
@@ -89,7 +90,17 @@ def _managers(connection: Connection, emails: Iterable[str]) -> dict[str, str]:
         chunk = wanted[start : start + 500]
         rows = connection.execute(sa.select(_P.c.email, _P.c.manager).where(_P.c.email.in_(chunk)))
         out.update({r.email: r.manager for r in rows if r.manager})
-    return out
+    departed: set[str] = set()
+    managers = sorted(set(out.values()))
+    for start in range(0, len(managers), 500):
+        departed |= set(
+            connection.execute(
+                sa.select(_P.c.email).where(
+                    _P.c.email.in_(managers[start : start + 500]), _P.c.status != "active"
+                )
+            ).scalars()
+        )
+    return {person: boss for person, boss in out.items() if boss not in departed}
 
 
 def route_new(database: Database, policy: DeliveryPolicy, now: dt.datetime, limit: int) -> int:
