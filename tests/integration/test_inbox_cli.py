@@ -120,3 +120,36 @@ def test_malformed_channel_config_is_refused_naming_the_field(cli: Run, tmp_path
     result = cli("worker", "--once")
     assert result.exit_code == 2, result.output
     assert "delivery.channels.hook.webhook.secret" in result.output
+
+
+def test_tasks_show_the_issue_they_opened(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TEST_GH_TOKEN", "ghp_x")
+    with Receiver("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") as web:
+        channel = {"type": "github", "repository": "acme/ops", "token": {"env": "TEST_GH_TOKEN"}}
+        policy = {
+            "delivery": {
+                "channels": {"gh": {**channel, "api": web.url}},
+                "routes": [{"channel": "gh", "items": ["task"]}],
+            }
+        }
+        (tmp_path / "home" / "governance.yaml").write_text(yaml.safe_dump(policy))
+        services = get_services()
+        with services.db.write() as connection:
+            task_id = file_task(
+                connection,
+                kind="revoke",
+                target_type="credential",
+                target="aws:key/2",
+                title="Delete key two",
+                steps=["aws iam delete-access-key --access-key-id AKIA2"],
+                actor="test",
+                now=services.clock.now(),
+                agent="summarizer",
+            )
+        services.governance.delivery.run_pass("w")
+        listed = json.loads(cli("tasks", "--json").stdout)
+        mine = next(t for t in listed if t["id"] == task_id)
+        assert mine["delivery"][0]["reference"] == "acme/ops#1347"
+        assert "gh sent acme/ops#1347" in cli("tasks").stdout

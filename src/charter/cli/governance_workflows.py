@@ -354,17 +354,21 @@ def tasks(
     if ctx.invoked_subcommand is not None:
         return
     with cli_errors():
-        found = get_services().governance.tasks.list(
-            status=None if all_ else TaskStatus.OPEN, agent=agent
-        )
+        governance = get_services().governance
+        found = governance.tasks.list(status=None if all_ else TaskStatus.OPEN, agent=agent)
+        delivery = governance.delivery.states("task", [t.id for t in found])
     if json_out:
-        emit_json([t.to_dict() for t in found])
+        emit_json([{**t.to_dict(), "delivery": delivery.get(t.id, [])} for t in found])
         return
-    table = listing("id", "status", "task", "assignee", title=f"Tasks ({len(found)})")
+    table = listing("id", "status", "task", "assignee", "delivery", title=f"Tasks ({len(found)})")
     for task in found:
         steps = "".join(f"\n- {escape(step)}" for step in task.steps)
         table.add_row(
-            task.id, str(task.status), f"[bold]{escape(task.title)}[/]{steps}", task.assignee or "-"
+            task.id,
+            str(task.status),
+            f"[bold]{escape(task.title)}[/]{steps}",
+            task.assignee or "-",
+            delivery_cell(delivery.get(task.id, [])),
         )
     console.print(table)
 
@@ -416,6 +420,8 @@ def delivery_cell(states: list[dict[str, Any]]) -> str:
     for s in states:
         where = s["channel"] + (f"→{s['address']}" if s["address"] else "")
         line = f"{escape(where)} {s['status']}"
+        if s["reference"]:
+            line += f" {escape(s['reference'])}"
         if s["status"] != "sent" and s["error"]:
             line += f" [red]({escape(s['error'][:80])})[/]"
         lines.append(line)
