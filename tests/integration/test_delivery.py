@@ -394,3 +394,24 @@ def test_a_departed_manager_is_not_written_to(
         "lea@acme.example",
         "sam@acme.example",
     ]
+
+
+def test_an_unreadable_secrets_file_holds_only_the_channels_that_need_it(
+    people: Services, peers: tuple[MailServer, Receiver], env: None, tmp_path: Path
+) -> None:
+    mail, web = peers
+    write_policy(
+        tmp_path,
+        {
+            "channels": channels(mail, web),
+            "secrets_file": "missing-secrets.yaml",
+            "routes": [{"channel": "hook"}, {"channel": "slack"}],
+        },
+    )
+    notice(people, "s1")
+    assert people.governance.delivery.run_pass("w")["sent"] == 1  # slack needs no secret
+    (listed,) = people.governance.notices.list()
+    states = people.governance.delivery.states("notice", [str(listed.id)])[str(listed.id)]
+    hook = next(s for s in states if s["channel"] == "hook")
+    assert hook["status"] == "queued"
+    assert "secret 'hook'" in hook["error"] and "cannot read" in hook["error"]

@@ -94,14 +94,22 @@ class DeliveryService:
         self._tasks = tasks
         self._home = home
 
-    def _secrets(self, policy: DeliveryPolicy) -> ChannelSecrets:
+    def _secrets(self, policy: DeliveryPolicy) -> tuple[ChannelSecrets, str | None]:
+        """The secrets, and why the secrets file could not be read (its channels wait)."""
         if policy.secrets_file is None:
-            return ChannelSecrets({})
+            return ChannelSecrets({}), None
         path = Path(policy.secrets_file).expanduser()
-        return ChannelSecrets.load(path if path.is_absolute() else self._home / path)
+        try:
+            return ChannelSecrets.load(path if path.is_absolute() else self._home / path), None
+        except CharterError as exc:
+            return ChannelSecrets({}), str(exc)
 
     def _transports(
-        self, policy: DeliveryPolicy, secrets: ChannelSecrets, client: httpx.Client
+        self,
+        policy: DeliveryPolicy,
+        secrets: ChannelSecrets,
+        client: httpx.Client,
+        secrets_error: str | None,
     ) -> tuple[dict[str, Transport], dict[str, str]]:
         """Each channel's transport, or why it cannot be built (a missing secret)."""
         built: dict[str, Transport] = {}
@@ -110,7 +118,8 @@ class DeliveryService:
             try:
                 built[name] = build(channel, secrets, client, policy.timeout)
             except CharterError as exc:
-                broken[name] = f"channel {name}: {exc}"
+                because = f" ({secrets_error})" if secrets_error else ""
+                broken[name] = f"channel {name}: {exc}{because}"
         return built, broken
 
     def run_pass(self, holder: str) -> dict[str, Any]:
@@ -125,13 +134,14 @@ class DeliveryService:
             out["routed"] += routed
             if routed < policy.batch or time.monotonic() - started > policy.budget:
                 break
-        secrets = self._secrets(policy)
+        secrets, secrets_error = self._secrets(policy)
         with httpx.Client(timeout=policy.timeout, follow_redirects=False) as client:
-            transports, broken = self._transports(policy, secrets, client)
+            transports, broken = self._transports(policy, secrets, client, secrets_error)
             # a claim outlives the pass's budget plus one request per channel; rows whose
             # turn comes later are given back unsent, so no claim lapses mid-send
-            ttl = int(policy.budget + policy.timeout * (len(policy.channels) + 2) + 60)
-            deadline = started + ttl - policy.timeout - 30
+            # (a request may wait ``timeout`` per network step: allow a few steps each)
+            ttl = int(policy.budget + policy.timeout * (len(policy.channels) + 6) + 60)
+            deadline = started + ttl - 4 * policy.timeout - 30
             while time.monotonic() - started < policy.budget:
                 claimed = rows_.claim(
                     self._db, holder, self._clock.now(), limit=policy.batch, ttl=ttl
