@@ -191,8 +191,9 @@ def test_broken_channels_keep_the_notice_queued_and_the_worker_carries_on(
     assert final["refuses"] == "failed" and final["slack"] == "sent"
 
 
+@pytest.mark.parametrize("closer", ["gh", "jira"])
 def test_a_task_opens_issues_and_closing_the_issue_closes_the_task(
-    people: Services, peers: tuple[MailServer, Receiver], env: None, tmp_path: Path
+    people: Services, peers: tuple[MailServer, Receiver], env: None, tmp_path: Path, closer: str
 ) -> None:
     _, web = peers
     write_policy(
@@ -242,16 +243,22 @@ def test_a_task_opens_issues_and_closing_the_issue_closes_the_task(
     assert web.bodies["/rest/api/2/issue"][0]["fields"]["project"] == {"key": "ED"}
     state = people.governance.delivery.states("task", [task_id])[task_id]
     assert {s["reference"] for s in state} == {"acme/ops#1347", "ED-24"}
-    web.issue_closed = True
+    if closer == "gh":
+        web.issue_closed = True  # GitHub: "state": "closed"
+    else:
+        web.jira_done = True  # Jira: the status category "done"
     people.clock.advance(seconds=30)  # type: ignore[attr-defined]
     assert people.governance.delivery.run_pass("w")["issues_closed"] == 0  # not yet polled again
     people.clock.advance(seconds=300)  # type: ignore[attr-defined]
     assert people.governance.delivery.run_pass("w")["issues_closed"] == 1
     task = people.governance.tasks.get(task_id)
-    assert task.status == TaskStatus.DONE and task.done_by == "gh:acme/ops#1347"
-    web.jira_done = True
+    reference = "gh:acme/ops#1347" if closer == "gh" else "jira:ED-24"
+    assert task.status == TaskStatus.DONE and task.done_by == reference
+    other = "/rest/api/2/issue/ED-24" if closer == "gh" else "/repos/acme/ops/issues/1347"
+    polled = web.hits[other]
     people.clock.advance(seconds=301)  # type: ignore[attr-defined]
-    assert people.governance.delivery.run_pass("w")["issues_closed"] == 1  # already done: noted
+    assert people.governance.delivery.run_pass("w")["issues_closed"] == 0
+    assert web.hits[other] == polled  # the task is done: the other tracker is not asked
     assert len(web.bodies["/repos/acme/ops/issues"]) == 1  # the issue was opened once
 
 

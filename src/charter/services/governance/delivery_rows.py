@@ -255,14 +255,18 @@ def release(database: Database, holder: str, ids: Sequence[int]) -> None:
 
 
 def open_issues(database: Database, channels: Sequence[str], limit: int = 500) -> list[Any]:
+    """Issues opened for tasks that are still open (a task done in Charter is not polled)."""
     with database.read() as connection:
         return list(
             connection.execute(
                 sa.select(_D)
+                .join(_T, _T.c.id == _D.c.item_id)
                 .where(
+                    _D.c.item_type == "task",
                     _D.c.status == "sent",
                     _D.c.external_state == "open",
                     _D.c.channel.in_(list(channels)),
+                    _T.c.status == "open",
                 )
                 .order_by(_D.c.sent_at)
                 .limit(limit)
