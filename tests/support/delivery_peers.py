@@ -224,7 +224,10 @@ class Receiver:
             def do_GET(self) -> None:
                 receiver.handle_get(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # several workers' parallel sends
+
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
 
     @property
