@@ -22,6 +22,7 @@ from charter.cli import (
     estate,
     gateway,
     governance,
+    inbox,
     people,
     status,
     tokens,
@@ -66,6 +67,7 @@ gateway.register(app)  # the MCP gateway
 governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
 status.register(app)  # the store in use and what it holds
+inbox.register(app)  # a person's inbox: approvals, reviews, tasks, findings, notices
 # -- end registrations --
 
 #: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
@@ -82,6 +84,7 @@ JOBS: dict[str, tuple[str, ...]] = {
         "rotation",
         "tasks",
         "notices",
+        "inbox",
         "worker",
     ),
     "Enforcement": ("gateway", "pep"),

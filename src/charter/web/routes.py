@@ -14,6 +14,7 @@ from charter.web import (
     decisions,
     estate_map,
     findings,
+    inbox,
     inventory,
     overview,
     reviews,
@@ -36,6 +37,7 @@ for module in (
     decisions,
     inventory,
     changes,
+    inbox,
 ):
     router.include_router(module.router)
 
