@@ -23,12 +23,13 @@ bodies over the limit) is left to the MCP handler, which decides it in full.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.gateway.authority import AgentPrincipal
@@ -41,6 +42,7 @@ logger = logging.getLogger("charter.gateway.stepup")
 
 #: The requests a token's scope can fall short for (directory.py maps them to actions).
 CALLS = frozenset({"tools/call", "resources/read", "prompts/get"})
+_TOOL, _RESOURCE, _PROMPT = b'"tools/call"', b'"resources/read"', b'"prompts/get"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +57,11 @@ class Call:
 
 def parse_call(body: bytes) -> Call | None:
     """The call in ``body`` if it is one single request of :data:`CALLS`, else ``None``."""
-    if not body or b'"method"' not in body:
-        return None
+    if not body or (_TOOL not in body and _RESOURCE not in body and _PROMPT not in body):
+        return None  # most messages are not one of these: no JSON parse for them
     try:
-        message = json.loads(body)
-    except (ValueError, RecursionError):
+        message = orjson.loads(body)
+    except (orjson.JSONDecodeError, RecursionError):
         return None
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or "id" not in message:
         return None
