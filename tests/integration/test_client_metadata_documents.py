@@ -52,6 +52,8 @@ def documents() -> Iterator[Documents]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             docs.hits[self.path] = docs.hits.get(self.path, 0) + 1
+            if self.path.startswith("/slow/"):
+                time.sleep(2)
             status, content_type, body = docs.served.get(self.path, (404, "text/plain", b"no"))
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -229,3 +231,25 @@ def test_without_the_switch_loopback_and_private_addresses_are_refused(
     ):
         with pytest.raises(OAuthError):
             public.check_url(url)
+
+
+def test_a_slow_document_does_not_hold_up_other_clients(setup: Setup, documents: Documents) -> None:
+    key = setup.keys["helpdesk-bot"]
+    url = documents.put(
+        "/slow/helpdesk.json", document(documents.base + "/slow/helpdesk.json", key)
+    )
+    answers: list[httpx.Response] = []
+    slow = threading.Thread(target=lambda: answers.append(token_request(setup, url, key)))
+    slow.start()
+    time.sleep(0.3)  # the slow fetch is under way
+    started = time.monotonic()
+    from charter.sdk.credentials import AgentCredentials
+
+    reviewer = AgentCredentials(
+        "ticket-reviewer", setup.keys["ticket-reviewer"], base_url=setup.charter.url
+    )
+    reviewer.token("read_ticket")
+    reviewer.close()
+    assert time.monotonic() - started < 1.5  # served while the document was still on its way
+    slow.join()
+    assert answers[0].status_code == 200, answers[0].text
