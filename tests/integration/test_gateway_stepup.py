@@ -128,3 +128,32 @@ def test_a_batch_or_garbage_body_is_left_to_the_handler(stack: Stack) -> None:
     garbage = httpx.post(stack.gateway, content=b"{not json", headers=headers)
     assert garbage.status_code == 400  # the SDK's parse error, not a challenge
     assert "insufficient_scope" not in garbage.headers.get("www-authenticate", "")
+
+
+def request(stack: Stack, headers: dict[str, str], method: str, params: dict[str, Any]) -> Any:
+    body = {"jsonrpc": "2.0", "id": 9, "method": method, "params": params}
+    return httpx.post(stack.gateway, json=body, headers=headers)
+
+
+def test_resources_and_prompts_step_up_to_their_own_scopes(stack: Stack) -> None:
+    headers = open_session(stack, stack.token("helpdesk-bot", "read_ticket"))
+    for method, params, scope in (
+        ("resources/read", {"uri": "helpdesk://tickets/4711"}, "resources.read"),
+        ("resources/read", {"uri": "helpdesk://queues"}, "resources.read"),
+        (
+            "prompts/get",
+            {"name": "summarize_ticket", "arguments": {"ticket_id": "1"}},
+            "prompts.get",
+        ),
+    ):
+        answer = request(stack, headers, method, params)
+        assert answer.status_code == 403, (method, params, answer.text)
+        assert f'scope="{scope}"' in answer.headers["www-authenticate"]
+    # an unknown URI or prompt is the handler's refusal, not a challenge
+    assert (
+        request(stack, headers, "resources/read", {"uri": "file:///etc/passwd"}).status_code == 200
+    )
+    assert request(stack, headers, "prompts/get", {"name": "nope"}).status_code == 200
+    wider = open_session(stack, stack.token("helpdesk-bot", "read_ticket resources.read"))
+    read = request(stack, wider, "resources/read", {"uri": "helpdesk://tickets/4711"})
+    assert read.status_code == 200 and "ticket 4711 (resource)" in read.text
