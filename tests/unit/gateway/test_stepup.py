@@ -179,3 +179,15 @@ def test_parse_call_reads_the_three_decided_methods_only() -> None:
         assert parsed is not None and parsed.method == method
     assert parse_call(b"") is None
     assert parse_call(b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}') is None
+
+
+def test_a_failing_step_up_check_leaves_the_call_to_the_handler() -> None:
+    rig = Rig({})
+
+    async def broken(principal: AgentPrincipal, call: Call) -> str | None:
+        raise RuntimeError("boom")
+
+    rig.server.step_up = broken
+    whole = tool_call("send_email")
+    assert rig.send([whole])[0] == 200  # decided (and denied, if so) by the MCP handler
+    assert rig.bodies == [whole]
