@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from charter.connectors import ai_signals
+from charter.connectors import aws_escalation_input as escalation
 from charter.connectors.aws_policy import (
     Access,
     ActionCatalog,
@@ -71,6 +72,8 @@ class Context:
     functions: list[Rec] = field(default_factory=list)
     #: function ARN → (name, identity id) of the AI role that invokes it as a tool
     tools: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: who can become whom, and each identity's shortest path to an administrator
+    escalation: escalation.Escalation | None = None
 
 
 def _tags(record: dict[str, Any]) -> dict[str, str]:
@@ -102,6 +105,8 @@ def first_pass(export: AccountExport) -> Context:
     extra: set[str] = set()
     raw_groups: list[Rec] = []
     ai_roles: list[Rec] = []
+    principals: list[tuple[str, Rec]] = []
+    other_versions: dict[str, list[dict[str, Any]]] = {}
     for member, rec in export.details:
         data = rec.data
         if not isinstance(data, dict):
@@ -114,9 +119,14 @@ def first_pass(export: AccountExport) -> Context:
                     document = load_document(version.get("Document"), where=f"{rec.where}.Document")
                     ctx.managed[arn] = (str(data.get("PolicyName")), document)
                     extra |= named_actions(document)
+                elif version.get("Document"):
+                    other_versions.setdefault(arn, []).append(
+                        load_document(version.get("Document"), where=f"{rec.where}.Document")
+                    )
         elif member == "GroupDetailList":
             raw_groups.append(rec)
         elif member in ("UserDetailList", "RoleDetailList"):
+            principals.append((member, rec))
             for key in ("UserPolicyList", "RolePolicyList"):
                 for p in data.get(key) or []:
                     extra |= named_actions(load_document(p.get("PolicyDocument"), where=rec.where))
@@ -146,6 +156,15 @@ def first_pass(export: AccountExport) -> Context:
                     ):
                         role_id = arn_identity_id(ctx.account, str(rec.data.get("Arn")))
                         ctx.tools.setdefault(arn, (str(rec.data.get("RoleName")), role_id))
+    ctx.escalation = escalation.build(
+        ctx.account,
+        principals,
+        raw_groups,
+        ctx.managed,
+        other_versions,
+        ctx.functions or None,
+        lambda data, key, where, via: _policies(data, key, ctx, where, via),
+    )
     return ctx
 
 
@@ -215,6 +234,9 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
     accesses = effective_access(policies, ctx.catalog, boundary=boundary_doc, where=rec.where)
     properties["policies"] = sorted({p.describe() for p in policies})
     properties["admin"] = any(a.admin for a in accesses)
+    escalates = ctx.escalation.summary(identity_id) if ctx.escalation else None
+    if escalates:
+        properties["escalation"] = escalates
     if any(p.startswith(("bedrock:", "sagemaker:Invoke")) for a in accesses for p in a.patterns):
         ai.append("its policies name Bedrock or SageMaker actions")
     for signal in (
@@ -242,6 +264,8 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         properties=properties,
     )
     grants = [_grant(identity, access) for access in accesses]
+    if ctx.escalation:
+        grants += ctx.escalation.grants(identity_id, f"{kind} {name}")
     for principal in trusted:
         if (
             principal.startswith("arn:")
