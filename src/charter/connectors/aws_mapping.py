@@ -233,7 +233,9 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         boundary_doc = ctx.managed.get(str(boundary["PermissionsBoundaryArn"]), ("", None))[1]
     accesses = effective_access(policies, ctx.catalog, boundary=boundary_doc, where=rec.where)
     properties["policies"] = sorted({p.describe() for p in policies})
-    properties["admin"] = any(a.admin for a in accesses)
+    properties["admin"] = any(a.admin for a in accesses) and (
+        ctx.escalation is None or identity_id in ctx.escalation.admins
+    )
     escalates = ctx.escalation.summary(identity_id) if ctx.escalation else None
     if escalates:
         properties["escalation"] = escalates

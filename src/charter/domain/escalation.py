@@ -89,7 +89,7 @@ class EscalationGraph:
         # next hop toward admin: node -> the edge to take; unconditional edges first
         for edges in incoming.values():
             edges.sort(key=lambda e: (len(e.assumptions), e.technique))
-        nxt: dict[str, EscalationEdge | None] = dict.fromkeys(self.admins)
+        nxt: dict[str, EscalationEdge | None] = dict.fromkeys(sorted(self.admins))
         nxt[ADMIN] = None
         queue = deque(nxt)
         while queue:
