@@ -237,3 +237,54 @@ def test_paths_take_the_fewest_hops() -> None:
     assert [e.technique for e in paths["a"].edges] == ["put-user-policy"]  # one hop beats two
     assert paths["b"].target == "admin-role"
     assert "c" not in paths and "admin-role" not in paths
+
+
+# -- the finding rule, on what the connector produced ---------------------------------------------
+def _facts(identity: Any, grants: list[Any], **overrides: Any) -> Any:
+    import dataclasses
+
+    from charter.domain.estate import Identity
+    from charter.domain.governance.facts import GrantFacts, IdentityFacts
+
+    values = {f.name: getattr(identity, f.name) for f in dataclasses.fields(Identity)}
+    values.update(overrides)
+    mine = tuple(
+        GrantFacts(**{f.name: getattr(g, f.name) for f in dataclasses.fields(GrantFacts)})
+        for g in grants
+        if g.subject == identity.id
+    )
+    return IdentityFacts(**values, grants=mine)
+
+
+def test_the_rule_flags_iam_vulnerable_paths_and_no_safe_user(iam_vulnerable: Any) -> None:
+    from charter.domain.governance.facts import RuleContext
+    from charter.domain.governance.policy import Thresholds
+    from charter.domain.governance.rule_registry import get_rule
+
+    context = RuleContext(NOW, Thresholds(), {}, {})
+    n, expected = iam_vulnerable
+    rule, over = get_rule("privilege-escalation"), get_rule("identity-over-privileged")
+    assert rule is not None and over is not None
+    hits = {}
+    for user in _users(n).values():
+        hit = rule.check(_facts(user, n.grants), context)
+        if hit:
+            hits[user.name] = hit
+    assert {u for u in hits if expected[u] == "safe"} == set()
+    assert len([u for u in hits if expected[u] == "path"]) == 27
+    assert len([u for u in hits if expected[u] == "hidden"]) == 4
+    lam = hits["privesc15-PassExistingRoleToNewLambdaThenInvoke-user"]
+    assert "privesc-high-priv-service-role" in lam.message
+    assert "iam:PassRole" in lam.message and lam.evidence["owasp"] == ["NHI5"]
+    assert lam.severity is None  # the rule's high: every step holds unconditionally
+    ssm = hits["privesc-ssmSendCommand-user"]
+    assert ssm.severity is not None and ssm.severity.value == "medium"  # an instance must exist
+    # escalation edges are not "permissions never used" or wildcards for the older rule
+    quiet = _facts(_users(n)["privesc15-PassExistingRoleToNewLambdaThenInvoke-user"], n.grants)
+    over_hit = over.check(quiet, context)
+    assert over_hit is None or "iam:PassRole" not in str(over_hit.evidence["admin_grants"])
+    agent_held = _facts(_users(n)["privesc10-PutUserPolicy-user"], n.grants, agent="bot")
+    held = rule.check(agent_held, context)
+    assert held is not None and held.evidence["owasp"] == ["NHI5", "ASI03"]
+    departed = _facts(_users(n)["fp1-allow-and-deny-user"], n.grants)
+    assert rule.check(departed, context) is None
