@@ -28,6 +28,7 @@ from typing import Any
 
 from charter.connectors.aws_eval import (
     Context,
+    LazyContext,
     PolicySet,
     Verdict,
     evaluate_condition,
@@ -91,6 +92,14 @@ class _Analysis:
         target: Principal | Group | None = None,
         extra: dict[str, Any] | None = None,
     ) -> Context:
+        return LazyContext(lambda: self._context(p, target, extra))
+
+    def _context(
+        self,
+        p: Principal,
+        target: Principal | Group | None,
+        extra: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         base = self._ctx.get(p.arn)
         if base is None:
             base = {
@@ -328,13 +337,16 @@ class _Analysis:
                 for r in roles
                 if r not in candidates
             ]
+        named = {id(r) for r in self.named.get(p.arn, [])}
         for role in candidates:
             if role is p:
                 continue
+            verdict = self.check(p, "sts:AssumeRole", role.arn, self.context(p, role))
+            if not verdict.allowed and id(role) not in named:
+                continue  # neither its policies nor a trust naming it lets it in
             trusted, explicit, assumptions = self.trusts(role, p)
             if not trusted:
                 continue
-            verdict = self.check(p, "sts:AssumeRole", role.arn, self.context(p, role))
             if not verdict.allowed:
                 if not explicit or verdict.why.startswith(
                     ("denied", "its permissions", "no service")

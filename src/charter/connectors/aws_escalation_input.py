@@ -50,6 +50,8 @@ class Escalation:
         out = []
         for edge in self.edges.get(identity_id, []):
             target = edge.target
+            if target != ADMIN and target not in self.admins and target not in self.paths:
+                continue  # the identity it becomes can do no more harm: kept out of the store
             digest = hashlib.sha1(
                 f"{edge.technique}|{target}".encode(), usedforsecurity=False
             ).hexdigest()[:12]

@@ -23,8 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -34,6 +34,30 @@ from charter.connectors.aws_policy import AttachedPolicy, load_document
 Context = Mapping[str, str | tuple[str, ...] | None]
 
 _TIME_KEYS = ("aws:currenttime", "aws:tokenissuetime", "aws:epochtime")
+
+
+class LazyContext(Mapping[str, Any]):
+    """A request context built only when a condition asks for it (most statements have none)."""
+
+    __slots__ = ("_build", "_data")
+
+    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
+        self._build = build
+        self._data: dict[str, Any] | None = None
+
+    def _get(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._build()
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -56,7 +80,10 @@ def _resource_regex(pattern: str) -> re.Pattern[str]:
     )
 
 
+@lru_cache(maxsize=65536)
 def action_matches(pattern: str, action: str) -> bool:
+    if "*" not in pattern and "?" not in pattern:
+        return pattern.strip().lower() == action.lower()
     return _action_regex(pattern).match(action.lower()) is not None
 
 
@@ -247,6 +274,23 @@ class PolicySet:
     identity: list[Rule]
     boundary: list[Rule] | None = None
     scps: list[list[Rule]] | None = None
+    #: action → (the rules of each layer that name it): most questions repeat an action
+    _by_action: dict[str, tuple[list[Rule], list[Rule], list[list[Rule]]]] = field(
+        default_factory=dict, repr=False
+    )
+    #: the services its Allow statements name ("*": any), for :meth:`mentions`
+    _services: frozenset[str] | None = field(default=None, repr=False)
+
+    def _rules(self, action: str) -> tuple[list[Rule], list[Rule], list[list[Rule]]]:
+        found = self._by_action.get(action)
+        if found is None:
+            found = (
+                [r for r in self.identity if r.covers_action(action)],
+                [r for r in self.boundary or [] if r.covers_action(action)],
+                [[r for r in scp if r.covers_action(action)] for scp in self.scps or []],
+            )
+            self._by_action[action] = found
+        return found
 
     @classmethod
     def of(
@@ -275,7 +319,7 @@ class PolicySet:
     ) -> tuple[Rule | None, list[str]]:
         maybe: tuple[Rule | None, list[str]] = (None, [])
         for rule in rules:
-            if rule.effect != "Allow" or not rule.covers_action(action):
+            if rule.effect != "Allow":
                 continue
             if any_resource:
                 if not rule.covers_some_resource():
@@ -301,8 +345,9 @@ class PolicySet:
         """``any_resource``: the principal would create the resource and may name it freely."""
         ctx = context or {}
         assumptions: list[str] = []
-        for rule in self.identity + (self.boundary or []) + [r for s in self.scps or [] for r in s]:
-            if rule.effect != "Deny" or not rule.covers_action(action):
+        identity, boundary, scps = self._rules(action)
+        for rule in identity + boundary + [r for s in scps for r in s]:
+            if rule.effect != "Deny":
                 continue
             if any_resource:
                 if not rule.covers_every_resource():
@@ -316,7 +361,7 @@ class PolicySet:
                 assumptions.append(
                     f"unless the Deny in {rule.source} applies ({'; '.join(unknown)})"
                 )
-        for scp in self.scps or []:
+        for scp in scps:
             found, unknown = self._allowed_by(
                 scp, action, resource, ctx, now, any_resource=any_resource
             )
@@ -325,13 +370,13 @@ class PolicySet:
             assumptions += [f"if {u} (SCP)" for u in unknown]
         if self.boundary is not None:
             found, unknown = self._allowed_by(
-                self.boundary, action, resource, ctx, now, any_resource=any_resource
+                boundary, action, resource, ctx, now, any_resource=any_resource
             )
             if found is None:
                 return Verdict(False, why=f"its permissions boundary does not allow {action}")
             assumptions += [f"if {u} (boundary)" for u in unknown]
         found, unknown = self._allowed_by(
-            self.identity, action, resource, ctx, now, any_resource=any_resource
+            identity, action, resource, ctx, now, any_resource=any_resource
         )
         if found is None:
             return Verdict(False, why=f"no policy allows {action}")
@@ -340,4 +385,17 @@ class PolicySet:
 
     def mentions(self, action: str) -> bool:
         """A quick test: does any Allow name this action (so detailed checks are worth it)?"""
-        return any(r.effect == "Allow" and r.covers_action(action) for r in self.identity)
+        if self._services is None:
+            services: set[str] = set()
+            for rule in self.identity:
+                if rule.effect != "Allow":
+                    continue
+                if rule.not_action:
+                    services.add("*")
+                for pattern in rule.actions:
+                    head = pattern.partition(":")[0].strip().lower()
+                    services.add("*" if "*" in head or "?" in head else head)
+            self._services = frozenset(services)
+        if "*" not in self._services and action.partition(":")[0] not in self._services:
+            return False
+        return any(r.effect == "Allow" for r in self._rules(action)[0])
