@@ -269,16 +269,21 @@ def main() -> None:
             path.write_text(json.dumps(export(account, roles, policies, users, seed=n)))
             paths.append(path)
         size = sum(p.stat().st_size for p in paths) / 1e6
+        roles, policies, users = (sum(s[k] for s in sizes) for k in (1, 2, 3))
         print(
-            f"export: {len(paths)} account(s), {sum(s[1] for s in sizes)} roles, {sum(s[2] for s in sizes)} policies, {sum(s[3] for s in sizes)} users, {size:.0f} MB; load avg {os.getloadavg()[0]:.1f}"
+            f"export: {len(paths)} account(s), {roles} roles, {policies} policies, "
+            f"{users} users, {size:.0f} MB; load avg {os.getloadavg()[0]:.1f}"
         )
-        load, _, identities, _ = run(paths, analyse=False)
+        load, load_cpu, _, _, identities, _ = run(paths, analyse=False)
         print(
-            f"load only (parse, effective permissions, identities, grants): {load:.2f} s for {identities} identities"
+            f"load only (parse, effective permissions, identities, grants): {load:.2f} s wall, "
+            f"{load_cpu:.2f} s CPU, {identities} identities"
         )
-        total, inside, _, edges = run(paths, analyse=True)
+        total, total_cpu, inside, inside_cpu, _, edges = run(paths, analyse=True)
         print(
-            f"with escalation analysis: {total:.2f} s; the analysis alone {inside:.2f} s; {edges} escalation edges"
+            f"with escalation analysis: {total:.2f} s wall, {total_cpu:.2f} s CPU; "
+            f"the analysis alone {inside:.2f} s wall, {inside_cpu:.2f} s CPU; "
+            f"{edges} escalation edges stored; load avg {os.getloadavg()[0]:.1f}"
         )
 
 
