@@ -57,6 +57,29 @@ ADMIN_PROBES = (
     "iam:CreateAccessKey",
     "iam:PassRole",
 )
+#: Actions whose gain makes a role "more privileged" than the identity that can become it.
+SENSITIVE = (
+    *ADMIN_PROBES,
+    "iam:CreateUser",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "sts:AssumeRole",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:PutBucketPolicy",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "secretsmanager:GetSecretValue",
+    "ssm:GetParameter",
+    "kms:Decrypt",
+    "lambda:CreateFunction",
+    "lambda:UpdateFunctionCode",
+    "ec2:RunInstances",
+    "bedrock:InvokeModel",
+    "organizations:LeaveOrganization",
+    "cloudtrail:StopLogging",
+)
 
 
 class _Analysis:
@@ -84,6 +107,7 @@ class _Analysis:
                     else:
                         self.named.setdefault(who, []).append(role)
         self._ctx: dict[str, dict[str, Any]] = {}
+        self._caps: dict[str, frozenset[str]] = {}
 
     # -- requests ----------------------------------------------------------------------------
     def context(
@@ -171,7 +195,37 @@ class _Analysis:
             self.other_identities(p)
             self.assume(p)
             self.services(p)
+        self.wider()
         return self.graph
+
+    def capabilities(self, p: Principal) -> frozenset[str]:
+        """The sensitive actions it may do somewhere (unconditionally or not): its reach."""
+        found = self._caps.get(p.id)
+        if found is None:
+            ctx = self.context(p)
+            found = frozenset(
+                a
+                for a in SENSITIVE
+                if p.policies.mentions(a)
+                and p.policies.check(a, "*", ctx, now=self.now, any_resource=True).allowed
+            )
+            self._caps[p.id] = found
+        return found
+
+    def wider(self) -> None:
+        """For identities with no way to admin: the first role they can become that may do
+        sensitive things they may not (a more privileged role)."""
+        admin_paths = self.graph.paths_to_admin()
+        by_id = {p.id: p for p in self.account.principals}
+        for edge in self.graph.edges:
+            source, target = by_id.get(edge.source), by_id.get(edge.target)
+            if source is None or target is None or source.admin or source.id in admin_paths:
+                continue
+            if source.id in self.graph.wider:
+                continue
+            extra = self.capabilities(target) - self.capabilities(source)
+            if extra:
+                self.graph.wider[source.id] = (edge, tuple(sorted(extra)))
 
     # -- techniques --------------------------------------------------------------------------
     def self_escalation(self, p: Principal) -> None:

@@ -39,18 +39,36 @@ class Escalation:
     admins: set[str] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)
     arns: dict[str, str] = field(default_factory=dict)
+    wider: dict[str, tuple[EscalationEdge, tuple[str, ...]]] = field(default_factory=dict)
 
     def summary(self, identity_id: str) -> dict[str, Any] | None:
         path = self.paths.get(identity_id)
-        if path is None:
+        if path is not None:
+            return {**path.to_dict(self.names), "reaches": "admin"}
+        wider = self.wider.get(identity_id)
+        if wider is None:
             return None
-        return path.to_dict(self.names)
+        edge, gains = wider
+        step = EscalationPath(identity_id, (edge,), edge.target)
+        out = step.to_dict(self.names)
+        target = self.names.get(edge.target, edge.target)
+        out["summary"] = (
+            f"{self.names.get(identity_id, identity_id)} -> {target} "
+            f"(more privileged: {', '.join(gains[:6])}{' …' if len(gains) > 6 else ''})"
+        )
+        return {**out, "reaches": "more-privileged", "gains": list(gains)}
 
     def grants(self, identity_id: str, name: str) -> list[Grant]:
         out = []
         for edge in self.edges.get(identity_id, []):
             target = edge.target
-            if target != ADMIN and target not in self.admins and target not in self.paths:
+            wider = self.wider.get(identity_id)
+            if (
+                target != ADMIN
+                and target not in self.admins
+                and target not in self.paths
+                and (wider is None or wider[0] is not edge)
+            ):
                 continue  # the identity it becomes can do no more harm: kept out of the store
             digest = hashlib.sha1(
                 f"{edge.technique}|{target}".encode(), usedforsecurity=False
@@ -162,6 +180,7 @@ def build(
     out.admins = set(graph.admins)
     out.edges = graph.from_source()
     out.paths = graph.paths_to_admin()
+    out.wider = graph.wider
     return out
 
 

@@ -76,6 +76,8 @@ class EscalationPath:
 class EscalationGraph:
     admins: set[str] = field(default_factory=set)
     edges: list[EscalationEdge] = field(default_factory=list)
+    #: identity with no path to admin → (the edge to a more privileged role, what it gains)
+    wider: dict[str, tuple[EscalationEdge, tuple[str, ...]]] = field(default_factory=dict)
 
     def add(self, edge: EscalationEdge) -> None:
         if edge.source != edge.target:

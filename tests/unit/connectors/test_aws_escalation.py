@@ -94,6 +94,27 @@ def test_reasons_read_as_sentences_and_name_what_cannot_be_checked(techniques: A
     assert [s["technique"] for s in chain["steps"]] == ["assume-role", "lambda-create-invoke"]
 
 
+def test_a_role_that_may_do_more_is_a_path_short_of_admin(techniques: Any) -> None:
+    n, _ = techniques
+    users = _users(n)
+    wider = users["wider-start"].properties["escalation"]
+    assert wider["reaches"] == "more-privileged"
+    assert wider["gains"] == ["s3:GetObject", "secretsmanager:GetSecretValue"]
+    assert wider["summary"].startswith("user wider-start -> role data-reader (more privileged")
+    # becoming a role that may do no more than oneself is no finding
+    assert "escalation" not in users["same-start"].properties
+    assert _edges(n, users["same-start"].id) == {}  # nor a stored edge
+    from charter.domain.governance.facts import RuleContext
+    from charter.domain.governance.policy import Thresholds
+    from charter.domain.governance.rule_registry import get_rule
+
+    rule = get_rule("privilege-escalation")
+    assert rule is not None
+    hit = rule.check(_facts(users["wider-start"], n.grants), RuleContext(NOW, Thresholds(), {}, {}))
+    assert hit is not None and "a more privileged role" in hit.message
+    assert hit.severity is not None and hit.severity.value == "medium"
+
+
 def test_deny_boundary_and_admin_flag(techniques: Any) -> None:
     n, _ = techniques
     users = _users(n)

@@ -216,7 +216,7 @@ def third_party_ai_app(identity: IdentityFacts, ctx: RuleContext) -> Hit | None:
 
 @rule(
     id="privilege-escalation",
-    title="Identity that can make itself an administrator",
+    title="Identity that can make itself an administrator or a more privileged role",
     severity=Severity.HIGH,
     owasp=("NHI5", "ASI03"),
     entity=EntityType.IDENTITY,
@@ -234,17 +234,21 @@ def privilege_escalation(identity: IdentityFacts, ctx: RuleContext) -> Hit | Non
     an administrator: change its own policies, become another user or role (access
     keys, trust policies, passing a role to a service that runs its code). Each step
     names the permissions it uses; a condition that cannot be checked offline is named
-    and the finding is then medium. ASI03 applies when an agent holds the identity."""
+    and the finding is then medium, as it is for a path that ends at a role which may do
+    sensitive things the identity may not (a more privileged role, short of admin).
+    ASI03 applies when an agent holds the identity."""
     path = identity.properties.get("escalation")
     if not isinstance(path, dict) or not path.get("steps") or not active(identity.properties):
         return None
     steps = [s for s in path["steps"] if isinstance(s, dict)]
     conditional = bool(path.get("conditional"))
+    wider = path.get("reaches") == "more-privileged"
     first = steps[0]
     owasp = ["NHI5", "ASI03"] if identity.agent else ["NHI5"]
     how = ", then ".join(str(s.get("technique")) for s in steps)
+    becomes = "a more privileged role" if wider else "an administrator"
     return Hit(
-        f"{identity.kind.replace('_', ' ')} {identity.name} can become an administrator: "
+        f"{identity.kind.replace('_', ' ')} {identity.name} can become {becomes}: "
         f"{path.get('summary')} ({how}; first step: {', '.join(first.get('actions') or [])})",
         {
             "path": path.get("summary"),
@@ -256,5 +260,5 @@ def privilege_escalation(identity: IdentityFacts, ctx: RuleContext) -> Hit | Non
             "conditional": conditional,
             "owasp": owasp,
         },
-        Severity.MEDIUM if conditional else None,
+        Severity.MEDIUM if conditional or wider else None,
     )
