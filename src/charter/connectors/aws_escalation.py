@@ -35,51 +35,16 @@ from charter.connectors.aws_eval import (
     resource_matches,
 )
 from charter.connectors.aws_techniques import (
+    ADMIN_PROBES,
+    ATTACH_ADMIN,
     LAMBDA_UPDATE,
+    SENSITIVE,
     SERVICE_TECHNIQUES,
     Account,
     Group,
     Principal,
 )
 from charter.domain.escalation import ADMIN, EscalationEdge, EscalationGraph
-
-ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
-#: What an attacker attaches: the condition keys of that request.
-_ATTACH = {"iam:PolicyARN": ADMIN_POLICY}
-#: A principal that may do all of these on every resource administers IAM (and so the account).
-ADMIN_PROBES = (
-    "iam:AttachRolePolicy",
-    "iam:AttachUserPolicy",
-    "iam:PutRolePolicy",
-    "iam:PutUserPolicy",
-    "iam:CreatePolicyVersion",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:CreateAccessKey",
-    "iam:PassRole",
-)
-#: Actions whose gain makes a role "more privileged" than the identity that can become it.
-SENSITIVE = (
-    *ADMIN_PROBES,
-    "iam:CreateUser",
-    "iam:CreateRole",
-    "iam:DeleteRole",
-    "sts:AssumeRole",
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:PutBucketPolicy",
-    "dynamodb:Scan",
-    "dynamodb:PutItem",
-    "secretsmanager:GetSecretValue",
-    "ssm:GetParameter",
-    "kms:Decrypt",
-    "lambda:CreateFunction",
-    "lambda:UpdateFunctionCode",
-    "ec2:RunInstances",
-    "bedrock:InvokeModel",
-    "organizations:LeaveOrganization",
-    "cloudtrail:StopLogging",
-)
 
 
 class _Analysis:
@@ -240,7 +205,7 @@ class _Analysis:
                 ("iam:AttachRolePolicy", "attach-role-policy"),
             )
         )
-        attach = self.context(p, p, _ATTACH)
+        attach = self.context(p, p, ATTACH_ADMIN)
         for action, technique in own:
             if p.policies.mentions(action):
                 verdict = self.check(p, action, p.arn, attach)
@@ -262,7 +227,7 @@ class _Analysis:
                 ("iam:AttachGroupPolicy", "attach-group-policy"),
             ):
                 if p.policies.mentions(action):
-                    verdict = self.check(p, action, group.arn, self.context(p, None, _ATTACH))
+                    verdict = self.check(p, action, group.arn, self.context(p, None, ATTACH_ADMIN))
                     if verdict.allowed:
                         self.edge(
                             p,
@@ -422,7 +387,7 @@ class _Analysis:
                         p,
                         action,
                         role.arn,
-                        self.context(p, role, _ATTACH),
+                        self.context(p, role, ATTACH_ADMIN),
                     )
                     if change.allowed:
                         self.edge(

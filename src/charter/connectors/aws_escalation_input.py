@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from charter.connectors.aws_escalation import ADMIN_PROBES, analyse
+from charter.connectors.aws_escalation import analyse
 from charter.connectors.aws_eval import PolicySet
 from charter.connectors.aws_policy import AttachedPolicy, load_document
-from charter.connectors.aws_techniques import Account, Group, Principal, trust_rules
+from charter.connectors.aws_techniques import ADMIN_PROBES, Account, Group, Principal, trust_rules
 from charter.connectors.streaming import Rec
 from charter.domain.escalation import ADMIN, EscalationEdge, EscalationPath
 from charter.domain.estate import Grant

@@ -16,6 +16,44 @@ from typing import Any
 
 from charter.connectors.aws_eval import PolicySet
 
+ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
+#: What an attacker attaches: the condition keys of that request.
+ATTACH_ADMIN = {"iam:PolicyARN": ADMIN_POLICY}
+#: A principal that may do all of these on every resource administers IAM (and so the account).
+ADMIN_PROBES = (
+    "iam:AttachRolePolicy",
+    "iam:AttachUserPolicy",
+    "iam:PutRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:CreateAccessKey",
+    "iam:PassRole",
+)
+#: Actions whose gain makes a role "more privileged" than the identity that can become it.
+SENSITIVE = (
+    *ADMIN_PROBES,
+    "iam:CreateUser",
+    "iam:CreateRole",
+    "iam:DeleteRole",
+    "sts:AssumeRole",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:PutBucketPolicy",
+    "dynamodb:Scan",
+    "dynamodb:PutItem",
+    "secretsmanager:GetSecretValue",
+    "ssm:GetParameter",
+    "kms:Decrypt",
+    "lambda:CreateFunction",
+    "lambda:UpdateFunctionCode",
+    "ec2:RunInstances",
+    "bedrock:InvokeModel",
+    "organizations:LeaveOrganization",
+    "cloudtrail:StopLogging",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class TrustRule:
