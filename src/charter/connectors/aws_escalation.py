@@ -1,23 +1,15 @@
 """AWS IAM privilege escalation, pure: which identity can become which, and how.
 
-The techniques are the published ones (Rhino Security Labs' list and its
-successors, as catalogued by pmapper's edge checkers and BishopFox's
-iam-vulnerable): rewriting a policy attached to oneself (a new default
-version, or an old version made default), attaching or putting a policy on
-oneself or one's group, joining an administrators' group, creating access
-keys or console passwords for another user, rewriting a role's trust policy,
-assuming a role whose trust policy allows it, passing a role to a service
-that then runs one's code as the role (Lambda, Glue, CloudFormation, Data
-Pipeline, EC2, CodeBuild, SageMaker notebooks, training and processing
-jobs), and taking over an existing resource that runs as a role (updating a
-Lambda function's code or configuration, a Glue dev endpoint, a stack, a
-notebook's presigned URL, SSM commands and sessions or EC2 Instance Connect
-on an instance with a profile).
-
-Every step is one :meth:`PolicySet.check` with the request as IAM would see
-it (the role's ARN, ``iam:PassedToService``, the target's tags), so a Deny, a
-resource constraint or a condition that blocks a step removes the edge; a
-condition that cannot be checked offline keeps it, named in the reason.
+The techniques are the published ones (Rhino Security Labs' list and its successors, as
+catalogued by pmapper's edge checkers and BishopFox's iam-vulnerable): rewriting a policy
+attached to oneself, attaching or putting a policy on oneself or one's group, joining an
+administrators' group, access keys or console passwords for another user, rewriting a
+trust policy, assuming a role whose trust allows it, passing a role to a service that runs
+one's code (:mod:`charter.connectors.aws_techniques`), and taking over an existing
+resource that runs as a role. Every step is one :meth:`PolicySet.check` with the request
+as IAM sees it (the role's ARN, ``iam:PassedToService``, the target's tags), so a Deny, a
+resource constraint or a condition that blocks a step removes the edge; a condition that
+cannot be checked offline keeps it, named in the reason.
 """
 
 from __future__ import annotations
@@ -302,7 +294,7 @@ class _Analysis:
                     )
         if p.policies.mentions("iam:UpdateAssumeRolePolicy"):
             for role in self.roles:
-                if role is p:
+                if role is p or role.service_linked:
                     continue
                 verdict = self.check(
                     p, "iam:UpdateAssumeRolePolicy", role.arn, self.context(p, role)
@@ -415,7 +407,11 @@ class _Analysis:
                 steps.append((verdict.why, verdict))
             else:
                 for role in roles:
-                    if role is p or (technique.needs_profile and not role.instance_profile):
+                    if (
+                        role is p
+                        or (technique.needs_profile and not role.instance_profile)
+                        or (technique.passes_role and role.service_linked)
+                    ):
                         continue
                     role_steps = list(steps)
                     if technique.passes_role:

@@ -159,6 +159,7 @@ def build(
                 if kind == "role"
                 else [],
                 instance_profile=bool(data.get("InstanceProfileList")),
+                service_linked=str(data.get("Path", "")).startswith("/aws-service-role/"),
             )
         )
     admin_versions = frozenset(

@@ -105,6 +105,8 @@ class Principal:
     managed: tuple[str, ...] = ()
     trust: list[TrustRule] = field(default_factory=list)
     instance_profile: bool = False
+    #: a service-linked role: its trust policy cannot be changed and it cannot be passed
+    service_linked: bool = False
     admin: bool = False
 
     @property

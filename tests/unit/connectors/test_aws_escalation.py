@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -309,3 +310,53 @@ def test_the_rule_flags_iam_vulnerable_paths_and_no_safe_user(iam_vulnerable: An
     assert held is not None and held.evidence["owasp"] == ["NHI5", "ASI03"]
     departed = _facts(_users(n)["fp1-allow-and-deny-user"], n.grants)
     assert rule.check(departed, context) is None
+
+
+def test_service_linked_roles_cannot_be_passed(tmp_path: Path) -> None:
+    account = "111122223333"
+    admin = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    lam = {"Service": "lambda.amazonaws.com"}
+
+    def role(name: str, path: str) -> dict[str, Any]:
+        return {
+            "RoleName": name,
+            "Path": path,
+            "Arn": f"arn:aws:iam::{account}:role{path}{name}",
+            "AssumeRolePolicyDocument": {
+                "Statement": [{"Effect": "Allow", "Principal": lam, "Action": "sts:AssumeRole"}]
+            },
+            "RolePolicyList": [{"PolicyName": "all", "PolicyDocument": admin}],
+            "AttachedManagedPolicies": [],
+        }
+
+    passer = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"],
+                "Resource": "*",
+            }
+        ]
+    }
+    export = {
+        "UserDetailList": [
+            {
+                "UserName": "dev",
+                "Arn": f"arn:aws:iam::{account}:user/dev",
+                "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": passer}],
+                "GroupList": [],
+                "AttachedManagedPolicies": [],
+            }
+        ],
+        "GroupDetailList": [],
+        "RoleDetailList": [role("AWSServiceRoleForThing", "/aws-service-role/")],
+        "Policies": [],
+    }
+    path = tmp_path / "authorization-details.json"
+    path.write_text(json.dumps(export))
+    dev = _users(normalise("aws", path))["dev"]
+    assert "escalation" not in dev.properties
+    export["RoleDetailList"].append(role("lambda-admin", "/"))
+    path.write_text(json.dumps(export))
+    dev = _users(normalise("aws", path))["dev"]
+    assert dev.properties["escalation"]["summary"] == "user dev -> role lambda-admin (admin)"
