@@ -82,3 +82,23 @@ def test_cli_lists_paths_and_the_finding_names_them(cli: Callable[..., Result]) 
     assert "fp1-allow-and-deny-user" not in flagged
     assert "privesc4-CreateAccessKey-user" in flagged
     assert "fn4-exploitableNotAction-user" in flagged
+
+
+def test_api_lists_paths_and_refuses_bad_input(sqlite_services: Services) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from charter.api import estate as estate_api
+    from charter.http.problems import install_problem_handlers
+
+    _ingest(sqlite_services)
+    api = FastAPI()
+    install_problem_handlers(api)
+    api.include_router(estate_api.router)
+    api.state.services = sqlite_services
+    client = TestClient(api)
+    body = client.get("/v1/map/escalation", params={"limit": 5}).json()
+    assert len(body["paths"]) == 5 and body["truncated"] is True
+    assert all(p["steps"] and p["summary"] for p in body["paths"])
+    bad = client.get("/v1/map/escalation", params={"limit": 0})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/")
