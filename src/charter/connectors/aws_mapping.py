@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from charter.connectors import ai_signals
+from charter.connectors import aws_escalation_input as escalation
 from charter.connectors.aws_policy import (
     Access,
     ActionCatalog,
@@ -81,6 +82,8 @@ class Context:
     ai_workloads: list[Rec] = field(default_factory=list)
     #: role ARN → why it is AI-related: the Bedrock agent or SageMaker resource running as it
     ai_roles: dict[str, list[str]] = field(default_factory=dict)
+    #: who can become whom, and each identity's shortest path to an administrator
+    escalation: escalation.Escalation | None = None
 
 
 def _tags(record: dict[str, Any]) -> dict[str, str]:
@@ -114,6 +117,8 @@ def first_pass(export: AccountExport, skipped: Skipped | None = None) -> Context
     extra: set[str] = set()
     raw_groups: list[Rec] = []
     ai_roles: list[Rec] = []
+    principals: list[tuple[str, Rec]] = []
+    other_versions: dict[str, list[dict[str, Any]]] = {}
 
     def learn(member: str | None, rec: Rec) -> None:
         data = rec.data
@@ -127,6 +132,10 @@ def first_pass(export: AccountExport, skipped: Skipped | None = None) -> Context
                     document = load_document(version.get("Document"), where=f"{rec.where}.Document")
                     ctx.managed[arn] = (str(data.get("PolicyName")), document)
                     extra.update(named_actions(document))
+                elif version.get("Document"):
+                    other_versions.setdefault(arn, []).append(
+                        load_document(version.get("Document"), where=f"{rec.where}.Document")
+                    )
         elif member == "GroupDetailList":
             raw_groups.append(rec)
         elif member in ("UserDetailList", "RoleDetailList"):
@@ -139,6 +148,7 @@ def first_pass(export: AccountExport, skipped: Skipped | None = None) -> Context
                 trust = load_document(data.get("AssumeRolePolicyDocument") or {}, where=rec.where)
                 if ai_signals.aws_service_signal(trust_principals(trust, where=rec.where)):
                     ai_roles.append(rec)
+            principals.append((member, rec))  # only a record that reads cleanly is analysed
 
     for member, rec in export.details:
         guard(rec, skipped, functools.partial(learn, member))
@@ -166,6 +176,16 @@ def first_pass(export: AccountExport, skipped: Skipped | None = None) -> Context
                     ):
                         role_id = arn_identity_id(ctx.account, str(rec.data.get("Arn")))
                         ctx.tools.setdefault(arn, (str(rec.data.get("RoleName")), role_id))
+    readable_groups = [rec for rec in raw_groups if str(rec.data.get("GroupName")) in ctx.groups]
+    ctx.escalation = escalation.build(
+        ctx.account,
+        principals,
+        readable_groups,
+        ctx.managed,
+        other_versions,
+        ctx.functions or None,
+        lambda data, key, where, via: _policies(data, key, ctx, where, via),
+    )
     return ctx
 
 
@@ -245,7 +265,12 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         boundary_doc = ctx.managed.get(str(boundary["PermissionsBoundaryArn"]), ("", None))[1]
     accesses = effective_access(policies, ctx.catalog, boundary=boundary_doc, where=rec.where)
     properties["policies"] = sorted({p.describe() for p in policies})
-    properties["admin"] = any(a.admin for a in accesses)
+    properties["admin"] = any(a.admin for a in accesses) and (
+        ctx.escalation is None or identity_id in ctx.escalation.admins
+    )
+    escalates = ctx.escalation.summary(identity_id) if ctx.escalation else None
+    if escalates:
+        properties["escalation"] = escalates
     if any(p.startswith(("bedrock:", "sagemaker:Invoke")) for a in accesses for p in a.patterns):
         ai.append("its policies name Bedrock or SageMaker actions")
     for signal in (
@@ -273,6 +298,8 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         properties=properties,
     )
     grants = [_grant(identity, access) for access in accesses]
+    if ctx.escalation:
+        grants += ctx.escalation.grants(identity_id, f"{kind} {name}")
     for principal in trusted:
         if (
             principal.startswith("arn:")
