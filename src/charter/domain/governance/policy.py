@@ -36,6 +36,7 @@ from charter.domain.charter import Duration
 from charter.domain.charter_parsing import load_document, validation_error
 from charter.domain.durations import format_duration, parse_duration
 from charter.domain.enums import Severity
+from charter.domain.governance.discovery_sources import DiscoveryPolicy
 from charter.errors import InvalidInput
 
 DAY = 86400
@@ -224,6 +225,7 @@ class GovernancePolicy(_Strict):
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     rotation: RotationPolicy = Field(default_factory=RotationPolicy)
     worker: WorkerPolicy = Field(default_factory=WorkerPolicy)
+    discovery: DiscoveryPolicy = Field(default_factory=DiscoveryPolicy)
 
     @field_validator("rules")
     @classmethod

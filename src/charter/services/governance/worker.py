@@ -9,6 +9,9 @@ Jobs and when they are due:
   transfers, suspension after the grace period), charter expiry (warnings,
   suspension), access reviews (reminders, deadlines), JIT grants that ended,
   rotations (schedule what is due, verify what was started);
+* ``discovery`` — each source of the policy's ``discovery`` section when it is due,
+  under a lease per source (:mod:`.discovery_runs`), before ``evaluate`` so what it
+  found is evaluated in the same pass;
 * ``checkpoint`` — every ``worker.checkpoint_every``: a signed checkpoint of the
   audit head, written out of the database (refused, and logged as an error, if
   the chain does not verify).
@@ -85,6 +88,15 @@ class Worker:
         point = written.checkpoint
         return {"sequence": point.sequence, "path": str(written.path), "sink": written.sink_error}
 
+    def _discovery(self) -> dict[str, Any] | None:
+        ttl = int(self.g.policy().worker.lease)
+        try:
+            pulled = self.g.discovery.run_due(self.holder, actor=ACTOR, ttl=ttl)
+        except CharterError as exc:  # e.g. the policy cannot be read: the other jobs go on
+            logger.warning("scheduled discovery failed: %s", exc)
+            return {"error": str(exc)}
+        return pulled or None
+
     def _due(self, job: str, every: int, force: Callable[[], bool] | None = None) -> bool:
         last = self.g.leases.last_run(f"job:{job}")
         now = self.g.clock.now()
@@ -119,6 +131,8 @@ class Worker:
     def run_once(self) -> dict[str, Any]:
         """One pass over every job (what ``charter worker --once`` prints)."""
         out: dict[str, Any] = {}
+        if self.g.policy().discovery.sources:
+            out["discovery"] = self._discovery() or "not due"
         for job in ("workflows", "evaluate", "checkpoint"):
             result = self.run_job(job)
             out[job] = result if result is not None else "not due"
