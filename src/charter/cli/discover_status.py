@@ -51,7 +51,7 @@ def status(json_out: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = F
         numeric("records seen"),
         numeric("changes"),
         "next run",
-        title=f"Scheduled discovery ({len(sources)} sources)",
+        title=f"Scheduled discovery ({len(sources)} source{'' if len(sources) == 1 else 's'})",
     )
     for row in sources:
         error = "-"
