@@ -27,6 +27,7 @@ import yaml
 from charter.config import Settings
 from charter.services.clock import FixedClock
 from charter.services.context import Services
+from charter.services.governance import discovery_runs
 from charter.services.governance.findings import FindingFilter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,7 +134,7 @@ def second(database_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[Ser
 
 
 def test_a_watched_directory_ingests_each_new_file_once(
-    services: Services, tmp_path: Path, clock: FixedClock
+    services: Services, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exports = tmp_path / "exports"
     exports.mkdir()
@@ -150,8 +151,22 @@ def test_a_watched_directory_ingests_each_new_file_once(
     assert worker.run_once()["discovery"] == "not due"  # within the interval: not pulled
 
     clock.advance(seconds=301)
+    hashed: list[Path] = []
+    real_hash = discovery_runs.sha256_of
+    monkeypatch.setattr(
+        discovery_runs, "sha256_of", lambda path: hashed.append(path) or real_hash(path)
+    )
     again = worker.run_once()["discovery"]["exports"]
     assert again == {"records": 0, "changes": 0, "files": 0}  # nothing new: nothing read
+    assert hashed == []  # same path, size and time: not even hashed again
+    (exports / "installations.json").rename(exports / "renamed.json")
+    clock.advance(seconds=301)
+    moved = worker.run_once()["discovery"]["exports"]
+    assert moved == {"records": 0, "changes": 0, "files": 0}  # same content, new name
+    assert [p.name for p in hashed] == ["renamed.json"]
+    clock.advance(seconds=301)
+    worker.run_once()
+    assert [p.name for p in hashed] == ["renamed.json"]  # the new name was remembered
 
     shutil.copy(ROOT / "examples" / "estate" / "okta" / "users.json", exports / "users.json")
     shutil.copy(ROOT / "examples" / "estate" / "okta" / "apps.json", exports / "apps.json")
@@ -160,11 +175,11 @@ def test_a_watched_directory_ingests_each_new_file_once(
     assert okta["files"] == 2 and okta["changes"] > 0  # only the new source's exports
     assert services.estate.inventory.identities(source="okta").total > 0
     state = _state(services, "exports")
-    assert state["runs"] == 3 and state["health"] == "ok" and state["last_error"] is None
+    assert state["runs"] == 5 and state["health"] == "ok" and state["last_error"] is None
     assert state["records_seen"] == okta["records"] and state["changes"] == okta["changes"]
 
-    (exports / "installations.json").write_text(
-        (exports / "installations.json").read_text().replace("}", " }", 1)  # same data
+    (exports / "renamed.json").write_text(
+        (exports / "renamed.json").read_text().replace("}", " }", 1)  # same data
     )
     clock.advance(seconds=301)
     changed = worker.run_once()["discovery"]["exports"]

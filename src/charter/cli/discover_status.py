@@ -98,7 +98,7 @@ def pull(
     else:
         console.print(
             f"pulled {escape(name)}: {outcome.records} records seen, {outcome.changes} changes"
-            + (f", {len(outcome.files)} new or changed file(s)" if outcome.files else "")
+            + (f", {outcome.ingested} export file(s) read" if outcome.ingested else "")
         )
     if outcome.error:
         raise typer.Exit(1)

@@ -8,7 +8,8 @@ On the shared :data:`charter.store.schema.metadata`; created by migration
   changed, when it runs next, and how many times in a row it failed. Credentials are
   never here: the policy names environment variables, the worker reads them.
 - ``discovery_files``: per watched source, the SHA-256 of every export file it
-  ingested, so a file is read once per content.
+  ingested, so a file is read once per content (and its path, size and modification
+  time, so an unchanged file is not even hashed again).
 """
 
 from __future__ import annotations
@@ -40,5 +41,7 @@ discovery_files = sa.Table(
     sa.Column("source", sa.String(64), primary_key=True),
     sa.Column("sha256", sa.String(64), primary_key=True),
     sa.Column("path", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
     sa.Column("ingested_at", Time, nullable=False),
 )

@@ -105,18 +105,37 @@ class SourceStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class FileStat:
+    """An export file as a watch saw it: its content's SHA-256, and where and how it lay."""
+
+    sha256: str
+    path: str
+    size: int
+    mtime_ns: int
+
+
+def _stat(path: Path, by_stat: dict[tuple[str, int, int], str]) -> FileStat:
+    """The file's hash: from the last pass when its path, size and time are the same."""
+    info = path.stat()
+    key = (str(path), info.st_size, info.st_mtime_ns)
+    sha = by_stat.get(key) or sha256_of(path)
+    return FileStat(sha, *key)
+
+
+@dataclass(frozen=True, slots=True)
 class PullOutcome:
     """What one pull did: records read, records changed, and the error if it failed."""
 
     records: int = 0
     changes: int = 0
     error: str | None = None
-    files: tuple[tuple[str, str], ...] = ()  # (sha256, path) a watch ingested
+    files: tuple[FileStat, ...] = ()  # the export files a watch ingested (or saw moved)
+    ingested: int = 0  # how many of them were read this pull
 
     def summary(self) -> dict[str, Any]:
         if self.error is not None:
             return {"error": self.error}
-        return {"records": self.records, "changes": self.changes, "files": len(self.files)}
+        return {"records": self.records, "changes": self.changes, "files": self.ingested}
 
 
 def _when(value: Any) -> dt.datetime | None:
@@ -289,34 +308,41 @@ class DiscoveryRuns:
         ingest = self._ingest()
         found = ingest.plan_tree(Path(source.watch).expanduser())
         with self._db.read() as connection:
-            known = set(
-                connection.execute(
-                    sa.select(_F.c.sha256).where(_F.c.source == source.name)
-                ).scalars()
-            )
-        hashes = {
-            str(f.path): sha256_of(f.path) for files in found.by_connector.values() for f in files
-        }
+            rows = connection.execute(
+                sa.select(_F.c.sha256, _F.c.path, _F.c.size, _F.c.mtime_ns).where(
+                    _F.c.source == source.name
+                )
+            ).all()
+        known = {row.sha256 for row in rows}
+        by_stat = {(row.path, row.size, row.mtime_ns): row.sha256 for row in rows}
+        stats: dict[str, FileStat] = {}
+        for files in found.by_connector.values():
+            for export in files:
+                stats[str(export.path)] = _stat(export.path, by_stat)
         changed = {
             cid: files
             for cid, files in found.by_connector.items()
-            if any(hashes[str(f.path)] not in known for f in files)
+            if any(stats[str(f.path)].sha256 not in known for f in files)
         }
+        # files whose content is known but whose name, size or time is new: remember them
+        # so the next pass does not hash them again
+        moved = tuple(
+            stat
+            for stat in stats.values()
+            if stat.sha256 in known and (stat.path, stat.size, stat.mtime_ns) not in by_stat
+        )
         if not changed:
-            return PullOutcome()
+            return PullOutcome(files=moved)
         from charter.connectors.registry import Found  # the connectors load only for a pull
 
         report = ingest.ingest_plan(Found(found.root, changed, []), actor=actor)
         failed = {name for name, _ in report.failures}
-        files = tuple(
-            (hashes[str(f.path)], str(f.path))
-            for cid, batch in changed.items()
-            if cid not in failed
-            for f in batch
+        ingested = tuple(
+            stats[str(f.path)] for cid, batch in changed.items() if cid not in failed for f in batch
         )
         seen, count = _counts(report)
         error = "; ".join(f"{name}: {message}" for name, message in report.failures) or None
-        return PullOutcome(seen, count, error, files)
+        return PullOutcome(seen, count, error, ingested + moved, len(ingested))
 
     def _record(self, source: DiscoverySource, started: dt.datetime, outcome: PullOutcome) -> None:
         policy = self._policy().discovery
@@ -354,16 +380,16 @@ class DiscoveryRuns:
                 connection.execute(sa.insert(_S).values(name=source.name, **values))
             else:
                 connection.execute(sa.update(_S).where(_S.c.name == source.name).values(**values))
-            for sha, path in outcome.files:
-                self._remember(connection, source.name, sha, path, now)
+            for stat in outcome.files:
+                self._remember(connection, source.name, stat, now)
 
     def _remember(
-        self, connection: Connection, source: str, sha: str, path: str, now: dt.datetime
+        self, connection: Connection, source: str, stat: FileStat, now: dt.datetime
     ) -> None:
-        exists = connection.execute(
-            sa.select(_F.c.sha256).where(_F.c.source == source, _F.c.sha256 == sha)
-        ).first()
-        if exists is None:
+        where = (_F.c.source == source, _F.c.sha256 == stat.sha256)
+        values = {"path": stat.path, "size": stat.size, "mtime_ns": stat.mtime_ns}
+        updated = connection.execute(sa.update(_F).where(*where).values(**values))
+        if updated.rowcount == 0:
             connection.execute(
-                sa.insert(_F).values(source=source, sha256=sha, path=path, ingested_at=now)
+                sa.insert(_F).values(source=source, sha256=stat.sha256, ingested_at=now, **values)
             )

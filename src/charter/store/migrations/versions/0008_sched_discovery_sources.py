@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("mtime_ns", sa.BigInteger(), nullable=False),
         sa.Column("ingested_at", TIME, nullable=False),
         sa.PrimaryKeyConstraint("source", "sha256", name=op.f("pk_discovery_files")),
     )
