@@ -248,8 +248,18 @@ class DiscoveryRuns:
     def run_due(self, holder: str, *, actor: str, ttl: int) -> dict[str, Any]:
         """Pull every source that is due and not being pulled elsewhere; per source, what it did."""
         out: dict[str, Any] = {}
-        for source in self._policy().discovery.sources:
-            if not self._is_due(source.name):  # cheap: most passes find nothing due
+        sources = self._policy().discovery.sources
+        if not sources:
+            return out
+        with self._db.read() as connection:  # one read: most passes find nothing due
+            planned = {
+                row.name: _when(row.next_run_at)
+                for row in connection.execute(sa.select(_S.c.name, _S.c.next_run_at))
+            }
+        now = self._clock.now()
+        for source in sources:
+            next_run = planned.get(source.name)
+            if source.name in planned and next_run is not None and next_run > now:
                 continue
             outcome = self._locked(source, holder, actor=actor, ttl=ttl, force=False)
             if outcome is not None:
