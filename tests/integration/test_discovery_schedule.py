@@ -323,3 +323,19 @@ def test_two_workers_racing_pull_a_source_once_per_period(
         assert k8s_api.pulls() == per_pull * (1 + period)  # one pull per period, in all
         assert _state(services, "prod")["runs"] == 1 + period
         clock.advance(minutes=15)
+
+
+def test_a_shorter_interval_in_the_policy_applies_at_once(
+    services: Services, tmp_path: Path, clock: FixedClock
+) -> None:
+    missing = {"name": "exports", "watch": str(tmp_path / "not-yet")}
+    write_policy(services, tmp_path, {**missing, "every": "1d"})
+    worker = services.governance.worker()
+    assert "is not a directory" in worker.run_once()["discovery"]["exports"]["error"]
+    assert _state(services, "exports")["consecutive_failures"] == 1
+    clock.advance(minutes=11)
+    assert worker.run_once()["discovery"] == "not due"  # backoff after 1 failure: 2.4 h
+    write_policy(services, tmp_path, {**missing, "every": "1h"})
+    shown = _at(_state(services, "exports")["next_run_at"])
+    assert shown == clock.now() - dt.timedelta(minutes=5)  # a tenth of 1h after the failure
+    assert "exports" in worker.run_once()["discovery"]  # due at once, not in 2.4 h

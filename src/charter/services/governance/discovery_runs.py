@@ -142,6 +142,17 @@ def _when(value: Any) -> dt.datetime | None:
     return utc(value) if value is not None else None
 
 
+def next_run(row: Any, source: DiscoverySource, policy: DiscoveryPolicy) -> dt.datetime | None:
+    """When a source is due: as its last pull planned, or sooner if the policy now says so
+    (a shorter interval or backoff ceiling applies at once, not after the old wait)."""
+    planned = _when(row.next_run_at)
+    attempted = _when(row.last_attempt_at)
+    if planned is None or attempted is None:
+        return planned
+    wait = retry_delay(source.every, int(row.consecutive_failures), policy.backoff_max)
+    return min(planned, attempted + dt.timedelta(seconds=wait))
+
+
 def source_facts(connection: Connection, policy: DiscoveryPolicy) -> list[SourceFacts]:
     """The configured sources' health, for the rules (a source removed from the policy: none)."""
     if not policy.sources:
@@ -225,24 +236,34 @@ class DiscoveryRuns:
                     int(row.records_seen),
                     int(row.changes),
                     int(row.runs),
-                    _when(row.next_run_at),
+                    next_run(row, source, policy),
                     int(row.consecutive_failures),
                     policy.failures_before_finding,
                 )
             )
         return out
 
-    def _next_run(self, name: str) -> tuple[bool, dt.datetime | None]:
-        """(known, next run): whether the source has a state row, and when it is next due."""
+    def _due(self, sources: list[DiscoverySource]) -> list[DiscoverySource]:
+        """The sources that are due now (never pulled, or their next run has come)."""
+        policy = self._policy().discovery
+        names = [s.name for s in sources]
         with self._db.read() as connection:
-            row = connection.execute(sa.select(_S.c.next_run_at).where(_S.c.name == name)).first()
-        if row is None:
-            return False, None
-        return True, _when(row.next_run_at)
-
-    def _is_due(self, name: str) -> bool:
-        known, next_run = self._next_run(name)
-        return not known or next_run is None or next_run <= self._clock.now()
+            rows = {
+                row.name: row
+                for row in connection.execute(
+                    sa.select(
+                        _S.c.name, _S.c.next_run_at, _S.c.last_attempt_at, _S.c.consecutive_failures
+                    ).where(_S.c.name.in_(names))
+                )
+            }
+        now = self._clock.now()
+        due = []
+        for source in sources:
+            row = rows.get(source.name)
+            when = next_run(row, source, policy) if row is not None else None
+            if when is None or when <= now:
+                due.append(source)
+        return due
 
     # -- pulling -------------------------------------------------------------------------------
     def run_due(self, holder: str, *, actor: str, ttl: int) -> dict[str, Any]:
@@ -251,16 +272,7 @@ class DiscoveryRuns:
         sources = self._policy().discovery.sources
         if not sources:
             return out
-        with self._db.read() as connection:  # one read: most passes find nothing due
-            planned = {
-                row.name: _when(row.next_run_at)
-                for row in connection.execute(sa.select(_S.c.name, _S.c.next_run_at))
-            }
-        now = self._clock.now()
-        for source in sources:
-            next_run = planned.get(source.name)
-            if source.name in planned and next_run is not None and next_run > now:
-                continue
+        for source in self._due(sources):  # one read: most passes find nothing due
             outcome = self._locked(source, holder, actor=actor, ttl=ttl, force=False)
             if outcome is not None:
                 out[source.name] = outcome.summary()
@@ -281,7 +293,7 @@ class DiscoveryRuns:
         if not self._leases.acquire(lease, holder, ttl=ttl):
             return None
         try:
-            if not force and not self._is_due(source.name):  # another worker pulled it
+            if not force and not self._due([source]):  # another worker pulled it meanwhile
                 return None
             started = self._clock.now()
             outcome = self._pull(source, actor)
