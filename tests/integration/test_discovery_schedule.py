@@ -45,7 +45,7 @@ class ApiServer:
     """A Kubernetes API server on loopback: recorded answers, or failures on demand."""
 
     url: str
-    mode: str = "ok"  # "ok" | "fail" (HTTP 500) | "garbage" (not JSON)
+    mode: str = "ok"  # "ok" | "fail" (HTTP 500) | "garbage" (not JSON) | "echo" (401, echoes)
     requests: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,7 +70,10 @@ def k8s_api() -> Iterator[ApiServer]:
             key = _key(url.path, url.query)
             with state.lock:
                 state.requests.append(key)
-            if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+            if state.mode == "echo":  # a careless proxy that repeats the request's headers
+                sent = str(self.headers.get("Authorization")).encode()
+                self._send(401, b'{"message":"rejected ' + sent + b'"}')
+            elif self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self._send(401, b'{"kind":"Status","message":"Unauthorized","code":401}')
             elif state.mode == "fail":
                 self._send(500, b'{"kind":"Status","message":"etcdserver: request timed out"}')
@@ -209,12 +212,17 @@ def test_a_live_source_is_pulled_with_the_token_its_variable_names(
     assert result["evaluate"]["evaluated"] is True  # what it found is evaluated in the pass
     state = _state(services, "prod")
     assert state["token_env"] == TOKEN_ENV and state["health"] == "ok"
+    k8s_api.mode = "echo"  # an error that repeats the token is kept without it
+    clock.advance(hours=1)
+    echoed = services.governance.worker().run_once()["discovery"]["prod"]["error"]
+    assert "HTTP 401" in echoed and "rejected Bearer [token]" in echoed
     with services.db.read() as connection:  # the token's value is nowhere in the state
         rows = connection.execute(sa.text("SELECT * FROM discovery_sources")).all()
-    assert TOKEN not in repr(rows)
+    assert TOKEN not in repr(rows) and "[token]" in repr(rows)
     if database_url.startswith("sqlite"):
         store = Path(services.settings.database_url.split("///", 1)[1])
-        assert TOKEN.encode() not in store.read_bytes()
+        for file in (store, store.with_name(store.name + "-wal")):
+            assert not file.exists() or TOKEN.encode() not in file.read_bytes()
 
 
 def test_failures_back_off_then_raise_a_finding_that_resolves_on_recovery(

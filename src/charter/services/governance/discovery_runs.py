@@ -321,7 +321,13 @@ class DiscoveryRuns:
             token = os.environ.get(source.token_env)
             if not token:
                 return PullOutcome(error=f"the environment variable {source.token_env} is not set")
-        report = self._ingest().ingest_live(source.live, source.target, actor=actor, token=token)
+        try:
+            report = self._ingest().ingest_live(
+                source.live, source.target, actor=actor, token=token
+            )
+        except CharterError as exc:  # an API may echo what it was sent: never keep the token
+            message = str(exc)
+            return PullOutcome(error=message.replace(token, "[token]") if token else message)
         seen, changed = _counts(report)
         return PullOutcome(seen, changed)
 
