@@ -331,6 +331,14 @@ def test_two_workers_racing_pull_a_source_once_per_period(
         assert k8s_api.pulls() == per_pull * (1 + period)  # one pull per period, in all
         assert _state(services, "prod")["runs"] == 1 + period
         clock.advance(minutes=15)
+    # The window the lease alone does not close: a worker whose "is it due?" read came before
+    # another's pull finished takes the lease after it; the check under the lease stops it.
+    first = services.governance.discovery.run_due("first", actor="t", ttl=60)
+    assert "error" not in first["prod"]
+    source = services.governance.policy().discovery.sources[0]
+    late = second.governance.discovery._locked(source, "late", actor="t", ttl=60, force=False)
+    assert late is None
+    assert k8s_api.pulls() == per_pull * 4 and _state(services, "prod")["runs"] == 4
 
 
 def test_a_shorter_interval_in_the_policy_applies_at_once(
