@@ -34,6 +34,7 @@ NAV: tuple[tuple[str, str, frozenset[UserRole]], ...] = (
     ("/inbox", "Inbox", frozenset(UserRole)),
     ("/agents", "Agents", frozenset(UserRole)),
     ("/shadow", "Shadow AI", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
+    ("/discovery", "Discovery", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
     ("/findings", "Findings", frozenset(UserRole)),
     ("/map", "Map", frozenset(UserRole)),
     ("/reviews", "Reviews", frozenset({UserRole.ADMIN, UserRole.OWNER})),

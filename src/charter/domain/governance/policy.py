@@ -37,6 +37,7 @@ from charter.domain.charter_parsing import load_document, validation_error
 from charter.domain.durations import format_duration, parse_duration
 from charter.domain.enums import Severity
 from charter.domain.governance.channels import DeliveryPolicy
+from charter.domain.governance.discovery_sources import DiscoveryPolicy
 from charter.errors import InvalidInput
 
 DAY = 86400
@@ -226,6 +227,7 @@ class GovernancePolicy(_Strict):
     rotation: RotationPolicy = Field(default_factory=RotationPolicy)
     worker: WorkerPolicy = Field(default_factory=WorkerPolicy)
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+    discovery: DiscoveryPolicy = Field(default_factory=DiscoveryPolicy)
 
     @field_validator("rules")
     @classmethod

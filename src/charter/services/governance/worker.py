@@ -12,6 +12,9 @@ Jobs and when they are due:
 * ``deliver`` — every ``delivery.every``: notices and tasks out through the
   channels of the policy's ``delivery`` section (:mod:`.delivery`), within
   ``delivery.budget`` seconds a pass;
+* ``discovery`` — each source of the policy's ``discovery`` section when it is due,
+  under a lease per source (:mod:`.discovery_runs`), before ``evaluate`` so what it
+  found is evaluated in the same pass;
 * ``checkpoint`` — every ``worker.checkpoint_every``: a signed checkpoint of the
   audit head, written out of the database (refused, and logged as an error, if
   the chain does not verify).
@@ -91,6 +94,15 @@ class Worker:
     def _deliver(self) -> dict[str, Any]:
         return self.g.delivery.run_pass(self.holder)
 
+    def _discovery(self) -> dict[str, Any] | None:
+        ttl = int(self.g.policy().worker.lease)
+        try:
+            pulled = self.g.discovery.run_due(self.holder, actor=ACTOR, ttl=ttl)
+        except CharterError as exc:  # e.g. the policy cannot be read: the other jobs go on
+            logger.warning("scheduled discovery failed: %s", exc)
+            return {"error": str(exc)}
+        return pulled or None
+
     def _due(self, job: str, every: int, force: Callable[[], bool] | None = None) -> bool:
         last = self.g.leases.last_run(f"job:{job}")
         now = self.g.clock.now()
@@ -126,6 +138,8 @@ class Worker:
     def run_once(self) -> dict[str, Any]:
         """One pass over every job (what ``charter worker --once`` prints)."""
         out: dict[str, Any] = {}
+        if self.g.policy().discovery.sources:
+            out["discovery"] = self._discovery() or "not due"
         jobs = ["workflows", "evaluate", "checkpoint"]
         if self.g.policy().delivery.enabled:  # a policy with routes: notices go out
             jobs.insert(2, "deliver")
