@@ -29,6 +29,7 @@ from charter.services.scan_records import ScanRecorder
 from charter.services.search import PAGE_KEY_PURPOSE, SearchService
 from charter.services.tokens.keys import MasterKey
 from charter.services.tokens.service import TokenService
+from charter.services.whatif import WhatIfService
 from charter.store.database import Database, open_database
 from charter.store.private_files import private_dir
 
@@ -104,6 +105,10 @@ class Services:
             home=self.settings.home,
             tokens=lambda: self.tokens,
         )
+
+    @cached_property
+    def whatif(self) -> WhatIfService:  # recorded activity replayed against a proposal
+        return WhatIfService(self.db, self.clock)
 
     def close(self) -> None:
         """Flush what services buffer (the decision engine's activity writer), then disconnect."""

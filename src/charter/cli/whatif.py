@@ -1,0 +1,130 @@
+"""``charter what-if``: recorded activity replayed against a proposed charter, policy or roles.
+
+Also the guard ``agent register/update`` and ``policy apply`` put before a change:
+the what-if summary, and ``--yes`` asked for when the change would deny something
+that happened (and was allowed) recently.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from charter.cli.conventions import CharterTyper
+from charter.cli.runtime import (
+    cli_errors,
+    console,
+    emit_json,
+    err_console,
+    fail,
+    get_services,
+    read_input_file,
+)
+from charter.cli.tables import listing, numeric
+from charter.domain.charter_parsing import MAX_CHARTER_BYTES
+from charter.domain.whatif import Change, WhatIfReport
+from charter.domain.whatif_input import ParsedProposal, ProposalKind, parse_proposal_text
+from charter.services.whatif import DEFAULT_DAYS, MAX_DAYS, replay_proposal
+
+YES_HINT = "pass --yes to apply it anyway"
+
+
+def guard_change(proposal: ParsedProposal, *, yes: bool, days: int = DEFAULT_DAYS) -> None:
+    """Show what the change would have changed recently; ask before it denies what happened.
+
+    Silent when the replay changes nothing. Interactive: a confirmation; otherwise exit 2
+    with the summary above the one error line.
+    """
+    report = replay_proposal(get_services().whatif, proposal, days=days)
+    if not report.newly_denied and not report.newly_allowed:
+        return
+    for line in report.summary_lines():
+        err_console.print(escape(line), soft_wrap=True)
+    if not report.denies_recent or yes:
+        return
+    question = f"apply it although it denies {report.newly_denied} recent calls?"
+    if sys.stdin.isatty() and typer.confirm(question, default=False, err=True):
+        return
+    raise fail(
+        f"the change would deny {report.newly_denied} calls that were allowed in the last "
+        f"{days} days (see above); {YES_HINT}"
+    )
+
+
+def _print(report: WhatIfReport) -> None:
+    console.print(
+        f"what-if on [bold]{escape(report.subject)}[/]: {report.rows} recorded calls since "
+        f"{report.since:%Y-%m-%d %H:%M} UTC ({report.days} days), "
+        f"{report.distinct_requests} distinct"
+    )
+    console.print(
+        f"  allowed now {report.allowed_now}, under the proposal {report.allowed_proposed}: "
+        f"[red]{report.newly_denied} newly denied[/], "
+        f"[green]{report.newly_allowed} newly allowed[/]"
+    )
+    if report.differs_from_recorded:
+        console.print(
+            f"  [yellow]{report.differs_from_recorded} calls[/] are decided otherwise than "
+            "recorded even by the policy in force (it changed since, or the call's context "
+            "was not recorded)"
+        )
+    if report.by_agent:
+        table = listing("agent", numeric("newly denied"), numeric("newly allowed"))
+        for name, counts in report.by_agent.items():
+            table.add_row(
+                escape(name),
+                str(counts[Change.NEWLY_DENIED]),
+                str(counts[Change.NEWLY_ALLOWED]),
+            )
+        console.print(table)
+    if report.examples:
+        table = listing("", "agent", "action", "resource", "person", numeric("calls"), "why")
+        for example in report.examples:
+            table.add_row(
+                "[red]-[/]" if example.change is Change.NEWLY_DENIED else "[green]+[/]",
+                escape(example.agent),
+                escape(example.action),
+                escape(example.resource),
+                escape(example.on_behalf_of or ""),
+                str(example.count),
+                escape(example.reason),
+            )
+        console.print(table)
+
+
+def what_if(
+    file: Annotated[Path, typer.Argument(help="a proposed charter, org policy or roles file")],
+    kind: Annotated[
+        ProposalKind | None,
+        typer.Option("--kind", help="what the file is (default: recognised from its fields)"),
+    ] = None,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=MAX_DAYS, help="replay this many days back")
+    ] = DEFAULT_DAYS,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Replay recorded activity against a proposed change, beside the policy in force.
+
+    Lists the calls that were allowed and would be denied, and the denies that would be
+    allowed, per agent, action, resource and person, with counts and examples. Records
+    nothing and changes nothing.
+
+    Example: charter what-if support-summarizer-v2.yaml --days 30
+    """
+    with cli_errors():
+        proposal = parse_proposal_text(
+            read_input_file(file, limit=MAX_CHARTER_BYTES), kind=kind, source=str(file)
+        )
+        report = replay_proposal(get_services().whatif, proposal, days=days)
+    if json_out:
+        emit_json(report.to_dict())
+        return
+    _print(report)
+
+
+def register(app: CharterTyper) -> None:
+    app.command("what-if")(what_if)
