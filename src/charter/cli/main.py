@@ -75,7 +75,7 @@ JOBS: dict[str, tuple[str, ...]] = {
     "Registry": ("agent", "people", "changes", "schema"),
     "Decisions": ("check", "explain", "what-if", "policy", "roles", "export"),
     "Credentials": ("keys", "tokens", "idp"),
-    "Discovery": ("discover", "shadow", "map"),
+    "Discovery": ("discover", "shadow", "draft", "map"),
     "Governance": (
         "findings",
         "posture",

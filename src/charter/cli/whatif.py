@@ -26,8 +26,10 @@ from charter.cli.runtime import (
 )
 from charter.cli.tables import listing, numeric
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
+from charter.domain.drafting import DEFAULT_EXPIRY_DAYS, Draft
 from charter.domain.whatif import Change, WhatIfReport
 from charter.domain.whatif_input import ParsedProposal, ProposalKind, parse_proposal_text
+from charter.errors import InvalidInput
 from charter.services.whatif import DEFAULT_DAYS, MAX_DAYS, replay_proposal
 
 YES_HINT = "pass --yes to apply it anyway"
@@ -126,5 +128,55 @@ def what_if(
     _print(report)
 
 
+def drafted(name: str, *, days: int, owner: str | None, expires_in: int) -> Draft:
+    """The draft for ``name``, its evidence summarised and its what-if shown on stderr."""
+    result = get_services().drafts.draft(name, days=days, owner=owner, expires_in_days=expires_in)
+    err_console.print(
+        f"drafted {result.rules} rules for {escape(name)} from {result.calls} observed calls"
+    )
+    report = replay_proposal(
+        get_services().whatif, ParsedProposal(ProposalKind.CHARTER, result.spec), days=days
+    )
+    for line in report.summary_lines():
+        err_console.print(escape(line), soft_wrap=True)
+    return result
+
+
+def draft(
+    name: Annotated[str, typer.Argument(help="a shadow agent, an agent or an identity")],
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=MAX_DAYS, help="learn from this many days")
+    ] = DEFAULT_DAYS,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="the owner (default: attribution's suggestion)")
+    ] = None,
+    expires_in: Annotated[
+        int, typer.Option("--expires-in", min=1, max=366, help="days until the draft expires")
+    ] = DEFAULT_EXPIRY_DAYS,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="write here (default: stdout)")
+    ] = None,
+) -> None:
+    """Draft a least-privilege charter from what NAME was seen doing (review it, then register).
+
+    The actions and resources it used (generalised where the pattern is clear), a
+    schedule and argument ranges where the calls show them, an owner suggestion, an
+    expiry, and a comment per rule naming its evidence.
+
+    Example: charter draft support-triage --out support-triage.yaml
+    """
+    with cli_errors():
+        result = drafted(name, days=days, owner=owner, expires_in=expires_in)
+        if out is None:
+            typer.echo(result.text, nl=False)
+            return
+        try:
+            out.write_text(result.text, encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {out}: {exc.strerror}", field="out") from None
+    err_console.print(f"wrote {escape(str(out))}; next: charter agent register {escape(str(out))}")
+
+
 def register(app: CharterTyper) -> None:
     app.command("what-if")(what_if)
+    app.command("draft")(draft)

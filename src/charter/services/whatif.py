@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from charter.domain.agent import Agent
 from charter.domain.charter import CharterSpec
@@ -22,13 +21,14 @@ from charter.domain.roles import RolesFile
 from charter.domain.whatif import EXAMPLES, Replay, Row, WhatIfReport
 from charter.domain.whatif_input import ParsedProposal
 from charter.errors import InvalidInput
+from charter.services.activity_rows import activity_rows
 from charter.services.clock import Clock
 from charter.services.decision_snapshot import SnapshotLoader
 from charter.store.database import Database
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 400
-CHUNK = 20_000
+_COLUMNS = ("time", "agent", "action", "resource", "on_behalf_of", "context", "allowed")
 
 _SELECT = "SELECT time, agent, action, resource, on_behalf_of, {context}, allowed FROM activities"
 
@@ -93,37 +93,7 @@ class WhatIfService:
         self, since: dt.datetime, until: dt.datetime, *, agent: str | None = None
     ) -> Iterator[list[Row]]:
         """The recorded requests in ``[since, until)``, in chunks, straight off the driver."""
-        postgres = self._db.is_postgres
-        mark = "%s" if postgres else "?"
-        sql = _SELECT.format(context="context::text" if postgres else "context")
-        sql += f" WHERE time >= {mark} AND time < {mark}"
-        # SQLite stores UTC text: compare as text, so the time index is used
-        params: list[Any] = (
-            [since, until] if postgres else [_sqlite_moment(since), _sqlite_moment(until)]
-        )
-        if agent is not None:
-            sql += f" AND agent = {mark}"
-            params.append(agent)
-        with self._db.read() as connection:
-            raw: Any = connection.connection.driver_connection
-            cursor = raw.cursor(name="charter_whatif") if postgres else raw.cursor()
-            if postgres:
-                cursor.itersize = CHUNK
-            try:
-                cursor.execute(sql, params)
-                while True:
-                    chunk = cursor.fetchmany(CHUNK)
-                    if not chunk:
-                        break
-                    yield chunk
-            finally:
-                cursor.close()
-                if postgres:
-                    raw.rollback()
-
-
-def _sqlite_moment(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return activity_rows(self._db, _COLUMNS, since, until, agent=agent)
 
 
 def replay_proposal(
