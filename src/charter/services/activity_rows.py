@@ -43,11 +43,11 @@ def activity_rows(
     agent: str | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """``columns`` of the activities in ``[since, until)`` (of ``agent``), in chunks."""
+    """``columns`` of the activities in ``[since, until]`` (of ``agent``), in chunks."""
     postgres = database.is_postgres
     selected = ", ".join(_COLUMNS[c][1 if postgres else 0] for c in columns)
     mark = "%s" if postgres else "?"
-    sql = f"SELECT {selected} FROM activities WHERE time >= {mark} AND time < {mark}"  # noqa: S608
+    sql = f"SELECT {selected} FROM activities WHERE time >= {mark} AND time <= {mark}"  # noqa: S608
     # SQLite stores UTC text: compare as text, so the time index is used
     params: list[Any] = [since, until] if postgres else [sqlite_moment(since), sqlite_moment(until)]
     if agent is not None:

@@ -92,7 +92,7 @@ class WhatIfService:
     def rows(
         self, since: dt.datetime, until: dt.datetime, *, agent: str | None = None
     ) -> Iterator[list[Row]]:
-        """The recorded requests in ``[since, until)``, in chunks, straight off the driver."""
+        """The recorded requests in ``[since, until]``, in chunks, straight off the driver."""
         return activity_rows(self._db, _COLUMNS, since, until, agent=agent)
 
 
