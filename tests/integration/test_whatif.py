@@ -129,14 +129,15 @@ def test_charter_and_policy_what_if_on_recorded_activity(services: Services) -> 
     assert services.whatif.charter(parse_charter_text(NARROWED), days=60).newly_denied == 3
 
     policy = services.whatif.org_policy(parse_org_policy_text(NO_SLACK_POLICY))
-    assert policy.rows == 8 and policy.subject == "org policy"
+    # only slack.post_message is touched by the policy: the other calls are not even read
+    assert (policy.rows_in_window, policy.rows, policy.subject) == (8, 2, "org policy")
     assert (policy.newly_denied, policy.newly_allowed) == (2, 0)
     assert policy.by_agent == {"support-summarizer": {"newly_denied": 2, "newly_allowed": 0}}
     assert "no-slack-posts" in policy.examples[0].reason
 
     # the same charter again changes nothing
     same = services.whatif.charter(parse_charter_text(REVIEWER))
-    assert (same.newly_denied, same.newly_allowed, same.rows) == (0, 0, 6)
+    assert (same.newly_denied, same.newly_allowed, same.rows_in_window, same.rows) == (0, 0, 6, 0)
     # a replay is a question: nothing recorded, nothing audited, no charter version added
     assert _counts(services) == before
     assert services.registry.get("code-reviewer").charter_version == 1

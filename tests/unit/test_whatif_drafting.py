@@ -169,3 +169,23 @@ def test_proposal_kinds_are_recognised_or_refused() -> None:
     assert caught.value.field == "kind"
     with pytest.raises(InvalidInput):
         parse_proposal_text("name: x")  # read as a charter: owner and purpose missing
+
+
+def test_touched_actions_compare_rules_by_content() -> None:
+    from charter.domain.org_policy import parse_org_policy
+    from charter.domain.whatif import touched_actions
+
+    def policy(resource: str) -> object:
+        return parse_org_policy(
+            {
+                "version": 1,
+                "deny": [{"id": "x", "action": "pay*", "resource": resource, "description": "no paying"}],
+            }
+        )
+
+    current = build_snapshot([_agent({"name": "bot"})], [], policy("p:*"))  # type: ignore[arg-type]
+    same = current.with_changes(org_policy=policy("p:*"))  # type: ignore[arg-type]
+    edited = current.with_changes(org_policy=policy("q:*"))  # type: ignore[arg-type]
+    actions = ["pay", "payout", "read"]
+    assert touched_actions(current, same, actions) == set()
+    assert touched_actions(current, edited, actions) == {"pay", "payout"}

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from charter.domain.compiled import Snapshot
+from charter.domain.compiled import CompiledAgent, Rule, Snapshot
 from charter.domain.conditions import epoch_micros, from_epoch_micros
 from charter.domain.decision import Decision
 from charter.domain.evaluation import evaluate
@@ -89,6 +89,7 @@ class WhatIfReport:
     days: int
     since: dt.datetime
     until: dt.datetime
+    #: calls of the actions the proposal touches, each decided under both
     rows: int
     allowed_now: int
     allowed_proposed: int
@@ -98,6 +99,8 @@ class WhatIfReport:
     #: rows the policy in force, replayed, decides otherwise than recorded: the policy
     #: changed since, or the decision read context that was not recorded with the call
     differs_from_recorded: int = 0
+    #: every call recorded in the window (those of untouched actions are decided alike)
+    rows_in_window: int = 0
     by_agent: dict[str, dict[str, int]] = field(default_factory=dict)
     by_action: dict[str, dict[str, int]] = field(default_factory=dict)
     by_person: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -115,6 +118,7 @@ class WhatIfReport:
             "since": self.since.isoformat(),
             "until": self.until.isoformat(),
             "rows": self.rows,
+            "rows_in_window": self.rows_in_window,
             "allowed_now": self.allowed_now,
             "allowed_proposed": self.allowed_proposed,
             "newly_denied": self.newly_denied,
@@ -130,8 +134,9 @@ class WhatIfReport:
     def summary_lines(self, limit: int = 5) -> list[str]:
         """The plain-words summary the CLI prints before a change applies."""
         lines = [
-            f"what-if on {self.subject}: {self.rows} recorded calls of the last {self.days} "
-            f"days replayed; {self.newly_denied} allowed now would be denied, "
+            f"what-if on {self.subject}: {self.rows_in_window} calls recorded in the last "
+            f"{self.days} days, {self.rows} of them touched by the change; "
+            f"{self.newly_denied} allowed now would be denied, "
             f"{self.newly_allowed} denied now would be allowed"
         ]
         for example in self.examples[:limit]:
@@ -160,6 +165,51 @@ def _timed_agents(snapshot: Snapshot) -> tuple[frozenset[str], bool]:
         if timed(compiled.allows.rules) or timed(compiled.denies.rules)
     )
     return agents, everyone
+
+
+def _signature(rules: Iterable[Rule]) -> tuple[tuple[str, str, Any], ...]:
+    return tuple((rule.id, rule.kind.value, rule.capability) for rule in rules)
+
+
+def _agent_signature(compiled: CompiledAgent | None, action: str) -> Any:
+    if compiled is None:
+        return None
+    denies, allows = compiled.index.get(action)
+    return (
+        compiled.state,
+        compiled.expires_us,
+        compiled.delegation,
+        compiled.delegation_groups,
+        _signature(denies),
+        _signature(allows),
+    )
+
+
+def touched_actions(current: Snapshot, proposed: Snapshot, actions: Iterable[str]) -> set[str]:
+    """The actions whose decisions the proposal can change: a call of any other action is
+    decided the same under both (the same org, role and charter rules apply to it), so a
+    replay need not read it. Rules are compared by content, not by identity."""
+    changed = [
+        name
+        for name in current.agents.keys() | proposed.agents.keys()
+        if current.agents.get(name) is not proposed.agents.get(name)
+    ]
+    touched: set[str] = set()
+    for action in actions:
+        if _signature(current.org.candidates(action)) != _signature(
+            proposed.org.candidates(action)
+        ):
+            touched.add(action)
+            continue
+        before = [(g, _signature(i.candidates(action))) for g, i in current.role_indexes]
+        after = [(g, _signature(i.candidates(action))) for g, i in proposed.role_indexes]
+        if before != after or any(
+            _agent_signature(current.agents.get(name), action)
+            != _agent_signature(proposed.agents.get(name), action)
+            for name in changed
+        ):
+            touched.add(action)
+    return touched
 
 
 def moment_us(value: Any) -> int:
@@ -294,7 +344,13 @@ class Replay:
         self.differs += differs
 
     def report(
-        self, *, days: int, since: dt.datetime, until: dt.datetime, examples: int = EXAMPLES
+        self,
+        *,
+        days: int,
+        since: dt.datetime,
+        until: dt.datetime,
+        examples: int = EXAMPLES,
+        rows_in_window: int | None = None,
     ) -> WhatIfReport:
         by_agent: dict[str, dict[str, int]] = {}
         by_action: dict[str, dict[str, int]] = {}
@@ -342,6 +398,7 @@ class Replay:
             newly_allowed=newly_allowed,
             distinct_requests=len(self._memo),
             differs_from_recorded=self.differs,
+            rows_in_window=self.rows if rows_in_window is None else rows_in_window,
             by_agent=_plain(by_agent),
             by_action=_plain(by_action),
             by_person=_plain(by_person),

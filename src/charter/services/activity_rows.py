@@ -34,6 +34,39 @@ def sqlite_moment(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+MAX_ACTION_FILTER = 900  # more actions than this: read them all rather than list them
+
+
+def _window(
+    postgres: bool,
+    since: dt.datetime,
+    until: dt.datetime,
+    agent: str | None,
+    actions: list[str] | None = None,
+) -> tuple[str, list[Any]]:
+    mark = "%s" if postgres else "?"
+    where = f"time >= {mark} AND time <= {mark}"
+    # SQLite stores UTC text: compare as text, so the time index is used
+    params: list[Any] = [since, until] if postgres else [sqlite_moment(since), sqlite_moment(until)]
+    if agent is not None:
+        where += f" AND agent = {mark}"
+        params.append(agent)
+    if actions is not None and len(actions) <= MAX_ACTION_FILTER:
+        where += f" AND action IN ({', '.join([mark] * len(actions))})" if actions else " AND 0=1"
+        params.extend(actions)
+    return where, params
+
+
+def action_counts(
+    database: Database, since: dt.datetime, until: dt.datetime, *, agent: str | None = None
+) -> dict[str, int]:
+    """How many activities each action has in ``[since, until]`` (of ``agent``)."""
+    where, params = _window(database.is_postgres, since, until, agent)
+    sql = f"SELECT action, count(*) FROM activities WHERE {where} GROUP BY action"  # noqa: S608
+    with database.read() as connection:
+        return {str(a): int(n) for a, n in connection.exec_driver_sql(sql, tuple(params))}
+
+
 def activity_rows(
     database: Database,
     columns: tuple[str, ...],
@@ -41,18 +74,15 @@ def activity_rows(
     until: dt.datetime,
     *,
     agent: str | None = None,
+    actions: list[str] | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """``columns`` of the activities in ``[since, until]`` (of ``agent``), in chunks."""
+    """``columns`` of the activities in ``[since, until]`` (of ``agent``; of ``actions``),
+    in chunks."""
     postgres = database.is_postgres
     selected = ", ".join(_COLUMNS[c][1 if postgres else 0] for c in columns)
-    mark = "%s" if postgres else "?"
-    sql = f"SELECT {selected} FROM activities WHERE time >= {mark} AND time <= {mark}"  # noqa: S608
-    # SQLite stores UTC text: compare as text, so the time index is used
-    params: list[Any] = [since, until] if postgres else [sqlite_moment(since), sqlite_moment(until)]
-    if agent is not None:
-        sql += f" AND agent = {mark}"
-        params.append(agent)
+    where, params = _window(postgres, since, until, agent, actions)
+    sql = f"SELECT {selected} FROM activities WHERE {where}"  # noqa: S608
     with database.read() as connection:
         raw: Any = connection.connection.driver_connection
         cursor = raw.cursor(name="charter_activity_rows") if postgres else raw.cursor()

@@ -18,10 +18,10 @@ from charter.domain.compiled import Snapshot, compile_agent
 from charter.domain.enums import AgentState
 from charter.domain.org_policy import OrgPolicy
 from charter.domain.roles import RolesFile
-from charter.domain.whatif import EXAMPLES, Replay, Row, WhatIfReport
+from charter.domain.whatif import EXAMPLES, Replay, Row, WhatIfReport, touched_actions
 from charter.domain.whatif_input import ParsedProposal
 from charter.errors import InvalidInput
-from charter.services.activity_rows import activity_rows
+from charter.services.activity_rows import action_counts, activity_rows
 from charter.services.clock import Clock
 from charter.services.decision_snapshot import SnapshotLoader
 from charter.store.database import Database
@@ -84,10 +84,21 @@ class WhatIfService:
         until = self._clock.now()
         since = until - dt.timedelta(days=days)
         current = SnapshotLoader(self._db).load(None)
-        replay = Replay(current, propose(current), subject=subject)
-        for chunk in self.rows(since, until, agent=agent):
-            replay.feed(chunk)
-        return replay.report(days=days, since=since, until=until, examples=examples)
+        proposed = propose(current)
+        replay = Replay(current, proposed, subject=subject)
+        counts = action_counts(self._db, since, until, agent=agent)
+        touched = touched_actions(current, proposed, counts)
+        if touched:
+            only = None if len(touched) == len(counts) else sorted(touched)
+            for chunk in activity_rows(self._db, _COLUMNS, since, until, agent=agent, actions=only):
+                replay.feed(chunk)
+        return replay.report(
+            days=days,
+            since=since,
+            until=until,
+            examples=examples,
+            rows_in_window=sum(counts.values()),
+        )
 
     def rows(
         self, since: dt.datetime, until: dt.datetime, *, agent: str | None = None
