@@ -109,9 +109,11 @@ def test_charter_and_policy_what_if_on_recorded_activity(services: Services) -> 
     _traffic(services)
     before = _counts(services)
     report = services.whatif.charter(parse_charter_text(NARROWED))
-    # only the agent's own calls of the last 30 days are replayed
-    assert report.rows == 6 and report.subject == "charter code-reviewer"
-    assert report.allowed_now == 5 and report.allowed_proposed == 4
+    # only the agent's own calls of the last 30 days count; of them only those a changed
+    # rule applies to are decided (pull-request reads are decided alike: not replayed)
+    assert (report.rows_in_window, report.rows) == (6, 3)
+    assert report.subject == "charter code-reviewer"
+    assert report.allowed_now == 2 and report.allowed_proposed == 1
     assert (report.newly_denied, report.newly_allowed) == (2, 1)
     assert report.denies_recent
     assert report.differs_from_recorded == 0
@@ -135,9 +137,23 @@ def test_charter_and_policy_what_if_on_recorded_activity(services: Services) -> 
     assert policy.by_agent == {"support-summarizer": {"newly_denied": 2, "newly_allowed": 0}}
     assert "no-slack-posts" in policy.examples[0].reason
 
+    # the store's resource filter keeps characters its own pattern languages treat specially
+    odd = "github:acme/platform-a_b[1]?%*x"
+    assert services.decisions.decide("code-reviewer", "github.pulls.read", odd).allowed
+    assert services.decisions.decide("code-reviewer", "github.pulls.read", odd[:-1]).allowed
+    services.decisions.recorder.flush()
+    literal = NO_SLACK_POLICY.replace('"slack.post_message"', '"github.pulls.read"').replace(
+        'resource: "*"', 'resource: "github:acme/platform-a_b[1]?%\\\\**"'
+    )
+    special = services.whatif.org_policy(parse_org_policy_text(literal))
+    assert (special.rows, special.newly_denied) == (2, 2), special.to_dict()
+    near = literal.replace("a_b", "aXb")
+    assert services.whatif.org_policy(parse_org_policy_text(near)).rows == 0
+    before = _counts(services)
+
     # the same charter again changes nothing
     same = services.whatif.charter(parse_charter_text(REVIEWER))
-    assert (same.newly_denied, same.newly_allowed, same.rows_in_window, same.rows) == (0, 0, 6, 0)
+    assert (same.newly_denied, same.newly_allowed, same.rows_in_window, same.rows) == (0, 0, 8, 0)
     # a replay is a question: nothing recorded, nothing audited, no charter version added
     assert _counts(services) == before
     assert services.registry.get("code-reviewer").charter_version == 1

@@ -173,13 +173,15 @@ def test_proposal_kinds_are_recognised_or_refused() -> None:
 
 def test_touched_actions_compare_rules_by_content() -> None:
     from charter.domain.org_policy import parse_org_policy
-    from charter.domain.whatif import touched_actions
+    from charter.domain.whatif_scope import Scope
 
     def policy(resource: str) -> object:
         return parse_org_policy(
             {
                 "version": 1,
-                "deny": [{"id": "x", "action": "pay*", "resource": resource, "description": "no paying"}],
+                "deny": [
+                    {"id": "x", "action": "pay*", "resource": resource, "description": "no paying"}
+                ],
             }
         )
 
@@ -187,5 +189,9 @@ def test_touched_actions_compare_rules_by_content() -> None:
     same = current.with_changes(org_policy=policy("p:*"))  # type: ignore[arg-type]
     edited = current.with_changes(org_policy=policy("q:*"))  # type: ignore[arg-type]
     actions = ["pay", "payout", "read"]
-    assert touched_actions(current, same, actions) == set()
-    assert touched_actions(current, edited, actions) == {"pay", "payout"}
+    assert Scope(current, same).actions(actions) == set()
+    scope = Scope(current, edited)
+    assert scope.actions(actions) == {"pay", "payout"}
+    assert scope.resource_patterns(["pay"]) == ["p:*", "q:*"]
+    touch = scope.touch("bot", "pay")
+    assert touch is not None and touch.applies("q:1") and not touch.applies("r:1")

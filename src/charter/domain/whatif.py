@@ -27,10 +27,11 @@ from typing import Any
 
 import orjson
 
-from charter.domain.compiled import CompiledAgent, Rule, Snapshot
+from charter.domain.compiled import Snapshot
 from charter.domain.conditions import epoch_micros, from_epoch_micros
 from charter.domain.decision import Decision
 from charter.domain.evaluation import evaluate
+from charter.domain.whatif_scope import Scope
 
 #: one recorded request: (moment: epoch µs, a datetime or an ISO text; agent; action;
 #: resource; on behalf of; context as JSON text or None; the recorded outcome or None)
@@ -89,7 +90,8 @@ class WhatIfReport:
     days: int
     since: dt.datetime
     until: dt.datetime
-    #: calls of the actions the proposal touches, each decided under both
+    #: calls a changed rule (or a changed state, expiry or delegation) applies to,
+    #: each decided under both
     rows: int
     allowed_now: int
     allowed_proposed: int
@@ -167,51 +169,6 @@ def _timed_agents(snapshot: Snapshot) -> tuple[frozenset[str], bool]:
     return agents, everyone
 
 
-def _signature(rules: Iterable[Rule]) -> tuple[tuple[str, str, Any], ...]:
-    return tuple((rule.id, rule.kind.value, rule.capability) for rule in rules)
-
-
-def _agent_signature(compiled: CompiledAgent | None, action: str) -> Any:
-    if compiled is None:
-        return None
-    denies, allows = compiled.index.get(action)
-    return (
-        compiled.state,
-        compiled.expires_us,
-        compiled.delegation,
-        compiled.delegation_groups,
-        _signature(denies),
-        _signature(allows),
-    )
-
-
-def touched_actions(current: Snapshot, proposed: Snapshot, actions: Iterable[str]) -> set[str]:
-    """The actions whose decisions the proposal can change: a call of any other action is
-    decided the same under both (the same org, role and charter rules apply to it), so a
-    replay need not read it. Rules are compared by content, not by identity."""
-    changed = [
-        name
-        for name in current.agents.keys() | proposed.agents.keys()
-        if current.agents.get(name) is not proposed.agents.get(name)
-    ]
-    touched: set[str] = set()
-    for action in actions:
-        if _signature(current.org.candidates(action)) != _signature(
-            proposed.org.candidates(action)
-        ):
-            touched.add(action)
-            continue
-        before = [(g, _signature(i.candidates(action))) for g, i in current.role_indexes]
-        after = [(g, _signature(i.candidates(action))) for g, i in proposed.role_indexes]
-        if before != after or any(
-            _agent_signature(current.agents.get(name), action)
-            != _agent_signature(proposed.agents.get(name), action)
-            for name in changed
-        ):
-            touched.add(action)
-    return touched
-
-
 def moment_us(value: Any) -> int:
     """A recorded moment as epoch µs: stores give a datetime (PostgreSQL) or ISO text."""
     if isinstance(value, int):
@@ -234,6 +191,7 @@ class Replay:
         self._current = current
         self._proposed = proposed
         self._subject = subject
+        self.scope = Scope(current, proposed)
         timed_now, all_now = _timed_agents(current)
         timed_then, all_then = _timed_agents(proposed)
         self._all_timed = all_now or all_then
@@ -296,8 +254,16 @@ class Replay:
     def feed(self, rows: Iterable[Row]) -> None:
         memo, timed, all_timed = self._memo, self._timed, self._all_timed
         buckets = self.buckets
+        touch_of = self.scope.touch
+        touches: dict[tuple[str, str], Any] = {}
         rows_seen = allowed_now = allowed_proposed = differs = 0
         for moment, agent, action, resource, on_behalf_of, context, recorded in rows:
+            pair = (agent, action)
+            touch = touches.get(pair, False)
+            if touch is False:
+                touch = touches[pair] = touch_of(agent, action)
+            if touch is None or not touch.applies(resource):
+                continue  # no changed rule applies to it: decided alike under both
             rows_seen += 1
             now_us = -1
             if all_timed or agent in timed:

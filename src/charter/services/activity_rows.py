@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from charter.domain.patterns import parse_pattern
 from charter.store.database import Database
 
 CHUNK = 20_000
@@ -35,6 +36,7 @@ def sqlite_moment(moment: dt.datetime) -> str:
 
 
 MAX_ACTION_FILTER = 900  # more actions than this: read them all rather than list them
+MAX_RESOURCE_FILTER = 50  # more resource patterns than this: filter in Python only
 
 
 def _window(
@@ -43,6 +45,7 @@ def _window(
     until: dt.datetime,
     agent: str | None,
     actions: list[str] | None = None,
+    resources: list[str] | None = None,
 ) -> tuple[str, list[Any]]:
     mark = "%s" if postgres else "?"
     where = f"time >= {mark} AND time <= {mark}"
@@ -54,7 +57,29 @@ def _window(
     if actions is not None and len(actions) <= MAX_ACTION_FILTER:
         where += f" AND action IN ({', '.join([mark] * len(actions))})" if actions else " AND 0=1"
         params.extend(actions)
+    if resources is not None and 0 < len(resources) <= MAX_RESOURCE_FILTER:
+        if postgres:
+            test = "resource LIKE %s ESCAPE '\\'"
+            params.extend(_like(pattern) for pattern in resources)
+        else:
+            test = "resource GLOB ?"
+            params.extend(_glob(pattern) for pattern in resources)
+        where += " AND (" + " OR ".join([test] * len(resources)) + ")"
     return where, params
+
+
+def _glob(pattern: str) -> str:
+    special = {"*": "[*]", "?": "[?]", "[": "[[]"}
+    return "*".join(
+        "".join(special.get(c, c) for c in piece) for piece in parse_pattern(pattern).pieces
+    )
+
+
+def _like(pattern: str) -> str:
+    special = {"\\": "\\\\", "%": "\\%", "_": "\\_"}
+    return "%".join(
+        "".join(special.get(c, c) for c in piece) for piece in parse_pattern(pattern).pieces
+    )
 
 
 def action_counts(
@@ -75,13 +100,14 @@ def activity_rows(
     *,
     agent: str | None = None,
     actions: list[str] | None = None,
+    resources: list[str] | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """``columns`` of the activities in ``[since, until]`` (of ``agent``; of ``actions``),
-    in chunks."""
+    """``columns`` of the activities in ``[since, until]`` (of ``agent``; of ``actions``; with
+    a resource matching one of the Charter patterns ``resources``), in chunks."""
     postgres = database.is_postgres
     selected = ", ".join(_COLUMNS[c][1 if postgres else 0] for c in columns)
-    where, params = _window(postgres, since, until, agent, actions)
+    where, params = _window(postgres, since, until, agent, actions, resources)
     sql = f"SELECT {selected} FROM activities WHERE {where}"  # noqa: S608
     with database.read() as connection:
         raw: Any = connection.connection.driver_connection

@@ -18,7 +18,7 @@ from charter.domain.compiled import Snapshot, compile_agent
 from charter.domain.enums import AgentState
 from charter.domain.org_policy import OrgPolicy
 from charter.domain.roles import RolesFile
-from charter.domain.whatif import EXAMPLES, Replay, Row, WhatIfReport, touched_actions
+from charter.domain.whatif import EXAMPLES, Replay, Row, WhatIfReport
 from charter.domain.whatif_input import ParsedProposal
 from charter.errors import InvalidInput
 from charter.services.activity_rows import action_counts, activity_rows
@@ -87,10 +87,18 @@ class WhatIfService:
         proposed = propose(current)
         replay = Replay(current, proposed, subject=subject)
         counts = action_counts(self._db, since, until, agent=agent)
-        touched = touched_actions(current, proposed, counts)
+        touched = replay.scope.actions(counts)
         if touched:
             only = None if len(touched) == len(counts) else sorted(touched)
-            for chunk in activity_rows(self._db, _COLUMNS, since, until, agent=agent, actions=only):
+            for chunk in activity_rows(
+                self._db,
+                _COLUMNS,
+                since,
+                until,
+                agent=agent,
+                actions=only,
+                resources=replay.scope.resource_patterns(touched),
+            ):
                 replay.feed(chunk)
         return replay.report(
             days=days,
