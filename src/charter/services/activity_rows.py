@@ -48,8 +48,12 @@ def _window(
     resources: list[str] | None = None,
 ) -> tuple[str, list[Any]]:
     mark = "%s" if postgres else "?"
-    where = f"time >= {mark} AND time <= {mark}"
-    # SQLite stores UTC text: compare as text, so the time index is used
+    # SQLite: a window of days holds a large share of the table, which one pass reads many
+    # times faster than a walk of the time index with a row lookup per entry (measured 5-15x
+    # on a million rows): "+time" keeps the planner off that index. One agent's calls are
+    # still found through (agent, time). Times are stored as UTC text and compared as text.
+    column = "time" if postgres or agent is not None else "+time"
+    where = f"{column} >= {mark} AND {column} <= {mark}"
     params: list[Any] = [since, until] if postgres else [sqlite_moment(since), sqlite_moment(until)]
     if agent is not None:
         where += f" AND agent = {mark}"
