@@ -139,15 +139,18 @@ def test_ranges_and_schedules_need_enough_and_complete_evidence() -> None:
     partial = [*enough, (MONDAY_10, "pay", "p:1", None)]
     assert _drafter(partial).draft(EVIDENCE).spec.allow[0].when == []
     office = [
-        (MONDAY_10 + dt.timedelta(days=d % 5, hours=h), "r", "x:1", None)
-        for d in range(5)
-        for h in range(4)
+        (MONDAY_10 + dt.timedelta(days=week * 7 + day, hours=hour), "r", "x:1", None)
+        for week in range(2)
+        for day in range(5)
+        for hour in range(2)
     ]
+    burst = [(MONDAY_10 + dt.timedelta(minutes=m), "r", "x:1", None) for m in range(30)]
+    assert _drafter(burst).draft(EVIDENCE).spec.allow[0].schedule is None  # one date only
     spec = _drafter(office).draft(EVIDENCE).spec
     schedule = spec.allow[0].schedule
     assert schedule is not None
     assert [d.value for d in schedule.days] == ["mon", "tue", "wed", "thu", "fri"]
-    assert (schedule.start, schedule.end) == ("10:00", "14:00")
+    assert (schedule.start, schedule.end) == ("10:00", "12:00")
     assert _drafter(office[:19]).draft(EVIDENCE).spec.allow[0].schedule is None
 
 

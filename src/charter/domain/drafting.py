@@ -8,8 +8,9 @@ drafter writes a charter that allows what the agent actually did, and no more:
 * one allow rule per action and resource the agent used; the resources of one
   action are generalised to ``parent/*`` only where the pattern is clear
   (at least :data:`GENERALISE_FROM` distinct resources under one parent);
-* a schedule when the calls show one (at least :data:`SCHEDULE_FROM` calls, all
-  on some weekdays or within some hours, UTC), on every rule;
+* a schedule when the calls show one (at least :data:`SCHEDULE_FROM` calls on
+  :data:`SCHEDULE_DAYS` dates, all on some weekdays or within some hours, UTC), on
+  every rule;
 * argument ranges (``args.NAME`` between two round bounds) when every call of a
   rule carried that numeric argument (at least :data:`RANGE_FROM` calls);
 * delegation only if calls were made on behalf of people;
@@ -36,6 +37,7 @@ from charter.errors import InvalidInput
 
 GENERALISE_FROM = 3  # distinct resources under one parent before ``parent/*``
 SCHEDULE_FROM = 20  # calls before the drafter believes a schedule
+SCHEDULE_DAYS = 7  # ...spread over at least this many dates (a burst shows no week)
 RANGE_FROM = 5  # calls with a numeric argument before it bounds the argument
 DEFAULT_EXPIRY_DAYS = 90
 MAX_RULES = 200
@@ -105,6 +107,7 @@ class Drafter:
         self.delegated = 0
         self._weekdays: set[int] = set()
         self._hours: set[int] = set()
+        self._dates: set[dt.date] = set()
 
     def add(
         self,
@@ -128,6 +131,7 @@ class Drafter:
         moment = from_epoch_micros(moment_us)
         self._weekdays.add(moment.weekday())
         self._hours.add(moment.hour)
+        self._dates.add(moment.date())
         args = context.get("args") if isinstance(context, Mapping) else None
         if isinstance(args, Mapping):
             usage.with_args += 1
@@ -147,7 +151,7 @@ class Drafter:
     # -- the charter ------------------------------------------------------------------------
     def schedule(self) -> dict[str, Any] | None:
         """The week the calls fit in (UTC), when there are enough of them to believe it."""
-        if self.calls < SCHEDULE_FROM:
+        if self.calls < SCHEDULE_FROM or len(self._dates) < SCHEDULE_DAYS:
             return None
         days = sorted(self._weekdays)
         hours = sorted(self._hours)
@@ -319,8 +323,10 @@ def _render(
         lines.append(f"  # evidence: {comment}")
         body = _dump([rule]).rstrip("\n")
         lines.extend("  " + line for line in body.splitlines())
-    if schedule is None and drafter.calls >= SCHEDULE_FROM:
-        lines.append("# no schedule: the calls came on every day, at every hour")
+    if schedule is None:
+        lines.append(
+            "# no schedule: the calls came on every day, at every hour, or too few to tell"
+        )
     delegation_note = (
         f"# {drafter.delegated} calls were made on behalf of people"
         if drafter.delegated
