@@ -59,13 +59,13 @@ def guard_change(proposal: ParsedProposal, *, yes: bool, days: int = DEFAULT_DAY
 
 def _print(report: WhatIfReport) -> None:
     console.print(
-        f"what-if on [bold]{escape(report.subject)}[/]: {report.rows} recorded calls since "
-        f"{report.since:%Y-%m-%d %H:%M} UTC ({report.days} days), "
-        f"{report.distinct_requests} distinct"
+        f"what-if on [bold]{escape(report.subject)}[/]: {report.rows_in_window} calls recorded "
+        f"since {report.since:%Y-%m-%d %H:%M} UTC ({report.days} days), {report.rows} of them "
+        f"touched by the change ({report.distinct_requests} distinct)"
     )
     console.print(
-        f"  allowed now {report.allowed_now}, under the proposal {report.allowed_proposed}: "
-        f"[red]{report.newly_denied} newly denied[/], "
+        f"  of those, allowed now {report.allowed_now}, under the proposal "
+        f"{report.allowed_proposed}: [red]{report.newly_denied} newly denied[/], "
         f"[green]{report.newly_allowed} newly allowed[/]"
     )
     if report.differs_from_recorded:
