@@ -10,7 +10,15 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from tests.support.server import ROOT, charter_env, live_server, run_cli
+from tests.support.console import DEFAULT_PASSWORD, add_user, csrf_of, sign_in
+from tests.support.server import (
+    ROOT,
+    TEST_ADMIN_EMAIL,
+    TEST_ADMIN_PASSWORD,
+    charter_env,
+    live_server,
+    run_cli,
+)
 
 from charter.config import Settings
 from charter.domain.charter_parsing import parse_charter_text
@@ -217,3 +225,24 @@ def test_the_api_replays_and_refuses_bad_input(tmp_path: Path) -> None:
         assert days.status_code == 422 and "days" in days.text
         anonymous = httpx.post(f"{server.url}/v1/what-if", json={"document": {}})
         assert anonymous.status_code == 401
+
+        # the console view: admins replay a pasted proposal; owners are refused
+        add_user(server, "owner@acme.example", "owner")
+        admin = sign_in(server, TEST_ADMIN_EMAIL, TEST_ADMIN_PASSWORD)
+        page = admin.get("/what-if")
+        assert page.status_code == 200
+        shown = admin.post(
+            "/what-if",
+            data={"document": NARROWED, "days": "30", "csrf_token": csrf_of(page.text)},
+        )
+        assert shown.status_code == 200, shown.text
+        assert "2 newly denied" in shown.text and "github.pulls.comment" in shown.text
+        refused = admin.post(
+            "/what-if",
+            data={"document": NARROWED, "days": "0", "csrf_token": csrf_of(page.text)},
+        )
+        assert refused.status_code == 400 and "days must be" in refused.text
+        admin.close()
+        owner = sign_in(server, "owner@acme.example", DEFAULT_PASSWORD)
+        assert owner.get("/what-if").status_code == 403
+        owner.close()

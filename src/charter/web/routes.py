@@ -19,6 +19,7 @@ from charter.web import (
     reviews,
     shadow,
     signin,
+    whatif,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -36,6 +37,7 @@ for module in (
     decisions,
     inventory,
     changes,
+    whatif,
 ):
     router.include_router(module.router)
 
