@@ -91,8 +91,29 @@ def _print_report(report: IngestReport) -> None:
     console.print(
         "[dim]counts: seen (+new ~changed -gone); an unchanged re-ingest writes no events[/]"
     )
+    _print_skipped(report)
     for source, message in report.failures:
         err_console.print(_t(f"[bold red]error:[/] {_e(source)}: {_e(message)}"), soft_wrap=True)
+
+
+#: How many skipped records the table names (``--json`` carries them all).
+SHOWN_WARNINGS = 20
+
+
+def _print_skipped(report: IngestReport) -> None:
+    warnings = report.warnings
+    if report.skipped:
+        err_console.print(
+            _t(
+                f"[yellow]skipped {report.skipped} record(s)[/] that could not be read; "
+                "the rest was ingested"
+            ),
+            soft_wrap=True,
+        )
+    for warning in warnings[:SHOWN_WARNINGS]:
+        err_console.print(_t(f"[yellow]warning:[/] {_e(warning)}"), soft_wrap=True)
+    if len(warnings) > SHOWN_WARNINGS:
+        err_console.print(f"… and {len(warnings) - SHOWN_WARNINGS} more warnings (see --json)")
 
 
 def _discover_command(source: str) -> None:
@@ -125,6 +146,8 @@ def _discover_command(source: str) -> None:
         f"read the live API instead; TARGET is {connector.live_api.target} "
         f"(token in ${connector.live_api.credential_env})"
         if connector.live_api
+        else f"read the live API instead; TARGET is {connector.live_sdk.target}"
+        if connector.live_sdk
         else "not available: this source has no live API"
     )
     # the annotations are strings (PEP 563); give this one its source-specific help as an object

@@ -14,6 +14,7 @@ from charter.web import (
     decisions,
     estate_map,
     findings,
+    inbox,
     inventory,
     overview,
     reviews,
@@ -38,6 +39,7 @@ for module in (
     inventory,
     changes,
     whatif,
+    inbox,
 ):
     router.include_router(module.router)
 

@@ -31,6 +31,7 @@ FLASH_COOKIE = "charter_flash"
 #: The console's sections, in the order of the navigation bar, with who sees them.
 NAV: tuple[tuple[str, str, frozenset[UserRole]], ...] = (
     ("/", "Overview", frozenset(UserRole)),
+    ("/inbox", "Inbox", frozenset(UserRole)),
     ("/agents", "Agents", frozenset(UserRole)),
     ("/shadow", "Shadow AI", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
     ("/findings", "Findings", frozenset(UserRole)),

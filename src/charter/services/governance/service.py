@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from charter.services.agent_registry import RegistryService
     from charter.services.changes import ChangeService
     from charter.services.governance.decommission import DecommissionService
+    from charter.services.governance.delivery import DeliveryService
     from charter.services.governance.departure import DepartureService
     from charter.services.governance.expiry import ExpiryService
+    from charter.services.governance.inbox import Inbox
     from charter.services.governance.jit import JitService
     from charter.services.governance.notices import NoticeService
     from charter.services.governance.posture import PostureService
@@ -151,6 +153,20 @@ class GovernanceService:
         from charter.services.governance.expiry import ExpiryService
 
         return ExpiryService(self.db, self.audit, self.clock, self.policy)
+
+    @cached_property
+    def delivery(self) -> DeliveryService:
+        from charter.services.governance.delivery import DeliveryService
+
+        policy = lambda: self.policy().delivery  # noqa: E731 - re-read with the file
+        tasks = lambda: self.tasks  # noqa: E731 - built on first use
+        return DeliveryService(self.db, self.clock, policy, self.leases, tasks, home=self._home)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        from charter.services.governance.inbox import Inbox
+
+        return Inbox(self)
 
     def worker(self, holder: str | None = None) -> Worker:
         from charter.services.governance.worker import Worker

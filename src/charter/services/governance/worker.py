@@ -9,6 +9,9 @@ Jobs and when they are due:
   transfers, suspension after the grace period), charter expiry (warnings,
   suspension), access reviews (reminders, deadlines), JIT grants that ended,
   rotations (schedule what is due, verify what was started);
+* ``deliver`` — every ``delivery.every``: notices and tasks out through the
+  channels of the policy's ``delivery`` section (:mod:`.delivery`), within
+  ``delivery.budget`` seconds a pass;
 * ``checkpoint`` — every ``worker.checkpoint_every``: a signed checkpoint of the
   audit head, written out of the database (refused, and logged as an error, if
   the chain does not verify).
@@ -85,6 +88,9 @@ class Worker:
         point = written.checkpoint
         return {"sequence": point.sequence, "path": str(written.path), "sink": written.sink_error}
 
+    def _deliver(self) -> dict[str, Any]:
+        return self.g.delivery.run_pass(self.holder)
+
     def _due(self, job: str, every: int, force: Callable[[], bool] | None = None) -> bool:
         last = self.g.leases.last_run(f"job:{job}")
         now = self.g.clock.now()
@@ -103,6 +109,7 @@ class Worker:
             ),
             "workflows": (policy.workflows_every, self._workflows, None),
             "checkpoint": (policy.checkpoint_every, self._checkpoint, None),
+            "deliver": (self.g.policy().delivery.every, self._deliver, None),
         }
         every, run, force = plan[job]
         lease = f"job:{job}"
@@ -119,7 +126,10 @@ class Worker:
     def run_once(self) -> dict[str, Any]:
         """One pass over every job (what ``charter worker --once`` prints)."""
         out: dict[str, Any] = {}
-        for job in ("workflows", "evaluate", "checkpoint"):
+        jobs = ["workflows", "evaluate", "checkpoint"]
+        if self.g.policy().delivery.enabled:  # a policy with routes: notices go out
+            jobs.insert(2, "deliver")
+        for job in jobs:
             result = self.run_job(job)
             out[job] = result if result is not None else "not due"
         return out

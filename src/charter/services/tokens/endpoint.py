@@ -12,6 +12,7 @@ ring, agent keys, charters, roles) comes through :class:`IssuerContext`.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -25,10 +26,13 @@ from charter.domain.roles import RolesFile
 from charter.domain.tokens import client_auth, dpop, token_exchange
 from charter.domain.tokens.claims import access_token_claims, parse_act
 from charter.domain.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode, invalid_request
+from charter.domain.tokens.jwk import thumbprint
 from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.domain.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
 from charter.domain.tokens.scopes import parse_scope, require_within_charter
+from charter.errors import InvalidInput
 from charter.services.tokens.access_tokens import AccessTokenVerifier
+from charter.services.tokens.client_metadata import ClientMetadataDocuments, is_metadata_url
 from charter.services.tokens.keys import KeyRing
 from charter.services.tokens.ledger import Entry, Ledger
 from charter.services.tokens.pending import PendingToken, TokenResponse, replay_error
@@ -56,6 +60,11 @@ class IssuerContext(Protocol):
     def keys_for(
         self, snapshot: ValiditySnapshot
     ) -> Callable[[str], list[client_auth.ClientKey]]: ...
+
+    @property
+    def client_metadata(self) -> ClientMetadataDocuments: ...
+
+    def agent_with_keys(self, kids: set[str]) -> str: ...
 
     def charter(self, agent: str, version: int) -> CharterSpec: ...
 
@@ -134,13 +143,41 @@ class TokenEndpoint:
                 reason="no_client_authentication",
                 field="client_assertion",
             )
+        client_id = params.get("client_id")
+        if is_metadata_url(client_id):
+            assert client_id is not None
+            return self._authenticate_by_document(assertion, client_id, snapshot)
         return client_auth.authenticate(
             assertion,
-            client_id=params.get("client_id"),
+            client_id=client_id,
             keys_for=self._ctx.keys_for(snapshot),
             audiences=self._ctx.audiences,
             now=self._ctx.now(),
         )
+
+    def _authenticate_by_document(
+        self, assertion: str, url: str, snapshot: ValiditySnapshot
+    ) -> client_auth.AuthenticatedClient:
+        """A client whose ``client_id`` is its metadata document's URL: the assertion must
+        verify with a key the document publishes *and* that is enrolled for an agent in
+        Charter (enrolment is where a key was bound to a charter); the client is that agent."""
+        metadata = self._ctx.client_metadata.resolve(url)
+        published: set[str] = set()
+        for jwk in metadata.jwks:
+            try:
+                published.add(thumbprint(jwk))
+            except (InvalidInput, KeyError):
+                continue
+        agent = self._ctx.agent_with_keys(published)
+        enrolled = [k for k in self._ctx.keys_for(snapshot)(agent) if k.key.kid in published]
+        authenticated = client_auth.authenticate(
+            assertion,
+            client_id=url,
+            keys_for=lambda _issuer: enrolled,
+            audiences=self._ctx.audiences,
+            now=self._ctx.now(),
+        )
+        return dataclasses.replace(authenticated, client_id=agent)
 
     def _active(self, agent: str, snapshot: ValiditySnapshot) -> AgentStatus:
         status = snapshot.agents.get(agent)
