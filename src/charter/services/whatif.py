@@ -83,10 +83,12 @@ class WhatIfService:
         check_days(days)
         until = self._clock.now()
         since = until - dt.timedelta(days=days)
+        counts = action_counts(self._db, since, until, agent=agent)
+        if not counts:  # nothing recorded (a new agent): nothing to compile or replay
+            return WhatIfReport(subject, days, since, until, 0, 0, 0, 0, 0, 0)
         current = SnapshotLoader(self._db).load(None)
         proposed = propose(current)
         replay = Replay(current, proposed, subject=subject)
-        counts = action_counts(self._db, since, until, agent=agent)
         touched = replay.scope.actions(counts)
         if touched:
             only = None if len(touched) == len(counts) else sorted(touched)
