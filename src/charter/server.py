@@ -25,6 +25,7 @@ from charter.api import (
     governance,
     oauth,
     people,
+    whatif,
 )
 from charter.api.openapi import truthful_openapi
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
@@ -83,6 +84,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(estate.router)  # identities, credentials, map, shadow
     app.include_router(governance.router)  # findings, posture, reviews, JIT, lifecycle
     app.include_router(changes.router)  # proposals waiting for a second person
+    app.include_router(whatif.router)  # recorded activity replayed against a proposal
     # -- end routers --
 
     @app.get("/healthz", tags=["meta"])

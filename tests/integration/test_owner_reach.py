@@ -315,6 +315,8 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/agents/new"): "an empty form",
     ("GET", "/shadow"): "admins and auditors only (require_role): 403 for owners",
     ("GET", "/audit"): "admins and auditors only (require_role): 403 for owners",
+    ("GET", "/what-if"): "admins only (require_role): 403 for owners",
+    ("POST", "/what-if"): "admins only (require_role): 403 for owners",
     ("GET", "/login"): "signing in (open zone)",
     ("POST", "/login"): "signing in (open zone)",
     ("POST", "/logout"): "ends the caller's own session",

@@ -21,6 +21,7 @@ from charter.cli.runtime import (
     read_input_file,
 )
 from charter.cli.tables import listing, numeric
+from charter.cli.whatif import YES_HINT, guard_change
 from charter.domain.agent import Agent, CharterVersion
 from charter.domain.audit_change import change_lines
 from charter.domain.charter_file import charter_file_text
@@ -28,6 +29,7 @@ from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
 from charter.domain.enums import AgentState
 from charter.domain.lifecycle import Transition
 from charter.domain.paging import MAX_OFFSET
+from charter.domain.whatif_input import ParsedProposal, ProposalKind
 from charter.errors import InvalidInput
 from charter.services.agent_registry import render_yaml, version_diff
 from charter.services.changes import Proposal
@@ -72,13 +74,18 @@ def _warn(warnings: list[str]) -> None:
 def register(
     file: Annotated[Path, typer.Argument(help="charter file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help=f"what-if denies recent calls: {YES_HINT}")
+    ] = False,
 ) -> None:
     """Register a new agent from its charter file (it starts as 'proposed').
 
     Example: charter agent register examples/agents/support-summarizer.yaml
     """
     with cli_errors():
-        result = get_services().registry.register(_load(file), actor=actor())
+        spec = _load(file)
+        guard_change(ParsedProposal(ProposalKind.CHARTER, spec), yes=yes)
+        result = get_services().registry.register(spec, actor=actor())
     _warn(result.warnings)
     if json_out:
         emit_json({**agent_json(result.agent), "warnings": result.warnings})
@@ -94,17 +101,24 @@ def update(
     file: Annotated[Path, typer.Argument(help="the new charter file")],
     reason: Annotated[str, typer.Option(help="why the charter changes")] = "updated",
     json_out: Annotated[bool, typer.Option("--json")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help=f"what-if denies recent calls: {YES_HINT}")
+    ] = False,
 ) -> None:
     """Record a new charter version for an existing agent (old versions are kept).
 
     A version that widens an active or suspended agent's access becomes a proposal
-    that someone else approves ('charter changes approve ID --by EMAIL').
+    that someone else approves ('charter changes approve ID --by EMAIL'). A version
+    that would deny calls the agent made in the last 30 days shows them ('charter
+    what-if') and asks for --yes.
 
     Example: charter agent update support-summarizer-v2.yaml --reason "digest is weekly now"
     """
     with cli_errors():
+        spec = _load(file)
+        guard_change(ParsedProposal(ProposalKind.CHARTER, spec), yes=yes)
         result = get_services().governance.changes.update_charter(
-            _load(file), actor=actor(), reason=reason
+            spec, actor=actor(), reason=reason
         )
     if isinstance(result, Proposal):
         if json_out:

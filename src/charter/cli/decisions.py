@@ -21,6 +21,7 @@ from charter.cli.runtime import (
     read_input_file,
 )
 from charter.cli.tables import listing
+from charter.cli.whatif import YES_HINT, guard_change
 from charter.domain.access_map import RuleView
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES
 from charter.domain.decision import Decision
@@ -28,6 +29,7 @@ from charter.domain.nesting import load_json
 from charter.domain.org_policy import parse_org_policy_text
 from charter.domain.roles import parse_roles_text
 from charter.domain.typed_moments import parse_moment
+from charter.domain.whatif_input import ParsedProposal, ProposalKind
 from charter.errors import InputTooLarge, InvalidInput
 from charter.services.decisions import Applied
 
@@ -255,6 +257,9 @@ def _print_applied(applied: Applied, path: Path) -> None:
 def policy_apply(
     file: Annotated[Path, typer.Argument(help="org policy file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help=f"what-if denies recent calls: {YES_HINT}")
+    ] = False,
 ) -> None:
     """Put an org policy file in force (a new version; the old one is kept).
 
@@ -264,6 +269,7 @@ def policy_apply(
         policy = parse_org_policy_text(
             read_input_file(file, limit=MAX_CHARTER_BYTES), source=str(file)
         )
+        guard_change(ParsedProposal(ProposalKind.POLICY, policy), yes=yes)
         applied = get_services().decisions.apply_policy(policy, actor=actor(), source=str(file))
     if json_out:
         emit_json(applied.to_dict())
@@ -286,6 +292,9 @@ def policy_show() -> None:
 def roles_apply(
     file: Annotated[Path, typer.Argument(help="roles file (YAML or JSON)")],
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help=f"what-if denies recent calls: {YES_HINT}")
+    ] = False,
 ) -> None:
     """Put a roles file in force: which directory groups hold which capabilities.
 
@@ -293,6 +302,7 @@ def roles_apply(
     """
     with cli_errors():
         roles = parse_roles_text(read_input_file(file, limit=MAX_CHARTER_BYTES), source=str(file))
+        guard_change(ParsedProposal(ProposalKind.ROLES, roles), yes=yes)
         applied = get_services().decisions.apply_roles(roles, actor=actor(), source=str(file))
     if json_out:
         emit_json(applied.to_dict())

@@ -30,10 +30,14 @@ from charter.cli.runtime import (
     read_input_file,
 )
 from charter.cli.tables import listing, numeric
+from charter.cli.whatif import drafted
 from charter.connectors.registry import CONNECTORS
 from charter.domain.charter_parsing import MAX_CHARTER_BYTES, parse_charter_text
+from charter.domain.drafting import DEFAULT_EXPIRY_DAYS
+from charter.errors import InvalidInput
 from charter.services.estate_ingest import IngestEvent, IngestReport
 from charter.services.map import Reach, render_graphml, render_svg
+from charter.services.whatif import DEFAULT_DAYS
 
 
 def _t(markup: str) -> Text:
@@ -241,18 +245,34 @@ def shadow_list(
 @shadow_app.command("adopt")
 def shadow_adopt(
     name: Annotated[str, typer.Argument(help="the shadow agent's name")],
-    charter: Annotated[Path, typer.Option("--charter", help="the charter to register it under")],
+    charter: Annotated[
+        Path | None, typer.Option("--charter", help="the charter to register it under")
+    ] = None,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="draft it from observed behaviour ('charter draft')")
+    ] = False,
+    owner: Annotated[str | None, typer.Option("--owner", help="with --draft: the owner")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Register a shadow agent under a charter, keeping its history and identities.
+
+    With --draft, the charter is drafted from what it was seen doing, its what-if is
+    shown, and it is adopted under that draft.
 
     Example: charter shadow adopt github-release-bot --charter release-bot.yaml
     """
     services = get_services()
     with cli_errors():
-        spec = parse_charter_text(
-            read_input_file(charter, limit=MAX_CHARTER_BYTES), source=str(charter)
-        )
+        if draft == (charter is not None):
+            raise InvalidInput("give either --charter FILE or --draft", field="charter")
+        if charter is not None:
+            spec = parse_charter_text(
+                read_input_file(charter, limit=MAX_CHARTER_BYTES), source=str(charter)
+            )
+        else:
+            spec = drafted(
+                name, days=DEFAULT_DAYS, owner=owner, expires_in=DEFAULT_EXPIRY_DAYS
+            ).spec
         adopted = services.estate.shadow.adopt(name, spec, actor=actor())
     for warning in adopted.warnings:
         err_console.print(_t(f"[yellow]warning:[/] {_e(warning)}"))

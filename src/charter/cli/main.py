@@ -27,6 +27,7 @@ from charter.cli import (
     status,
     tokens,
     users,
+    whatif,
 )
 from charter.cli.conventions import CharterTyper, group_by_job
 from charter.cli.runtime import (
@@ -67,15 +68,16 @@ gateway.register(app)  # the MCP gateway
 governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
 status.register(app)  # the store in use and what it holds
+whatif.register(app)  # what-if replay of recorded activity; charters drafted from it
 inbox.register(app)  # a person's inbox: approvals, reviews, tasks, findings, notices
 # -- end registrations --
 
 #: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
 JOBS: dict[str, tuple[str, ...]] = {
     "Registry": ("agent", "people", "changes", "schema"),
-    "Decisions": ("check", "explain", "policy", "roles", "export"),
+    "Decisions": ("check", "explain", "what-if", "policy", "roles", "export"),
     "Credentials": ("keys", "tokens", "idp"),
-    "Discovery": ("discover", "shadow", "map"),
+    "Discovery": ("discover", "shadow", "draft", "map"),
     "Governance": (
         "findings",
         "posture",

@@ -21,6 +21,7 @@ from charter.services.audit_keys import AuditKeyring
 from charter.services.auth import AuthService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
+from charter.services.drafts import DraftService
 from charter.services.estate import EstateServices
 from charter.services.governance.service import GovernanceService
 from charter.services.people import PeopleService
@@ -29,6 +30,7 @@ from charter.services.scan_records import ScanRecorder
 from charter.services.search import PAGE_KEY_PURPOSE, SearchService
 from charter.services.tokens.keys import MasterKey
 from charter.services.tokens.service import TokenService
+from charter.services.whatif import WhatIfService
 from charter.store.database import Database, open_database
 from charter.store.private_files import private_dir
 
@@ -105,6 +107,14 @@ class Services:
             tokens=lambda: self.tokens,
             ingest=lambda: self.estate.ingest,
         )
+
+    @cached_property
+    def whatif(self) -> WhatIfService:  # recorded activity replayed against a proposal
+        return WhatIfService(self.db, self.clock)
+
+    @cached_property
+    def drafts(self) -> DraftService:  # charters drafted from observed behaviour
+        return DraftService(self.db, self.clock)
 
     def close(self) -> None:
         """Flush what services buffer (the decision engine's activity writer), then disconnect."""

@@ -21,6 +21,7 @@ from charter.web import (
     reviews,
     shadow,
     signin,
+    whatif,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -39,6 +40,7 @@ for module in (
     decisions,
     inventory,
     changes,
+    whatif,
     inbox,
 ):
     router.include_router(module.router)

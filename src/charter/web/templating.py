@@ -41,6 +41,7 @@ NAV: tuple[tuple[str, str, frozenset[UserRole]], ...] = (
     ("/changes", "Changes", frozenset(UserRole)),
     ("/audit", "Audit", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
     ("/decisions", "Decisions", frozenset({UserRole.ADMIN, UserRole.OWNER})),
+    ("/what-if", "What-if", frozenset({UserRole.ADMIN})),
 )
 #: Who may open the estate-wide map views (``/map?system=`` and ``?identity=``).
 ESTATE_VIEWERS = frozenset({UserRole.ADMIN, UserRole.AUDITOR})
