@@ -142,6 +142,11 @@ class UpstreamConfig(_Strict):
     call_timeout: Seconds | None = None
     #: How long starting (spawn + handshake) may take.
     connect_timeout: Seconds = 15.0
+    #: The MCP revision spoken to this upstream: ``auto`` (2026-07-28 when it offers it,
+    #: else the initialize handshake), ``legacy`` (always the handshake: a session whose
+    #: tools may ask the agent mid-call with ``sampling/createMessage`` or
+    #: ``elicitation/create``, and send logs and resource updates), or a revision.
+    protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
 
     @model_validator(mode="after")
     def _one_transport(self) -> UpstreamConfig:
