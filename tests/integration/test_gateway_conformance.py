@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -208,8 +209,17 @@ def token_proxy(target: str, token: str) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+@dataclass
+class Runs:
+    """Scenario → (checks passed, checks failed), directly and through the gateway."""
+
+    direct: dict[str, tuple[int, int]]
+    through: dict[str, tuple[int, int]]
+    home: Path  # the suite's full output is kept here
+
+
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, tuple[int, int]]]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     missing = _node()
     if missing is not None:
         if os.environ.get("CHARTER_REQUIRE_NODE") == "1":
@@ -244,19 +254,17 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, tuple[
     }
 
 
-def test_the_suite_ran_every_scenario_directly(runs: dict[str, dict[str, tuple[int, int]]]) -> None:
-    assert sorted(runs["direct"]) == sorted(SCENARIOS), "the suite's scenarios changed"
+def test_the_suite_ran_every_scenario_directly(runs: Runs) -> None:
+    assert sorted(runs.direct) == sorted(SCENARIOS), "the suite's scenarios changed"
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario_passes_through_the_gateway(
-    runs: dict[str, dict[str, tuple[int, int]]], scenario: str
-) -> None:
-    direct = runs["direct"].get(scenario)
+def test_scenario_passes_through_the_gateway(runs: Runs, scenario: str) -> None:
+    direct = runs.direct.get(scenario)
     if direct is None or direct[1] != 0:
         pytest.fail(f"{scenario} does not pass against the upstream directly: {direct}")
-    through = runs["through"].get(scenario)
-    home = next(iter(runs["home"]))
+    through = runs.through.get(scenario)
+    home = runs.home
     assert through is not None, f"{scenario} did not run through the gateway (see {home})"
     assert through[1] == 0, f"{scenario} failed through the gateway: {through} (see {home})"
     assert through[0] == direct[0], f"{scenario}: {through[0]} checks passed, {direct[0]} direct"

@@ -310,3 +310,27 @@ class Relay:
         if key not in self.listeners and len(self.listeners) >= 10_000:
             self.listeners.pop(next(iter(self.listeners)))
         self.listeners[key] = (agent, session)
+
+
+_STRAY = "dropping response for unknown/late request id"
+
+
+def _stray_responses(record: logging.LogRecord) -> bool:
+    """Let through only the SDK's note of a response nobody asked for, as a warning."""
+    if record.levelno != logging.DEBUG:
+        return True
+    if not str(record.msg).startswith(_STRAY):
+        return False
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+    record.msg = "dropped a JSON-RPC response that matches no pending request (id %r)"
+    return True
+
+
+def log_stray_responses() -> None:
+    """Make a response matching no pending request a logged drop (the SDK only notes it
+    at debug level); the dispatcher's other debug lines stay silent."""
+    sdk = logging.getLogger("mcp.shared.jsonrpc_dispatcher")
+    if _stray_responses not in sdk.filters:
+        sdk.addFilter(_stray_responses)
+        if sdk.getEffectiveLevel() > logging.DEBUG:
+            sdk.setLevel(logging.DEBUG)

@@ -55,7 +55,7 @@ from charter.gateway.refusals import (
     unknown,
     upstream_failure,
 )
-from charter.gateway.relay import Call, Relay
+from charter.gateway.relay import Call, Relay, log_stray_responses
 from charter.gateway.secrets import Secrets
 from charter.gateway.sessions import Sessions
 from charter.gateway.upstream import ResultT, Upstream, UpstreamError
@@ -92,6 +92,7 @@ class Gateway:
         self.limiter = RateLimiter()
         self.directory = Directory()
         self.relay = Relay(self)
+        log_stray_responses()
         self.upstreams: dict[str, Upstream] = {}
         self._errlog = errlog
         self._views: dict[str, tuple[float, AgentView | None, Visibility]] = {}
