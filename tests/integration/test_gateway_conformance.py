@@ -246,12 +246,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
                 through, through_output = run_suite(entry, proxied)
     (home / "direct.txt").write_text(direct_output)
     (home / "through.txt").write_text(through_output)
-    return {
-        "direct": direct,
-        "through": through,
-        "log": {"dir": (0, 0)},
-        "home": {str(home): (0, 0)},
-    }
+    return Runs(direct, through, home)
 
 
 def test_the_suite_ran_every_scenario_directly(runs: Runs) -> None:

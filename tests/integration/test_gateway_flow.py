@@ -252,6 +252,7 @@ def test_stateless_2026_requests_are_checked_against_their_headers_before_a_deci
         **{"Mcp-Method": "tools/call", "Mcp-Name": "test_sampling"},
     )
     for response in (lying, renamed):
+        assert response.status_code == 400, response.text
         error = _payload(response)["error"]
         assert (
             error["code"] == types.HEADER_MISMATCH if hasattr(types, "HEADER_MISMATCH") else -32020
