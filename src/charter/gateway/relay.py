@@ -307,6 +307,8 @@ class Relay:
             self.enqueue(upstream, None, deliver)
 
     def listening(self, key: str, agent: str, session: ServerSession) -> None:
+        if key.startswith("request:"):  # a stateless request has no channel to hear on later
+            return
         if key not in self.listeners and len(self.listeners) >= 10_000:
             self.listeners.pop(next(iter(self.listeners)))
         self.listeners[key] = (agent, session)
