@@ -178,6 +178,11 @@ class GatewaySettings(_Strict):
     session_idle_timeout: Seconds = 1800.0
     #: How often agent states are re-read for the kill switch (seconds).
     watch_interval: Seconds = 0.5
+    #: Answer agents over SSE, so a call's stream carries the upstream's requests
+    #: (sampling, elicitation, roots), progress and logs before its result. ``false``
+    #: answers in plain JSON: faster, but then none of those reach the agent (the
+    #: upstream's requests are refused to it).
+    stream_responses: bool = True
 
     @field_validator("watch_interval", "call_timeout", "session_idle_timeout")
     @classmethod

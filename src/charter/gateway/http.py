@@ -43,7 +43,7 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
     settings = gateway.settings
     manager = StreamableHTTPSessionManager(
         app=gateway.server,
-        json_response=False,
+        json_response=not settings.stream_responses,
         security_settings=security,
         max_request_body_size=settings.max_message_bytes,
         session_idle_timeout=settings.session_idle_timeout,

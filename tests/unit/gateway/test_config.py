@@ -83,6 +83,7 @@ def test_an_upstream_protocol_defaults_to_auto_and_bad_ones_say_what_is_allowed(
     assert parse_config({"upstreams": [{**STDIO, "protocol": "legacy"}]}).upstreams[0].protocol == (
         "legacy"
     )
+    assert parse_config({"upstreams": [STDIO]}).gateway.stream_responses is True
     with pytest.raises(InvalidInput) as caught:
         parse_config({"upstreams": [{**STDIO, "protocol": "2024-11-05"}]})
     assert "'auto', 'legacy' or '2026-07-28'" in caught.value.message
