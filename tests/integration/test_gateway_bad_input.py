@@ -7,6 +7,7 @@ that hang or crash. After every abuse the gateway still serves a good call.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -67,6 +68,14 @@ def raw(stack: Stack) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
         yield client, session
 
 
+def payload(answer: httpx.Response) -> Any:
+    """The JSON-RPC message of an answer, sent as JSON or as the one event of an SSE stream."""
+    if answer.headers.get("content-type", "").startswith("text/event-stream"):
+        data = [line[5:] for line in answer.text.splitlines() if line.startswith("data:")]
+        return json.loads(data[-1])
+    return answer.json()
+
+
 def still_serves(client: httpx.Client, stack: Stack, headers: dict[str, str]) -> None:
     answer = client.post(
         stack.gateway,
@@ -79,7 +88,7 @@ def still_serves(client: httpx.Client, stack: Stack, headers: dict[str, str]) ->
         },
     )
     assert answer.status_code == 200
-    assert answer.json()["result"]["content"][0]["text"].startswith("ticket 1")
+    assert payload(answer)["result"]["content"][0]["text"].startswith("ticket 1")
 
 
 @pytest.mark.parametrize(
@@ -103,7 +112,7 @@ def test_malformed_json_rpc_is_a_clear_error(
     client, headers = raw
     answer = client.post(stack.gateway, headers=headers, content=body)
     assert answer.status_code == status
-    error = answer.json()["error"]
+    error = payload(answer)["error"]
     assert error["message"]
     if code is not None:
         assert error["code"] == code
@@ -125,7 +134,7 @@ def test_unknown_methods_are_method_not_found(
     assert answer.status_code == 200
     # not served by the gateway: "method not found" (spec methods with invalid params may be
     # refused as such first, -32602) — an error either way, never forwarded
-    assert answer.json()["error"]["code"] in (-32601, -32602)
+    assert payload(answer)["error"]["code"] in (-32601, -32602)
     still_serves(client, stack, headers)
 
 
@@ -165,7 +174,7 @@ def test_bad_params_and_path_tricks_are_refused_undecided_upstream(
             headers=headers,
             json={"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params},
         )
-        assert answer.json()["error"]["code"] == code, params
+        assert payload(answer)["error"]["code"] == code, params
     assert "delete_table" not in (stack.home / "calls.log").read_text().split()
     still_serves(client, stack, headers)
 

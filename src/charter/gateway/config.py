@@ -142,6 +142,11 @@ class UpstreamConfig(_Strict):
     call_timeout: Seconds | None = None
     #: How long starting (spawn + handshake) may take.
     connect_timeout: Seconds = 15.0
+    #: The MCP revision spoken to this upstream: ``auto`` (2026-07-28 when it offers it,
+    #: else the initialize handshake), ``legacy`` (always the handshake: a session whose
+    #: tools may ask the agent mid-call with ``sampling/createMessage`` or
+    #: ``elicitation/create``, and send logs and resource updates), or a revision.
+    protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
 
     @model_validator(mode="after")
     def _one_transport(self) -> UpstreamConfig:
@@ -173,6 +178,11 @@ class GatewaySettings(_Strict):
     session_idle_timeout: Seconds = 1800.0
     #: How often agent states are re-read for the kill switch (seconds).
     watch_interval: Seconds = 0.5
+    #: Answer agents over SSE, so a call's stream carries the upstream's requests
+    #: (sampling, elicitation, roots), progress and logs before its result. ``false``
+    #: answers in plain JSON: faster, but then none of those reach the agent (the
+    #: upstream's requests are refused to it).
+    stream_responses: bool = True
 
     @field_validator("watch_interval", "call_timeout", "session_idle_timeout")
     @classmethod

@@ -1,6 +1,7 @@
 """The gateway over HTTP: the MCP endpoint behind the resource server, and the well-known files.
 
-``/mcp`` is the SDK's streamable HTTP session manager (JSON responses, the
+``/mcp`` is the SDK's streamable HTTP session manager (SSE responses, so an
+upstream's requests and notifications reach the agent during its call; the
 configured body limit, session limits and idle timeout, DNS-rebinding
 protection on loopback) behind :class:`~charter.gateway.auth.ResourceServer`;
 ``/.well-known/oauth-protected-resource[/mcp]`` is the RFC 9728 document;
@@ -44,7 +45,7 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
     settings = gateway.settings
     manager = StreamableHTTPSessionManager(
         app=gateway.server,
-        json_response=True,
+        json_response=not settings.stream_responses,
         security_settings=security,
         max_request_body_size=settings.max_message_bytes,
         session_idle_timeout=settings.session_idle_timeout,

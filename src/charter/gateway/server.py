@@ -12,14 +12,17 @@ decide → rate-limit → forward under a cancellable scope → record Activity.
 Nothing reaches an upstream without an allow decision; a deny, a limit, a cut
 or an upstream failure is a clear MCP error, never a result. Listings show an
 agent only what its charter could ever allow (and its token's scope covers).
-Methods the gateway does not implement (completion, subscriptions, logging)
-are answered "method not found" by the SDK, never forwarded.
+Completion, subscriptions and the logging level are decided in the same
+vocabulary (:mod:`.methods`); what an upstream sends back during a call —
+sampling, elicitation and roots requests, progress, log messages — and later
+— resource updates, list changes — goes through :mod:`.relay`, decided too.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TextIO
@@ -30,16 +33,19 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.stdio import stdio_server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.shared.exceptions import MCPError
+from mcp.shared.dispatcher import ProgressFnT
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from starlette.applications import Starlette
 from starlette.requests import Request
 
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.patterns import parse_pattern
+from charter.gateway import killswitch, methods
 from charter.gateway.auth import PRINCIPAL_KEY
 from charter.gateway.authority import AgentPrincipal, AgentView, Authority
 from charter.gateway.config import GatewayConfig
 from charter.gateway.directory import GET_PROMPT, READ_RESOURCE, Directory, resource_of
+from charter.gateway.methods import connection_key
 from charter.gateway.ratelimit import RateLimiter
 from charter.gateway.refusals import (
     cut_off,
@@ -49,6 +55,7 @@ from charter.gateway.refusals import (
     unknown,
     upstream_failure,
 )
+from charter.gateway.relay import Call, Relay, log_stray_responses
 from charter.gateway.secrets import Secrets
 from charter.gateway.sessions import Sessions
 from charter.gateway.upstream import ResultT, Upstream, UpstreamError
@@ -60,8 +67,6 @@ logger = logging.getLogger("charter.gateway")
 #: How long the gateway waits at start for upstreams' first connection attempts.
 STARTUP_WAIT = 20.0
 VIEW_TTL = 1.0
-#: How long cut-off calls get to send their error before their sessions are terminated.
-CUT_GRACE = 1.0
 
 Ctx = ServerRequestContext[dict[str, Any], Any]
 
@@ -86,12 +91,23 @@ class Gateway:
         self.sessions = Sessions()
         self.limiter = RateLimiter()
         self.directory = Directory()
+        self.relay = Relay(self)
+        log_stray_responses()
         self.upstreams: dict[str, Upstream] = {}
         self._errlog = errlog
         self._views: dict[str, tuple[float, AgentView | None, Visibility]] = {}
         self._manager: StreamableHTTPSessionManager | None = None
         self._stdio_auth: Callable[[], Awaitable[AgentPrincipal]] | None = None
-        self.server: Server[dict[str, Any]] = Server(
+        with warnings.catch_warnings():  # logging: deprecated at 2026-07-28, live before it
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            self.server = self._build_server()
+        # A no-op until an OpenTelemetry exporter is installed, but not free on every call.
+        self.server.middleware = [
+            m for m in self.server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
+        ]
+
+    def _build_server(self) -> Server[dict[str, Any]]:
+        return Server(
             "charter-gateway",
             version=__version__,
             title="Charter MCP gateway",
@@ -105,11 +121,11 @@ class Gateway:
             on_read_resource=self._read_resource,
             on_list_prompts=self._list_prompts,
             on_get_prompt=self._get_prompt,
+            on_completion=lambda ctx, params: methods.complete(self, ctx, params),
+            on_subscribe_resource=lambda ctx, params: methods.subscribe(self, ctx, params),
+            on_unsubscribe_resource=lambda ctx, params: methods.unsubscribe(self, ctx, params),
+            on_set_logging_level=lambda ctx, params: methods.set_level(self, ctx, params),
         )
-        # A no-op until an OpenTelemetry exporter is installed, but not free on every call.
-        self.server.middleware = [
-            m for m in self.server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
-        ]
 
     # -- lifecycle -------------------------------------------------------------------
     @asynccontextmanager
@@ -122,10 +138,12 @@ class Gateway:
                     call_timeout=self.settings.call_timeout,
                     errlog=self._errlog,
                     base_dir=self.config.base_dir.resolve(),
+                    peer=self.relay,
                 )
                 upstream.listeners.append(self._catalogue_changed)
                 self.upstreams[upstream.name] = upstream
                 group.start_soon(upstream.run)
+                group.start_soon(self.relay.pump, upstream.name)
             with anyio.move_on_after(STARTUP_WAIT):
                 for upstream in self.upstreams.values():
                     await upstream.wait_attempted(STARTUP_WAIT)
@@ -139,66 +157,21 @@ class Gateway:
                     await anyio.sleep(0.05)
                 group.cancel_scope.cancel()
 
-    def _catalogue_changed(self, _upstream: Upstream) -> None:
+    def _catalogue_changed(self, upstream: Upstream) -> None:
         self.directory.rebuild(
             self.upstreams[c.name] for c in self.config.upstreams if c.name in self.upstreams
         )
+        self.relay.lists_changed(upstream.name)
 
     async def _watch(self) -> None:
-        """The kill switch's eyes: cut agents that may no longer act, within ``watch_interval``."""
-        while True:
-            await anyio.sleep(self.settings.watch_interval)
-            live = self.sessions.agents()
-            if not live:
-                continue
-            try:
-                gone = await self.authority.inactive(live)
-            except Exception:
-                logger.exception("checking agent states failed; will retry")
-                continue
-            for agent in gone:
-                await self.cut(
-                    agent, "the agent is no longer active in Charter (suspended or decommissioned)"
-                )
+        await killswitch.watch(self)
 
     async def cut(self, agent: str, reason: str) -> None:
         """Cut ``agent`` off now: cancel its in-flight calls, terminate its sessions, audit it."""
-        report = self.sessions.cut(agent, reason)
-        if report.calls or report.sessions:
-            logger.warning(
-                "cut off agent %s: %d in-flight calls, %d sessions (%s)",
-                agent,
-                report.calls,
-                len(report.sessions),
-                reason,
-            )
-            # Audit first: whoever sees the cut (the agent, an operator) can already find it.
-            try:
-                await self.authority.note_cut(agent, len(report.sessions), report.calls, reason)
-            except Exception:
-                logger.exception("recording the cut of %s failed", agent)
-        if report.calls:
-            # Let the cancelled calls answer "cut off" on their own streams before the
-            # sessions go, so the agent learns why instead of seeing a dropped session.
-            with anyio.move_on_after(CUT_GRACE):
-                while self.sessions.in_flight(agent):
-                    await anyio.sleep(0.01)
-                await anyio.sleep(0.1)
-        for session_id in report.sessions:
-            await self._terminate(session_id)
-
-    async def _terminate(self, session_id: str) -> None:
-        manager = self._manager
-        # The SDK keeps live transports by session id; terminating one closes its
-        # streams and makes the id answer 404, exactly as a client DELETE would.
-        transports = getattr(manager, "_server_instances", None) if manager else None
-        transport = transports.get(session_id) if isinstance(transports, dict) else None
-        if transport is not None:
-            with anyio.CancelScope(shield=True):
-                await transport.terminate()
+        await killswitch.cut(self, agent, reason)
 
     # -- who, may they, how often ------------------------------------------------------
-    async def _principal(self, ctx: Ctx) -> AgentPrincipal:
+    async def principal(self, ctx: Ctx) -> AgentPrincipal:
         request = ctx.request
         if isinstance(request, Request):
             principal = request.scope.get(PRINCIPAL_KEY)
@@ -231,7 +204,7 @@ class Gateway:
         _, visibility = await self._view(principal.agent)
         return visibility.may_allow(action, resource)
 
-    def _context(
+    def context(
         self, ctx: Ctx, method: str, upstream: str, name: str, arguments: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         """What a charter's conditions can see: ``args.*``, ``source_ip``, ``mcp.*``."""
@@ -246,7 +219,7 @@ class Gateway:
                 mcp["session"] = session
         return context
 
-    async def _decide(
+    async def decide(
         self,
         ctx: Ctx,
         principal: AgentPrincipal,
@@ -269,7 +242,7 @@ class Gateway:
             kept = decision.reasons if not decision.allowed else ()
             decision = Decision(False, reasons=(*kept, beyond))
         if not decision.allowed:
-            self._record(principal, action, resource, decision, started)
+            self.record_decision(principal, action, resource, decision, started)
             raise denied(principal.agent, what, decision, action=action, resource=resource)
         limited = await self._limit(principal, action, decision)
         if limited is not None:
@@ -277,7 +250,7 @@ class Gateway:
             refused = _refused(
                 ReasonCode.RATE_LIMITED, f"{principal.agent} exceeded {limit} {scope} per minute"
             )
-            self._record(principal, action, resource, refused, started)
+            self.record_decision(principal, action, resource, refused, started)
             raise rate_limited(principal.agent, what, limit, retry, scope=scope)
         return decision, started
 
@@ -297,7 +270,7 @@ class Gateway:
                 return overall, verdict.retry_after, "calls"
         return None
 
-    def _record(
+    def record_decision(
         self,
         principal: AgentPrincipal,
         action: str,
@@ -311,10 +284,12 @@ class Gateway:
         except Exception:
             logger.exception("recording activity failed")
 
-    async def _forward(
+    async def forward(
         self,
+        ctx: Ctx,
         principal: AgentPrincipal,
         upstream_name: str,
+        resource: str,
         request: Any,
         result_type: type[ResultT],
     ) -> ResultT:
@@ -328,11 +303,27 @@ class Gateway:
             reason = self.sessions.cut_reason(agent)
             return f"Charter cut off agent {agent}: {reason}" if reason else None
 
-        with self.sessions.call(agent) as scope:
+        call = Call(principal, upstream_name, resource, ctx.session, ctx.request_id, "")
+        call.log_key = connection_key(ctx)
+        on_progress: ProgressFnT | None = None
+        if ctx.meta and (ctx.meta.get("progress_token") or ctx.meta.get("progressToken")):
+
+            async def relay_progress(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                self.relay.progress(call, progress, total, message)
+
+            on_progress = relay_progress
+
+        with self.sessions.call(agent) as scope, self.relay.calling(call):
             try:
-                result = await upstream.request(request, result_type, abandoned=abandoned)
+                result = await upstream.request(
+                    request, result_type, abandoned=abandoned, progress=on_progress
+                )
             except UpstreamError as error:
                 raise upstream_failure(error) from None
+            finally:
+                await self.relay.drain(call)
         if scope.cancelled_caught or result is None:
             raise cut_off(principal.agent, self.sessions.cut_reason(principal.agent) or "cut off")
         return result
@@ -345,7 +336,8 @@ class Gateway:
     async def _list_tools(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
+        self.relay.listening(connection_key(ctx), principal.agent, ctx.session)
         tools = [
             entry.tool
             for entry in self.directory.tools.values()
@@ -356,31 +348,33 @@ class Gateway:
     async def _call_tool(
         self, ctx: Ctx, params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
         entry = self.directory.tool(params.name)
         if entry is None:
-            self._refuse_unknown(principal, "tool", params.name)
+            self.refuse_unknown(principal, "tool", params.name)
         assert entry is not None
         what = f"calling {entry.visible} on {entry.upstream}"
-        context = self._context(ctx, "tools/call", entry.upstream, entry.name, params.arguments)
-        decision, started = await self._decide(
+        context = self.context(ctx, "tools/call", entry.upstream, entry.name, params.arguments)
+        decision, started = await self.decide(
             ctx, principal, what, entry.name, entry.resource, context
         )
         request = types.CallToolRequest(
             params=types.CallToolRequestParams(name=entry.name, arguments=params.arguments)
         )
         try:
-            return await self._forward(principal, entry.upstream, request, types.CallToolResult)
+            return await self.forward(
+                ctx, principal, entry.upstream, entry.resource, request, types.CallToolResult
+            )
         finally:
-            self._record(principal, entry.name, entry.resource, decision, started)
+            self.record_decision(principal, entry.name, entry.resource, decision, started)
 
-    def _refuse_unknown(self, principal: AgentPrincipal, kind: str, name: object) -> None:
+    def refuse_unknown(self, principal: AgentPrincipal, kind: str, name: object) -> None:
         """Record and refuse a name nobody offers: nothing is decided upstream or forwarded."""
         shown = safe_name(name, 200)
         decision = _refused(
             ReasonCode.INVALID_REQUEST, f"no {kind} named {shown!r} is offered through this gateway"
         )
-        self._record(
+        self.record_decision(
             principal, shown or "?", f"gateway:{kind}s/{shown}", decision, time.perf_counter()
         )
         raise unknown(kind, name)
@@ -389,7 +383,7 @@ class Gateway:
     async def _list_resources(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
         resources = [
             resource
             for uri, (upstream, resource) in self.directory.resources.items()
@@ -400,7 +394,7 @@ class Gateway:
     async def _list_templates(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListResourceTemplatesResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
         shown: list[types.ResourceTemplate] = []
         if principal.in_scope(READ_RESOURCE) and self.sessions.cut_reason(principal.agent) is None:
             _, visibility = await self._view(principal.agent)
@@ -413,15 +407,15 @@ class Gateway:
     async def _read_resource(
         self, ctx: Ctx, params: types.ReadResourceRequestParams
     ) -> types.ReadResourceResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
         uri = str(params.uri)
         upstream = self.directory.resource_owner(uri)
         if upstream is None:
-            self._refuse_unknown(principal, "resource", uri)
+            self.refuse_unknown(principal, "resource", uri)
         assert upstream is not None
         resource = resource_of(upstream, uri)
-        context = self._context(ctx, "resources/read", upstream, uri, {"uri": uri})
-        decision, started = await self._decide(
+        context = self.context(ctx, "resources/read", upstream, uri, {"uri": uri})
+        decision, started = await self.decide(
             ctx,
             principal,
             f"reading {safe_name(uri)} on {upstream}",
@@ -431,15 +425,17 @@ class Gateway:
         )
         request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=uri))
         try:
-            return await self._forward(principal, upstream, request, types.ReadResourceResult)
+            return await self.forward(
+                ctx, principal, upstream, resource, request, types.ReadResourceResult
+            )
         finally:
-            self._record(principal, READ_RESOURCE, resource, decision, started)
+            self.record_decision(principal, READ_RESOURCE, resource, decision, started)
 
     # -- prompts ---------------------------------------------------------------------------
     async def _list_prompts(
         self, ctx: Ctx, params: types.PaginatedRequestParams | None
     ) -> types.ListPromptsResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
         prompts = [
             entry.prompt
             for entry in self.directory.prompts.values()
@@ -450,23 +446,25 @@ class Gateway:
     async def _get_prompt(
         self, ctx: Ctx, params: types.GetPromptRequestParams
     ) -> types.GetPromptResult:
-        principal = await self._principal(ctx)
+        principal = await self.principal(ctx)
         entry = self.directory.prompt(params.name)
         if entry is None:
-            self._refuse_unknown(principal, "prompt", params.name)
+            self.refuse_unknown(principal, "prompt", params.name)
         assert entry is not None
-        context = self._context(ctx, "prompts/get", entry.upstream, entry.name, params.arguments)
+        context = self.context(ctx, "prompts/get", entry.upstream, entry.name, params.arguments)
         what = f"getting prompt {entry.visible} on {entry.upstream}"
-        decision, started = await self._decide(
+        decision, started = await self.decide(
             ctx, principal, what, GET_PROMPT, entry.resource, context
         )
         request = types.GetPromptRequest(
             params=types.GetPromptRequestParams(name=entry.name, arguments=params.arguments)
         )
         try:
-            return await self._forward(principal, entry.upstream, request, types.GetPromptResult)
+            return await self.forward(
+                ctx, principal, entry.upstream, entry.resource, request, types.GetPromptResult
+            )
         finally:
-            self._record(principal, GET_PROMPT, entry.resource, decision, started)
+            self.record_decision(principal, GET_PROMPT, entry.resource, decision, started)
 
     # -- transports --------------------------------------------------------------------------
     def http_app(self, host: str = "127.0.0.1") -> Starlette:

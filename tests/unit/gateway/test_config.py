@@ -58,6 +58,7 @@ upstreams:
         ({"upstreams": [{**STDIO, "surprise": 1}]}, "upstreams.0.surprise"),
         ({"upstreams": [{"name": "h", "http": {"url": "ftp://x"}}]}, "upstreams.0.http.url"),
         ({"upstreams": [{**STDIO, "call_timeout": "soon"}]}, "upstreams.0.call_timeout"),
+        ({"upstreams": [{**STDIO, "protocol": "2024-11-05"}]}, "upstreams.0.protocol"),
         ({"upstreams": [STDIO], "gateway": {"max_message_bytes": 10}}, "gateway.max_message_bytes"),
         (
             {"upstreams": [{"name": "h", "stdio": {"command": "x", "env": {"1BAD": "v"}}}]},
@@ -75,6 +76,17 @@ def test_pattern_errors_say_what_is_expected() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_config({"upstreams": [{**STDIO, "name": "Bad Name"}]})
     assert "is not a slug" in caught.value.message and "^" not in caught.value.message
+
+
+def test_an_upstream_protocol_defaults_to_auto_and_bad_ones_say_what_is_allowed() -> None:
+    assert parse_config({"upstreams": [STDIO]}).upstreams[0].protocol == "auto"
+    assert parse_config({"upstreams": [{**STDIO, "protocol": "legacy"}]}).upstreams[0].protocol == (
+        "legacy"
+    )
+    assert parse_config({"upstreams": [STDIO]}).gateway.stream_responses is True
+    with pytest.raises(InvalidInput) as caught:
+        parse_config({"upstreams": [{**STDIO, "protocol": "2024-11-05"}]})
+    assert "'auto', 'legacy' or '2026-07-28'" in caught.value.message
 
 
 def test_unreadable_and_malformed_files_are_clear(tmp_path: Path) -> None:
