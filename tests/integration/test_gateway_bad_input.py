@@ -7,7 +7,6 @@ that hang or crash. After every abuse the gateway still serves a good call.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,7 +15,7 @@ import anyio
 import httpx
 import pytest
 from mcp.shared.exceptions import MCPError
-from tests.unit.gateway.stack import Stack, mcp_session, running_stack
+from tests.unit.gateway.stack import Stack, mcp_session, payload, running_stack
 
 from charter.gateway import refusals
 
@@ -66,14 +65,6 @@ def raw(stack: Stack) -> Iterator[tuple[httpx.Client, dict[str, str]]]:
         )
         assert done.status_code == 202
         yield client, session
-
-
-def payload(answer: httpx.Response) -> Any:
-    """The JSON-RPC message of an answer, sent as JSON or as the one event of an SSE stream."""
-    if answer.headers.get("content-type", "").startswith("text/event-stream"):
-        data = [line[5:] for line in answer.text.splitlines() if line.startswith("data:")]
-        return json.loads(data[-1])
-    return answer.json()
 
 
 def still_serves(client: httpx.Client, stack: Stack, headers: dict[str, str]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from tests.unit.gateway.stack import Stack, mcp_session, running_stack
+from tests.unit.gateway.stack import Stack, mcp_session, payload, running_stack
 
 from charter.sdk.credentials import TokenError
 
@@ -109,14 +109,14 @@ def test_a_call_the_charter_denies_is_never_a_challenge(stack: Stack) -> None:
     # outside the charter's condition: stepping up would not help, so the deny is the answer
     leak = call(stack, headers, "send_email", {"to": "ceo@rival.example", "subject": "x"})
     assert leak.status_code == 200
-    assert leak.json()["error"]["code"] != 0
+    assert payload(leak)["error"]["code"] != 0
     assert "insufficient_scope" not in leak.headers.get("www-authenticate", "")
     # explicitly denied by the charter: no challenge either
     drop = call(stack, headers, "delete_table", {"table": "customers"})
-    assert drop.status_code == 200 and "error" in drop.json()
+    assert drop.status_code == 200 and "error" in payload(drop)
     # an unknown name is left to the handler (refused there, never decided upstream)
     unknown = call(stack, headers, "../delete_table", {})
-    assert unknown.status_code == 200 and "error" in unknown.json()
+    assert unknown.status_code == 200 and "error" in payload(unknown)
     # and the token endpoint never issues a scope beyond the charter
     with pytest.raises(TokenError) as caught:
         stack.token("helpdesk-bot", "read_ticket delete_table")

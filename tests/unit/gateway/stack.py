@@ -8,6 +8,7 @@ server and ``charter gateway`` as child processes and wait until they answer;
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -344,3 +345,11 @@ def running_stack(
         charter = started.enter_context(live_server(env))
         gateway_url = started.enter_context(gateway_process(env, config))
         yield Stack(env, home, charter, gateway_url, keys, idp_key)
+
+
+def payload(answer: httpx.Response) -> Any:
+    """The JSON-RPC message of an answer, sent as JSON or as the one event of an SSE stream."""
+    if answer.headers.get("content-type", "").startswith("text/event-stream"):
+        data = [line[5:] for line in answer.text.splitlines() if line.startswith("data:")]
+        return json.loads(data[-1])
+    return answer.json()
