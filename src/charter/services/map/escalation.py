@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from charter.domain.enums import IdentityKind
 from charter.domain.escalation import ADMIN
+from charter.errors import InvalidInput
 from charter.services.map.graph import Edge, EdgeKind, Graph, Node, NodeKind, Risk
 from charter.store import schema
 
@@ -33,6 +34,11 @@ def paths(
         _I.c.id, _I.c.name, _I.c.kind, _I.c.account, _I.c.agent, _I.c.properties
     ).where(_I.c.gone_at.is_(None), _I.c.kind.in_(_KINDS))
     if account:
+        known = connection.execute(
+            sa.select(_I.c.id).where(_I.c.account == account, _I.c.gone_at.is_(None)).limit(1)
+        ).first()
+        if known is None:  # a mistyped account must not read as "no paths"
+            raise InvalidInput(f"no identity of account {account!r} in the estate", field="account")
         query = query.where(_I.c.account == account)
     found = []
     for row in connection.execute(query.order_by(_I.c.id)):
