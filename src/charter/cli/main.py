@@ -15,6 +15,7 @@ from typer._click.exceptions import NoArgsIsHelpError  # typer's own click
 from charter.cli import (
     access_keys,
     agent,
+    approvals,
     audit,
     changes,
     decisions,
@@ -65,12 +66,13 @@ decisions.register(app)  # check, explain, policy, roles, export cedar
 gateway.register(app)  # the MCP gateway
 governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
+approvals.register(app)  # single calls held for a person's approval
 status.register(app)  # the store in use and what it holds
 # -- end registrations --
 
 #: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
 JOBS: dict[str, tuple[str, ...]] = {
-    "Registry": ("agent", "people", "changes", "schema"),
+    "Registry": ("agent", "people", "changes", "approvals", "schema"),
     "Decisions": ("check", "explain", "policy", "roles", "export"),
     "Credentials": ("keys", "tokens", "idp"),
     "Discovery": ("discover", "shadow", "map"),
