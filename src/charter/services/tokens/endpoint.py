@@ -12,18 +12,20 @@ ring, agent keys, charters, roles) comes through :class:`IssuerContext`.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from charter.domain.audit import EventDraft
 from charter.domain.charter import CharterSpec
+from charter.domain.containment import hop_widenings, refusal_message
 from charter.domain.delegation import delegable_capabilities
 from charter.domain.enums import AgentState
 from charter.domain.patterns import parse_pattern
 from charter.domain.roles import RolesFile
 from charter.domain.tokens import client_auth, dpop, token_exchange
-from charter.domain.tokens.claims import access_token_claims, parse_act
+from charter.domain.tokens.claims import Actor, access_token_claims, parse_act
 from charter.domain.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode, invalid_request
 from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.domain.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
@@ -299,6 +301,7 @@ class TokenEndpoint:
                 reason="delegator_lacks_access",
                 field="scope",
             )
+        self._check_hops(client, charter, subject.actors, scopes, snapshot)
         act = token_exchange.act_claim(client, status.charter_version, subject.actors)
         return self._sign_and_record(
             request,
@@ -314,6 +317,30 @@ class TokenEndpoint:
             proof=proof,
             action="token.exchange",
         )
+
+    def _check_hops(
+        self,
+        client: str,
+        charter: CharterSpec,
+        actors: Sequence[Actor],
+        scopes: Sequence[str],
+        snapshot: ValiditySnapshot,
+    ) -> None:
+        """Each hop of a chain only narrows: for the scopes this token carries, the new
+        agent's charter must be contained in every earlier agent's (with a counterexample)."""
+        at = dt.datetime.fromtimestamp(self._ctx.now(), dt.UTC)
+        for actor in actors:
+            known = snapshot.agents.get(actor.sub)
+            if known is None:
+                continue  # an earlier agent that is gone: the subject token did not verify
+            earlier = self._ctx.charter(actor.sub, known.charter_version)
+            found = hop_widenings(earlier, charter, scopes, at=at)
+            if found:
+                raise OAuthError(
+                    OAuthErrorCode.INVALID_GRANT,
+                    refusal_message(client, actor.sub, found),
+                    reason="not_narrowing",
+                )
 
     def _subject(self, subject_token: str, client: str) -> token_exchange.ExchangeSubject:
         issuer = token_exchange.unverified_issuer(subject_token)
