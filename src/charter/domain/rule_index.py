@@ -312,7 +312,9 @@ def first_deny(
 def first_allow(
     rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
 ) -> Rule | None:
-    """The first allow rule (of rules already matched on action) that applies."""
+    """The first allow rule (of rules already matched on action) that applies; a rule that
+    asks for approval only when no rule that does not applies (allows are a union)."""
+    held: Rule | None = None
     for rule in rules:
         mode = rule.res_mode
         if mode == EXACT:
@@ -324,8 +326,11 @@ def first_allow(
         elif mode == GENERAL and not rule.resource.matches(resource):
             continue
         if rule.plain or rule.allow_holds(context, now_us):
-            return rule
-    return None
+            if rule.approve is None:
+                return rule
+            if held is None:
+                held = rule
+    return held
 
 
 #: what :func:`scan_allows` returns when a rule's resource matched but the rule did not hold
@@ -339,6 +344,7 @@ def scan_allows(
     matched: the applying rule, else :data:`MATCHED_ONLY` (a rule matched but did not
     hold: its conditions need explaining), else ``False`` (no rule covers the resource)."""
     matched = False
+    held: Rule | None = None
     for rule in rules:
         mode = rule.res_mode
         if mode == EXACT:
@@ -350,9 +356,13 @@ def scan_allows(
         elif mode == GENERAL and not rule.resource.matches(resource):
             continue
         if rule.plain or rule.allow_holds(context, now_us):
-            return rule
+            if rule.approve is None:
+                return rule
+            if held is None:
+                held = rule
+            continue
         matched = True
-    return matched
+    return held if held is not None else matched
 
 
 Pair = tuple[tuple[Rule, ...], tuple[Rule, ...]]
