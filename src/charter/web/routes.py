@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, Response
 
 from charter.web import (
     agents,
+    approvals,
     audit_log,
     changes,
     decisions,
@@ -36,6 +37,7 @@ for module in (
     decisions,
     inventory,
     changes,
+    approvals,
 ):
     router.include_router(module.router)
 
