@@ -460,7 +460,9 @@ def first_counterexample(widenings_found: list[Widening]) -> Counterexample | No
 def refusal_message(child: str, parent: str, found: list[Widening]) -> str:
     """One line: the first widening, and the counterexample that proves it if there is one."""
     example = first_counterexample(found)
-    text = f"{child} is not contained in {parent}: {found[0].message}"
+    first = found[0].message.replace("which no old rule allowed", "which no rule of it allows")
+    first = first.replace("no longer denies", "does not deny what it denies:")
+    text = f"{child} is not contained in {parent}: {first}"
     if len(found) > 1:
         text += f" (and {len(found) - 1} more)"
     if example is not None:
