@@ -45,6 +45,9 @@ __all__ = ["CallApprovalService"]
 
 _T = call_approvals
 MAX_ARGUMENT_BYTES = 64 * 1024
+#: calls of one agent waiting at once; beyond it a new call is denied, not queued (an agent
+#: must not flood its approvers)
+MAX_PENDING_PER_AGENT = 100
 
 
 def _aware(moment: dt.datetime | None) -> dt.datetime | None:
@@ -197,6 +200,12 @@ class CallApprovalService:
                 return Decision(False, reasons=(self._denied_reason(item),))
         waiting = next((i for i in found if i.status == ApprovalStatus.PENDING), None)
         if waiting is None:
+            if self._pending_count(connection, agent, now) >= MAX_PENDING_PER_AGENT:
+                message = (
+                    f"{agent} already has {MAX_PENDING_PER_AGENT} calls awaiting approval; "
+                    "denied until some are decided or expire"
+                )
+                return Decision(False, reasons=(Reason(ReasonCode.APPROVAL_REQUIRED, message),))
             waiting = self._open(
                 connection, rule, agent, action, resource, arguments, on_behalf_of, digest, now
             )
@@ -208,6 +217,15 @@ class CallApprovalService:
         )
         reason = Reason(ReasonCode.APPROVAL_REQUIRED, message, base.rule, None, waiting.id)
         return Decision(False, reasons=(reason,))
+
+    @staticmethod
+    def _pending_count(connection: Connection, agent: str, now: dt.datetime) -> int:
+        rows = connection.execute(
+            sa.select(_T.c.expires_at).where(
+                _T.c.agent == agent, _T.c.status == ApprovalStatus.PENDING.value
+            )
+        ).all()
+        return sum(1 for row in rows if (_aware(row.expires_at) or now) > now)
 
     @staticmethod
     def _denied_reason(item: CallApproval) -> Reason:
