@@ -168,3 +168,26 @@ def test_a_denied_call_stays_denied(stack: Stack) -> None:
     assert outcome.error.code == refusals.ACCESS_DENIED
     assert "approval_denied" in json.dumps(outcome.error.data)
     assert stack.audit("approval.deny", at_least=1)
+
+
+def test_a_remote_gateway_holds_the_call_through_the_authzen_endpoint(tmp_path: Path) -> None:
+    """CHARTER_URL: the gateway decides over HTTP; the server's AuthZEN evaluation opens the
+    access request and, after approval, allows the same call once (re-evaluation)."""
+    env = env_for(tmp_path)
+    keys = prepare_store(env, [MAILER])
+    config = write_config(tmp_path, stdio_upstream(), watch_interval=0.2)
+    with live_server(env) as charter:
+        (tmp_path / "elsewhere").mkdir()
+        remote_env = {
+            **env_for(tmp_path / "elsewhere"),
+            "CHARTER_URL": charter.url,
+            "CHARTER_PEP_KEY": charter.pep_key,
+            "CHARTER_API_TOKEN": charter.admin_token,
+        }
+        with gateway_process(remote_env, config) as gateway:
+            remote = Stack(env, tmp_path, charter, gateway, keys, keys["mailer-bot"])
+            ticket = held(call(remote, "send_email", MAIL))
+            assert held(call(remote, "send_email", MAIL)) == ticket
+            approvals(remote, "approve", ticket, "--by", "maria.garcia@acme.example")
+            assert call(remote, "send_email", MAIL) == "sent 'your refund' to customer@example.com"
+            assert held(call(remote, "send_email", MAIL)) != ticket
