@@ -114,7 +114,19 @@ def gateway(out: str) -> list[Figure]:
             ]
     if added := re.search(rf"gateway adds ({NUMBER}) ms at p50", out):
         figures.append(("gateway added p50 ms", _num(added[1]), False))
+    if added := re.search(rf", ({NUMBER}) ms\s+at p99", out):
+        figures.append(("gateway added p99 ms", _num(added[1]), False))
+    if held := re.search(rf"({NUMBER}) KiB per idle connection", out):
+        figures.append(("gateway KiB per idle connection", _num(held[1]), False))
     return figures
+
+
+def gateway_auth(out: str) -> list[Figure]:
+    """``bench/gateway_auth.py``: one row per part of the hot path, in microseconds."""
+    return [
+        (f"{label.strip()} us", _num(value), False)
+        for label, value in re.findall(rf"^(\S.*?)\s+({NUMBER}) us$", out, re.MULTILINE)
+    ]
 
 
 #: Labels of ``bench/decisions.py`` longer than its label column (one space, not two, follows).
@@ -303,8 +315,15 @@ BENCHES = (
         "gateway",
         "bench/gateway.py",
         gateway,
-        ("--calls", "400", "--rounds", "4", "--concurrency", "16"),
-        ("--calls", "200", "--rounds", "2", "--concurrency", "16"),
+        ("--calls", "400", "--rounds", "4", "--concurrency", "16", "--connections", "300"),
+        ("--calls", "200", "--rounds", "2", "--concurrency", "16", "--connections", "0"),
+    ),
+    Bench(
+        "gateway_auth",
+        "bench/gateway_auth.py",
+        gateway_auth,
+        ("--requests", "20000"),
+        ("--requests", "5000"),
     ),
     Bench(
         "decisions",

@@ -1,7 +1,7 @@
 """MCP gateway overhead: the same tool call directly to the upstream, and through the gateway.
 
     .venv/bin/python bench/gateway.py [--calls 2000] [--rounds 10]
-        [--concurrency 16] [--mode legacy]
+        [--concurrency 16] [--mode legacy] [--connections 1000]
 
 Starts real processes — the test upstream MCP server (streamable HTTP), the
 Charter server (for the agent's token) and ``charter gateway`` (in-process
@@ -10,13 +10,22 @@ each of the upstream and the gateway. Calls ``read_ticket`` in alternating
 rounds (so drift on a shared machine hits both alike) and reports p50/p99 and
 sequential calls/s for each, the gateway's added latency (p50 and p99 of the
 difference of the distributions), and throughput with ``--concurrency``
-calls in flight. Peer: the direct call in the same run. Target:
-the gateway adds at most 2 ms p50 over loopback.
+calls in flight. Peer: the direct call in the same run. Targets: the gateway
+adds at most 1 ms p50 and 3 ms p99 over loopback.
+
+Then ``--connections`` agents connect as an MCP client does (initialize,
+``notifications/initialized``, then the GET stream it listens on for the
+server's messages) and stay connected, idle: the gateway's resident memory
+before and after, divided by the number held, is the memory per idle
+connection; a call is timed again while they are held.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -42,6 +51,16 @@ from tests.unit.gateway.stack import (  # noqa: E402
 from charter.sdk.credentials import AgentCredentials  # noqa: E402
 
 ARGS = {"ticket_id": "4711"}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "bench-idle-agent", "version": "1"},
+    },
+}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -101,18 +120,143 @@ async def measure(
     return out
 
 
+def listening_pid(port: int) -> int:
+    """The process listening on loopback ``port`` (our own child: its /proc entries are ours)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as lines:
+            for line in list(lines)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                    inodes.add(fields[9])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(pid)
+        except OSError:
+            continue
+    raise RuntimeError(f"no process of ours listens on port {port}")
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def _exchange(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    headers: dict[str, str],
+    method: str = "POST",
+    body: dict[str, object] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 request on a kept-alive connection; a streamed answer is left unread."""
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} /mcp HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+    await writer.drain()
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    status = int(head[0].split()[1])
+    answer = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:] if h)}
+    length = int(answer.get("content-length", "0"))
+    content = await reader.readexactly(length) if length else b""
+    return status, answer, content
+
+
+async def hold(url: str, token: str, count: int) -> list[asyncio.StreamWriter]:
+    """``count`` idle agents, each connected as an MCP client is: session plus GET stream."""
+    host = url.split("/")[2]
+    hostname, port = host.rsplit(":", 1)
+    base = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+    }
+    writers: list[asyncio.StreamWriter] = []
+
+    async def one() -> None:
+        reader, writer = await asyncio.open_connection(hostname, int(port))
+        status, answer, _ = await _exchange(reader, writer, host, base, body=INIT)
+        if status != 200:
+            raise RuntimeError(f"initialize answered {status}")
+        session = {
+            **base,
+            "Mcp-Session-Id": answer["mcp-session-id"],
+            "Mcp-Protocol-Version": "2025-06-18",
+        }
+        notice = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        await _exchange(reader, writer, host, session, body=notice)
+        stream = {**session, "Accept": "text/event-stream"}
+        status, _, _ = await _exchange(reader, writer, host, stream, method="GET")
+        if status != 200:
+            raise RuntimeError(f"the GET stream answered {status}")
+        writers.append(writer)
+
+    for start in range(0, count, 50):
+        await asyncio.gather(*(one() for _ in range(min(50, count - start))))
+    return writers
+
+
+async def held_connections(
+    gateway_url: str, headers: dict[str, str], token: str, count: int, calls: int
+) -> dict[str, float]:
+    pid = listening_pid(int(gateway_url.split("/")[2].rsplit(":", 1)[1]))
+    async with mcp_session(gateway_url, headers) as client:
+        for _ in range(50):
+            await client.call_tool("read_ticket", ARGS)
+        await asyncio.sleep(1)
+        before = rss_kib(pid)
+        started = time.perf_counter()
+        writers = await hold(gateway_url, token, count)
+        opened_s = time.perf_counter() - started
+        await asyncio.sleep(2)
+        after = rss_kib(pid)
+        latencies = []
+        for _ in range(calls):
+            began = time.perf_counter()
+            await client.call_tool("read_ticket", ARGS)
+            latencies.append((time.perf_counter() - began) * 1000)
+        alive = sum(1 for w in writers if not w.is_closing())
+        for writer in writers:
+            writer.close()
+    return {
+        "held": alive,
+        "open_s": opened_s,
+        "rss_before_mib": before / 1024,
+        "rss_after_mib": after / 1024,
+        "kib_per_connection": (after - before) / count,
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--mode", default="legacy", help="MCP client mode: legacy or auto")
+    parser.add_argument(
+        "--connections", type=int, default=1000, help="idle agent connections to hold (0: skip)"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="charter-bench-gateway-"))
     env = env_for(home)
     keys = prepare_store(env, [HELPDESK_CHARTER])
     with upstream_http(home) as direct_url, live_server(env) as charter:
-        config = write_config(home, {"name": "helpdesk", "http": {"url": direct_url}})
+        config = write_config(
+            home,
+            {"name": "helpdesk", "http": {"url": direct_url}},
+            max_sessions=max(1000, args.connections + 100),
+        )
         with gateway_process(env, config) as gateway_url:
             credentials = AgentCredentials(
                 "helpdesk-bot", keys["helpdesk-bot"], base_url=charter.url
@@ -130,6 +274,13 @@ def main() -> None:
                     mode=args.mode,
                 )
             )
+            held = None
+            if args.connections:
+                held = asyncio.run(
+                    held_connections(
+                        gateway_url, headers, token.value, args.connections, args.calls // 4 or 1
+                    )
+                )
             credentials.close()
     direct, gateway = results["direct"], results["gateway"]
     print(
@@ -148,11 +299,21 @@ def main() -> None:
         )
     added50 = gateway["p50"] - direct["p50"]
     added99 = gateway["p99"] - direct["p99"]
-    verdict = "meets" if added50 <= 2.0 else "MISSES"
+    verdict50 = "meets" if added50 <= 1.0 else "MISSES"
+    verdict99 = "meets" if added99 <= 3.0 else "MISSES"
     print(
-        f"gateway adds {added50:.3f} ms at p50, {added99:.3f} ms at p99 "
-        f"(authenticate + decide + rate-limit + forward + record); {verdict} the 2 ms p50 target"
+        f"gateway adds {added50:.3f} ms at p50 ({verdict50} the 1 ms target), {added99:.3f} ms "
+        f"at p99 ({verdict99} the 3 ms target) (authenticate + decide + rate-limit + forward + "
+        "record)"
     )
+    if held is not None:
+        print(
+            f"{int(held['held'])} of {args.connections} idle agent connections held (session + "
+            f"GET stream, opened in {held['open_s']:.1f} s); gateway RSS "
+            f"{held['rss_before_mib']:.1f} MiB -> {held['rss_after_mib']:.1f} MiB: "
+            f"{held['kib_per_connection']:.1f} KiB per idle connection; a call meanwhile "
+            f"p50 {held['p50']:.3f} ms, p99 {held['p99']:.3f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -134,6 +134,7 @@ def test_every_page_renders_cleanly(as_user: Any, console: LiveServer) -> None:
             ("register", "/agents/new"),
             ("decommission-plan", "/agents/code-reviewer/decommission"),
             ("shadow", "/shadow"),
+            ("discovery", "/discovery"),
             ("findings", "/findings"),
             ("findings-nhi7", "/findings?owasp=NHI7"),
             ("map", "/map"),

@@ -46,6 +46,8 @@ class FakeProvider:
     email: str = MARIA
     claims: dict[str, Any] = field(default_factory=dict)
     sign: str = "good"  # good | other-key | hs256
+    #: the RFC 9207 iss parameter on the authorization response: good | absent | another issuer
+    iss: str = "good"
     pkce_checked: int = 0
 
     def app(self) -> Starlette:
@@ -68,6 +70,7 @@ class FakeProvider:
                 "response_types_supported": ["code"],
                 "code_challenge_methods_supported": ["S256"],
                 "id_token_signing_alg_values_supported": ["RS256", "HS256"],
+                "authorization_response_iss_parameter_supported": True,
             }
         )
 
@@ -92,7 +95,10 @@ class FakeProvider:
             "redirect_uri": q["redirect_uri"],
             "nonce": q["nonce"],
         }
-        query = urlencode({"code": code, "state": q["state"]})
+        response = {"code": code, "state": q["state"]}
+        if self.iss != "absent":
+            response["iss"] = self.url if self.iss == "good" else self.iss
+        query = urlencode(response)
         return RedirectResponse(f"{q['redirect_uri']}?{query}", status_code=302)
 
     async def token(self, request: Request) -> Response:
@@ -174,6 +180,7 @@ def server(
 @pytest.fixture(autouse=True)
 def _reset(provider: FakeProvider) -> None:
     provider.email, provider.claims, provider.sign = MARIA, {}, "good"
+    provider.iss = "good"
 
 
 def _flow(server: LiveServer, next_url: str = "/") -> tuple[httpx.Client, httpx.Response, str]:
@@ -230,6 +237,8 @@ def test_sign_in_with_the_provider(server: LiveServer, provider: FakeProvider) -
         ({"sign": "other-key"}, "not valid"),
         ({"sign": "hs256"}, "algorithm"),
         ({"email": "stranger@acme.example"}, "may not use Charter"),
+        ({"iss": "https://evil.example"}, "iss parameter names another issuer"),
+        ({"iss": "absent"}, "carries no iss parameter"),
     ],
 )
 def test_bad_id_tokens_are_refused(

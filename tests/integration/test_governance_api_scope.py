@@ -77,3 +77,20 @@ def test_owners_see_and_change_only_their_own(estate: Services) -> None:
     assert approved.json()["status"] == "approved"
     assert sam.get("/v1/decommissions/summarizer").status_code == 404
     assert admin.get("/v1/decommissions/summarizer").status_code == 200
+
+
+def test_the_inbox_over_http_is_the_callers_own_unless_an_admin_asks(estate: Services) -> None:
+    ada = _client(estate, "ada@acme.example", UserRole.OWNER)
+    admin = _client(estate, "root@acme.example", UserRole.ADMIN)
+    mine = ada.get("/v1/inbox")
+    assert mine.status_code == 200
+    findings = [i for i in mine.json() if i["section"] == "finding"]
+    assert findings and all(i["action"].startswith("charter findings show ") for i in findings)
+    refused = ada.get("/v1/inbox", params={"person": "sam@acme.example"})
+    assert refused.status_code == 403 and refused.json()["field"] == "person"
+    adas = admin.get("/v1/inbox", params={"person": "ada@acme.example"}).json()
+    assert [i["id"] for i in adas] == [i["id"] for i in mine.json()]
+    bad = admin.get("/v1/inbox", params={"person": "not-an-email"})
+    assert bad.status_code in (400, 422) and bad.json()["field"] == "person"
+    notices = admin.get("/v1/notices").json()
+    assert all(n["delivery"] == [] for n in notices)  # no delivery section: nothing sent

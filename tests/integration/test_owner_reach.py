@@ -184,6 +184,7 @@ CALLS: list[Call] = [
     ),
     Call("GET", "/v1/tasks", "/v1/tasks?agent={agent}"),
     Call("GET", "/v1/notices", "/v1/notices?recipient=" + VICTIM, expect=403),
+    Call("GET", "/v1/inbox", "/v1/inbox?person=" + VICTIM, expect=403),
     Call("POST", "/v1/tasks/{task_id}/done", "/v1/tasks/{task}/done", {}, control=False),
     Call("GET", "/v1/changes/{change_id}", "/v1/changes/{change}"),
     Call("GET", "/v1/changes/{change_id}", "/v1/changes/{grant}"),  # a JIT request, as a change
@@ -261,6 +262,7 @@ CALLS: list[Call] = [
         control=False,
     ),
     Call("GET", "/credentials", "/credentials?agent={agent}"),
+    Call("GET", "/inbox", "/inbox?person=" + VICTIM, expect=403),
     Call(
         "POST", "/shadow/{name}/adopt", "/shadow/claude/adopt", form={}, expect=403, control=False
     ),
@@ -292,6 +294,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/v1/rotations"): "/v1/rotations",
     ("GET", "/v1/tasks"): "/v1/tasks",
     ("GET", "/v1/notices"): "/v1/notices",
+    ("GET", "/v1/inbox"): "/v1/inbox",
     ("GET", "/v1/changes"): "/v1/changes",
     ("GET", "/"): "/",
     ("GET", "/agents"): "/agents",
@@ -301,6 +304,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/decisions"): "/decisions",
     ("GET", "/credentials"): "/credentials",
     ("GET", "/changes"): "/changes",
+    ("GET", "/inbox"): "/inbox",
 }
 
 #: Owner-reachable routes that take no other owner's object, and why.

@@ -182,6 +182,33 @@ def test_estate_console_posture_scan_gateway(figures: ModuleType) -> None:
     assert gateway["peer: direct p50 ms"] == (3.792, False)
     assert gateway["gateway concurrent calls/s"] == (101, True)
     assert gateway["gateway added p50 ms"] == (3.811, False)
+    assert gateway["gateway added p99 ms"] == (13.203, False)
+    held = _parse(
+        figures,
+        "gateway",
+        "gateway adds 0.900 ms at p50 (meets the 1 ms target), 2.500 ms "
+        "at p99 (meets the 3 ms target) (authenticate + decide)\n"
+        "1000 of 1000 idle agent connections held (session + GET stream, opened in 12.1 s); "
+        "gateway RSS 118.4 MiB -> 214.1 MiB: 97.9 KiB per idle connection; a call meanwhile\n",
+    )
+    assert held == {
+        "gateway added p50 ms": (0.9, False),
+        "gateway added p99 ms": (2.5, False),
+        "gateway KiB per idle connection": (97.9, False),
+    }
+    auth = _parse(
+        figures,
+        "gateway_auth",
+        "gateway authorization hot path, 20000 requests each, load average 11.9\n"
+        "resource server                        38.2 us\n"
+        "decide (compiled snapshot)              3.3 us\n"
+        "per tools/call, all of the above       61.5 us\n",
+    )
+    assert auth == {
+        "resource server us": (38.2, False),
+        "decide (compiled snapshot) us": (3.3, False),
+        "per tools/call, all of the above us": (61.5, False),
+    }
 
 
 def test_verdict_is_judged_by_the_spread_between_rounds(compare: ModuleType) -> None:

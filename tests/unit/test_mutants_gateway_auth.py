@@ -174,10 +174,7 @@ def test_a_request_without_a_token_is_asked_for_one_and_never_reaches_the_app() 
     r = rig(**{"tok-bot": BOT})
     answer = call(r)
     assert answer.status == 401
-    assert answer.json() == {
-        "error": "invalid_token",
-        "error_description": "an access token is required",
-    }
+    assert answer.json() == {"error_description": "an access token is required"}
     assert answer.headers["www-authenticate"] == f'Bearer resource_metadata="{META}"'
     assert answer.headers["cache-control"] == "no-store"
     assert r.inner.scopes == [] and r.authority.shown == []

@@ -200,6 +200,17 @@ def shared_credentials(services: ServicesDep, limit: Limit = 100) -> list[dict[s
     return services.estate.map.shared_credentials(limit=limit)
 
 
+@router.get("/map/escalation")
+def escalation_paths(
+    services: ServicesDep,
+    account: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Limit = 1000,
+) -> dict[str, Any]:
+    """Identities that can become an administrator (or a more privileged role), step by step."""
+    found, truncated = services.estate.map.escalation_paths(account=account, limit=limit)
+    return {"paths": found, "truncated": truncated}
+
+
 @router.get(
     "/map/graph",
     response_model=None,

@@ -171,5 +171,14 @@ def posture(
     return [e.to_dict() for e in services.governance.posture.summary(by, key=key, limit=limit)]
 
 
+@router.get("/discovery/sources")
+def discovery_sources(services: ServicesDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """Each scheduled discovery source (the policy's ``discovery`` section) and its health:
+    last success, last error, records seen, changes, next run (``charter discover status``)."""
+    if principal.owner_scope is not None:
+        raise PermissionDenied("discovery spans the estate: admins and auditors only", field="role")
+    return [s.summary() for s in services.governance.discovery.status()]
+
+
 # the workflows' routes follow the findings' (one router, one OpenAPI tag)
 router.include_router(governance_workflows.router)

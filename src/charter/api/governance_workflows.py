@@ -361,7 +361,22 @@ def list_notices(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:
     chosen = reach.owner_filter(recipient, field="recipient")
-    return [
-        n.to_dict()
-        for n in services.governance.notices.list(recipient=chosen, kind=kind, limit=limit)
-    ]
+    found = services.governance.notices.list(recipient=chosen, kind=kind, limit=limit)
+    delivery = services.governance.delivery.states("notice", [str(n.id) for n in found])
+    return [{**n.to_dict(), "delivery": delivery.get(str(n.id), [])} for n in found]
+
+
+@router.get("/inbox")
+def inbox(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    reach: ReachDep,
+    person: Annotated[str | None, Query(max_length=320)] = None,
+) -> list[dict[str, Any]]:
+    """What waits on one person (default: the caller), each item with its action."""
+    chosen = reach.owner_filter(person, field="person") or (
+        principal.subject if principal.is_person else None
+    )
+    if not chosen:
+        raise InvalidInput("say whose inbox: ?person=EMAIL", field="person")
+    return [i.to_dict() for i in services.governance.inbox.for_person(chosen)]

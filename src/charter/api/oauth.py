@@ -34,6 +34,7 @@ from charter.domain.tokens.requests import TokenRequest
 from charter.http.deps import actor_dep, services_dep
 from charter.services.auth import UserRole, Via
 from charter.services.context import Services
+from charter.services.tokens.client_metadata import is_metadata_url
 
 router = APIRouter(tags=["oauth"])
 ServicesDep = Annotated[Services, Depends(services_dep)]
@@ -91,7 +92,13 @@ def _services(request: Request) -> Services:
 async def token(request: Request) -> Response:
     """Issue an access token (client credentials or token exchange)."""
     try:
-        pending = _services(request).tokens.token(await _form(request))
+        services = _services(request)
+        form = await _form(request)
+        client_ids = form.params.get("client_id") or ()
+        if len(client_ids) == 1 and is_metadata_url(client_ids[0]):
+            # fetch the client's document off the event loop (the endpoint then finds it cached)
+            await run_in_threadpool(services.tokens.client_metadata.resolve, client_ids[0])
+        pending = services.tokens.token(form)
         issued = await pending.wait()
     except OAuthError as error:
         return oauth_error(error)

@@ -87,8 +87,29 @@ def _print_report(report: IngestReport) -> None:
     console.print(
         "[dim]counts: seen (+new ~changed -gone); an unchanged re-ingest writes no events[/]"
     )
+    _print_skipped(report)
     for source, message in report.failures:
         err_console.print(_t(f"[bold red]error:[/] {_e(source)}: {_e(message)}"), soft_wrap=True)
+
+
+#: How many skipped records the table names (``--json`` carries them all).
+SHOWN_WARNINGS = 20
+
+
+def _print_skipped(report: IngestReport) -> None:
+    warnings = report.warnings
+    if report.skipped:
+        err_console.print(
+            _t(
+                f"[yellow]skipped {report.skipped} record(s)[/] that could not be read; "
+                "the rest was ingested"
+            ),
+            soft_wrap=True,
+        )
+    for warning in warnings[:SHOWN_WARNINGS]:
+        err_console.print(_t(f"[yellow]warning:[/] {_e(warning)}"), soft_wrap=True)
+    if len(warnings) > SHOWN_WARNINGS:
+        err_console.print(f"… and {len(warnings) - SHOWN_WARNINGS} more warnings (see --json)")
 
 
 def _discover_command(source: str) -> None:
@@ -121,6 +142,8 @@ def _discover_command(source: str) -> None:
         f"read the live API instead; TARGET is {connector.live_api.target} "
         f"(token in ${connector.live_api.credential_env})"
         if connector.live_api
+        else f"read the live API instead; TARGET is {connector.live_sdk.target}"
+        if connector.live_sdk
         else "not available: this source has no live API"
     )
     # the annotations are strings (PEP 563); give this one its source-specific help as an object
@@ -298,6 +321,43 @@ def _print_reach(reach: Reach, title: str) -> None:
         console.print("[yellow]the answer was truncated; use --json with a narrower query[/]")
 
 
+def _escalation(estate: Any, account: str | None, *, json_out: bool, svg: Path | None) -> None:
+    found, truncated = estate.escalation_paths(account=account)
+    if svg:
+        title = "Privilege escalation paths"
+        _write(
+            svg, render_svg(estate.escalation_graph(account=account), title=title), "the picture"
+        )
+    if json_out:
+        emit_json({"paths": found, "truncated": truncated})
+        return
+    table = listing(
+        "identity",
+        "becomes",
+        numeric("steps"),
+        "how",
+        title=f"Privilege escalation paths ({len(found)}{'+' if truncated else ''})",
+    )
+    for path in found:
+        steps = path["steps"]
+        how = "\n".join(f"{i}. {s.get('reason')}" for i, s in enumerate(steps, 1))
+        style = "yellow" if path["conditional"] else "bold red"
+        table.add_row(
+            Text(
+                f"{path['kind'].replace('cloud_', '')} {path['name']}"
+                + (f" (agent {path['agent']})" if path["agent"] else "")
+            ),
+            Text(str(path["summary"]).split(" -> ", 1)[-1], style=style),
+            str(len(steps)),
+            Text(how),
+        )
+    console.print(table)
+    if not found:
+        console.print(
+            "[dim]no identity can become an administrator (ingest AWS with charter discover aws)[/]"
+        )
+
+
 def map_command(
     agent: Annotated[str | None, typer.Option(help="blast radius of this agent")] = None,
     identity: Annotated[str | None, typer.Option(help="blast radius of this identity id")] = None,
@@ -313,6 +373,13 @@ def map_command(
     systems: Annotated[
         bool, typer.Option("--systems", help="list the systems in the estate")
     ] = False,
+    escalation: Annotated[
+        bool,
+        typer.Option("--escalation", help="identities that can become an administrator, and how"),
+    ] = False,
+    account: Annotated[
+        str | None, typer.Option(help="with --escalation: only this cloud account")
+    ] = None,
     depth: Annotated[int, typer.Option(min=1, max=8, help="hops to follow (assumed roles)")] = 4,
     json_out: Annotated[bool, typer.Option("--json", help="print the graph as JSON")] = False,
     graphml: Annotated[Path | None, typer.Option(help="write the graph as GraphML")] = None,
@@ -322,8 +389,13 @@ def map_command(
 
     Example: charter map --agent support-summarizer
     Example: charter map --svg map.svg
+    Example: charter map --escalation
     """
     estate = get_services().estate.map
+    if escalation:
+        with cli_errors():
+            _escalation(estate, account, json_out=json_out, svg=svg)
+        return
     with cli_errors():
         if systems:
             rows = estate.systems()

@@ -354,17 +354,21 @@ def tasks(
     if ctx.invoked_subcommand is not None:
         return
     with cli_errors():
-        found = get_services().governance.tasks.list(
-            status=None if all_ else TaskStatus.OPEN, agent=agent
-        )
+        governance = get_services().governance
+        found = governance.tasks.list(status=None if all_ else TaskStatus.OPEN, agent=agent)
+        delivery = governance.delivery.states("task", [t.id for t in found])
     if json_out:
-        emit_json([t.to_dict() for t in found])
+        emit_json([{**t.to_dict(), "delivery": delivery.get(t.id, [])} for t in found])
         return
-    table = listing("id", "status", "task", "assignee", title=f"Tasks ({len(found)})")
+    table = listing("id", "status", "task", "assignee", "delivery", title=f"Tasks ({len(found)})")
     for task in found:
         steps = "".join(f"\n- {escape(step)}" for step in task.steps)
         table.add_row(
-            task.id, str(task.status), f"[bold]{escape(task.title)}[/]{steps}", task.assignee or "-"
+            task.id,
+            str(task.status),
+            f"[bold]{escape(task.title)}[/]{steps}",
+            task.assignee or "-",
+            delivery_cell(delivery.get(task.id, [])),
         )
     console.print(table)
 
@@ -391,18 +395,37 @@ def notices(
     Example: charter notices --to maria.garcia@acme.example
     """
     with cli_errors():
-        found = get_services().governance.notices.list(recipient=to, kind=kind, limit=limit)
+        governance = get_services().governance
+        found = governance.notices.list(recipient=to, kind=kind, limit=limit)
+        delivery = governance.delivery.states("notice", [str(n.id) for n in found])
     if json_out:
-        emit_json([n.to_dict() for n in found])
+        emit_json([{**n.to_dict(), "delivery": delivery.get(str(n.id), [])} for n in found])
         return
-    table = listing("sent", "to", "notice", title=f"Notices ({len(found)})")
+    table = listing("sent", "to", "notice", "delivery", title=f"Notices ({len(found)})")
     for n in found:
         table.add_row(
             f"{n.created_at:%Y-%m-%d %H:%M}",
             escape(n.recipient),
             f"[bold]{escape(n.subject)}[/]\n{escape(n.body)}",
+            delivery_cell(delivery.get(str(n.id), [])),
         )
     console.print(table)
+
+
+def delivery_cell(states: list[dict[str, Any]]) -> str:
+    """Where a notice went: ``slack sent``, ``mail→ada@… queued (HTTP 503 …)``."""
+    if not states:
+        return "[dim]not delivered[/]"
+    lines = []
+    for s in states:
+        where = s["channel"] + (f"→{s['address']}" if s["address"] else "")
+        line = f"{escape(where)} {s['status']}"
+        if s["reference"]:
+            line += f" {escape(s['reference'])}"
+        if s["status"] != "sent" and s["error"]:
+            line += f" [red]({escape(s['error'][:80])})[/]"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def print_decommission(body: dict[str, Any], *, applied: bool) -> None:

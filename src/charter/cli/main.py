@@ -23,6 +23,7 @@ from charter.cli import (
     estate,
     gateway,
     governance,
+    inbox,
     people,
     status,
     tokens,
@@ -68,6 +69,7 @@ governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
 approvals.register(app)  # single calls held for a person's approval
 status.register(app)  # the store in use and what it holds
+inbox.register(app)  # a person's inbox: approvals, reviews, tasks, findings, notices
 # -- end registrations --
 
 #: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
@@ -84,6 +86,7 @@ JOBS: dict[str, tuple[str, ...]] = {
         "rotation",
         "tasks",
         "notices",
+        "inbox",
         "worker",
     ),
     "Enforcement": ("gateway", "pep"),

@@ -19,10 +19,11 @@ by the number of policies and groups, not the size of the export.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from charter.connectors import aws_credentials
+from charter.connectors import aws_ai, aws_credentials, aws_live
 from charter.connectors import aws_mapping as mapping
 from charter.connectors.aws_mapping import AccountExport, AwsRaw, account_of
 from charter.connectors.base import (
@@ -30,12 +31,15 @@ from charter.connectors.base import (
     ConnectorBase,
     ExportFile,
     ExportFormat,
+    LiveSdk,
     Stream,
     json_members,
     json_records,
 )
+from charter.connectors.scopes import placed, scopes_of
+from charter.connectors.skipping import each, flat, guard
 from charter.connectors.streaming import Head, Rec, iter_csv
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -86,6 +90,7 @@ REPORT_COLUMNS = (
     "access_key_2_last_used_service",
 )
 _GAAD_MEMBERS = ("UserDetailList", "GroupDetailList", "RoleDetailList", "Policies")
+_PRINCIPALS = {"UserDetailList": "user", "RoleDetailList": "role"}
 _OWNER_TAGS = ("owner", "Owner", "OWNER", "created-by", "CreatedBy", "createdBy", "contact")
 
 
@@ -94,16 +99,36 @@ class AwsConnector(ConnectorBase[AwsRaw]):
     title = "AWS IAM"
     formats = (GAAD, REPORT, KEYS, FUNCTIONS)
     needs = (
+        "sts:GetCallerIdentity",
         "iam:GetAccountAuthorizationDetails",
         "iam:GenerateCredentialReport",
         "iam:GetCredentialReport",
         "iam:ListUsers",
         "iam:ListAccessKeys",
+        "iam:GetAccessKeyLastUsed",
         "lambda:ListFunctions",
+        "bedrock:ListAgents",
+        "bedrock:GetAgent",
+        "sagemaker:ListNotebookInstances",
+        "sagemaker:DescribeNotebookInstance",
+        "sagemaker:ListModels",
+        "sagemaker:DescribeModel",
+        "sagemaker:ListEndpoints",
+        "sagemaker:DescribeEndpoint",
     )
 
     reports_last_use = True
     providers = ("aws",)
+    live_sdk = LiveSdk(
+        target="an AWS profile ('default' for the default credential chain; "
+        "AWS_ENDPOINT_URL is honoured)",
+        docs="https://docs.aws.amazon.com/IAM/latest/APIReference/"
+        "API_GetAccountAuthorizationDetails.html",
+        install="pip install 'charter[aws]'",
+    )
+
+    def fetch_sdk(self, target: str) -> AwsRaw:
+        return aws_live.fetch(target)
 
     def revoke_steps(self, credential: CredentialRef) -> tuple[str, ...] | None:
         if credential.provider not in self.providers:
@@ -159,18 +184,21 @@ class AwsConnector(ConnectorBase[AwsRaw]):
     # -- fetch: files → raw streams (I/O) -------------------------------------------------
     def fetch(self, files: Sequence[ExportFile]) -> AwsRaw:
         details: dict[str, Path] = {}
+        homes: dict[str, bool] = {}  # account → the file's main account (takes unplaceable records)
         by_dir: dict[Path, str] = {}
         for file in files:
             if file.format is GAAD:
-                account = _gaad_account(file.path)
-                if account in details:
-                    raise InvalidInput(
-                        f"two authorization-details exports for account {account}: "
-                        f"{details[account]} and {file.path}",
-                        field=str(file.path),
-                    )
-                details[account] = file.path
-                by_dir[file.path.parent] = account
+                accounts = _gaad_accounts(file.path)
+                for n, account in enumerate(accounts):
+                    if account in details:
+                        raise InvalidInput(
+                            f"two authorization-details exports for account {account}: "
+                            f"{details[account]} and {file.path}",
+                            field=str(file.path),
+                        )
+                    details[account] = file.path
+                    homes[account] = n == 0
+                by_dir[file.path.parent] = accounts[0]
         if not details:
             raise InvalidInput(
                 f"the {self.title} export needs {GAAD.title} ({GAAD.command})", field="path"
@@ -181,17 +209,24 @@ class AwsConnector(ConnectorBase[AwsRaw]):
                 continue
             account = _side_account(file, by_dir, details)
             side[account].setdefault(file.format.id, []).append(file.path)
-        accounts = []
+        exports = []
         for account, path in details.items():
             extra = side[account]
             reports = [_report_stream(p) for p in extra.get(REPORT.id, [])]
-            accounts.append(
+            exports.append(
                 AccountExport(
                     account=account,
                     origin=tuple(
                         str(p) for p in [path, *(q for paths in extra.values() for q in paths)]
                     ),
-                    details=json_members(path, _GAAD_MEMBERS),
+                    # AWS-managed policies (arn:aws:iam::aws:policy/…) belong to every account
+                    details=placed(
+                        json_members(path, _GAAD_MEMBERS),
+                        account,
+                        _member_account,
+                        home=homes[account],
+                        everywhere=frozenset({"aws"}),
+                    ),
                     report=Stream.chain(reports),
                     access_keys=Stream.chain(
                         [json_records(p, "AccessKeyMetadata") for p in extra.get(KEYS.id, [])]
@@ -201,68 +236,89 @@ class AwsConnector(ConnectorBase[AwsRaw]):
                     ),
                 )
             )
-        return AwsRaw(tuple(accounts))
+        return AwsRaw(tuple(exports))
 
     # -- normalize: raw → canonical (pure) ------------------------------------------------
     def normalize(self, raw: AwsRaw) -> list[Batch]:
-        return [self._account(export) for export in raw.accounts]
-
-    def _account(self, export: AccountExport) -> Batch:
-        contexts: list[mapping.Context] = []
-
-        def context() -> mapping.Context:
-            if not contexts:
-                contexts.append(mapping.first_pass(export))
-            return contexts[0]
-
-        def identities() -> Iterator[Identity]:
-            ctx = context()
-            seen_arns: set[str] = set()
-            for member, rec in export.details:
-                if member == "UserDetailList":
-                    seen_arns.add(str(rec.data.get("Arn")))
-                    yield mapping.principal(rec, "user", ctx)[0]
-                elif member == "RoleDetailList":
-                    yield mapping.principal(rec, "role", ctx)[0]
-            for arn, rec in ctx.report.items():
-                if arn not in seen_arns and rec.data.get("user") == "<root_account>":
-                    yield mapping.root(rec, ctx)
-            for rec in ctx.functions:
-                yield mapping.function(rec, ctx)[0]
-
-        def credentials() -> Iterator[Credential]:
-            yield from aws_credentials.credentials(context())
-
-        def grants() -> Iterator[Grant]:
-            ctx = context()
-            for member, rec in export.details:
-                if member in ("UserDetailList", "RoleDetailList"):
-                    yield from mapping.principal(
-                        rec, "user" if member == "UserDetailList" else "role", ctx
-                    )[1]
-            for rec in ctx.functions:
-                yield from mapping.function(rec, ctx)[1]
-
-        account = export.account
-        return Batch(
-            "aws",
-            account,
-            systems=[System(f"aws:{account}", "aws", f"AWS account {account}")],
-            identities=Stream(identities),
-            credentials=Stream(credentials),
-            grants=Stream(grants),
-            origin=export.origin,
-        )
+        return [_account(export) for export in raw.accounts]
 
 
-def _gaad_account(path: Path) -> str:
-    for _member, rec in json_members(path, _GAAD_MEMBERS):
-        if isinstance(rec.data, dict) and rec.data.get("Arn"):
-            account = account_of(str(rec.data["Arn"]))
-            if account:
-                return account
-    raise InvalidInput(
-        "no ARN in the authorization details: cannot tell the account", field=str(path)
+def _account(export: AccountExport) -> Batch:
+    """One account's batch; a record that cannot be read is skipped and noted, never fatal."""
+    skipped = Skipped(notes=list(export.notes))
+    contexts: list[mapping.Context] = []
+
+    def context() -> mapping.Context:
+        if not contexts:
+            ctx = mapping.first_pass(export, skipped)
+            aws_ai.learn(export.ai_workloads, ctx, skipped)
+            contexts.append(ctx)
+        return contexts[0]
+
+    def principals() -> Iterator[tuple[Rec, str]]:
+        for member, rec in export.details:
+            if member in _PRINCIPALS:
+                yield rec, _PRINCIPALS[member]
+
+    def identities() -> Iterator[Identity]:
+        ctx = context()
+        seen_arns: set[str] = set()
+        for rec, kind in principals():
+            if kind == "user" and isinstance(rec.data, dict):
+                seen_arns.add(str(rec.data.get("Arn")))
+            found = guard(rec, skipped, functools.partial(mapping.principal, kind=kind, ctx=ctx))
+            if found is not None:
+                yield found[0]
+        for arn, rec in ctx.report.items():
+            if arn not in seen_arns and rec.data.get("user") == "<root_account>":
+                yield from each([rec], skipped, lambda r: mapping.root(r, ctx))
+        yield from each(ctx.functions, skipped, lambda r: mapping.function(r, ctx)[0])
+        yield from each(ctx.ai_workloads, skipped, lambda r: aws_ai.workload(r, ctx)[0])
+
+    def credentials() -> Iterator[Credential]:
+        yield from aws_credentials.credentials(context(), skipped)
+
+    def grants() -> Iterator[Grant]:
+        ctx = context()
+        for rec, kind in principals():
+            found = guard(rec, skipped, functools.partial(mapping.principal, kind=kind, ctx=ctx))
+            yield from found[1] if found else ()
+        yield from flat(ctx.functions, skipped, lambda r: mapping.function(r, ctx)[1])
+        yield from flat(ctx.ai_workloads, skipped, lambda r: aws_ai.workload(r, ctx)[1])
+
+    account = export.account
+    return Batch(
+        "aws",
+        account,
+        systems=[System(f"aws:{account}", "aws", f"AWS account {account}")],
+        identities=Stream(identities),
+        credentials=Stream(credentials),
+        grants=Stream(grants),
+        origin=export.origin,
+        skipped=skipped,
+    )
+
+
+def _arn_account(rec: Rec) -> str:
+    data = rec.data
+    if not isinstance(data, dict) or not isinstance(data.get("Arn"), str):
+        return ""
+    return account_of(data["Arn"])
+
+
+def _member_account(item: tuple[str | None, Rec]) -> str:
+    return _arn_account(item[1])
+
+
+def _real_account(item: tuple[str | None, Rec]) -> str:
+    account = _arn_account(item[1])
+    return "" if account == "aws" else account
+
+
+def _gaad_accounts(path: Path) -> list[str]:
+    """The accounts an authorization-details export covers, the one with most records first."""
+    return scopes_of(
+        json_members(path, _GAAD_MEMBERS), _real_account, what="account (no ARN)", field=str(path)
     )
 
 

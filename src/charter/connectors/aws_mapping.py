@@ -10,11 +10,13 @@ functions a Bedrock/SageMaker-trusted role invokes as tools. Then
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 from charter.connectors import ai_signals
+from charter.connectors import aws_escalation_input as escalation
 from charter.connectors.aws_policy import (
     Access,
     ActionCatalog,
@@ -26,7 +28,9 @@ from charter.connectors.aws_policy import (
 )
 from charter.connectors.base import Stream, require
 from charter.connectors.dates import parse_time
+from charter.connectors.skipping import guard
 from charter.connectors.streaming import Rec
+from charter.domain.batch import Skipped
 from charter.domain.enums import IdentityKind
 from charter.domain.estate import Grant, Identity
 
@@ -51,6 +55,10 @@ class AccountExport:
     report: Stream[Rec]
     access_keys: Stream[Rec]
     functions: Stream[Rec]
+    #: Bedrock agents and SageMaker notebooks, models and endpoints (a live pull reads them).
+    ai_workloads: Stream[Rec] = field(default_factory=lambda: Stream.of(()))
+    #: Warnings about parts of the account that could not be read (a live API that refused).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,11 @@ class Context:
     functions: list[Rec] = field(default_factory=list)
     #: function ARN → (name, identity id) of the AI role that invokes it as a tool
     tools: dict[str, tuple[str, str]] = field(default_factory=dict)
+    ai_workloads: list[Rec] = field(default_factory=list)
+    #: role ARN → why it is AI-related: the Bedrock agent or SageMaker resource running as it
+    ai_roles: dict[str, list[str]] = field(default_factory=dict)
+    #: who can become whom, and each identity's shortest path to an administrator
+    escalation: escalation.Escalation | None = None
 
 
 def _tags(record: dict[str, Any]) -> dict[str, str]:
@@ -97,12 +110,17 @@ def _policies(
     return out
 
 
-def first_pass(export: AccountExport) -> Context:
+def first_pass(export: AccountExport, skipped: Skipped | None = None) -> Context:
+    """Learn policies, groups and side files; a malformed record is noted in ``skipped``."""
+    skipped = Skipped() if skipped is None else skipped
     ctx = Context(export.account)
     extra: set[str] = set()
     raw_groups: list[Rec] = []
     ai_roles: list[Rec] = []
-    for member, rec in export.details:
+    principals: list[tuple[str, Rec]] = []
+    other_versions: dict[str, list[dict[str, Any]]] = {}
+
+    def learn(member: str | None, rec: Rec) -> None:
         data = rec.data
         if not isinstance(data, dict):
             raise rec.fail("expected an object")
@@ -113,27 +131,39 @@ def first_pass(export: AccountExport) -> Context:
                 if version.get("IsDefaultVersion") or version.get("VersionId") == default:
                     document = load_document(version.get("Document"), where=f"{rec.where}.Document")
                     ctx.managed[arn] = (str(data.get("PolicyName")), document)
-                    extra |= named_actions(document)
+                    extra.update(named_actions(document))
+                elif version.get("Document"):
+                    other_versions.setdefault(arn, []).append(
+                        load_document(version.get("Document"), where=f"{rec.where}.Document")
+                    )
         elif member == "GroupDetailList":
             raw_groups.append(rec)
         elif member in ("UserDetailList", "RoleDetailList"):
             for key in ("UserPolicyList", "RolePolicyList"):
                 for p in data.get(key) or []:
-                    extra |= named_actions(load_document(p.get("PolicyDocument"), where=rec.where))
+                    extra.update(
+                        named_actions(load_document(p.get("PolicyDocument"), where=rec.where))
+                    )
             if member == "RoleDetailList":
                 trust = load_document(data.get("AssumeRolePolicyDocument") or {}, where=rec.where)
                 if ai_signals.aws_service_signal(trust_principals(trust, where=rec.where)):
                     ai_roles.append(rec)
+            principals.append((member, rec))  # only a record that reads cleanly is analysed
+
+    for member, rec in export.details:
+        guard(rec, skipped, functools.partial(learn, member))
     ctx.catalog = ActionCatalog(extra)
     for rec in raw_groups:
-        name = str(require(rec, "GroupName"))
-        ctx.groups[name] = _policies(rec.data, "GroupPolicyList", ctx, rec.where, f"group {name}")
+        guard(rec, skipped, lambda r: _group(r, ctx))
     for rec in export.report:
         ctx.report[str(rec.data["arn"])] = rec
     for rec in export.access_keys:
-        if isinstance(rec.data, dict):
-            ctx.keys.setdefault(str(require(rec, "UserName")), []).append(rec)
-    ctx.functions = list(export.functions)
+        guard(
+            rec, skipped, lambda r: ctx.keys.setdefault(str(require(r, "UserName")), []).append(r)
+        )
+    ctx.functions = [
+        rec for rec in export.functions if guard(rec, skipped, _function_fields) is not None
+    ]
     for rec in ai_roles:  # which Lambda functions do Bedrock/SageMaker-trusted roles invoke?
         for access in effective_access(
             _policies(rec.data, "RolePolicyList", ctx, rec.where), ctx.catalog, where=rec.where
@@ -146,7 +176,27 @@ def first_pass(export: AccountExport) -> Context:
                     ):
                         role_id = arn_identity_id(ctx.account, str(rec.data.get("Arn")))
                         ctx.tools.setdefault(arn, (str(rec.data.get("RoleName")), role_id))
+    readable_groups = [rec for rec in raw_groups if str(rec.data.get("GroupName")) in ctx.groups]
+    ctx.escalation = escalation.build(
+        ctx.account,
+        principals,
+        readable_groups,
+        ctx.managed,
+        other_versions,
+        ctx.functions or None,
+        lambda data, key, where, via: _policies(data, key, ctx, where, via),
+    )
     return ctx
+
+
+def _group(rec: Rec, ctx: Context) -> None:
+    name = str(require(rec, "GroupName"))
+    ctx.groups[name] = _policies(rec.data, "GroupPolicyList", ctx, rec.where, f"group {name}")
+
+
+def _function_fields(rec: Rec) -> str:
+    require(rec, "FunctionName")
+    return str(require(rec, "FunctionArn"))
 
 
 def _owner(tags: dict[str, str]) -> tuple[str | None, float, list[str]]:
@@ -197,6 +247,7 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         signal = ai_signals.aws_service_signal(trusted)
         if signal:
             ai.append(signal)
+        ai += ctx.ai_roles.get(arn, [])
         for function in ctx.functions:
             if function.data.get("Role") == arn:
                 fn_arn = str(function.data.get("FunctionArn"))
@@ -214,7 +265,12 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         boundary_doc = ctx.managed.get(str(boundary["PermissionsBoundaryArn"]), ("", None))[1]
     accesses = effective_access(policies, ctx.catalog, boundary=boundary_doc, where=rec.where)
     properties["policies"] = sorted({p.describe() for p in policies})
-    properties["admin"] = any(a.admin for a in accesses)
+    properties["admin"] = any(a.admin for a in accesses) and (
+        ctx.escalation is None or identity_id in ctx.escalation.admins
+    )
+    escalates = ctx.escalation.summary(identity_id) if ctx.escalation else None
+    if escalates:
+        properties["escalation"] = escalates
     if any(p.startswith(("bedrock:", "sagemaker:Invoke")) for a in accesses for p in a.patterns):
         ai.append("its policies name Bedrock or SageMaker actions")
     for signal in (
@@ -242,6 +298,8 @@ def principal(rec: Rec, kind: str, ctx: Context) -> tuple[Identity, list[Grant]]
         properties=properties,
     )
     grants = [_grant(identity, access) for access in accesses]
+    if ctx.escalation:
+        grants += ctx.escalation.grants(identity_id, f"{kind} {name}")
     for principal in trusted:
         if (
             principal.startswith("arn:")

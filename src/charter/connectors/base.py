@@ -93,6 +93,20 @@ class LiveApi:
         return environ.get(self.ca_env, True)
 
 
+@dataclass(frozen=True, slots=True)
+class LiveSdk:
+    """How ``charter discover <source> --live TARGET`` reaches a system through its own SDK.
+
+    For systems whose API is signed by the vendor's SDK (AWS SigV4) rather than
+    a bearer token: the SDK finds the credentials (its standard chain) and the
+    connector's ``fetch_sdk`` reads the same raw records the export files give.
+    """
+
+    target: str  # what TARGET means, e.g. "an AWS profile ('default' for the default chain)"
+    docs: str  # the API reference this follows
+    install: str  # what to install when the SDK is missing
+
+
 class Stream(Generic[_T]):
     """A re-iterable lazy sequence: each ``iter()`` calls the factory again.
 
@@ -217,6 +231,15 @@ class Connector(Protocol[RawT]):
         """Read the same raw records from the live API (where the system has one)."""
         ...
 
+    @property
+    def live_sdk(self) -> LiveSdk | None:
+        """Where the live API is reached through the vendor's SDK instead of HTTP + token."""
+        ...
+
+    def fetch_sdk(self, target: str) -> RawT:
+        """Read the same raw records through the vendor's SDK (where ``live_sdk`` says so)."""
+        ...
+
     def normalize(self, raw: RawT) -> list[Batch]:
         """Map raw records to canonical records, one batch per account. Pure."""
         ...
@@ -241,10 +264,14 @@ class ConnectorBase(Generic[RawT]):
     id: ClassVar[str]
     formats: ClassVar[tuple[ExportFormat, ...]]
     live_api: ClassVar[LiveApi | None] = None
+    live_sdk: ClassVar[LiveSdk | None] = None
     reports_last_use: ClassVar[bool] = False
     providers: ClassVar[tuple[str, ...]] = ()
 
     def fetch_live(self, client: httpx.Client, target: str) -> RawT:
+        raise InvalidInput(f"{self.id} has no live API; export the files instead", field="live")
+
+    def fetch_sdk(self, target: str) -> RawT:
         raise InvalidInput(f"{self.id} has no live API; export the files instead", field="live")
 
     def format(self, format_id: str) -> ExportFormat:

@@ -11,9 +11,11 @@ without it, from the service principals of the tenant's own app registrations.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,8 +35,16 @@ from charter.connectors.base import (
     require,
 )
 from charter.connectors.dates import parse_time
+from charter.connectors.entra_grants import (
+    Ctx,
+    app_role_grants,
+    delegated_grant,
+    learn_principal,
+    learn_sign_ins,
+)
+from charter.connectors.skipping import each, flat, guard
 from charter.connectors.streaming import Head, Rec
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
@@ -73,23 +83,9 @@ ORGANIZATION = ExportFormat(
     f"{_REST}'{GRAPH}/v1.0/organization' > organization.json",
     "organization.json",
 )
+
+
 #: Application permissions that amount to tenant or mailbox-wide control.
-HIGH_PRIVILEGE = frozenset(
-    {
-        "Directory.ReadWrite.All",
-        "RoleManagement.ReadWrite.Directory",
-        "AppRoleAssignment.ReadWrite.All",
-        "Application.ReadWrite.All",
-        "Mail.ReadWrite",
-        "Mail.Send",
-        "Files.ReadWrite.All",
-        "Sites.FullControl.All",
-        "User.ReadWrite.All",
-        "Group.ReadWrite.All",
-    }
-)
-
-
 @dataclass(frozen=True, slots=True)
 class EntraRaw:
     applications: Stream[Rec]
@@ -98,18 +94,8 @@ class EntraRaw:
     signins: Stream[Rec]
     organization: Stream[Rec]
     origin: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _Ctx:
-    tenant: str
-    app_of_sp: dict[str, str] = field(default_factory=dict)  # SP object id → appId
-    names: dict[str, str] = field(default_factory=dict)  # SP object id → display name
-    roles: dict[str, dict[str, str]] = field(
-        default_factory=dict
-    )  # resource SP id → role id → value
-    last_sign_in: dict[str, Any] = field(default_factory=dict)  # appId → time
-    registered: dict[str, Rec] = field(default_factory=dict)  # appId → app registration (small)
+    #: Exports of several tenants (one directory each): each is split into its own batch.
+    parts: tuple[EntraRaw, ...] = ()
 
 
 class EntraConnector(ConnectorBase[EntraRaw]):
@@ -158,17 +144,11 @@ class EntraConnector(ConnectorBase[EntraRaw]):
         return None
 
     def fetch(self, files: Sequence[ExportFile]) -> EntraRaw:
-        def pick(fmt: ExportFormat) -> Stream[Rec]:
-            return Stream.chain([json_records(f.path, "value") for f in files if f.format is fmt])
-
-        return EntraRaw(
-            pick(APPLICATIONS),
-            pick(PRINCIPALS),
-            pick(GRANTS),
-            pick(SIGNINS),
-            pick(ORGANIZATION),
-            tuple(str(f.path) for f in files),
-        )
+        by_dir: dict[Path, list[ExportFile]] = {}
+        for file in files:  # one directory per tenant: each is split into its own batch
+            by_dir.setdefault(file.path.parent, []).append(file)
+        parts = tuple(_files_raw(group) for group in by_dir.values())
+        return parts[0] if len(parts) == 1 else dataclasses.replace(_merge(parts), parts=parts)
 
     def fetch_live(self, client: httpx.Client, target: str) -> EntraRaw:
         def paged(url: str) -> Iterator[tuple[str, Any]]:
@@ -191,50 +171,74 @@ class EntraConnector(ConnectorBase[EntraRaw]):
         )
 
     def normalize(self, raw: EntraRaw) -> list[Batch]:
-        tenant = next((str(require(r, "id")) for r in raw.organization), None)
-        if tenant is None:
-            own = {str(r.data.get("appId")) for r in raw.applications}
-            owners = Counter(
-                str(r.data.get("appOwnerOrganizationId"))
-                for r in raw.principals
-                if str(r.data.get("appId")) in own and r.data.get("appOwnerOrganizationId")
+        tenants: dict[str, list[EntraRaw]] = {}
+        for part in raw.parts or (raw,):
+            tenants.setdefault(_tenant_of(part), []).append(part)
+        return [_tenant(tenant, _merge(tuple(parts))) for tenant, parts in tenants.items()]
+
+
+def _files_raw(files: Sequence[ExportFile]) -> EntraRaw:
+    def pick(fmt: ExportFormat) -> Stream[Rec]:
+        return Stream.chain([json_records(f.path, "value") for f in files if f.format is fmt])
+
+    return EntraRaw(
+        pick(APPLICATIONS),
+        pick(PRINCIPALS),
+        pick(GRANTS),
+        pick(SIGNINS),
+        pick(ORGANIZATION),
+        tuple(str(f.path) for f in files),
+    )
+
+
+def _merge(parts: tuple[EntraRaw, ...]) -> EntraRaw:
+    if len(parts) == 1:
+        return parts[0]
+    return EntraRaw(
+        Stream.chain([p.applications for p in parts]),
+        Stream.chain([p.principals for p in parts]),
+        Stream.chain([p.grants for p in parts]),
+        Stream.chain([p.signins for p in parts]),
+        Stream.chain([p.organization for p in parts]),
+        tuple(o for p in parts for o in p.origin),
+    )
+
+
+def _tenant_of(raw: EntraRaw) -> str:
+    """The tenant of one directory's export: organization.json, else the apps' owner."""
+    tenant = next((str(require(r, "id")) for r in raw.organization), None)
+    if tenant is None:
+        own = {str(r.data.get("appId")) for r in raw.applications}
+        owners = Counter(
+            str(r.data.get("appOwnerOrganizationId"))
+            for r in raw.principals
+            if str(r.data.get("appId")) in own and r.data.get("appOwnerOrganizationId")
+        )
+        if not owners:
+            raise InvalidInput(
+                f"cannot tell the tenant: add organization.json ({ORGANIZATION.command})",
+                field="path",
             )
-            if not owners:
-                raise InvalidInput(
-                    f"cannot tell the tenant: add organization.json ({ORGANIZATION.command})",
-                    field="path",
-                )
-            tenant = owners.most_common(1)[0][0]
-        return [_tenant(tenant, raw)]
+        tenant = owners.most_common(1)[0][0]
+    return tenant
 
 
 def _tenant(tenant: str, raw: EntraRaw) -> Batch:
     system = f"entra:{tenant}"
-    contexts: list[_Ctx] = []
+    skipped = Skipped()
+    contexts: list[Ctx] = []
 
-    def ctx() -> _Ctx:
+    def ctx() -> Ctx:
         if not contexts:
-            found = _Ctx(tenant)
+            found = Ctx(tenant)
             for rec in raw.principals:
-                sp_id = str(require(rec, "id"))
-                found.app_of_sp[sp_id] = str(require(rec, "appId"))
-                found.names[sp_id] = str(rec.data.get("displayName") or sp_id)
-                roles = {
-                    str(r.get("id")): str(r.get("value")) for r in rec.data.get("appRoles") or []
-                }
-                if roles:
-                    found.roles[sp_id] = roles
+                guard(rec, skipped, lambda r: learn_principal(r, found))
             for rec in raw.signins:
-                times = [
-                    parse_time((v or {}).get("lastSignInDateTime"), where=rec.where, field=k)
-                    for k, v in rec.data.items()
-                    if k.endswith("SignInActivity") and isinstance(v, dict)
-                ]
-                known = [t for t in times if t]
-                if known:
-                    found.last_sign_in[str(require(rec, "appId"))] = max(known)
+                guard(rec, skipped, lambda r: learn_sign_ins(r, found))
             for rec in raw.applications:
-                found.registered[str(require(rec, "appId"))] = rec
+                guard(
+                    rec, skipped, lambda r: found.registered.update({str(require(r, "appId")): r})
+                )
             contexts.append(found)
         return contexts[0]
 
@@ -242,81 +246,29 @@ def _tenant(tenant: str, raw: EntraRaw) -> Batch:
         c = ctx()
         seen: set[str] = set()
         for rec in raw.principals:
-            app_id = str(rec.data["appId"])
-            seen.add(app_id)
-            yield _identity(app_id, rec, c.registered.get(app_id), c)
+            found = guard(
+                rec, skipped, lambda r: _identity(_app_id(r), r, c.registered.get(_app_id(r)), c)
+            )
+            if found is not None:
+                seen.add(_app_id(rec))
+                yield found
         for app_id, rec in c.registered.items():
             if app_id not in seen:
                 yield _identity(app_id, None, rec, c)
 
     def credentials() -> Iterator[Credential]:
         c = ctx()
-        for rec in raw.applications:
-            yield from _credentials(str(rec.data["appId"]), rec, "app registration", c)
-        for rec in raw.principals:
-            yield from _credentials(str(rec.data["appId"]), rec, "service principal", c)
+        yield from flat(
+            raw.applications, skipped, lambda r: _credentials(_app_id(r), r, "app registration", c)
+        )
+        yield from flat(
+            raw.principals, skipped, lambda r: _credentials(_app_id(r), r, "service principal", c)
+        )
 
     def grants() -> Iterator[Grant]:
         c = ctx()
-        for rec in raw.principals:
-            app_id = str(rec.data["appId"])
-            name = str(rec.data.get("displayName") or app_id)
-            by_resource: dict[str, list[str]] = {}
-            for assignment in rec.data.get("appRoleAssignments") or []:
-                resource = str(assignment.get("resourceId"))
-                value = c.roles.get(resource, {}).get(
-                    str(assignment.get("appRoleId")), "(default access)"
-                )
-                by_resource.setdefault(resource, []).append(value)
-            for resource, values in sorted(by_resource.items()):
-                target = c.names.get(resource, resource)
-                high = sorted(set(values) & HIGH_PRIVILEGE)
-                yield Grant(
-                    id=f"entra:{tenant}:app/{app_id}#approle/{resource}",
-                    source="entra",
-                    account=tenant,
-                    subject_type="identity",
-                    subject=f"entra:{tenant}:app/{app_id}",
-                    system=system,
-                    resource=target,
-                    permissions=tuple(sorted(set(values))),
-                    reason=f"{name} holds application permission(s) "
-                    f"{', '.join(sorted(set(values))[:4])} "
-                    f"on {target}: it acts without any signed-in user",
-                    properties={"type": "application", "high_privilege": high, "admin": bool(high)},
-                )
-        for rec in raw.grants:
-            client = str(require(rec, "clientId"))
-            client_app = c.app_of_sp.get(client)
-            if client_app is None:
-                raise rec.fail(
-                    f"clientId {client} is not a service principal in the export",
-                    field=f"{rec.where}.clientId",
-                )
-            scopes = sorted(str(rec.data.get("scope") or "").split())
-            resource = c.names.get(str(rec.data.get("resourceId")), str(rec.data.get("resourceId")))
-            everyone = rec.data.get("consentType") == "AllPrincipals"
-            principal = rec.data.get("principalId")
-            yield Grant(
-                id=f"entra:{tenant}:oauth2grant/{require(rec, 'id')}",
-                source="entra",
-                account=tenant,
-                subject_type="identity",
-                subject=f"entra:{tenant}:app/{client_app}",
-                system=system,
-                resource=resource,
-                permissions=tuple(scopes),
-                reason=f"{c.names.get(client, client)} may use delegated scope(s) "
-                f"{', '.join(scopes[:4])} "
-                f"on {resource} "
-                + ("for every user (admin consent)" if everyone else f"for user {principal}"),
-                properties={
-                    "type": "delegated",
-                    "consent": rec.data.get("consentType"),
-                    "principal": principal,
-                    "admin": everyone and bool(set(scopes) & HIGH_PRIVILEGE),
-                },
-            )
+        yield from flat(raw.principals, skipped, lambda r: app_role_grants(r, c, tenant, system))
+        yield from each(raw.grants, skipped, lambda r: delegated_grant(r, c, tenant, system))
 
     return Batch(
         "entra",
@@ -326,7 +278,12 @@ def _tenant(tenant: str, raw: EntraRaw) -> Batch:
         credentials=Stream(credentials),
         grants=Stream(grants),
         origin=raw.origin,
+        skipped=skipped,
     )
+
+
+def _app_id(rec: Rec) -> str:
+    return str(require(rec, "appId"))
 
 
 def _owners(rec: Rec | None) -> list[str]:
@@ -339,7 +296,7 @@ def _owners(rec: Rec | None) -> list[str]:
     ]
 
 
-def _identity(app_id: str, sp: Rec | None, app: Rec | None, c: _Ctx) -> Identity:
+def _identity(app_id: str, sp: Rec | None, app: Rec | None, c: Ctx) -> Identity:
     rec = sp or app
     assert rec is not None
     data = rec.data
@@ -394,7 +351,7 @@ def _identity(app_id: str, sp: Rec | None, app: Rec | None, c: _Ctx) -> Identity
     )
 
 
-def _credentials(app_id: str, rec: Rec, held_by: str, c: _Ctx) -> Iterator[Credential]:
+def _credentials(app_id: str, rec: Rec, held_by: str, c: Ctx) -> Iterator[Credential]:
     identity = f"entra:{c.tenant}:app/{app_id}"
     for secret in rec.data.get("passwordCredentials") or []:
         key_id = str(secret.get("keyId") or "")

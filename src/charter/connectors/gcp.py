@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,11 @@ from charter.connectors.base import (
     require,
 )
 from charter.connectors.dates import parse_time
-from charter.connectors.streaming import Head, Rec, read_json_records
-from charter.domain.batch import Batch
+from charter.connectors.gcp_usage import Seen, learn_activity, learn_roles
+from charter.connectors.scopes import placed, scopes_of
+from charter.connectors.skipping import each, flat, guard
+from charter.connectors.streaming import Head, Rec
+from charter.domain.batch import Batch, Skipped
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
@@ -94,13 +97,6 @@ class GcpProject:
 @dataclass(frozen=True, slots=True)
 class GcpRaw:
     projects: tuple[GcpProject, ...]
-
-
-@dataclass(slots=True)
-class _Seen:
-    emails: set[str] = field(default_factory=set)
-    last_used: dict[str, Any] = field(default_factory=dict)  # key name or SA email → time
-    roles: dict[str, list[str]] = field(default_factory=dict)  # SA email → roles
 
 
 class GcpConnector(ConnectorBase[GcpRaw]):
@@ -167,16 +163,20 @@ class GcpConnector(ConnectorBase[GcpRaw]):
 
     def fetch(self, files: Sequence[ExportFile]) -> GcpRaw:
         projects: dict[str, Path] = {}
+        homes: dict[str, bool] = {}  # project → the file's main project (takes unplaceable records)
         by_dir: dict[Path, str] = {}
         for file in files:
             if file.format is ACCOUNTS:
-                project = _project_of(file.path)
-                if project in projects:
-                    raise InvalidInput(
-                        f"two service account lists for project {project}", field=str(file.path)
-                    )
-                projects[project] = file.path
-                by_dir[file.path.parent] = project
+                found = _projects_of(file.path)
+                for n, project in enumerate(found):
+                    if project in projects:
+                        raise InvalidInput(
+                            f"two service account lists for project {project}",
+                            field=str(file.path),
+                        )
+                    projects[project] = file.path
+                    homes[project] = n == 0
+                by_dir[file.path.parent] = found[0]
         if not projects:
             raise InvalidInput(
                 f"the {self.title} export needs {ACCOUNTS.title} ({ACCOUNTS.command})", field="path"
@@ -197,13 +197,20 @@ class GcpConnector(ConnectorBase[GcpRaw]):
             side[owner].setdefault(file.format.id, []).append(file.path)
         out = []
         for project, path in projects.items():
-            extra = side[project]
+            home = by_dir[path.parent]
+            extra = side[project] if homes[project] else {}
+            keys = side[home].get(KEYS.id, [])  # keys name their project: split like accounts
             out.append(
                 GcpProject(
                     project,
                     tuple(str(p) for p in [path, *(q for paths in extra.values() for q in paths)]),
-                    json_records(path),
-                    Stream.chain([json_records(p) for p in extra.get(KEYS.id, [])]),
+                    placed(json_records(path), project, _account_project, home=homes[project]),
+                    placed(
+                        Stream.chain([json_records(p) for p in keys]),
+                        project,
+                        _key_project,
+                        home=homes[project],
+                    ),
                     Stream.chain([json_records(p, "bindings") for p in extra.get(POLICY.id, [])]),
                     Stream.chain([json_records(p) for p in extra.get(ACTIVITY.id, [])]),
                 )
@@ -260,11 +267,25 @@ class GcpConnector(ConnectorBase[GcpRaw]):
         return [_project(p) for p in raw.projects]
 
 
-def _project_of(path: Path) -> str:
-    for _member, index, rec in read_json_records(path, arrays=[]):
-        if index >= 0 and isinstance(rec.data, dict) and rec.data.get("projectId"):
-            return str(rec.data["projectId"])
-    raise InvalidInput("no projectId in the service account list", field=str(path))
+def _account_project(rec: Rec) -> str:
+    data = rec.data
+    return str(data.get("projectId") or "") if isinstance(data, dict) else ""
+
+
+def _key_project(rec: Rec) -> str:
+    """``projects/P/serviceAccounts/SA@P.iam.gserviceaccount.com/keys/K`` → P."""
+    name = rec.data.get("name") if isinstance(rec.data, dict) else None
+    parts = str(name or "").split("/")
+    if len(parts) < 4:
+        return ""
+    if parts[1] not in ("", "-"):
+        return parts[1]
+    return parts[3].split("@", 1)[-1].split(".", 1)[0] if "@" in parts[3] else ""
+
+
+def _projects_of(path: Path) -> list[str]:
+    """The projects a service account list covers, the one with most accounts first."""
+    return scopes_of(json_records(path), _account_project, what="projectId", field=str(path))
 
 
 def _sa_id(email: str) -> str:
@@ -274,54 +295,37 @@ def _sa_id(email: str) -> str:
 
 def _project(project: GcpProject) -> Batch:
     name = project.project
-    seen: list[_Seen] = []
+    skipped = Skipped()
+    seen: list[Seen] = []
 
-    def context() -> _Seen:
+    def context() -> Seen:
         if seen:
             return seen[0]
-        found = _Seen()
+        found = Seen()
         for rec in project.accounts:
-            found.emails.add(str(require(rec, "email")))
+            guard(rec, skipped, lambda r: found.emails.add(str(require(r, "email"))))
         for rec in project.activity:
-            activity = rec.data.get("activity") or {}
-            when = parse_time(
-                activity.get("lastAuthenticatedTime"),
-                where=rec.where,
-                field="lastAuthenticatedTime",
-            )
-            target = (
-                activity.get("serviceAccountKey") or activity.get("serviceAccount") or {}
-            ).get("fullResourceName", "")
-            if when and target:
-                key = str(target).removeprefix("//iam.googleapis.com/")
-                found.last_used[key] = max(when, found.last_used.get(key, when))
+            guard(rec, skipped, lambda r: learn_activity(r, found))
         for rec in project.policy:
-            for member in rec.data.get("members") or []:
-                if str(member).startswith("serviceAccount:"):
-                    found.roles.setdefault(str(member).split(":", 1)[1], []).append(
-                        str(rec.data.get("role"))
-                    )
+            guard(rec, skipped, lambda r: learn_roles(r, found))
         seen.append(found)
         return found
 
     def identities() -> Iterator[Identity]:
         ctx = context()
-        for rec in project.accounts:
-            yield _account(rec, ctx)
+        yield from each(project.accounts, skipped, lambda r: _account(r, ctx, name))
         for email in sorted(set(ctx.roles) - ctx.emails):  # Google-managed and foreign accounts
             yield _member_only(email, name, ctx)
 
     def credentials() -> Iterator[Credential]:
         ctx = context()
-        for rec in project.keys:
-            credential = _key(rec, name, ctx)
+        for credential in each(project.keys, skipped, lambda r: _key(r, name, ctx)):
             if credential:
                 yield credential
 
     def grants() -> Iterator[Grant]:
         listed = context().emails
-        for rec in project.policy:
-            yield from _bindings(rec, name, listed)
+        yield from flat(project.policy, skipped, lambda r: _bindings(r, name, listed))
 
     return Batch(
         "gcp",
@@ -331,6 +335,7 @@ def _project(project: GcpProject) -> Batch:
         credentials=Stream(credentials),
         grants=Stream(grants),
         origin=project.origin,
+        skipped=skipped,
     )
 
 
@@ -344,9 +349,11 @@ def _ai(email: str, roles: list[str], *names: Any) -> list[str]:
     return evidence
 
 
-def _account(rec: Rec, ctx: _Seen) -> Identity:
+def _account(rec: Rec, ctx: Seen, project: str) -> Identity:
     data = rec.data
     email = str(require(rec, "email"))
+    if str(require(rec, "projectId")) != project:
+        raise rec.fail(f"belongs to project {data['projectId']}, not {project}")
     roles = sorted(set(ctx.roles.get(email, [])))
     evidence = _ai(
         email, roles, email.split("@")[0], data.get("displayName"), data.get("description")
@@ -383,7 +390,7 @@ def _account(rec: Rec, ctx: _Seen) -> Identity:
     )
 
 
-def _member_only(email: str, project: str, ctx: _Seen) -> Identity:
+def _member_only(email: str, project: str, ctx: Seen) -> Identity:
     roles = sorted(set(ctx.roles.get(email, [])))
     evidence = _ai(email, roles, email.split("@")[0])
     managed = email.endswith(".gserviceaccount.com") and (
@@ -404,7 +411,7 @@ def _member_only(email: str, project: str, ctx: _Seen) -> Identity:
     )
 
 
-def _key(rec: Rec, project: str, ctx: _Seen) -> Credential | None:
+def _key(rec: Rec, project: str, ctx: Seen) -> Credential | None:
     data = rec.data
     full = str(require(rec, "name"))
     if data.get("keyType") == "SYSTEM_MANAGED":

@@ -8,8 +8,9 @@ deploy key ``url``), so files need no naming convention.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,10 @@ from charter.connectors.base import (
     require,
 )
 from charter.connectors.dates import parse_time
+from charter.connectors.scopes import placed
+from charter.connectors.skipping import each
 from charter.connectors.streaming import Head, Rec
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
@@ -183,55 +186,59 @@ class GithubConnector(ConnectorBase[GithubRaw]):
 
     def normalize(self, raw: GithubRaw) -> list[Batch]:
         orgs: dict[str, None] = {}
-        for stream, urls in (
-            (raw.pats, ("repositories_url",)),
-            (raw.installations, ("repositories_url", "access_tokens_url")),
-            (raw.deploy_keys, ("url",)),
-        ):
-            for rec in stream:
-                account = rec.data.get("account") if isinstance(rec.data, dict) else None
-                login = account.get("login") if isinstance(account, dict) else None
-                orgs[
-                    str(login).lower() if login else _org(rec, *(rec.data.get(u) for u in urls))
-                ] = None
+        for stream, urls in _STREAMS:
+            for rec in stream(raw):
+                orgs.setdefault(_owner(rec, urls), None)
+        orgs.pop("", None)  # records that name no organisation: skipped in the first one's batch
         if not orgs:
             raise InvalidInput(
                 "the GitHub export holds no tokens, installations or keys", field="path"
             )
-        return [_org_batch(org, raw) for org in orgs]
+        return [_org_batch(org, raw, home=n == 0) for n, org in enumerate(orgs)]
 
 
-def _org_batch(org: str, raw: GithubRaw) -> Batch:
+_STREAMS: tuple[tuple[Callable[[GithubRaw], Stream[Rec]], tuple[str, ...]], ...] = (
+    (lambda raw: raw.pats, ("repositories_url",)),
+    (lambda raw: raw.installations, ("repositories_url", "access_tokens_url")),
+    (lambda raw: raw.deploy_keys, ("url",)),
+)
+
+
+def _owner(rec: Rec, urls: tuple[str, ...]) -> str:
+    """The organisation a record belongs to, or "" when it cannot be told."""
+    if not isinstance(rec.data, dict):
+        return ""
+    account = rec.data.get("account")
+    login = account.get("login") if isinstance(account, dict) else None
+    if login:
+        return str(login).lower()
+    try:
+        return _org(rec, *(rec.data.get(u) for u in urls))
+    except InvalidInput:
+        return ""
+
+
+def _org_batch(org: str, raw: GithubRaw, *, home: bool) -> Batch:
     system = f"github:{org}"
-
-    def mine(stream: Stream[Rec], *urls: str) -> Iterator[Rec]:
-        for rec in stream:
-            account = rec.data.get("account") or {}
-            login = str(account.get("login", "")).lower() if isinstance(account, dict) else ""
-            if (login or _org(rec, *(rec.data.get(u) for u in urls))) == org:
-                yield rec
+    skipped = Skipped()
+    pats, installations, keys = (
+        placed(stream(raw), org, functools.partial(_owner, urls=urls), home=home)
+        for stream, urls in _STREAMS
+    )
 
     def identities() -> Iterator[Identity]:
-        for rec in mine(raw.pats, "repositories_url"):
-            yield _pat(rec, org)[0]
-        for rec in mine(raw.installations, "repositories_url", "access_tokens_url"):
-            yield _installation(rec, org)[0]
-        for rec in mine(raw.deploy_keys, "url"):
-            yield _deploy_key(rec, org)[0]
+        yield from each(pats, skipped, lambda r: _pat(r, org)[0])
+        yield from each(installations, skipped, lambda r: _installation(r, org)[0])
+        yield from each(keys, skipped, lambda r: _deploy_key(r, org)[0])
 
     def credentials() -> Iterator[Credential]:
-        for rec in mine(raw.pats, "repositories_url"):
-            yield _pat(rec, org)[1]
-        for rec in mine(raw.deploy_keys, "url"):
-            yield _deploy_key(rec, org)[1]
+        yield from each(pats, skipped, lambda r: _pat(r, org)[1])
+        yield from each(keys, skipped, lambda r: _deploy_key(r, org)[1])
 
     def grants() -> Iterator[Grant]:
-        for rec in mine(raw.pats, "repositories_url"):
-            yield _pat(rec, org)[2]
-        for rec in mine(raw.installations, "repositories_url", "access_tokens_url"):
-            yield _installation(rec, org)[1]
-        for rec in mine(raw.deploy_keys, "url"):
-            yield _deploy_key(rec, org)[2]
+        yield from each(pats, skipped, lambda r: _pat(r, org)[2])
+        yield from each(installations, skipped, lambda r: _installation(r, org)[1])
+        yield from each(keys, skipped, lambda r: _deploy_key(r, org)[2])
 
     return Batch(
         "github",
@@ -241,6 +248,7 @@ def _org_batch(org: str, raw: GithubRaw) -> Batch:
         credentials=Stream(credentials),
         grants=Stream(grants),
         origin=raw.origin,
+        skipped=skipped,
     )
 
 

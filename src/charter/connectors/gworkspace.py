@@ -15,6 +15,7 @@ and a grant edge to the user's data the scopes open.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,8 +36,10 @@ from charter.connectors.base import (
     live_records,
 )
 from charter.connectors.dates import parse_time
+from charter.connectors.scopes import placed
+from charter.connectors.skipping import guard
 from charter.connectors.streaming import Head, Rec
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -155,60 +158,75 @@ class WorkspaceConnector(ConnectorBase[WorkspaceRaw]):
     def normalize(self, raw: WorkspaceRaw) -> list[Batch]:
         customers: dict[str, None] = {}
         for rec in raw.activities:
-            customers[str((rec.data.get("id") or {}).get("customerId") or "")] = None
+            customers[_customer_of(rec)] = None
         if not customers:
             raise InvalidInput("the token activity export holds no events", field="path")
-        if "" in customers:
-            raise InvalidInput("an activity has no id.customerId", field="items.id.customerId")
-        return [_customer(c, raw) for c in customers]
+        customers.pop("", None)  # an activity naming no customer: skipped in the first batch
+        if not customers:
+            raise InvalidInput("no activity has an id.customerId", field="items.id.customerId")
+        return [_customer(c, raw, home=n == 0) for n, c in enumerate(customers)]
 
 
-def _replay(customer: str, raw: WorkspaceRaw) -> dict[tuple[str, str], _Authorization]:
+def _customer_of(rec: Rec) -> str:
+    ident = rec.data.get("id") if isinstance(rec.data, dict) else None
+    return str(ident.get("customerId") or "") if isinstance(ident, dict) else ""
+
+
+def _replay(
+    customer: str, raw: WorkspaceRaw, skipped: Skipped, *, home: bool
+) -> dict[tuple[str, str], _Authorization]:
     """Fold authorize/revoke/activity events into standing authorisations, in one pass.
 
     The Reports API lists newest first; the fold does not depend on order (a
     scope counts if authorised after the user's last revoke of that client),
     and memory holds one entry per (user, client) pair — the size of the result.
+    A malformed activity is skipped by name; the others still count.
     """
     state: dict[tuple[str, str], _Authorization] = {}
-    for rec in raw.activities:
-        ident = rec.data.get("id") or {}
-        if ident.get("customerId") != customer:
-            continue
-        when = parse_time(ident.get("time"), where=rec.where, field="id.time")
-        if when is None:
-            raise rec.fail("the activity has no id.time", field=f"{rec.where}.id.time")
-        user = str((rec.data.get("actor") or {}).get("email") or "").lower()
-        if not user:
-            raise rec.fail("the activity has no actor.email", field=f"{rec.where}.actor.email")
-        for event in rec.data.get("events") or []:
-            params = _params(event)
-            client = str(params.get("client_id") or "")
-            if not client:
-                continue
-            item = state.setdefault((user, client), _Authorization(user, client, client))
-            name = str(event.get("name"))
-            if params.get("app_name"):
-                item.app = str(params["app_name"])
-            if name == "authorize":
-                scopes = params.get("scope") or []
-                for scope in scopes if isinstance(scopes, list) else str(scopes).split():
-                    first, last = item.scopes.get(scope, (when, when))
-                    item.scopes[scope] = (min(first, when), max(last, when))
-            elif name == "revoke":
-                item.revoked_at = max(item.revoked_at or when, when)
-            elif name == "activity":
-                item.last_used = max(item.last_used or when, when)
+    for rec in placed(raw.activities, customer, _customer_of, home=home):
+        guard(rec, skipped, functools.partial(_fold, state=state))
     return state
 
 
-def _customer(customer: str, raw: WorkspaceRaw) -> Batch:
+def _fold(rec: Rec, state: dict[tuple[str, str], _Authorization]) -> None:
+    ident = rec.data.get("id") or {}
+    if not ident.get("customerId"):
+        raise rec.fail("the activity has no id.customerId", field=f"{rec.where}.id.customerId")
+    when = parse_time(ident.get("time"), where=rec.where, field="id.time")
+    if when is None:
+        raise rec.fail("the activity has no id.time", field=f"{rec.where}.id.time")
+    user = str((rec.data.get("actor") or {}).get("email") or "").lower()
+    if not user:
+        raise rec.fail("the activity has no actor.email", field=f"{rec.where}.actor.email")
+    changes: list[tuple[str, str, dict[str, Any]]] = []
+    for event in rec.data.get("events") or []:  # read the whole record before changing state
+        params = _params(event)
+        client = str(params.get("client_id") or "")
+        if client:
+            changes.append((client, str(event.get("name")), params))
+    for client, name, params in changes:
+        item = state.setdefault((user, client), _Authorization(user, client, client))
+        if params.get("app_name"):
+            item.app = str(params["app_name"])
+        if name == "authorize":
+            scopes = params.get("scope") or []
+            for scope in scopes if isinstance(scopes, list) else str(scopes).split():
+                first, last = item.scopes.get(scope, (when, when))
+                item.scopes[scope] = (min(first, when), max(last, when))
+        elif name == "revoke":
+            item.revoked_at = max(item.revoked_at or when, when)
+        elif name == "activity":
+            item.last_used = max(item.last_used or when, when)
+
+
+def _customer(customer: str, raw: WorkspaceRaw, *, home: bool) -> Batch:
     system = f"gworkspace:{customer}"
+    skipped = Skipped()
     states: list[dict[tuple[str, str], _Authorization]] = []
 
     def state() -> dict[tuple[str, str], _Authorization]:
         if not states:
-            states.append(_replay(customer, raw))
+            states.append(_replay(customer, raw, skipped, home=home))
         return states[0]
 
     def identities() -> Iterator[Identity]:
@@ -304,6 +322,7 @@ def _customer(customer: str, raw: WorkspaceRaw) -> Batch:
         credentials=Stream(credentials),
         grants=Stream(grants),
         origin=raw.origin,
+        skipped=skipped,
     )
 
 

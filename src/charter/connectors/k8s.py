@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ from charter.connectors.base import (
     preview,
 )
 from charter.connectors.dates import parse_time
+from charter.connectors.skipping import flat, guard
 from charter.connectors.streaming import Head, Rec
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
@@ -205,37 +207,36 @@ class K8sConnector(ConnectorBase[K8sRaw]):
 def _cluster(cluster: Cluster) -> Batch:
     name = cluster.name
     system = f"k8s:{name}"
+    skipped = Skipped()
 
     def rbac() -> _Rbac:
         found = _Rbac()
         for rec in cluster.items:
-            kind = rec.data.get("kind") if isinstance(rec.data, dict) else None
-            if kind in ("Role", "ClusterRole"):
-                meta = _meta(rec)
-                key = f"{meta.get('namespace', '')}/{meta['name']}"
-                found.roles[key] = _rules(rec.data)
+            if _kind(rec) in ("Role", "ClusterRole"):
+                guard(rec, skipped, functools.partial(_learn_role, found=found))
         return found
 
     def identities() -> Iterator[Identity]:
         for rec in cluster.items:
             if not isinstance(rec.data, dict):
-                raise rec.fail("expected an object")
-            if rec.data.get("kind") == "ServiceAccount":
-                yield _service_account(rec, name)
+                skipped.add(rec.where, "expected an object")
+            elif rec.data.get("kind") == "ServiceAccount":
+                found = guard(rec, skipped, lambda r: _service_account(r, name))
+                if found is not None:
+                    yield found
 
     def credentials() -> Iterator[Credential]:
-        for rec in cluster.items:
-            if rec.data.get("kind") == "Secret":
-                yield from _secret(rec, name)
+        secrets = (rec for rec in cluster.items if _kind(rec) == "Secret")
+        yield from flat(secrets, skipped, lambda r: _secret(r, name))
 
     def grants() -> Iterator[Grant]:
         roles = rbac().roles
         for rec in cluster.items:
-            kind = rec.data.get("kind")
+            kind = _kind(rec)
             if kind in ("RoleBinding", "ClusterRoleBinding"):
-                yield from _binding(rec, kind, roles, name)
+                yield from flat([rec], skipped, lambda r: _binding(r, str(_kind(r)), roles, name))
             elif kind == "ServiceAccount":
-                yield from _cloud_links(rec, name)
+                yield from flat([rec], skipped, lambda r: _cloud_links(r, name))
 
     return Batch(
         "k8s",
@@ -245,7 +246,17 @@ def _cluster(cluster: Cluster) -> Batch:
         credentials=Stream(credentials),
         grants=Stream(grants),
         origin=cluster.origin,
+        skipped=skipped,
     )
+
+
+def _kind(rec: Rec) -> Any:
+    return rec.data.get("kind") if isinstance(rec.data, dict) else None
+
+
+def _learn_role(rec: Rec, found: _Rbac) -> None:
+    meta = _meta(rec)
+    found.roles[f"{meta.get('namespace', '')}/{meta['name']}"] = _rules(rec.data)
 
 
 def _sa_id(cluster: str, namespace: str, name: str) -> str:

@@ -13,6 +13,7 @@ last use is ``expiresAt − tokenWindow`` (Okta documents the rolling window).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ from charter.connectors.base import (
     require,
 )
 from charter.connectors.dates import parse_time
+from charter.connectors.scopes import placed
+from charter.connectors.skipping import each, flat, guard
 from charter.connectors.streaming import Head, Rec
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.enums import CredentialKind, IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
@@ -194,57 +197,60 @@ class OktaConnector(ConnectorBase[OktaRaw]):
         domains: dict[str, None] = {}
         for stream in (raw.tokens, raw.apps):
             for rec in stream:
-                domains[_domain(rec)] = None
+                domains[_owner(rec)] = None
         if not domains:
             raise InvalidInput("the Okta export holds no API tokens or apps", field="path")
-        return [_org(domain, raw) for domain in domains]
+        domains.pop("", None)  # a record naming no org: skipped in the first org's batch
+        if not domains:
+            raise InvalidInput(
+                "cannot tell the Okta org: no record has _links or issuer", field="path"
+            )
+        return [_org(domain, raw, home=n == 0) for n, domain in enumerate(domains)]
 
 
-def _org(domain: str, raw: OktaRaw) -> Batch:
+def _owner(rec: Rec) -> str:
+    """The org a record belongs to, or "" when it cannot be told."""
+    try:
+        return _domain(rec) if isinstance(rec.data, dict) else ""
+    except InvalidInput:
+        return ""
+
+
+def _org(domain: str, raw: OktaRaw, *, home: bool) -> Batch:
     system = f"okta:{domain}"
+    skipped = Skipped()
     contexts: list[_Ctx] = []
+    tokens = placed(raw.tokens, domain, _owner, home=home)
+    apps = placed(raw.apps, domain, _owner, home=home)
 
     def ctx() -> _Ctx:
         if not contexts:
             found = _Ctx()
-            for rec in raw.users:
-                if _domain(rec) == domain:
-                    found.logins[str(rec.data.get("id"))] = str(
-                        (rec.data.get("profile") or {}).get("login", "")
-                    ).lower()
-            for rec in raw.grants:
-                if rec.data.get("status", "ACTIVE") == "ACTIVE" and _domain(rec) == domain:
-                    found.scopes.setdefault(str(require(rec, "clientId")), []).append(
-                        (str(require(rec, "scopeId")), str(rec.data.get("created", "")))
-                    )
+            for rec in placed(raw.users, domain, _owner, home=False):
+                guard(rec, skipped, functools.partial(_learn_user, found=found))
+            for rec in placed(raw.grants, domain, _owner, home=False):
+                guard(rec, skipped, functools.partial(_learn_grant, found=found))
             contexts.append(found)
         return contexts[0]
 
-    def mine(stream: Stream[Rec]) -> Iterator[Rec]:
-        return (rec for rec in stream if _domain(rec) == domain)
+    def service_apps() -> Iterator[Rec]:
+        for rec in apps:
+            if not isinstance(rec.data, dict) or _is_service_app(rec.data) or not _owner(rec):
+                yield rec  # (a malformed one is skipped by name when mapped)
 
     def identities() -> Iterator[Identity]:
-        for rec in mine(raw.tokens):
-            yield _token(rec, domain, ctx())[0]
-        for rec in mine(raw.apps):
-            if _is_service_app(rec.data):
-                yield _app(rec, domain, ctx())[0]
+        yield from each(tokens, skipped, lambda r: _token(_placeable(r), domain, ctx())[0])
+        yield from each(service_apps(), skipped, lambda r: _app(_placeable(r), domain, ctx())[0])
 
     def credentials() -> Iterator[Credential]:
-        for rec in mine(raw.tokens):
-            yield _token(rec, domain, ctx())[1]
-        for rec in mine(raw.apps):
-            if _is_service_app(rec.data):
-                yield from _app(rec, domain, ctx())[1]
+        yield from each(tokens, skipped, lambda r: _token(_placeable(r), domain, ctx())[1])
+        yield from flat(service_apps(), skipped, lambda r: _app(_placeable(r), domain, ctx())[1])
 
     def grants() -> Iterator[Grant]:
-        for rec in mine(raw.tokens):
-            yield _token(rec, domain, ctx())[2]
-        for rec in mine(raw.apps):
-            if _is_service_app(rec.data):
-                grant = _app(rec, domain, ctx())[2]
-                if grant:
-                    yield grant
+        yield from each(tokens, skipped, lambda r: _token(_placeable(r), domain, ctx())[2])
+        for grant in each(service_apps(), skipped, lambda r: _app(_placeable(r), domain, ctx())[2]):
+            if grant:
+                yield grant
 
     return Batch(
         "okta",
@@ -254,7 +260,27 @@ def _org(domain: str, raw: OktaRaw) -> Batch:
         credentials=Stream(credentials),
         grants=Stream(grants),
         origin=raw.origin,
+        skipped=skipped,
     )
+
+
+def _placeable(rec: Rec) -> Rec:
+    """``rec``, or the error that it names no org (it was kept for the first org to skip)."""
+    _domain(rec)
+    return rec
+
+
+def _learn_user(rec: Rec, found: _Ctx) -> None:
+    found.logins[str(rec.data.get("id"))] = str(
+        (rec.data.get("profile") or {}).get("login", "")
+    ).lower()
+
+
+def _learn_grant(rec: Rec, found: _Ctx) -> None:
+    if rec.data.get("status", "ACTIVE") == "ACTIVE":
+        found.scopes.setdefault(str(require(rec, "clientId")), []).append(
+            (str(require(rec, "scopeId")), str(rec.data.get("created", "")))
+        )
 
 
 def _token(rec: Rec, domain: str, ctx: _Ctx) -> tuple[Identity, Credential, Grant]:

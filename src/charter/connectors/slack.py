@@ -9,6 +9,7 @@ dates are seconds since the epoch, as numbers or strings.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,8 +31,10 @@ from charter.connectors.base import (
     require,
 )
 from charter.connectors.dates import parse_time
+from charter.connectors.scopes import placed
+from charter.connectors.skipping import each, guard
 from charter.connectors.streaming import Head, Rec
-from charter.domain.batch import Batch
+from charter.domain.batch import Batch, Skipped
 from charter.domain.enums import IdentityKind
 from charter.domain.estate import Credential, Grant, Identity, System
 from charter.errors import InvalidInput
@@ -162,78 +165,65 @@ class SlackConnector(ConnectorBase[SlackRaw]):
         )
 
     def normalize(self, raw: SlackRaw) -> list[Batch]:
-        workspaces = {_workspace(rec): None for rec in raw.apps}
+        workspaces = {_owner(rec): None for rec in raw.apps}
         if not workspaces:
             raise InvalidInput("the Slack export lists no approved apps", field="path")
-        return [_batch(w, raw, single=len(workspaces) == 1) for w in workspaces]
+        workspaces.pop("", None)  # an app naming no workspace: skipped in the first batch
+        if not workspaces:
+            raise InvalidInput(
+                "cannot tell the workspace: no app has enterprise, team or team_id", field="path"
+            )
+        single = len(workspaces) == 1
+        return [_batch(w, raw, single=single, home=n == 0) for n, w in enumerate(workspaces)]
 
 
-def _batch(workspace: str, raw: SlackRaw, *, single: bool) -> Batch:
+def _owner(rec: Rec) -> str:
+    """The workspace an app belongs to, or "" when it cannot be told."""
+    try:
+        return _workspace(rec) if isinstance(rec.data, dict) else ""
+    except InvalidInput:
+        return ""
+
+
+def _batch(workspace: str, raw: SlackRaw, *, single: bool, home: bool) -> Batch:
     system = f"slack:{workspace}"
+    skipped = Skipped()
     contexts: list[_Ctx] = []
+    apps = placed(raw.apps, workspace, _owner, home=home)
 
     def ctx() -> _Ctx:
         if not contexts:
             found = _Ctx()
             for rec in raw.users:
-                profile = rec.data.get("profile") or {}
-                if profile.get("email"):
-                    found.emails[str(rec.data.get("id"))] = str(profile["email"]).lower()
-            events = sorted(raw.logs, key=lambda r: float(r.data.get("date") or 0))
-            for rec in events:
-                app = rec.data.get("app_id") or rec.data.get("service_id")
-                if app and rec.data.get("change_type") in ("added", "enabled"):
-                    when = parse_time(rec.data.get("date"), where=rec.where, field="date")
-                    user = str(rec.data.get("user_id") or "")
-                    found.installed_by[str(app)] = (
-                        found.emails.get(user) or rec.data.get("user_name") or user,
-                        when,
-                    )
+                guard(rec, skipped, functools.partial(_learn_user, found=found))
+            dated = each(raw.logs, skipped, lambda r: (float(r.data.get("date") or 0), r))
+            for _date, rec in sorted(dated, key=lambda pair: pair[0]):
+                guard(rec, skipped, functools.partial(_learn_install, found=found))
             contexts.append(found)
         return contexts[0]
 
-    def apps() -> Iterator[Rec]:
-        return (r for r in raw.apps if _workspace(r) == workspace)
+    def bots() -> Iterator[Rec]:
+        for rec in raw.users:
+            data = rec.data
+            if (
+                isinstance(data, dict)
+                and data.get("is_bot")
+                and not data.get("deleted")
+                and (single or data.get("team_id") == workspace)
+            ):
+                yield rec
 
     def identities() -> Iterator[Identity]:
-        for rec in apps():
-            yield _app(rec, workspace, ctx())[0]
-        for rec in raw.users:
-            data = rec.data
-            if (
-                data.get("is_bot")
-                and not data.get("deleted")
-                and (single or data.get("team_id") == workspace)
-            ):
-                yield _bot(rec, workspace)
+        yield from each(apps, skipped, lambda r: _app(_placeable(r), workspace, ctx())[0])
+        yield from each(bots(), skipped, lambda r: _bot(r, workspace))
 
     def grants() -> Iterator[Grant]:
-        for rec in apps():
-            grant = _app(rec, workspace, ctx())[1]
+        for grant in each(apps, skipped, lambda r: _app(_placeable(r), workspace, ctx())[1]):
             if grant:
                 yield grant
-        for rec in raw.users:
-            data = rec.data
-            app_id = (data.get("profile") or {}).get("api_app_id")
-            if (
-                data.get("is_bot")
-                and not data.get("deleted")
-                and app_id
-                and (single or data.get("team_id") == workspace)
-            ):
-                yield Grant(
-                    id=f"slack:{workspace}:bot/{data.get('id')}#app",
-                    source="slack",
-                    account=workspace,
-                    subject_type="identity",
-                    subject=f"slack:{workspace}:bot/{data.get('id')}",
-                    system=system,
-                    resource=f"app/{app_id}",
-                    permissions=("bot",),
-                    reason=f"bot user @{data.get('name')} acts for app {app_id} "
-                    "with its bot token scopes",
-                    properties={"assumes": f"slack:{workspace}:app/{app_id}"},
-                )
+        for grant in each(bots(), skipped, lambda r: _bot_grant(r, workspace)):
+            if grant:
+                yield grant
 
     credentials: list[Credential] = []  # Slack's admin API does not expose tokens
     return Batch(
@@ -244,6 +234,49 @@ def _batch(workspace: str, raw: SlackRaw, *, single: bool) -> Batch:
         credentials=credentials,
         grants=Stream(grants),
         origin=raw.origin,
+        skipped=skipped,
+    )
+
+
+def _placeable(rec: Rec) -> Rec:
+    """``rec``, or the error that it names no workspace (kept for the first batch to skip)."""
+    _workspace(rec)
+    return rec
+
+
+def _learn_user(rec: Rec, found: _Ctx) -> None:
+    profile = rec.data.get("profile") or {}
+    if profile.get("email"):
+        found.emails[str(rec.data.get("id"))] = str(profile["email"]).lower()
+
+
+def _learn_install(rec: Rec, found: _Ctx) -> None:
+    app = rec.data.get("app_id") or rec.data.get("service_id")
+    if app and rec.data.get("change_type") in ("added", "enabled"):
+        when = parse_time(rec.data.get("date"), where=rec.where, field="date")
+        user = str(rec.data.get("user_id") or "")
+        found.installed_by[str(app)] = (
+            found.emails.get(user) or rec.data.get("user_name") or user,
+            when,
+        )
+
+
+def _bot_grant(rec: Rec, workspace: str) -> Grant | None:
+    data = rec.data
+    app_id = (data.get("profile") or {}).get("api_app_id")
+    if not app_id:
+        return None
+    return Grant(
+        id=f"slack:{workspace}:bot/{data.get('id')}#app",
+        source="slack",
+        account=workspace,
+        subject_type="identity",
+        subject=f"slack:{workspace}:bot/{data.get('id')}",
+        system=f"slack:{workspace}",
+        resource=f"app/{app_id}",
+        permissions=("bot",),
+        reason=f"bot user @{data.get('name')} acts for app {app_id} with its bot token scopes",
+        properties={"assumes": f"slack:{workspace}:app/{app_id}"},
     )
 
 

@@ -10,8 +10,12 @@ the store must still back it (not revoked, agent active, charter unchanged).
 Refusals follow RFC 6750 §3 / RFC 9449 §7.1: ``401`` with
 ``WWW-Authenticate`` naming the error and, as the MCP spec requires, the
 ``resource_metadata`` URL of this gateway's RFC 9728 document, so an MCP
-client can find the authorization server; ``400`` for a malformed request.
-The token is never passed on to any upstream.
+client can find the authorization server; ``400`` for a malformed request. A
+request without any credentials gets no error code at all (RFC 6750 §3.1: "the
+resource server SHOULD NOT include an error code"), only ``resource_metadata``.
+A call the charter would allow but the token's scope does not cover is a
+``403`` ``insufficient_scope`` challenge naming the scope to step up to
+(:mod:`.stepup`). The token is never passed on to any upstream.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from charter.gateway.authority import (
     Scheme,
 )
 from charter.gateway.sessions import Sessions
+from charter.gateway.stepup import Call, parse_call
 
 logger = logging.getLogger("charter.gateway.auth")
 
@@ -45,6 +50,11 @@ PRINCIPAL_KEY = "charter.principal"
 DPOP_ALGS = ("EdDSA", "ES256", "RS256")
 MAX_TOKEN_LENGTH = 16 * 1024
 SESSION_HEADER = "mcp-session-id"
+#: Bodies up to this size are read before the MCP handler, to answer a step-up challenge.
+PEEK_LIMIT = 256 * 1024
+
+#: The step-up hook: the scope a call needs, if the token lacks it and the charter allows it.
+StepUp = Callable[[AgentPrincipal, Call], Awaitable[str | None]]
 
 #: Tokens whose refusal means the agent itself may no longer act: cut its sessions.
 AGENT_GONE = frozenset({"agent_not_active", "agent_unknown", "charter_expired"})
@@ -84,11 +94,14 @@ def _quoted(text: str) -> str:
 
 
 def challenge(failure: AuthFailure | None, resource_metadata_url: str) -> str:
-    """The ``WWW-Authenticate`` value for a refusal (or for a request without a token)."""
+    """The ``WWW-Authenticate`` value for a refusal (or for a request without a token:
+    then no ``error``, RFC 6750 §3.1)."""
     params = []
     scheme = failure.scheme if failure is not None else Scheme.BEARER
     if failure is not None:
         params.append(f"error={_quoted(failure.error.value)}")
+        if failure.scope:
+            params.append(f"scope={_quoted(failure.scope)}")
         params.append(f"error_description={_quoted(failure.description)}")
     if scheme == Scheme.DPOP:
         params.append(f"algs={_quoted(' '.join(DPOP_ALGS))}")
@@ -98,12 +111,11 @@ def challenge(failure: AuthFailure | None, resource_metadata_url: str) -> str:
 
 def refusal(failure: AuthFailure | None, resource_metadata_url: str) -> Response:
     status = failure.status if failure is not None else 401
-    body: dict[str, str] = {
-        "error": "invalid_token",
-        "error_description": "an access token is required",
-    }
+    body: dict[str, str] = {"error_description": "an access token is required"}
     if failure is not None:
         body = {"error": failure.error.value, "error_description": failure.description}
+        if failure.scope:
+            body["scope"] = failure.scope
     headers = {
         "WWW-Authenticate": challenge(failure, resource_metadata_url),
         "Cache-Control": "no-store",
@@ -175,8 +187,10 @@ class ResourceServer:
         resource: str,
         sessions: Sessions,
         on_agent_gone: Callable[[str, str], Awaitable[None]],
+        step_up: StepUp | None = None,
     ) -> None:
         self.app = app
+        self.step_up = step_up
         self.authority = authority
         self.resource = resource
         self.metadata_url = metadata_url(resource)
@@ -217,9 +231,55 @@ class ResourceServer:
             await self.app(scope, receive, send)
             self.sessions.closed(session_id)
             return
+        if self.step_up is not None and scope["method"] == "POST":
+            receive, needed = await self._scope_needed(scope, receive, principal, session_id)
+            if needed is not None:
+                challenged = AuthFailure(
+                    AuthError.INSUFFICIENT_SCOPE,
+                    f"the charter allows this call but the token's scope does not include "
+                    f"{needed!r}: request a token with scope {needed!r}",
+                    reason="scope_exceeded",
+                    scheme=credentials.scheme,
+                    scope=needed,
+                )
+                await refusal(challenged, self.metadata_url)(scope, receive, send)
+                return
         if session_id is None:  # a request that may open a session (initialize)
             send = self._watch_session(principal.agent, send)
         await self.app(scope, receive, send)
+
+    async def _scope_needed(
+        self, scope: Scope, receive: Receive, principal: AgentPrincipal, session: str | None
+    ) -> tuple[Receive, str | None]:
+        """Read the body (up to :data:`PEEK_LIMIT`) and ask the step-up hook about it;
+        hand back a ``receive`` that replays what was read."""
+        assert self.step_up is not None
+        messages: list[Message] = []
+        size = 0
+        complete = False
+        while size <= PEEK_LIMIT:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                complete = True
+                break
+        replay = _replaying(messages, receive)
+        if not complete or size > PEEK_LIMIT:
+            return replay, None
+        body = b"".join(m.get("body", b"") for m in messages)
+        call = parse_call(body)
+        if call is None:
+            return replay, None
+        client = scope.get("client")
+        call = Call(call.method, call.params, client[0] if client else None, session)
+        try:
+            return replay, await self.step_up(principal, call)
+        except Exception:  # the handler still decides the call in full: no challenge, no gap
+            logger.exception("the step-up check failed; the call is decided by the handler")
+            return replay, None
 
     def _user(self, principal: AgentPrincipal, token: str) -> AuthenticatedUser:
         """The SDK's view of the caller (cached per token: built once, not per request)."""
@@ -241,6 +301,18 @@ class ResourceServer:
             await send(message)
 
         return watched
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``messages`` first, then defers to ``receive``."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -84,7 +84,8 @@ class AuthFailure(Exception):
     ``reason`` is the token service's stable code (``expired``,
     ``wrong_audience``, ``revoked``, ``agent_not_active``…); ``agent`` is set
     when the token named one, so a refusal for a suspended agent can also cut
-    that agent's open sessions.
+    that agent's open sessions; ``scope`` names, on ``insufficient_scope``,
+    the scope a step-up token needs.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class AuthFailure(Exception):
         scheme: Scheme = Scheme.BEARER,
         agent: str | None = None,
         nonce: str | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(description)
         self.error = error
@@ -104,6 +106,7 @@ class AuthFailure(Exception):
         self.scheme = scheme
         self.agent = agent
         self.nonce = nonce
+        self.scope = scope  #: for ``insufficient_scope``: the scope to step up to
 
     @property
     def status(self) -> int:

@@ -9,6 +9,7 @@ protection on loopback) behind :class:`~charter.gateway.auth.ResourceServer`;
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from charter.gateway.auth import ResourceServer, metadata_url, resource_metadata
+from charter.gateway.stepup import scope_needed
 from charter.version import __version__
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
         resource=gateway.resource,
         sessions=gateway.sessions,
         on_agent_gone=gateway.cut,
+        step_up=functools.partial(scope_needed, gateway),
     )
     document = resource_metadata(gateway.resource, gateway.authority.authorization_servers, None)
 

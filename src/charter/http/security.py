@@ -110,6 +110,7 @@ OWNER_API_PREFIXES: tuple[tuple[str, frozenset[str] | None], ...] = (
     ("/v1/rotations", None),
     ("/v1/tasks", None),
     ("/v1/notices", SAFE_METHODS),
+    ("/v1/inbox", SAFE_METHODS),  # api/governance_workflows.py: an owner's is their own
 )
 
 #: Under an owner prefix, but for admins only: estate-wide work.

@@ -295,6 +295,11 @@ class ChangeService:
             return True
         return self._refusal(connection, proposal, who) is None
 
+    def may_decide(self, proposal: Proposal, who: str) -> bool:
+        """Whether ``who`` may approve ``proposal`` now (what a person's inbox lists)."""
+        with self._db.read() as connection:
+            return self._refusal(connection, proposal, who.strip().lower()) is None
+
     def _refusal(self, connection: Connection, proposal: Proposal, approver: str) -> str | None:
         """Checked against the policy in force now, not the one when it was proposed."""
         return approval_refusal(

@@ -108,6 +108,7 @@ class Services:
             self.registry,
             home=self.settings.home,
             tokens=lambda: self.tokens,
+            ingest=lambda: self.estate.ingest,
         )
 
     def close(self) -> None:

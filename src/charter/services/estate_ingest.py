@@ -51,9 +51,20 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def skipped(self) -> int:
+        """How many records the connectors skipped, over all batches."""
+        return sum(result.skipped for result in self.results)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Why: each skipped record ("where: why") and each part that could not be read."""
+        return [warning for result in self.results for warning in result.warnings]
+
     def summary(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "skipped": self.skipped,
             "batches": [r.summary() for r in self.results],
             "failures": [{"source": s, "error": m} for s, m in self.failures],
             "files": self.files,
@@ -122,6 +133,11 @@ class EstateIngest:
     ) -> IngestReport:
         """Read the source's live API (``transport`` lets tests replay recorded responses)."""
         connector = registry.get(source)
+        if connector.live_sdk is not None:  # the vendor's SDK finds its own credentials
+            report = IngestReport(files={source: [f"live: {target}"]})
+            raw = connector.fetch_sdk(target)  # read in full before anything is written
+            self._apply(connector, raw, report, actor=actor, progress=progress)
+            return report
         api = connector.live_api
         if api is None:
             raise InvalidInput(f"{source} has no live API; export the files instead", field="live")

@@ -11,18 +11,22 @@ from the token endpoint), restricted to the scopes the new token carries.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from charter.domain.charter import CharterSpec
-from charter.domain.containment import containment, refusal_message
+from charter.domain.containment import containment, hop_widenings, refusal_message
 from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy, parse_org_policy
 from charter.domain.stored_charter import stored_charter
+from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
 from charter.errors import InvalidInput, NotFound
 from charter.store import schema
 from charter.store.decisions_schema import policy_documents
 
-__all__ = ["check_parent"]
+__all__ = ["check_chain", "check_parent"]
 
 
 def _org_policy(connection: Connection) -> OrgPolicy:
@@ -56,3 +60,26 @@ def check_parent(connection: Connection, spec: CharterSpec) -> None:
     found = containment(parent, spec, _org_policy(connection))
     if found:
         raise InvalidInput(refusal_message(spec.name, spec.parent, found), field="parent")
+
+
+def check_chain(
+    client: str,
+    charter: CharterSpec,
+    earlier: Iterable[tuple[str, CharterSpec]],
+    scopes: Iterable[str],
+    *,
+    at: float,
+) -> None:
+    """A token exchange hop: for the scopes the new token carries, ``client``'s charter must
+    be contained in every earlier agent's of the chain; else ``invalid_grant``
+    (``not_narrowing``) with the counterexample."""
+    moment = dt.datetime.fromtimestamp(at, dt.UTC)
+    wanted = tuple(scopes)
+    for name, spec in earlier:
+        found = hop_widenings(spec, charter, wanted, at=moment)
+        if found:
+            raise OAuthError(
+                OAuthErrorCode.INVALID_GRANT,
+                refusal_message(client, name, found),
+                reason="not_narrowing",
+            )

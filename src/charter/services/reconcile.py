@@ -197,6 +197,8 @@ class ReconcileService:
             ):
                 if batch.complete:
                     self._cleanup(connection, batch, kind, table, now, counts)
+            result.skipped = batch.skipped.count
+            result.warnings = batch.skipped.warnings()
             drafts = hook.finish(connection) if hook else []
             result.shadow_agents = list(
                 dict.fromkeys(
@@ -214,7 +216,11 @@ class ReconcileService:
                         "estate",
                         batch.scope,
                         None,
-                        {**result.summary(), "origin": list(batch.origin)[:SAMPLE]},
+                        {
+                            **result.summary(),
+                            "warnings": result.warnings[:SAMPLE],
+                            "origin": list(batch.origin)[:SAMPLE],
+                        },
                     ),
                 )
                 events = self._audit.record_many(connection, drafts)

@@ -113,6 +113,10 @@ class ReconcileResult:
     grants: KindCounts = field(default_factory=KindCounts)
     events: list[int] = field(default_factory=list)
     shadow_agents: list[str] = field(default_factory=list)
+    #: How many records the connector skipped; the rest of the export was ingested.
+    skipped: int = 0
+    #: Why: "where: why" per skipped record, and parts of the source that could not be read.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -129,4 +133,6 @@ class ReconcileResult:
             "credentials": self.credentials.summary(),
             "grants": self.grants.summary(),
             "shadow_agents": self.shadow_agents,
+            "skipped": self.skipped,
+            "warnings": self.warnings,
         }

@@ -75,6 +75,7 @@ def estate_map(
     system: str = "",
     identity: str = "",
     risk: str = "",
+    escalation: bool = False,
 ) -> Response:
     services = services_dep(request)
     estate = services.estate.map
@@ -86,6 +87,10 @@ def estate_map(
         OwnerReach(services, principal).agent(agent)
         reach = estate.blast_radius(agent=agent, limit=2000)
         graph, paths, heading = reach.graph, reach.paths, f"Blast radius of {agent}"
+    elif escalation:
+        require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
+        graph = estate.escalation_graph(limit=300)
+        heading = "Privilege escalation: who can become an administrator, and how"
     elif identity:
         require_role(principal, UserRole.ADMIN, UserRole.AUDITOR)
         reach = estate.blast_radius(identity=identity, limit=2000)
@@ -122,7 +127,13 @@ def estate_map(
             "paths": paths[:200],
             "agents": sorted(agents, key=lambda n: n.id),
             "systems": systems,
-            "filters": {"agent": agent, "system": system, "identity": identity, "risk": risk},
+            "filters": {
+                "agent": agent,
+                "system": system,
+                "identity": identity,
+                "risk": risk,
+                "escalation": escalation,
+            },
             "scoped": scope is not None,
             "edges": len(graph.edges),
         },

@@ -52,6 +52,8 @@ def _entity_link(finding: Finding) -> str | None:
         return f"/agents/{quote(finding.agent or finding.entity_id, safe='')}"
     if finding.entity_type == "identity":
         return f"/map?identity={quote(finding.entity_id, safe='')}"
+    if finding.entity_type == "source":  # a scheduled discovery source
+        return f"/discovery#source-{quote(finding.entity_id, safe='')}"
     if finding.agent:
         return f"/agents/{quote(finding.agent, safe='')}"
     if finding.system:

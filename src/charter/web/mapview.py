@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
-from charter.services.map.graph import Graph, Node, NodeKind, Risk
+from charter.services.map.graph import EdgeKind, Graph, Node, NodeKind, Risk
 
 COLUMNS = (NodeKind.AGENT, NodeKind.CREDENTIAL, NodeKind.IDENTITY, NodeKind.SYSTEM)
 HEADINGS = ("Agents", "Credentials", "Identities", "Systems")
@@ -120,8 +120,10 @@ def render_map(graph: Graph, *, label: str, cap: int = 60, link_systems: bool = 
             reason += " — " + ", ".join(edge.permissions[:12])
             if len(edge.permissions) > 12:
                 reason += f" (+{len(edge.permissions) - 12} more)"
+        escalates = edge.kind == EdgeKind.ESCALATES
         parts.append(
-            f'<path class="edge{" risk" if risky else ""}" tabindex="0" '
+            f'<path class="edge{" risk" if risky else ""}{" escalation" if escalates else ""}" '
+            f'tabindex="0" '
             f'd="M{start_x:.0f},{sy:.0f} C{start_x + bend:.0f},{sy:.0f} {end_x - bend:.0f},{ey:.0f}'
             f' {end_x:.0f},{ey:.0f}" data-from="{_e(edge.source)}" data-to="{_e(edge.target)}" '
             f'data-reason="{_e(reason)}"><title>{_e(edge.kind.value)}: {_e(reason)}</title></path>'

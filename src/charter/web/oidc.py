@@ -21,6 +21,13 @@ client id (and ``azp`` equal to it when present), ``exp``/``iat`` with a small
 leeway, and ``nonce`` equal to the one we sent. The person is the verified
 ``email`` claim; they must already be a console user (roles are granted in
 Charter, not by the provider), so an unknown or unverified address is refused.
+
+Before the code is exchanged, the authorization response's ``iss`` parameter
+is checked as RFC 9207 §2.4 asks (a defence against mix-up attacks): when the
+callback carries ``iss`` it must be exactly the provider's issuer identifier,
+and when the provider's metadata says
+``authorization_response_iss_parameter_supported`` a callback without ``iss``
+is refused.
 """
 
 from __future__ import annotations
@@ -160,6 +167,20 @@ class OidcClient:
         raise Unauthenticated("the ID token is signed with a key the provider does not publish")
 
     # -- the flow -----------------------------------------------------------------------
+    def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207 §2.4: the authorization response came from the provider we sent the
+        person to (compared as strings, RFC 3986 §6.2.1, no normalising)."""
+        metadata = self.metadata()
+        if iss is None:
+            if metadata.get("authorization_response_iss_parameter_supported") is True:
+                raise Unauthenticated(
+                    "the identity provider's response carries no iss parameter, "
+                    "though its metadata says it always does"
+                )
+            return
+        if iss != metadata.get("issuer"):
+            raise Unauthenticated("the authorization response's iss parameter names another issuer")
+
     def authorization_url(
         self, *, redirect_uri: str, state: str, nonce: str, code_challenge: str
     ) -> str:

@@ -13,8 +13,10 @@ from charter.web import (
     audit_log,
     changes,
     decisions,
+    discovery_sources,
     estate_map,
     findings,
+    inbox,
     inventory,
     overview,
     reviews,
@@ -30,6 +32,7 @@ for module in (
     overview,
     agents,
     shadow,
+    discovery_sources,
     findings,
     estate_map,
     reviews,
@@ -37,6 +40,7 @@ for module in (
     decisions,
     inventory,
     changes,
+    inbox,
     approvals,
 ):
     router.include_router(module.router)

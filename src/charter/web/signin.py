@@ -201,7 +201,9 @@ def oidc_start(request: Request, next: str = "/") -> Response:
 
 
 @router.get("/login/oidc/callback", name="oidc_callback")
-def oidc_callback(request: Request, code: str = "", state: str = "", error: str = "") -> Response:
+def oidc_callback(
+    request: Request, code: str = "", state: str = "", error: str = "", iss: str | None = None
+) -> Response:
     client = oidc_client(request)
     if client is None:
         return _login_page(
@@ -222,6 +224,7 @@ def oidc_callback(request: Request, code: str = "", state: str = "", error: str 
             request, next_url="/", status=401, error=f"Single sign-on failed: {reason}."
         )
     try:
+        client.check_response_issuer(iss)
         id_token = client.exchange(
             code=code[:2000],
             code_verifier=pending.code_verifier,

@@ -31,8 +31,10 @@ FLASH_COOKIE = "charter_flash"
 #: The console's sections, in the order of the navigation bar, with who sees them.
 NAV: tuple[tuple[str, str, frozenset[UserRole]], ...] = (
     ("/", "Overview", frozenset(UserRole)),
+    ("/inbox", "Inbox", frozenset(UserRole)),
     ("/agents", "Agents", frozenset(UserRole)),
     ("/shadow", "Shadow AI", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
+    ("/discovery", "Discovery", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
     ("/findings", "Findings", frozenset(UserRole)),
     ("/map", "Map", frozenset(UserRole)),
     ("/reviews", "Reviews", frozenset({UserRole.ADMIN, UserRole.OWNER})),

@@ -197,11 +197,20 @@ def test_truncated_authorization_details_name_the_record(tmp_path: Path) -> None
     assert "truncated" in str(caught.value)
 
 
-def test_a_policy_with_a_bad_effect_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_policy_with_a_bad_effect_skips_its_user_by_name(tmp_path: Path) -> None:
     data = json.loads((FIXTURES / "aws" / "authorization-details.json").read_text())
     data["UserDetailList"][0]["UserPolicyList"][0]["PolicyDocument"]["Statement"][0]["Effect"] = (
         "Maybe"
     )
     (tmp_path / "authorization-details.json").write_text(json.dumps(data))
-    with pytest.raises(InvalidInput, match="Effect 'Maybe'"):
-        normalise("aws", tmp_path)
+    got = normalise("aws", tmp_path)
+    (batch,) = got.batches
+    assert batch.skipped.count == 1
+    (warning,) = batch.skipped.warnings()
+    assert warning.startswith("authorization-details.json: UserDetailList[0]") or (
+        "UserDetailList[0]" in warning
+    )
+    assert "Effect 'Maybe'" in warning
+    names = {i.name for i in got.identities}
+    assert data["UserDetailList"][0]["UserName"] not in names
+    assert data["UserDetailList"][1]["UserName"] in names  # the rest is ingested

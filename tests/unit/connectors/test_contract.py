@@ -13,7 +13,7 @@ import pytest
 
 from charter import connectors
 from charter.connectors import registry
-from charter.connectors.base import Connector
+from charter.connectors.base import Connector, ConnectorBase
 from charter.connectors.streaming import peek
 from charter.domain.credential_steps import CredentialRef
 from charter.domain.governance.rotation_steps import verify_step
@@ -108,6 +108,11 @@ def test_connector_describes_itself(source: str) -> None:
         assert (LIVE / source / "replay.json").exists(), "and the target they were recorded for"
         headers = connector.live_api.request_headers("T0KEN")
         assert headers["Authorization"] == f"{connector.live_api.scheme} T0KEN"
+    if connector.live_sdk is not None:  # read through the vendor's SDK, tested against a server
+        assert connector.live_api is None, "one way to read the system live"
+        assert connector.live_sdk.target and connector.live_sdk.install
+        assert connector.live_sdk.docs.startswith("https://")
+        assert type(connector).fetch_sdk is not ConnectorBase.fetch_sdk
 
 
 @pytest.mark.parametrize("source", SOURCES)

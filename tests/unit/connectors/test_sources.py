@@ -207,19 +207,21 @@ def test_a_file_no_connector_knows_is_named(tmp_path: Path) -> None:
         registry.files_for(registry.get("k8s"), [odd])
 
 
-def test_a_record_without_its_required_field_is_named(tmp_path: Path) -> None:
+def test_a_record_without_its_required_field_is_skipped_by_name(tmp_path: Path) -> None:
     data = json.loads((FIXTURES / "okta" / "apps.json").read_text())
     del data[0]["id"]
     (tmp_path / "apps.json").write_text(json.dumps(data))
-    with pytest.raises(InvalidInput) as caught:
-        normalise("okta", tmp_path)
-    assert caught.value.field == "apps.json: [0].id"
+    got = normalise("okta", tmp_path)
+    (batch,) = got.batches
+    assert batch.skipped.warnings() == ["apps.json: [0]: id: the record has no 'id'"]
 
 
-def test_odd_dates_in_an_export_name_the_record(tmp_path: Path) -> None:
+def test_odd_dates_in_an_export_skip_the_record_by_name(tmp_path: Path) -> None:
     data = json.loads((FIXTURES / "github" / "deploy-keys.json").read_text())
     data[2]["created_at"] = "31/12/2025"
     (tmp_path / "deploy-keys.json").write_text(json.dumps(data))
-    with pytest.raises(InvalidInput) as caught:
-        normalise("github", tmp_path)
-    assert caught.value.field == "deploy-keys.json: [2].created_at"
+    got = normalise("github", tmp_path)
+    warnings = [w for b in got.batches for w in b.skipped.warnings()]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("deploy-keys.json: [2]: created_at: ")
+    assert len(got.identities) == len(data) - 1, "the other keys are ingested"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from charter.domain.enums import Severity
+from charter.domain.governance.discovery_sources import SourceFacts
 from charter.domain.governance.facts import AgentFacts, CredentialFacts, IdentityFacts
 from charter.domain.governance.policy import Thresholds
 from charter.domain.governance.rule_registry import (
@@ -112,6 +113,7 @@ FACT_TYPES = {
     EntityType.AGENT: AgentFacts,
     EntityType.IDENTITY: IdentityFacts,
     EntityType.CREDENTIAL: CredentialFacts,
+    EntityType.SOURCE: SourceFacts,
 }
 
 
@@ -165,6 +167,11 @@ SAMPLES = {
         f.credential(created_at=f.NOW - 400 * f.DAY, last_rotated_at=None),
         f.credential(source="fs", location="src/app.py:3", kind="api_key", provider="openai"),
         f.credential(last_used_at=f.NOW - 200 * f.DAY),
+    ],
+    EntityType.SOURCE: [
+        SourceFacts("exports", "watch /exports", 0, 3, None, None, f.NOW),
+        SourceFacts("gh", "github live acme", 3, 3, "HTTP 401", f.NOW, None),
+        SourceFacts("k8s", "k8s live https://k", 5, 3, "timeout", f.NOW, f.NOW - f.DAY),
     ],
 }
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from charter.domain.enums import Severity
+from charter.domain.governance.discovery_sources import SourceFacts
 from charter.domain.governance.facts import AgentFacts, CredentialFacts, IdentityFacts, RuleContext
 from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.rule_registry import EntityType, GovernanceRule, all_rules
@@ -136,6 +137,18 @@ def credential_subject(credential: CredentialFacts, ctx: RuleContext) -> Subject
     )
 
 
+def source_subject(source: SourceFacts, ctx: RuleContext) -> Subject:
+    return Subject(
+        EntityType.SOURCE,
+        source.name,
+        source.name,
+        {"name": source.name, "source": source.describe},
+        None,
+        None,
+        None,
+    )
+
+
 class Evaluator:
     """The enabled rules, split by entity type, with the policy's severity overrides."""
 
@@ -212,3 +225,7 @@ class Evaluator:
     ) -> Iterator[FindingDraft]:
         for credential in facts:
             yield from self._run(EntityType.CREDENTIAL, credential, credential_subject, ctx)
+
+    def sources(self, facts: Iterable[SourceFacts], ctx: RuleContext) -> Iterator[FindingDraft]:
+        for source in facts:
+            yield from self._run(EntityType.SOURCE, source, source_subject, ctx)

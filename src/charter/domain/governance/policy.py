@@ -36,6 +36,8 @@ from charter.domain.charter import Duration
 from charter.domain.charter_parsing import load_document, validation_error
 from charter.domain.durations import format_duration, parse_duration
 from charter.domain.enums import Severity
+from charter.domain.governance.channels import DeliveryPolicy
+from charter.domain.governance.discovery_sources import DiscoveryPolicy
 from charter.errors import InvalidInput
 
 DAY = 86400
@@ -224,6 +226,8 @@ class GovernancePolicy(_Strict):
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     rotation: RotationPolicy = Field(default_factory=RotationPolicy)
     worker: WorkerPolicy = Field(default_factory=WorkerPolicy)
+    delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
+    discovery: DiscoveryPolicy = Field(default_factory=DiscoveryPolicy)
 
     @field_validator("rules")
     @classmethod
@@ -234,7 +238,8 @@ class GovernancePolicy(_Strict):
         return value
 
     def digest(self) -> str:
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        settings = self.model_dump(mode="json", exclude={"delivery"})  # what findings depend on
+        text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
     def check_rules(self, known: Iterable[str]) -> None:

@@ -53,6 +53,7 @@ class EntityType(StrEnum):
     AGENT = "agent"
     IDENTITY = "identity"
     CREDENTIAL = "credential"
+    SOURCE = "source"  # a scheduled discovery source (the policy's ``discovery`` section)
 
 
 class Hit(NamedTuple):

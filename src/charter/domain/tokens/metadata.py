@@ -50,5 +50,7 @@ def authorization_server_metadata(issuer: str) -> dict[str, Any]:
         "dpop_signing_alg_values_supported": list(SIGNING_ALGS),
         "client_assertion_types_supported": [ASSERTION_TYPE],
         "access_token_signing_alg_values_supported": [alg.value for alg in Alg],
+        # an https URL as client_id (draft-ietf-oauth-client-id-metadata-document)
+        "client_id_metadata_document_supported": True,
         "service_documentation": "https://charter.dev/docs/tokens",
     }

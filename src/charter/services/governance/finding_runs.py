@@ -47,6 +47,7 @@ from charter.services.audit import AuditService
 from charter.services.clock import Clock
 from charter.services.governance import rollup
 from charter.services.governance.activity_facts import ActivityIndex, rates
+from charter.services.governance.discovery_runs import source_facts
 from charter.services.governance.finding_rows import (
     Spool,
     copy_new,
@@ -268,6 +269,8 @@ class EvaluationService:
                     evaluator.identities(identities, ctx), stored, spool, seen, counts, now
                 )
                 del identities
+                sources = source_facts(connection, policy.discovery)
+                self._compare(evaluator.sources(sources, ctx), stored, spool, seen, counts, now)
                 timings["rules_s"] = round(time.perf_counter() - lap, 3)
                 resolve = [
                     fid

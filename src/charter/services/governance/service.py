@@ -24,9 +24,13 @@ from charter.store.database import Database
 if TYPE_CHECKING:
     from charter.services.agent_registry import RegistryService
     from charter.services.changes import ChangeService
+    from charter.services.estate_ingest import EstateIngest
     from charter.services.governance.decommission import DecommissionService
+    from charter.services.governance.delivery import DeliveryService
     from charter.services.governance.departure import DepartureService
+    from charter.services.governance.discovery_runs import DiscoveryRuns
     from charter.services.governance.expiry import ExpiryService
+    from charter.services.governance.inbox import Inbox
     from charter.services.governance.jit import JitService
     from charter.services.governance.notices import NoticeService
     from charter.services.governance.posture import PostureService
@@ -49,6 +53,7 @@ class GovernanceService:
         home: Path,
         policy_file: Path | None = None,
         tokens: Callable[[], TokenService] | None = None,
+        ingest: Callable[[], EstateIngest] | None = None,
     ) -> None:
         self.db = database
         self.audit = audit
@@ -57,6 +62,7 @@ class GovernanceService:
         self._home = home
         self._policy_file = policy_file
         self._tokens = tokens
+        self._ingest = ingest
         self._cached: tuple[tuple[str, float], GovernancePolicy] | None = None
 
     # -- the policy file ------------------------------------------------------------------------
@@ -151,6 +157,31 @@ class GovernanceService:
         from charter.services.governance.expiry import ExpiryService
 
         return ExpiryService(self.db, self.audit, self.clock, self.policy)
+
+    @cached_property
+    def delivery(self) -> DeliveryService:
+        from charter.services.governance.delivery import DeliveryService
+
+        policy = lambda: self.policy().delivery  # noqa: E731 - re-read with the file
+        tasks = lambda: self.tasks  # noqa: E731 - built on first use
+        return DeliveryService(self.db, self.clock, policy, self.leases, tasks, home=self._home)
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        from charter.services.governance.inbox import Inbox
+
+        return Inbox(self)
+
+    @cached_property
+    def discovery(self) -> DiscoveryRuns:  # scheduled discovery (the policy's discovery section)
+        from charter.services.governance.discovery_runs import DiscoveryRuns
+
+        def ingest() -> EstateIngest:
+            if self._ingest is None:
+                raise RuntimeError("this governance service was built without estate ingest")
+            return self._ingest()
+
+        return DiscoveryRuns(self.db, self.clock, self.policy, self.leases, ingest)
 
     def worker(self, holder: str | None = None) -> Worker:
         from charter.services.governance.worker import Worker

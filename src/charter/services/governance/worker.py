@@ -9,6 +9,12 @@ Jobs and when they are due:
   transfers, suspension after the grace period), charter expiry (warnings,
   suspension), access reviews (reminders, deadlines), JIT grants that ended,
   rotations (schedule what is due, verify what was started);
+* ``deliver`` — every ``delivery.every``: notices and tasks out through the
+  channels of the policy's ``delivery`` section (:mod:`.delivery`), within
+  ``delivery.budget`` seconds a pass;
+* ``discovery`` — each source of the policy's ``discovery`` section when it is due,
+  under a lease per source (:mod:`.discovery_runs`), before ``evaluate`` so what it
+  found is evaluated in the same pass;
 * ``checkpoint`` — every ``worker.checkpoint_every``: a signed checkpoint of the
   audit head, written out of the database (refused, and logged as an error, if
   the chain does not verify).
@@ -85,6 +91,18 @@ class Worker:
         point = written.checkpoint
         return {"sequence": point.sequence, "path": str(written.path), "sink": written.sink_error}
 
+    def _deliver(self) -> dict[str, Any]:
+        return self.g.delivery.run_pass(self.holder)
+
+    def _discovery(self) -> dict[str, Any] | None:
+        ttl = int(self.g.policy().worker.lease)
+        try:
+            pulled = self.g.discovery.run_due(self.holder, actor=ACTOR, ttl=ttl)
+        except CharterError as exc:  # e.g. the policy cannot be read: the other jobs go on
+            logger.warning("scheduled discovery failed: %s", exc)
+            return {"error": str(exc)}
+        return pulled or None
+
     def _due(self, job: str, every: int, force: Callable[[], bool] | None = None) -> bool:
         last = self.g.leases.last_run(f"job:{job}")
         now = self.g.clock.now()
@@ -103,6 +121,7 @@ class Worker:
             ),
             "workflows": (policy.workflows_every, self._workflows, None),
             "checkpoint": (policy.checkpoint_every, self._checkpoint, None),
+            "deliver": (self.g.policy().delivery.every, self._deliver, None),
         }
         every, run, force = plan[job]
         lease = f"job:{job}"
@@ -119,7 +138,12 @@ class Worker:
     def run_once(self) -> dict[str, Any]:
         """One pass over every job (what ``charter worker --once`` prints)."""
         out: dict[str, Any] = {}
-        for job in ("workflows", "evaluate", "checkpoint"):
+        if self.g.policy().discovery.sources:
+            out["discovery"] = self._discovery() or "not due"
+        jobs = ["workflows", "evaluate", "checkpoint"]
+        if self.g.policy().delivery.enabled:  # a policy with routes: notices go out
+            jobs.insert(2, "deliver")
+        for job in jobs:
             result = self.run_job(job)
             out[job] = result if result is not None else "not due"
         return out

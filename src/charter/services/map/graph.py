@@ -34,6 +34,7 @@ class EdgeKind(StrEnum):
     GRANT = "grant"  # identity / credential → system (resource, permissions)
     ASSUMES = "assumes"  # identity → identity (trust, IRSA, runs-as)
     SAME_SECRET = "same-secret"  # noqa: S105 - an edge kind, not a secret
+    ESCALATES = "escalates"  # identity → identity it can become, or → its system as admin
 
 
 class Risk(StrEnum):

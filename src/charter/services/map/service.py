@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from charter.domain.enums import AgentState
 from charter.errors import InvalidInput, NotFound
 from charter.services.clock import Clock
+from charter.services.map import escalation
 from charter.services.map import queries as q
 from charter.services.map.graph import (
     Edge,
@@ -329,6 +330,18 @@ class EstateMapService:
                 ]
                 node.risk = worst(node.risk, *below)
         return graph
+
+    def escalation_paths(
+        self, *, account: str | None = None, limit: int = 1000
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Identities that can become an administrator, with each step and its reason."""
+        with self._db.read() as connection:
+            return escalation.paths(connection, account=account, limit=limit)
+
+    def escalation_graph(self, *, account: str | None = None, limit: int = 300) -> Graph:
+        """The escalation paths as a graph: escalation edges between identities."""
+        found, _ = self.escalation_paths(account=account, limit=limit)
+        return escalation.graph(found)
 
     def systems(self) -> list[dict[str, Any]]:
         with self._db.read() as connection:

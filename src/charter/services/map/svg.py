@@ -29,6 +29,7 @@ EDGE = {
     EdgeKind.GRANT: "#3b5b8c",
     EdgeKind.ASSUMES: "#7c3aed",
     EdgeKind.SAME_SECRET: "#c62828",
+    EdgeKind.ESCALATES: "#d9480f",
 }
 
 
@@ -105,9 +106,13 @@ def render_svg(graph: Graph, *, title: str = "Charter estate map") -> str:
         dash = (
             ' stroke-dasharray="5 4"'
             if edge.kind in (EdgeKind.ASSUMES, EdgeKind.SAME_SECRET)
+            else ' stroke-dasharray="9 3 2 3"'
+            if edge.kind == EdgeKind.ESCALATES
             else ""
         )
         stroke, stroke_width = ("#c62828", 2.2) if admin else (colour, 1.3)
+        if edge.kind == EdgeKind.ESCALATES:
+            stroke, stroke_width = colour, 2.4
         edges.append(
             f'<path d="{d}" fill="none" stroke="{stroke}" stroke-width="{stroke_width}" '
             f'stroke-opacity="0.55"{dash} marker-end="url(#arrow)">'
@@ -203,7 +208,8 @@ def _legend(width: int) -> str:
     )
     out.append(
         f'<text x="{LEFT}" y="84" class="l">Arrows: agent → what it acts as → what that reaches. '
-        "Purple dashed: assumes another identity; red dashed: the same secret in two places. "
+        "Purple dashed: assumes another identity; red dashed: the same secret in two places; "
+        "orange dash-dot: can escalate to (become) another identity or the account's admin. "
         "Hover a box or an arrow to see why.</text>"
     )
     return "".join(out)

@@ -175,6 +175,24 @@ def walk(
                 )
         for g in grants:
             props = g.properties or {}
+            if props.get("escalation"):
+                target = props.get("escalates_to")
+                if target is None:
+                    graph.add(Node(g.system, NodeKind.SYSTEM, g.system))
+                graph.connect(
+                    Edge(
+                        g.subject,
+                        str(target or g.system),
+                        EdgeKind.ESCALATES,
+                        g.reason,
+                        g.resource,
+                        tuple(g.permissions or ()),
+                    )
+                )
+                if target and target not in seen_ids:
+                    next_ids.add(str(target))
+                    via.setdefault(str(target), via.get(g.subject, g.subject))
+                continue
             system = graph.add(Node(g.system, NodeKind.SYSTEM, g.system))
             graph.connect(
                 Edge(

@@ -12,25 +12,28 @@ ring, agent keys, charters, roles) comes through :class:`IssuerContext`.
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from charter.domain.audit import EventDraft
 from charter.domain.charter import CharterSpec
-from charter.domain.containment import hop_widenings, refusal_message
 from charter.domain.delegation import delegable_capabilities
 from charter.domain.enums import AgentState
 from charter.domain.patterns import parse_pattern
 from charter.domain.roles import RolesFile
 from charter.domain.tokens import client_auth, dpop, token_exchange
-from charter.domain.tokens.claims import Actor, access_token_claims, parse_act
+from charter.domain.tokens.claims import access_token_claims, parse_act
 from charter.domain.tokens.errors import InvalidToken, OAuthError, OAuthErrorCode, invalid_request
+from charter.domain.tokens.jwk import thumbprint
 from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.domain.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
 from charter.domain.tokens.scopes import parse_scope, require_within_charter
+from charter.errors import InvalidInput
+from charter.services.narrowing import check_chain
 from charter.services.tokens.access_tokens import AccessTokenVerifier
+from charter.services.tokens.client_metadata import ClientMetadataDocuments, is_metadata_url
 from charter.services.tokens.keys import KeyRing
 from charter.services.tokens.ledger import Entry, Ledger
 from charter.services.tokens.pending import PendingToken, TokenResponse, replay_error
@@ -58,6 +61,11 @@ class IssuerContext(Protocol):
     def keys_for(
         self, snapshot: ValiditySnapshot
     ) -> Callable[[str], list[client_auth.ClientKey]]: ...
+
+    @property
+    def client_metadata(self) -> ClientMetadataDocuments: ...
+
+    def agent_with_keys(self, kids: set[str]) -> str: ...
 
     def charter(self, agent: str, version: int) -> CharterSpec: ...
 
@@ -136,13 +144,41 @@ class TokenEndpoint:
                 reason="no_client_authentication",
                 field="client_assertion",
             )
+        client_id = params.get("client_id")
+        if is_metadata_url(client_id):
+            assert client_id is not None
+            return self._authenticate_by_document(assertion, client_id, snapshot)
         return client_auth.authenticate(
             assertion,
-            client_id=params.get("client_id"),
+            client_id=client_id,
             keys_for=self._ctx.keys_for(snapshot),
             audiences=self._ctx.audiences,
             now=self._ctx.now(),
         )
+
+    def _authenticate_by_document(
+        self, assertion: str, url: str, snapshot: ValiditySnapshot
+    ) -> client_auth.AuthenticatedClient:
+        """A client whose ``client_id`` is its metadata document's URL: the assertion must
+        verify with a key the document publishes *and* that is enrolled for an agent in
+        Charter (enrolment is where a key was bound to a charter); the client is that agent."""
+        metadata = self._ctx.client_metadata.resolve(url)
+        published: set[str] = set()
+        for jwk in metadata.jwks:
+            try:
+                published.add(thumbprint(jwk))
+            except (InvalidInput, KeyError):
+                continue
+        agent = self._ctx.agent_with_keys(published)
+        enrolled = [k for k in self._ctx.keys_for(snapshot)(agent) if k.key.kid in published]
+        authenticated = client_auth.authenticate(
+            assertion,
+            client_id=url,
+            keys_for=lambda _issuer: enrolled,
+            audiences=self._ctx.audiences,
+            now=self._ctx.now(),
+        )
+        return dataclasses.replace(authenticated, client_id=agent)
 
     def _active(self, agent: str, snapshot: ValiditySnapshot) -> AgentStatus:
         status = snapshot.agents.get(agent)
@@ -301,7 +337,12 @@ class TokenEndpoint:
                 reason="delegator_lacks_access",
                 field="scope",
             )
-        self._check_hops(client, charter, subject.actors, scopes, snapshot)
+        earlier = [  # each hop only narrows (services/narrowing.py)
+            (a.sub, self._ctx.charter(a.sub, snapshot.agents[a.sub].charter_version))
+            for a in subject.actors
+            if a.sub in snapshot.agents
+        ]
+        check_chain(client, charter, earlier, scopes, at=self._ctx.now())
         act = token_exchange.act_claim(client, status.charter_version, subject.actors)
         return self._sign_and_record(
             request,
@@ -317,30 +358,6 @@ class TokenEndpoint:
             proof=proof,
             action="token.exchange",
         )
-
-    def _check_hops(
-        self,
-        client: str,
-        charter: CharterSpec,
-        actors: Sequence[Actor],
-        scopes: Sequence[str],
-        snapshot: ValiditySnapshot,
-    ) -> None:
-        """Each hop of a chain only narrows: for the scopes this token carries, the new
-        agent's charter must be contained in every earlier agent's (with a counterexample)."""
-        at = dt.datetime.fromtimestamp(self._ctx.now(), dt.UTC)
-        for actor in actors:
-            known = snapshot.agents.get(actor.sub)
-            if known is None:
-                continue  # an earlier agent that is gone: the subject token did not verify
-            earlier = self._ctx.charter(actor.sub, known.charter_version)
-            found = hop_widenings(earlier, charter, scopes, at=at)
-            if found:
-                raise OAuthError(
-                    OAuthErrorCode.INVALID_GRANT,
-                    refusal_message(client, actor.sub, found),
-                    reason="not_narrowing",
-                )
 
     def _subject(self, subject_token: str, client: str) -> token_exchange.ExchangeSubject:
         issuer = token_exchange.unverified_issuer(subject_token)

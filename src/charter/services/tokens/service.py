@@ -45,6 +45,7 @@ from charter.errors import NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock, SystemClock
 from charter.services.tokens.access_tokens import AccessTokenVerifier
+from charter.services.tokens.client_metadata import ClientMetadataDocuments, refused
 from charter.services.tokens.endpoint import TokenEndpoint
 from charter.services.tokens.enrolment import (
     AgentKey,
@@ -106,6 +107,7 @@ class TokenService:
         self.enrolment = Enrolment(database, audit, clock)
         self.revocations = Revocations(database, audit, clock, self.enrolment)
         self.trusted = TrustedIssuers(database, audit, clock, jwks_fetch)
+        self._client_metadata = ClientMetadataDocuments()
         self._lock = threading.Lock()
         self._ring: tuple[int, KeyRing] | None = None
         self._client_keys: tuple[int, dict[str, list[tuple[AgentKey, client_auth.ClientKey]]]] = (
@@ -160,6 +162,32 @@ class TokenService:
             return [client for key, client in keys if key.usable(now)]
 
         return keys_for
+
+    @property
+    def client_metadata(self) -> ClientMetadataDocuments:
+        """Client ID metadata documents (an https URL as ``client_id``)."""
+        return self._client_metadata
+
+    def agent_with_keys(self, kids: set[str]) -> str:
+        """The one agent that enrolled (and has not revoked) any of these keys."""
+        if not kids:
+            raise refused("the client metadata document has no usable key", "unknown_client")
+        with self._db.read() as connection:
+            agents = set(
+                connection.scalars(
+                    sa.select(agent_keys.c.agent).where(
+                        agent_keys.c.kid.in_(sorted(kids)), agent_keys.c.revoked_at.is_(None)
+                    )
+                )
+            )
+        if len(agents) != 1:
+            raise refused(
+                "no key of the client metadata document is enrolled for an agent in Charter"
+                if not agents
+                else "the document's keys are enrolled for more than one agent",
+                "unknown_client",
+            )
+        return str(agents.pop())
 
     def _load_client_keys(self, agent: str) -> list[tuple[AgentKey, client_auth.ClientKey]]:
         with self._db.read() as connection:

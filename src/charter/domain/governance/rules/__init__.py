@@ -2,6 +2,7 @@
 
 from charter.domain.governance.rules import (
     behaviour,
+    discovery,
     lifecycle,
     ownership,
     privilege,
@@ -9,4 +10,4 @@ from charter.domain.governance.rules import (
     staleness,
 )
 
-__all__ = ["behaviour", "lifecycle", "ownership", "privilege", "secrets", "staleness"]
+__all__ = ["behaviour", "discovery", "lifecycle", "ownership", "privilege", "secrets", "staleness"]

@@ -138,7 +138,11 @@ def identity_over_privileged(identity: IdentityFacts, ctx: RuleContext) -> Hit |
     wildcard permissions, and — when its activity is known — permissions it never used."""
     if not identity.grants or not active(identity.properties):
         return None
-    grants = [g for g in identity.grants if "assumes" not in g.properties]
+    grants = [
+        g
+        for g in identity.grants
+        if "assumes" not in g.properties and "escalation" not in g.properties
+    ]
     admin = _admin(grants, ctx)
     wildcards = _wildcards(grants)
     unused: list[str] = []
@@ -207,4 +211,54 @@ def third_party_ai_app(identity: IdentityFacts, ctx: RuleContext) -> Hit | None:
             "publisher": props.get("publisher"),
             "users": users,
         },
+    )
+
+
+@rule(
+    id="privilege-escalation",
+    title="Identity that can make itself an administrator or a more privileged role",
+    severity=Severity.HIGH,
+    owasp=("NHI5", "ASI03"),
+    entity=EntityType.IDENTITY,
+    remediation=(
+        "Break the first step of the path: remove the permission it names, constrain it to "
+        "the resources the identity needs (no iam:PassRole on '*', no policy changes on "
+        "itself), add a Deny or a permissions boundary, or narrow the trust policy of the "
+        "role it can become. 'charter map --escalation' shows every path."
+    ),
+    evidence=("path", "steps", "target", "conditional", "owasp"),
+)
+def privilege_escalation(identity: IdentityFacts, ctx: RuleContext) -> Hit | None:
+    """A path, found in the identity's policies as the cloud evaluates them (explicit
+    Deny, permissions boundary, resource constraints, conditions), by which it can become
+    an administrator: change its own policies, become another user or role (access
+    keys, trust policies, passing a role to a service that runs its code). Each step
+    names the permissions it uses; a condition that cannot be checked offline is named
+    and the finding is then medium, as it is for a path that ends at a role which may do
+    sensitive things the identity may not (a more privileged role, short of admin).
+    ASI03 applies when an agent holds the identity."""
+    path = identity.properties.get("escalation")
+    if not isinstance(path, dict) or not path.get("steps") or not active(identity.properties):
+        return None
+    steps = [s for s in path["steps"] if isinstance(s, dict)]
+    conditional = bool(path.get("conditional"))
+    wider = path.get("reaches") == "more-privileged"
+    first = steps[0]
+    owasp = ["NHI5", "ASI03"] if identity.agent else ["NHI5"]
+    how = ", then ".join(str(s.get("technique")) for s in steps)
+    becomes = "a more privileged role" if wider else "an administrator"
+    return Hit(
+        f"{identity.kind.replace('_', ' ')} {identity.name} can become {becomes}: "
+        f"{path.get('summary')} ({how}; first step: {', '.join(first.get('actions') or [])})",
+        {
+            "path": path.get("summary"),
+            "steps": [
+                {k: s.get(k) for k in ("technique", "to", "actions", "reason", "assumptions")}
+                for s in steps
+            ],
+            "target": path.get("to"),
+            "conditional": conditional,
+            "owasp": owasp,
+        },
+        Severity.MEDIUM if conditional or wider else None,
     )
