@@ -42,8 +42,9 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from charter.domain.decision import Decision
+from charter.domain.decision import Decision, ReasonCode
 from charter.domain.nesting import MAX_DEPTH, nests_deeper
 from charter.http.problems import problem
 from charter.http.request_id import echoable_request_id
@@ -175,18 +176,24 @@ def decision_context(decision: Decision) -> dict[str, Any]:
         if decision.role:
             out["role"] = decision.role
         return out
-    return {
+    out = {
         "reason_codes": decision.codes,
         "reasons": [
             {
                 "id": str(index),
                 "code": reason.id,
                 **({"rule": reason.rule} if reason.rule else {}),
+                **({"approval": reason.approval} if reason.approval else {}),
                 "reason_admin": {"en": reason.message},
             }
             for index, reason in enumerate(decision.reasons)
         ],
     }
+    waiting = next((r for r in decision.reasons if r.approval), None)
+    if waiting is not None:  # the access request and approval profile's requestable denial
+        status = "pending" if waiting.code == ReasonCode.APPROVAL_REQUIRED else "denied"
+        out["access_request"] = {"id": waiting.approval, "status": status, "rule": waiting.rule}
+    return out
 
 
 _ALLOW_BYTES: dict[int, tuple[Decision, bytes]] = {}
@@ -271,6 +278,12 @@ async def evaluation(request: Request) -> Response:
     except BadRequest as error:
         return _bad(request, error)
     decision = _service(request).subject_decider(SOURCE)(*parsed)
+    if decision.needs_approval and parsed[0] == "agent":  # re-evaluation after approval
+        _, agent, action, resource, context, on_behalf_of = parsed
+        approvals = request.app.state.services.call_approvals
+        decision = await run_in_threadpool(
+            approvals.settle, decision, agent, action, resource, context, on_behalf_of
+        )
     return Response(decision_bytes(decision), media_type=JSON, headers=_headers(request))
 
 

@@ -15,6 +15,7 @@ from typer._click.exceptions import NoArgsIsHelpError  # typer's own click
 from charter.cli import (
     access_keys,
     agent,
+    approvals,
     audit,
     changes,
     decisions,
@@ -67,6 +68,7 @@ decisions.register(app)  # check, explain, policy, roles, export cedar
 gateway.register(app)  # the MCP gateway
 governance.register(app)  # findings, posture, review, access, rotation, worker
 changes.register(app)  # proposals that widen access, approved by a second person
+approvals.register(app)  # single calls held for a person's approval
 status.register(app)  # the store in use and what it holds
 whatif.register(app)  # what-if replay of recorded activity; charters drafted from it
 inbox.register(app)  # a person's inbox: approvals, reviews, tasks, findings, notices
@@ -74,7 +76,7 @@ inbox.register(app)  # a person's inbox: approvals, reviews, tasks, findings, no
 
 #: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
 JOBS: dict[str, tuple[str, ...]] = {
-    "Registry": ("agent", "people", "changes", "schema"),
+    "Registry": ("agent", "people", "changes", "approvals", "schema"),
     "Decisions": ("check", "explain", "what-if", "policy", "roles", "export"),
     "Credentials": ("keys", "tokens", "idp"),
     "Discovery": ("discover", "shadow", "draft", "map"),

@@ -278,6 +278,9 @@ def export_cedar(snapshot: Snapshot, *, generated_at: dt.datetime | None = None)
             f"// agent {name} (charter v{compiled.charter_version}, owner {compiled.owner})"
         )
         for rule in compiled.allows.rules:
+            if rule.approve is not None:  # allowed only per call, once approved: no permit
+                blocks.append(f"// {rule.id} needs approval per call: not a standing permit")
+                continue
             blocks.append(_policy("permit", rule.id, principal, rule, [], None))
         for rule in compiled.denies.rules:
             blocks.append(

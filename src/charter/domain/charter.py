@@ -185,6 +185,45 @@ class Validity(_Strict):
         return self
 
 
+#: the longest an approval for one call may wait, and stay usable once given
+MAX_APPROVAL_TTL = 86400
+_APPROVER = re.compile(r"^(owner|role [A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
+
+
+class Approval(_Strict):
+    """``approve: {by: owner, ttl: 15m}``: the rule allows a call only once someone approves it.
+
+    ``by`` is ``owner`` (the agent's accountable owner) or ``role NAME`` (a member of
+    that role of the roles file). ``ttl`` bounds both how long a request waits and how
+    long a given approval stays usable; an approval is for one call, with those
+    exact arguments, once.
+    """
+
+    by: str = Field(description="'owner' or 'role NAME'", examples=["owner", "role finance"])
+    ttl: Duration = 900
+
+    @field_validator("by")
+    @classmethod
+    def _approver(cls, value: str) -> str:
+        if not _APPROVER.match(value):
+            raise ValueError(f"{value!r} is not an approver: write 'owner' or 'role NAME'")
+        return value
+
+    @field_validator("ttl")
+    @classmethod
+    def _short(cls, value: int) -> int:
+        if value > MAX_APPROVAL_TTL:
+            raise ValueError("an approval lives at most 24h")
+        return value
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """As the governance approval entries: ``owner`` or ``role:NAME``."""
+        if self.by == "owner":
+            return ("owner",)
+        return (f"role:{self.by.partition(' ')[2]}",)
+
+
 class Capability(_Strict):
     """One thing the agent may (``allow``) or must never (``deny``) do."""
 
@@ -197,6 +236,9 @@ class Capability(_Strict):
     valid: Validity | None = None
     rate_limit_per_minute: int | None = Field(default=None, gt=0, le=1_000_000)
     description: str | None = Field(default=None, max_length=500)
+    approve: Approval | None = Field(
+        default=None, description="allow rules only: each call needs someone's approval"
+    )
 
     @field_validator("action", "resource")
     @classmethod
@@ -267,6 +309,23 @@ class CharterSpec(_Strict):
         max_length=256,
         description="external identities this agent uses (role ARNs, client ids, service accounts)",
     )
+    parent: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="the agent this one is a sub-agent of: its charter must be contained in the "
+        "parent's",
+    )
+
+    @model_validator(mode="after")
+    def _approve_only_on_allow(self) -> CharterSpec:
+        for index, rule in enumerate(self.deny):
+            if rule.approve is not None:
+                raise ValueError(
+                    f"deny[{index}] says 'approve': only an allow rule can ask for approval"
+                )
+        if self.parent is not None and self.parent == self.name:
+            raise ValueError("an agent cannot be its own parent")
+        return self
 
     @field_validator("owner")
     @classmethod

@@ -293,6 +293,9 @@ class Snapshot:
         return None
 
     def delegated_decision(self, charter_rule: Rule, role_rule: Rule) -> Decision:
+        if charter_rule.approve is not None:  # the person's access does not replace approval
+            assert charter_rule.decision is not None
+            return charter_rule.decision
         key = (charter_rule.id, role_rule.id)
         found = self._delegated.get(key)
         if found is None:

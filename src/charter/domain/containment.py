@@ -19,28 +19,86 @@ condition for containment and anything it cannot prove counts as widening:
 
 Unions are not reasoned about (two old rules that together cover a new one still
 count as widening): the check is conservative, not complete.
+
+The same check proves *narrowing* for sub-agents (a charter that names a
+``parent`` must be contained in the parent's) and for each hop of a token
+exchange chain: :func:`containment` runs it with the parent as "old" and the
+child as "new", and for each way the child may allow more it looks for a
+:class:`Counterexample` — a concrete request (action, resource, context, moment)
+that the real engine, org policy included, allows (or holds for approval) for the
+child and denies the parent. A counterexample is only ever reported when the engine
+confirms it; a widening without one is refused all the same (conservative).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from charter.domain.agent import Agent
 from charter.domain.charter import Capability, CharterSpec, Validity
-from charter.domain.compiled import CompiledAgent, compile_agent
+from charter.domain.compiled import CompiledAgent, Snapshot, compile_agent
+from charter.domain.conditions import from_epoch_micros
+from charter.domain.decision import Decision
 from charter.domain.enums import AgentState
-from charter.domain.patterns import Pattern, covers
+from charter.domain.evaluation import evaluate
+from charter.domain.org_policy import EMPTY_ORG_POLICY, OrgPolicy
+from charter.domain.patterns import Pattern, covers, parse_pattern
 from charter.domain.rule_index import Rule
+from charter.domain.witnesses import (
+    context_samples,
+    deny_breakers,
+    moment_samples,
+    pattern_samples,
+    with_values,
+)
 
 __all__ = [
+    "Counterexample",
     "Widening",
+    "access_level",
     "charter_widenings",
+    "containment",
+    "hop_widenings",
     "is_narrowing_or_equal",
     "may_overlap",
+    "refusal_message",
     "widenings",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Counterexample:
+    """A request the child would be allowed (or may have approved) and the parent is denied."""
+
+    agent: str
+    action: str
+    resource: str
+    context: dict[str, Any]
+    at: dt.datetime
+    child: str  # the child's decision, in words
+    parent: str  # the parent's
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent,
+            "action": self.action,
+            "resource": self.resource,
+            "context": self.context,
+            "at": self.at.isoformat(),
+            "child": self.child,
+            "parent": self.parent,
+        }
+
+    def describe(self) -> str:
+        context = json.dumps(self.context, sort_keys=True) if self.context else "{}"
+        return (
+            f"{self.agent} {self.action} on {self.resource} with context {context} at "
+            f"{self.at:%Y-%m-%dT%H:%M:%SZ}: {self.child}, but the parent is {self.parent}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +108,13 @@ class Widening:
     kind: str  # allow | deny | expiry | delegation | credentials
     message: str
     rule: str | None = None
+    example: Counterexample | None = None
 
-    def to_dict(self) -> dict[str, str | None]:
-        return {"kind": self.kind, "rule": self.rule, "message": self.message}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "rule": self.rule, "message": self.message}
+        if self.example is not None:
+            out["counterexample"] = self.example.to_dict()
+        return out
 
 
 def may_overlap(a: Pattern, b: Pattern) -> bool:
@@ -110,9 +172,20 @@ class _Facts:
             else None,
             "valid": [str(v) for v in _window(capability.valid)],
             "limit": capability.rate_limit_per_minute,
+            "approve": capability.approve.model_dump(mode="json") if capability.approve else None,
         }
         key = json.dumps([rule.action.text, rule.resource.text, gates], sort_keys=True)
         return cls(rule, capability, _conditions(capability), key)
+
+
+def _approval_no_stricter(outer: Capability, inner: Capability) -> bool:
+    """An allow that needs approval is covered only by one that needs the same, sooner."""
+    if outer.approve is None:
+        return True
+    approve = inner.approve
+    return (
+        approve is not None and approve.by == outer.approve.by and approve.ttl <= outer.approve.ttl
+    )
 
 
 def _gates_no_stricter(outer: _Facts, inner: _Facts) -> bool:
@@ -155,6 +228,8 @@ def _allow_covered(old: _Facts, new: _Facts, budget: _Budget) -> bool:
     old_limit = old.capability.rate_limit_per_minute
     new_limit = new.capability.rate_limit_per_minute
     if old_limit is not None and (new_limit is None or new_limit > old_limit):
+        return False
+    if not _approval_no_stricter(old.capability, new.capability):
         return False
     return _gates_no_stricter(old, new)
 
@@ -261,3 +336,156 @@ def charter_widenings(old: CharterSpec, new: CharterSpec) -> list[Widening]:
         periods = f"{after.rotate_every} s instead of {before.rotate_every} s"
         found.append(Widening("credentials", f"secrets rotate every {periods}"))
     return found
+
+
+def access_level(decision: Decision) -> int:
+    """2 allowed, 1 allowed once someone approves the call, 0 denied."""
+    if decision.allowed:
+        return 2
+    return 1 if decision.needs_approval else 0
+
+
+#: the most requests tried when looking for one counterexample
+MAX_TRIES = 4000
+
+
+def _words(decision: Decision) -> str:
+    if decision.allowed:
+        return f"allowed by {decision.rule}"
+    if decision.needs_approval:
+        return "allowed once approved"
+    return "denied (" + ", ".join(decision.codes) + ")"
+
+
+def _search(
+    snapshot: Snapshot,
+    parent: CompiledAgent,
+    child: CompiledAgent,
+    first: Rule | None,
+    base: dt.datetime,
+) -> Counterexample | None:
+    """The first request the engine allows the child more than the parent, or ``None``."""
+    rules = [r for r in child.allows.rules if r is not first]
+    if first is not None:
+        rules.insert(0, first)
+    denies = list(parent.denies.rules)
+    edges = [parent.expires_us] if parent.expires_us < child.expires_us else []
+    moments = moment_samples([*rules, *parent.allows.rules, *denies], base, edges)
+    own = deny_breakers(child.denies.rules)
+    every = {**deny_breakers(denies), **own}
+    tries = MAX_TRIES
+    for rule in rules:
+        actions = pattern_samples(rule.action)
+        resources = pattern_samples(rule.resource)
+        for deny in denies:  # where the parent's denies bite, the child's allows may not
+            actions += [a for a in pattern_samples(deny.action) if rule.action.matches(a)]
+            resources += [r for r in pattern_samples(deny.resource) if rule.resource.matches(r)]
+        for action in dict.fromkeys(actions):
+            for resource in dict.fromkeys(resources):
+                samples = context_samples(rule)
+                variants = [
+                    c
+                    for base_context in samples
+                    for c in (
+                        base_context,
+                        with_values(base_context, own),
+                        with_values(base_context, every),
+                    )
+                ]
+                for context in [c for i, c in enumerate(variants) if c not in variants[:i]]:
+                    for now_us in moments:
+                        tries -= 1
+                        if tries < 0:
+                            return None
+                        mine = evaluate(
+                            snapshot, child.name, action, resource, context, None, now_us
+                        )
+                        level = access_level(mine)
+                        if level == 0:
+                            continue
+                        theirs = evaluate(
+                            snapshot, parent.name, action, resource, context, None, now_us
+                        )
+                        if access_level(theirs) < level:
+                            return Counterexample(
+                                child.name,
+                                action,
+                                resource,
+                                context,
+                                from_epoch_micros(now_us),
+                                _words(mine),
+                                _words(theirs),
+                            )
+    return None
+
+
+def containment(
+    parent: CharterSpec,
+    child: CharterSpec,
+    org_policy: OrgPolicy = EMPTY_ORG_POLICY,
+    *,
+    at: dt.datetime | None = None,
+) -> list[Widening]:
+    """How ``child`` may allow more than ``parent`` (empty: contained), each allow, deny and
+    expiry widening with a counterexample when the engine confirms one (see the module doc).
+
+    The org policy is the same for both, so it cannot make a child contained that is not;
+    it only rules candidates out (a request it denies is no counterexample).
+    """
+    if parent.name == child.name:
+        child = child.model_copy(update={"name": f"{child.name}-child"})
+    found = charter_widenings(parent, child)
+    if not found:
+        return []
+    compiled_parent = _compiled(parent)
+    compiled_child = _compiled(child)
+    snapshot = Snapshot({parent.name: compiled_parent, child.name: compiled_child}, {}, org_policy)
+    base = at or dt.datetime.now(dt.UTC)
+    by_id = {_short_id(r): r for r in compiled_child.allows.rules}
+    out: list[Widening] = []
+    for widening in found:
+        if widening.kind in ("allow", "deny", "expiry"):
+            first = by_id.get(widening.rule or "") if widening.kind == "allow" else None
+            example = _search(snapshot, compiled_parent, compiled_child, first, base)
+            if example is not None:
+                widening = Widening(widening.kind, widening.message, widening.rule, example)
+        out.append(widening)
+    return out
+
+
+def first_counterexample(widenings_found: list[Widening]) -> Counterexample | None:
+    return next((w.example for w in widenings_found if w.example is not None), None)
+
+
+def refusal_message(child: str, parent: str, found: list[Widening]) -> str:
+    """One line: the first widening, and the counterexample that proves it if there is one."""
+    example = first_counterexample(found)
+    first = found[0].message.replace("which no old rule allowed", "which no rule of it allows")
+    first = first.replace("no longer denies", "does not deny what it denies:")
+    text = f"{child} is not contained in {parent}: {first}"
+    if len(found) > 1:
+        text += f" (and {len(found) - 1} more)"
+    if example is not None:
+        return f"{text}; counterexample: {example.describe()}"
+    return f"{text}; no single request shows it, but containment cannot be proven (refused)"
+
+
+def _literal(action: str) -> str:
+    return action.replace("\\", "\\\\").replace("*", "\\*")
+
+
+def hop_widenings(
+    earlier: CharterSpec, agent: CharterSpec, scopes: Iterable[str], *, at: dt.datetime
+) -> list[Widening]:
+    """One hop of a delegation chain: how ``agent``'s charter, restricted to the token's
+    ``scopes``, allows more than the ``earlier`` agent's (allow and deny rules only: the
+    token's lifetime and chain are capped by the exchange itself)."""
+    wanted = sorted(set(scopes))
+    allow = [
+        rule.model_copy(update={"action": _literal(scope)})
+        for rule in agent.allow
+        for scope in wanted
+        if parse_pattern(rule.action).matches(scope)
+    ]
+    restricted = agent.model_copy(update={"allow": allow})
+    return [w for w in containment(earlier, restricted, at=at) if w.kind in ("allow", "deny")]

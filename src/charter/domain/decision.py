@@ -47,6 +47,11 @@ class ReasonCode(StrEnum):
     #: or outside the access token's scope (a token's scope is a ceiling, RFC 6749 §3.3)
     RATE_LIMITED = "rate_limited"
     SCOPE_EXCEEDED = "scope_exceeded"
+    #: an allow rule that says ``approve``: denied until someone approves this exact call
+    #: (the AuthZEN access request and approval profile's "requestable" denial)
+    APPROVAL_REQUIRED = "approval_required"
+    #: the person asked denied that exact call (it stays denied for the rule's ttl)
+    APPROVAL_DENIED = "approval_denied"
 
 
 class Reason(NamedTuple):
@@ -56,6 +61,8 @@ class Reason(NamedTuple):
     message: str
     rule: str | None = None
     attribute: str | None = None
+    #: the access request this call waits on (``approval_required`` only)
+    approval: str | None = None
 
     @property
     def id(self) -> str:
@@ -68,6 +75,8 @@ class Reason(NamedTuple):
         out: dict[str, Any] = {"code": self.id, "message": self.message}
         if self.rule:
             out["rule"] = self.rule
+        if self.approval:
+            out["approval"] = self.approval
         return out
 
 
@@ -94,6 +103,15 @@ class Decision(NamedTuple):
     @property
     def codes(self) -> list[str]:
         return [reason.id for reason in self.reasons]
+
+    @property
+    def needs_approval(self) -> bool:
+        """Denied only because the allowing rule asks for someone's approval of the call."""
+        return (
+            not self.allowed
+            and bool(self.reasons)
+            and all(r.code == ReasonCode.APPROVAL_REQUIRED for r in self.reasons)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"allowed": self.allowed}

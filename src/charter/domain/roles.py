@@ -47,6 +47,8 @@ class Role(BaseModel):
         for group in self.groups:
             if not group or len(group) > 256:
                 raise ValueError("a group name is 1 to 256 characters")
+        if any(rule.approve is not None for rule in self.allow):
+            raise ValueError("'approve' belongs in an agent's charter, not in a role")
         return self
 
     def rule_id(self, index: int) -> str:

@@ -29,7 +29,8 @@ from charter.domain.conditions import (
     Tri,
     compile_condition,
 )
-from charter.domain.decision import Decision
+from charter.domain.decision import Decision, Reason, ReasonCode
+from charter.domain.durations import format_duration
 from charter.domain.patterns import Pattern, parse_pattern
 
 MEMO_LIMIT = 4096  # shared indexes (org policy, roles): one memo each
@@ -69,6 +70,7 @@ class Rule:
     __slots__ = (
         "_extra",
         "action",
+        "approve",
         "conditions",
         "decision",
         "description",
@@ -101,7 +103,12 @@ class Rule:
         limit = capability.rate_limit_per_minute
         #: the source parts that are not compiled elsewhere (rare: kept only when present)
         self._extra = None if self.plain and limit is None else (schedule, valid, limit)
-        self.decision = Decision(True, rule_id, None, ()) if kind == RuleKind.ALLOW else None
+        self.approve = capability.approve if kind == RuleKind.ALLOW else None
+        self.decision: Decision | None = None
+        if self.approve is not None:
+            self.decision = Decision(False, rule_id, None, (approval_reason(self),))
+        elif kind == RuleKind.ALLOW:
+            self.decision = Decision(True, rule_id, None, ())
 
     @property
     def capability(self) -> Capability:
@@ -115,6 +122,7 @@ class Rule:
             valid=valid,
             rate_limit_per_minute=limit,
             description=self.description,
+            approve=self.approve,
         )
 
     def __repr__(self) -> str:
@@ -169,6 +177,19 @@ class Rule:
         if not self.gates_hold(now_us):
             return False
         return all(condition.test(context) is not False for condition in self.conditions)
+
+
+def approval_reason(rule: Rule) -> Reason:
+    """Why a call an approval rule covers is not allowed yet (the rule's own decision)."""
+    approve = rule.approve
+    assert approve is not None
+    who = "the agent's owner" if approve.by == "owner" else f"a member of role {approve.by[5:]!r}"
+    return Reason(
+        ReasonCode.APPROVAL_REQUIRED,
+        f"{rule.id} allows {rule.action.text} on {rule.resource.text} only once {who} "
+        f"approves this exact call (approvals last {format_duration(approve.ttl)})",
+        rule.id,
+    )
 
 
 def _order(rule: Rule) -> int:
@@ -291,7 +312,9 @@ def first_deny(
 def first_allow(
     rules: tuple[Rule, ...], resource: str, context: Mapping[str, Any], now_us: int
 ) -> Rule | None:
-    """The first allow rule (of rules already matched on action) that applies."""
+    """The first allow rule (of rules already matched on action) that applies; a rule that
+    asks for approval only when no rule that does not applies (allows are a union)."""
+    held: Rule | None = None
     for rule in rules:
         mode = rule.res_mode
         if mode == EXACT:
@@ -303,8 +326,11 @@ def first_allow(
         elif mode == GENERAL and not rule.resource.matches(resource):
             continue
         if rule.plain or rule.allow_holds(context, now_us):
-            return rule
-    return None
+            if rule.approve is None:
+                return rule
+            if held is None:
+                held = rule
+    return held
 
 
 #: what :func:`scan_allows` returns when a rule's resource matched but the rule did not hold
@@ -318,6 +344,7 @@ def scan_allows(
     matched: the applying rule, else :data:`MATCHED_ONLY` (a rule matched but did not
     hold: its conditions need explaining), else ``False`` (no rule covers the resource)."""
     matched = False
+    held: Rule | None = None
     for rule in rules:
         mode = rule.res_mode
         if mode == EXACT:
@@ -329,9 +356,13 @@ def scan_allows(
         elif mode == GENERAL and not rule.resource.matches(resource):
             continue
         if rule.plain or rule.allow_holds(context, now_us):
-            return rule
+            if rule.approve is None:
+                return rule
+            if held is None:
+                held = rule
+            continue
         matched = True
-    return matched
+    return held if held is not None else matched
 
 
 Pair = tuple[tuple[Rule, ...], tuple[Rule, ...]]

@@ -15,6 +15,7 @@ import datetime as dt
 from typing import Any
 
 from charter.domain.charter import (
+    Approval,
     Capability,
     CharterSpec,
     Condition,
@@ -35,7 +36,25 @@ def _moment(text: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+#: the fields rebuilt here; a document with any other is validated in full, so a field this
+#: fast path does not know can never be dropped silently (an ``approve`` lost is an allow)
+_CAPABILITY_FIELDS = frozenset(Capability.model_fields) | {"valid"}
+_CHARTER_FIELDS = frozenset(CharterSpec.model_fields)
+
+
+def _approval(document: dict[str, Any] | None) -> Approval | None:
+    if document is None:
+        return None
+    if set(document) - {"by", "ttl"}:
+        raise ValueError("unknown approval field")
+    return Approval.model_construct(
+        by=str(document["by"]), ttl=parse_duration(document.get("ttl", 900))
+    )
+
+
 def _capability(document: dict[str, Any]) -> Capability:
+    if set(document) - _CAPABILITY_FIELDS:
+        raise ValueError("a field the fast path does not rebuild")
     schedule = document.get("schedule")
     valid = document.get("valid")
     return Capability.model_construct(
@@ -62,12 +81,15 @@ def _capability(document: dict[str, Any]) -> Capability:
         else None,
         rate_limit_per_minute=document.get("rate_limit_per_minute"),
         description=document.get("description"),
+        approve=_approval(document.get("approve")),
     )
 
 
 def stored_charter(document: dict[str, Any]) -> CharterSpec:
     """The charter in a stored document (fast path; falls back to full validation)."""
     try:
+        if set(document) - _CHARTER_FIELDS:
+            raise ValueError("a field the fast path does not rebuild")
         delegation = document.get("delegation") or {}
         credentials = document.get("credentials") or {}
         review = document.get("review") or {}
@@ -93,6 +115,7 @@ def stored_charter(document: dict[str, Any]) -> CharterSpec:
             review=Review.model_construct(every=parse_duration(review.get("every", 90 * 86400))),
             expires=dt.date.fromisoformat(expires) if expires else None,
             identities=list(document.get("identities", ())),
+            parent=document.get("parent"),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         return CharterSpec.model_validate(document)

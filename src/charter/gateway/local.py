@@ -136,7 +136,7 @@ class LocalAuthority:
     async def decide(
         self, principal: AgentPrincipal, action: str, resource: str, context: Mapping[str, Any]
     ) -> Decision:
-        return self.decisions.decide(
+        decision = self.decisions.decide(
             principal.agent,
             action,
             resource,
@@ -145,6 +145,17 @@ class LocalAuthority:
             source=SOURCE,
             record=False,
         )
+        if decision.needs_approval:  # held until a person approves this exact call
+            decision = await anyio.to_thread.run_sync(
+                self.services.call_approvals.settle,
+                decision,
+                principal.agent,
+                action,
+                resource,
+                context,
+                principal.on_behalf_of,
+            )
+        return decision
 
     def record(
         self,

@@ -22,6 +22,9 @@ ACCESS_DENIED = -32030
 RATE_LIMITED = -32031
 AGENT_CUT_OFF = -32032
 NOT_AUTHENTICATED = -32033
+#: the call is held for a person's approval; ``data.access_request`` names the request, and the
+#: agent retries the same call (same arguments) once it is approved
+APPROVAL_REQUIRED = -32034
 UPSTREAM_UNAVAILABLE = -32040
 UPSTREAM_TIMEOUT = -32041
 UPSTREAM_FAILED = -32042
@@ -43,16 +46,19 @@ def safe_name(value: object, limit: int = 80) -> str:
 
 def denied(agent: str, what: str, decision: Decision, *, action: str, resource: str) -> MCPError:
     reasons = "; ".join(reason.message for reason in decision.reasons) or "denied"
-    return MCPError(
-        code=ACCESS_DENIED,
-        message=f"Charter denied {agent} {what}: {reasons}",
-        data={
-            "agent": agent,
-            "action": action,
-            "resource": resource,
-            "decision": decision.to_dict(),
-        },
-    )
+    data: dict[str, Any] = {
+        "agent": agent,
+        "action": action,
+        "resource": resource,
+        "decision": decision.to_dict(),
+    }
+    waiting = next((r.approval for r in decision.reasons if r.approval), None)
+    if decision.needs_approval and waiting:
+        data["access_request"] = {"id": waiting, "status": "pending", "retry": "same call"}
+        message = f"Charter holds {agent} {what} for approval: {reasons}"
+        return MCPError(code=APPROVAL_REQUIRED, message=message, data=data)
+    message = f"Charter denied {agent} {what}: {reasons}"
+    return MCPError(code=ACCESS_DENIED, message=message, data=data)
 
 
 def rate_limited(agent: str, what: str, limit: int, retry_after: float, *, scope: str) -> MCPError:

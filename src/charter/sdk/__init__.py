@@ -8,12 +8,13 @@ before a tool function runs and raises ``AccessDenied`` with the reasons.
 from __future__ import annotations
 
 from charter.sdk.credentials import AccessToken, AgentCredentials, TokenError, TokenVerifier
-from charter.sdk.guard import AccessDenied, Guard, acting_for, configure, guard
+from charter.sdk.guard import AccessDenied, ApprovalRequired, Guard, acting_for, configure, guard
 
 __all__ = [
     "AccessDenied",
     "AccessToken",
     "AgentCredentials",
+    "ApprovalRequired",
     "Guard",
     "TokenError",
     "TokenVerifier",

@@ -124,7 +124,7 @@ class LocalDecider:
         on_behalf_of: str | None,
     ) -> Decision:
         if self._services is not None:
-            return cast(
+            decision = cast(
                 Decision,
                 self._services.decisions.decide(
                     agent,
@@ -135,6 +135,10 @@ class LocalDecider:
                     source=self._source,
                 ),
             )
+            if decision.needs_approval:  # held for a person: the approval settles it
+                settle = self._services.call_approvals.settle
+                decision = settle(decision, agent, action, resource, context, on_behalf_of)
+            return decision
         decide = self._decide or in_process_decide()
         return decide(agent, action, resource, context=context, on_behalf_of=on_behalf_of)
 
@@ -177,7 +181,14 @@ def _reason(item: Mapping[str, Any]) -> Reason:
     admin = item.get("reason_admin")
     message = str(admin.get("en", text)) if isinstance(admin, dict) else text
     rule = item.get("rule")
-    return Reason(code, message, str(rule) if rule else None, attribute or None)
+    approval = item.get("approval")
+    return Reason(
+        code,
+        message,
+        str(rule) if rule else None,
+        attribute or None,
+        str(approval) if approval else None,
+    )
 
 
 def decision_from_authzen(body: Any) -> Decision:

@@ -37,6 +37,7 @@ answer, a resource template that cannot be filled — is a deny (fail closed).
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
@@ -44,6 +45,7 @@ import json
 import logging
 import os
 import string
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,8 +92,24 @@ class AccessDenied(PermissionDenied):
         return self.decision.reasons
 
     @property
+    def approval(self) -> str | None:
+        """The access request the call waits on (``approval_required``), if any."""
+        return next((r.approval for r in self.decision.reasons if r.approval), None)
+
+    @property
     def codes(self) -> list[str]:
         return self.decision.codes
+
+
+class ApprovalRequired(AccessDenied):
+    """The call is held until a person approves it (the charter rule says ``approve``).
+
+    ``approval`` names the access request (``charter approvals approve ID``); the same
+    call, with the same arguments, is allowed once after that. A guard with
+    ``wait_for_approval=SECONDS`` asks again until then instead of raising at once.
+    """
+
+    code = "approval-required"
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -152,7 +170,11 @@ class Guard:
         context: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
         decider: Decider | None = None,
         args: Mapping[str, Any] | None = None,
+        wait_for_approval: float = 0.0,
+        poll_interval: float = 1.0,
     ) -> None:
+        self.wait_for_approval = max(float(wait_for_approval), 0.0)
+        self.poll_interval = max(float(poll_interval), 0.05)
         self.action = action
         self.resource = resource
         self.agent = agent
@@ -208,20 +230,30 @@ class Guard:
     def check(self, /, **arguments: Any) -> Decision:
         """Decide now (sync); raise :class:`AccessDenied` on a deny, return the allow."""
         agent, resource, context, person, decider = self.request({**self.args, **arguments})
-        decision = decider.decide(
-            agent, self.action, resource, context=context, on_behalf_of=person
-        )
-        return self._verdict(decision, agent, resource)
+        deadline = time.monotonic() + self.wait_for_approval
+        while True:  # held for approval: ask again (the same call) until approved or out of time
+            decision = decider.decide(
+                agent, self.action, resource, context=context, on_behalf_of=person
+            )
+            if not decision.needs_approval or time.monotonic() >= deadline:
+                return self._verdict(decision, agent, resource)
+            time.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
 
     async def acheck(self, /, **arguments: Any) -> Decision:
         """Decide now (async); raise :class:`AccessDenied` on a deny, return the allow."""
         agent, resource, context, person, decider = self.request({**self.args, **arguments})
-        decision = await decider.adecide(
-            agent, self.action, resource, context=context, on_behalf_of=person
-        )
-        return self._verdict(decision, agent, resource)
+        deadline = time.monotonic() + self.wait_for_approval
+        while True:
+            decision = await decider.adecide(
+                agent, self.action, resource, context=context, on_behalf_of=person
+            )
+            if not decision.needs_approval or time.monotonic() >= deadline:
+                return self._verdict(decision, agent, resource)
+            await asyncio.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
 
     def _verdict(self, decision: Decision, agent: str, resource: str) -> Decision:
+        if decision.needs_approval:
+            raise ApprovalRequired(decision, agent=agent, action=self.action, resource=resource)
         if not decision.allowed:
             raise AccessDenied(decision, agent=agent, action=self.action, resource=resource)
         return decision
@@ -290,12 +322,15 @@ def guard(
     context: Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
     decider: Decider | None = None,
     args: Mapping[str, Any] | None = None,
+    wait_for_approval: float = 0.0,
 ) -> Guard:
     """A guard for ``action`` on ``resource`` (``system:path``, ``{arg}`` placeholders allowed).
 
     Use it as a decorator (``@guard(...)`` on a sync or async function) or a
     context manager (``with guard(...):`` / ``async with guard(...):``; the
-    latter decides with ``args`` as the arguments).
+    latter decides with ``args`` as the arguments). A call a charter rule holds for
+    approval raises :class:`ApprovalRequired`, or, with ``wait_for_approval=SECONDS``,
+    is held (asked again each second) until it is approved or the time is up.
     """
     return Guard(
         action,
@@ -305,11 +340,13 @@ def guard(
         context=context,
         decider=decider,
         args=args,
+        wait_for_approval=wait_for_approval,
     )
 
 
 __all__ = [
     "AccessDenied",
+    "ApprovalRequired",
     "DecideFunction",
     "Decider",
     "Guard",

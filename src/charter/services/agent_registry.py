@@ -25,6 +25,7 @@ from charter.domain.lifecycle import Transition, next_state
 from charter.errors import Conflict, InvalidInput, NotFound
 from charter.services.audit import AuditService
 from charter.services.clock import Clock
+from charter.services.narrowing import check_parent
 from charter.store import schema
 from charter.store.database import Database
 from charter.store.versions import bump_version
@@ -118,6 +119,7 @@ class RegistryService:
             exists = connection.execute(sa.select(_A.c.name).where(_A.c.name == spec.name)).first()
             if exists:
                 raise Conflict(f"an agent named {spec.name!r} already exists", field="name")
+            check_parent(connection, spec)  # a sub-agent only narrows its parent
             warnings = [w for w in [self._owner_problem(connection, spec.owner)] if w]
             connection.execute(
                 sa.insert(_A).values(
@@ -179,6 +181,7 @@ class RegistryService:
                 "change owners with 'charter agent transfer'",
                 field="owner",
             )
+        check_parent(connection, spec)  # a sub-agent only narrows its parent
         old = self._document(connection, spec.name, row.charter_version)
         if old == spec.document():
             return Registered(_agent(row, old), ["the charter is unchanged; no new version"])

@@ -19,6 +19,7 @@ from charter.services.audit import AuditService
 from charter.services.audit_checkpoints import CheckpointTarget
 from charter.services.audit_keys import AuditKeyring
 from charter.services.auth import AuthService
+from charter.services.call_approvals import CallApprovalService
 from charter.services.clock import Clock, SystemClock
 from charter.services.decisions import DecisionService
 from charter.services.drafts import DraftService
@@ -65,6 +66,10 @@ class Services:
         return PeopleService(self.db, self.audit, self.clock)
 
     # Capabilities add their services below as cached properties (one line each).
+
+    @cached_property
+    def call_approvals(self) -> CallApprovalService:  # approvals bound to the exact call
+        return CallApprovalService(self.db, self.audit, self.clock, self.decisions.snapshot)
 
     @cached_property
     def reconcile(self) -> ReconcileService:  # estate ingest with attribution

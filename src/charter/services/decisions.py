@@ -482,6 +482,7 @@ def decide(
     global _default, _default_services
     if services is not None:
         service = services.decisions
+        holder = services
     else:
         service = _default  # type: ignore[assignment]
         if service is None:
@@ -492,6 +493,11 @@ def decide(
                     _default_services = _Services.from_settings()
                     _default = _default_services.decisions
                 service = _default
-    return service.decide(
+        holder = _default_services  # type: ignore[assignment]
+    decision = service.decide(
         agent, action, resource, context=context, on_behalf_of=on_behalf_of, at=at
     )
+    if decision.needs_approval and at is None and holder is not None:
+        settle = holder.call_approvals.settle  # a call held for a person's approval
+        decision = settle(decision, agent, action, resource, context, on_behalf_of)
+    return decision

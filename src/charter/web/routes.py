@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, Response
 
 from charter.web import (
     agents,
+    approvals,
     audit_log,
     changes,
     decisions,
@@ -42,6 +43,7 @@ for module in (
     changes,
     whatif,
     inbox,
+    approvals,
 ):
     router.include_router(module.router)
 

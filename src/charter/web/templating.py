@@ -39,6 +39,7 @@ NAV: tuple[tuple[str, str, frozenset[UserRole]], ...] = (
     ("/map", "Map", frozenset(UserRole)),
     ("/reviews", "Reviews", frozenset({UserRole.ADMIN, UserRole.OWNER})),
     ("/changes", "Changes", frozenset(UserRole)),
+    ("/approvals", "Approvals", frozenset(UserRole)),
     ("/audit", "Audit", frozenset({UserRole.ADMIN, UserRole.AUDITOR})),
     ("/decisions", "Decisions", frozenset({UserRole.ADMIN, UserRole.OWNER})),
     ("/what-if", "What-if", frozenset({UserRole.ADMIN})),

@@ -47,14 +47,28 @@ ROLES = {
         },
     ],
 }
+WEEKDAYS = {
+    "timezone": "Europe/Berlin",
+    "days": ["mon", "tue", "wed", "thu", "fri"],
+    "start": "06:00",
+    "end": "20:00",
+}
 #: a second agent that takes over a support person's delegation from support-summarizer
 TRIAGER = {
     "name": "ticket-triager",
     "owner": "li.wei@acme.example",
     "purpose": "Triage tickets that support-summarizer hands over.",
     "allow": [
-        {"action": "tickets.read", "resource": "zendesk:tickets/*"},
+        {"action": "tickets.read", "resource": "zendesk:tickets/*", "schedule": WEEKDAYS},
         {"action": "tickets.comments.read", "resource": "zendesk:tickets/*"},
+    ],
+    # each hop of a chain only narrows: no more than support-summarizer, whose token it extends
+    "deny": [
+        {
+            "action": "*",
+            "resource": "zendesk:tickets/*",
+            "when": [{"attribute": "data.classification", "op": "eq", "value": "restricted"}],
+        }
     ],
     "delegation": {"allowed": True, "groups": ["support", "support-leads"], "max_chain": 2},
 }

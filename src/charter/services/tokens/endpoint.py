@@ -31,6 +31,7 @@ from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.domain.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
 from charter.domain.tokens.scopes import parse_scope, require_within_charter
 from charter.errors import InvalidInput
+from charter.services.narrowing import check_chain
 from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.client_metadata import ClientMetadataDocuments, is_metadata_url
 from charter.services.tokens.keys import KeyRing
@@ -336,6 +337,12 @@ class TokenEndpoint:
                 reason="delegator_lacks_access",
                 field="scope",
             )
+        earlier = [  # each hop only narrows (services/narrowing.py)
+            (a.sub, self._ctx.charter(a.sub, snapshot.agents[a.sub].charter_version))
+            for a in subject.actors
+            if a.sub in snapshot.agents
+        ]
+        check_chain(client, charter, earlier, scopes, at=self._ctx.now())
         act = token_exchange.act_claim(client, status.charter_version, subject.actors)
         return self._sign_and_record(
             request,
