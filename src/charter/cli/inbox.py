@@ -35,8 +35,10 @@ def inbox(
     """
     with cli_errors():
         who = person or os.environ.get("CHARTER_ACTOR", "")
-        if "@" not in who:
+        if not who:
             raise InvalidInput("say whose inbox: --person EMAIL", field="person")
+        if "@" not in who:
+            raise InvalidInput(f"{who!r} is not an e-mail address", field="person")
         items = get_services().governance.inbox.for_person(who, notices=notices)
     if json_out:
         emit_json([i.to_dict() for i in items])
