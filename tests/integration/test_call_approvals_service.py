@@ -109,3 +109,20 @@ def test_an_agent_cannot_flood_its_approvers(
     assert third.reasons[0].approval is None
     assert "awaiting approval" in third.reasons[0].message
     assert len(payer.call_approvals.list(status=ApprovalStatus.PENDING)) == 2
+
+
+def test_a_held_call_waits_in_its_approvers_inbox_and_nobody_elses(payer: Services) -> None:
+    held = ask(payer, 120)
+    assert held.needs_approval
+    (pending,) = payer.call_approvals.list(status=ApprovalStatus.PENDING)
+    items = [i for i in payer.governance.inbox.for_person(OWNER) if i.id == pending.id]
+    assert len(items) == 1
+    assert items[0].section == "approval"
+    assert items[0].action == f"charter approvals approve {pending.id} --by {OWNER}"
+    assert "payer asks to pay on bank:acct/1" in items[0].title
+    # the rule names the owner: a colleague in the same group may not decide it
+    assert pending.id not in {
+        i.id for i in payer.governance.inbox.for_person("noah.smith@acme.example")
+    }
+    payer.call_approvals.approve(pending.id, approver=OWNER)
+    assert pending.id not in {i.id for i in payer.governance.inbox.for_person(OWNER)}

@@ -337,6 +337,15 @@ class CallApprovalService:
             raise NotFound(f"no access request {request_id!r}", field="id")
         return _of_row(row, self._clock.now())
 
+    def may_decide(self, item: CallApproval, who: str) -> bool:
+        """May ``who`` approve or deny ``item`` (the check :meth:`approve` makes)?"""
+        who = who.strip().lower()
+        with self._db.read() as connection:
+            refusal = _disqualified(connection, who) or approval_refusal(
+                connection, item.approvers, approver=who, requester=item.agent, owner=item.owner
+            )
+        return refusal is None
+
     def approve(self, request_id: str, *, approver: str) -> CallApproval:
         """Approve one call: usable once, by the same call, within the rule's ttl from now."""
         return self._decide(request_id, approver, ApprovalStatus.APPROVED)

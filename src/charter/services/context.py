@@ -111,6 +111,7 @@ class Services:
             home=self.settings.home,
             tokens=lambda: self.tokens,
             ingest=lambda: self.estate.ingest,
+            call_approvals=lambda: self.call_approvals,
         )
 
     @cached_property

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import sqlalchemy as sa
 
+from charter.domain.call_approval import ApprovalStatus
 from charter.domain.moments import utc
 from charter.domain.proposal import ProposalStatus
 from charter.errors import InvalidInput
@@ -68,6 +69,7 @@ class Inbox:
             raise InvalidInput("a person is named by their e-mail", field="person")
         return [
             *self._approvals(who),
+            *self._held_calls(who),
             *self._reviews(who),
             *self._tasks(who),
             *self._findings(who),
@@ -92,6 +94,26 @@ class Inbox:
                 )
             )
         return out
+
+    def _held_calls(self, who: str) -> list[InboxItem]:
+        """Single calls held for approval (a charter rule's ``approve``) this person may decide."""
+        if self.g.call_approvals is None:
+            return []
+        service = self.g.call_approvals()
+        return [
+            InboxItem(
+                "approval",
+                item.id,
+                f"{item.agent} asks to {item.action} on {item.resource}",
+                item.agent,
+                item.requested_at,
+                f"charter approvals approve {item.id} --by {who}",
+                "/approvals",
+                f"rule {item.rule}, expires {utc(item.expires_at):%Y-%m-%d %H:%M} UTC",
+            )
+            for item in service.list(status=ApprovalStatus.PENDING)
+            if service.may_decide(item, who)
+        ]
 
     def _reviews(self, who: str) -> list[InboxItem]:
         _I, _C = review_items, review_campaigns

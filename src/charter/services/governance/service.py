@@ -23,6 +23,7 @@ from charter.store.database import Database
 
 if TYPE_CHECKING:
     from charter.services.agent_registry import RegistryService
+    from charter.services.call_approvals import CallApprovalService
     from charter.services.changes import ChangeService
     from charter.services.estate_ingest import EstateIngest
     from charter.services.governance.decommission import DecommissionService
@@ -54,6 +55,7 @@ class GovernanceService:
         policy_file: Path | None = None,
         tokens: Callable[[], TokenService] | None = None,
         ingest: Callable[[], EstateIngest] | None = None,
+        call_approvals: Callable[[], CallApprovalService] | None = None,
     ) -> None:
         self.db = database
         self.audit = audit
@@ -63,6 +65,8 @@ class GovernanceService:
         self._policy_file = policy_file
         self._tokens = tokens
         self._ingest = ingest
+        #: single calls held for a person's approval (the inbox lists those one may decide)
+        self.call_approvals = call_approvals
         self._cached: tuple[tuple[str, float], GovernancePolicy] | None = None
 
     # -- the policy file ------------------------------------------------------------------------
