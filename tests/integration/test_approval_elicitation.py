@@ -24,7 +24,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
-from tests.support.server import live_server
+from tests.support.server import live_server, run_cli
 from tests.unit.gateway.stack import (
     IDP,
     Stack,
@@ -52,13 +52,16 @@ allow:
   - action: whoami
     resource: "helpdesk:*"
     approve: {by: owner, ttl: 15m}
+  - action: read_ticket
+    resource: "helpdesk:tools/read_ticket"
+    approve: {by: role support-staff, ttl: 15m}
 delegation:
   allowed: true
   groups: [support]
 """
 MARIA = "maria.garcia@acme.example"
 NOAH = "noah.smith@acme.example"
-SCOPE = "send_email whoami"
+SCOPE = "send_email whoami read_ticket"
 ROLES = {
     "version": 1,
     "roles": [
@@ -68,18 +71,19 @@ ROLES = {
             "allow": [
                 {"action": "send_email", "resource": "helpdesk:*"},
                 {"action": "whoami", "resource": "helpdesk:*"},
+                {"action": "read_ticket", "resource": "helpdesk:*"},
             ],
         }
     ],
 }
-WAIT = 3.0  # gateway.approval_wait for this stack
+WAIT = 6.0  # gateway.approval_wait for this stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     home: Path = tmp_path_factory.mktemp("approval-elicitation")
     env = env_for(home, TEST_HELPDESK_KEY="hk-live-0123456789")
-    keys = prepare_store(env, [MAILER])
+    keys = prepare_store(env, [MAILER, MAILER.replace("mailer-bot", "courier-bot")])
     idp_key = generate_private_key(Alg.ES256)
     services = Services.from_settings(Settings.from_env(env))
     try:
@@ -103,9 +107,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(env, home, charter, gateway, keys, idp_key)
 
 
-def acting_for(stack: Stack, person: str | None) -> str:
-    """mailer-bot's token, delegated by ``person`` (or its own, for nobody)."""
-    credentials = stack.credentials("mailer-bot")
+def acting_for(stack: Stack, person: str | None, agent: str = "mailer-bot") -> str:
+    """The agent's token, delegated by ``person`` (or its own, for nobody)."""
+    credentials = stack.credentials(agent)
     if person is None:
         return credentials.token(SCOPE, resource=stack.gateway).value
     return credentials.exchange(
@@ -262,7 +266,7 @@ def test_no_answer_in_time_leaves_the_call_held(stack: Stack) -> None:
     ticket = held(call(stack, token, "whoami", {"note": "too slow"}, slow))
     assert time.monotonic() - started < WAIT + 2.5  # the gateway stopped waiting
     assert len(slow.asked) == 1
-    time.sleep(3.5)  # the late answer arrives after the gateway gave up: not recorded
+    time.sleep(1.0)  # whatever the person does later, the gateway stopped listening
     assert events(stack, "approval.approve", ticket) == []
 
 
@@ -292,3 +296,39 @@ def test_an_agent_acting_for_nobody_is_not_asked(stack: Stack) -> None:
     nobody = Person(approve())
     held(call(stack, token, "whoami", {"note": "own token"}, nobody))
     assert nobody.asked == []
+
+
+def test_a_delegator_in_the_approving_role_is_asked(stack: Stack) -> None:
+    # read_ticket waits for a member of support-staff; Noah is one, and the agent acts for him
+    token = acting_for(stack, NOAH)
+    noah = Person(approve())
+    assert call(stack, token, "read_ticket", {"ticket_id": "7"}, noah).startswith("ticket 7")  # type: ignore[union-attr]
+    assert len(noah.asked) == 1
+    ticket = request_of(noah)
+    assert [e.actor for e in events(stack, "approval.approve", ticket)] == [NOAH]
+    assert held(call(stack, token, "read_ticket", {"ticket_id": "7"}, None)) != ticket
+
+
+def test_suspending_the_agent_while_the_person_reads_cuts_the_call(stack: Stack) -> None:
+    token = acting_for(stack, MARIA, agent="courier-bot")
+    before = sent(stack)
+
+    async def suspend_then_accept(_ctx: Any, params: Any) -> types.ElicitResult:
+        suspend.asked.append(params)
+        done = await anyio.to_thread.run_sync(
+            lambda: run_cli(
+                "agent", "suspend", "courier-bot", "--reason", "key leaked", env=stack.env
+            )
+        )
+        assert done.returncode == 0, done.stderr
+        await anyio.sleep(1.5)  # the kill switch notices within its watch interval
+        return approve()
+
+    suspend = Person(None)
+    mail = {"to": "customer@example.com", "subject": "from a suspended agent"}
+    outcome = call(stack, token, "send_email", mail, suspend_then_accept)  # type: ignore[arg-type]
+    assert isinstance(outcome, MCPError), outcome
+    assert outcome.error.code == refusals.AGENT_CUT_OFF
+    assert len(suspend.asked) == 1
+    assert sent(stack) == before
+    assert events(stack, "approval.approve", request_of(suspend)) == []

@@ -161,10 +161,9 @@ async def _ask(
                 )
             except Exception as exc:
                 logger.info("asking %s about %s failed: %s", principal.on_behalf_of, ask, exc)
-                return None
-    if scope.cancelled_caught:
-        reason = gateway.sessions.cut_reason(principal.agent) or "cut off"
-        raise cut_off(principal.agent, reason)
+    reason = gateway.sessions.cut_reason(principal.agent)
+    if scope.cancelled_caught or reason is not None:  # cut off while the person was reading
+        raise cut_off(principal.agent, reason or "cut off")
     if answer is None:
         logger.info("%s did not answer access request %s in time", principal.on_behalf_of, ask)
         return None
