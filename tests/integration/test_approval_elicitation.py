@@ -332,3 +332,19 @@ def test_suspending_the_agent_while_the_person_reads_cuts_the_call(stack: Stack)
     assert len(suspend.asked) == 1
     assert sent(stack) == before
     assert events(stack, "approval.approve", request_of(suspend)) == []
+
+
+def test_plain_json_answers_have_no_stream_to_ask_on(stack: Stack) -> None:
+    upstream = stdio_upstream(
+        env={"HELPDESK_API_KEY": {"env": "TEST_HELPDESK_KEY"}}, inherit_env=False
+    )
+    (stack.home / "json").mkdir(exist_ok=True)
+    config = write_config(stack.home / "json", upstream, stream_responses=False)
+    with gateway_process(stack.env, config) as gateway:
+        plain = Stack(stack.env, stack.home, stack.charter, gateway, stack.keys, stack.idp_key)
+        token = acting_for(plain, MARIA)
+        maria = Person(approve())
+        started = time.monotonic()
+        held(call(plain, token, "whoami", {"note": "plain json"}, maria))
+        assert maria.asked == []
+        assert time.monotonic() - started < WAIT  # answered at once, not after a wait
