@@ -45,9 +45,10 @@ logger = logging.getLogger("charter.gateway.approval_elicitation")
 
 VIA = "mcp-elicitation"
 FIELD = "approve"
-#: How much of the call's arguments the question shows (the rest is elided, never hidden
-#: silently: the message says so).
-SHOWN_ARGUMENTS = 2000
+#: The longest arguments (as JSON text) a question shows; a call with longer ones is not
+#: asked about (the person approves only what they could read in full): it stays held for
+#: the console or the CLI, which show everything.
+SHOWN_ARGUMENTS = 8000
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -86,6 +87,14 @@ def can_elicit(ctx: Ctx) -> bool:
     return ctx.request_id is not None and session.can_send_request
 
 
+def shown_arguments(context: dict[str, Any]) -> str | None:
+    """The call's arguments as one line of JSON, every invisible or line-breaking character
+    escaped (no argument can fake a line of the question); None when too long to show."""
+    text = json.dumps(call_arguments(context), sort_keys=True, ensure_ascii=False, default=str)
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+    return text if len(text) <= SHOWN_ARGUMENTS else None
+
+
 def _text(
     principal: AgentPrincipal,
     what: str,
@@ -95,8 +104,6 @@ def _text(
     ask: str,
     arguments: str,
 ) -> str:
-    if len(arguments) > SHOWN_ARGUMENTS:
-        arguments = arguments[:SHOWN_ARGUMENTS] + f"… ({len(arguments)} characters in all)"
     rule = decision.reasons[0].rule if decision.reasons else None
     return (
         f"Agent {principal.agent}, acting for you ({principal.on_behalf_of}), asks to run "
@@ -133,7 +140,9 @@ async def settle_in_person(
     except Exception:  # fail closed: the call stays held
         logger.exception("checking who may decide access request %s failed", ask)
         return decision
-    arguments = json.dumps(call_arguments(context), sort_keys=True, ensure_ascii=False, default=str)
+    arguments = shown_arguments(context)
+    if arguments is None:
+        return decision
     message = _text(principal, what, action, resource, decision, ask, arguments)
     approve = await _ask(gateway, ctx, principal, message, ask)
     if approve is None:
