@@ -183,8 +183,11 @@ class GatewaySettings(_Strict):
     #: answers in plain JSON: faster, but then none of those reach the agent (the
     #: upstream's requests are refused to it).
     stream_responses: bool = True
+    #: How long a held call waits for the person it acts for to answer the gateway's
+    #: approval elicitation (seconds); unanswered, the call stays held (``-32034``).
+    approval_wait: Seconds = 120.0
 
-    @field_validator("watch_interval", "call_timeout", "session_idle_timeout")
+    @field_validator("watch_interval", "call_timeout", "session_idle_timeout", "approval_wait")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:

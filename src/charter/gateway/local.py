@@ -157,6 +157,25 @@ class LocalAuthority:
             )
         return decision
 
+    async def delegator_may_decide(self, principal: AgentPrincipal, request_id: str) -> bool:
+        """Whether the person the agent acts for may decide this held call themselves."""
+        person = principal.on_behalf_of
+        if not person:
+            return False
+        check = self.services.call_approvals.delegator_may_decide
+        return await anyio.to_thread.run_sync(check, request_id, person)
+
+    async def decide_as_delegator(
+        self, principal: AgentPrincipal, request_id: str, *, approve: bool, via: str
+    ) -> None:
+        """Record the delegator's answer, audited as theirs (every check is made again)."""
+        person = principal.on_behalf_of
+        if not person:
+            raise ValueError("the agent acts for nobody")
+        service = self.services.call_approvals
+        answer = service.approve if approve else service.deny
+        await anyio.to_thread.run_sync(lambda: answer(request_id, approver=person, via=via))
+
     def record(
         self,
         principal: AgentPrincipal,

@@ -40,7 +40,7 @@ from starlette.requests import Request
 
 from charter.domain.decision import Decision, Reason, ReasonCode
 from charter.domain.patterns import parse_pattern
-from charter.gateway import killswitch, methods
+from charter.gateway import approval_elicitation, killswitch, methods
 from charter.gateway.auth import PRINCIPAL_KEY
 from charter.gateway.authority import AgentPrincipal, AgentView, Authority
 from charter.gateway.config import GatewayConfig
@@ -234,6 +234,10 @@ class Gateway:
         if reason is not None:
             raise cut_off(principal.agent, reason)
         decision = await self.authority.decide(principal, action, resource, context)
+        if decision.needs_approval and principal.in_scope(action):  # ask the delegator, maybe
+            decision = await approval_elicitation.settle_in_person(
+                self, ctx, principal, what, action, resource, context, decision
+            )
         if not principal.in_scope(action):  # a token's scope is a ceiling (RFC 6749 §3.3)
             beyond = Reason(
                 ReasonCode.SCOPE_EXCEEDED,

@@ -107,6 +107,14 @@ def _disqualified(connection: Connection, approver: str) -> str | None:
     return None
 
 
+def _qualifies(connection: Connection, item: CallApproval, who: str) -> bool:
+    """The approver check of :meth:`CallApprovalService.approve`, without deciding anything."""
+    refusal = _disqualified(connection, who) or approval_refusal(
+        connection, item.approvers, approver=who, requester=item.agent, owner=item.owner
+    )
+    return refusal is None
+
+
 class CallApprovalService:
     def __init__(
         self,
@@ -339,21 +347,43 @@ class CallApprovalService:
 
     def may_decide(self, item: CallApproval, who: str) -> bool:
         """May ``who`` approve or deny ``item`` (the check :meth:`approve` makes)?"""
-        who = who.strip().lower()
         with self._db.read() as connection:
-            refusal = _disqualified(connection, who) or approval_refusal(
-                connection, item.approvers, approver=who, requester=item.agent, owner=item.owner
-            )
-        return refusal is None
+            return _qualifies(connection, item, who.strip().lower())
 
-    def approve(self, request_id: str, *, approver: str) -> CallApproval:
-        """Approve one call: usable once, by the same call, within the rule's ttl from now."""
-        return self._decide(request_id, approver, ApprovalStatus.APPROVED)
+    def approve(self, request_id: str, *, approver: str, via: str | None = None) -> CallApproval:
+        """Approve one call: usable once, by the same call, within the rule's ttl from now.
 
-    def deny(self, request_id: str, *, approver: str) -> CallApproval:
-        return self._decide(request_id, approver, ApprovalStatus.DENIED)
+        ``via`` names the channel the approver answered on (audited), e.g. ``mcp-elicitation``.
+        """
+        return self._decide(request_id, approver, ApprovalStatus.APPROVED, via)
 
-    def _decide(self, request_id: str, approver: str, outcome: ApprovalStatus) -> CallApproval:
+    def deny(self, request_id: str, *, approver: str, via: str | None = None) -> CallApproval:
+        return self._decide(request_id, approver, ApprovalStatus.DENIED, via)
+
+    def delegator_may_decide(self, request_id: str, person: str) -> bool:
+        """Whether ``person`` — the one the held call acts for — may decide it themselves.
+
+        True only for a pending request made on ``person``'s behalf that ``person`` qualifies
+        to approve under the rule (never the requester; departed or disabled never qualify).
+        Read-only: :meth:`approve` checks all of it again when the answer comes.
+        """
+        person = (person or "").strip().lower()
+        if not person:
+            return False
+        with self._db.read() as connection:
+            row = connection.execute(sa.select(_T).where(_T.c.id == request_id)).first()
+            if row is None:
+                return False
+            item = _of_row(row, self._clock.now())
+            if item.status != ApprovalStatus.PENDING:
+                return False
+            if (item.on_behalf_of or "").strip().lower() != person:
+                return False
+            return _qualifies(connection, item, person)
+
+    def _decide(
+        self, request_id: str, approver: str, outcome: ApprovalStatus, via: str | None = None
+    ) -> CallApproval:
         approver = (approver or "").strip().lower()
         if not approver:
             raise InvalidInput("say who decides: --by EMAIL", field="by")
@@ -389,6 +419,7 @@ class CallApprovalService:
             if changed.rowcount != 1:
                 raise Conflict(f"access request {request_id} was decided meanwhile", field="id")
             verb = "approval.approve" if outcome == ApprovalStatus.APPROVED else "approval.deny"
-            self._event(connection, approver, verb, item, {"rule": item.rule})
+            extra = {"rule": item.rule, **({"via": via} if via else {})}
+            self._event(connection, approver, verb, item, extra)
             row = connection.execute(sa.select(_T).where(_T.c.id == request_id)).one()
             return _of_row(row, now)
