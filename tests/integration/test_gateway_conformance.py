@@ -234,9 +234,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     keys = prepare_store(env, [CHARTER])
     with conformance_upstream(home) as upstream:
         direct, direct_output = run_suite(entry, upstream)
-        config = write_gateway_config(
-            home, {"name": "conformance", "protocol": "legacy", "http": {"url": upstream}}
-        )
+        config = write_gateway_config(home, {"name": "conformance", "http": {"url": upstream}})
         with live_server(env) as charter, gateway_process(env, config) as gateway:
             credentials = AgentCredentials(
                 "conformance-agent", keys["conformance-agent"], base_url=charter.url
