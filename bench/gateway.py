@@ -247,6 +247,11 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=1000, help="idle agent connections to hold (0: skip)"
     )
+    parser.add_argument(
+        "--json-responses",
+        action="store_true",
+        help="configure the gateway with stream_responses: false (plain JSON answers only)",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="charter-bench-gateway-"))
     env = env_for(home)
@@ -256,6 +261,7 @@ def main() -> None:
             home,
             {"name": "helpdesk", "http": {"url": direct_url}},
             max_sessions=max(1000, args.connections + 100),
+            **({"stream_responses": False} if args.json_responses else {}),
         )
         with gateway_process(env, config) as gateway_url:
             credentials = AgentCredentials(
