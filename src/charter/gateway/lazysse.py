@@ -18,14 +18,20 @@ this only chooses the framing of an answer already produced.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SSE = b"text/event-stream"
 #: Headers of the held SSE start that do not describe a JSON body.
 STREAM_ONLY = {b"content-type", b"content-length", b"cache-control", b"connection"}
+#: How the SDK serialises a response or error (field order jsonrpc, id, result|error):
+#: recognised without parsing a large result; anything else is parsed.
+RESPONSE_HEAD = re.compile(
+    rb'\{"jsonrpc":"2\.0","id":(?:-?\d+|"(?:[^"\\]|\\.)*"),"(?:result|error)":'
+)
 
 
 def single_response(chunk: bytes) -> bytes | None:
@@ -41,9 +47,11 @@ def single_response(chunk: bytes) -> bytes | None:
             return None  # resumable, or not a single plain event
     if len(data) != 1:
         return None
+    if RESPONSE_HEAD.match(data[0]):
+        return data[0]
     try:
-        message = json.loads(data[0])
-    except ValueError:
+        message = orjson.loads(data[0])
+    except orjson.JSONDecodeError:
         return None
     if not isinstance(message, dict) or "method" in message:
         return None

@@ -38,6 +38,12 @@ def test_only_a_single_plain_result_or_error_event_is_a_single_response() -> Non
     assert single_response(event(RESULT)[:-2]) is None  # an unfinished event
     assert single_response(event(RESULT) + event(RESULT)) is None
     assert single_response(b"event: message\r\ndata: not json\r\n\r\n") is None
+    reordered = b'{"id":"a","result":{},"jsonrpc":"2.0"}'  # not the SDK's order: parsed
+    assert single_response(event(reordered)) == reordered
+    big = b'{"jsonrpc":"2.0","id":"x\\"y","result":{"text":"' + b"z" * 1_000_000 + b'"}}'
+    assert single_response(event(big)) == big
+    nested = b'{"jsonrpc":"2.0","method":"m","params":{"id":1,"result":2}}'
+    assert single_response(event(nested)) is None
 
 
 def sse_app(*events: bytes, content_type: bytes = b"text/event-stream") -> Any:
