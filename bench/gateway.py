@@ -1,7 +1,7 @@
 """MCP gateway overhead: the same tool call directly to the upstream, and through the gateway.
 
     .venv/bin/python bench/gateway.py [--calls 2000] [--rounds 10]
-        [--concurrency 16] [--mode legacy] [--connections 1000]
+        [--concurrency 16] [--mode legacy] [--connections 1000] [--json-responses]
 
 Starts real processes — the test upstream MCP server (streamable HTTP), the
 Charter server (for the agent's token) and ``charter gateway`` (in-process
@@ -11,7 +11,9 @@ rounds (so drift on a shared machine hits both alike) and reports p50/p99 and
 sequential calls/s for each, the gateway's added latency (p50 and p99 of the
 difference of the distributions), and throughput with ``--concurrency``
 calls in flight. Peer: the direct call in the same run. Targets: the gateway
-adds at most 1 ms p50 and 3 ms p99 over loopback.
+adds at most 1 ms p50 and 3 ms p99 over loopback. The gateway runs with its
+default ``stream_responses: true`` (lazy SSE: plain JSON unless something comes
+before a call's result); ``--json-responses`` sets it false, for comparison.
 
 Then ``--connections`` agents connect as an MCP client does (initialize,
 ``notifications/initialized``, then the GET stream it listens on for the
@@ -247,6 +249,11 @@ def main() -> None:
     parser.add_argument(
         "--connections", type=int, default=1000, help="idle agent connections to hold (0: skip)"
     )
+    parser.add_argument(
+        "--json-responses",
+        action="store_true",
+        help="configure the gateway with stream_responses: false (plain JSON answers only)",
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="charter-bench-gateway-"))
     env = env_for(home)
@@ -256,6 +263,7 @@ def main() -> None:
             home,
             {"name": "helpdesk", "http": {"url": direct_url}},
             max_sessions=max(1000, args.connections + 100),
+            **({"stream_responses": False} if args.json_responses else {}),
         )
         with gateway_process(env, config) as gateway_url:
             credentials = AgentCredentials(

@@ -76,6 +76,8 @@ SCENARIOS = [
     "prompts-get-embedded-resource",
     "prompts-get-with-image",
 ]
+#: Checks the suite skips (as INFO) when a request is answered JSON rather than SSE.
+JSON_ANSWERED = {"server-sse-multiple-streams": 1}
 TOOLS = [
     "test_simple_text",
     "test_image_content",
@@ -234,9 +236,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     keys = prepare_store(env, [CHARTER])
     with conformance_upstream(home) as upstream:
         direct, direct_output = run_suite(entry, upstream)
-        config = write_gateway_config(
-            home, {"name": "conformance", "protocol": "legacy", "http": {"url": upstream}}
-        )
+        config = write_gateway_config(home, {"name": "conformance", "http": {"url": upstream}})
         with live_server(env) as charter, gateway_process(env, config) as gateway:
             credentials = AgentCredentials(
                 "conformance-agent", keys["conformance-agent"], base_url=charter.url
@@ -262,4 +262,8 @@ def test_scenario_passes_through_the_gateway(runs: Runs, scenario: str) -> None:
     home = runs.home
     assert through is not None, f"{scenario} did not run through the gateway (see {home})"
     assert through[1] == 0, f"{scenario} failed through the gateway: {through} (see {home})"
-    assert through[0] == direct[0], f"{scenario}: {through[0]} checks passed, {direct[0]} direct"
+    # The gateway answers a request whose result is all there is as plain JSON (lazy SSE);
+    # the suite then reports its "SSE streams functional" check as not applicable (INFO:
+    # "each may return SSE or JSON"), so that scenario passes one check fewer.
+    expected = direct[0] - JSON_ANSWERED.get(scenario, 0)
+    assert through[0] == expected, f"{scenario}: {through[0]} checks passed, {direct[0]} direct"

@@ -94,16 +94,13 @@ def test_a_cut_cancels_the_forwarded_call_upstream(stack: Stack, wire: str) -> N
     assert _wait_for(lambda: "hang:cancelled" in _lines(calls))
     assert _lines(calls).count("hang") == 1
     notices = [json.loads(line) for line in _text(cancelled).splitlines()]
-    if wire == "stdio":  # told for that request, and why
-        assert len(notices) == 1
-        assert f"hang-request:{notices[0]['requestId']}" in _lines(calls)  # that very call
-        reason = notices[0]["reason"]
-        assert (
-            reason.startswith("Charter cut off agent helpdesk-bot: ")
-            and "no longer active" in reason
-        )
-    else:  # the 2026-07-28 HTTP wire: the closed stream was the signal
-        assert notices == []
+    # told for that request, and why (by default both wires hold a handshake session)
+    assert len(notices) == 1, wire
+    assert f"hang-request:{notices[0]['requestId']}" in _lines(calls)  # that very call
+    reason = notices[0]["reason"]
+    assert (
+        reason.startswith("Charter cut off agent helpdesk-bot: ") and "no longer active" in reason
+    )
 
 
 def _text(path: Path) -> str:

@@ -71,6 +71,48 @@ def test_requests_without_a_valid_token_are_refused_per_the_spec(stack: Stack) -
     assert basic.json()["error"] == "invalid_request"
 
 
+def test_a_call_with_nothing_before_its_result_is_answered_as_plain_json(stack: Stack) -> None:
+    token = stack.token("helpdesk-bot", "read_ticket")
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Accept": "application/json, text/event-stream",
+    }
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "1"},
+        },
+    }
+    opened = httpx.post(stack.gateway, json=init, headers=headers)
+    assert opened.status_code == 200, opened.text
+    assert opened.headers["content-type"].startswith("application/json")  # lazy SSE
+    headers["mcp-session-id"] = opened.headers["mcp-session-id"]
+    headers["mcp-protocol-version"] = "2025-06-18"
+    done = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    assert httpx.post(stack.gateway, json=done, headers=headers).status_code == 202
+    call = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "read_ticket", "arguments": {"ticket_id": "31"}},
+    }
+    answer = httpx.post(stack.gateway, json=call, headers=headers)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    assert int(answer.headers["content-length"]) == len(answer.content)
+    message = answer.json()
+    assert message["id"] == 1 and message["result"]["content"][0]["text"].startswith("ticket 31")
+    refused = dict(call, id=2, params={"name": "delete_table", "arguments": {"table": "x"}})
+    denied = httpx.post(stack.gateway, json=refused, headers=headers)
+    assert denied.headers["content-type"] == "application/json"
+    assert denied.json()["error"]["code"] == refusals.ACCESS_DENIED
+    assert httpx.delete(stack.gateway, headers=headers).status_code == 200  # session closed
+
+
 def test_an_enrolled_agent_lists_calls_and_is_denied(stack: Stack) -> None:
     token = stack.token("helpdesk-bot", "read_ticket send_email whoami resources.read")
     headers = {"Authorization": f"Bearer {token}"}
@@ -193,7 +235,7 @@ def test_delegation_only_for_agents_whose_charter_allows_it(stack: Stack) -> Non
     assert run(call()).startswith("ticket 9")
     rows = [
         r
-        for r in stack.activity("helpdesk-bot", at_least=8)
+        for r in stack.activity("helpdesk-bot", at_least=10)
         if r.on_behalf_of == "maria.garcia@acme.example"
     ]
     assert rows and rows[-1].allowed  # recorded with its delegator

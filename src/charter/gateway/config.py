@@ -142,10 +142,10 @@ class UpstreamConfig(_Strict):
     call_timeout: Seconds | None = None
     #: How long starting (spawn + handshake) may take.
     connect_timeout: Seconds = 15.0
-    #: The MCP revision spoken to this upstream: ``auto`` (2026-07-28 when it offers it,
-    #: else the initialize handshake), ``legacy`` (always the handshake: a session whose
-    #: tools may ask the agent mid-call with ``sampling/createMessage`` or
-    #: ``elicitation/create``, and send logs and resource updates), or a revision.
+    #: The MCP revision spoken to this upstream: ``auto`` (the initialize handshake when
+    #: the upstream offers it: a session whose tools may ask the agent mid-call with
+    #: ``sampling/createMessage`` or ``elicitation/create``, and send logs and resource
+    #: updates; else 2026-07-28), ``legacy`` (always the handshake), or a revision.
     protocol: Literal["auto", "legacy", "2026-07-28"] = "auto"
 
     @model_validator(mode="after")

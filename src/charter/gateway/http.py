@@ -1,7 +1,8 @@
 """The gateway over HTTP: the MCP endpoint behind the resource server, and the well-known files.
 
 ``/mcp`` is the SDK's streamable HTTP session manager (SSE responses, so an
-upstream's requests and notifications reach the agent during its call; the
+upstream's requests and notifications reach the agent during its call, sent as
+plain JSON when the result is all there is (:mod:`charter.gateway.lazysse`); the
 configured body limit, session limits and idle timeout, DNS-rebinding
 protection on loopback) behind :class:`~charter.gateway.auth.ResourceServer`;
 ``/.well-known/oauth-protected-resource[/mcp]`` is the RFC 9728 document;
@@ -20,8 +21,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from charter.gateway.auth import ResourceServer, metadata_url, resource_metadata
+from charter.gateway.lazysse import LazyStreams
 from charter.gateway.stepup import scope_needed
 from charter.version import __version__
 
@@ -51,8 +54,11 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
         session_idle_timeout=settings.session_idle_timeout,
         max_sessions=settings.max_sessions,
     )
+    mcp_app: ASGIApp = StreamableHTTPASGIApp(manager)
+    if settings.stream_responses:  # SSE only for answers that carry more than their result
+        mcp_app = LazyStreams(mcp_app)
     endpoint = ResourceServer(
-        StreamableHTTPASGIApp(manager),
+        mcp_app,
         authority=gateway.authority,
         resource=gateway.resource,
         sessions=gateway.sessions,

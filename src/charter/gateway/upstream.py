@@ -35,6 +35,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp_types.jsonrpc import UNSUPPORTED_PROTOCOL_VERSION
 from pydantic import BaseModel, ValidationError
 
 from charter.gateway.cancellation import ReasonedCancellations, abandon_reason
@@ -150,6 +151,23 @@ class Upstream:
         self._kick = anyio.Event()
         self._wake = anyio.Event()
         self._closing = False
+        #: ``auto`` found the upstream modern-only (it refused the initialize handshake).
+        self._modern_only = False
+
+    @property
+    def mode(self) -> str:
+        """The connect mode handed to the SDK for the next connection.
+
+        ``auto`` prefers the initialize handshake whenever the upstream offers it:
+        that session carries the whole protocol both ways (server-initiated
+        sampling, elicitation and roots mid-call, logs, resource updates), and a
+        version-spanning upstream tool asks the same question either way. Only an
+        upstream that refuses the handshake (modern-only) gets the SDK's own
+        negotiation, which settles on 2026-07-28.
+        """
+        if self.config.protocol == "auto":
+            return "auto" if self._modern_only else "legacy"
+        return self.config.protocol
 
     # -- connection ----------------------------------------------------------------
     def _transport(self) -> AbstractAsyncContextManager[Any]:
@@ -181,10 +199,11 @@ class Upstream:
         delay = 0.5
         while not self._closing:
             self._lost = anyio.Event()
+            switched = connected = False
             try:
                 client = Client(
                     self._transport(),
-                    mode=self.config.protocol,
+                    mode=self.mode,
                     cache=None,
                     read_timeout_seconds=self.config.connect_timeout,
                     message_handler=self._on_message,
@@ -192,6 +211,7 @@ class Upstream:
                     **self._callbacks(),
                 )
                 async with client:
+                    connected = True
                     await self._load_catalogue(client)
                     self._client = client
                     self.state = UpstreamState.READY
@@ -203,20 +223,38 @@ class Upstream:
                     self._notify()
                     await self._hold(client)
             except Exception as exc:  # every failure of an upstream is reported, not raised
-                self.last_error = self._secrets.redact(_describe(exc))
-                logger.warning("upstream %s is down: %s", self.name, self.last_error)
+                if not connected and self._refused_handshake(exc):
+                    logger.info("upstream %s refuses the handshake; speaking 2026-07-28", self.name)
+                    self._modern_only = switched = True
+                else:
+                    self.last_error = self._secrets.redact(_describe(exc))
+                    logger.warning("upstream %s is down: %s", self.name, self.last_error)
             finally:
                 self._client = None
                 if self._ready.is_set():
                     self._ready = anyio.Event()
                 self.state = UpstreamState.CLOSED if self._closing else UpstreamState.DOWN
-                self._attempted.set()
+                if not switched:
+                    self._attempted.set()
             if self._closing:
                 break
+            if switched:
+                continue
             self._wake = anyio.Event()
             with anyio.move_on_after(delay):
                 await self._wake.wait()
             delay = min(delay * 2, MAX_BACKOFF)
+
+    def _refused_handshake(self, exc: BaseException) -> bool:
+        """Whether ``auto``'s handshake was refused as an unsupported protocol version."""
+        if self.config.protocol != "auto" or self._modern_only:
+            return False
+        while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+            exc = exc.exceptions[0]
+        return isinstance(exc, MCPError) and exc.error.code in (
+            UNSUPPORTED_PROTOCOL_VERSION,
+            types.METHOD_NOT_FOUND,
+        )
 
     async def _hold(self, client: Client) -> None:
         """Keep the session until it is lost, re-reading the catalogue now and then.
@@ -267,7 +305,7 @@ class Upstream:
             "elicitation_callback": elicitation,
             "logging_callback": log,
         }
-        if self.config.protocol == "legacy":
+        if self.mode == "legacy":
             # Roots are deprecated at 2026-07-28, and declaring them there costs every
             # request (measured: +40 ms p50 per call on the development host).
             callbacks["list_roots_callback"] = roots

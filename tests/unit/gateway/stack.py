@@ -155,14 +155,21 @@ def _stop(process: subprocess.Popen[bytes] | cli_fork.ForkedProcess) -> None:
 
 @contextmanager
 def upstream_http(
-    home: Path, env: dict[str, str] | None = None, *, sse: bool = False
+    home: Path, env: dict[str, str] | None = None, *, sse: bool = False, modern_only: bool = False
 ) -> Iterator[str]:
     """The test upstream MCP server on streamable HTTP (JSON or SSE responses); yields its URL."""
     port = free_port()
     log = home / f"upstream-{port}.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(UPSTREAM), "--http", str(port), *(["--sse"] if sse else [])],
+            [
+                sys.executable,
+                str(UPSTREAM),
+                "--http",
+                str(port),
+                *(["--sse"] if sse else []),
+                *(["--modern-only"] if modern_only else []),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

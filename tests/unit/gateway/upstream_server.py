@@ -1,6 +1,9 @@
 """An upstream MCP server for the gateway tests, written with the official SDK.
 
-Run as ``python upstream_server.py`` (stdio) or ``python upstream_server.py --http PORT [--sse]``.
+Run as ``python upstream_server.py`` (stdio) or
+``python upstream_server.py --http PORT [--sse | --modern-only]`` (``--modern-only``
+refuses the initialize handshake with ``-32022``, as a server speaking only
+2026-07-28 does).
 Besides the tools agents use (``read_ticket``, ``send_email``, ``delete_table``)
 it has tools that misbehave on purpose: ``hang`` never answers (and notes it
 when it is cancelled), ``crash`` kills the process mid-call. ``whoami`` reports
@@ -118,8 +121,55 @@ def summarize_ticket(ticket_id: str) -> str:
     return f"Summarise ticket {ticket_id} in two sentences."
 
 
+def modern_only(app: Any) -> Any:
+    """``app``, refusing ``initialize`` as a server that speaks only 2026-07-28 does."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("method") == "initialize":
+            error = {
+                "code": types.UNSUPPORTED_PROTOCOL_VERSION,
+                "message": "this server speaks only 2026-07-28",
+                "data": {"supported": ["2026-07-28"], "requested": "initialize"},
+            }
+            answer = json.dumps({"jsonrpc": "2.0", "id": parsed.get("id"), "error": error})
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": answer.encode()})
+            return
+        sent = False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return wrapped
+
+
 if __name__ == "__main__":
-    if len(sys.argv) in (3, 4) and sys.argv[1] == "--http":
+    if sys.argv[1:2] == ["--http"] and sys.argv[3:] == ["--modern-only"]:
+        import uvicorn
+
+        app = modern_only(server.streamable_http_app(json_response=True))
+        uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    elif len(sys.argv) in (3, 4) and sys.argv[1] == "--http":
         # JSON responses by default; "--sse" streams them (a closed stream then cancels the call)
         json_response = sys.argv[3:] != ["--sse"]
         server.run(
