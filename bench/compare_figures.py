@@ -129,6 +129,50 @@ def gateway_auth(out: str) -> list[Figure]:
     ]
 
 
+def aws_escalation(out: str) -> list[Figure]:
+    """``bench/aws_escalation.py``: CPU seconds to load an export, and for the analysis alone."""
+    figures: list[Figure] = []
+    if load := re.search(rf"load only .*?: {NUMBER} s wall, ({NUMBER}) s CPU", out):
+        figures.append(("load only CPU s", _num(load[1]), False))
+    if both := re.search(rf"the analysis alone {NUMBER} s wall, ({NUMBER}) s CPU", out):
+        figures.append(("escalation analysis CPU s", _num(both[1]), False))
+    return figures
+
+
+def draft_holdout(out: str) -> list[Figure]:
+    """``bench/draft_holdout.py``: shares of held-out calls the drafted charter gets right."""
+    found = re.search(rf"mean: ({NUMBER})% of later .*?, ({NUMBER})% of out-of-purpose", out)
+    if not found:
+        return []
+    return [
+        ("legitimate calls allowed %", _num(found[1]), True),
+        ("out-of-purpose calls denied %", _num(found[2]), True),
+    ]
+
+
+def notices(out: str) -> list[Figure]:
+    """``bench/notices.py``: delivery rate and wall time, the evaluation with and without it."""
+    figures: list[Figure] = []
+    for text in out.splitlines():
+        row = re.match(rf"  (\S.*?)\s+({NUMBER})$", text)
+        if row and not row[1].startswith(("load average", "delivered", "delivery errors")):
+            figures.append((row[1], _num(row[2]), row[1].endswith("per s")))
+    return figures
+
+
+def whatif(out: str) -> list[Figure]:
+    """``bench/whatif.py``: CPU seconds of each replay, the read-only floor and the naive peer."""
+    return [
+        (f"{' '.join(label.split())} CPU s", _num(cpu), False)
+        for label, cpu in re.findall(
+            rf"^  (read only|what-if, \w+ +policy|naive evaluate x2)\s.*?{NUMBER} s wall\s+"
+            rf"({NUMBER}) s CPU",
+            out,
+            re.MULTILINE,
+        )
+    ]
+
+
 #: Labels of ``bench/decisions.py`` longer than its label column (one space, not two, follows).
 DECISION_LABELS = (
     "memory kept by the index / peak while parsing + compiling",
@@ -388,6 +432,34 @@ BENCHES = (
         scan,
         ("--size-mb", "10", "--skip-peer", "--out", "{work}/scan-corpus"),
         ("--size-mb", "3", "--skip-peer", "--jobs", "1", "--out", "{work}/scan-corpus"),
+    ),
+    Bench(
+        "aws_escalation",
+        "bench/aws_escalation.py",
+        aws_escalation,
+        ("--roles", "2000", "--policies", "8000", "--users", "200"),
+        ("--roles", "500", "--policies", "2000", "--users", "50"),
+    ),
+    Bench(
+        "draft_holdout",
+        "bench/draft_holdout.py",
+        draft_holdout,
+        ("--seeds", "2"),
+        ("--seeds", "1"),
+    ),
+    Bench(
+        "notices",
+        "bench/notices.py",
+        notices,
+        ("--notices", "2000", "--scale", "0.003"),
+        ("--notices", "500", "--scale", "0.003"),
+    ),
+    Bench(
+        "whatif",
+        "bench/whatif.py",
+        whatif,
+        ("--rows", "200000", "--sample", "20000", "--dir", "{work}/whatif"),
+        ("--rows", "50000", "--sample", "5000", "--dir", "{work}/whatif-quick"),
     ),
 )
 

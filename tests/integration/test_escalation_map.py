@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 
 from charter.cli.main import app
 from charter.cli.runtime import get_services
+from charter.errors import InvalidInput
 from charter.services.context import Services
 from charter.services.map import EdgeKind, render_svg
 from charter.web.mapview import render_map
@@ -35,7 +36,8 @@ def test_paths_are_stored_listed_and_walked(services: Services) -> None:
     lam = by_name["privesc15-PassExistingRoleToNewLambdaThenInvoke-user"]
     assert lam["to"] == SERVICE_ROLE and lam["conditional"] is False
     assert "iam:PassRole on it and lambda:CreateFunction" in lam["steps"][0]["reason"]
-    assert services.estate.map.escalation_paths(account="999999999999") == ([], False)
+    with pytest.raises(InvalidInput, match="account"):  # a mistyped account is not "no paths"
+        services.estate.map.escalation_paths(account="999999999999")
     # the blast radius follows the escalation edge to the admin role and what it reaches
     reach = services.estate.map.blast_radius(identity=LAMBDA_USER, depth=3)
     escalates = [e for e in reach.graph.edges if e.kind is EdgeKind.ESCALATES]

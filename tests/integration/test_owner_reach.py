@@ -28,8 +28,11 @@ from fastapi.routing import APIRoute
 from tests.support.console import SAMPLE_USERS, api_token, csrf_of, load_sample_estate, sign_in
 from tests.support.server import LiveServer, charter_env, live_server
 
+import charter
 from charter.config import Settings
 from charter.domain.charter import Capability
+from charter.domain.charter_parsing import parse_charter
+from charter.domain.lifecycle import Transition
 from charter.http.security import Zone, api_refusal, zone_of
 from charter.server import create_app
 from charter.services.auth import Principal, UserRole, Via
@@ -264,6 +267,20 @@ CALLS: list[Call] = [
     Call("GET", "/credentials", "/credentials?agent={agent}"),
     Call("GET", "/inbox", "/inbox?person=" + VICTIM, expect=403),
     Call(
+        "POST",
+        "/approvals/{approval_id}/approve",
+        "/approvals/{approval}/approve",
+        form={},
+        control=False,
+    ),
+    Call(
+        "POST",
+        "/approvals/{approval_id}/deny",
+        "/approvals/{approval}/deny",
+        form={},
+        control=False,
+    ),
+    Call(
         "POST", "/shadow/{name}/adopt", "/shadow/claude/adopt", form={}, expect=403, control=False
     ),
     Call(
@@ -305,6 +322,7 @@ LISTINGS: dict[tuple[str, str], str] = {
     ("GET", "/credentials"): "/credentials",
     ("GET", "/changes"): "/changes",
     ("GET", "/inbox"): "/inbox",
+    ("GET", "/approvals"): "/approvals",
 }
 
 #: Owner-reachable routes that take no other owner's object, and why.
@@ -316,6 +334,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/shadow"): "admins and auditors only (require_role): 403 for owners",
     ("GET", "/audit"): "admins and auditors only (require_role): 403 for owners",
     ("GET", "/what-if"): "admins only (require_role): 403 for owners",
+    ("GET", "/discovery"): "admins and auditors only (require_role): 403 for owners",
     ("POST", "/what-if"): "admins only (require_role): 403 for owners",
     ("GET", "/login"): "signing in (open zone)",
     ("POST", "/login"): "signing in (open zone)",
@@ -414,6 +433,22 @@ def _body(body: dict[str, Any] | None, objects: dict[str, str]) -> Any:
     return {k: _fill(v, objects) if isinstance(v, str) else v for k, v in body.items()}
 
 
+def _held_call(services: Services) -> str:
+    """A call of the victim's agent held for the victim's approval: its access request id."""
+    bot = {
+        "name": "victim-payer",
+        "owner": VICTIM,
+        "purpose": "Pays invoices once its owner approves each payment.",
+        "allow": [{"action": "pay", "resource": "bank:*", "approve": {"by": "owner"}}],
+    }
+    services.registry.register(parse_charter(bot), actor="test:setup")
+    services.registry.transition("victim-payer", Transition.ACTIVATE, actor="t", reason="ok")
+    services.decisions.refresh()
+    held = charter.decide("victim-payer", "pay", "bank:acct/1", services=services)
+    assert held.needs_approval
+    return services.call_approvals.list(agent="victim-payer")[0].id
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, dict[str, str]]]:
     env = charter_env(tmp_path_factory.mktemp("reach"))
@@ -448,6 +483,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         wider = charter.model_copy(update={"allow": [*charter.allow, Capability(action="*")]})
         change = governance.changes.update_charter(wider, actor=VICTIM)
         assert isinstance(change, Proposal)
+        approval = _held_call(services)
         findings, _ = governance.findings.list()
         finding = next(f.id for f in findings if f.owner == VICTIM)
         campaign = next(c.id for c in governance.reviews.list() if c.scope == f"agent:{AGENT}")
@@ -462,6 +498,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         "rotation": rotation,
         "task": task,
         "change": change.id,
+        "approval": approval,
     }
     with live_server(env) as running:
         yield running, objects
@@ -544,7 +581,7 @@ def _walk(attacker: Owner, victim: Owner, objects: dict[str, str]) -> list[str]:
 
 def _listings(attacker: Owner, objects: dict[str, str]) -> list[str]:
     """Every listing as the attacker: none names the victim's objects."""
-    kinds = ("agent", "finding", "campaign", "grant", "rotation", "task", "change")
+    kinds = ("agent", "finding", "campaign", "grant", "rotation", "task", "change", "approval")
     markers = [objects[k] for k in kinds]
     failures = []
     for (method, _route), path in LISTINGS.items():

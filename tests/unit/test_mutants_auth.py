@@ -89,10 +89,8 @@ def test_a_token_of_the_longest_length_is_read_and_the_request_kept() -> None:
 def test_a_refusal_without_a_token_asks_for_one() -> None:
     answer = refusal(None, META)
     assert answer.status_code == 401
-    assert json.loads(answer.body) == {
-        "error": "invalid_token",
-        "error_description": "an access token is required",
-    }
+    # RFC 6750 §3.1: a request without credentials gets no error code, in the body or the header
+    assert json.loads(answer.body) == {"error_description": "an access token is required"}
     assert answer.headers["www-authenticate"] == f'Bearer resource_metadata="{META}"'
     assert answer.headers["cache-control"] == "no-store"
     assert "dpop-nonce" not in answer.headers

@@ -26,8 +26,12 @@ from charter.web.templating import redirect, render
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
-def _visible(principal: Principal, item: CallApproval) -> bool:
-    return principal.owner_scope is None or item.owner.lower() == principal.subject.lower()
+def _visible(request: Request, principal: Principal, item: CallApproval) -> bool:
+    """Admins and auditors see every held call; an owner sees their agents' and those they
+    may decide (a rule's ``by: role NAME`` they hold), as their inbox lists them."""
+    if principal.owner_scope is None or item.owner.lower() == principal.subject.lower():
+        return True
+    return services_dep(request).call_approvals.may_decide(item, principal.subject)
 
 
 @router.get("/approvals")
@@ -44,7 +48,7 @@ def approvals(request: Request, principal: PrincipalDep, status: str = "pending"
             "url": quote(item.id, safe=""),
         }
         for item in found
-        if _visible(principal, item)
+        if _visible(request, principal, item)
     ]
     return render(
         request,
@@ -66,7 +70,7 @@ def _decide(request: Request, principal: Principal, approval_id: str, *, approve
         item = service.get(approval_id)
     except NotFound:
         item = None
-    if item is None or not _visible(principal, item):  # out of reach answers like missing
+    if item is None or not _visible(request, principal, item):  # out of reach answers like missing
         raise NotFound(f"no access request {approval_id!r}", field="id")
     try:
         if approve:
