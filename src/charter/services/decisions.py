@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from charter.domain.compiled import Snapshot
-    from charter.services.context import Services
 
 _D = policy_documents
 
@@ -454,50 +453,3 @@ class DecisionService:
             self._watcher.stop()
             self._watcher = None
         self.recorder.close()
-
-
-_default: DecisionService | None = None
-_default_services: Services | None = None
-_default_lock = threading.Lock()
-
-
-def decide(
-    agent: str,
-    action: str,
-    resource: str,
-    *,
-    context: Mapping[str, Any] | None = None,
-    on_behalf_of: str | None = None,
-    at: dt.datetime | None = None,
-    services: Services | None = None,
-) -> Decision:
-    """Decide in-process: may ``agent`` do ``action`` on ``resource`` (``system:path``)?
-
-    Uses ``services`` if given, else one process-wide decision point built from
-    the environment (``CHARTER_HOME`` / ``CHARTER_DATABASE_URL``), which follows
-    charter, policy and role changes within a second. The decision is recorded
-    as Activity, unless ``at`` asks about another moment. Never raises for a
-    request: a failure is a deny.
-    """
-    global _default, _default_services
-    if services is not None:
-        service = services.decisions
-        holder = services
-    else:
-        service = _default  # type: ignore[assignment]
-        if service is None:
-            with _default_lock:
-                if _default is None:
-                    from charter.services.context import Services as _Services
-
-                    _default_services = _Services.from_settings()
-                    _default = _default_services.decisions
-                service = _default
-        holder = _default_services  # type: ignore[assignment]
-    decision = service.decide(
-        agent, action, resource, context=context, on_behalf_of=on_behalf_of, at=at
-    )
-    if decision.needs_approval and at is None and holder is not None:
-        settle = holder.call_approvals.settle  # a call held for a person's approval
-        decision = settle(decision, agent, action, resource, context, on_behalf_of)
-    return decision
