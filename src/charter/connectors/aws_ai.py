@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from charter.connectors.aws_mapping import Context, account_of, arn_identity_id, resource_of
+from charter.connectors.aws_mapping import Context, account_of, arn_identity_id, runs_as
 from charter.connectors.base import require
 from charter.connectors.dates import parse_time
 from charter.connectors.skipping import guard
@@ -124,20 +124,5 @@ def workload(rec: Rec, ctx: Context) -> tuple[Identity, list[Grant]]:
             else {},
         },
     )
-    grants = []
-    if role:
-        grants.append(
-            Grant(
-                id=f"{identity.id}#runs-as",
-                source="aws",
-                account=ctx.account,
-                subject_type="identity",
-                subject=identity.id,
-                system=f"aws:{ctx.account}",
-                resource=role,
-                permissions=("sts:AssumeRole",),
-                reason=f"{kind.title} {name} runs as role {resource_of(role)}",
-                properties={"assumes": arn_identity_id(account_of(role) or ctx.account, role)},
-            )
-        )
+    grants = [runs_as(identity.id, role, ctx, f"{kind.title} {name}")] if role else []
     return identity, grants

@@ -447,21 +447,21 @@ def function(rec: Rec, ctx: Context) -> tuple[Identity, list[Grant]]:
             "last_modified": data.get("LastModified"),
         },
     )
-    grants = []
-    if role:
-        role_id = arn_identity_id(account_of(role) or ctx.account, role)
-        grants.append(
-            Grant(
-                id=f"{identity.id}#runs-as",
-                source="aws",
-                account=ctx.account,
-                subject_type="identity",
-                subject=identity.id,
-                system=f"aws:{ctx.account}",
-                resource=role,
-                permissions=("sts:AssumeRole",),
-                reason=f"Lambda function {name} runs as role {resource_of(role)}",
-                properties={"assumes": role_id},
-            )
-        )
+    grants = [runs_as(identity.id, role, ctx, f"Lambda function {name}")] if role else []
     return identity, grants
+
+
+def runs_as(identity_id: str, role: str, ctx: Context, what: str) -> Grant:
+    """The grant of a workload (a Lambda function, a Bedrock agent) on the role it runs as."""
+    return Grant(
+        id=f"{identity_id}#runs-as",
+        source="aws",
+        account=ctx.account,
+        subject_type="identity",
+        subject=identity_id,
+        system=f"aws:{ctx.account}",
+        resource=role,
+        permissions=("sts:AssumeRole",),
+        reason=f"{what} runs as role {resource_of(role)}",
+        properties={"assumes": arn_identity_id(account_of(role) or ctx.account, role)},
+    )
