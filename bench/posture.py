@@ -16,11 +16,10 @@ Measured, on the same store:
   rollup, compares, writes nothing); on PostgreSQL after one *settling* run, which
   moves the activity into the rollup (see ``charter.services.governance.rollup``);
 * **currency check**: what ``charter findings`` pays when the store has not changed;
-* **peer** in the same run: one bare ``GROUP BY agent, action, resource`` over
-  the activity table, the database's own floor for reading every activity row once.
+* **peer** in the same run: one bare ``GROUP BY agent, action, resource`` over the
+  activity table (the database's own floor for reading every activity row once).
 
-Target: cold evaluation under 60 s on SQLite, faster on PostgreSQL.
-"""
+Target: cold evaluation under 60 s on SQLite, faster on PostgreSQL."""
 
 from __future__ import annotations
 
