@@ -25,6 +25,7 @@ from charter.api import (
     governance,
     oauth,
     people,
+    ssf,
     whatif,
 )
 from charter.api.openapi import truthful_openapi
@@ -47,6 +48,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         # of the collector's sight, so a full collection does not rescan it on every request.
         gc.collect()
         gc.freeze()
+        sender = services.ssf.sender()  # pushes SETs to receivers, off every write path
+        sender.start()
+        app.state.shutdown_hooks.append(sender.stop)
         yield
         for hook in app.state.shutdown_hooks:
             hook()
@@ -85,6 +89,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.include_router(governance.router)  # findings, posture, reviews, JIT, lifecycle
     app.include_router(changes.router)  # proposals waiting for a second person
     app.include_router(whatif.router)  # recorded activity replayed against a proposal
+    app.include_router(ssf.router)  # Shared Signals: SSF metadata, streams, poll, IdP push
     # -- end routers --
 
     @app.get("/healthz", tags=["meta"])

@@ -25,6 +25,7 @@ from charter.cli import (
     governance,
     inbox,
     people,
+    ssf,
     status,
     tokens,
     users,
@@ -72,6 +73,7 @@ approvals.register(app)  # single calls held for a person's approval
 status.register(app)  # the store in use and what it holds
 whatif.register(app)  # what-if replay of recorded activity; charters drafted from it
 inbox.register(app)  # a person's inbox: approvals, reviews, tasks, findings, notices
+ssf.register(app)  # Shared Signals streams; SIEM export
 # -- end registrations --
 
 #: ``charter --help`` lists the commands by job, in this order (a new command joins a panel here).
@@ -92,6 +94,7 @@ JOBS: dict[str, tuple[str, ...]] = {
         "worker",
     ),
     "Enforcement": ("gateway", "pep"),
+    "Signals": ("ssf", "siem"),
     "Console & API": ("serve", "users", "api-tokens"),
     "Store": ("status", "init", "audit", "version"),
 }

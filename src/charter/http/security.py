@@ -7,8 +7,9 @@ zone              paths                                                 needs
 ================  ====================================================  ============================
 open              ``/healthz``, ``/docs``, ``/redoc``,                  nothing (the OAuth endpoints
                   ``/openapi.json``, ``/.well-known/*``, ``/oauth/*``,  keep their own client
-                  ``/login``, ``/login/*``, ``/static/*``,              authentication)
-                  ``/favicon.ico``
+                  ``/login``, ``/login/*``, ``/static/*``,              authentication; ``/ssf/*``
+                  ``/favicon.ico``, ``/ssf/*`` (SSF poll, IdP push)     a stream's bearer token or a
+                                                                        signed SET)
 pdp               ``/access/*`` (AuthZEN)                               a PEP key as bearer
 api               ``/v1/*`` (management API)                            a personal API token as
                                                                         bearer, or a console
@@ -94,7 +95,7 @@ _OPEN_EXACT = frozenset(
         "/favicon.ico",
     }
 )
-_OPEN_PREFIXES = ("/.well-known/", "/oauth/", "/login/", "/static/")
+_OPEN_PREFIXES = ("/.well-known/", "/oauth/", "/login/", "/static/", "/ssf/")
 
 #: ``/v1`` prefixes an *owner* may call, with the methods (None: all). The router
 #: behind each must scope to the owner's own agents (see module docstring).

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +89,9 @@ class AuditService:
         self.keyring = keyring
         self.checkpoints = checkpoints
         self._sealed: Anchor | None = None
+        #: called with the connection and the new events inside every append's transaction
+        #: (the Shared Signals outbox): what they write commits or rolls back with the change
+        self.listeners: list[Callable[[Connection, Sequence[Event]], object]] = []
 
     def record(self, connection: Connection, draft: EventDraft) -> Event:
         """Append one event inside the caller's transaction."""
@@ -158,6 +161,8 @@ class AuditService:
         _put_anchor(
             connection, Anchor(HEAD, seq, prev, key.key_id, key.seal(HEAD, seq, prev, key.key_id))
         )
+        for listener in self.listeners:
+            listener(connection, out)
         return out
 
     def append(self, drafts: Sequence[EventDraft]) -> list[Event]:

@@ -29,6 +29,8 @@ from charter.services.people import PeopleService
 from charter.services.reconcile import ReconcileService
 from charter.services.scan_records import ScanRecorder
 from charter.services.search import PAGE_KEY_PURPOSE, SearchService
+from charter.services.siem import SiemExport
+from charter.services.ssf.service import SsfService
 from charter.services.tokens.keys import MasterKey
 from charter.services.tokens.service import TokenService
 from charter.services.whatif import WhatIfService
@@ -55,7 +57,12 @@ class Services:
         target = CheckpointTarget(
             self.settings.audit_checkpoint_dir, self.settings.audit_checkpoint_url
         )
-        return AuditService(self.db, self.clock, AuditKeyring(self.settings.home), target)
+        audit = AuditService(self.db, self.clock, AuditKeyring(self.settings.home), target)
+        # Shared Signals: SETs are queued in the transaction of the change they report
+        audit.listeners.append(
+            lambda connection, events: self.ssf.outbox.enqueue(connection, events)
+        )
+        return audit
 
     @cached_property
     def registry(self) -> RegistryService:
@@ -121,6 +128,14 @@ class Services:
     @cached_property
     def drafts(self) -> DraftService:  # charters drafted from observed behaviour
         return DraftService(self.db, self.clock)
+
+    @cached_property
+    def ssf(self) -> SsfService:  # Shared Signals: streams, the SET outbox, the IdP receiver
+        return SsfService(self.db, self.audit, self.clock, lambda: self.tokens, hook=False)
+
+    @cached_property
+    def siem(self) -> SiemExport:  # decisions and findings as OCSF events, to a file or URL
+        return SiemExport(self.db, self.clock)
 
     def close(self) -> None:
         """Flush what services buffer (the decision engine's activity writer), then disconnect."""

@@ -1,0 +1,1 @@
+"""Shared Signals (OpenID SSF 1.0): streams, the SET outbox, and SETs received from an IdP."""
