@@ -104,6 +104,8 @@ def document_problems(document: dict[str, Any]) -> dict[str, Any]:
                 operation["security"] = [{"pepKey": []}]
             elif path.startswith("/oauth/") and method in WRITES:
                 _oauth_errors(responses)
+            elif path.startswith("/ssf/") and method in WRITES:
+                _ssf_errors(responses)
     return document
 
 
@@ -113,6 +115,22 @@ def _oauth_errors(responses: dict[str, Any]) -> None:
     for status in (400, 401, 403):
         entry = responses.setdefault(str(status), {"description": "OAuth error", "content": {}})
         entry["content"]["application/json"] = oauth
+
+
+def _ssf_errors(responses: dict[str, Any]) -> None:
+    """RFC 8935 §2.4 / RFC 8936 errors (``{"err", "description"}``) as ``application/json``;
+    a poll request's own fields answer problems (422)."""
+    error = {
+        "schema": {
+            "type": "object",
+            "required": ["err"],
+            "properties": {"err": {"type": "string"}, "description": {"type": "string"}},
+        }
+    }
+    for status in (400, 401):
+        entry = responses.setdefault(str(status), {"description": "SET error", "content": {}})
+        entry["content"]["application/json"] = error
+    responses["422"] = _problem(422)
 
 
 def truthful_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

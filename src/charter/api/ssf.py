@@ -153,17 +153,31 @@ def _bearer(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-@router.post("/ssf/poll/{stream_id}")
-def poll(stream_id: str, request: Request, body: JsonBody, services: ServicesDep) -> JSONResponse:
+@router.post(
+    "/ssf/poll/{stream_id}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def poll(stream_id: str, request: Request, services: ServicesDep) -> JSONResponse:
     """RFC 8936: acknowledge (``ack``), report (``setErrs``) and fetch (``maxEvents``) SETs."""
-    stream = services.ssf.streams.by_token(_bearer(request))
+    stream = await run_in_threadpool(services.ssf.streams.by_token, _bearer(request))
     if stream is None or not hmac.compare_digest(stream.id, stream_id):
         return JSONResponse(
             {"err": "authentication_failed", "description": "a stream's bearer token is needed"},
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="ssf"'},
         )
-    return JSONResponse(services.ssf.outbox.poll(stream, ssf.parse_poll(body)))
+    body = await request.body()
+    try:
+        document = json.loads(body) if body.strip() else {}
+    except ValueError:
+        raise InvalidInput("the poll request is not JSON", field="body") from None
+    answer = await run_in_threadpool(services.ssf.outbox.poll, stream, ssf.parse_poll(document))
+    return JSONResponse(answer)
 
 
 @router.post(
