@@ -160,6 +160,17 @@ def notices(out: str) -> list[Figure]:
     return figures
 
 
+def ssf(out: str) -> list[Figure]:
+    """``bench/ssf.py``: transitions with and without push streams, SET delivery lag, the
+    OCSF export beside plain JSON lines (counts and the ratio are not figures)."""
+    figures: list[Figure] = []
+    for text in out.splitlines():
+        row = re.match(rf"  (\S.*?)\s+({NUMBER})$", text)
+        if row and not row[1].startswith(("SETs ", "ratio")):
+            figures.append((row[1], _num(row[2]), "/s" in row[1] or "per CPU-s" in row[1]))
+    return figures
+
+
 def whatif(out: str) -> list[Figure]:
     """``bench/whatif.py``: CPU seconds of each replay, the read-only floor and the naive peer."""
     return [
@@ -453,6 +464,13 @@ BENCHES = (
         notices,
         ("--notices", "2000", "--scale", "0.003"),
         ("--notices", "500", "--scale", "0.003"),
+    ),
+    Bench(
+        "ssf",
+        "bench/ssf.py",
+        ssf,
+        ("--transitions", "200", "--decisions", "20000"),
+        ("--transitions", "60", "--decisions", "5000"),
     ),
     Bench(
         "whatif",

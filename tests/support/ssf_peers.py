@@ -62,6 +62,7 @@ class SsfPeer:
                         "token": body.decode(),
                         "content_type": self.headers.get("Content-Type"),
                         "authorization": self.headers.get("Authorization"),
+                        "at": time.monotonic(),
                     }
                 )
                 self._answer(202)

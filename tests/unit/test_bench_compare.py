@@ -234,3 +234,21 @@ def test_authzen_search_rows_are_read_with_their_peers(figures: ModuleType) -> N
     assert read["over HTTP p95 ms"] == (2.55, False)
     assert read["peer: GET /healthz p95 ms"] == (3.237, False)
     assert len(read) == 8
+
+
+def test_ssf(figures: ModuleType) -> None:
+    out = """== sqlite: 60 transitions, 3 push streams, 3000 decisions (load average 1.0 1.0 1.0)
+  peer: transition without streams p50 ms          5.97
+  transition with 3 streams, outbox only p50 ms    13.20
+  ratio outbox only/without streams                2.21
+  SET delivered after commit p50 ms                71.10
+  SETs delivered                                   90.00
+  OCSF events exported/s                           3,129.35
+  peer: plain JSON lines per CPU-s                 59,367.86
+load average at end 12.47 15.08 14.04
+"""
+    parsed = _parse(figures, "ssf", out)
+    assert parsed["transition with 3 streams, outbox only p50 ms"] == (13.20, False)
+    assert parsed["OCSF events exported/s"] == (3129.35, True)
+    assert parsed["peer: plain JSON lines per CPU-s"] == (59367.86, True)
+    assert "SETs delivered" not in parsed and "ratio outbox only/without streams" not in parsed

@@ -42,6 +42,7 @@ MAX_ATTEMPTS = 10
 CLAIM_SECONDS = 60
 PUSH_TIMEOUT = 5.0
 LONG_POLL_SECONDS = 10.0
+RECHECK_SECONDS = 0.05
 
 SignerSource = Callable[[], Signer]
 
@@ -65,6 +66,8 @@ class Outbox:
         self._issuer = issuer
         self._signer = signer
         self.wake = threading.Event()
+        #: kept between passes: a new client (its TLS context) costs more than a push
+        self._client: httpx.Client | None = None
 
     # -- written with the change -------------------------------------------------------------
     def enqueue(self, connection: Connection, events: Sequence[Event]) -> int:
@@ -200,26 +203,38 @@ class Outbox:
             )
         if not due:
             return counts
+        claimed = self._claim(due)
+        if not claimed:
+            return counts
         signer = self._signer()
-        with httpx.Client(timeout=PUSH_TIMEOUT, follow_redirects=False) as client:
-            for row in due:
-                if not self._claim(row.id, row.next_at):
-                    continue
-                outcome = self._send(client, signer, row)
-                counts[outcome] += 1
+        results: list[tuple[Any, dict[str, Any]]] = []
+        if self._client is None:
+            self._client = httpx.Client(timeout=PUSH_TIMEOUT, follow_redirects=False)
+        for row in claimed:
+            outcome, values = self._send(self._client, signer, row)
+            counts[outcome] += 1
+            results.append((row, values))
+        with self._db.write() as connection:  # every outcome of the pass in one transaction
+            for row, values in results:
+                connection.execute(sa.update(_O).where(_O.c.id == row.id).values(**values))
         return counts
 
-    def _claim(self, row_id: int, seen_next_at: dt.datetime) -> bool:
+    def _claim(self, due: list[Any]) -> list[Any]:
+        """The rows this sender takes (``next_at`` moved on under a guard), in one transaction."""
         later = self._clock.now() + dt.timedelta(seconds=CLAIM_SECONDS)
+        taken: list[Any] = []
         with self._db.write() as connection:
-            moved = connection.execute(
-                sa.update(_O)
-                .where(_O.c.id == row_id, _O.c.status == "pending", _O.c.next_at == seen_next_at)
-                .values(next_at=later)
-            )
-        return moved.rowcount == 1
+            for row in due:
+                moved = connection.execute(
+                    sa.update(_O)
+                    .where(_O.c.id == row.id, _O.c.status == "pending", _O.c.next_at == row.next_at)
+                    .values(next_at=later)
+                )
+                if moved.rowcount == 1:
+                    taken.append(row)
+        return taken
 
-    def _send(self, client: httpx.Client, signer: Signer, row: Any) -> str:
+    def _send(self, client: httpx.Client, signer: Signer, row: Any) -> tuple[str, dict[str, Any]]:
         headers = {"Content-Type": "application/secevent+jwt", "Accept": "application/json"}
         if row.authorization_header:
             headers["Authorization"] = row.authorization_header
@@ -235,19 +250,22 @@ class Outbox:
         now = self._clock.now()
         attempts = row.attempts + 1
         if error is None:
-            values: dict[str, Any] = {"status": "delivered", "done_at": now, "attempts": attempts}
-            outcome = "delivered"
-        elif status == 400 or attempts >= MAX_ATTEMPTS:
-            values = {"status": "failed", "done_at": now, "attempts": attempts, "last_error": error}
-            outcome = "failed"
+            return "delivered", {"status": "delivered", "done_at": now, "attempts": attempts}
+        if status == 400 or attempts >= MAX_ATTEMPTS:
             logger.warning("SET %s to %s failed: %s", row.jti, row.endpoint_url, error)
-        else:
-            delay = dt.timedelta(seconds=min(2**attempts, 300))
-            values = {"next_at": now + delay, "attempts": attempts, "last_error": error}
-            outcome = "retried"
-        with self._db.write() as connection:
-            connection.execute(sa.update(_O).where(_O.c.id == row.id).values(**values))
-        return outcome
+            return "failed", {
+                "status": "failed",
+                "done_at": now,
+                "attempts": attempts,
+                "last_error": error,
+            }
+        delay = dt.timedelta(seconds=min(2**attempts, 300))
+        return "retried", {"next_at": now + delay, "attempts": attempts, "last_error": error}
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Per stream, how many SETs are in each status."""
@@ -278,16 +296,22 @@ class PushSender:
             self._thread.start()
 
     def _run(self) -> None:
+        woken = False
         while not self._stop.is_set():
             self._outbox.wake.clear()
             try:
-                self._outbox.push_pass()
+                sent = sum(self._outbox.push_pass().values())
+                if woken and not sent:
+                    # woken inside the enqueueing transaction, before its commit: look again
+                    self._stop.wait(RECHECK_SECONDS)
+                    self._outbox.push_pass()
             except Exception:  # keep sending; the next pass retries
                 logger.exception("SET push pass failed")
-            self._outbox.wake.wait(self._every)
+            woken = self._outbox.wake.wait(self._every)
 
     def stop(self) -> None:
         self._stop.set()
         self._outbox.wake.set()
         if self._thread is not None:
             self._thread.join(timeout=PUSH_TIMEOUT + 1)
+        self._outbox.close()
