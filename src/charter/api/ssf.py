@@ -70,13 +70,19 @@ def read_streams(
 
 def _update(body: dict[str, Any], services: Services, actor: str, *, merge: bool) -> dict[str, Any]:
     stream_id = _stream_id(body)
-    if merge:  # PATCH: what is not sent stays
-        current = _config(services, services.ssf.streams.get(stream_id))
-        body = {**current, **body}
-        if "delivery" not in body or body["delivery"].get("method") == ssf.POLL:
-            body["delivery"] = {"method": body["delivery"]["method"]} | {
-                k: v for k, v in body["delivery"].items() if k != "endpoint_url"
-            }
+    if merge:  # PATCH: what is not sent stays (the push Authorization header included)
+        stream = services.ssf.streams.get(stream_id)
+        stored: dict[str, Any] = {
+            "aud": stream.audience,
+            "events_requested": list(stream.events_requested),
+            "description": stream.description,
+            "delivery": {
+                "method": stream.method,
+                "endpoint_url": stream.endpoint_url,
+                "authorization_header": stream.authorization_header,
+            },
+        }
+        body = {**stored, **body}
     stream = services.ssf.streams.replace(stream_id, ssf.parse_stream_request(body), actor=actor)
     return _config(services, stream)
 
