@@ -13,17 +13,24 @@ import httpx
 import pytest
 from tests.support.server import ROOT, charter_env, live_server, run_cli
 from tests.support.ssf_peers import RECEIVER_SECRET, SsfPeer, push_set, verify_charter_set
+from tests.unit.tokens.estate import ROLES
 
 from charter.config import Settings
 from charter.domain import ssf
 from charter.domain.charter_parsing import parse_charter_text
 from charter.domain.lifecycle import Transition
+from charter.domain.roles import parse_roles
+from charter.domain.tokens.jwk import Alg, generate_private_key
+from charter.sdk import AgentCredentials
 from charter.services.context import Services
 from charter.services.people import parse_directory
 
 AGENT = "support-summarizer"
 MARIA = "maria.garcia@acme.example"
 SIEM = "https://siem.acme.example"
+#: what the IdP puts in ``aud`` for Charter (its SETs and its people's tokens)
+FOR_CHARTER = "urn:charter"
+AGENT_KEY = generate_private_key(Alg.ES256)
 
 
 def _seed(env: dict[str, str], peer: SsfPeer) -> None:
@@ -34,8 +41,10 @@ def _seed(env: dict[str, str], peer: SsfPeer) -> None:
         spec = parse_charter_text((ROOT / "examples" / "agents" / f"{AGENT}.yaml").read_text())
         services.registry.register(spec, actor="test")
         services.registry.transition(AGENT, Transition.ACTIVATE, actor="test", reason="approved")
+        services.decisions.apply_roles(parse_roles(ROLES), actor="test", source="test")
+        services.tokens.enrol(AGENT, AGENT_KEY.public_key(), actor="test")
         services.tokens.trusted.add(
-            peer.issuer, actor="test", jwks_url=f"{peer.url}/idp/jwks", audience=SIEM
+            peer.issuer, actor="test", jwks_url=f"{peer.url}/idp/jwks", audience=FOR_CHARTER
         )
     finally:
         services.close()
@@ -97,18 +106,28 @@ def test_transmit_by_push_and_poll_and_receive_from_the_idp(tmp_path: Path) -> N
             assert rows[polled["stream_id"]]["sets"] == {"acked": 1}
             assert rows[pushed.json()["stream_id"]]["sets"] == {"delivered": 1}
 
-            # the IdP disables Maria's account: within a second she is departed
-            disabled = peer.idp_set(SIEM, ssf.ACCOUNT_DISABLED, MARIA)
+            # the IdP disables Maria's account: within a second she is departed, and the
+            # token her agent got for her is inactive (resumed: the agent itself may act)
+            resumed = run_cli("agent", "resume", AGENT, "--reason", "rotated", env=env)
+            assert resumed.returncode == 0, resumed.stderr
+            creds = AgentCredentials(AGENT, AGENT_KEY, base_url=server.url)
+            delegated = creds.exchange(peer.person_token(FOR_CHARTER, MARIA), scope="tickets.read")
+            assert delegated.claims["sub"] == MARIA
+            assert creds.introspect(delegated.value)["active"] is True
+            disabled = peer.idp_set(FOR_CHARTER, ssf.ACCOUNT_DISABLED, MARIA)
             started = time.monotonic()
             answer_idp = push_set(server.url, disabled)
             assert answer_idp.status_code == 202, answer_idp.text
             person = admin.get(f"/v1/people/{MARIA}").json()
             assert person["status"] == "departed"
+            assert creds.introspect(delegated.value) == {"active": False}
             assert time.monotonic() - started < 1.0
+            creds.close()
             # a replay is accepted and changes nothing; a wrong audience is refused
             assert push_set(server.url, disabled).status_code == 202
             events = admin.get("/v1/audit", params={"action": "ssf.receive"}).json()
             assert len(events) == 1, events
+            assert events[0]["after"]["revoked_tokens"] == 1
             wrong = push_set(server.url, peer.idp_set("urn:other", ssf.ACCOUNT_DISABLED, MARIA))
             assert wrong.status_code == 400
             assert wrong.json()["err"] == "invalid_audience"

@@ -90,6 +90,19 @@ class SsfPeer:
     def issuer(self) -> str:
         return self.url + "/idp"
 
+    def person_token(self, audience: str, email: str) -> str:
+        """A person's token from the IdP (the ``subject_token`` of a token exchange)."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": f"idp|{email}",
+            "email": email,
+            "aud": audience,
+            "iat": now,
+            "exp": now + 600,
+        }
+        return jwt.encode(claims, self.idp_key, algorithm="ES256", headers={"kid": self.kid})
+
     def idp_set(self, audience: str, event: str, email: str, **overrides: Any) -> str:
         claims: dict[str, Any] = {
             "iss": self.issuer,
