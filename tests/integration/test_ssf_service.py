@@ -69,6 +69,10 @@ def test_a_suspension_is_a_signed_session_revoked_set_polled_then_acked(estate: 
     done = services.ssf.outbox.poll(stream, ssf.parse_poll({"ack": [jti]}))
     assert done == {"sets": {}, "moreAvailable": False}
     assert services.ssf.outbox.counts()[stream_id] == {"acked": 1}
+    # acknowledged SETs are kept a week, then pruned
+    assert services.ssf.outbox.prune() == 0
+    estate.clock.advance(seconds=8 * 86400)
+    assert services.ssf.outbox.prune() == 1 and services.ssf.outbox.counts() == {}
 
 
 def test_a_removed_subject_and_unrequested_events_are_not_queued(estate: Estate) -> None:

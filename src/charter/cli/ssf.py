@@ -121,12 +121,14 @@ def streams_status(
 
 @ssf_app.command("push")
 def push(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Send the SETs push streams are owed, once (charter serve does it continuously).
+    """Send the SETs push streams are owed, once (charter serve does it continuously), and
+    forget those done more than a week ago.
 
     Example: charter ssf push --json
     """
     with cli_errors():
-        counts = get_services().ssf.outbox.push_pass()
+        outbox = get_services().ssf.outbox
+        counts = {**outbox.push_pass(), "pruned": outbox.prune()}
     if json_out:
         emit_json(counts)
         return

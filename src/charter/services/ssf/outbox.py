@@ -43,6 +43,9 @@ CLAIM_SECONDS = 60
 PUSH_TIMEOUT = 5.0
 LONG_POLL_SECONDS = 10.0
 RECHECK_SECONDS = 0.05
+#: SETs that left (or failed) are kept this long for ``charter ssf streams list``, then pruned
+KEEP_DONE = dt.timedelta(days=7)
+PRUNE_EVERY = 3600.0
 
 SignerSource = Callable[[], Signer]
 
@@ -262,6 +265,15 @@ class Outbox:
         delay = dt.timedelta(seconds=min(2**attempts, 300))
         return "retried", {"next_at": now + delay, "attempts": attempts, "last_error": error}
 
+    def prune(self, *, keep: dt.timedelta = KEEP_DONE) -> int:
+        """Forget SETs delivered, acknowledged or failed longer than ``keep`` ago."""
+        cutoff = self._clock.now() - keep
+        with self._db.write() as connection:
+            gone = connection.execute(
+                sa.delete(_O).where(_O.c.status != "pending", _O.c.done_at < cutoff)
+            )
+        return int(gone.rowcount or 0)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -297,7 +309,14 @@ class PushSender:
 
     def _run(self) -> None:
         woken = False
+        pruned = 0.0
         while not self._stop.is_set():
+            if time.monotonic() - pruned > PRUNE_EVERY:
+                pruned = time.monotonic()
+                try:
+                    self._outbox.prune()
+                except Exception:
+                    logger.exception("SET outbox prune failed")
             self._outbox.wake.clear()
             try:
                 sent = sum(self._outbox.push_pass().values())

@@ -78,6 +78,8 @@ class Receiver:
         received = ssf_inbound.check(compact, keys, audience, now.timestamp())
         try:
             with self._db.write() as connection:
+                too_old = now - dt.timedelta(seconds=ssf_inbound.MAX_AGE)
+                connection.execute(sa.delete(_R).where(_R.c.received_at < too_old))
                 connection.execute(
                     sa.insert(_R).values(issuer=issuer, jti=received.jti, received_at=now)
                 )
