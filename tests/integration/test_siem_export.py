@@ -18,6 +18,7 @@ from tests.support import governance_seed as seed
 
 from charter.domain import siem_ocsf
 from charter.domain.audit import canonical_json
+from charter.domain.governance.policy import parse_policy
 from charter.errors import CharterError, InvalidInput
 from charter.services.clock import FixedClock
 from charter.services.context import Services
@@ -148,3 +149,32 @@ def test_targets_are_checked(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput):
         sink_for(str(tmp_path / "missing" / "out.jsonl"))
     assert isinstance(sink_for("https://siem.acme.example/collect"), HttpSink)
+
+
+def test_the_worker_exports_when_the_policy_names_a_target(
+    estate: Services, clock: FixedClock, tmp_path: Path
+) -> None:
+    out = tmp_path / "worker-ocsf.jsonl"
+    policy = {"siem": {"to": str(out), "every": "5m", "batch": 100}}
+    (estate.settings.home / "governance.yaml").write_text(json.dumps(policy))
+    worker = estate.governance.worker()
+    first = worker.run_once()
+    assert first["siem"]["decisions"] == 2 and first["siem"]["findings"] > 0
+    assert len(_lines(out)) == first["siem"]["decisions"] + first["siem"]["findings"]
+    assert worker.run_once()["siem"] == "not due"
+    seed.add_activity(estate, seed.uses("summarizer", "tickets.read", "zendesk:t/9", clock.now()))
+    clock.advance(seconds=301)
+    # the new decision, and whatever the evaluation of this pass changed
+    assert worker.run_once()["siem"]["decisions"] == 1
+
+
+@pytest.mark.parametrize(
+    ("section", "field"),
+    [({"authorization_env": "not an env name"}, "authorization_env"), ({"batch": 0}, "batch")],
+)
+def test_a_bad_siem_section_is_refused_naming_the_field(
+    section: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_policy({"siem": {"to": "/tmp/x.jsonl", **section}})
+    assert field in str(refused.value.field)

@@ -212,6 +212,19 @@ class WorkerPolicy(_Strict):
     lease: Duration = 600
 
 
+class SiemPolicy(_Strict):
+    """The worker's ``siem`` job: decisions and findings as OCSF events (docs/siem.md).
+
+    ``to`` is a file (JSON lines) or an https URL; ``authorization_env`` names the
+    environment variable holding the ``Authorization`` header for a URL (never the
+    secret itself in the file). No ``to``: no job."""
+
+    to: str | None = Field(default=None, min_length=1, max_length=2048)
+    every: Duration = 300
+    batch: int = Field(default=500, ge=1, le=10000)
+    authorization_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")
+
+
 class GovernancePolicy(_Strict):
     """The whole governance policy file."""
 
@@ -228,6 +241,7 @@ class GovernancePolicy(_Strict):
     worker: WorkerPolicy = Field(default_factory=WorkerPolicy)
     delivery: DeliveryPolicy = Field(default_factory=DeliveryPolicy)
     discovery: DiscoveryPolicy = Field(default_factory=DiscoveryPolicy)
+    siem: SiemPolicy = Field(default_factory=SiemPolicy)
 
     @field_validator("rules")
     @classmethod
@@ -238,7 +252,8 @@ class GovernancePolicy(_Strict):
         return value
 
     def digest(self) -> str:
-        settings = self.model_dump(mode="json", exclude={"delivery"})  # what findings depend on
+        # what findings depend on (not where notices and events go)
+        settings = self.model_dump(mode="json", exclude={"delivery", "siem"})
         text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

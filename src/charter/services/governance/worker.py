@@ -15,6 +15,8 @@ Jobs and when they are due:
 * ``discovery`` — each source of the policy's ``discovery`` section when it is due,
   under a lease per source (:mod:`.discovery_runs`), before ``evaluate`` so what it
   found is evaluated in the same pass;
+* ``siem`` — every ``siem.every``, when the policy names ``siem.to``: decisions and
+  findings since the last export as OCSF events (:mod:`charter.services.siem`);
 * ``checkpoint`` — every ``worker.checkpoint_every``: a signed checkpoint of the
   audit head, written out of the database (refused, and logged as an error, if
   the chain does not verify).
@@ -30,12 +32,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from charter.errors import CharterError
 from charter.services.governance.leases import new_holder
+from charter.services.siem import SiemExport, sink_for
 
 if TYPE_CHECKING:
     from charter.services.governance.service import GovernanceService
@@ -91,6 +95,19 @@ class Worker:
         point = written.checkpoint
         return {"sequence": point.sequence, "path": str(written.path), "sink": written.sink_error}
 
+    def _siem(self) -> dict[str, Any]:
+        policy = self.g.policy().siem
+        if policy.to is None:
+            return {"exported": False}
+        header = os.environ.get(policy.authorization_env) if policy.authorization_env else None
+        try:
+            sink = sink_for(policy.to, header)
+            done = SiemExport(self.g.db, self.g.clock).export(sink, batch=policy.batch)
+        except CharterError as exc:  # the SIEM is down: the next run sends the same events
+            logger.warning("SIEM export failed: %s", exc)
+            return {"error": str(exc)}
+        return {"decisions": done.decisions, "findings": done.findings}
+
     def _deliver(self) -> dict[str, Any]:
         return self.g.delivery.run_pass(self.holder)
 
@@ -122,6 +139,7 @@ class Worker:
             "workflows": (policy.workflows_every, self._workflows, None),
             "checkpoint": (policy.checkpoint_every, self._checkpoint, None),
             "deliver": (self.g.policy().delivery.every, self._deliver, None),
+            "siem": (self.g.policy().siem.every, self._siem, None),
         }
         every, run, force = plan[job]
         lease = f"job:{job}"
@@ -143,6 +161,8 @@ class Worker:
         jobs = ["workflows", "evaluate", "checkpoint"]
         if self.g.policy().delivery.enabled:  # a policy with routes: notices go out
             jobs.insert(2, "deliver")
+        if self.g.policy().siem.to:  # after the evaluation: its findings go out in this pass
+            jobs.append("siem")
         for job in jobs:
             result = self.run_job(job)
             out[job] = result if result is not None else "not due"
