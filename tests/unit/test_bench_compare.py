@@ -39,6 +39,7 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
         "decision_estate.py",
         "decision_people.py",
         "http_load.py",
+        "posture_estate.py",
     }
     scripts = {p.name for p in BENCH.glob("*.py")} - helpers
     assert {Path(b.script).name for b in figures.BENCHES} == scripts
