@@ -293,7 +293,8 @@ def scan(out: str) -> list[Figure]:
     """Seconds rather than the MB/s columns: those print one decimal, too coarse here."""
     figures: list[Figure] = []
     for match in re.finditer(
-        rf"^(charter --jobs \d+|detect-secrets)\s+{NUMBER}\s+({NUMBER})\s+{NUMBER}\s+({NUMBER})\s",
+        rf"^(charter --jobs \d+|detect-secrets|gitleaks)"
+        rf"\s+{NUMBER}\s+({NUMBER})\s+{NUMBER}\s+({NUMBER})\s",
         out,
         re.MULTILINE,
     ):

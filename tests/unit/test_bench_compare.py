@@ -35,9 +35,11 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
     helpers = {
         "compare_commits.py",
         "compare_figures.py",
+        "scan_corpus.py",
         "decision_estate.py",
         "decision_people.py",
         "http_load.py",
+        "posture_estate.py",
     }
     scripts = {p.name for p in BENCH.glob("*.py")} - helpers
     assert {Path(b.script).name for b in figures.BENCHES} == scripts
@@ -166,11 +168,15 @@ def test_estate_console_posture_scan_gateway(figures: ModuleType) -> None:
     scan = _parse(
         figures,
         "scan",
-        "charter --jobs 1        20.0     6.07     3.3     1.05      19.0  100.00%    100.00%\n",
+        "charter --jobs 1        20.0     6.07     3.3     1.05      19.0  100.00%    100.00%\n"
+        "charter (memory)        10.0     3.07     3.3     0.55      19.0  100.00%    100.00%\n"
+        "gitleaks                20.0     9.50     2.1     9.00       2.2   99.00%     40.00%\n",
     )
     assert scan == {
         "charter --jobs 1 wall s": (6.07, False),
         "charter --jobs 1 CPU s": (1.05, False),
+        "peer: gitleaks wall s": (9.50, False),
+        "peer: gitleaks CPU s": (9.00, False),
     }
     gateway = _parse(
         figures,

@@ -70,12 +70,11 @@ def run_scan(
         report = _scan_paths(paths, options, progress)
     report.findings = sorted(
         (
-            dataclasses.replace(
-                f,
-                baseline=BaselineState.UNCHANGED
-                if f.fingerprint in options.baseline
-                else BaselineState.NEW,
-            )
+            dataclasses.replace(f, baseline=BaselineState.UNCHANGED)
+            if f.fingerprint in options.baseline
+            else f
+            if f.baseline is BaselineState.NEW
+            else dataclasses.replace(f, baseline=BaselineState.NEW)
             for f in report.findings
         ),
         key=lambda f: (f.root, f.path, f.line, f.column, f.rule.id, f.commit or ""),

@@ -36,6 +36,7 @@ from charter.domain.governance.policy import GovernancePolicy
 from charter.domain.governance.prefilter import CredentialPrefilter
 from charter.domain.moments import utc
 from charter.services.governance.activity_facts import ActivityIndex, rates
+from charter.services.governance.parsed_charters import parsed_charter
 from charter.store import schema
 from charter.store.governance_schema import review_items
 
@@ -142,7 +143,7 @@ class EstateReader:
         for row in rows:
             charter: CharterSpec | None
             try:
-                charter = CharterSpec.model_validate(row.document)
+                charter = parsed_charter(row.name, row.charter_version, row.document)
             except ValueError:
                 logger.warning("charter of %s does not validate; evaluated without it", row.name)
                 charter = None

@@ -223,8 +223,10 @@ def merge(connection: Connection, groups: dict[Key, Group], *, old: int, new: in
 
 
 def _stamp(moment: dt.datetime) -> str:
-    """SQLite's stored form of a time (what the DateTime type writes): naive UTC text."""
-    return utc(moment).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """SQLite's stored form of a time (what the DateTime type writes): naive UTC text,
+    microseconds always, the year in four digits. ``isoformat`` writes it in C, about twice
+    as fast as ``strftime`` (a cold evaluation stamps two per activity group)."""
+    return utc(moment).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def agent_usage(connection: Connection, agent: str, since: dt.datetime) -> dict[Key, Group]:

@@ -13,7 +13,11 @@ _SAMPLES = 10
 
 
 def _sample(usage: list[Usage]) -> list[dict[str, object]]:
-    usage = sorted(usage, key=lambda u: (-u.count, u.action, u.resource))[:_SAMPLES]
+    # A total order: usage arrives in whatever order the database grouped it (the same
+    # action and resource can come twice, from two identities), and the sample is hashed.
+    usage = sorted(
+        usage, key=lambda u: (-u.count, u.action, u.resource, u.source, u.last, u.first)
+    )[:_SAMPLES]
     return [
         {
             "action": u.action,
