@@ -73,6 +73,11 @@ def _wake_loop(futures: list[asyncio.Future[None]]) -> None:
             future.set_result(None)
 
 
+def _expire(future: asyncio.Future[None], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(NotRecorded(f"the decisions were not recorded within {timeout:g} s"))
+
+
 def _settle(waiters: list[Waiter]) -> None:
     """Tell each waiter its records are committed: one call per event loop."""
     by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
@@ -121,6 +126,8 @@ class ActivityRecorder:
         self._exit_hook = False
         self._waiters: list[Waiter] = []
         self._waiters_lock = threading.Lock()
+        self._kick_scheduled = False
+        self._raw: Any = None  # the writer's driver connection (under _write_lock)
 
     # -- the hot path ------------------------------------------------------------
     def record(
@@ -239,11 +246,42 @@ class ActivityRecorder:
         return written
 
     def _insert(self, entries: list[Entry]) -> None:
-        """One transaction, one statement: the batch as a JSON array the database expands."""
+        """One transaction, one statement: the batch as a JSON array the database expands.
+
+        On the writer's own driver connection, kept between batches: a small batch (the
+        group commit of a few single evaluations) costs the commit, not a pool checkout,
+        a ping and the ORM's transaction events. A failed batch rolls back whole and
+        the connection is dropped, so the retry starts clean.
+        """
         rows = self._rows(entries).decode()
-        statement = _POSTGRES_INSERT if self._db.is_postgres else _SQLITE_INSERT
-        with self._db.write() as connection:
-            connection.exec_driver_sql(statement, (rows,))
+        if self._raw is None:
+            self._raw = self._db.write_engine.raw_connection()
+        driver: Any = self._raw.driver_connection
+        try:
+            if self._db.is_postgres:
+                with driver.cursor() as cursor:
+                    cursor.execute(_POSTGRES_INSERT, (rows,))
+                driver.commit()
+            else:
+                driver.execute("BEGIN IMMEDIATE")
+                try:
+                    driver.execute(_SQLITE_INSERT, (rows,))
+                except BaseException:
+                    driver.execute("ROLLBACK")
+                    raise
+                driver.execute("COMMIT")
+        except BaseException:
+            self._release(invalidate=True)
+            raise
+
+    def _release(self, *, invalidate: bool = False) -> None:
+        raw, self._raw = self._raw, None
+        if raw is not None:
+            with contextlib.suppress(Exception):
+                if invalidate:
+                    raw.invalidate()
+                else:
+                    raw.close()  # back to the pool
 
     # -- waiting for the commit ------------------------------------------------------
     def _wait_for_next_flush(self, waiter: Waiter) -> None:
@@ -251,6 +289,15 @@ class ActivityRecorder:
             self._waiters.append(waiter)
         if self._thread is None:
             self._start()
+        if isinstance(waiter, tuple):  # wake the writer after this turn of the loop, so
+            if not self._kick_scheduled:  # every request answered in it shares the commit
+                self._kick_scheduled = True
+                waiter[0].call_soon(self._kick)
+        else:
+            self._wake.set()
+
+    def _kick(self) -> None:
+        self._kick_scheduled = False
         self._wake.set()
 
     async def committed(self, timeout: float) -> None:
@@ -264,10 +311,11 @@ class ActivityRecorder:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._wait_for_next_flush((loop, future))
+        expiry = loop.call_later(timeout, _expire, future, timeout)
         try:
-            await asyncio.wait_for(future, timeout)
-        except TimeoutError as exc:
-            raise NotRecorded(f"the decisions were not recorded within {timeout:g} s") from exc
+            await future
+        finally:
+            expiry.cancel()
         if self._shed != shed:
             raise NotRecorded("the activity writer is too far behind; allows were shed")
 
@@ -297,6 +345,8 @@ class ActivityRecorder:
             self.flush()
         if self._queue:
             logger.error("%d activity records could not be written at shutdown", len(self._queue))
+        with self._write_lock:
+            self._release()
 
     @property
     def stats(self) -> RecorderStats:
