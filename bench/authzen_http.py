@@ -309,10 +309,7 @@ def main() -> None:
             f"({args.concurrency} connections), {counts['batched']:,} in batches of {args.batch:,}"
         )
     report(results, counts, args.markdown)
-    print(
-        f"{'' if args.markdown else chr(10)}load average {started} at start, "
-        f"{_load_average()} at end"
-    )
+    print(f"\nload average {started} at start, {_load_average()} at end")
 
 
 if __name__ == "__main__":
