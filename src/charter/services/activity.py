@@ -173,6 +173,7 @@ class ActivityRecorder:
             self._wake.wait(self._interval)
             self._wake.clear()
             self.flush()
+            self._kick_scheduled = False  # a kick lost with its loop must not block later ones
 
     def _reasons(self, decision: Decision) -> orjson.Fragment | list[dict[str, Any]]:
         """The ``reasons`` column: ``[{code, rule, …}]``; an allow's, shared, is cached."""
