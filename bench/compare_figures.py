@@ -325,6 +325,17 @@ def authzen_search(out: str) -> list[Figure]:
     return figures
 
 
+def authzen_http(out: str) -> list[Figure]:
+    """Decisions per server CPU-second of each server and request kind (the floor is the peer)."""
+    figures: list[Figure] = []
+    for match in re.finditer(
+        rf"^\s*(.+?) (single|batched): ({NUMBER}) per server CPU-s", out, re.M
+    ):
+        server = "peer: floor" if match[1].startswith("floor") else match[1]
+        figures.append((f"{server} {match[2]} per CPU-s", _num(match[3]), True))
+    return figures
+
+
 @dataclass(frozen=True)
 class Bench:
     """One benchmark script: its arguments per mode, and how to read what it prints.
@@ -387,6 +398,13 @@ BENCHES = (
         decisions,
         ("--agents", "1000", "--requests", "20000", "--http-single", "2000", "--skip-cedar"),
         ("--agents", "300", "--requests", "5000", "--http-single", "1000", "--skip-cedar"),
+    ),
+    Bench(
+        "authzen_http",
+        "bench/authzen_http.py",
+        authzen_http,
+        ("--agents", "1000", "--requests", "20000", "--single", "4000"),
+        ("--agents", "300", "--requests", "5000", "--single", "1000"),
     ),
     Bench(
         "authzen_search",

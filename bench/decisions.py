@@ -162,11 +162,17 @@ def in_process(snapshot: Snapshot, requests: list[Any], now_us: int) -> dict[str
     }
 
 
-def load_store(home: Path, estate: Estate, specs: list[CharterSpec], now: dt.datetime) -> Services:
-    """A SQLite store holding the estate: people and policy through the services, agents in bulk."""
-    services = Services.from_settings(
-        Settings(home=home, database_url=f"sqlite:///{home}/charter.db")
-    )
+def load_store(
+    home: Path,
+    estate: Estate,
+    specs: list[CharterSpec],
+    now: dt.datetime,
+    database_url: str | None = None,
+) -> Services:
+    """A store (SQLite unless ``database_url``) holding the estate: people and policy through
+    the services, agents in bulk."""
+    url = database_url or f"sqlite:///{home}/charter.db"
+    services = Services.from_settings(Settings(home=home, database_url=url))
     services.people.import_records(
         [PersonRecord.model_validate(p) for p in estate.people], actor="bench"
     )

@@ -258,3 +258,20 @@ load average at end 12.47 15.08 14.04
     assert parsed["OCSF events exported/s"] == (3129.35, True)
     assert parsed["peer: plain JSON lines per CPU-s"] == (59367.86, True)
     assert "SETs delivered" not in parsed and "ratio outbox only/without streams" not in parsed
+
+
+def test_authzen_http_reads_each_server_and_the_floor(figures: ModuleType) -> None:
+    out = (
+        "  floor (Starlette, constant) single: 10,000 per server CPU-s   (wall 1,895/s; …)\n"
+        "  floor (Starlette, constant) batched: 250,000 per server CPU-s   (wall 47,435/s)\n"
+        "  Charter, SQLite single: 2,532 per server CPU-s   (wall 715/s; 395.0 µs CPU)\n"
+        "  Charter, PostgreSQL batched: 28,169 per server CPU-s   (wall 4,307/s)\n"
+        "  Charter, SQLite: 24,001 of 24,001 decisions recorded; 0 disagree\n"
+    )
+    read = {name: (value, higher) for name, value, higher in figures.authzen_http(out)}
+    assert read == {
+        "peer: floor single per CPU-s": (10_000, True),
+        "peer: floor batched per CPU-s": (250_000, True),
+        "Charter, SQLite single per CPU-s": (2_532, True),
+        "Charter, PostgreSQL batched per CPU-s": (28_169, True),
+    }

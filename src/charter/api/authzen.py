@@ -31,6 +31,13 @@ A deny is HTTP 200 with ``"decision": false`` and the reasons in ``context``
 the ``rule``). Malformed requests are 400 (413 when too large), never an allow.
 ``X-Request-ID`` is echoed [§10.1]. The ``/access`` paths need a PEP key
 (``http/security.py``); the metadata is public.
+
+Every decision answered is recorded: the response waits until the request's
+Activity rows are committed (the recorder's group commit, one transaction for
+all requests waiting at that moment), so a decision a PEP has received is in the
+store even if the server is killed right after. When they cannot be committed
+within ``CHARTER_RECORD_TIMEOUT`` seconds (default 10) the answer is 503, never
+a decision.
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ from charter.domain.decision import Decision, ReasonCode
 from charter.domain.nesting import MAX_DEPTH, nests_deeper
 from charter.http.problems import problem
 from charter.http.request_id import echoable_request_id
+from charter.services.activity import NotRecorded
 from charter.services.decisions import DecisionService
 
 logger = logging.getLogger("charter.authzen")
@@ -60,6 +68,13 @@ MAX_CONTEXT_BYTES = 64 * 1024
 SEMANTICS = ("execute_all", "deny_on_first_deny", "permit_on_first_permit")
 SOURCE = "authzen"
 JSON = "application/json"
+
+
+def _record_timeout() -> float:
+    try:
+        return max(0.01, float(os.environ.get("CHARTER_RECORD_TIMEOUT", "10")))
+    except ValueError:
+        return 10.0
 
 
 class BadRequest(Exception):
@@ -248,6 +263,20 @@ def _bad(request: Request, error: BadRequest) -> Response:
     return response
 
 
+async def _answer(request: Request, service: DecisionService, body: bytes) -> Response:
+    """``body``, once the decisions it holds are committed as Activity; else a 503."""
+    try:
+        await service.recorder.committed(_record_timeout())
+    except NotRecorded as error:
+        logger.error("AuthZEN answer withheld: %s", error)
+        response = problem(
+            503, "NotRecorded", str(error), code="not-recorded", instance=request.url.path
+        )
+        response.headers.update(_headers(request))
+        return response
+    return Response(body, media_type=JSON, headers=_headers(request))
+
+
 async def _document(request: Request, limit: int) -> dict[str, Any]:
     body = await request.body()
     if len(body) > limit:
@@ -277,14 +306,15 @@ async def evaluation(request: Request) -> Response:
         )
     except BadRequest as error:
         return _bad(request, error)
-    decision = _service(request).subject_decider(SOURCE)(*parsed)
+    service = _service(request)
+    decision = service.subject_decider(SOURCE)(*parsed)
     if decision.needs_approval and parsed[0] == "agent":  # re-evaluation after approval
         _, agent, action, resource, context, on_behalf_of = parsed
         approvals = request.app.state.services.call_approvals
         decision = await run_in_threadpool(
             approvals.settle, decision, agent, action, resource, context, on_behalf_of
         )
-    return Response(decision_bytes(decision), media_type=JSON, headers=_headers(request))
+    return await _answer(request, service, decision_bytes(decision))
 
 
 @router.post("/access/v1/evaluations", summary="AuthZEN Access Evaluations (boxcarred)")
@@ -310,10 +340,10 @@ async def evaluations(request: Request) -> Response:
         single = parse_tuple(*defaults) if not items else None
     except BadRequest as error:
         return _bad(request, error)
-    decide = _service(request).subject_decider(SOURCE)
-    headers = _headers(request)
+    service = _service(request)
+    decide = service.subject_decider(SOURCE)
     if single is not None:  # no evaluations array: behaves as one evaluation (§7.1)
-        return Response(decision_bytes(decide(*single)), media_type=JSON, headers=headers)
+        return await _answer(request, service, decision_bytes(decide(*single)))
     stop_on = {"deny_on_first_deny": False, "permit_on_first_permit": True}.get(semantic)
     parts: list[bytes] = []
     for index, item in enumerate(items or ()):
@@ -335,8 +365,7 @@ async def evaluations(request: Request) -> Response:
         parts.append(decision_bytes(decision))
         if stop_on is not None and decision.allowed is stop_on:
             break
-    body = b'{"evaluations":[' + b",".join(parts) + b"]}"
-    return Response(body, media_type=JSON, headers=headers)
+    return await _answer(request, service, b'{"evaluations":[' + b",".join(parts) + b"]}")
 
 
 @router.get("/.well-known/authzen-configuration", summary="AuthZEN PDP metadata")
