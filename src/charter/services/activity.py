@@ -12,6 +12,8 @@ one multi-row ``INSERT`` per batch. Rules:
   thread and writes whatever is still queued.
 * A failed write is retried on the next round (the rows stay queued), so a
   store that is briefly locked or restarting does not lose records.
+* The writer also counts what it wrote for ``/metrics`` (:attr:`tally`), so
+  the decision metrics cost the hot path nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import orjson
 
 from charter.domain.decision import Decision
+from charter.services.metrics import DecisionTally
 from charter.store.database import Database
 
 logger = logging.getLogger("charter.activity")
@@ -69,6 +72,8 @@ class ActivityRecorder:
         self._write_lock = threading.Lock()
         self._reasons_cache: dict[int, tuple[Decision, str]] = {}
         self._written = self._sampled_out = self._shed = self._failures = 0
+        #: decisions by result, reason and latency, counted here, off the hot path
+        self.tally = DecisionTally()
         self._exit_hook = False
 
     # -- the hot path ------------------------------------------------------------
@@ -175,6 +180,7 @@ class ActivityRecorder:
                     return written
                 written += len(entries)
                 self._written += len(entries)
+                self.tally.add((entry[5], entry[7]) for entry in entries)
         return written
 
     def _insert(self, entries: list[Entry]) -> None:
