@@ -4,12 +4,14 @@ Ready means all three: the store answers, its schema is at this Charter's
 migration heads (a replica of an older or newer Charter is not ready against
 it), and the compiled decision snapshot is in memory. The probe loads the
 snapshot when it is not yet, so the first decision after the probe goes green does
-not wait for it. Each check says why it failed in one line, never a secret
-(the database URL is not named).
+not wait for it. The probe is open to anyone who reaches the port, so a failure
+says which check failed and never the driver's words (they name hosts and
+ports): those go to the log, at WARNING, with the request's id.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,8 @@ from charter.services.store_status import pending_revisions
 
 if TYPE_CHECKING:
     from charter.services.context import Services
+
+logger = logging.getLogger("charter.readiness")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +64,20 @@ class ReadinessProbe:
     def _store(self) -> tuple[Check, Check]:
         try:
             with self._services.db.read() as connection:
-                rows = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
-                revisions = frozenset(str(v) for v in rows.scalars())
+                connection.execute(sa.text("SELECT 1"))
         except Exception as exc:
-            reason = _one_line(exc)
-            return Check("store", False, f"the store did not answer: {reason}"), Check(
+            logger.warning("readiness: the store did not answer: %s", _one_line(exc))
+            return Check("store", False, "the store did not answer (the log says why)"), Check(
                 "migrations", False, "unknown: the store did not answer"
             )
         reached = Check("store", True, "the store answers")
+        try:
+            with self._services.db.read() as connection:
+                rows = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+                revisions = frozenset(str(v) for v in rows.scalars())
+        except Exception as exc:
+            logger.warning("readiness: no schema version: %s", _one_line(exc))
+            return reached, Check("migrations", False, "the store has no schema yet")
         if revisions and revisions == self._current:
             return reached, Check("migrations", True, "the schema is at this Charter's heads")
         pending = pending_revisions(tuple(sorted(revisions)))
@@ -84,7 +94,8 @@ class ReadinessProbe:
             if not decisions.loaded:
                 decisions.snapshot()
         except Exception as exc:
-            return Check("decision_snapshot", False, f"not loaded: {_one_line(exc)}")
+            logger.warning("readiness: the decision snapshot did not load: %s", _one_line(exc))
+            return Check("decision_snapshot", False, "not loaded (the log says why)")
         return Check("decision_snapshot", True, "the compiled policy is in memory")
 
 
