@@ -60,7 +60,7 @@ from charter.gateway.secrets import Secrets
 from charter.gateway.sessions import Sessions
 from charter.gateway.upstream import ResultT, Upstream, UpstreamError
 from charter.gateway.visibility import Visibility
-from charter.services.metrics import GATEWAY_CALLS, GATEWAY_REFUSALS
+from charter.services.metrics import GATEWAY_CALLS
 from charter.version import __version__
 
 logger = logging.getLogger("charter.gateway")
@@ -248,7 +248,6 @@ class Gateway:
             decision = Decision(False, reasons=(*kept, beyond))
         if not decision.allowed:
             self.record_decision(principal, action, resource, decision, started)
-            GATEWAY_REFUSALS.labels("denied").inc()
             raise denied(principal.agent, what, decision, action=action, resource=resource)
         limited = await self._limit(principal, action, decision)
         if limited is not None:
@@ -257,7 +256,6 @@ class Gateway:
                 ReasonCode.RATE_LIMITED, f"{principal.agent} exceeded {limit} {scope} per minute"
             )
             self.record_decision(principal, action, resource, refused, started)
-            GATEWAY_REFUSALS.labels("rate_limited").inc()
             raise rate_limited(principal.agent, what, limit, retry, scope=scope)
         return decision, started
 
@@ -328,7 +326,6 @@ class Gateway:
                     request, result_type, abandoned=abandoned, progress=on_progress
                 )
             except UpstreamError as error:
-                GATEWAY_CALLS.labels(upstream_name, "upstream_error").inc()
                 raise upstream_failure(error) from None
             finally:
                 await self.relay.drain(call)
