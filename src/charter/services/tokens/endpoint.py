@@ -31,7 +31,6 @@ from charter.domain.tokens.one_time_use import OneTimeUse
 from charter.domain.tokens.requests import CLIENT_CREDENTIALS, TokenRequest
 from charter.domain.tokens.scopes import parse_scope, require_within_charter
 from charter.errors import InvalidInput
-from charter.services.metrics import TOKENS_ISSUED, TOKENS_REFUSED
 from charter.services.narrowing import check_chain
 from charter.services.tokens.access_tokens import AccessTokenVerifier
 from charter.services.tokens.client_metadata import ClientMetadataDocuments, is_metadata_url
@@ -443,7 +442,6 @@ class TokenEndpoint:
 
         def on_replay(use: OneTimeUse) -> EventDraft:
             error = replay_error(use)
-            TOKENS_REFUSED.labels(error.error.value).inc()
             return EventDraft(
                 request.actor,
                 "token.refuse",
@@ -455,13 +453,9 @@ class TokenEndpoint:
 
         entry = Entry(uses, EventDraft(client, action, "agent", client, None, summary), on_replay)
         self._ctx.ledger.submit(entry, request.loop)
-        TOKENS_ISSUED.labels(
-            "client_credentials" if action == "token.issue" else "token_exchange"
-        ).inc()
         return PendingToken(entry, response, None, replay_error)
 
     def _refuse(self, request: TokenRequest, error: OAuthError, client: str | None) -> PendingToken:
-        TOKENS_REFUSED.labels(error.error.value).inc()
         target = client or _claimed_client(request)
         event = EventDraft(
             request.actor,
