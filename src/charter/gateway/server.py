@@ -60,7 +60,6 @@ from charter.gateway.secrets import Secrets
 from charter.gateway.sessions import Sessions
 from charter.gateway.upstream import ResultT, Upstream, UpstreamError
 from charter.gateway.visibility import Visibility
-from charter.services.metrics import GATEWAY_CALLS
 from charter.version import __version__
 
 logger = logging.getLogger("charter.gateway")
@@ -330,9 +329,7 @@ class Gateway:
             finally:
                 await self.relay.drain(call)
         if scope.cancelled_caught or result is None:
-            GATEWAY_CALLS.labels(upstream_name, "cut").inc()
             raise cut_off(principal.agent, self.sessions.cut_reason(principal.agent) or "cut off")
-        GATEWAY_CALLS.labels(upstream_name, "ok").inc()
         return result
 
     # -- tools -----------------------------------------------------------------------------
