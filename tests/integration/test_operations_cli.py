@@ -14,6 +14,7 @@ from tests.support.server import charter_env, run_cli
         (("serve", "--log-format", "xml"), {}, ("log format", "'xml'")),
         (("serve", "--metrics-port", "9100", "--workers", "2"), {}, ("--metrics-port", "worker")),
         (("serve",), {"CHARTER_METRICS_PORT": "ninety"}, ("CHARTER_METRICS_PORT",)),
+        (("serve", "--metrics-port", "1"), {}, ("metrics_port", "port of their own")),
         (("serve",), {"CHARTER_LOG_FORMAT": "yaml"}, ("log format", "'yaml'")),
         (
             ("gateway", "--config", "examples/gateway/gateway.yaml", "--log-format", "xml"),

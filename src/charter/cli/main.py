@@ -197,6 +197,8 @@ def serve(
         log_config = prepare_observability(
             log_format, log_level, metrics_port, metrics_host or host, workers=workers
         )
+    if metrics_port == port:
+        raise fail(f"metrics_port: {port} is also --port; the metrics need a port of their own")
     for where, listen_port in ((host, port), (metrics_host or host, metrics_port)):
         problem = cannot_listen(where, listen_port) if listen_port else None
         if problem:
