@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --upgrade pip
-	@$(BIN)/python -m pip install -q -e '.[dev,aws,langchain,openai-agents]'
+	@$(BIN)/python -m pip install -q -e '.[dev,aws,langchain,openai-agents,otel]'
 	@touch $(STAMP)
 	@echo "setup: charter installed in $(VENV) ($$($(BIN)/charter version))"
 

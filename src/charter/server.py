@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from charter.api import (
     agents,
@@ -29,10 +32,15 @@ from charter.api import (
     whatif,
 )
 from charter.api.openapi import truthful_openapi
+from charter.http import tracing
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
+from charter.http.metrics_port import serve_metrics
+from charter.http.observe import Observe
 from charter.http.problems import install_problem_handlers
 from charter.http.security import SecurityMiddleware
 from charter.services.context import Services, process_services
+from charter.services.metrics import registry_for
+from charter.services.readiness import ReadinessProbe, ServicesMetrics
 from charter.version import __version__
 from charter.web import router as web_router
 
@@ -41,6 +49,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     """The app over ``services``; without them, over the process's own, closed at shutdown."""
     owned = services is None
     services = services or process_services()
+    tracing.configure("charter-server")  # only when OTEL_EXPORTER_OTLP_ENDPOINT asks
+    registry = registry_for(ServicesMetrics(services))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,9 +61,13 @@ def create_app(services: Services | None = None) -> FastAPI:
         sender = services.ssf.sender()  # pushes SETs to receivers, off every write path
         sender.start()
         app.state.shutdown_hooks.append(sender.stop)
+        stop_metrics = serve_metrics(registry)
         yield
+        if stop_metrics is not None:
+            stop_metrics()
         for hook in app.state.shutdown_hooks:
             hook()
+        tracing.shutdown()  # send the spans still buffered
         if owned:
             services.close()
             process_services.cache_clear()  # never hand out a closed container
@@ -72,6 +86,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     # Outermost: who is calling, and may they (sign-in, roles, PEP keys).
     app.add_middleware(SecurityMiddleware, services=services)
     app.add_middleware(UnknownMethods)  # TRACE and the like: 405, not a sign-in prompt
+    app.add_middleware(Observe)  # request id, latency, trace span: around everything
     app.openapi = truthful_openapi(app)  # type: ignore[method-assign]
 
     # The hot paths first (AuthZEN decisions, then the token endpoint): route matching
@@ -94,6 +109,22 @@ def create_app(services: Services | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
+        """Alive: the process answers (it says nothing about the store)."""
         return {"status": "ok", "version": __version__}
+
+    probe = ReadinessProbe(services)
+
+    @app.get("/readyz", tags=["meta"])
+    async def readyz() -> JSONResponse:
+        """Ready for traffic: the store answers, its schema is current, the policy is loaded."""
+        readiness = await run_in_threadpool(probe.check)
+        return JSONResponse(readiness.to_dict(), status_code=200 if readiness.ready else 503)
+
+    app.state.metrics_registry = registry  # also served on --metrics-port
+
+    @app.get("/metrics", tags=["meta"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics (text format); admins only on this port (docs/operations.md)."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -34,16 +34,27 @@ def gateway(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="log level")] = "warning",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="serve /metrics on this port, without credentials", min=1),
+    ] = None,
+    metrics_host: Annotated[
+        str | None, typer.Option(help="address of the metrics port (default: --host)")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text or json (default: CHARTER_LOG_FORMAT, else text)")
+    ] = None,
 ) -> None:
     """Serve MCP at /mcp: authenticate agents, decide every call, forward what is allowed.
 
     Decisions and token checks use CHARTER_URL when set (with CHARTER_PEP_KEY),
     else the local store (CHARTER_HOME / CHARTER_DATABASE_URL).
 
-    Example: charter gateway --config examples/gateway/gateway.yaml
-    """
-    import logging
+    /healthz and /readyz are open; metrics only on --metrics-port.
 
+    Example: charter gateway --config examples/gateway/gateway.yaml --metrics-port 9101
+    """
+    from charter.cli.observability import prepare_observability
     from charter.config import trusted_proxies
     from charter.gateway.config import load_config
     from charter.gateway.serve import (
@@ -54,8 +65,10 @@ def gateway(
         token_source,
     )
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     with cli_errors():
+        log_config = prepare_observability(
+            log_format, log_level, metrics_port, metrics_host or host
+        )
         proxies = trusted_proxies()
         loaded = load_config(config)
         target = resource or loaded.gateway.resource or default_resource(host, port)
@@ -71,7 +84,7 @@ def gateway(
         f"Charter MCP gateway on http://{host}:{port}/mcp — resource {target}; "
         f"upstreams: {names}; decisions from {where}"
     )
-    run_http(built, host, port, log_level, proxies=proxies)
+    run_http(built, host, port, log_level, proxies=proxies, log_config=log_config)
 
 
 def _remote() -> bool:

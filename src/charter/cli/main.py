@@ -172,19 +172,42 @@ def serve(
     port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes", min=1)] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="also serve /metrics on this port, without credentials", min=1),
+    ] = None,
+    metrics_host: Annotated[
+        str | None, typer.Option(help="address of the metrics port (default: --host)")
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text or json (default: CHARTER_LOG_FORMAT, else text)")
+    ] = None,
 ) -> None:
     """Serve the API (and the standard endpoints) over HTTP.
 
-    Example: charter serve --port 8000
+    /healthz and /readyz are open; /metrics needs an admin's API token, or use
+    --metrics-port for a port of its own (docs/operations.md).
+
+    Example: charter serve --port 8000 --metrics-port 9100 --log-format json
     """
     import uvicorn
+
+    from charter.cli.observability import prepare_observability
 
     with cli_errors():
         get_services()  # migrate before the first request, and fail loudly here
         proxies = trusted_proxies()
-    problem = cannot_listen(host, port)
-    if problem:
-        raise fail(problem)
+        log_config = prepare_observability(
+            log_format, log_level, metrics_port, metrics_host or host, workers=workers
+        )
+    if metrics_port == port:
+        raise fail(f"metrics_port: {port} is also --port; the metrics need a port of their own")
+    for where, listen_port in ((host, port), (metrics_host or host, metrics_port)):
+        problem = cannot_listen(where, listen_port) if listen_port else None
+        if problem:
+            raise fail(
+                problem.replace("--port", "--port" if listen_port == port else "--metrics-port")
+            )
     console.print(
         f"Charter on http://{host}:{port}  (console: http://{host}:{port}/, "
         f"API docs: http://{host}:{port}/docs)"
@@ -203,6 +226,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config,
         access_log=False,
         **proxy_options(proxies),
     )

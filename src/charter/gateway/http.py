@@ -6,18 +6,24 @@ plain JSON when the result is all there is (:mod:`charter.gateway.lazysse`); the
 configured body limit, session limits and idle timeout, DNS-rebinding
 protection on loopback) behind :class:`~charter.gateway.auth.ResourceServer`;
 ``/.well-known/oauth-protected-resource[/mcp]`` is the RFC 9728 document;
-``/healthz`` says how many upstreams are ready (not which: names stay inside).
+``/healthz`` says how many upstreams are ready (not which: names stay inside);
+``/readyz`` is 503 until every upstream is ready and, with the local authority,
+the store answers at this Charter's schema with the policy loaded. Metrics are
+served only on the separate metrics port (``--metrics-port``): the gateway has
+no admin sign-in to put them behind.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -26,6 +32,11 @@ from starlette.types import ASGIApp
 from charter.gateway.auth import ResourceServer, metadata_url, resource_metadata
 from charter.gateway.lazysse import LazyStreams
 from charter.gateway.stepup import scope_needed
+from charter.http import tracing
+from charter.http.metrics_port import serve_metrics
+from charter.http.observe import Observe
+from charter.services.metrics import registry_for
+from charter.services.readiness import Check, Readiness, ReadinessProbe, ServicesMetrics
 from charter.version import __version__
 
 if TYPE_CHECKING:
@@ -80,11 +91,46 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
         }
         return JSONResponse(body)
 
+    services = getattr(gateway.authority, "services", None)  # the local authority's
+    probe = ReadinessProbe(services) if services is not None else None
+
+    def readiness() -> Readiness:
+        states = [upstream.state.value for upstream in gateway.upstreams.values()]
+        ready = states.count("ready")
+        checks = [Check("upstreams", ready == len(states), f"{ready} of {len(states)} ready")]
+        if probe is not None:
+            checks.extend(probe.check().checks)
+        return Readiness(tuple(checks))
+
+    async def ready(_: Request) -> Response:
+        result = await run_in_threadpool(readiness)
+        return JSONResponse(result.to_dict(), status_code=200 if result.ready else 503)
+
+    registry = registry_for(ServicesMetrics(services) if services is not None else None)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        stop_metrics = serve_metrics(registry)
+        try:
+            async with manager.run():
+                yield
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
+            tracing.shutdown()
+
     well_known = {
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-protected-resource/mcp",
         urlsplit(metadata_url(gateway.resource)).path,
     }
-    routes = [Route("/mcp", endpoint=endpoint), Route("/healthz", health, methods=["GET"])]
+    routes = [
+        Route("/mcp", endpoint=endpoint),
+        Route("/healthz", health, methods=["GET"]),
+        Route("/readyz", ready, methods=["GET"]),
+    ]
     routes += [Route(path, metadata, methods=["GET"]) for path in sorted(well_known)]
-    return Starlette(routes=routes, lifespan=lambda _app: manager.run()), manager
+    tracing.configure("charter-gateway")  # only when OTEL_EXPORTER_OTLP_ENDPOINT asks
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(Observe)
+    return app, manager

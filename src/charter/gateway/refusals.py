@@ -17,6 +17,7 @@ from mcp.shared.exceptions import MCPError
 
 from charter.domain.decision import Decision
 from charter.gateway.upstream import UpstreamError, UpstreamRefused
+from charter.services.metrics import GATEWAY_CALLS, GATEWAY_REFUSALS
 
 ACCESS_DENIED = -32030
 RATE_LIMITED = -32031
@@ -45,6 +46,7 @@ def safe_name(value: object, limit: int = 80) -> str:
 
 
 def denied(agent: str, what: str, decision: Decision, *, action: str, resource: str) -> MCPError:
+    GATEWAY_REFUSALS.labels("denied").inc()
     reasons = "; ".join(reason.message for reason in decision.reasons) or "denied"
     data: dict[str, Any] = {
         "agent": agent,
@@ -62,6 +64,7 @@ def denied(agent: str, what: str, decision: Decision, *, action: str, resource: 
 
 
 def rate_limited(agent: str, what: str, limit: int, retry_after: float, *, scope: str) -> MCPError:
+    GATEWAY_REFUSALS.labels("rate_limited").inc()
     return MCPError(
         code=RATE_LIMITED,
         message=(
@@ -95,6 +98,7 @@ def unknown(kind: str, name: object) -> MCPError:
 
 def upstream_failure(error: UpstreamError) -> MCPError:
     """An upstream's own JSON-RPC error passes through; our own failures say what failed."""
+    GATEWAY_CALLS.labels(error.upstream, "upstream_error").inc()
     if isinstance(error, UpstreamRefused):
         data: Any = error.error.data
         return MCPError(code=error.error.code, message=error.error.message, data=data)

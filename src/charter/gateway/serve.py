@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -106,6 +107,7 @@ def run_http(
     log_level: str = "warning",
     *,
     proxies: tuple[str, ...] = (),
+    log_config: dict[str, Any] | None = None,
 ) -> None:
     """Serve over HTTP; ``X-Forwarded-For`` (``source_ip``) is believed only from ``proxies``."""
     import uvicorn
@@ -119,6 +121,7 @@ def run_http(
             log_level=log_level,
             access_log=False,
             lifespan="on",
+            log_config=log_config if log_config is not None else uvicorn.config.LOGGING_CONFIG,
             **proxy_options(proxies),
         )
     )

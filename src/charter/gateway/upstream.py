@@ -41,6 +41,7 @@ from pydantic import BaseModel, ValidationError
 from charter.gateway.cancellation import ReasonedCancellations, abandon_reason
 from charter.gateway.config import UpstreamConfig
 from charter.gateway.secrets import Secrets
+from charter.services.metrics import GATEWAY_CALLS
 
 logger = logging.getLogger("charter.gateway.upstream")
 
@@ -379,12 +380,17 @@ class Upstream:
         timeout = self.call_timeout
         try:
             with anyio.fail_after(timeout + 1), abandon_reason(abandoned):
-                return await client.session.send_request(
+                result = await client.session.send_request(
                     request,
                     result_type,
                     request_read_timeout_seconds=timeout,
                     progress_callback=progress,
                 )
+            GATEWAY_CALLS.labels(self.name, "ok").inc()
+            return result
+        except anyio.get_cancelled_exc_class():
+            GATEWAY_CALLS.labels(self.name, "cut").inc()  # the agent was cut off mid-call
+            raise
         except MCPError as exc:
             if exc.error.code == types.REQUEST_TIMEOUT:
                 raise UpstreamTimeout(

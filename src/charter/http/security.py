@@ -5,13 +5,13 @@ Every request falls in exactly one zone, decided by its path alone:
 ================  ====================================================  ============================
 zone              paths                                                 needs
 ================  ====================================================  ============================
-open              ``/healthz``, ``/docs``, ``/redoc``,                  nothing (the OAuth endpoints
+open              ``/healthz``, ``/readyz``, ``/docs``, ``/redoc``,     nothing (the OAuth endpoints
                   ``/openapi.json``, ``/.well-known/*``, ``/oauth/*``,  keep their own client
                   ``/login``, ``/login/*``, ``/static/*``,              authentication; ``/ssf/*``
                   ``/favicon.ico``, ``/ssf/*`` (SSF poll, IdP push)     a stream's bearer token or a
                                                                         signed SET)
 pdp               ``/access/*`` (AuthZEN)                               a PEP key as bearer
-api               ``/v1/*`` (management API)                            a personal API token as
+api               ``/v1/*`` (management API), ``/metrics``              a personal API token as
                                                                         bearer, or a console
                                                                         session (+ ``X-CSRF-Token``
                                                                         on writes)
@@ -22,7 +22,8 @@ console           everything else                                       a consol
 Unknown paths are *console* paths, so a route someone adds later is closed
 until they decide otherwise (fail closed).
 
-Roles on ``/v1`` (checked here, centrally, before any router runs):
+Roles on ``/v1`` (checked here, centrally, before any router runs); ``/metrics``
+is for admins only (or on the separate ``--metrics-port``):
 
 - ``admin``: everything.
 - ``auditor``: reads (GET, HEAD, OPTIONS) anywhere under ``/v1``; never a write.
@@ -83,10 +84,13 @@ __all__ = [
 SESSION_COOKIE = "charter_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Prometheus metrics on the public port: an admin's API token (or the separate metrics port).
+METRICS_PATH = "/metrics"
 
 _OPEN_EXACT = frozenset(
     {
         "/healthz",
+        "/readyz",
         "/docs",
         "/docs/oauth2-redirect",
         "/redoc",
@@ -141,7 +145,7 @@ def zone_of(path: str) -> Zone:
         return Zone.OPEN
     if _under(path, "/access"):
         return Zone.PDP
-    if _under(path, "/v1"):
+    if _under(path, "/v1") or path == METRICS_PATH:
         return Zone.API
     return Zone.CONSOLE
 
@@ -150,6 +154,8 @@ def api_refusal(principal: Principal, method: str, path: str) -> str | None:
     """Why ``principal`` may not call ``method path`` under /v1, or None if it may."""
     if principal.role == UserRole.ADMIN:
         return None
+    if path == METRICS_PATH:
+        return "only an admin may read the metrics"
     if principal.role == UserRole.AUDITOR:
         return None if method in SAFE_METHODS else "auditors have read-only access"
     if principal.role == UserRole.OWNER:

@@ -20,6 +20,8 @@ in Python. Rules:
   (the AuthZEN endpoints): :meth:`ActivityRecorder.committed` waits until every
   record queued before the call is committed — the writer is woken at once, and
   one transaction commits everything queued by all waiting requests.
+* The writer also counts what it wrote for ``/metrics`` (:attr:`tally`), so
+  the decision metrics cost the hot path nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 import orjson
 
 from charter.domain.decision import Decision
+from charter.services.metrics import DecisionTally
 from charter.store.database import Database
 
 logger = logging.getLogger("charter.activity")
@@ -123,6 +126,8 @@ class ActivityRecorder:
         self._write_lock = threading.Lock()
         self._reasons_cache: dict[int, tuple[Decision, orjson.Fragment]] = {}
         self._written = self._sampled_out = self._shed = self._failures = 0
+        #: decisions by result, reason and latency, counted here, off the hot path
+        self.tally = DecisionTally()
         self._exit_hook = False
         self._waiters: list[Waiter] = []
         self._waiters_lock = threading.Lock()
@@ -245,6 +250,7 @@ class ActivityRecorder:
                 return written
             written += len(entries)
             self._written += len(entries)
+            self.tally.add((entry[5], entry[7]) for entry in entries)
         if waiters:
             _settle(waiters)
         return written

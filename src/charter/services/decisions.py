@@ -139,6 +139,8 @@ class DecisionService:
         self._watcher: ChangeWatcher | None = None
         self.recorder = recorder or ActivityRecorder(database, allow_sample=_sample_rate())
         self._system_clock = isinstance(clock, SystemClock)
+        #: ``time.monotonic()`` when the snapshot was last loaded or found current
+        self.checked_at: float | None = None
 
     # -- the compiled policy -----------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -149,6 +151,7 @@ class DecisionService:
         with self._lock:
             if self._snapshot is None:
                 self._snapshot = self._loader.load(None)
+                self.checked_at = time.monotonic()
                 _freeze_heap(self._snapshot)
                 if self._watch and self._watcher is None:
                     self._watcher = ChangeWatcher(self._db, self._reload)
@@ -159,6 +162,7 @@ class DecisionService:
         with self._lock:
             previous = self._snapshot
             self._snapshot = self._loader.load(previous)
+            self.checked_at = time.monotonic()
             if self._snapshot is not previous:
                 _freeze_heap(self._snapshot)
 
@@ -168,6 +172,11 @@ class DecisionService:
         self._reload()
         assert self._snapshot is not None
         return self._snapshot
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the compiled policy is in memory (the first decision will not wait for it)."""
+        return self._snapshot is not None
 
     def now_us(self) -> int:
         if self._system_clock:

@@ -23,6 +23,7 @@ from charter.connectors import registry
 from charter.connectors.base import Connector, ExportFile
 from charter.connectors.registry import Found
 from charter.errors import CharterError, InvalidInput
+from charter.services.metrics import INGEST_SECONDS
 from charter.services.reconcile import ReconcileResult, ReconcileService
 
 
@@ -135,8 +136,9 @@ class EstateIngest:
         connector = registry.get(source)
         if connector.live_sdk is not None:  # the vendor's SDK finds its own credentials
             report = IngestReport(files={source: [f"live: {target}"]})
-            raw = connector.fetch_sdk(target)  # read in full before anything is written
-            self._apply(connector, raw, report, actor=actor, progress=progress)
+            with INGEST_SECONDS.labels(connector.id).time():
+                raw = connector.fetch_sdk(target)  # read in full before anything is written
+                self._apply(connector, raw, report, actor=actor, progress=progress)
             return report
         api = connector.live_api
         if api is None:
@@ -147,12 +149,15 @@ class EstateIngest:
                 f"set {api.credential_env} to read {connector.title} live", field="live"
             )
         report = IngestReport(files={source: [f"live: {target}"]})
-        with httpx.Client(
-            headers=api.request_headers(token),
-            transport=transport,
-            timeout=30.0,
-            verify=api.verify(os.environ),
-        ) as client:
+        with (
+            httpx.Client(
+                headers=api.request_headers(token),
+                transport=transport,
+                timeout=30.0,
+                verify=api.verify(os.environ),
+            ) as client,
+            INGEST_SECONDS.labels(connector.id).time(),
+        ):
             raw = connector.fetch_live(client, target)
             self._apply(connector, raw, report, actor=actor, progress=progress)
         return report
@@ -166,7 +171,8 @@ class EstateIngest:
         actor: str,
         progress: Progress,
     ) -> None:
-        self._apply(connector, connector.fetch(files), report, actor=actor, progress=progress)
+        with INGEST_SECONDS.labels(connector.id).time():  # fetch, normalize, reconcile
+            self._apply(connector, connector.fetch(files), report, actor=actor, progress=progress)
 
     def _apply(
         self,

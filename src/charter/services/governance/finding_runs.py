@@ -59,6 +59,7 @@ from charter.services.governance.finding_rows import (
 )
 from charter.services.governance.leases import Leases, new_holder
 from charter.services.governance.loader import EstateReader
+from charter.services.metrics import EVALUATION_SECONDS
 from charter.store.database import Database
 from charter.store.governance_schema import finding_runs, findings
 from charter.store.versions import read_versions
@@ -186,7 +187,8 @@ class EvaluationService:
                 raise Conflict("another evaluation is still running", field="findings")
             time.sleep(0.2)
         try:
-            result = self._evaluate(policy, actor)
+            with EVALUATION_SECONDS.time():
+                result = self._evaluate(policy, actor)
         finally:
             self._leases.release(JOB, holder)
         return result

@@ -11,6 +11,7 @@ from typing import Any
 from charter.domain.tokens import dpop
 from charter.domain.tokens.errors import OAuthError, OAuthErrorCode
 from charter.domain.tokens.one_time_use import OneTimeUse
+from charter.services.metrics import TOKENS_ISSUED, TOKENS_REFUSED
 from charter.services.tokens.ledger import Entry
 
 
@@ -54,11 +55,17 @@ class PendingToken:
         self._replay_error = replay_error
 
     def _finish(self, replayed: OneTimeUse | None) -> TokenResponse:
+        """The answer, counted once for ``/metrics`` now that it is final."""
         if self._error is not None:
+            TOKENS_REFUSED.labels(self._error.error.value).inc()
             raise self._error
         if replayed is not None:
-            raise self._replay_error(replayed)
+            error = self._replay_error(replayed)
+            TOKENS_REFUSED.labels(error.error.value).inc()
+            raise error
         assert self._response is not None
+        exchanged = self._response.issued_token_type is not None
+        TOKENS_ISSUED.labels("token_exchange" if exchanged else "client_credentials").inc()
         return self._response
 
     def result(self, timeout: float = 60) -> TokenResponse:
