@@ -24,7 +24,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 import anyio
 import httpx2
@@ -41,6 +41,9 @@ from pydantic import BaseModel, ValidationError
 from charter.gateway.cancellation import ReasonedCancellations, abandon_reason
 from charter.gateway.config import UpstreamConfig
 from charter.gateway.secrets import Secrets
+
+if TYPE_CHECKING:
+    from charter.gateway.rawcall import RawChannel
 
 logger = logging.getLogger("charter.gateway.upstream")
 
@@ -145,6 +148,8 @@ class Upstream:
         self._errlog = errlog
         self._health_interval = health_interval
         self._client: Client | None = None
+        #: The raw way to an HTTP upstream's session (:mod:`.rawcall`), while connected.
+        self.raw: RawChannel | None = None
         self._ready = anyio.Event()
         self._attempted = anyio.Event()
         self._lost = anyio.Event()
@@ -192,6 +197,9 @@ class Upstream:
             headers=headers,
             timeout=httpx2.Timeout(config.connect_timeout, read=max(self.call_timeout, 30.0) + 5),
         )
+        from charter.gateway.rawcall import RawChannel  # it raises this module's errors
+
+        self.raw = RawChannel(self.name, config.http.url, http)
         return _reasoned(_owned_http(config.http.url, http))
 
     async def run(self) -> None:
@@ -231,6 +239,7 @@ class Upstream:
                     logger.warning("upstream %s is down: %s", self.name, self.last_error)
             finally:
                 self._client = None
+                self.raw = None
                 if self._ready.is_set():
                     self._ready = anyio.Event()
                 self.state = UpstreamState.CLOSED if self._closing else UpstreamState.DOWN
