@@ -2,11 +2,12 @@
 
 The fast path (:mod:`charter.gateway.fastpath`) forwards an allowed call
 without building the SDK's typed request and result models: it POSTs the
-request's bytes to the upstream's streamable HTTP endpoint on the kept-alive
-connections of the HTTP client the upstream's SDK session already uses (its
-credentials headers included), with that session's ``Mcp-Session-Id`` and
-``MCP-Protocol-Version`` (read off the SDK's own requests by an event hook, so a
-reconnect's new session is picked up before the upstream is ready again).
+request's bytes to the upstream's streamable HTTP endpoint over its own
+kept-alive connections (:mod:`.h1`, the upstream's configured headers
+included), with the ``Mcp-Session-Id`` and ``MCP-Protocol-Version`` of the
+upstream's SDK session (read off the SDK's own requests by an event hook on
+its HTTP client, so a reconnect's new session is picked up before the
+upstream is ready again).
 
 The request carries a gateway-minted string id (the SDK session numbers its own
 requests with integers, so the two never collide on the upstream's session);
@@ -31,6 +32,7 @@ import anyio
 import httpx2
 import orjson
 
+from charter.gateway.h1 import Pool
 from charter.gateway.upstream import UpstreamFailed, UpstreamTimeout
 
 logger = logging.getLogger("charter.gateway.rawcall")
@@ -57,12 +59,15 @@ def mint_id() -> str:
 class RawChannel:
     """The raw way to one HTTP upstream, alongside its SDK session."""
 
-    def __init__(self, name: str, url: str, http: httpx2.AsyncClient) -> None:
+    def __init__(
+        self, name: str, url: str, http: httpx2.AsyncClient, headers: dict[str, str]
+    ) -> None:
         self.name = name
         self.url = url
-        self.http = http
+        self.pool = Pool(url)
         self.session_id: str | None = None
         self.version: str | None = None
+        self._configured = {k.lower(): v for k, v in headers.items()}
         http.event_hooks = {**http.event_hooks, "request": [self._seen]}
 
     async def _seen(self, request: httpx2.Request) -> None:
@@ -82,6 +87,7 @@ class RawChannel:
         assert self.session_id is not None
         assert self.version is not None
         return {
+            **self._configured,
             "accept": "application/json, text/event-stream",
             "content-type": "application/json",
             SESSION: self.session_id,
@@ -107,7 +113,14 @@ class RawChannel:
             raise UpstreamTimeout(
                 self.name, f"upstream {self.name!r} did not answer within {shown}"
             ) from None
-        except httpx2.HTTPError as error:
+        except OSError as error:
+            raise UpstreamFailed(
+                self.name, f"upstream {self.name!r} failed during the call ({type(error).__name__})"
+            ) from None
+        except (UpstreamFailed, UpstreamTimeout):
+            raise
+        except Exception as error:  # a bug here is a failed call, never a result
+            logger.exception("forwarding to upstream %s failed", self.name)
             raise UpstreamFailed(
                 self.name, f"upstream {self.name!r} failed during the call ({type(error).__name__})"
             ) from None
@@ -115,19 +128,18 @@ class RawChannel:
     async def _call(
         self, body: bytes, request_id: str, on_notice: OnNotice, on_request: OnRequest
     ) -> Message:
-        headers = self._headers()
-        async with self.http.stream("POST", self.url, content=body, headers=headers) as response:
-            if response.status_code != 200:
+        async with await self.pool.post(body, self._headers()) as response:
+            if response.status != 200:
                 raise UpstreamFailed(
-                    self.name, f"upstream {self.name!r} answered HTTP {response.status_code}"
+                    self.name, f"upstream {self.name!r} answered HTTP {response.status}"
                 )
-            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            kind = response.content_type()
             if kind == "application/json":
-                return self._response(await response.aread(), request_id)
+                return self._response(await response.read(), request_id)
             if kind != "text/event-stream":
                 raise UpstreamFailed(self.name, f"upstream {self.name!r} answered {kind!r}")
             notices = 0
-            async for data in _events(response.aiter_bytes(), self.name):
+            async for data in _events(response.chunks(), self.name):
                 message = _parse(data, self.name)
                 if "method" not in message:
                     return self._response(data, request_id, message)
@@ -164,11 +176,9 @@ class RawChannel:
 
     async def _post(self, message: Message) -> None:
         try:
-            response = await self.http.post(
-                self.url, content=orjson.dumps(message), headers=self._headers()
-            )
-            await response.aclose()
-        except httpx2.HTTPError as error:
+            async with await self.pool.post(orjson.dumps(message), self._headers()) as response:
+                await response.read()
+        except OSError as error:
             logger.warning("posting to upstream %s failed: %s", self.name, type(error).__name__)
 
     async def cancel(self, request_id: str, reason: str) -> None:

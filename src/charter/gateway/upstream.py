@@ -199,7 +199,7 @@ class Upstream:
         )
         from charter.gateway.rawcall import RawChannel  # it raises this module's errors
 
-        self.raw = RawChannel(self.name, config.http.url, http)
+        self.raw = RawChannel(self.name, config.http.url, http, headers)
         return _reasoned(_owned_http(config.http.url, http))
 
     async def run(self) -> None:
@@ -239,6 +239,8 @@ class Upstream:
                     logger.warning("upstream %s is down: %s", self.name, self.last_error)
             finally:
                 self._client = None
+                if self.raw is not None:
+                    self.raw.pool.close()
                 self.raw = None
                 if self._ready.is_set():
                     self._ready = anyio.Event()
