@@ -385,9 +385,12 @@ def report(
             )
         print(f"| **added by the gateway** | **+{added50:.3f}** | **+{added99:.3f}** | | |")
         if held is not None:
+            print()
             print(
-                f"| idle connections held: {int(held['held'])}, "
-                f"KiB each | {held['kib_per_connection']:.1f} | | | |"
+                f"{int(held['held'])} idle agent connections held: "
+                f"**{held['kib_per_connection']:.1f} KiB each** (gateway RSS "
+                f"{held['rss_before_mib']:.1f} → {held['rss_after_mib']:.1f} MiB); a call "
+                f"meanwhile p50 {held['p50']:.3f} ms, p99 {held['p99']:.3f} ms."
             )
 
 
