@@ -64,8 +64,7 @@ from charter.version import __version__
 
 logger = logging.getLogger("charter.gateway")
 
-#: How long the gateway waits at start for upstreams' first connection attempts.
-STARTUP_WAIT = 20.0
+STARTUP_WAIT = 20.0  # how long the gateway waits at start for upstreams' first attempts
 VIEW_TTL = 1.0
 
 Ctx = ServerRequestContext[dict[str, Any], Any]
@@ -141,6 +140,7 @@ class Gateway:
                     peer=self.relay,
                 )
                 upstream.listeners.append(self._catalogue_changed)
+                upstream.on_ready.append(lambda up: methods.renew_subscriptions(self, up))
                 self.upstreams[upstream.name] = upstream
                 group.start_soon(upstream.run)
                 group.start_soon(self.relay.pump, upstream.name)

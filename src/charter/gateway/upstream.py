@@ -144,6 +144,9 @@ class Upstream:
         self.last_error: str | None = None
         self.catalogue = Catalogue()
         self.listeners: list[Listener] = []
+        #: Awaited (in the keeper) each time a connection is ready; ``connections`` counts them.
+        self.on_ready: list[Callable[[Upstream], Awaitable[None]]] = []
+        self.connections = 0
         self._secrets = secrets
         self._errlog = errlog
         self._health_interval = health_interval
@@ -229,6 +232,12 @@ class Upstream:
                     self._attempted.set()
                     logger.info("upstream %s ready: %d tools", self.name, len(self.catalogue.tools))
                     self._notify()
+                    self.connections += 1
+                    for hook in self.on_ready:
+                        try:
+                            await hook(self)
+                        except Exception:
+                            logger.exception("a hook on upstream %s being ready failed", self.name)
                     await self._hold(client)
             except Exception as exc:  # every failure of an upstream is reported, not raised
                 if not connected and self._refused_handshake(exc):
