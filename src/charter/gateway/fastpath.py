@@ -199,7 +199,8 @@ class FastPath:
         except MCPError as refused:
             await _answer(send, session_id, _error(agent_id, refused))
             return True
-        stream = _Stream(send, session_id, gateway.relay.levels.get(f"http:{session_id}"))
+        level = gateway.relay.levels.get(f"http:{session_id}")
+        stream = _Stream(send, session_id, level, streams=not self.manager.json_response)
         try:
             with _holding(transport):
                 answer = await self._forward(principal, raw, upstream.call_timeout, target, stream)
@@ -329,10 +330,11 @@ class FastPath:
 class _Stream:
     """The answer to the agent: one JSON body, or SSE once a log message comes first."""
 
-    def __init__(self, send: Send, session_id: str, level: str | None) -> None:
+    def __init__(self, send: Send, session_id: str, level: str | None, *, streams: bool) -> None:
         self.send = send
         self.session_id = session_id
         self.level = level
+        self.streams = streams  # False (stream_responses: false): plain JSON only, logs dropped
         self.streaming = False
 
     async def notice(self, message: dict[str, Any]) -> None:
@@ -340,9 +342,9 @@ class _Stream:
             return  # progress was not asked for; nothing else relates to a call
         params = message.get("params")
         level = params.get("level") if isinstance(params, dict) else None
-        if level not in LEVELS or (
-            self.level is not None and LEVELS.index(level) < LEVELS.index(self.level)
-        ):
+        if not self.streams or level not in LEVELS:
+            return
+        if self.level is not None and LEVELS.index(level) < LEVELS.index(self.level):
             return
         if not self.streaming:
             self.streaming = True

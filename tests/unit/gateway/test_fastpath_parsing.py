@@ -85,3 +85,48 @@ def test_only_the_response_with_the_minted_id_is_an_answer() -> None:
     ):
         with pytest.raises(UpstreamFailed):
             channel._response(stray, "charter-1")
+
+
+def _log(level: str) -> dict[str, object]:
+    params = {"level": level, "data": f"{level} line"}
+    return {"jsonrpc": "2.0", "method": "notifications/message", "params": params}
+
+
+@pytest.mark.anyio
+async def test_logs_before_the_result_make_the_answer_a_stream_at_the_connection_level() -> None:
+    from charter.gateway.fastpath import _Stream
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    stream = _Stream(send, "s1", "warning", streams=True)
+    await stream.notice(_log("info"))  # below the connection's level
+    await stream.notice({"jsonrpc": "2.0", "method": "notifications/progress", "params": {}})
+    assert sent == []
+    await stream.notice(_log("error"))
+    await stream.finish(b'{"jsonrpc":"2.0","id":1,"result":{}}')
+    assert sent[0]["type"] == "http.response.start"
+    assert (b"content-type", b"text/event-stream") in sent[0]["headers"]  # type: ignore[operator]
+    bodies = [m["body"] for m in sent[1:]]
+    assert bodies[0].startswith(b"event: message\ndata: ")  # type: ignore[union-attr]
+    assert b"error line" in bodies[0]  # type: ignore[operator]
+    assert bodies[1] == b'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'
+    assert sent[-1]["more_body"] is False
+
+
+@pytest.mark.anyio
+async def test_without_streams_logs_are_dropped_and_the_answer_is_json() -> None:
+    from charter.gateway.fastpath import _Stream
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    stream = _Stream(send, "s1", None, streams=False)
+    await stream.notice(_log("emergency"))
+    await stream.finish(b"{}")
+    assert (b"content-type", b"application/json") in sent[0]["headers"]  # type: ignore[operator]
+    assert sent[1]["body"] == b"{}"
