@@ -101,7 +101,8 @@ def gateway(out: str) -> list[Figure]:
         ("through charter gateway", "gateway"),
     ):
         row = re.search(
-            rf"^{re.escape(label)}\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$",
+            rf"^{re.escape(label)}\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})"
+            rf"(?:\s+({NUMBER}))?$",
             out,
             re.MULTILINE,
         )
@@ -112,6 +113,8 @@ def gateway(out: str) -> list[Figure]:
                 (f"{name} calls/s", _num(row[3]), True),
                 (f"{name} concurrent calls/s", _num(row[4]), True),
             ]
+            if row[5] is not None:
+                figures.append((f"{name} server CPU us/call", _num(row[5]), False))
     if added := re.search(rf"gateway adds ({NUMBER}) ms at p50", out):
         figures.append(("gateway added p50 ms", _num(added[1]), False))
     if added := re.search(rf", ({NUMBER}) ms\s+at p99", out):

@@ -82,6 +82,13 @@ async def measure(
 ) -> dict[str, dict[str, float]]:
     latencies: dict[str, list[float]] = {"direct": [], "gateway": []}
     throughput: dict[str, float] = {}
+    # CPU per call of the process answering: the upstream for a direct call (peer), the
+    # gateway process alone for a call through it (the upstream's share not counted)
+    servers = {
+        "direct": listening_pid(_port(direct_url)),
+        "gateway": listening_pid(_port(gateway_url)),
+    }
+    cpu: dict[str, float] = {"direct": 0.0, "gateway": 0.0}
     async with (
         mcp_session(direct_url, mode=mode) as direct,
         mcp_session(gateway_url, headers, mode=mode) as gateway,
@@ -94,10 +101,12 @@ async def measure(
         per_round = max(1, calls // rounds)
         for _ in range(rounds):
             for name, client in clients.items():
+                ticks = cpu_ticks(servers[name])
                 for _ in range(per_round):
                     started = time.perf_counter()
                     await client.call_tool("read_ticket", ARGS)
                     latencies[name].append((time.perf_counter() - started) * 1000)
+                cpu[name] += (cpu_ticks(servers[name]) - ticks) / os.sysconf("SC_CLK_TCK")
         for name, client in clients.items():
             total = calls
 
@@ -118,6 +127,7 @@ async def measure(
             "mean": statistics.fmean(values),
             "calls_per_s": 1000 / statistics.fmean(values),
             "concurrent_calls_per_s": throughput[name],
+            "cpu_us": cpu[name] / len(values) * 1e6,
         }
     return out
 
@@ -140,6 +150,17 @@ def listening_pid(port: int) -> int:
         except OSError:
             continue
     raise RuntimeError(f"no process of ours listens on port {port}")
+
+
+def _port(url: str) -> int:
+    return int(url.split("/")[2].rsplit(":", 1)[1])
+
+
+def cpu_ticks(pid: int) -> int:
+    """User plus system CPU time of ``pid`` so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def rss_kib(pid: int) -> int:
@@ -254,7 +275,14 @@ def main() -> None:
         action="store_true",
         help="configure the gateway with stream_responses: false (plain JSON answers only)",
     )
+    parser.add_argument(
+        "--no-fast-path",
+        action="store_true",
+        help="configure the gateway with fast_path: false (every call through the SDK's models)",
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the figures as Markdown too")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="charter-bench-gateway-"))
     env = env_for(home)
     keys = prepare_store(env, [HELPDESK_CHARTER])
@@ -264,6 +292,7 @@ def main() -> None:
             {"name": "helpdesk", "http": {"url": direct_url}},
             max_sessions=max(1000, args.connections + 100),
             **({"stream_responses": False} if args.json_responses else {}),
+            **({"fast_path": False} if args.no_fast_path else {}),
         )
         with gateway_process(env, config) as gateway_url:
             credentials = AgentCredentials(
@@ -290,20 +319,35 @@ def main() -> None:
                     )
                 )
             credentials.close()
+    report(args, results, held, load_before, os.getloadavg())
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, float]],
+    held: dict[str, float] | None,
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+) -> None:
     direct, gateway = results["direct"], results["gateway"]
+    load = f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+    setup = "fast path off" if args.no_fast_path else "fast path on"
+    setup += ", plain JSON" if args.json_responses else ", lazy SSE"
     print(
         f"MCP tools/call read_ticket over loopback, {args.calls} sequential calls each "
-        f"(client mode {args.mode}), throughput with {args.concurrency} in flight"
+        f"(client mode {args.mode}), throughput with {args.concurrency} in flight; "
+        f"gateway: {setup}; {load}"
     )
-    print(f"{'path':<28}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>10}{'concurrent calls/s':>20}")
-    for name, label in (
-        ("direct", "direct to upstream (peer)"),
-        ("gateway", "through charter gateway"),
-    ):
+    print(
+        f"{'path':<28}{'p50 ms':>9}{'p99 ms':>9}{'calls/s':>10}{'concurrent calls/s':>20}"
+        f"{'server CPU us/call':>20}"
+    )
+    labels = (("direct", "direct to upstream (peer)"), ("gateway", "through charter gateway"))
+    for name, label in labels:
         row = results[name]
         print(
             f"{label:<28}{row['p50']:>9.3f}{row['p99']:>9.3f}{row['calls_per_s']:>10.0f}"
-            f"{row['concurrent_calls_per_s']:>20.0f}"
+            f"{row['concurrent_calls_per_s']:>20.0f}{row['cpu_us']:>20.0f}"
         )
     added50 = gateway["p50"] - direct["p50"]
     added99 = gateway["p99"] - direct["p99"]
@@ -314,6 +358,11 @@ def main() -> None:
         f"at p99 ({verdict99} the 3 ms target) (authenticate + decide + rate-limit + forward + "
         "record)"
     )
+    print(
+        f"server CPU per call: gateway process {gateway['cpu_us']:.0f} us, the upstream answering "
+        f"a direct call (peer) {direct['cpu_us']:.0f} us: "
+        f"{gateway['cpu_us'] / max(direct['cpu_us'], 1):.2f}x"
+    )
     if held is not None:
         print(
             f"{int(held['held'])} of {args.connections} idle agent connections held (session + "
@@ -322,6 +371,27 @@ def main() -> None:
             f"{held['kib_per_connection']:.1f} KiB per idle connection; a call meanwhile "
             f"p50 {held['p50']:.3f} ms, p99 {held['p99']:.3f} ms"
         )
+    if args.markdown:
+        print()
+        print(f"`bench/gateway.py --calls {args.calls} --rounds {args.rounds}`, {setup}, {load}:")
+        print()
+        print("| path | p50 ms | p99 ms | calls/s | server CPU µs/call |")
+        print("|---|---:|---:|---:|---:|")
+        for name, label in labels:
+            row = results[name]
+            print(
+                f"| {label} | {row['p50']:.3f} | {row['p99']:.3f} | {row['calls_per_s']:.0f} "
+                f"| {row['cpu_us']:.0f} |"
+            )
+        print(f"| **added by the gateway** | **+{added50:.3f}** | **+{added99:.3f}** | | |")
+        if held is not None:
+            print()
+            print(
+                f"{int(held['held'])} idle agent connections held: "
+                f"**{held['kib_per_connection']:.1f} KiB each** (gateway RSS "
+                f"{held['rss_before_mib']:.1f} → {held['rss_after_mib']:.1f} MiB); a call "
+                f"meanwhile p50 {held['p50']:.3f} ms, p99 {held['p99']:.3f} ms."
+            )
 
 
 if __name__ == "__main__":

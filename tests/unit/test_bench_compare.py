@@ -189,6 +189,17 @@ def test_estate_console_posture_scan_gateway(figures: ModuleType) -> None:
     assert gateway["gateway concurrent calls/s"] == (101, True)
     assert gateway["gateway added p50 ms"] == (3.811, False)
     assert gateway["gateway added p99 ms"] == (13.203, False)
+    with_cpu = _parse(
+        figures,
+        "gateway",
+        "direct to upstream (peer)       1.847   14.357       426                 461"
+        "                 812\n"
+        "through charter gateway         3.190   19.227       224                 158"
+        "                 655\n",
+    )
+    assert with_cpu["peer: direct server CPU us/call"] == (812, False)
+    assert with_cpu["gateway server CPU us/call"] == (655, False)
+    assert with_cpu["gateway p50 ms"] == (3.19, False)
     held = _parse(
         figures,
         "gateway",

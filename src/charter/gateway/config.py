@@ -183,6 +183,10 @@ class GatewaySettings(_Strict):
     #: answers in plain JSON: faster, but then none of those reach the agent (the
     #: upstream's requests are refused to it).
     stream_responses: bool = True
+    #: Forward an allowed call from an agent that takes no requests back as raw JSON-RPC
+    #: bytes to an HTTP upstream (:mod:`charter.gateway.fastpath`); ``false``: every call
+    #: goes through the SDK's typed models on both hops.
+    fast_path: bool = True
     #: How long a held call waits for the person it acts for to answer the gateway's
     #: approval elicitation (seconds); unanswered, the call stays held (``-32034``).
     approval_wait: Seconds = 120.0

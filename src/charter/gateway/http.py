@@ -30,6 +30,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from charter.gateway.auth import ResourceServer, metadata_url, resource_metadata
+from charter.gateway.fastpath import FastPath
 from charter.gateway.lazysse import LazyStreams
 from charter.gateway.stepup import scope_needed
 from charter.http import tracing
@@ -68,6 +69,8 @@ def build_app(gateway: Gateway, host: str) -> tuple[Starlette, StreamableHTTPSes
     mcp_app: ASGIApp = StreamableHTTPASGIApp(manager)
     if settings.stream_responses:  # SSE only for answers that carry more than their result
         mcp_app = LazyStreams(mcp_app)
+    if settings.fast_path:  # allowed calls forwarded as raw bytes, decided here first
+        mcp_app = FastPath(mcp_app, gateway, manager)
     endpoint = ResourceServer(
         mcp_app,
         authority=gateway.authority,

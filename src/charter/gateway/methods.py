@@ -15,11 +15,13 @@ session is shared, so its level is not touched).
 
 The upstream holds one subscription per URI, however many agents asked; the
 gateway fans ``notifications/resources/updated`` out to the agent connections
-that subscribed and unsubscribes upstream when the last one leaves.
+that subscribed, unsubscribes upstream when the last one leaves, and subscribes
+again when the upstream reconnects (a new session knows no subscriptions).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import mcp_types as types
@@ -27,9 +29,12 @@ from starlette.requests import Request
 
 from charter.gateway.directory import GET_PROMPT, READ_RESOURCE, resource_of
 from charter.gateway.refusals import safe_name
+from charter.gateway.upstream import Upstream, UpstreamError
 
 if TYPE_CHECKING:
     from charter.gateway.server import Ctx, Gateway
+
+logger = logging.getLogger("charter.gateway.methods")
 
 
 def connection_key(ctx: Ctx) -> str:
@@ -120,6 +125,26 @@ async def unsubscribe(gateway: Gateway, ctx: Ctx, params: types.UnsubscribeReque
             resource = resource_of(upstream, uri)
             await gateway.forward(ctx, principal, upstream, resource, request, types.EmptyResult)
     return types.EmptyResult()
+
+
+async def renew_subscriptions(gateway: Gateway, upstream: Upstream) -> None:
+    """After a reconnect, subscribe again upstream to every URI agents still hold: the new
+    session knows none of them. Each was decided when the agent subscribed."""
+    if upstream.connections < 2:
+        return
+    for uri, subscribers in list(gateway.relay.subscribers.get(upstream.name, {}).items()):
+        if not subscribers:
+            continue
+        request = types.SubscribeRequest(params=types.SubscribeRequestParams(uri=uri))
+        try:
+            await upstream.request(request, types.EmptyResult)
+        except UpstreamError as error:
+            logger.warning(
+                "renewing the subscription to %s on %s failed: %s",
+                safe_name(uri),
+                upstream.name,
+                error.message,
+            )
 
 
 async def set_level(gateway: Gateway, ctx: Ctx, params: types.SetLevelRequestParams) -> Any:

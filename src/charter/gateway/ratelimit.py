@@ -80,3 +80,18 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self._logs) + len(self._tat)
+
+    def over(
+        self, agent: str, action: str, per_rule: int | None, overall: int | None
+    ) -> tuple[int, float, str] | None:
+        """Admit one call of ``agent``'s under its rule's limit and the agent-wide one:
+        ``None``, or (the limit, seconds to wait, what it counts) for the first one exceeded."""
+        if per_rule is not None:
+            verdict = self.check(("tool", agent, action), per_rule)
+            if not verdict.allowed:
+                return per_rule, verdict.retry_after, f"calls of {action}"
+        if overall is not None:
+            verdict = self.check(("agent", agent), overall)
+            if not verdict.allowed:
+                return overall, verdict.retry_after, "calls"
+        return None

@@ -64,8 +64,7 @@ from charter.version import __version__
 
 logger = logging.getLogger("charter.gateway")
 
-#: How long the gateway waits at start for upstreams' first connection attempts.
-STARTUP_WAIT = 20.0
+STARTUP_WAIT = 20.0  # how long the gateway waits at start for upstreams' first attempts
 VIEW_TTL = 1.0
 
 Ctx = ServerRequestContext[dict[str, Any], Any]
@@ -141,6 +140,7 @@ class Gateway:
                     peer=self.relay,
                 )
                 upstream.listeners.append(self._catalogue_changed)
+                upstream.on_ready.append(lambda up: methods.renew_subscriptions(self, up))
                 self.upstreams[upstream.name] = upstream
                 group.start_soon(upstream.run)
                 group.start_soon(self.relay.pump, upstream.name)
@@ -238,6 +238,18 @@ class Gateway:
             decision = await approval_elicitation.settle_in_person(
                 self, ctx, principal, what, action, resource, context, decision
             )
+        return await self.settle(principal, what, action, resource, decision, started), started
+
+    async def settle(
+        self,
+        principal: AgentPrincipal,
+        what: str,
+        action: str,
+        resource: str,
+        decision: Decision,
+        started: float,
+    ) -> Decision:
+        """The token's scope as a ceiling, then the rate limits: the allow, or the MCP error."""
         if not principal.in_scope(action):  # a token's scope is a ceiling (RFC 6749 §3.3)
             beyond = Reason(
                 ReasonCode.SCOPE_EXCEEDED,
@@ -248,7 +260,11 @@ class Gateway:
         if not decision.allowed:
             self.record_decision(principal, action, resource, decision, started)
             raise denied(principal.agent, what, decision, action=action, resource=resource)
-        limited = await self._limit(principal, action, decision)
+        view, _ = await self._view(principal.agent)
+        per_rule = view.limits.get(decision.rule or "") if view is not None else None
+        limited = self.limiter.over(
+            principal.agent, action, per_rule, self.settings.agent_calls_per_minute
+        )
         if limited is not None:
             limit, retry, scope = limited
             refused = _refused(
@@ -256,23 +272,7 @@ class Gateway:
             )
             self.record_decision(principal, action, resource, refused, started)
             raise rate_limited(principal.agent, what, limit, retry, scope=scope)
-        return decision, started
-
-    async def _limit(
-        self, principal: AgentPrincipal, action: str, decision: Decision
-    ) -> tuple[int, float, str] | None:
-        view, _ = await self._view(principal.agent)
-        per_rule = view.limits.get(decision.rule or "") if view is not None else None
-        if per_rule is not None:
-            verdict = self.limiter.check(("tool", principal.agent, action), per_rule)
-            if not verdict.allowed:
-                return per_rule, verdict.retry_after, f"calls of {action}"
-        overall = self.settings.agent_calls_per_minute
-        if overall is not None:
-            verdict = self.limiter.check(("agent", principal.agent), overall)
-            if not verdict.allowed:
-                return overall, verdict.retry_after, "calls"
-        return None
+        return decision
 
     def record_decision(
         self,

@@ -24,7 +24,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TextIO, TypeVar
 
 import anyio
 import httpx2
@@ -42,6 +42,9 @@ from charter.gateway.cancellation import ReasonedCancellations, abandon_reason
 from charter.gateway.config import UpstreamConfig
 from charter.gateway.secrets import Secrets
 from charter.services.metrics import GATEWAY_CALLS
+
+if TYPE_CHECKING:
+    from charter.gateway.rawcall import RawChannel
 
 logger = logging.getLogger("charter.gateway.upstream")
 
@@ -142,10 +145,15 @@ class Upstream:
         self.last_error: str | None = None
         self.catalogue = Catalogue()
         self.listeners: list[Listener] = []
+        #: Awaited (in the keeper) each time a connection is ready; ``connections`` counts them.
+        self.on_ready: list[Callable[[Upstream], Awaitable[None]]] = []
+        self.connections = 0
         self._secrets = secrets
         self._errlog = errlog
         self._health_interval = health_interval
         self._client: Client | None = None
+        #: The raw way to an HTTP upstream's session (:mod:`.rawcall`), while connected.
+        self.raw: RawChannel | None = None
         self._ready = anyio.Event()
         self._attempted = anyio.Event()
         self._lost = anyio.Event()
@@ -193,6 +201,9 @@ class Upstream:
             headers=headers,
             timeout=httpx2.Timeout(config.connect_timeout, read=max(self.call_timeout, 30.0) + 5),
         )
+        from charter.gateway.rawcall import RawChannel  # it raises this module's errors
+
+        self.raw = RawChannel(self.name, config.http.url, http, headers)
         return _reasoned(_owned_http(config.http.url, http))
 
     async def run(self) -> None:
@@ -222,6 +233,12 @@ class Upstream:
                     self._attempted.set()
                     logger.info("upstream %s ready: %d tools", self.name, len(self.catalogue.tools))
                     self._notify()
+                    self.connections += 1
+                    for hook in self.on_ready:
+                        try:
+                            await hook(self)
+                        except Exception:
+                            logger.exception("a hook on upstream %s being ready failed", self.name)
                     await self._hold(client)
             except Exception as exc:  # every failure of an upstream is reported, not raised
                 if not connected and self._refused_handshake(exc):
@@ -232,6 +249,9 @@ class Upstream:
                     logger.warning("upstream %s is down: %s", self.name, self.last_error)
             finally:
                 self._client = None
+                if self.raw is not None:
+                    self.raw.pool.close()
+                self.raw = None
                 if self._ready.is_set():
                     self._ready = anyio.Event()
                 self.state = UpstreamState.CLOSED if self._closing else UpstreamState.DOWN

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import warnings
 from collections.abc import AsyncIterator
@@ -283,6 +284,10 @@ SUBSCRIBED: set[str] = set()
 
 async def subscribe(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
     SUBSCRIBED.add(str(params.uri))
+    path = os.environ.get("SUBSCRIBE_LOG")  # tests read which subscriptions this process got
+    if path:
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"{os.getpid()} {params.uri}\n")
     return types.EmptyResult()
 
 

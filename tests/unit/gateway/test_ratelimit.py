@@ -66,3 +66,13 @@ def test_very_high_limits_hold_the_rate_on_average() -> None:
         clock.now = 1000.0 + step * 0.001
         admitted += limiter.check("k", 60_000).allowed
     assert 60_000 * 2 * 0.95 <= admitted <= 60_000 * 3
+
+
+def test_over_names_the_first_limit_exceeded_rule_before_agent() -> None:
+    limiter = RateLimiter(Clock())
+    assert limiter.over("bot", "send_email", None, None) is None
+    assert all(limiter.over("bot", "send_email", 2, 3) is None for _ in range(2))
+    assert limiter.over("bot", "send_email", 2, 3) == (2, 60.0, "calls of send_email")
+    assert limiter.over("bot", "read_ticket", None, 3) is None  # the agent's third call
+    assert limiter.over("bot", "read_ticket", None, 3) == (3, 60.0, "calls")
+    assert limiter.over("other", "read_ticket", None, 3) is None

@@ -1,0 +1,114 @@
+"""The fast path's HTTP/1.1 client against a real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+from tests.support.server import free_port
+
+from charter.gateway.h1 import Pool
+
+pytestmark = pytest.mark.anyio
+
+
+class Origin:
+    """An ASGI app that notes each request's client port and answers as told."""
+
+    def __init__(self) -> None:
+        self.ports: list[int] = []
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[bytes, bytes]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.ports.append(scope["client"][1])
+        self.headers.append(dict(scope["headers"]))
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        self.bodies.append(body)
+        if scope["path"] == "/stream":
+            start = {"type": "http.response.start", "status": 200}
+            start["headers"] = [(b"content-type", b"text/event-stream")]
+            await send(start)
+            for part in (b"data: one\n\n", b"data: two\n\n"):
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+@asynccontextmanager
+async def serving(origin: Origin, **options: Any) -> AsyncIterator[str]:
+    port = free_port()
+    config = uvicorn.Config(origin, port=port, log_level="warning", lifespan="off", **options)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_posts_in_one_piece_on_one_kept_alive_connection() -> None:
+    origin = Origin()
+    async with serving(origin) as url:
+        pool = Pool(url + "/mcp?x=1")
+        for index in range(3):
+            body = b'{"n": %d}' % index
+            async with await pool.post(body, {"x-api-key": "k"}) as answer:
+                assert answer.status == 200
+                assert answer.content_type() == "application/json"
+                assert await answer.read() == body
+        pool.close()
+    assert len(set(origin.ports)) == 1  # one connection, reused
+    assert origin.headers[0][b"x-api-key"] == b"k"
+    assert origin.headers[0][b"host"] == url.split("//")[1].encode()
+
+
+async def test_reads_a_chunked_stream_as_it_comes() -> None:
+    origin = Origin()
+    async with serving(origin) as url:
+        pool = Pool(url + "/stream")
+        async with await pool.post(b"{}", {}) as answer:
+            assert answer.content_type() == "text/event-stream"
+            assert b"".join([c async for c in answer.chunks()]) == b"data: one\n\ndata: two\n\n"
+        pool.close()
+
+
+async def test_a_connection_the_origin_closed_while_idle_is_replaced() -> None:
+    origin = Origin()
+    async with serving(origin, timeout_keep_alive=0.2) as url:
+        pool = Pool(url + "/mcp")
+        async with await pool.post(b"1", {}) as answer:
+            await answer.read()
+        await asyncio.sleep(0.6)  # the origin closes the kept-alive connection
+        async with await pool.post(b"2", {}) as answer:
+            assert await answer.read() == b"2"
+        pool.close()
+    assert len(set(origin.ports)) == 2
+
+
+async def test_a_dead_origin_is_an_os_error() -> None:
+    pool = Pool(f"http://127.0.0.1:{free_port()}/mcp")
+    with pytest.raises(OSError):
+        await pool.post(b"{}", {})
+
+
+def test_only_http_urls() -> None:
+    with pytest.raises(ValueError, match="not an HTTP URL"):
+        Pool("ftp://example.com/")
