@@ -57,6 +57,7 @@ from charter.gateway.rawcall import mint_id
 from charter.gateway.refusals import cut_off, safe_name, upstream_failure
 from charter.gateway.relay import LEVELS
 from charter.gateway.upstream import UpstreamError, UpstreamRefused, UpstreamState
+from charter.services.metrics import GATEWAY_CALLS
 
 if TYPE_CHECKING:
     from charter.gateway.rawcall import RawChannel
@@ -312,6 +313,7 @@ class FastPath:
             except UpstreamError as error:
                 raise upstream_failure(error) from None
         if cut.cancelled_caught or answer is None:
+            GATEWAY_CALLS.labels(raw.name, "cut").inc()  # the agent was cut off mid-call
             reason = self.gateway.sessions.cut_reason(agent) or "cut off"
             await raw.cancel(request_id, f"Charter cut off agent {agent}: {reason}")
             raise cut_off(agent, reason)
@@ -323,7 +325,8 @@ class FastPath:
                 data = types.ErrorData(code=types.INTERNAL_ERROR, message="upstream error")
             message = self.gateway.secrets.redact(data.message)
             refused = UpstreamRefused(raw.name, data.model_copy(update={"message": message}))
-            raise upstream_failure(refused)
+            raise upstream_failure(refused)  # counted there, as on the full path
+        GATEWAY_CALLS.labels(raw.name, "ok").inc()
         return answer
 
 
