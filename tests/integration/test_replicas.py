@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ from tests.support.replicas import (
     ISSUER,
     Replica,
     cluster_env,
+    free_port,
     new_master_key,
     private_database,
     replicas,
@@ -43,7 +45,6 @@ from tests.support.server import (
     CHARTER,
     TEST_ADMIN_EMAIL,
     Credentials,
-    free_port,
     seed_credentials,
 )
 from tests.unit.gateway.stack import (
@@ -67,6 +68,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 #: the promise: a change made anywhere reaches every replica's answers within this
 WITHIN = 1.0
 TOKEN_URL = f"{ISSUER}/oauth/token"
+#: what agents address the gateway replicas as (a load balancer's name)
+GATEWAY_HOST = "gateway.test"
+GATEWAY = f"http://{GATEWAY_HOST}/mcp"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
@@ -81,20 +85,33 @@ def charter_yaml(name: str) -> str:
     )
 
 
+_pollers = threading.local()
+
+
+def post(url: str, **options: Any) -> httpx.Response:
+    """POST on this thread's keep-alive connection: a poller measures the replica, not
+    the cost of a new connection per request."""
+    clients: dict[str, httpx.Client] = _pollers.__dict__.setdefault("clients", {})
+    origin = url.split("/", 3)[2]
+    if origin not in clients:
+        clients[origin] = httpx.Client()
+    return clients[origin].post(url, **options)
+
+
 class Cluster:
     def __init__(
         self,
         root: Path,
         env: Callable[[str], dict[str, str]],
         servers: list[Replica],
-        gateway: str,
+        gateways: list[str],
         keys: dict[str, PrivateKey],
         credentials: Credentials,
     ) -> None:
         self.root = root
         self.env = env
         self.servers = servers
-        self.gateway = gateway
+        self.gateways = gateways
         self.keys = keys
         self.pep = credentials.pep_key
         self.admin = credentials.admin_token
@@ -104,7 +121,7 @@ class Cluster:
         return httpx.Client(base_url=replica.url, headers=headers, timeout=30)
 
     def decide(self, replica: Replica, subject: dict[str, str], pep: str | None = None) -> Any:
-        answer = httpx.post(
+        answer = post(
             f"{replica.url}/access/v1/evaluation",
             json={
                 "subject": subject,
@@ -119,7 +136,7 @@ class Cluster:
         return answer.json()["decision"]
 
     def active(self, replica: Replica, token: str) -> bool:
-        answer = httpx.post(
+        answer = post(
             f"{replica.url}/oauth/introspect",
             data={"token": token},
             headers={"Authorization": f"Bearer {self.pep}"},
@@ -128,13 +145,17 @@ class Cluster:
         assert answer.status_code == 200, answer.text
         return bool(answer.json()["active"])
 
-    def through_gateway(self, token: str) -> int:
+    def through_gateway(self, token: str, index: int = 0, proof: str | None = None) -> int:
+        """tools/list at one gateway replica, addressed as the load balancer would."""
         body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
         headers = {
-            "Authorization": f"Bearer {token}",
+            "Authorization": f"{'DPoP' if proof else 'Bearer'} {token}",
             "Accept": "application/json, text/event-stream",
+            "Host": GATEWAY_HOST,
+            **({"DPoP": proof} if proof else {}),
         }
-        return httpx.post(self.gateway, json=body, headers=headers, timeout=10).status_code
+        url = f"{self.gateways[index]}/mcp"
+        return post(url, json=body, headers=headers, timeout=10).status_code
 
     def credentials(self, agent: str, replica: Replica, **options: Any) -> AgentCredentials:
         return AgentCredentials(agent, self.keys[agent], base_url=replica.url, **options)
@@ -147,11 +168,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         pytest.skip("PostgreSQL not available (see the warning above for how to enable it)")
     root = tmp_path_factory.mktemp("replicas")
     master = new_master_key()
-    with pytest.MonkeyPatch.context() as patch, private_database(base) as url:
+    with pytest.MonkeyPatch.context() as patch, private_database(base) as database:
         patch.setenv("CHARTER_MASTER_KEY", master)  # the setup below runs in this process
 
         def env(name: str) -> dict[str, str]:
-            return cluster_env(root, url, name, CHARTER_MASTER_KEY=master)
+            return cluster_env(root, database, name, CHARTER_MASTER_KEY=master)
 
         setup = env("setup")
         keys = prepare_store(setup, [HELPDESK_CHARTER, REVIEWER_CHARTER])
@@ -162,39 +183,48 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             services.decisions.close()
             services.close()
         credentials = seed_credentials(setup)
-        gateway_env = env("gateway")
-        config = write_config(Path(gateway_env["CHARTER_HOME"]), stdio_upstream())
-        port = free_port()
-        gateway_log = Path(gateway_env["CHARTER_HOME"]) / "gateway.log"
-        gateway = spawn(
-            [CHARTER, "gateway", "--config", str(config), "--port", str(port)],
-            gateway_env,
-            gateway_log,
-            preload=GATEWAY_IMPORTS,
-        )
+        gateways: list[tuple[str, Any]] = []
         try:
+            for index in range(2):  # two gateway replicas behind one public URL
+                gateway_env = env(f"gateway-{index}")
+                home = Path(gateway_env["CHARTER_HOME"])
+                config = write_config(home, stdio_upstream())
+                port = free_port()
+                command = [CHARTER, "gateway", "--config", str(config), "--port", str(port)]
+                started = spawn(
+                    [*command, "--resource", GATEWAY],
+                    gateway_env,
+                    home / "gateway.log",
+                    preload=GATEWAY_IMPORTS,
+                )
+                gateways.append((f"http://127.0.0.1:{port}", started))
             with replicas([env(f"replica-{i}") for i in range(3)]) as servers:
-                wait_for(f"http://127.0.0.1:{port}/healthz", gateway, gateway_log)
+                for index, (origin, process) in enumerate(gateways):
+                    log = root / f"gateway-{index}" / "gateway.log"
+                    wait_for(f"{origin}/healthz", process, log)
                 yield Cluster(
-                    root,
-                    env,
-                    servers,
-                    f"http://127.0.0.1:{port}/mcp",
-                    keys,
-                    credentials,
+                    root, env, servers, [origin for origin, _ in gateways], keys, credentials
                 )
         finally:
-            stop(gateway)
+            for _, process in gateways:
+                stop(process)
 
 
 def seconds_until(condition: Callable[[], bool], *, limit: float = 10.0) -> float:
-    """How long after now ``condition`` first holds (polled); fails after ``limit``."""
+    """When, after now, the first request that finds ``condition`` true was sent.
+
+    Polled back to back: the change reached the replica between the previous answer's
+    request and this one's answer, so this is right to within one round trip, which
+    on a loaded two-core host (every test worker busy) can be a good part of a second.
+    """
     started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > limit:
+    while True:
+        sent = time.monotonic()
+        if condition():
+            return sent - started
+        if sent - started > limit:
             raise AssertionError(f"still not so after {limit} s")
         time.sleep(0.01)
-    return time.monotonic() - started
 
 
 def seconds_until_all(**conditions: Callable[[], bool]) -> dict[str, float]:
@@ -212,7 +242,7 @@ def assert_within(took: dict[str, float], what: str) -> None:
 def _suspension_reaches_every_replica_and_the_gateway(cluster: Cluster) -> None:
     a, b, c = cluster.servers
     agent = {"type": "agent", "id": "helpdesk-bot"}
-    token = cluster.credentials("helpdesk-bot", a).token("read_ticket", resource=cluster.gateway)
+    token = cluster.credentials("helpdesk-bot", a).token("read_ticket", resource=GATEWAY)
     assert [cluster.decide(r, agent) for r in (a, b, c)] == [True, True, True]
     assert cluster.active(c, token.value)
     assert cluster.through_gateway(token.value) != 401
@@ -224,7 +254,8 @@ def _suspension_reaches_every_replica_and_the_gateway(cluster: Cluster) -> None:
         decision_c=lambda: cluster.decide(c, agent) is False,
         token_b=lambda: not cluster.active(b, token.value),
         token_c=lambda: not cluster.active(c, token.value),
-        gateway=lambda: cluster.through_gateway(token.value) == 401,
+        gateway_0=lambda: cluster.through_gateway(token.value, 0) == 401,
+        gateway_1=lambda: cluster.through_gateway(token.value, 1) == 401,
     )
     assert_within(took, "the suspension")
 
@@ -232,7 +263,7 @@ def _suspension_reaches_every_replica_and_the_gateway(cluster: Cluster) -> None:
 def _revoked_token_reaches_every_replica(cluster: Cluster) -> None:
     a, b, c = cluster.servers
     credentials = cluster.credentials("ticket-reviewer", a)
-    token = credentials.token("read_ticket", resource=cluster.gateway).value
+    token = credentials.token("read_ticket", resource=GATEWAY).value
     assert cluster.active(b, token) and cluster.active(c, token)
     assert cluster.through_gateway(token) != 401
     credentials.revoke(token)
@@ -321,6 +352,17 @@ def _one_use_at_one_replica_is_refused_at_another(cluster: Cluster) -> None:
     assert replayed.json()["error"] == "invalid_dpop_proof", replayed.text
 
 
+def _proof_at_one_gateway_is_refused_at_the_other(cluster: Cluster) -> None:
+    credentials = cluster.credentials("ticket-reviewer", cluster.servers[0], dpop=True)
+    token = credentials.token("read_ticket", resource=GATEWAY)
+    assert token.token_type == "DPoP"
+    proof = credentials.dpop_proof("POST", GATEWAY, access_token=token.value)
+    assert cluster.through_gateway(token.value, 0, proof) != 401
+    assert cluster.through_gateway(token.value, 1, proof) == 401
+    fresh = credentials.dpop_proof("POST", GATEWAY, access_token=token.value)
+    assert cluster.through_gateway(token.value, 1, fresh) != 401
+
+
 def _register(replica: Replica, admin: str, name: str) -> int:
     answer = httpx.post(
         f"{replica.url}/v1/agents",
@@ -399,6 +441,7 @@ def test_replicas_workers_and_a_gateway_on_one_postgresql_agree(cluster: Cluster
     _revoked_pep_key_and_api_token_reach_every_replica(cluster)
     _roles_change_reaches_every_replica(cluster)
     _one_use_at_one_replica_is_refused_at_another(cluster)
+    _proof_at_one_gateway_is_refused_at_the_other(cluster)
     _concurrent_writes_leave_one_intact_chain(cluster)
     _two_workers_run_each_job_once(cluster)
     _sigkill_loses_nothing_acknowledged(cluster)  # last: it kills a replica

@@ -23,9 +23,21 @@ import httpx
 import sqlalchemy as sa
 
 from tests.support import cli_fork
-from tests.support.server import CHARTER, ROOT, SERVE_IMPORTS, free_port
+from tests.support.server import CHARTER, ROOT, SERVE_IMPORTS
+from tests.support.server import free_port as any_free_port
 
 ISSUER = "http://charter.test"
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A free port not handed out before in this process (processes started together
+    bind theirs only once they run: two must not be given the same one)."""
+    while True:
+        port = any_free_port()
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 @contextmanager
