@@ -206,8 +206,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                     root, env, servers, [origin for origin, _ in gateways], keys, credentials
                 )
         finally:
-            for _, process in gateways:
-                stop(process)
+            stop(*(process for _, process in gateways))
 
 
 def seconds_until(condition: Callable[[], bool], *, limit: float = 10.0) -> float:

@@ -125,13 +125,16 @@ def spawn(
     return cli_fork.spawn(command, env=env, stdout=str(log), cwd=ROOT, preload=preload)
 
 
-def stop(process: cli_fork.ForkedProcess) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def stop(*processes: cli_fork.ForkedProcess) -> None:
+    """SIGTERM to all at once, then wait for each (SIGKILL after 15 s)."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager
@@ -145,6 +148,4 @@ def replicas(envs: list[dict[str, str]]) -> Iterator[list[Replica]]:
             wait_for(f"{replica.url}/healthz", replica.process, replica.log)
         yield started
     finally:
-        for replica in started:
-            if replica.alive():
-                stop(replica.process)
+        stop(*(replica.process for replica in started if replica.alive()))
