@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster_figures import propagation, serve_workers
+
 #: One figure of one run: (name, value, higher is better).
 Figure = tuple[str, float, bool]
 Parser = Callable[[str], list[Figure]]
@@ -171,36 +173,6 @@ def whatif(out: str) -> list[Figure]:
             re.MULTILINE,
         )
     ]
-
-
-def propagation(out: str) -> list[Figure]:
-    """``bench/propagation.py``: p50/p99 ms of a suspension reaching replicas, and the peer."""
-    figures: list[Figure] = []
-    for label in (
-        "suspension → every replica",
-        "suspension → one replica",
-        "peer: one evaluation round trip",
-    ):
-        row = re.search(
-            rf"^  {re.escape(label)}\s+({NUMBER})\s+({NUMBER})\s+({NUMBER})$", out, re.MULTILINE
-        )
-        if row:
-            figures += [(f"{label} p50 ms", _num(row[1]), False)]
-            figures += [(f"{label} p99 ms", _num(row[2]), False)]
-    return figures
-
-
-def serve_workers(out: str) -> list[Figure]:
-    """``bench/serve_workers.py``: evaluations/s with one and two workers, and their ratio."""
-    figures: list[Figure] = []
-    for label, name in (("peer: --workers 1", "peer: 1 worker"), ("--workers 2", "2 workers")):
-        row = re.search(rf"^  {re.escape(label)}\s+({NUMBER})\s+({NUMBER})$", out, re.MULTILINE)
-        if row:
-            figures.append((f"{name} evaluations/s", _num(row[1]), True))
-            figures.append((f"{name} server CPU µs per evaluation", _num(row[2]), False))
-    if ratio := re.search(rf"\(best ({NUMBER})x", out):
-        figures.append(("2 workers / 1 worker", _num(ratio[1]), True))
-    return figures
 
 
 #: Labels of ``bench/decisions.py`` longer than its label column (one space, not two, follows).

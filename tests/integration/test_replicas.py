@@ -1,4 +1,4 @@
-"""Three ``charter serve`` replicas, two workers and a gateway on one PostgreSQL agree.
+"""Three ``charter serve`` replicas, two workers and two gateways on one PostgreSQL agree.
 
 Real processes on a database created for this test (``charter_replicas_<random>``):
 every replica has a home of its own and shares only the database and the master key.
@@ -7,8 +7,9 @@ started once, whichever xdist worker runs it):
 
 * a suspension, a revoked access token, a revoked PEP key or API token and a roles
   change made through one replica (or the CLI) reach every replica's answers, and
-  the gateway's, within a second;
-* a client assertion ``jti`` or a DPoP proof used at one replica is refused at another;
+  both gateways', within a second;
+* a client assertion ``jti`` or a DPoP proof used at one replica (or gateway) is
+  refused at another;
 * concurrent writes through every replica leave one intact audit chain;
 * two workers started together run each job once (leases);
 * a replica killed with SIGKILL in the middle of writes loses none it acknowledged.
