@@ -6,7 +6,7 @@ One test walks through every guarantee of docs/replicas.md in turn (one cluster,
 started once, whichever xdist worker runs it):
 
 * a suspension, a revoked access token, a revoked PEP key or API token and a roles
-  change made through one replica (or the CLI) reach every replica's answers, and
+  change made through one replica (or another process) reach every replica's answers, and
   both gateways', within a second;
 * a client assertion ``jti`` or a DPoP proof used at one replica (or gateway) is
   refused at another;
