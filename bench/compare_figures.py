@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cluster_figures import propagation, serve_workers
+
 #: One figure of one run: (name, value, higher is better).
 Figure = tuple[str, float, bool]
 Parser = Callable[[str], list[Figure]]
@@ -493,6 +495,20 @@ BENCHES = (
         ssf,
         ("--transitions", "200", "--decisions", "20000"),
         ("--transitions", "60", "--decisions", "5000"),
+    ),
+    Bench(
+        "propagation",
+        "bench/propagation.py",
+        propagation,
+        ("--suspensions", "50"),
+        ("--suspensions", "20"),
+    ),
+    Bench(
+        "serve_workers",
+        "bench/serve_workers.py",
+        serve_workers,
+        ("--requests", "20000", "--rounds", "2"),
+        ("--requests", "5000", "--rounds", "1"),
     ),
     Bench(
         "whatif",

@@ -36,6 +36,7 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
         "compare_commits.py",
         "compare_figures.py",
         "scan_corpus.py",
+        "cluster_figures.py",
         "decision_estate.py",
         "decision_people.py",
         "http_load.py",
@@ -285,4 +286,36 @@ def test_authzen_http_reads_each_server_and_the_floor(figures: ModuleType) -> No
         "peer: floor batched per CPU-s": (250_000, True),
         "Charter, SQLite single per CPU-s": (2_532, True),
         "Charter, PostgreSQL batched per CPU-s": (28_169, True),
+    }
+
+
+def test_propagation_and_serve_workers(figures: ModuleType) -> None:
+    propagation = _parse(
+        figures,
+        "propagation",
+        "20 suspensions, 3 replicas on one PostgreSQL; load avg 15.1 at start, 17.6 at end\n"
+        "                                          p50 ms    p99 ms    max ms\n"
+        "  suspension → every replica                79.8    1505.1    1505.1\n"
+        "  suspension → one replica                  68.9     132.6    1505.1\n"
+        "  peer: one evaluation round trip           21.7      63.6      79.1\n"
+        "  peer: safety net alone (interval)                             5000\n",
+    )
+    assert propagation["suspension → every replica p99 ms"] == (1505.1, False)
+    assert propagation["peer: one evaluation round trip p50 ms"] == (21.7, False)
+    assert len(propagation) == 6
+    workers = _parse(
+        figures,
+        "serve_workers",
+        "5000 single evaluations per run, 32 in flight, 1 round(s); load avg 19.2 at start\n"
+        "                               evals/s   CPU µs/eval\n"
+        "  peer: --workers 1              1,667           210\n"
+        "  --workers 2                    2,763           274\n"
+        "  2 workers / 1 worker: 1.66 (best 1.66x, target 1.7x)\n",
+    )
+    assert workers == {
+        "peer: 1 worker evaluations/s": (1667, True),
+        "peer: 1 worker server CPU µs per evaluation": (210, False),
+        "2 workers evaluations/s": (2763, True),
+        "2 workers server CPU µs per evaluation": (274, False),
+        "2 workers / 1 worker": (1.66, True),
     }

@@ -130,6 +130,10 @@ def version() -> None:
     console.print(__version__)
 
 
+#: how long ``--workers`` gives a worker to answer before uvicorn replaces it as hung
+WORKER_HEALTHCHECK_SECONDS = 30
+
+
 def cannot_listen(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on, or None; asked before the banner says it can."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -225,6 +229,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # a worker answers the supervisor's ping once it has imported Charter; uvicorn's
+        # default of 5 s kills and respawns workers forever on a busy host
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         log_level=log_level,
         log_config=log_config,
         access_log=False,

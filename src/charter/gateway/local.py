@@ -20,6 +20,7 @@ import anyio
 from charter.domain.audit import EventDraft
 from charter.domain.compiled import CompiledAgent
 from charter.domain.decision import Decision
+from charter.domain.tokens.claims import VerifiedToken
 from charter.domain.tokens.errors import InvalidToken
 from charter.gateway.authority import (
     AgentPrincipal,
@@ -115,13 +116,20 @@ class LocalAuthority:
         if cached is not None and presented.proof is None and now - cached[0] < VERIFIED_TTL:
             check_scheme(cached[1], presented.scheme)
             return cached[1]
-        try:
-            verified = self.tokens.verify_access_token(
+
+        def verify() -> VerifiedToken:
+            return self.tokens.verify_access_token(
                 presented.token,
                 audience=audience,
                 dpop_proof=presented.proof,
                 htm=presented.method,
                 htu=presented.url,
+            )
+
+        try:
+            # a DPoP proof may be consumed in the shared store (a commit): off the event loop
+            verified = (
+                verify() if presented.proof is None else await anyio.to_thread.run_sync(verify)
             )
         except InvalidToken as error:
             raise failure_of(error, presented.scheme) from None

@@ -33,6 +33,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 #: Advisory lock ids (PostgreSQL) for the store's serialisation points.
 AUDIT_LOCK_ID = 0x43484152  # "CHAR"
+#: held while migrating: replicas started together on an empty database migrate it once
+MIGRATE_LOCK_ID = 0x4D494752  # "MIGR"
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -125,6 +127,8 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.write_engine.connect() as connection:
+            if self.is_postgres:  # the others wait, then find nothing left to do
+                self.lock(connection, MIGRATE_LOCK_ID)
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
             connection.commit()

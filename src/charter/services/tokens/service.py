@@ -55,7 +55,7 @@ from charter.services.tokens.enrolment import (
     agent_key,
 )
 from charter.services.tokens.keys import TOKENS_VERSION_KEY, KeyRing, SigningKey, SigningKeys
-from charter.services.tokens.ledger import Ledger
+from charter.services.tokens.ledger import Entry, Ledger
 from charter.services.tokens.pending import PendingToken, TokenResponse
 from charter.services.tokens.revocation import Revocations
 from charter.services.tokens.state import StateView, ValiditySnapshot
@@ -117,6 +117,10 @@ class TokenService:
         self._charters: dict[tuple[str, int], CharterSpec] = {}
         self._nonces: dpop.Nonces | None = None
         self.resource_replays = dpop.ReplayCache()
+        #: on PostgreSQL several replicas (servers, gateways) may share the store: a proof a
+        #: resource accepted is also consumed in ``used_jtis``, so no replica accepts it again
+        #: (SQLite, the single-node default, keeps the in-process cache alone)
+        self._shared_replays = database.is_postgres
         self.endpoint = TokenEndpoint(self)
         self.verifier = AccessTokenVerifier(
             self.issuer,
@@ -266,6 +270,8 @@ class TokenService:
                 raise InvalidToken("dpop_wrong_key", "the DPoP proof is signed by another key")
             if not self.resource_replays.consume(proof.use, now):
                 raise InvalidToken("dpop_replayed", "the DPoP proof was used before")
+            if self._shared_replays and self.ledger.write(Entry((proof.use,), None)) is not None:
+                raise InvalidToken("dpop_replayed", "the DPoP proof was used before, elsewhere")
         return verified
 
     def verify_authorization(
