@@ -34,6 +34,7 @@ from tests.support.replicas import (
     ISSUER,
     Replica,
     cluster_env,
+    deploy_argv,
     free_port,
     new_master_key,
     private_database,
@@ -43,7 +44,6 @@ from tests.support.replicas import (
     wait_for,
 )
 from tests.support.server import (
-    CHARTER,
     TEST_ADMIN_EMAIL,
     Credentials,
     seed_credentials,
@@ -191,7 +191,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 home = Path(gateway_env["CHARTER_HOME"])
                 config = write_config(home, stdio_upstream())
                 port = free_port()
-                command = [CHARTER, "gateway", "--config", str(config), "--port", str(port)]
+                command = deploy_argv(
+                    "gateway",
+                    host="127.0.0.1",
+                    gateway_config=str(config),
+                    gateway_port=port,
+                    gateway_metrics_port=free_port(),
+                )
                 started = spawn(
                     [*command, "--resource", GATEWAY],
                     gateway_env,
@@ -400,7 +406,7 @@ def _two_workers_run_each_job_once(cluster: Cluster) -> None:
         env = cluster.env(f"worker-{index}")
         out = Path(env["CHARTER_HOME"]) / "worker.json"
         outputs.append(out)
-        processes.append(spawn([CHARTER, "worker", "--once", "--json"], env, out))
+        processes.append(spawn([*deploy_argv("worker"), "--once", "--json"], env, out))
     for process in processes:
         assert process.wait(timeout=60) == 0
     results = [json.loads(out.read_text()) for out in outputs]

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from tests.support import cli_fork
+from tests.support import cli_fork, deploy_commands
 from tests.support.server import CHARTER, ROOT, SERVE_IMPORTS
 from tests.support.server import free_port as any_free_port
 
@@ -107,14 +107,21 @@ def spawn_replica(env: dict[str, str], name: str, *args: str) -> Replica:
     port = free_port()
     log = Path(env["CHARTER_HOME"]) / f"{name}.log"
     log.touch()
+    server = deploy_argv("server", host="127.0.0.1", port=port, metrics_port=free_port())
     process = cli_fork.spawn(
-        [CHARTER, "serve", "--port", str(port), "--log-level", "warning", *args],
+        [*server, "--log-level", "warning", *args],
         env=env,
         stdout=str(log),
         cwd=ROOT,
         preload=SERVE_IMPORTS,
     )
     return Replica(name, f"http://127.0.0.1:{port}", process, log, env)
+
+
+def deploy_argv(name: str, **values: str | int) -> list[str]:
+    """The deployment's own command for ``name`` (deploy/commands.yaml: compose and the Helm
+    chart run the same), with this test's ports and the checkout's ``charter``."""
+    return [CHARTER, *deploy_commands.command(name, **values)[1:]]
 
 
 def spawn(
