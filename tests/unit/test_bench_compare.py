@@ -35,6 +35,7 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
     helpers = {
         "compare_commits.py",
         "compare_figures.py",
+        "decision_cedar.py",
         "decision_estate.py",
         "decision_people.py",
         "http_load.py",
