@@ -124,3 +124,28 @@ def test_a_context_that_is_not_a_dict_is_explained_at_once() -> None:
         MONDAY_US,
     )
     assert type(decision) is Decision and decision.codes == ["no_matching_capability"]
+
+
+def test_a_persons_deny_is_deferred_and_reads_as_the_eager_explanation() -> None:
+    from charter.domain.person_decisions import _explain, evaluate_person, person_context
+    from charter.domain.subjects import resolve_subject
+
+    for email, action in (
+        ("maria@acme.example", "payments.refund"),  # no role of hers covers it
+        ("tom@acme.example", "tickets.read"),  # departed
+    ):
+        subject = resolve_subject(SNAPSHOT, "user", email)
+        decision = evaluate_person(SNAPSHOT, subject, action, "zendesk:tickets/1", {}, MONDAY_US)
+        full = person_context({}, subject)
+        eager = _explain(SNAPSHOT, subject, action, "zendesk:tickets/1", full, MONDAY_US)
+        assert type(decision) is DeferredDeny and not eager.allowed
+        assert decision == eager and decision.reasons == eager.reasons and decision.codes
+    allowed = evaluate_person(
+        SNAPSHOT,
+        resolve_subject(SNAPSHOT, "user", "maria@acme.example"),
+        "tickets.read",
+        "zendesk:tickets/1",
+        {},
+        MONDAY_US,
+    )
+    assert type(allowed) is Decision and allowed.allowed
