@@ -21,7 +21,7 @@ half allowed; 20 % on behalf of a person), measured in one run:
 
     .venv/bin/python bench/decisions.py            # full size
     .venv/bin/python bench/decisions.py --agents 1000 --requests 20000 --http-single 5000
-    .venv/bin/python bench/decisions.py --skip-http --markdown   # the docs' table, too
+    .venv/bin/python bench/decisions.py --skip-http --markdown   # only the docs' table
 
 Figures published for other engines (measured elsewhere, on other hardware) are
 printed beside ours with their source (``decision_cedar.PUBLISHED``).
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
+import io
 import json
 import os
 import signal
@@ -60,7 +61,7 @@ from charter.services.context import Services
 from charter.services.people import PersonRecord
 from charter.store import schema
 from charter.store.versions import bump_version
-from decision_cedar import markdown, report
+from decision_cedar import line, markdown, percentile, report
 from decision_estate import Estate, generate
 from decision_people import cedar_people, in_process_people, person_requests
 
@@ -82,14 +83,6 @@ def wait_until_healthy(
         if time.monotonic() > deadline or server.poll() is not None:
             raise RuntimeError(log.read_text()[-2000:])
         time.sleep(0.2)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
-
-
-def line(label: str, value: str) -> None:
-    print(f"  {label:<46} {value}")
 
 
 def compile_estate(
@@ -381,6 +374,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    shown = sys.stdout
+    if args.markdown:  # only the table (what bench/update_docs.py puts in the docs)
+        sys.stdout = io.StringIO()
     now = dt.datetime.now(dt.UTC)
     now_us = epoch_micros(now)
     print(
@@ -490,7 +486,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     print(f"\nload average at end: {load:.1f}")
     if args.markdown:
-        print()
+        sys.stdout = shown
         markdown(ours, service, theirs, load)
 
 
