@@ -21,7 +21,7 @@ half allowed; 20 % on behalf of a person), measured in one run:
 
     .venv/bin/python bench/decisions.py            # full size
     .venv/bin/python bench/decisions.py --agents 1000 --requests 20000 --http-single 5000
-    .venv/bin/python bench/decisions.py --skip-http --markdown   # only the docs' table
+    .venv/bin/python bench/decisions.py --skip-http --markdown   # the table on stdout
 
 Figures published for other engines (measured elsewhere, on other hardware) are
 printed beside ours with their source (``decision_cedar.PUBLISHED``).
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gc
-import io
 import json
 import os
 import signal
@@ -375,8 +374,8 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     shown = sys.stdout
-    if args.markdown:  # only the table (what bench/update_docs.py puts in the docs)
-        sys.stdout = io.StringIO()
+    if args.markdown:  # the table alone on stdout (bench/update_docs.py), the rest on stderr
+        sys.stdout = sys.stderr
     now = dt.datetime.now(dt.UTC)
     now_us = epoch_micros(now)
     print(
