@@ -10,10 +10,10 @@ half allowed; 20 % on behalf of a person), measured in one run:
    roles, a sample checked against cedarpy);
    and ``DecisionService.decide`` (what ``charter.decide`` calls) with activity
    recording on, from a SQLite store;
-3. cedarpy on ``charter export cedar`` of the same estate, with a pre-parsed
-   PolicySet and Entities. Cedar evaluates every policy per request, so it gets
-   a sample of the requests (``--cedar-sample``, evenly spread); its decisions
-   are checked against ours;
+3. cedarpy (``bench/decision_cedar.py``), on a sample of the requests
+   (``--cedar-sample``, evenly spread), decisions checked against ours: on each
+   agent's slice (its charter, the org policy, its delegator's roles: what a Cedar
+   deployment evaluates; the headline ratio), and on the whole export;
 4. the AuthZEN endpoint: ``charter serve`` (one uvicorn worker) on loopback,
    load from a separate process (``bench/http_load.py``): single evaluations,
    then batches of ``--batch`` evaluations. Decisions are checked against ours,
@@ -21,6 +21,10 @@ half allowed; 20 % on behalf of a person), measured in one run:
 
     .venv/bin/python bench/decisions.py            # full size
     .venv/bin/python bench/decisions.py --agents 1000 --requests 20000 --http-single 5000
+    .venv/bin/python bench/decisions.py --skip-http --markdown   # the table on stdout
+
+Figures published for other engines (measured elsewhere, on other hardware) are
+printed beside ours with their source (``decision_cedar.PUBLISHED``).
 """
 
 from __future__ import annotations
@@ -44,7 +48,6 @@ import sqlalchemy as sa
 
 from charter.config import Settings
 from charter.domain.agent import Agent
-from charter.domain.cedar_export import export_cedar
 from charter.domain.charter import CharterSpec
 from charter.domain.compiled import Snapshot, build_snapshot, gc_paused
 from charter.domain.conditions import epoch_micros
@@ -57,6 +60,7 @@ from charter.services.context import Services
 from charter.services.people import PersonRecord
 from charter.store import schema
 from charter.store.versions import bump_version
+from decision_cedar import line, markdown, percentile, report
 from decision_estate import Estate, generate
 from decision_people import cedar_people, in_process_people, person_requests
 
@@ -78,14 +82,6 @@ def wait_until_healthy(
         if time.monotonic() > deadline or server.poll() is not None:
             raise RuntimeError(log.read_text()[-2000:])
         time.sleep(0.2)
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * q))]
-
-
-def line(label: str, value: str) -> None:
-    print(f"  {label:<46} {value}")
 
 
 def compile_estate(
@@ -255,51 +251,6 @@ def service_level(home: Path, requests: list[Any]) -> dict[str, Any]:
     }
 
 
-def cedar(
-    snapshot: Snapshot,
-    requests: list[Any],
-    ours: list[bool],
-    sample: int,
-    budget: float,
-    now_us: int,
-) -> dict[str, Any]:
-    import cedarpy
-
-    started = time.perf_counter()
-    export = export_cedar(snapshot)
-    exported = time.perf_counter() - started
-    started = time.perf_counter()
-    policies = cedarpy.PolicySet.from_str(export.policies)
-    entities = cedarpy.Entities.from_json_str(json.dumps(export.entities))
-    parsed = time.perf_counter() - started
-    step = max(1, len(requests) // sample)
-    picked = list(range(0, len(requests), step))[:sample]
-    cedar_requests = [export.request(*requests[i], now_us) for i in picked]
-    cedarpy.is_authorized(cedar_requests[0], policies, entities)
-    latencies, disagree, errors = [], 0, 0
-    deadline = time.monotonic() + budget
-    for index, request in zip(picked, cedar_requests, strict=True):
-        if latencies and time.monotonic() > deadline:
-            break
-        begin = time.perf_counter_ns()
-        result = cedarpy.is_authorized(request, policies, entities)
-        latencies.append((time.perf_counter_ns() - begin) / 1000)
-        disagree += result.allowed != ours[index]
-        errors += bool(result.diagnostics.errors)
-    latencies.sort()
-    return {
-        "policies": export.policies.count("\n@id("),
-        "export_s": exported,
-        "parse_s": parsed,
-        "sample": len(latencies),
-        "p50_us": percentile(latencies, 0.5),
-        "p99_us": percentile(latencies, 0.99),
-        "per_s": len(latencies) / (sum(latencies) / 1e6),
-        "disagree": disagree,
-        "errors": errors,
-    }
-
-
 def authzen_body(
     agent: str, action: str, resource: str, context: dict[str, Any], on_behalf_of: str | None
 ) -> dict[str, Any]:
@@ -423,8 +374,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-cedar", action="store_true")
+    parser.add_argument(
+        "--markdown", action="store_true", help="also print the figure table as Markdown"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
+    shown = sys.stdout
+    if args.markdown:  # the table alone on stdout (bench/update_docs.py), the rest on stderr
+        sys.stdout = sys.stderr
     now = dt.datetime.now(dt.UTC)
     now_us = epoch_micros(now)
     print(
@@ -458,7 +415,7 @@ def main() -> None:
     line(
         "p50 / p99 / p99.9",
         f"{ours['p50_us']:.2f} / {ours['p99_us']:.2f} / {ours['p999_us']:.1f} µs"
-        "   (target p50 ≤ 5 µs)",
+        "   (target p50 ≤ 3, p99 ≤ 15 µs)",
     )
     line("decisions/s (one thread, CPU time)", f"{ours['per_s']:,.0f}")
     line("allowed", f"{ours['allowed_share']:.1%}")
@@ -499,35 +456,7 @@ def main() -> None:
             f"{service['recorded']:,} of {len(estate.requests):,} "
             f"(flush {service['flush_s']:.2f} s)",
         )
-        if not args.skip_cedar:
-            theirs = cedar(
-                snapshot,
-                estate.requests,
-                ours["decisions"],
-                args.cedar_sample,
-                args.cedar_seconds,
-                now_us,
-            )
-            print(
-                "\ncedarpy on the export (pre-parsed PolicySet and Entities; sampled: it is slow)"
-            )
-            line(
-                "policies exported / export / parse",
-                f"{theirs['policies']:,} / {theirs['export_s']:.1f} s / {theirs['parse_s']:.1f} s",
-            )
-            line(
-                f"sample of {theirs['sample']} requests: p50 / p99",
-                f"{theirs['p50_us']:,.0f} / {theirs['p99_us']:,.0f} µs",
-            )
-            line("decisions/s", f"{theirs['per_s']:,.1f}")
-            line(
-                "disagreements with Charter / Cedar errors",
-                f"{theirs['disagree']} / {theirs['errors']}",
-            )
-            line(
-                "ratio: Charter p50 vs Cedar p50",
-                f"{theirs['p50_us'] / ours['p50_us']:,.0f}× faster   (target ≥ 50×)",
-            )
+        theirs = {} if args.skip_cedar else report(snapshot, estate.requests, ours, args, now_us)
         if not args.skip_http:
             web = http(home, services, estate.requests, ours["decisions"], args)
             print("\nAuthZEN over HTTP (one uvicorn worker, loopback, load from another process)")
@@ -559,7 +488,11 @@ def main() -> None:
                 "ratio: in-process vs HTTP batched", f"{ours['per_s'] / web['batched_per_s']:,.1f}×"
             )
         services.close()
-    print(f"\nload average at end: {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()[0]
+    print(f"\nload average at end: {load:.1f}")
+    if args.markdown:
+        sys.stdout = shown
+        markdown(ours, service, theirs, load)
 
 
 if __name__ == "__main__":

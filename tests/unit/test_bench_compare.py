@@ -37,6 +37,7 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
         "compare_figures.py",
         "scan_corpus.py",
         "cluster_figures.py",
+        "decision_cedar.py",
         "decision_estate.py",
         "decision_people.py",
         "http_load.py",

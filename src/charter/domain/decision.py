@@ -11,7 +11,8 @@ the public contract (AuthZEN response ``context``, activity records, the CLI's
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -133,6 +134,98 @@ class Decision(NamedTuple):
 
 def deny(code: ReasonCode, message: str, *, rule: str | None = None) -> Decision:
     return Decision(False, reasons=(Reason(code, message, rule),))
+
+
+class DeferredDeny(Decision):
+    """A deny whose reasons are rendered when first read, not when it is decided.
+
+    The decision itself (denied) is settled; only the words are put off, so a deny
+    costs about what an allow costs and a caller that never reads the reasons never
+    pays for them. Made by :func:`deferred_deny` with the function that decides the
+    same request with every reason, and its arguments (the compiled policy and the
+    instant included): reading :attr:`reasons` gives what an eager evaluation gave.
+    It compares, hashes, prints, iterates and pickles as that eager :class:`Decision`.
+    """
+
+    # a tuple subclass cannot add slots: a fifth item holds [explain, *its arguments],
+    # then [the rendered reasons] (a list: rendering replaces its contents)
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        held: list[Any] = _item(self, 4)  # the tuple's own item: not the override below
+        if len(held) > 1:
+            rendered = _render(held[0], held[1:])
+            held[:] = [rendered]
+            return rendered
+        found: tuple[Reason, ...] = held[0]
+        return found
+
+    @property
+    def needs_approval(self) -> bool:
+        """Never: a request held only for approval carries its rule's ready-made decision."""
+        return False
+
+    def settled(self) -> Decision:
+        """The plain :class:`Decision` (reasons rendered)."""
+        return Decision(False, None, None, self.reasons)
+
+    def __eq__(self, other: object) -> bool:
+        return self.settled() == other
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.settled())
+
+    def __repr__(self) -> str:
+        return repr(self.settled())
+
+    def __reduce__(self) -> tuple[type[Decision], tuple[Any, ...]]:
+        return Decision, tuple(self.settled())
+
+    def __iter__(self) -> Any:
+        return iter(self.settled())
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.settled()[index]
+
+
+_new_tuple = tuple.__new__
+_item: Any = tuple.__getitem__
+
+
+def deferred_deny(explainer: list[Any]) -> Decision:
+    """A deny whose reasons ``explainer`` (``[function, *arguments]``) renders when read."""
+    result: Decision = _new_tuple(DeferredDeny, (False, None, None, (), explainer))
+    return result
+
+
+def _render(function: Callable[..., Decision], arguments: list[Any]) -> tuple[Reason, ...]:
+    try:
+        explained = function(*arguments)
+    except Exception as exc:  # as evaluate() would have: a deny that says it failed
+        logging.getLogger("charter.decisions").exception("explaining a deny failed")
+        return (
+            Reason(
+                ReasonCode.EVALUATION_ERROR,
+                f"the decision could not be evaluated ({type(exc).__name__}); denied",
+            ),
+        )
+    if explained.allowed or not explained.reasons:  # the fast path denied: never an allow now
+        logging.getLogger("charter.decisions").error(
+            "a deny explained as an allow; it stays denied: %r", arguments[1:4]
+        )
+        return (
+            Reason(
+                ReasonCode.EVALUATION_ERROR,
+                "the decision could not be explained; denied",
+            ),
+        )
+    return explained.reasons
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,7 +43,14 @@ from charter.domain.conditions import (
     lookup,
     scalar,
 )
-from charter.domain.decision import EMPTY_CONTEXT, Decision, Reason, ReasonCode, deny
+from charter.domain.decision import (
+    EMPTY_CONTEXT,
+    Decision,
+    Reason,
+    ReasonCode,
+    deferred_deny,
+    deny,
+)
 from charter.domain.rule_index import scan_allows
 
 logger = logging.getLogger("charter.decisions")
@@ -71,6 +78,12 @@ def evaluate(
         decision = _fast(snapshot, agent, action, resource, context, on_behalf_of, now_us)
         if decision is not None:
             return decision
+        if type(context) is dict:  # denied; the reasons are rendered when first read
+            if context:  # as it is now: a caller may reuse its dictionary
+                context = dict(context)
+            return deferred_deny(
+                [explain, snapshot, agent, action, resource, context, on_behalf_of, now_us]
+            )
         return explain(snapshot, agent, action, resource, context, on_behalf_of, now_us)
     except Exception as exc:
         logger.exception(
@@ -91,8 +104,12 @@ def _fast(
     on_behalf_of: str | None,
     now_us: int,
 ) -> Decision | None:
-    """The decision when it is plain — an allow, or "no rule covers this" with nothing else
-    to report — or ``None`` when anything needs a closer look (:func:`explain` then decides)."""
+    """The decision when it allows (or needs an approval), else ``None``: denied.
+
+    With a ``dict`` context, ``None`` is a deny whose reasons :func:`explain` renders
+    when they are read (it says why); any other context goes to :func:`explain` at once.
+    So ``None`` must mean "explain() would deny": every branch below that gives up does
+    so only where explain() finds a reason (tests compare both on generated estates)."""
     compiled = snapshot.agents.get(agent)
     if (
         compiled is None
@@ -126,9 +143,8 @@ def _fast(
             if found is not False:
                 # the applying rule, or a rule matched but did not hold: explain says why
                 return found.decision if found is not True else None
-        # the commonest deny, with exactly the one reason explain() would give
-        message = f"no allow rule in the charter of {agent!r} covers {action} on {resource}"
-        return Decision(False, None, None, (Reason(_NO_MATCH, message),))
+        # the commonest deny: no allow rule covers the request; its one reason is cheap to word
+        return deferred_deny([_no_match, agent, action, resource])
     if not allows or type(on_behalf_of) is not str:
         return None
     person = snapshot.find_person(on_behalf_of)
@@ -139,6 +155,13 @@ def _fast(
         return None
     rule = first_allow(allows, resource, context, now_us)
     return snapshot.delegated_decision(rule, role) if rule is not None else None
+
+
+def _no_match(agent: str, action: str, resource: str) -> Decision:
+    """What :func:`explain` gives when the fast path found no allow rule that covers a
+    request and nothing else to report (its reader need not run explain() again)."""
+    message = f"no allow rule in the charter of {agent!r} covers {action} on {resource}"
+    return Decision(False, None, None, (Reason(_NO_MATCH, message),))
 
 
 def _invalid(agent: Any, action: Any, resource: Any, context: Any, on_behalf_of: Any) -> str | None:

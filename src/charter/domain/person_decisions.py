@@ -24,7 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from charter.domain.compiled import PersonEntry, Rule, Snapshot, first_allow, first_deny
-from charter.domain.decision import EMPTY_CONTEXT, Decision, Reason, ReasonCode, deny
+from charter.domain.decision import (
+    EMPTY_CONTEXT,
+    Decision,
+    Reason,
+    ReasonCode,
+    deferred_deny,
+    deny,
+)
 from charter.domain.evaluation import MAX_ACTION_LENGTH, MAX_RESOURCE_LENGTH, why_not
 from charter.domain.subjects import ResolvedSubject
 
@@ -89,13 +96,29 @@ def evaluate_person(
                 role = snapshot.role_allowing(person.groups, action, resource, full, now_us)
                 if role is not None and role.decision is not None:
                     return role.decision
-        return _explain(snapshot, subject, action, resource, full, now_us, org_clear=org_clear)
+        # denied (departed, an org rule, or no role rule applies): the words when read
+        return deferred_deny(
+            [_explained, snapshot, subject, action, resource, full, now_us, org_clear]
+        )
     except Exception as exc:
         logger.exception("decision failed for person=%r action=%r", subject.id, action)
         return deny(
             ReasonCode.EVALUATION_ERROR,
             f"the decision could not be evaluated ({type(exc).__name__}); denied",
         )
+
+
+def _explained(
+    snapshot: Snapshot,
+    subject: ResolvedSubject,
+    action: str,
+    resource: str,
+    context: Mapping[str, Any],
+    now_us: int,
+    org_clear: bool,
+) -> Decision:
+    """:func:`_explain`, its arguments all positional (what a deferred deny calls)."""
+    return _explain(snapshot, subject, action, resource, context, now_us, org_clear=org_clear)
 
 
 def _explain(

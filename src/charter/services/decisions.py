@@ -204,15 +204,20 @@ class DecisionService:
         not count as the agent's activity (findings, last activity, reviews).
         """
         snapshot = self._snapshot or self.snapshot()
-        now_us = epoch_micros(at) if at is not None else self.now_us()
+        if at is not None:
+            now_us = epoch_micros(at)
+        elif self._system_clock:
+            now_us = time.time_ns() // 1000
+        else:
+            now_us = epoch_micros(self._clock.now())
         started = time.perf_counter_ns()
         decision = evaluate(snapshot, agent, action, resource, context, on_behalf_of, now_us)
         if record and at is None:
             self.recorder.record(
                 now_us,
-                str(agent),
-                str(action),
-                str(resource),
+                agent if type(agent) is str else str(agent),
+                action if type(action) is str else str(action),
+                resource if type(resource) is str else str(resource),
                 on_behalf_of if isinstance(on_behalf_of, str) else None,
                 decision,
                 source,
