@@ -38,6 +38,7 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
         "decision_estate.py",
         "decision_people.py",
         "http_load.py",
+        "update_docs.py",
     }
     scripts = {p.name for p in BENCH.glob("*.py")} - helpers
     assert {Path(b.script).name for b in figures.BENCHES} == scripts
