@@ -30,6 +30,9 @@ from charter.services.context import Services
 from charter.store.database import open_database
 from charter.store.private_files import private_sqlite
 
+# --timing-json FILE: seconds per test file and directory (docs/testing.md).
+pytest_plugins = ["tests.support.timing"]
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
