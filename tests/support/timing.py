@@ -6,7 +6,8 @@
 
 Sums each test's setup, call and teardown durations per file (as xdist's workers
 report them to the controller, so it works with ``-n``), and per top-level
-directory, and writes them largest first with the test counts and the run's CPU
+directory, and per test process (a process far below the others sat idle), and
+writes them largest first with the test counts and the run's CPU
 seconds (this process and its reaped children: the workers, and the ``charter``
 processes they fork). The slowest files print at the end of the run too.
 """
@@ -30,11 +31,14 @@ class _Timing:
         self.started = time.monotonic()
         self.seconds: dict[str, float] = defaultdict(float)
         self.tests: dict[str, set[str]] = defaultdict(set)
+        self.workers: dict[str, float] = defaultdict(float)
 
     def add(self, report: pytest.TestReport) -> None:
         path = report.nodeid.split("::", 1)[0]
         self.seconds[path] += report.duration
         self.tests[path].add(report.nodeid)
+        gateway = getattr(getattr(report, "node", None), "gateway", None)
+        self.workers[getattr(gateway, "id", "main")] += report.duration
 
     def summary(self) -> dict[str, object]:
         def ranked(totals: dict[str, float], counts: dict[str, int]) -> list[dict[str, object]]:
@@ -58,6 +62,8 @@ class _Timing:
                 own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 1
             ),
             "test_seconds": round(sum(self.seconds.values()), 1),
+            # seconds each test process spent in tests: far apart means one sat idle
+            "worker_seconds": {k: round(v, 1) for k, v in sorted(self.workers.items())},
             "directories": ranked(directories, directory_tests),
             "files": ranked(self.seconds, {p: len(t) for p, t in self.tests.items()}),
         }
@@ -93,6 +99,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for row in summary["files"][:10]:  # type: ignore[index]
         terminalreporter.write_line(f"{row['seconds']:8.1f} s  {row['tests']:4d}  {row['path']}")
     terminalreporter.write_line(
-        f"wall {summary['wall_seconds']} s, CPU {summary['cpu_seconds']} s; "
+        f"wall {summary['wall_seconds']} s, CPU {summary['cpu_seconds']} s, in tests per "
+        f"process {summary['worker_seconds']}; "
         f"written to {timing.target}"
     )
