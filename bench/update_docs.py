@@ -16,6 +16,7 @@ root, and puts what it prints (a Markdown table with the figure, its peer from t
 same run and the load average) between the markers. A benchmark that fails leaves
 its block as it was, and the script exits 1 naming it. An unclosed or mismatched
 block, or one whose benchmark does not exist, is an error before anything runs.
+Markers inside a fenced code block are an example, not a block.
 """
 
 from __future__ import annotations
@@ -64,7 +65,12 @@ def find_blocks(page: Path, bench_dir: Path) -> list[Block]:
     blocks: list[Block] = []
     lines = page.read_text(encoding="utf-8").splitlines()
     opened: tuple[int, str, tuple[str, ...]] | None = None
+    fenced = False
     for index, text in enumerate(lines):
+        if text.lstrip().startswith("```"):
+            fenced = not fenced  # markers shown inside a code block are an example
+        if fenced:
+            continue
         if match := OPEN.match(text):
             if opened is not None:
                 raise BlockError(f"{page}:{index + 1}: bench:{match['name']} inside another block")
@@ -90,7 +96,7 @@ def replace_blocks(text: str, tables: dict[int, str]) -> str:
     skipping = False
     for index, line in enumerate(lines):
         if skipping:
-            if CLOSE.match(line):
+            if CLOSE.match(line):  # blocks hold no fences: find_blocks saw this close
                 out.append(line)
                 skipping = False
             continue

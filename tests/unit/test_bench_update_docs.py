@@ -99,6 +99,19 @@ def test_each_block_is_replaced_by_what_its_benchmark_prints(
     assert page.read_text() == first  # idempotent: the markers survive a rewrite
 
 
+def test_markers_inside_a_code_block_are_an_example_not_a_block(
+    update_docs: ModuleType, tree: tuple[Path, Path]
+) -> None:
+    docs, bench = tree
+    page = docs / "howto.md"
+    shown = "```text\n<!-- bench:fake --size 1 -->\n| a table |\n<!-- /bench:fake -->\n```\n"
+    page.write_text(shown + PAGE)
+    assert _run(update_docs, docs, bench) == 0
+    text = page.read_text()
+    assert text.startswith(shown)  # the example is left as it is
+    assert "| rows/s | --size 7 |" in text  # the real block after it is written
+
+
 def test_check_lists_the_blocks_and_runs_nothing(
     update_docs: ModuleType, tree: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
