@@ -30,7 +30,7 @@ typecheck: setup
 	$(BIN)/mypy src
 
 # Test processes: -n auto is one per core; worksteal lets an idle one take tests queued
-# on another (with the default scheduling one sat idle for the last 12 minutes of a
+# on another (with the default scheduling one sat idle for the last 20-odd minutes of a
 # loaded run while the other worked through its queue). TESTS narrows the run:
 # make test TESTS=tests/unit TEST_WORKERS=3
 TEST_WORKERS ?= auto
