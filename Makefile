@@ -29,10 +29,25 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy src
 
-unit: setup
-	$(BIN)/pytest -q -n auto --durations=15
+# Test processes: -n auto is one per core; worksteal lets an idle one take tests queued
+# on another (with the default scheduling one sat idle for the last 20-odd minutes of a
+# loaded run while the other worked through its queue). TESTS narrows the run:
+# make test TESTS=tests/unit TEST_WORKERS=3
+TEST_WORKERS ?= auto
+TESTS ?=
 
-test: lint typecheck unit
+unit: setup
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 $(TESTS)
+
+# lint and typecheck run beside the tests (they share no state); their output is
+# printed after the tests', and any of the three failing fails `make test`.
+test: setup
+	@checks=$$(mktemp); \
+	( $(MAKE) --no-print-directory lint typecheck > $$checks 2>&1 ) & pid=$$!; \
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 $(TESTS); tests=$$?; \
+	wait $$pid; static=$$?; cat $$checks; rm -f $$checks; \
+	echo "make test: pytest exit $$tests, lint and typecheck exit $$static"; \
+	test $$tests -eq 0 -a $$static -eq 0
 
 bench: setup
 	$(BIN)/python bench/registry.py

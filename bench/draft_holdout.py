@@ -9,13 +9,17 @@ decided under the draft. Printed: the share of later legitimate calls the draft
 allows, and of out-of-purpose calls it denies — beside the peer, the broad charter
 the agent ran under (``action: "*"``), which allows everything.
 
-    .venv/bin/python bench/draft_holdout.py [--seeds 5] [--per-day 120]
+    .venv/bin/python bench/draft_holdout.py [--seeds 5] [--per-day 120] [--markdown]
+
+With ``--markdown`` the rows go to stderr and stdout is the docs' table
+(docs/intent.md, written by bench/update_docs.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -37,11 +41,19 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--per-day", type=int, default=120)
+    parser.add_argument("--markdown", action="store_true", help="print the docs' table")
     args = parser.parse_args()
-    print("Drafted charter on held-out days (train 1-20, test 21-30)")
+    out = sys.stderr if args.markdown else sys.stdout
+    table = [
+        "| seed | training calls | rules | later legitimate calls allowed "
+        "| out-of-purpose calls denied | peer: the broad charter, allowed / denied | draft s |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    print("Drafted charter on held-out days (train 1-20, test 21-30)", file=out)
     print(
         f"{'seed':>4} {'train':>6} {'rules':>5} {'legit allowed':>14} {'abuse denied':>13} "
-        f"{'broad: legit / abuse denied':>28} {'draft s':>8}"
+        f"{'broad: legit / abuse denied':>28} {'draft s':>8}",
+        file=out,
     )
     legit_shares, denied_shares = [], []
     for seed in range(1, args.seeds + 1):
@@ -68,13 +80,31 @@ def main() -> None:
             f"{score.legitimate_allowed:>5}/{score.legitimate:<5} {score.legitimate_share:>4.0%} "
             f"{score.out_of_purpose_denied:>4}/{score.out_of_purpose:<4} "
             f"{score.denied_share:>4.0%} "
-            f"{broad.legitimate_share:>18.0%} / {broad.denied_share:>4.0%} {took:>8.2f}"
+            f"{broad.legitimate_share:>18.0%} / {broad.denied_share:>4.0%} {took:>8.2f}",
+            file=out,
         )
+        table.append(
+            f"| {seed} | {len(train):,} | {draft.rules} "
+            f"| {score.legitimate_allowed}/{score.legitimate} ({score.legitimate_share:.0%}) "
+            f"| {score.out_of_purpose_denied}/{score.out_of_purpose} ({score.denied_share:.0%}) "
+            f"| {broad.legitimate_share:.0%} / {broad.denied_share:.0%} | {took:.2f} |"
+        )
+    legit_mean = sum(legit_shares) / len(legit_shares)
+    denied_mean = sum(denied_shares) / len(denied_shares)
+    if args.markdown:
+        load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+        table.append(f"| mean | | | {legit_mean:.1%} | {denied_mean:.1%} | 100% / 0% | |")
+        table.append(
+            f"\nMeasured {dt.date.today().isoformat()} by `bench/draft_holdout.py` "
+            f"({args.per_day} calls a day), load average {load}."
+        )
+        print("\n".join(table))
     print(
-        f"\nmean: {sum(legit_shares) / len(legit_shares):.1%} of later legitimate calls allowed "
+        f"\nmean: {legit_mean:.1%} of later legitimate calls allowed "
         f"(the misses are the new habit, tickets.tags.update), "
-        f"{sum(denied_shares) / len(denied_shares):.1%} of out-of-purpose calls denied; "
-        "the broad charter: 100% allowed, 0% denied"
+        f"{denied_mean:.1%} of out-of-purpose calls denied; "
+        "the broad charter: 100% allowed, 0% denied",
+        file=out,
     )
 
 

@@ -1,7 +1,7 @@
 """Registry and audit throughput on SQLite and PostgreSQL, beside raw peers in the same run.
 
     .venv/bin/python bench/registry.py [--events 1000000] [--agents 2000]
-        [--databases sqlite,postgres]
+        [--databases sqlite,postgres] [--markdown]
 
 Measures: agents registered/s (each a transaction with its audit event), agents
 listed/s (paged), audit events appended/s in batches, and chain verification
@@ -9,12 +9,17 @@ rate. Peers measured in the same run: a bare executemany INSERT of the same
 event rows (no hashing, no chain: the store's physical limit) and hashlib's
 SHA-256 over the same hash inputs (verification's CPU floor).
 Targets: verify 1,000,000 events in under 10 s; append >= 5,000 events/s.
+With ``--markdown`` the figures go to stderr and stdout is the docs' table
+(docs/registry.md, written by bench/update_docs.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
+import os
+import sys
 import tempfile
 import time
 import uuid
@@ -172,6 +177,42 @@ def bench(kind: str, events: int, agents: int, batch: int) -> dict[str, float]:
     return results
 
 
+#: The docs' rows: (label, figure, target).
+ROWS = (
+    ("register agents/s (validate, version, audit, one transaction each)", "register/s", ""),
+    ("list agents/s (pages of the table)", "list agents/s", ""),
+    ("append audit events/s, batched", "append events/s", "≥ 5,000/s"),
+    ("verify audit events/s", "verify events/s", "1M in < 10 s"),
+    ("peer: raw `executemany` insert rows/s", "peer: raw executemany insert rows/s", ""),
+    ("peer: raw SHA-256/s of the same inputs", "peer: raw sha256 hashes/s", ""),
+)
+NAMES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _markdown(measured: dict[str, dict[str, float]], args: argparse.Namespace) -> str:
+    kinds = list(measured)
+    lines = [
+        "| | " + " | ".join(NAMES.get(k, k) for k in kinds) + " | target |",
+        "|---|" + "---:|" * len(kinds) + "---|",
+    ]
+    for label, key, target in ROWS:
+        cells = []
+        for kind in kinds:
+            value = measured[kind][key]
+            cell = f"{value:,.0f}"
+            if key == "verify events/s":
+                cell += f" (1M in {measured[kind]['verify 1M (s, extrapolated)']:.1f} s)"
+            cells.append(cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {target} |")
+    load = " ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines.append(
+        f"\nMeasured {dt.date.today().isoformat()} by `bench/registry.py` ({args.agents:,} "
+        f"agents, {args.events:,} audit events appended in batches of {args.batch:,}), "
+        f"load average {load}."
+    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -180,28 +221,37 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument("--markdown", action="store_true", help="print the docs' table")
     args = parser.parse_args()
+    out = sys.stderr if args.markdown else sys.stdout
+    measured: dict[str, dict[str, float]] = {}
     for kind in args.databases.split(","):
         print(
             f"\n== {kind}: {args.agents} agents, {args.events} audit events, batches of "
-            f"{args.batch}"
+            f"{args.batch}",
+            file=out,
         )
-        results = bench(kind, args.events, args.agents, args.batch)
+        results = measured[kind] = bench(kind, args.events, args.agents, args.batch)
         for key, value in results.items():
-            print(f"  {key:42s} {value:>14,.1f}")
+            print(f"  {key:42s} {value:>14,.1f}", file=out)
         print(
             f"  {'append vs raw insert (ratio)':42s} "
-            f"{results['append events/s'] / results['peer: raw executemany insert rows/s']:>14.2f}"
+            f"{results['append events/s'] / results['peer: raw executemany insert rows/s']:>14.2f}",
+            file=out,
         )
         print(
             f"  {'verify vs raw sha256 (ratio)':42s} "
-            f"{results['verify events/s'] / results['peer: raw sha256 hashes/s']:>14.2f}"
+            f"{results['verify events/s'] / results['peer: raw sha256 hashes/s']:>14.2f}",
+            file=out,
         )
         verdict = "PASS" if results["verify 1M (s, extrapolated)"] < 10 else "MISS"
         print(
             f"  target verify 1M < 10 s: {verdict}; append >= 5,000/s: "
-            f"{'PASS' if results['append events/s'] >= 5000 else 'MISS'}"
+            f"{'PASS' if results['append events/s'] >= 5000 else 'MISS'}",
+            file=out,
         )
+    if args.markdown:
+        print(_markdown(measured, args))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ from charter.services.context import Services
 from charter.store.database import open_database
 from charter.store.private_files import private_sqlite
 
+# --timing-json FILE: seconds per test file and directory (docs/testing.md).
+pytest_plugins = ["tests.support.timing"]
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -136,3 +139,13 @@ def sqlite_services(sqlite_url: str, tmp_path: Path, clock: FixedClock) -> Itera
     built = Services.from_settings(Settings(home=tmp_path, database_url=sqlite_url), clock=clock)
     yield built
     built.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow end-to-end tests (``@pytest.mark.slow``) start first, the rest keep their order.
+
+    Test processes take tests from the front of the list: a long test collected
+    last (the README walk-through: minutes under load) would otherwise run alone
+    at the end while every other test process sits idle.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable

@@ -5,6 +5,8 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pytest
+
 from charter.config import Settings
 from charter.domain.audit import EventDraft
 from charter.services.context import Services
@@ -26,6 +28,7 @@ def _append(url: str, home: str, worker: int, start: multiprocessing.synchronize
     services.close()
 
 
+@pytest.mark.slow
 def test_two_writers_never_fork_the_chain(database_url: str, tmp_path: Path) -> None:
     Services.from_settings(Settings(home=tmp_path, database_url=database_url)).close()  # migrate
     context = multiprocessing.get_context("spawn")

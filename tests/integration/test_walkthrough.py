@@ -124,6 +124,7 @@ def test_the_walkthrough_runs_on_a_fresh_store(tmp_path: Path) -> None:
             pass
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("example", "framework"),
     [

@@ -42,6 +42,7 @@ def test_every_benchmark_is_compared(figures: ModuleType) -> None:
         "decision_people.py",
         "http_load.py",
         "posture_estate.py",
+        "update_docs.py",
     }
     scripts = {p.name for p in BENCH.glob("*.py")} - helpers
     assert {Path(b.script).name for b in figures.BENCHES} == scripts
