@@ -29,12 +29,23 @@ from charter.api import (
     whatif,
 )
 from charter.api.openapi import truthful_openapi
+from charter.domain.tokens.metadata import TOKEN_PATH
+from charter.http.direct import DirectRoutes, Endpoint
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
 from charter.http.problems import install_problem_handlers
 from charter.http.security import SecurityMiddleware
 from charter.services.context import Services, process_services
 from charter.version import __version__
 from charter.web import router as web_router
+
+
+def direct_routes() -> dict[tuple[str, str], Endpoint]:
+    """The endpoints :class:`DirectRoutes` answers: a decision, a batch, a token."""
+    return {
+        ("POST", "/access/v1/evaluation"): authzen.evaluation,
+        ("POST", "/access/v1/evaluations"): authzen.evaluations,
+        ("POST", TOKEN_PATH): oauth.token,
+    }
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -67,6 +78,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     app.state.services = services
     app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
     install_problem_handlers(app)
+    # Innermost: the hot endpoints, answered without the router once every check has run.
+    app.add_middleware(DirectRoutes, routes=direct_routes())
     app.add_middleware(JsonDepthLimit)  # inside the size limit, which counts what it reads
     app.add_middleware(BodySizeLimit)
     # Outermost: who is calling, and may they (sign-in, roles, PEP keys).
