@@ -74,6 +74,9 @@ def create_app(services: Services | None = None) -> FastAPI:
         version=__version__,
         description="Identity and access control plane for AI agents.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry bridge looks up three global providers on every
+        # request, hot paths included; Charter's own tracing and metrics do not need it.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.services = services
     app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
