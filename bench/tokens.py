@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import multiprocessing
@@ -428,58 +429,60 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true", help="the figures as a Markdown table")
     args = parser.parse_args()
     load_start = _load_average()
-    print(
-        f"bench/tokens.py  {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}  "
-        f"python {sys.version.split()[0]}  load average {load_start}"
-    )
     columns: dict[str, dict[str, str]] = {}
-    for alg in (Alg.EDDSA, Alg.ES256):
-        home = Path(tempfile.mkdtemp(prefix=f"charter-bench-tokens-{alg.value}-"))
-        services, key, kid = setup(home, alg)
-        try:
-            issued, tokens = in_process(services, key, kid, args.tokens)
-            verified = verification(services, tokens, alg, args.rounds)
-            raw_us, overhead_us = overhead(services, tokens, 2 * args.rounds)
-        finally:
-            services.tokens.close()
-            services.close()
-        try:
-            http = over_http(home, key, kid, args.http_seconds, args.connections)
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-        print(f"\n{alg.value} issuance{'':<22} {'per second':>12} {'per CPU-second':>15}")
-        for name, (wall, cpu) in {**issued, **http}.items():
-            print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
+    with contextlib.redirect_stdout(sys.stderr if args.markdown else sys.stdout):
         print(
-            f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} "
-            f"{'of raw':>8}"
+            f"bench/tokens.py  {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  "
+            f"cpus={os.cpu_count()}  python {sys.version.split()[0]}  load average {load_start}"
         )
-        for name, (raw, rate, raw_block, block) in verified.items():
-            print(
-                f"  {name:<36} {rate:>10,.0f} {rate / raw:>8.1%} {block:>10,.0f} "
-                f"{block / raw_block:>8.1%}"
-            )
-        raw, rate, raw_block, block = verified["verified/s (distinct tokens)"]
-        print(f"  {'raw cryptography verify/s':<36} {raw:>10,.0f} {'':>8} {raw_block:>10,.0f}")
-        print(
-            f"  on an idle core (minima): raw verify {raw_us:.1f} µs (JWS check incl. DER), "
-            f"verifier without it {overhead_us:.1f} µs → "
-            f"{raw_us / (raw_us + overhead_us):.0%} of raw"
-        )
-        worker = http["issued/s over HTTP (1 worker)"][1]
-        print(
-            f"  targets: verification >= 85% of raw: paired {rate / raw:.0%}, block "
-            f"{block / raw_block:.0%}; >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
-            f"worker): {'met' if worker >= 1500 else 'MISSED'} ({worker:,.0f})"
-        )
-        columns[alg.value] = _column(issued, http, verified, raw_us, overhead_us)
+        for alg in (Alg.EDDSA, Alg.ES256):
+            columns[alg.value] = measure(alg, args)
     load = f"load average {load_start} at start, {_load_average()} at end"
-    if args.markdown:
-        print()
+    if args.markdown:  # stdout holds the table alone (the run's details went to stderr)
         print(markdown_table(columns))
-        print(f"\n{load}")
-    else:
-        print(f"\n{load}")
+    print(f"\n{load}")
+
+
+def measure(alg: Alg, args: argparse.Namespace) -> dict[str, str]:
+    """One algorithm's figures, printed; its cells of the Markdown table returned."""
+    home = Path(tempfile.mkdtemp(prefix=f"charter-bench-tokens-{alg.value}-"))
+    services, key, kid = setup(home, alg)
+    try:
+        issued, tokens = in_process(services, key, kid, args.tokens)
+        verified = verification(services, tokens, alg, args.rounds)
+        raw_us, overhead_us = overhead(services, tokens, 2 * args.rounds)
+    finally:
+        services.tokens.close()
+        services.close()
+    try:
+        http = over_http(home, key, kid, args.http_seconds, args.connections)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\n{alg.value} issuance{'':<22} {'per second':>12} {'per CPU-second':>15}")
+    for name, (wall, cpu) in {**issued, **http}.items():
+        print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
+    print(
+        f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} {'of raw':>8}"
+    )
+    for name, (raw, rate, raw_block, block) in verified.items():
+        print(
+            f"  {name:<36} {rate:>10,.0f} {rate / raw:>8.1%} {block:>10,.0f} "
+            f"{block / raw_block:>8.1%}"
+        )
+    raw, rate, raw_block, block = verified["verified/s (distinct tokens)"]
+    print(f"  {'raw cryptography verify/s':<36} {raw:>10,.0f} {'':>8} {raw_block:>10,.0f}")
+    print(
+        f"  on an idle core (minima): raw verify {raw_us:.1f} µs (JWS check incl. DER), "
+        f"verifier without it {overhead_us:.1f} µs → "
+        f"{raw_us / (raw_us + overhead_us):.0%} of raw"
+    )
+    worker = http["issued/s over HTTP (1 worker)"][1]
+    print(
+        f"  targets: verification >= 85% of raw: paired {rate / raw:.0%}, block "
+        f"{block / raw_block:.0%}; >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
+        f"worker): {'met' if worker >= 1500 else 'MISSED'} ({worker:,.0f})"
+    )
+    return _column(issued, http, verified, raw_us, overhead_us)
 
 
 def _load_average() -> str:
