@@ -1,6 +1,7 @@
 """Token issuance and verification rates, beside raw signature verification and two JOSE peers.
 
     .venv/bin/python bench/tokens.py [--tokens 4000] [--http-seconds 5] [--connections 32]
+        [--markdown]
 
 For EdDSA and ES256 (agent key and signing key of that algorithm), on SQLite:
 
@@ -30,7 +31,9 @@ estimate for an idle core, from minima over 100-token passes of the raw check
 and of our verifier with the signature check stubbed out (its overhead).
 
 Targets: verification ≥ 85 % of the raw rate; ≥ 1,500 issuances/s per
-HTTP worker.
+HTTP worker. ``--markdown`` prints the figures as one Markdown table (EdDSA and
+ES256 side by side, the peers beside ours) with the load average, for
+``docs/tokens.md``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import multiprocessing
@@ -422,50 +426,113 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="verification rounds per contender")
+    parser.add_argument("--markdown", action="store_true", help="the figures as a Markdown table")
     args = parser.parse_args()
+    load_start = _load_average()
+    columns: dict[str, dict[str, str]] = {}
+    with contextlib.redirect_stdout(sys.stderr if args.markdown else sys.stdout):
+        print(
+            f"bench/tokens.py  {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  "
+            f"cpus={os.cpu_count()}  python {sys.version.split()[0]}  load average {load_start}"
+        )
+        for alg in (Alg.EDDSA, Alg.ES256):
+            columns[alg.value] = measure(alg, args)
+    load = f"load average {load_start} at start, {_load_average()} at end"
+    if args.markdown:  # stdout holds the table alone (the run's details went to stderr)
+        print(markdown_table(columns))
+    print(f"\n{load}")
+
+
+def measure(alg: Alg, args: argparse.Namespace) -> dict[str, str]:
+    """One algorithm's figures, printed; its cells of the Markdown table returned."""
+    home = Path(tempfile.mkdtemp(prefix=f"charter-bench-tokens-{alg.value}-"))
+    services, key, kid = setup(home, alg)
+    try:
+        issued, tokens = in_process(services, key, kid, args.tokens)
+        verified = verification(services, tokens, alg, args.rounds)
+        raw_us, overhead_us = overhead(services, tokens, 2 * args.rounds)
+    finally:
+        services.tokens.close()
+        services.close()
+    try:
+        http = over_http(home, key, kid, args.http_seconds, args.connections)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\n{alg.value} issuance{'':<22} {'per second':>12} {'per CPU-second':>15}")
+    for name, (wall, cpu) in {**issued, **http}.items():
+        print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
     print(
-        f"bench/tokens.py  {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  cpus={os.cpu_count()}  "
-        f"python {sys.version.split()[0]}"
+        f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} {'of raw':>8}"
     )
-    for alg in (Alg.EDDSA, Alg.ES256):
-        home = Path(tempfile.mkdtemp(prefix=f"charter-bench-tokens-{alg.value}-"))
-        services, key, kid = setup(home, alg)
-        try:
-            issued, tokens = in_process(services, key, kid, args.tokens)
-            verified = verification(services, tokens, alg, args.rounds)
-            raw_us, overhead_us = overhead(services, tokens, 2 * args.rounds)
-        finally:
-            services.tokens.close()
-            services.close()
-        try:
-            http = over_http(home, key, kid, args.http_seconds, args.connections)
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
-        print(f"\n{alg.value} issuance{'':<22} {'per second':>12} {'per CPU-second':>15}")
-        for name, (wall, cpu) in {**issued, **http}.items():
-            print(f"  {name:<36} {wall:>10,.0f} {cpu:>15,.0f}")
+    for name, (raw, rate, raw_block, block) in verified.items():
         print(
-            f"{alg.value} verification{'':<18} {'paired':>12} {'of raw':>8} {'block':>10} "
-            f"{'of raw':>8}"
+            f"  {name:<36} {rate:>10,.0f} {rate / raw:>8.1%} {block:>10,.0f} "
+            f"{block / raw_block:>8.1%}"
         )
-        for name, (raw, rate, raw_block, block) in verified.items():
-            print(
-                f"  {name:<36} {rate:>10,.0f} {rate / raw:>8.1%} {block:>10,.0f} "
-                f"{block / raw_block:>8.1%}"
-            )
-        raw, rate, raw_block, block = verified["verified/s (distinct tokens)"]
-        print(f"  {'raw cryptography verify/s':<36} {raw:>10,.0f} {'':>8} {raw_block:>10,.0f}")
-        print(
-            f"  on an idle core (minima): raw verify {raw_us:.1f} µs (JWS check incl. DER), "
-            f"verifier without it {overhead_us:.1f} µs → "
-            f"{raw_us / (raw_us + overhead_us):.0%} of raw"
-        )
-        worker = http["issued/s over HTTP (1 worker)"][1]
-        print(
-            f"  targets: verification >= 85% of raw: paired {rate / raw:.0%}, block "
-            f"{block / raw_block:.0%}; >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
-            f"worker): {'met' if worker >= 1500 else 'MISSED'} ({worker:,.0f})"
-        )
+    raw, rate, raw_block, block = verified["verified/s (distinct tokens)"]
+    print(f"  {'raw cryptography verify/s':<36} {raw:>10,.0f} {'':>8} {raw_block:>10,.0f}")
+    print(
+        f"  on an idle core (minima): raw verify {raw_us:.1f} µs (JWS check incl. DER), "
+        f"verifier without it {overhead_us:.1f} µs → "
+        f"{raw_us / (raw_us + overhead_us):.0%} of raw"
+    )
+    worker = http["issued/s over HTTP (1 worker)"][1]
+    print(
+        f"  targets: verification >= 85% of raw: paired {rate / raw:.0%}, block "
+        f"{block / raw_block:.0%}; >= 1,500 issuances/s per HTTP worker (per CPU-second of the "
+        f"worker): {'met' if worker >= 1500 else 'MISSED'} ({worker:,.0f})"
+    )
+    return _column(issued, http, verified, raw_us, overhead_us)
+
+
+def _load_average() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _column(
+    issued: dict[str, Rates],
+    http: dict[str, Rates],
+    verified: dict[str, tuple[float, float, float, float]],
+    raw_us: float,
+    overhead_us: float,
+) -> dict[str, str]:
+    """One algorithm's cells of the Markdown table, by row."""
+    wall, cpu = http["issued/s over HTTP (1 worker)"]
+    threaded = issued["issued/s in-process (16 threads)"][1]
+    raw, rate, raw_block, block = verified["verified/s (distinct tokens)"]
+
+    def paired(name: str) -> str:
+        return f"{verified[name][1] / verified[name][0]:.0%}"
+
+    return {
+        ISSUED_HTTP: f"**{cpu:,.0f}** ({'met' if cpu >= 1500 else 'missed'})",
+        "issued/s over HTTP, per wall second": f"{wall:,.0f}",
+        "peer: issued/s in-process from 16 threads, per CPU-second": f"{threaded:,.0f}",
+        VERIFIED: f"**{rate / raw:.0%}** ({rate:,.0f} vs {raw:,.0f}/s)",
+        "verified/s, distinct tokens, block (best round), of raw": (
+            f"{block / raw_block:.0%} ({block:,.0f} vs {raw_block:,.0f}/s)"
+        ),
+        "peers: PyJWT / joserfc, paired, of raw": (
+            f"{paired('PyJWT decode/s')} / {paired('joserfc decode/s')}"
+        ),
+        "idle-core estimate (raw check vs. verifier overhead, minima)": (
+            f"{raw_us / (raw_us + overhead_us):.0%} ({raw_us:.1f} vs {overhead_us:.1f} µs)"
+        ),
+        "verified/s, cached tokens": f"{verified['verified/s (cached tokens)'][1]:,.0f}",
+    }
+
+
+ISSUED_HTTP = "issued/s over HTTP, per CPU-second of the one worker (target ≥ 1,500)"
+VERIFIED = "verified/s, distinct tokens, paired with the raw verify (target ≥ 85 %)"
+
+
+def markdown_table(columns: dict[str, dict[str, str]]) -> str:
+    """Rows are measures, columns the algorithms."""
+    algs = list(columns)
+    lines = ["| | " + " | ".join(algs) + " |", "|---|" + "---|" * len(algs)]
+    for row in next(iter(columns.values()), {}):
+        lines.append(f"| {row} | " + " | ".join(columns[alg][row] for alg in algs) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ from charter.api import (
     whatif,
 )
 from charter.api.openapi import truthful_openapi
+from charter.domain.tokens.metadata import TOKEN_PATH
 from charter.http import tracing
+from charter.http.direct import DirectRoutes, Endpoint
 from charter.http.limits import BodySizeLimit, JsonDepthLimit, UnknownMethods
 from charter.http.metrics_port import serve_metrics
 from charter.http.observe import Observe
@@ -43,6 +45,15 @@ from charter.services.metrics import registry_for
 from charter.services.readiness import ReadinessProbe, ServicesMetrics
 from charter.version import __version__
 from charter.web import router as web_router
+
+
+def direct_routes() -> dict[tuple[str, str], Endpoint]:
+    """The endpoints :class:`DirectRoutes` answers: a decision, a batch, a token."""
+    return {
+        ("POST", "/access/v1/evaluation"): authzen.evaluation,
+        ("POST", "/access/v1/evaluations"): authzen.evaluations,
+        ("POST", TOKEN_PATH): oauth.token,
+    }
 
 
 def create_app(services: Services | None = None) -> FastAPI:
@@ -77,10 +88,15 @@ def create_app(services: Services | None = None) -> FastAPI:
         version=__version__,
         description="Identity and access control plane for AI agents.",
         lifespan=lifespan,
+        # FastAPI's own OpenTelemetry bridge looks up three global providers on every
+        # request, hot paths included; Charter's own tracing and metrics do not need it.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.services = services
     app.state.shutdown_hooks = []  # callables run on clean shutdown (e.g. flush activity)
     install_problem_handlers(app)
+    # Innermost: the hot endpoints, answered without the router once every check has run.
+    app.add_middleware(DirectRoutes, routes=direct_routes())
     app.add_middleware(JsonDepthLimit)  # inside the size limit, which counts what it reads
     app.add_middleware(BodySizeLimit)
     # Outermost: who is calling, and may they (sign-in, roles, PEP keys).

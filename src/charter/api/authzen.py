@@ -42,6 +42,7 @@ a decision.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any
@@ -70,7 +71,9 @@ SOURCE = "authzen"
 JSON = "application/json"
 
 
+@functools.cache
 def _record_timeout() -> float:
+    """Read once per process: an environment lookup per decision is a measurable cost."""
     try:
         return max(0.01, float(os.environ.get("CHARTER_RECORD_TIMEOUT", "10")))
     except ValueError:

@@ -17,6 +17,7 @@ import asyncio
 import json
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -105,7 +106,8 @@ async def token(request: Request) -> Response:
     headers = dict(NO_STORE)
     if issued.dpop_nonce:
         headers["DPoP-Nonce"] = issued.dpop_nonce
-    return JSONResponse(issued.body(), headers=headers)
+    # orjson: the same compact UTF-8 JSON as JSONResponse, at a fraction of the CPU
+    return Response(orjson.dumps(issued.body()), media_type="application/json", headers=headers)
 
 
 def _operator(request: Request, services: Services, *, roles: frozenset[UserRole]) -> str | None:

@@ -41,17 +41,22 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def charter_problem(request: Request, exc: CharterError) -> JSONResponse:
+    """The problem document for a :class:`CharterError` (routed and direct endpoints alike)."""
+    return problem(
+        exc.status,
+        type(exc).__name__,
+        exc.message,
+        code=exc.code,
+        field=exc.field,
+        instance=request.url.path,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(CharterError)
     async def _charter_error(request: Request, exc: CharterError) -> JSONResponse:
-        return problem(
-            exc.status,
-            type(exc).__name__,
-            exc.message,
-            code=exc.code,
-            field=exc.field,
-            instance=request.url.path,
-        )
+        return charter_problem(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
