@@ -266,10 +266,16 @@ def _bad(request: Request, error: BadRequest) -> Response:
     return response
 
 
-async def _answer(request: Request, service: DecisionService, body: bytes) -> Response:
-    """``body``, once the decisions it holds are committed as Activity; else a 503."""
+async def _answer(
+    request: Request, service: DecisionService, body: bytes, shed_before: int
+) -> Response:
+    """``body``, once the decisions it holds are committed as Activity; else a 503.
+
+    ``shed_before`` is the recorder's shed count read *before* deciding: an allow this
+    request's own ``record`` shed (the writer far behind) must withhold the answer too.
+    """
     try:
-        await service.recorder.committed(_record_timeout())
+        await service.recorder.committed(_record_timeout(), shed_before=shed_before)
     except NotRecorded as error:
         logger.error("AuthZEN answer withheld: %s", error)
         response = problem(
@@ -310,6 +316,7 @@ async def evaluation(request: Request) -> Response:
     except BadRequest as error:
         return _bad(request, error)
     service = _service(request)
+    shed = service.recorder.shed_count
     decision = service.subject_decider(SOURCE)(*parsed)
     if decision.needs_approval and parsed[0] == "agent":  # re-evaluation after approval
         _, agent, action, resource, context, on_behalf_of = parsed
@@ -317,7 +324,7 @@ async def evaluation(request: Request) -> Response:
         decision = await run_in_threadpool(
             approvals.settle, decision, agent, action, resource, context, on_behalf_of
         )
-    return await _answer(request, service, decision_bytes(decision))
+    return await _answer(request, service, decision_bytes(decision), shed)
 
 
 @router.post("/access/v1/evaluations", summary="AuthZEN Access Evaluations (boxcarred)")
@@ -344,9 +351,10 @@ async def evaluations(request: Request) -> Response:
     except BadRequest as error:
         return _bad(request, error)
     service = _service(request)
+    shed = service.recorder.shed_count
     decide = service.subject_decider(SOURCE)
     if single is not None:  # no evaluations array: behaves as one evaluation (§7.1)
-        return await _answer(request, service, decision_bytes(decide(*single)))
+        return await _answer(request, service, decision_bytes(decide(*single)), shed)
     stop_on = {"deny_on_first_deny": False, "permit_on_first_permit": True}.get(semantic)
     parts: list[bytes] = []
     for index, item in enumerate(items or ()):
@@ -368,7 +376,8 @@ async def evaluations(request: Request) -> Response:
         parts.append(decision_bytes(decision))
         if stop_on is not None and decision.allowed is stop_on:
             break
-    return await _answer(request, service, b'{"evaluations":[' + b",".join(parts) + b"]}")
+    batch = b'{"evaluations":[' + b",".join(parts) + b"]}"
+    return await _answer(request, service, batch, shed)
 
 
 @router.get("/.well-known/authzen-configuration", summary="AuthZEN PDP metadata")

@@ -307,27 +307,27 @@ class ActivityRecorder:
             self._wake.set()
 
     def _kick(self) -> None:
-        """On SQLite, commit right here on the loop when the writer is idle: a local commit
-        costs less CPU than handing the GIL to the writer thread and back (as the token
-        ledger found); on PostgreSQL, or while the writer is busy, wake the writer."""
+        """Wake the writer thread for the waiting requests' commit. Never commit on the
+        event loop itself: on SQLite, ``BEGIN IMMEDIATE`` waits up to the busy timeout
+        while another process (the CLI, a worker, a gateway) holds the write lock, and
+        the whole server (``/healthz`` and the 503 timer included) would wait with it."""
         self._kick_scheduled = False
-        if not self._db.is_postgres and self._write_lock.acquire(blocking=False):
-            try:
-                self._drain()
-            finally:
-                self._write_lock.release()
-            if not self._waiters:
-                return
         self._wake.set()
 
-    async def committed(self, timeout: float) -> None:
+    @property
+    def shed_count(self) -> int:
+        """Allows shed so far; read it before deciding and pass it to :meth:`committed`."""
+        return self._shed
+
+    async def committed(self, timeout: float, *, shed_before: int | None = None) -> None:
         """Return once every record queued before the call is committed (group commit).
 
-        Raises :class:`NotRecorded` after ``timeout`` seconds, or when an allow queued
-        meanwhile was shed (the writer a million rows behind): the caller must not
-        acknowledge decisions that may not be in the store.
+        Raises :class:`NotRecorded` after ``timeout`` seconds, or when an allow was shed
+        (the writer a million rows behind) since ``shed_before`` (the count read before
+        the caller decided; default: now): the caller must not acknowledge decisions
+        that may not be in the store.
         """
-        shed = self._shed
+        shed = self._shed if shed_before is None else shed_before
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         self._wait_for_next_flush((loop, future))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 
 import pytest
@@ -118,3 +119,50 @@ def test_waiters_from_many_threads_share_commits(
     asyncio.run(many())
     assert len(_rows(services)) == 2000
     assert recorder.stats.written == 2000
+
+
+def test_an_allow_shed_by_the_callers_own_record_withholds_the_answer(services: Services) -> None:
+    """The shed count is read before deciding: an allow shed by this request's own
+    ``record`` (the writer ``max_backlog`` rows behind) must not be acknowledged."""
+    recorder = ActivityRecorder(services.db, interval=60, max_backlog=1)
+    try:
+        before = recorder.shed_count
+        recorder.record(NOW_US, "a", "x.read", "s:0", None, ALLOW, "authzen")
+        recorder.record(NOW_US + 1, "a", "x.read", "s:1", None, ALLOW, "authzen")  # shed
+        assert recorder.shed_count == before + 1
+        with pytest.raises(NotRecorded, match="shed"):
+            asyncio.run(recorder.committed(10, shed_before=before))
+    finally:
+        recorder.close()
+
+
+def test_a_sqlite_write_lock_held_elsewhere_does_not_stop_the_event_loop(
+    services: Services, recorder: ActivityRecorder
+) -> None:
+    """Another process holding SQLite's write lock delays the commit, never the loop:
+    the loop keeps running (its other requests, the 503 timer) while the writer waits."""
+    if services.db.is_postgres:
+        pytest.skip("SQLite's single write lock")
+    path = services.db.write_engine.url.database
+    assert path
+    holder = sqlite3.connect(path, isolation_level=None)  # another writer, as a CLI would be
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+
+        async def scenario() -> tuple[int, bool]:
+            _record(recorder, 0, 2)
+            waiting = asyncio.ensure_future(recorder.committed(10))
+            ticks = 0
+            for _ in range(20):  # 1 s of loop turns while the lock is held
+                await asyncio.sleep(0.05)
+                ticks += 1
+            done_while_locked = waiting.done()
+            holder.execute("ROLLBACK")  # release the lock: the writer commits
+            await asyncio.wait_for(waiting, 10)
+            return ticks, done_while_locked
+
+        ticks, done_while_locked = asyncio.run(scenario())
+        assert ticks == 20 and not done_while_locked
+        assert len(_rows(services)) == 2
+    finally:
+        holder.close()
