@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.unit.tokens.estate import IDP, Estate
 
-from charter.domain import ssf
+from charter.domain import ssf, ssf_inbound
 from charter.domain.enums import PersonStatus
 from charter.domain.lifecycle import Transition
 from charter.domain.ssf_inbound import SetRefused
@@ -140,6 +140,18 @@ def test_account_disabled_departs_the_person_once_and_a_replay_changes_nothing(
     assert estate.services.people.get(MARIA).status == PersonStatus.DEPARTED
     assert estate.services.ssf.receiver.receive(token).replay is True
     assert len(estate.services.audit.list(action="ssf.receive")) == 1
+
+
+def test_a_set_stamped_ahead_stays_a_replay_for_as_long_as_it_is_acceptable(
+    estate: Estate,
+) -> None:
+    """A SET may carry an ``iat`` up to the leeway in the future; its jti must be kept
+    until that SET is too old to accept, else a week later it is acted on again."""
+    ahead = estate.now + ssf_inbound.LEEWAY - 1
+    token = _idp_set(estate, ssf.ACCOUNT_DISABLED, MARIA, iat=ahead)
+    assert estate.services.ssf.receiver.receive(token).departed == (MARIA,)
+    estate.clock.advance(seconds=ssf_inbound.MAX_AGE + 10)  # still within iat's MAX_AGE
+    assert estate.services.ssf.receiver.receive(token).replay is True
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,13 @@ def test_set_claims_follow_ssf_1_0() -> None:
             {"aud": "x", "delivery": {"method": ssf.PUSH, "endpoint_url": "http://siem.example"}},
             "endpoint_url",
         ),
+        (  # a name that merely starts like a loopback address is not one
+            {
+                "aud": "x",
+                "delivery": {"method": ssf.PUSH, "endpoint_url": "http://127.evil.example/"},
+            },
+            "endpoint_url",
+        ),
         ({"aud": "x", "events_requested": "all"}, "events_requested"),
         ({"aud": "x", "description": "d" * 501}, "description"),
     ],
@@ -77,8 +84,14 @@ def test_a_stream_request_defaults_to_poll_and_every_event() -> None:
     request = ssf.parse_stream_request({"aud": ["urn:siem"]})
     assert (request.audience, request.method, request.endpoint_url) == ("urn:siem", ssf.POLL, None)
     assert ssf.delivered(request.events_requested) == list(ssf.EVENTS_SUPPORTED)
-    loopback = {"method": ssf.PUSH, "endpoint_url": "http://127.0.0.1:9/r"}
-    assert ssf.parse_stream_request({"aud": "a", "delivery": loopback}).method == ssf.PUSH
+    for url in (
+        "http://127.0.0.1:9/r",
+        "http://127.8.9.1/r",
+        "http://[::1]:9/r",
+        "http://localhost/",
+    ):
+        loopback = {"method": ssf.PUSH, "endpoint_url": url}
+        assert ssf.parse_stream_request({"aud": "a", "delivery": loopback}).method == ssf.PUSH
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ import typer
 
 from charter.cli.runtime import cli_errors, err_console
 
+LOOPBACK = "127.0.0.1"  # the metrics port's default address: never wider unless asked
+
 
 def register(app: typer.Typer) -> None:
     app.command("gateway")(gateway)
@@ -39,7 +41,7 @@ def gateway(
         typer.Option(help="serve /metrics on this port, without credentials", min=1),
     ] = None,
     metrics_host: Annotated[
-        str | None, typer.Option(help="address of the metrics port (default: --host)")
+        str | None, typer.Option(help="address of the metrics port (default: 127.0.0.1)")
     ] = None,
     log_format: Annotated[
         str | None, typer.Option(help="text or json (default: CHARTER_LOG_FORMAT, else text)")
@@ -67,7 +69,7 @@ def gateway(
 
     with cli_errors():
         log_config = prepare_observability(
-            log_format, log_level, metrics_port, metrics_host or host
+            log_format, log_level, metrics_port, metrics_host or LOOPBACK
         )
         proxies = trusted_proxies()
         loaded = load_config(config)

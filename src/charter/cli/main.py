@@ -99,6 +99,8 @@ JOBS: dict[str, tuple[str, ...]] = {
     "Store": ("status", "init", "audit", "version"),
 }
 
+LOOPBACK = "127.0.0.1"  # the metrics port's default address: never wider unless asked
+
 
 def _print_version(asked: bool) -> None:
     if asked:
@@ -181,7 +183,7 @@ def serve(
         typer.Option(help="also serve /metrics on this port, without credentials", min=1),
     ] = None,
     metrics_host: Annotated[
-        str | None, typer.Option(help="address of the metrics port (default: --host)")
+        str | None, typer.Option(help="address of the metrics port (default: 127.0.0.1)")
     ] = None,
     log_format: Annotated[
         str | None, typer.Option(help="text or json (default: CHARTER_LOG_FORMAT, else text)")
@@ -202,11 +204,11 @@ def serve(
         get_services()  # migrate before the first request, and fail loudly here
         proxies = trusted_proxies()
         log_config = prepare_observability(
-            log_format, log_level, metrics_port, metrics_host or host, workers=workers
+            log_format, log_level, metrics_port, metrics_host or LOOPBACK, workers=workers
         )
     if metrics_port == port:
         raise fail(f"metrics_port: {port} is also --port; the metrics need a port of their own")
-    for where, listen_port in ((host, port), (metrics_host or host, metrics_port)):
+    for where, listen_port in ((host, port), (metrics_host or LOOPBACK, metrics_port)):
         problem = cannot_listen(where, listen_port) if listen_port else None
         if problem:
             raise fail(

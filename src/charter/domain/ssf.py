@@ -23,6 +23,7 @@ tokens). The stream's own events (verification, stream-updated) use SSF's URIs.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -177,7 +178,13 @@ class StreamRequest:
 
 
 def _loopback(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+    """``localhost`` or a loopback IP literal (``127.attacker.example`` is a name, not one)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_push_url(url: str) -> str:

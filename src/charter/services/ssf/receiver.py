@@ -78,7 +78,10 @@ class Receiver:
         received = ssf_inbound.check(compact, keys, audience, now.timestamp())
         try:
             with self._db.write() as connection:
-                too_old = now - dt.timedelta(seconds=ssf_inbound.MAX_AGE)
+                # kept past MAX_AGE by twice the future leeway: a SET stamped up to LEEWAY
+                # ahead stays acceptable that much longer, and must stay a replay meanwhile
+                kept = ssf_inbound.MAX_AGE + 2 * ssf_inbound.LEEWAY
+                too_old = now - dt.timedelta(seconds=kept)
                 connection.execute(sa.delete(_R).where(_R.c.received_at < too_old))
                 connection.execute(
                     sa.insert(_R).values(issuer=issuer, jti=received.jti, received_at=now)
