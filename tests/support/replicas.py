@@ -133,12 +133,12 @@ def spawn(
 
 
 def stop(*processes: cli_fork.ForkedProcess) -> None:
-    """SIGTERM to all at once, then wait for each (SIGKILL after 15 s)."""
+    """SIGTERM to all at once, then wait for each (SIGKILL after 5 s: teardown, not a test)."""
     for process in processes:
         process.terminate()
     for process in processes:
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
