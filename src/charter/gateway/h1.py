@@ -61,6 +61,10 @@ class _Connection(asyncio.Protocol):
         except httptools.HttpParserError as error:
             self._fail(OSError(f"unreadable HTTP answer: {error}"))
 
+    def eof_received(self) -> bool | None:
+        self.closed = True  # the origin is done with this connection: never write to it again
+        return None
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if not self.complete:
@@ -111,6 +115,12 @@ class _Connection(asyncio.Protocol):
                 raise OSError("the connection failed during the answer") from self.error
             self.more.clear()
             await self.more.wait()
+
+    @property
+    def open(self) -> bool:
+        """Whether the origin has not closed (nor begun to close) this connection."""
+        transport = self.transport
+        return not self.closed and transport is not None and not transport.is_closing()
 
     @property
     def reusable(self) -> bool:
@@ -171,19 +181,20 @@ class Pool:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def post(self, body: bytes, headers: dict[str, str]) -> Answer:
-        """Send one POST; its answer once the head has arrived."""
+        """Send one POST; its answer once the head has arrived.
+
+        A request is written once, never again: once any of it may have reached
+        the origin, a failure is the caller's error (the origin may have acted on
+        it). Only an idle connection the origin had already closed before the
+        write is passed over for another.
+        """
         request = self._head(headers, len(body)) + body
         while self._idle:
             connection = self._idle.pop()
-            if connection.closed:
-                continue
+            if not connection.open:
+                continue  # the origin closed it while idle: nothing was written to it
             connection._reset()
-            try:
-                await self._send(connection, request)
-            except OSError:
-                if connection.received:
-                    raise
-                continue  # the origin had closed it while idle: nothing was read, try another
+            await self._send(connection, request)
             return Answer(self, connection)
         connection = await self._connect()
         await self._send(connection, request)

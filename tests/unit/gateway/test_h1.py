@@ -112,3 +112,53 @@ async def test_a_dead_origin_is_an_os_error() -> None:
 def test_only_http_urls() -> None:
     with pytest.raises(ValueError, match="not an HTTP URL"):
         Pool("ftp://example.com/")
+
+
+class Dropper:
+    """A raw loopback origin: answers ``warm`` bodies, takes ``call`` bodies and hangs up."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                if body == b"call":
+                    self.calls += 1
+                    return  # the request was taken; the connection dropped before any answer
+                await asyncio.sleep(0.05)  # keep the warm-up calls concurrent
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def warm(pool: Pool, count: int) -> None:
+    async def one() -> None:
+        async with await pool.post(b"warm", {}) as answer:
+            assert await answer.read() == b"ok"
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def test_a_request_the_origin_took_is_never_sent_again() -> None:
+    dropper = Dropper()
+    server = await asyncio.start_server(dropper.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = Pool(f"http://127.0.0.1:{port}/mcp")
+    try:
+        await warm(pool, 8)
+        assert len(pool._idle) == 8
+        with pytest.raises(OSError):
+            await pool.post(b"call", {})
+        await asyncio.sleep(0.1)
+        assert dropper.calls == 1  # once, not once per idle connection
+    finally:
+        pool.close()
+        server.close()
+        await server.wait_closed()
