@@ -16,6 +16,7 @@ the default TLS context (certificates verified). Anything it cannot do is an
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections.abc import AsyncIterator
 from typing import cast
@@ -27,6 +28,12 @@ import httptools
 POOL_SIZE = 16
 #: The largest response head accepted.
 MAX_HEAD_BYTES = 64 * 1024
+#: Request headers this client writes itself or that steer the connection.
+_GENERATED = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"}
+)
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_UNSAFE = re.compile(r"[\r\n\0]")
 
 
 class _Connection(asyncio.Protocol):
@@ -175,6 +182,9 @@ class Pool:
         return connection
 
     def _head(self, headers: dict[str, str], length: int) -> bytes:
+        for name, value in headers.items():
+            if name.lower() in _GENERATED or not _TOKEN.fullmatch(name) or _UNSAFE.search(value):
+                raise OSError(f"refused to send the request header {name!r}")
         lines = [f"POST {self.target} HTTP/1.1", f"host: {self.authority}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         lines.append(f"content-length: {length}")

@@ -162,3 +162,17 @@ async def test_a_request_the_origin_took_is_never_sent_again() -> None:
         pool.close()
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Host": "evil"}, {"content-length": "0"}, {"x-key": "a\r\nx: 1"}, {"x\r\ny": "v"}],
+)
+async def test_reserved_or_unsafe_request_headers_are_refused(headers: dict[str, str]) -> None:
+    origin = Origin()
+    async with serving(origin) as url:
+        pool = Pool(url + "/mcp")
+        with pytest.raises(OSError, match="refused to send"):
+            await pool.post(b"{}", headers)
+        pool.close()
+    assert origin.bodies == []
