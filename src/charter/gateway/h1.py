@@ -28,6 +28,8 @@ import httptools
 POOL_SIZE = 16
 #: The largest response head accepted.
 MAX_HEAD_BYTES = 64 * 1024
+#: Answer bytes buffered unread before the connection stops reading (flow control).
+MAX_BUFFERED = 1024 * 1024
 #: Request headers this client writes itself or that steer the connection.
 _GENERATED = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"}
@@ -51,6 +53,8 @@ class _Connection(asyncio.Protocol):
         self.head_size = 0
         self.head = asyncio.get_running_loop().create_future()
         self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.paused = False
         self.more = asyncio.Event()
         self.complete = False
         self.received = False
@@ -93,6 +97,10 @@ class _Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > MAX_BUFFERED and not self.paused and self.transport is not None:
+            self.transport.pause_reading()  # resumed once the reader has taken what is here
+            self.paused = True
         self.more.set()
 
     def on_message_complete(self) -> None:
@@ -113,6 +121,10 @@ class _Connection(asyncio.Protocol):
         while True:
             if self.chunks:
                 chunks, self.chunks = self.chunks, []
+                self.buffered = 0
+                if self.paused and self.transport is not None and not self.closed:
+                    self.transport.resume_reading()
+                    self.paused = False
                 for chunk in chunks:
                     yield chunk
                 continue

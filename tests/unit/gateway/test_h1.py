@@ -50,7 +50,7 @@ class Origin:
 
 
 @asynccontextmanager
-async def serving(origin: Origin, **options: Any) -> AsyncIterator[str]:
+async def serving(origin: Any, **options: Any) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(origin, port=port, log_level="warning", lifespan="off", **options)
     server = uvicorn.Server(config)
@@ -176,3 +176,17 @@ async def test_reserved_or_unsafe_request_headers_are_refused(headers: dict[str,
             await pool.post(b"{}", headers)
         pool.close()
     assert origin.bodies == []
+
+
+async def test_an_answer_nobody_reads_stops_being_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("charter.gateway.h1.MAX_BUFFERED", 1000, raising=False)
+    origin = Origin()
+    body = b"x" * (8 * 1024 * 1024)
+    async with serving(origin) as url:
+        pool = Pool(url + "/mcp")
+        async with await pool.post(body, {}) as answer:  # the origin echoes the body back
+            await asyncio.sleep(0.5)  # not read yet: the connection stops reading
+            connection = answer._connection
+            assert sum(map(len, connection.chunks)) < 2 * 1024 * 1024
+            assert await answer.read() == body  # and resumes as it is read
+        pool.close()
