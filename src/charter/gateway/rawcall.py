@@ -12,10 +12,11 @@ upstream is ready again).
 The request carries a gateway-minted string id (the SDK session numbers its own
 requests with integers, so the two never collide on the upstream's session);
 the answer must be the JSON-RPC response with exactly that id, sent as one JSON
-body or as an SSE stream. Before its response an SSE stream may carry
-notifications (handed to ``on_notice``, at most :data:`MAX_NOTICES` per call,
-the rest dropped with one log line) and requests of the upstream's own (handed
-to ``on_request``, whose JSON-RPC answer is POSTed back). Anything else — a
+body (at most :data:`MAX_EVENT_BYTES`) or as an SSE stream. Before its response
+an SSE stream may carry notifications (handed to ``on_notice``) and requests of
+the upstream's own (handed to ``on_request``, whose JSON-RPC answer is POSTed
+back): at most :data:`MAX_NOTICES` of both per call, the rest dropped with one
+log line. Anything else — a
 response with another id, a body that is not JSON-RPC, an HTTP error — is an
 :class:`~charter.gateway.upstream.UpstreamError`, never a result.
 """
