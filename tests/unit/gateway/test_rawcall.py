@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx2
 import orjson
 import pytest
-from tests.unit.gateway.test_h1 import serving
+from tests.unit.gateway.test_h1 import Dropper, serving, warm
 
 from charter.gateway.rawcall import RawChannel
 from charter.gateway.upstream import UpstreamFailed
@@ -95,3 +96,20 @@ async def test_requests_of_the_upstream_count_against_the_flood_limit(
     assert result["result"] == {}
     assert len(asked) == 3
     assert len(upstream.posted) == 1 + 3  # the call, and three answers posted back
+
+
+async def test_a_call_the_upstream_took_and_dropped_is_an_error_not_a_resend() -> None:
+    dropper = Dropper()
+    server = await asyncio.start_server(dropper.handle, "127.0.0.1", 0)
+    raw = channel(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/mcp")
+    try:
+        await warm(raw.pool, 8)
+        dropper.calls = 0
+        with pytest.raises(UpstreamFailed, match="failed during the call"):
+            await raw.call(b"call", "charter-z", timeout=5, on_notice=nothing, on_request=refuse)
+        await asyncio.sleep(0.1)
+        assert dropper.calls == 1
+    finally:
+        raw.pool.close()
+        server.close()
+        await server.wait_closed()
