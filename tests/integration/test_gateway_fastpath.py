@@ -34,7 +34,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def open_session(
-    client: httpx.Client, stack: Stack, capabilities: dict[str, Any] | None = None
+    client: httpx.Client,
+    stack: Stack,
+    capabilities: dict[str, Any] | None = None,
+    *,
+    initialize: bool = True,
 ) -> dict[str, str]:
     token = stack.token("helpdesk-bot", SCOPES)
     headers = {
@@ -59,6 +63,8 @@ def open_session(
     )
     assert opened.status_code == 200, opened.text
     session = {**headers, "Mcp-Session-Id": opened.headers["mcp-session-id"]}
+    if not initialize:
+        return session
     initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     done = client.post(stack.gateway, headers=session, json=initialized)
     assert done.status_code == 202
@@ -133,6 +139,36 @@ def test_an_agent_that_takes_requests_back_goes_the_full_way(stack: Stack) -> No
     new = ran(stack)[before:]
     assert [line for line in new if line.startswith("hang-request:")] != []
     assert not any(line.startswith("hang-request:charter-") for line in new)
+
+
+def test_only_an_accepted_initialized_notification_opens_the_fast_path(stack: Stack) -> None:
+    with httpx.Client(timeout=30) as client:
+        headers = open_session(client, stack, initialize=False)
+        mentions = {
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": {
+                "name": "read_ticket",
+                "arguments": {"ticket_id": "notifications/initialized"},
+            },
+        }
+        client.post(stack.gateway, headers=headers, json=mentions)
+        refused = {**headers, "MCP-Protocol-Version": "1999-01-01"}
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert client.post(stack.gateway, headers=refused, json=initialized).status_code == 400
+        before = len(ran(stack))
+        client.post(
+            stack.gateway,
+            headers=headers,
+            json={
+                "jsonrpc": "2.0",
+                "id": 8,
+                "method": "tools/call",
+                "params": {"name": "hang", "arguments": {"seconds": 0.01}},
+            },
+        )
+    assert not any(line.startswith("hang-request:charter-") for line in ran(stack)[before:])
 
 
 def test_a_denied_call_never_reaches_the_upstream(

@@ -35,3 +35,26 @@ def test_bad_operations_options_are_one_line_exit_2(
     for word in words:
         assert word in errors[0], result.stderr
     assert "Charter on http" not in result.stdout  # refused before the banner
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        ("{Host: evil.example}", "upstreams.0.http.headers"),
+        ('{X-Key: "a\\r\\nHost: evil"}', "upstreams.0.http.headers"),
+        ("{X-Key: {env: GWFIX_KEY}}", "upstreams.mail.http.headers.X-Key"),
+    ],
+)
+def test_an_unsafe_upstream_header_stops_the_gateway_naming_the_field(
+    tmp_path: Path, headers: str, field: str
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "version: 1\nupstreams:\n  - name: mail\n    http:\n"
+        f"      url: http://127.0.0.1:1/mcp\n      headers: {headers}\n"
+    )
+    env = charter_env(tmp_path / "home", GWFIX_KEY="a\nHost: evil")
+    result = run_cli("gateway", "--config", str(config), "--port", "1", env=env, timeout=60)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert field in result.stderr

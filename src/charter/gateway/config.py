@@ -60,6 +60,12 @@ Seconds = Annotated[
 ]
 _HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$"
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+#: Headers the gateway writes itself (or that steer the connection): never configured.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"}
+)
+#: Characters no header value may hold (they would end the line or the head).
+_UNSAFE_VALUE = re.compile(r"[\r\n\0]")
 
 
 class _Strict(BaseModel):
@@ -122,8 +128,14 @@ class HttpUpstream(_Strict):
     @classmethod
     def _header_names(cls, value: dict[str, Value]) -> dict[str, Value]:
         for name in value:
-            if not re.match(_HEADER_NAME, name):
+            if not re.fullmatch(_HEADER_NAME, name):
                 raise ValueError(f"{name!r} is not an HTTP header name")
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"{name!r} is set by the gateway itself, not configurable")
+            item = value[name]
+            text = item if isinstance(item, str) else item.prefix
+            if _UNSAFE_VALUE.search(text):
+                raise ValueError(f"the value of {name!r} holds a CR, LF or NUL")
         return value
 
 

@@ -116,11 +116,8 @@ class FastPath:
             await self.app(scope, receive, send)
         elif session_id is None:
             await self.app(scope, receive, self._opening(body, send))
-        elif b'"notifications/initialized"' in body:
-            await self.app(scope, receive, send)
-            known = self.sessions.get(session_id)
-            if known is not None:
-                known.initialized = True
+        elif _is_initialized(body):
+            await self.app(scope, receive, self._initialized(session_id, send))
         elif not await self._fast(scope, body, session_id, send):
             await self.app(scope, receive, send)
 
@@ -147,6 +144,18 @@ class FastPath:
             await send(message)
 
         return opening
+
+    def _initialized(self, session_id: str, send: Send) -> Send:
+        """Mark the session initialized once the SDK has accepted the notification."""
+
+        async def initialized(message: Message) -> None:
+            if message["type"] == "http.response.start" and message.get("status") == 202:
+                known = self.sessions.get(session_id)
+                if known is not None:
+                    known.initialized = True
+            await send(message)
+
+        return initialized
 
     def _forget_closed(self) -> None:
         held = self.manager._server_instances
@@ -390,6 +399,22 @@ async def _cannot_ask(message: dict[str, Any]) -> dict[str, Any]:
             "message": f"the agent did not declare the capability {method} needs",
         },
     }
+
+
+def _is_initialized(body: bytes) -> bool:
+    """Whether ``body`` is exactly the ``notifications/initialized`` notification."""
+    if b"notifications/initialized" not in body:
+        return False
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return (
+        isinstance(message, dict)
+        and message.get("jsonrpc") == "2.0"
+        and message.get("method") == "notifications/initialized"
+        and "id" not in message
+    )
 
 
 def _request(body: bytes) -> dict[str, Any] | None:

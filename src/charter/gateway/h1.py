@@ -16,6 +16,7 @@ the default TLS context (certificates verified). Anything it cannot do is an
 from __future__ import annotations
 
 import asyncio
+import re
 import ssl
 from collections.abc import AsyncIterator
 from typing import cast
@@ -27,6 +28,14 @@ import httptools
 POOL_SIZE = 16
 #: The largest response head accepted.
 MAX_HEAD_BYTES = 64 * 1024
+#: Answer bytes buffered unread before the connection stops reading (flow control).
+MAX_BUFFERED = 1024 * 1024
+#: Request headers this client writes itself or that steer the connection.
+_GENERATED = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade"}
+)
+_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_UNSAFE = re.compile(r"[\r\n\0]")
 
 
 class _Connection(asyncio.Protocol):
@@ -44,6 +53,8 @@ class _Connection(asyncio.Protocol):
         self.head_size = 0
         self.head = asyncio.get_running_loop().create_future()
         self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.paused = False
         self.more = asyncio.Event()
         self.complete = False
         self.received = False
@@ -60,6 +71,10 @@ class _Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserError as error:
             self._fail(OSError(f"unreadable HTTP answer: {error}"))
+
+    def eof_received(self) -> bool | None:
+        self.closed = True  # the origin is done with this connection: never write to it again
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -82,6 +97,10 @@ class _Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.chunks.append(body)
+        self.buffered += len(body)
+        if self.buffered > MAX_BUFFERED and not self.paused and self.transport is not None:
+            self.transport.pause_reading()  # resumed once the reader has taken what is here
+            self.paused = True
         self.more.set()
 
     def on_message_complete(self) -> None:
@@ -102,6 +121,10 @@ class _Connection(asyncio.Protocol):
         while True:
             if self.chunks:
                 chunks, self.chunks = self.chunks, []
+                self.buffered = 0
+                if self.paused and self.transport is not None and not self.closed:
+                    self.transport.resume_reading()
+                    self.paused = False
                 for chunk in chunks:
                     yield chunk
                 continue
@@ -111,6 +134,12 @@ class _Connection(asyncio.Protocol):
                 raise OSError("the connection failed during the answer") from self.error
             self.more.clear()
             await self.more.wait()
+
+    @property
+    def open(self) -> bool:
+        """Whether the origin has not closed (nor begun to close) this connection."""
+        transport = self.transport
+        return not self.closed and transport is not None and not transport.is_closing()
 
     @property
     def reusable(self) -> bool:
@@ -165,25 +194,29 @@ class Pool:
         return connection
 
     def _head(self, headers: dict[str, str], length: int) -> bytes:
+        for name, value in headers.items():
+            if name.lower() in _GENERATED or not _TOKEN.fullmatch(name) or _UNSAFE.search(value):
+                raise OSError(f"refused to send the request header {name!r}")
         lines = [f"POST {self.target} HTTP/1.1", f"host: {self.authority}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         lines.append(f"content-length: {length}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def post(self, body: bytes, headers: dict[str, str]) -> Answer:
-        """Send one POST; its answer once the head has arrived."""
+        """Send one POST; its answer once the head has arrived.
+
+        A request is written once, never again: once any of it may have reached
+        the origin, a failure is the caller's error (the origin may have acted on
+        it). Only an idle connection the origin had already closed before the
+        write is passed over for another.
+        """
         request = self._head(headers, len(body)) + body
         while self._idle:
             connection = self._idle.pop()
-            if connection.closed:
-                continue
+            if not connection.open:
+                continue  # the origin closed it while idle: nothing was written to it
             connection._reset()
-            try:
-                await self._send(connection, request)
-            except OSError:
-                if connection.received:
-                    raise
-                continue  # the origin had closed it while idle: nothing was read, try another
+            await self._send(connection, request)
             return Answer(self, connection)
         connection = await self._connect()
         await self._send(connection, request)

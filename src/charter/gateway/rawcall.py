@@ -12,10 +12,11 @@ upstream is ready again).
 The request carries a gateway-minted string id (the SDK session numbers its own
 requests with integers, so the two never collide on the upstream's session);
 the answer must be the JSON-RPC response with exactly that id, sent as one JSON
-body or as an SSE stream. Before its response an SSE stream may carry
-notifications (handed to ``on_notice``, at most :data:`MAX_NOTICES` per call,
-the rest dropped with one log line) and requests of the upstream's own (handed
-to ``on_request``, whose JSON-RPC answer is POSTed back). Anything else — a
+body (at most :data:`MAX_EVENT_BYTES`) or as an SSE stream. Before its response
+an SSE stream may carry notifications (handed to ``on_notice``) and requests of
+the upstream's own (handed to ``on_request``, whose JSON-RPC answer is POSTed
+back): at most :data:`MAX_NOTICES` of both per call, the rest dropped with one
+log line. Anything else — a
 response with another id, a body that is not JSON-RPC, an HTTP error — is an
 :class:`~charter.gateway.upstream.UpstreamError`, never a result.
 """
@@ -37,9 +38,10 @@ from charter.gateway.upstream import UpstreamFailed, UpstreamTimeout
 
 logger = logging.getLogger("charter.gateway.rawcall")
 
-#: Notifications relayed during one call at most; an upstream that sends more loses them.
+#: Messages (notifications and requests of its own) an upstream may send during one call;
+#: beyond them, they are dropped (a request left unanswered).
 MAX_NOTICES = 1000
-#: The largest SSE event read from an upstream.
+#: The largest SSE event, or JSON answer, read from an upstream.
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 SESSION = "mcp-session-id"
 VERSION = "mcp-protocol-version"
@@ -135,7 +137,7 @@ class RawChannel:
                 )
             kind = response.content_type()
             if kind == "application/json":
-                return self._response(await response.read(), request_id)
+                return self._response(await _read(response.chunks(), self.name), request_id)
             if kind != "text/event-stream":
                 raise UpstreamFailed(self.name, f"upstream {self.name!r} answered {kind!r}")
             notices = 0
@@ -143,20 +145,19 @@ class RawChannel:
                 message = _parse(data, self.name)
                 if "method" not in message:
                     return self._response(data, request_id, message)
-                if "id" in message:  # the upstream asks something during the call
-                    answer = await on_request(message)
-                    await self._post(answer)
-                    continue
                 notices += 1
-                if notices <= MAX_NOTICES:
+                if notices > MAX_NOTICES:
+                    if notices == MAX_NOTICES + 1:
+                        logger.warning(
+                            "upstream %s floods messages during one call: "
+                            "more than %d, the rest dropped",
+                            self.name,
+                            MAX_NOTICES,
+                        )
+                elif "id" in message:  # the upstream asks something during the call
+                    await self._post(await on_request(message))
+                else:
                     await on_notice(message)
-                elif notices == MAX_NOTICES + 1:
-                    logger.warning(
-                        "upstream %s floods notifications during one call: "
-                        "more than %d, the rest dropped",
-                        self.name,
-                        MAX_NOTICES,
-                    )
         raise UpstreamFailed(
             self.name, f"upstream {self.name!r} closed the stream before answering"
         )
@@ -202,6 +203,18 @@ def _parse(data: bytes, upstream: str) -> Message:
     if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
         raise UpstreamFailed(upstream, f"upstream {upstream!r} sent a message that is not JSON-RPC")
     return message
+
+
+async def _read(chunks: AsyncIterator[bytes], upstream: str) -> bytes:
+    """A whole JSON answer, at most :data:`MAX_EVENT_BYTES`."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_EVENT_BYTES:
+            raise UpstreamFailed(upstream, f"upstream {upstream!r} sent an oversized answer")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 async def _events(chunks: AsyncIterator[bytes], upstream: str) -> AsyncIterator[bytes]:

@@ -46,9 +46,13 @@ def check_secrets(config: GatewayConfig, secrets: Secrets) -> None:
         if upstream.stdio is not None:
             secrets.resolve_all(upstream.stdio.env, field=f"upstreams.{upstream.name}.stdio.env")
         if upstream.http is not None:
-            secrets.resolve_all(
-                upstream.http.headers, field=f"upstreams.{upstream.name}.http.headers"
-            )
+            field = f"upstreams.{upstream.name}.http.headers"
+            for name, value in secrets.resolve_all(upstream.http.headers, field=field).items():
+                if any(character in value for character in "\r\n\0"):
+                    raise InvalidInput(
+                        f"the value of {field}.{name} holds a CR, LF or NUL",
+                        field=f"{field}.{name}",
+                    )
 
 
 def build_authority(config: GatewayConfig, environ: Mapping[str, str] | None = None) -> Authority:

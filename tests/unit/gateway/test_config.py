@@ -136,3 +136,38 @@ def test_a_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     path.write_text("nested: {a: b}\n")
     with pytest.raises(InvalidInput, match="flat mapping"):
         read_secrets_file(path)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Host": "evil.example"},
+        {"content-length": "0"},
+        {"Transfer-Encoding": "chunked"},
+        {"Connection": "close"},
+        {"X-Key": "a\r\nX-Injected: 1"},
+        {"X-Key": "a\0b"},
+        {"X-Key": {"env": "KEY", "prefix": "a\nb"}},
+        {"X-Key\nHost": "v"},
+    ],
+)
+def test_reserved_or_unsafe_upstream_headers_are_refused(headers: dict[str, object]) -> None:
+    document = {"upstreams": [{"name": "h", "http": {"url": "http://x/mcp", "headers": headers}}]}
+    with pytest.raises(InvalidInput) as caught:
+        parse_config(document)
+    assert caught.value.field == "upstreams.0.http.headers"
+
+
+def test_a_resolved_header_value_with_a_line_break_fails_the_start() -> None:
+    from charter.gateway.serve import check_secrets
+
+    config = parse_config(
+        {
+            "upstreams": [
+                {"name": "h", "http": {"url": "http://x/mcp", "headers": {"X-Key": {"env": "KEY"}}}}
+            ]
+        }
+    )
+    with pytest.raises(InvalidInput) as caught:
+        check_secrets(config, Secrets({}, environ={"KEY": "a\r\nHost: evil"}))
+    assert caught.value.field == "upstreams.h.http.headers.X-Key"

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from charter.gateway.fastpath import _request
+from charter.gateway.fastpath import _is_initialized, _request
 from charter.gateway.rawcall import _events, _parse, mint_id
 from charter.gateway.upstream import UpstreamFailed
 
@@ -130,3 +130,17 @@ async def test_without_streams_logs_are_dropped_and_the_answer_is_json() -> None
     await stream.finish(b"{}")
     assert (b"content-type", b"application/json") in sent[0]["headers"]  # type: ignore[operator]
     assert sent[1]["body"] == b"{}"
+
+
+def test_only_the_initialized_notification_itself_is_recognised() -> None:
+    assert _is_initialized(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}')
+    for body in (
+        b'{"jsonrpc": "2.0", "id": 1, "method": "notifications/initialized"}',
+        b'{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "x",'
+        b' "arguments": {"a": "notifications/initialized"}}}',
+        b'[{"jsonrpc": "2.0", "method": "notifications/initialized"}]',
+        b'{"method": "notifications/initialized"}',
+        b'"notifications/initialized"',
+        b"notifications/initialized",
+    ):
+        assert not _is_initialized(body), body

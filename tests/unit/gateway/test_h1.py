@@ -50,7 +50,7 @@ class Origin:
 
 
 @asynccontextmanager
-async def serving(origin: Origin, **options: Any) -> AsyncIterator[str]:
+async def serving(origin: Any, **options: Any) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(origin, port=port, log_level="warning", lifespan="off", **options)
     server = uvicorn.Server(config)
@@ -112,3 +112,81 @@ async def test_a_dead_origin_is_an_os_error() -> None:
 def test_only_http_urls() -> None:
     with pytest.raises(ValueError, match="not an HTTP URL"):
         Pool("ftp://example.com/")
+
+
+class Dropper:
+    """A raw loopback origin: answers ``warm`` bodies, takes ``call`` bodies and hangs up."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                if body == b"call":
+                    self.calls += 1
+                    return  # the request was taken; the connection dropped before any answer
+                await asyncio.sleep(0.05)  # keep the warm-up calls concurrent
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def warm(pool: Pool, count: int) -> None:
+    async def one() -> None:
+        async with await pool.post(b"warm", {}) as answer:
+            assert await answer.read() == b"ok"
+
+    await asyncio.gather(*(one() for _ in range(count)))
+
+
+async def test_a_request_the_origin_took_is_never_sent_again() -> None:
+    dropper = Dropper()
+    server = await asyncio.start_server(dropper.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = Pool(f"http://127.0.0.1:{port}/mcp")
+    try:
+        await warm(pool, 8)
+        assert len(pool._idle) == 8
+        with pytest.raises(OSError):
+            await pool.post(b"call", {})
+        await asyncio.sleep(0.1)
+        assert dropper.calls == 1  # once, not once per idle connection
+    finally:
+        pool.close()
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Host": "evil"}, {"content-length": "0"}, {"x-key": "a\r\nx: 1"}, {"x\r\ny": "v"}],
+)
+async def test_reserved_or_unsafe_request_headers_are_refused(headers: dict[str, str]) -> None:
+    origin = Origin()
+    async with serving(origin) as url:
+        pool = Pool(url + "/mcp")
+        with pytest.raises(OSError, match="refused to send"):
+            await pool.post(b"{}", headers)
+        pool.close()
+    assert origin.bodies == []
+
+
+async def test_an_answer_nobody_reads_stops_being_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("charter.gateway.h1.MAX_BUFFERED", 1000, raising=False)
+    origin = Origin()
+    body = b"x" * (8 * 1024 * 1024)
+    async with serving(origin) as url:
+        pool = Pool(url + "/mcp")
+        async with await pool.post(body, {}) as answer:  # the origin echoes the body back
+            await asyncio.sleep(0.5)  # not read yet: the connection stops reading
+            connection = answer._connection
+            assert sum(map(len, connection.chunks)) < 2 * 1024 * 1024
+            assert await answer.read() == body  # and resumes as it is read
+        pool.close()
