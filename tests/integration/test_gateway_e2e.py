@@ -160,7 +160,8 @@ def test_an_enrolled_agent_lists_calls_and_is_denied(stack: Stack) -> None:
     assert "delete_table" not in forwarded  # denied: never reached the upstream
     assert forwarded.count("send_email") == 1  # only the allowed e-mail went out
 
-    rows = stack.activity("helpdesk-bot", at_least=6)
+    last = ("send_email", "helpdesk:tools/send_email", True)  # the session's last call
+    rows = stack.activity("helpdesk-bot", at_least=6, having=last)
     summary = [(r.action, r.resource, r.allowed) for r in rows]
     assert ("read_ticket", "helpdesk:tools/read_ticket", True) in summary
     assert ("delete_table", "helpdesk:tools/delete_table", False) in summary

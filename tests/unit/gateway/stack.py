@@ -279,7 +279,12 @@ class Stack:
         finally:
             services.close()
 
-    def activity(self, agent: str, at_least: int = 1) -> list[Any]:
+    def activity(
+        self, agent: str, at_least: int = 1, *, having: tuple[Any, ...] | None = None
+    ) -> list[Any]:
+        """The agent's gateway rows once there are ``at_least`` of them (and, with ``having``,
+        once an ``(action, resource, allowed)`` row equal to it is among them): the gateway
+        writes activity in batches, and earlier tests on a shared stack add rows too."""
         table = schema.activities
         deadline = time.monotonic() + 10  # the gateway writes activity in batches
         while True:
@@ -296,7 +301,8 @@ class Stack:
                 .where(table.c.agent == agent, table.c.source == "gateway")
                 .order_by(table.c.id)
             )
-            if len(rows) >= at_least or time.monotonic() > deadline:
+            found = having is None or having in [(r.action, r.resource, r.allowed) for r in rows]
+            if (len(rows) >= at_least and found) or time.monotonic() > deadline:
                 return rows
             time.sleep(0.2)
 
