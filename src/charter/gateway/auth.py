@@ -41,6 +41,7 @@ from charter.gateway.authority import (
     Presented,
     Scheme,
 )
+from charter.gateway.bodies import peek_body
 from charter.gateway.sessions import Sessions
 from charter.gateway.stepup import Call, parse_call
 
@@ -254,22 +255,9 @@ class ResourceServer:
         """Read the body (up to :data:`PEEK_LIMIT`) and ask the step-up hook about it;
         hand back a ``receive`` that replays what was read."""
         assert self.step_up is not None
-        messages: list[Message] = []
-        size = 0
-        complete = False
-        while size <= PEEK_LIMIT:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            size += len(message.get("body", b""))
-            if not message.get("more_body", False):
-                complete = True
-                break
-        replay = _replaying(messages, receive)
-        if not complete or size > PEEK_LIMIT:
+        body, replay = await peek_body(receive, PEEK_LIMIT)
+        if body is None:
             return replay, None
-        body = b"".join(m.get("body", b"") for m in messages)
         call = parse_call(body)
         if call is None:
             return replay, None
@@ -301,18 +289,6 @@ class ResourceServer:
             await send(message)
 
         return watched
-
-
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    """A ``receive`` that hands out ``messages`` first, then defers to ``receive``."""
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

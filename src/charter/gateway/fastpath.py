@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,6 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charter.gateway.auth import PRINCIPAL_KEY
 from charter.gateway.authority import AgentPrincipal
+from charter.gateway.bodies import peek_body
 from charter.gateway.directory import GET_PROMPT, READ_RESOURCE, resource_of
 from charter.gateway.rawcall import mint_id
 from charter.gateway.refusals import cut_off, safe_name, upstream_failure
@@ -110,7 +111,7 @@ class FastPath:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body, receive = await _read(scope, receive, self.gateway.settings.max_message_bytes)
+        body, receive = await peek_body(receive, self.gateway.settings.max_message_bytes)
         session_id = _header(scope, _SESSION)
         if body is None:
             await self.app(scope, receive, send)
@@ -490,33 +491,3 @@ async def _answer(send: Send, session_id: str, body: bytes | dict[str, Any]) -> 
     payload = body if isinstance(body, bytes) else orjson.dumps(body)
     await send(_start(session_id, b"application/json", len(payload)))
     await send(_chunk(payload, False))
-
-
-async def _read(
-    scope: Scope, receive: Receive, limit: int
-) -> tuple[bytes | None, Callable[[], Awaitable[Message]]]:
-    """The whole body (``None`` past ``limit``), and a ``receive`` that replays it."""
-    messages: list[Message] = []
-    size = 0
-    complete = False
-    while size <= limit:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        size += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            complete = True
-            break
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    if not complete or size > limit:
-        return None, replay
-    if len(messages) == 1:
-        return messages[0].get("body", b""), replay
-    return b"".join(m.get("body", b"") for m in messages), replay
